@@ -1,0 +1,1 @@
+//! Modules, optimizers and checkpoints (work in progress: see issue 4).

@@ -1,0 +1,45 @@
+//! Strided, generic n-dimensional tensors: the numeric floor of the workspace.
+//!
+//! A [`Tensor<T>`] is a shape, strides and an offset over storage shared through an `Arc`.
+//! Reshape, permute, narrow, select and broadcast are views that copy nothing; writes are
+//! copy-on-write. The element type is generic over [`Element`] (f32 to train, f64 to check
+//! gradients). Matrix products go through `matrixmultiply`, which takes row and column
+//! strides, so a transposed view is multiplied without being copied. [`im2col`] and
+//! [`col2im`] turn a convolution into one matrix product and back, in the layout of the
+//! batched-matrix derivation of LeNet-5; [`pool_windows`] and [`max_argmax_rows`] do the same
+//! for max-pooling. Every operation a caller can misuse returns [`Result`] with a
+//! [`TensorError`] that names the operation and the shapes.
+//!
+//! ```
+//! use tensor::{Tensor, Window2d, im2col};
+//! let x = Tensor::<f32>::from_fn(&[1, 1, 3, 3], |i| (i[2] * 3 + i[3]) as f32)?;
+//! let cols = im2col(&x, &Window2d::square(2, 1, 0))?;
+//! assert_eq!(cols.shape(), &[4, 4]); // 2×2 output positions, 2×2 taps each
+//! assert_eq!(cols.select(0, 0)?.to_vec(), vec![0.0, 1.0, 3.0, 4.0]);
+//! let w = Tensor::<f32>::ones(&[4, 1])?;
+//! assert_eq!(cols.matmul(&w)?.to_vec(), vec![8.0, 12.0, 20.0, 24.0]);
+//! # Ok::<(), tensor::TensorError>(())
+//! ```
+
+mod display;
+mod element;
+mod elementwise;
+mod error;
+mod im2col;
+mod layout;
+mod matmul;
+mod pool;
+mod random;
+mod reduce;
+mod tensor;
+mod view;
+mod window;
+
+pub use element::Element;
+pub use error::{Result, TensorError};
+pub use im2col::{col2im, col2im_into, im2col, im2col_into};
+pub use layout::{broadcast_shapes, contiguous_strides};
+pub use matmul::gemm;
+pub use pool::{max_argmax_rows, pool_max_backward, pool_windows, pool_windows_adjoint};
+pub use tensor::Tensor;
+pub use window::{Window2d, WindowDims};

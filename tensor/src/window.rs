@@ -1,0 +1,103 @@
+//! The geometry of a 2-D sliding window (convolution or pooling) over N×C×H×W input.
+
+use crate::error::{Result, TensorError};
+
+/// Kernel, stride and zero padding, each per axis as `[height, width]`.
+///
+/// The output size along an axis is `⌊(in + 2·padding − kernel) / stride⌋ + 1`, as in
+/// PyTorch: input rows or columns that no window reaches are skipped (their gradient is 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Window2d {
+    /// Kernel size `[kh, kw]`.
+    pub kernel: [usize; 2],
+    /// Step between windows `[sh, sw]`.
+    pub stride: [usize; 2],
+    /// Zeros added on each side `[ph, pw]`.
+    pub padding: [usize; 2],
+}
+
+/// The sizes of an N×C×H×W input and of the output a window produces over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WindowDims {
+    /// Batch size.
+    pub n: usize,
+    /// Channels.
+    pub c: usize,
+    /// Input height and width.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+impl WindowDims {
+    /// The number of output positions per image and channel, `oh·ow`.
+    pub fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+}
+
+impl Window2d {
+    /// A window with the same kernel, stride and padding along both axes.
+    pub fn square(kernel: usize, stride: usize, padding: usize) -> Self {
+        Window2d { kernel: [kernel; 2], stride: [stride; 2], padding: [padding; 2] }
+    }
+
+    /// `kh·kw`.
+    pub fn kernel_area(&self) -> usize {
+        self.kernel[0] * self.kernel[1]
+    }
+
+    /// Checks the geometry against an N×C×H×W input shape and returns its sizes: an error
+    /// when the input is not rank 4, the kernel or stride is 0, or the kernel does not fit
+    /// in the padded input (no output position).
+    pub fn dims(&self, op: &'static str, input: &[usize]) -> Result<WindowDims> {
+        let invalid = |reason: String| TensorError::InvalidGeometry { op, input: input.to_vec(), reason };
+        if input.len() != 4 {
+            return Err(TensorError::RankMismatch { op, expected: 4, shape: input.to_vec() });
+        }
+        let (n, c, h, w) = (input[0], input[1], input[2], input[3]);
+        let mut out = [0usize; 2];
+        for (axis, size) in [h, w].into_iter().enumerate() {
+            let (k, s, p) = (self.kernel[axis], self.stride[axis], self.padding[axis]);
+            if k == 0 || s == 0 {
+                return Err(invalid(format!("kernel {:?} and stride {:?} must be positive", self.kernel, self.stride)));
+            }
+            let padded = p.checked_mul(2).and_then(|p2| size.checked_add(p2));
+            match padded {
+                Some(padded) if padded >= k => out[axis] = (padded - k) / s + 1,
+                _ => {
+                    return Err(invalid(format!(
+                        "kernel {:?} is larger than the input {}x{} padded by {:?}",
+                        self.kernel, h, w, self.padding
+                    )));
+                }
+            }
+        }
+        Ok(WindowDims { n, c, h, w, oh: out[0], ow: out[1] })
+    }
+
+    /// Like [`Window2d::dims`], and also requires what pooling needs: padding at most half
+    /// the kernel, so that every window holds at least one input element.
+    pub fn pool_dims(&self, op: &'static str, input: &[usize]) -> Result<WindowDims> {
+        let dims = self.dims(op, input)?;
+        if (0..2).any(|a| 2 * self.padding[a] > self.kernel[a]) {
+            return Err(TensorError::InvalidGeometry {
+                op,
+                input: input.to_vec(),
+                reason: format!("padding {:?} exceeds half the kernel {:?}", self.padding, self.kernel),
+            });
+        }
+        Ok(dims)
+    }
+
+    /// The input coordinate that window position `o`, kernel offset `k` reads along `axis`,
+    /// or None when it falls in the padding.
+    #[inline]
+    pub(crate) fn source(&self, axis: usize, o: usize, k: usize, size: usize) -> Option<usize> {
+        (o * self.stride[axis] + k).checked_sub(self.padding[axis]).filter(|&x| x < size)
+    }
+}
