@@ -1,1 +1,57 @@
-//! Modules, optimizers and checkpoints (work in progress: see issue 4).
+//! Modules to build small CNNs, with initialisers, losses, optimizers and checkpoints.
+//!
+//! A [`Module`] records its forward pass on the tape of its input [`Var`](autograd::Var)
+//! and names its parameters PyTorch style. [`Conv2d`] is the derivation's im2col → matmul →
+//! bias, with weights in PyTorch's `[out, in, kh, kw]` layout; [`MaxPool2d`] takes any
+//! kernel and stride (overlapping windows too); [`Linear`] keeps PyTorch's `[out, in]`
+//! weight. Nothing assumes LeNet-5's sizes: every module checks its input shape and
+//! returns [`LayerError::InputShape`] naming itself and the shape.
+//!
+//! Optimizers ([`optim`]) follow PyTorch's update rules, so the same hyper-parameters
+//! give the same trajectory; [`checkpoint`] reads and writes safetensors files that
+//! PyTorch loads as a `state_dict`.
+//!
+//! ```
+//! use autograd::Tape;
+//! use layers::{Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
+//! use rand::SeedableRng;
+//! use tensor::Tensor;
+//!
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let net = Sequential::<f32>::new()
+//!     .with(Conv2d::new(Conv2dConfig::new(3, 8, 3).padding(1), &mut rng)?)
+//!     .with(ReLU)
+//!     .with(MaxPool2d::new(2, 2)?)
+//!     .with(Flatten)
+//!     .with(Linear::new(8 * 4 * 4, 10, &mut rng)?);
+//! assert_eq!(net.output_shape(&[5, 3, 8, 8])?, vec![5, 10]);
+//! let tape = Tape::new();
+//! let x = tape.constant(Tensor::zeros(&[5, 3, 8, 8])?);
+//! let loss = layers::cross_entropy(net.forward(x)?, &[0, 1, 2, 3, 4], 0.0)?;
+//! let grads = tape.backward(loss)?;
+//! assert!(net.parameters().iter().all(|p| grads.param(p).is_some()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod activation;
+pub mod checkpoint;
+mod conv2d;
+mod error;
+pub mod init;
+mod linear;
+mod loss;
+mod max_pool2d;
+mod module;
+pub mod optim;
+mod sequential;
+
+pub use activation::{Flatten, ReLU};
+pub use conv2d::{Conv2d, Conv2dConfig};
+pub use error::{CheckpointError, LayerError, Result};
+pub use init::Init;
+pub use linear::Linear;
+pub use loss::{cross_entropy, l2_penalty};
+pub use max_pool2d::MaxPool2d;
+pub use module::{Module, prefixed};
+pub use optim::{Adam, AdamConfig, DecayFilter, Optimizer, OptimizerState, Sgd, SgdConfig};
+pub use sequential::Sequential;

@@ -1,0 +1,23 @@
+//! The interface every differentiable op implements: its vector-Jacobian product.
+
+use tensor::{Element, Tensor};
+
+use crate::error::Result;
+
+/// The backward half of a recorded op. The forward half is a method on [`Var`](crate::Var)
+/// that computes the value and hands the tape an `Op` holding what the VJP needs.
+///
+/// For an op `y = f(x₁, …, xₖ)` and the gradient `∇y = ∂L/∂y` of a scalar loss `L`,
+/// [`Op::vjp`] returns `∇xᵢ = (∂y/∂xᵢ)ᵀ·∇y` for each input, each with its input's shape.
+///
+/// Users may implement `Op` for ops of their own and record them with
+/// [`Tape::record`](crate::Tape::record); [`gradcheck`](crate::gradcheck()) checks them.
+pub trait Op<T: Element> {
+    /// The op's name, used in error messages.
+    fn name(&self) -> &'static str;
+
+    /// The gradient of each input given the output's gradient `grad` (which has the
+    /// output's shape). `wanted[i]` is false when input `i` needs no gradient; the VJP may
+    /// then return `None` for it and skip the work.
+    fn vjp(&self, grad: &Tensor<T>, wanted: &[bool]) -> Result<Vec<Option<Tensor<T>>>>;
+}

@@ -1,0 +1,253 @@
+//! The tape: the record of one forward pass, walked once in reverse by `backward`.
+
+use std::cell::{Cell, RefCell};
+
+use tensor::{Element, Tensor};
+
+use crate::error::{AutogradError, Result};
+use crate::gradients::Gradients;
+use crate::op::Op;
+use crate::param::{Param, ParamId};
+
+/// What a node is, for the backward walk.
+enum Origin<T: Element> {
+    /// A value that needs no gradient: a constant, or anything computed from constants or
+    /// in no-grad mode.
+    Constant,
+    /// A leaf whose gradient the caller wants (an input to check, a parameter).
+    Leaf(Option<ParamId>),
+    /// The output of an op: its VJP and the nodes it read.
+    Op { op: Box<dyn Op<T>>, inputs: Vec<usize>, wanted: Vec<bool> },
+}
+
+struct Node<T: Element> {
+    value: Tensor<T>,
+    origin: Origin<T>,
+}
+
+impl<T: Element> Node<T> {
+    fn requires_grad(&self) -> bool {
+        !matches!(self.origin, Origin::Constant)
+    }
+}
+
+/// The record of one forward pass. Ops on [`Var`]s append nodes; [`Tape::backward`] walks
+/// them once in reverse. Make a tape per training step (or [`Tape::reset`] one), so that
+/// memory does not grow with the number of steps.
+///
+/// The tape uses interior mutability: ops take `Var`s by value (they are `Copy` handles)
+/// and record through a shared `&Tape`, so a model's forward pass is written as plain
+/// method calls with no `&mut` threading through it.
+pub struct Tape<T: Element> {
+    nodes: RefCell<Vec<Node<T>>>,
+    recording: Cell<bool>,
+}
+
+/// A handle to a value on a [`Tape`]: cheap to copy, borrowing the tape so that it cannot
+/// outlive it.
+#[derive(Clone, Copy)]
+pub struct Var<'t, T: Element> {
+    tape: &'t Tape<T>,
+    id: usize,
+}
+
+impl<T: Element> Default for Tape<T> {
+    fn default() -> Self {
+        Tape::new()
+    }
+}
+
+impl<T: Element> Tape<T> {
+    /// An empty tape that records ops.
+    pub fn new() -> Self {
+        Tape { nodes: RefCell::new(Vec::new()), recording: Cell::new(true) }
+    }
+
+    /// An empty tape in no-grad mode: ops compute their values and record no VJP, keep no
+    /// saved tensors, and `backward` fails. For inference.
+    pub fn no_grad() -> Self {
+        let tape = Tape::new();
+        tape.recording.set(false);
+        tape
+    }
+
+    /// Turns recording off until the guard is dropped (even by a panic), then restores
+    /// the previous mode.
+    pub fn no_grad_guard(&self) -> NoGradGuard<'_, T> {
+        NoGradGuard { tape: self, previous: self.recording.replace(false) }
+    }
+
+    /// Whether ops record their VJPs.
+    pub fn is_recording(&self) -> bool {
+        self.recording.get()
+    }
+
+    /// Drops every node, keeping the allocation for the next step.
+    pub fn reset(&mut self) {
+        self.nodes.get_mut().clear();
+    }
+
+    /// The number of nodes on the tape.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether the tape holds no node.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of nodes that carry a VJP (0 in no-grad mode).
+    pub fn recorded_ops(&self) -> usize {
+        self.nodes.borrow().iter().filter(|n| matches!(n.origin, Origin::Op { .. })).count()
+    }
+
+    /// A value that needs no gradient (input images, labels as one-hot, ...).
+    pub fn constant(&self, value: Tensor<T>) -> Var<'_, T> {
+        self.push(value, Origin::Constant)
+    }
+
+    /// A leaf whose gradient `backward` returns (look it up with [`Gradients::get`]). In
+    /// no-grad mode it is a constant.
+    pub fn leaf(&self, value: Tensor<T>) -> Var<'_, T> {
+        let origin = if self.is_recording() { Origin::Leaf(None) } else { Origin::Constant };
+        self.push(value, origin)
+    }
+
+    /// A parameter on this tape (sharing its storage, no copy); its gradient is found with
+    /// [`Gradients::param`]. In no-grad mode it is a constant.
+    pub fn param(&self, param: &Param<T>) -> Var<'_, T> {
+        let origin = if self.is_recording() { Origin::Leaf(Some(param.id())) } else { Origin::Constant };
+        self.push(param.value.clone(), origin)
+    }
+
+    /// Records the output `value` of an op over `inputs`. The op (its VJP and saved
+    /// tensors) is built by `make` only when recording and some input needs a gradient;
+    /// otherwise the output is a constant and nothing is kept for backward.
+    pub fn record<'t, O: Op<T> + 'static>(
+        &'t self,
+        inputs: &[Var<'t, T>],
+        value: Tensor<T>,
+        make: impl FnOnce() -> O,
+    ) -> Result<Var<'t, T>> {
+        if inputs.iter().any(|v| !std::ptr::eq(v.tape, self)) {
+            return Err(AutogradError::ForeignVar { op: "record" });
+        }
+        let wanted: Vec<bool> = {
+            let nodes = self.nodes.borrow();
+            inputs.iter().map(|v| nodes[v.id].requires_grad()).collect()
+        };
+        if !self.is_recording() || !wanted.iter().any(|&w| w) {
+            return Ok(self.push(value, Origin::Constant));
+        }
+        let inputs = inputs.iter().map(|v| v.id).collect();
+        Ok(self.push(value, Origin::Op { op: Box::new(make()), inputs, wanted }))
+    }
+
+    fn push(&self, value: Tensor<T>, origin: Origin<T>) -> Var<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(Node { value, origin });
+        Var { tape: self, id: nodes.len() - 1 }
+    }
+
+    /// The gradients of every leaf and parameter that `output` depends on, for a scalar
+    /// (one-element) `output`, with seed `∂output/∂output = 1`.
+    pub fn backward(&self, output: Var<'_, T>) -> Result<Gradients<T>> {
+        let shape = output.shape();
+        if shape.iter().product::<usize>() != 1 {
+            return Err(AutogradError::NonScalarOutput { shape });
+        }
+        self.backward_with_seed(output, Tensor::ones(&shape)?)
+    }
+
+    /// Reverse-mode sweep from `output` with the seed gradient `seed` (the vector of the
+    /// vector-Jacobian product; same shape as `output`). A node used by several ops
+    /// accumulates the sum of their contributions.
+    pub fn backward_with_seed(&self, output: Var<'_, T>, seed: Tensor<T>) -> Result<Gradients<T>> {
+        if !std::ptr::eq(output.tape, self) {
+            return Err(AutogradError::ForeignVar { op: "backward" });
+        }
+        let nodes = self.nodes.borrow();
+        let root = &nodes[output.id];
+        if seed.shape() != root.value.shape() {
+            return Err(AutogradError::SeedShape { seed: seed.shape().to_vec(), output: root.value.shape().to_vec() });
+        }
+        if !root.requires_grad() {
+            return Err(AutogradError::DoesNotRequireGrad);
+        }
+        let mut pending: Vec<Option<Tensor<T>>> = vec![None; output.id + 1];
+        pending[output.id] = Some(seed);
+        let mut grads = Gradients::with_capacity(output.id + 1);
+        for id in (0..=output.id).rev() {
+            let Some(grad) = pending[id].take() else { continue };
+            match &nodes[id].origin {
+                Origin::Constant => {}
+                Origin::Leaf(param) => grads.insert(id, *param, grad)?,
+                Origin::Op { op, inputs, wanted } => {
+                    let contributions = op.vjp(&grad, wanted)?;
+                    for (k, (&input, contribution)) in inputs.iter().zip(contributions).enumerate() {
+                        let Some(g) = contribution.filter(|_| wanted[k]) else { continue };
+                        let expected = nodes[input].value.shape();
+                        if g.shape() != expected {
+                            return Err(AutogradError::VjpShape {
+                                op: op.name(),
+                                input: k,
+                                expected: expected.to_vec(),
+                                got: g.shape().to_vec(),
+                            });
+                        }
+                        match &mut pending[input] {
+                            Some(acc) => acc.add_assign(&g)?,
+                            slot => *slot = Some(g),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(grads)
+    }
+}
+
+impl<'t, T: Element> Var<'t, T> {
+    /// The tape this value lives on.
+    pub fn tape(&self) -> &'t Tape<T> {
+        self.tape
+    }
+
+    /// The node index on the tape (stable for the tape's life).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The value (sharing storage with the tape; no copy).
+    pub fn value(&self) -> Tensor<T> {
+        self.tape.nodes.borrow()[self.id].value.clone()
+    }
+
+    /// The value's shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.tape.nodes.borrow()[self.id].value.shape().to_vec()
+    }
+
+    /// Whether a gradient flows back through this value.
+    pub fn requires_grad(&self) -> bool {
+        self.tape.nodes.borrow()[self.id].requires_grad()
+    }
+
+    /// Runs `f` on the value without cloning the handle.
+    pub fn with_value<R>(&self, f: impl FnOnce(&Tensor<T>) -> R) -> R {
+        f(&self.tape.nodes.borrow()[self.id].value)
+    }
+}
+
+/// Restores the tape's recording mode when dropped; see [`Tape::no_grad_guard`].
+pub struct NoGradGuard<'t, T: Element> {
+    tape: &'t Tape<T>,
+    previous: bool,
+}
+
+impl<T: Element> Drop for NoGradGuard<'_, T> {
+    fn drop(&mut self) {
+        self.tape.recording.set(self.previous);
+    }
+}

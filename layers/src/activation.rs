@@ -1,0 +1,67 @@
+//! Parameter-free shape and activation modules: ReLU and Flatten.
+
+use autograd::{Param, Var};
+use tensor::Element;
+
+use crate::error::{LayerError, Result};
+use crate::module::Module;
+
+/// `y = max(x, 0)` element-wise; gradient `1(x > 0)` (0 at exactly 0, as PyTorch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReLU;
+
+impl<T: Element> Module<T> for ReLU {
+    fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        Ok(x.relu()?)
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+
+    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
+        Vec::new()
+    }
+
+    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        Vec::new()
+    }
+
+    fn describe(&self) -> String {
+        "ReLU".into()
+    }
+}
+
+/// `[N, d₁, d₂, …] → [N, d₁·d₂·…]` (row-major, as `torch.flatten(x, 1)`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flatten;
+
+impl<T: Element> Module<T> for Flatten {
+    fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        <Self as Module<T>>::output_shape(self, &x.shape())?;
+        Ok(x.flatten()?)
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        if input.is_empty() {
+            return Err(LayerError::InputShape {
+                module: "Flatten".into(),
+                expected: "[N, …]".into(),
+                got: Vec::new(),
+            });
+        }
+        Ok(vec![input[0], input[1..].iter().product()])
+    }
+
+    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
+        Vec::new()
+    }
+
+    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        Vec::new()
+    }
+
+    fn describe(&self) -> String {
+        "Flatten".into()
+    }
+}

@@ -1,0 +1,211 @@
+//! Checkpoints in the safetensors format, under the names of `named_parameters()` and in
+//! PyTorch's layouts, so a module's file is the `state_dict` of the equivalent PyTorch
+//! module (`safetensors.torch.load_file` / `save_file`) and the reverse.
+//!
+//! Dtypes: tensors are written in the module's element type (`F32` for `f32`, `F64` for
+//! `f64`). Loading accepts the same dtype, and `F32` into an `f64` module (widening is
+//! exact); anything else is an error naming the tensor.
+//!
+//! Writes are atomic: the bytes go to a temporary file in the target's folder, which is
+//! flushed, synced and renamed over the target, so a crash leaves the old file or the new
+//! one, never a torn one. Loads check every tensor before assigning any.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype, SafeTensors};
+use tensor::{Element, Tensor};
+
+use crate::error::CheckpointError;
+use crate::module::Module;
+
+/// The tensors and metadata of a safetensors file, in the element type `T`.
+#[derive(Clone, Default)]
+pub struct Checkpoint<T> {
+    /// Tensors by name.
+    pub tensors: BTreeMap<String, Tensor<T>>,
+    /// The file's string metadata (`__metadata__`).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl<T: Element> std::fmt::Debug for Checkpoint<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shapes: BTreeMap<&str, &[usize]> = self.tensors.iter().map(|(n, t)| (n.as_str(), t.shape())).collect();
+        f.debug_struct("Checkpoint").field("tensors", &shapes).field("metadata", &self.metadata).finish()
+    }
+}
+
+/// Saves a module's parameters to `path` (atomically).
+pub fn save_module<T: Element, M: Module<T> + ?Sized>(module: &M, path: &Path) -> Result<(), CheckpointError> {
+    let named: Vec<(String, &Tensor<T>)> = module.named_parameters().into_iter().map(|(n, p)| (n, &p.value)).collect();
+    write_tensors(path, &named, &BTreeMap::new())
+}
+
+/// Loads a module's parameters from `path`: every parameter must be present with its
+/// shape and a loadable dtype, and the file must hold nothing else. On error nothing is
+/// assigned.
+pub fn load_module<T: Element, M: Module<T> + ?Sized>(module: &mut M, path: &Path) -> Result<(), CheckpointError> {
+    let mut checkpoint = read_checkpoint::<T>(path)?;
+    let names: std::collections::BTreeSet<String> = module.named_parameters().into_iter().map(|(n, _)| n).collect();
+    if let Some(name) = checkpoint.tensors.keys().find(|n| !names.contains(*n)) {
+        return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name: name.clone() });
+    }
+    assign_parameters(module, &mut checkpoint.tensors, path)
+}
+
+/// Moves the module's parameters out of `tensors` into the module, leaving the others in
+/// the map. Checks every parameter (present, same shape) before assigning any.
+pub fn assign_parameters<T: Element, M: Module<T> + ?Sized>(
+    module: &mut M,
+    tensors: &mut BTreeMap<String, Tensor<T>>,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    for (name, param) in module.named_parameters() {
+        let Some(t) = tensors.get(&name) else {
+            return Err(CheckpointError::Missing { path: path.to_path_buf(), name });
+        };
+        if t.shape() != param.shape() {
+            return Err(CheckpointError::Shape {
+                path: path.to_path_buf(),
+                name,
+                expected: param.shape().to_vec(),
+                got: t.shape().to_vec(),
+            });
+        }
+    }
+    for (name, param) in module.named_parameters_mut() {
+        param.value = tensors.remove(&name).expect("checked above");
+    }
+    Ok(())
+}
+
+/// Writes named tensors and string metadata to `path` as safetensors, atomically.
+pub fn write_tensors<T: Element>(
+    path: &Path,
+    tensors: &[(String, &Tensor<T>)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), CheckpointError> {
+    let views: Vec<(String, Encoded)> = tensors.iter().map(|(n, t)| (n.clone(), Encoded::new(t))).collect();
+    let info: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let bytes = safetensors::serialize(views, (!info.is_empty()).then_some(info))
+        .map_err(|e| CheckpointError::Format { path: path.to_path_buf(), reason: e.to_string() })?;
+    write_atomic(path, &bytes)
+}
+
+/// Reads every tensor of a safetensors file into `T` (see the module docs for dtypes).
+pub fn read_checkpoint<T: Element>(path: &Path) -> Result<Checkpoint<T>, CheckpointError> {
+    let bytes = fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    parse_checkpoint(&bytes, path)
+}
+
+/// Parses the bytes of a safetensors file (`path` only names it in errors).
+pub fn parse_checkpoint<T: Element>(bytes: &[u8], path: &Path) -> Result<Checkpoint<T>, CheckpointError> {
+    let format =
+        |e: safetensors::SafeTensorError| CheckpointError::Format { path: path.to_path_buf(), reason: e.to_string() };
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(format)?;
+    let metadata = meta.metadata().clone().unwrap_or_default().into_iter().collect();
+    let file = SafeTensors::deserialize(bytes).map_err(format)?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in file.iter() {
+        let data = decode::<T>(view.dtype(), view.data()).ok_or_else(|| CheckpointError::Dtype {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            expected: T::DTYPE,
+            got: format!("{:?}", view.dtype()),
+        })?;
+        let t = Tensor::from_vec(view.shape(), data).map_err(|e| CheckpointError::Format {
+            path: path.to_path_buf(),
+            reason: format!("tensor {name:?}: {e}"),
+        })?;
+        tensors.insert(name.to_string(), t);
+    }
+    Ok(Checkpoint { tensors, metadata })
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`;
+/// on any failure the temporary file is removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path.file_name().ok_or_else(|| io(std::io::Error::other("the path names no file")))?;
+    // Unique per process and per call, so concurrent writers never share a temporary.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}.tmp{}-{n}", file_name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        // Make the rename itself durable; not every platform can sync a folder.
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// A tensor encoded as little-endian bytes of its element type, for safetensors.
+struct Encoded {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl Encoded {
+    fn new<T: Element>(t: &Tensor<T>) -> Self {
+        let (dtype, bytes) = if T::DTYPE == "F64" {
+            (Dtype::F64, t.iter().flat_map(|x| x.to_f64_exact().to_le_bytes()).collect())
+        } else {
+            (Dtype::F32, t.iter().flat_map(|x| (x.to_f64_exact() as f32).to_le_bytes()).collect())
+        };
+        Encoded { dtype, shape: t.shape().to_vec(), bytes }
+    }
+}
+
+impl safetensors::View for Encoded {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
+    }
+
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Little-endian bytes of `dtype` as `T`, or None when `dtype` cannot be loaded as `T`.
+fn decode<T: Element>(dtype: Dtype, bytes: &[u8]) -> Option<Vec<T>> {
+    match (dtype, T::DTYPE) {
+        (Dtype::F32, _) => Some(
+            bytes
+                .chunks_exact(4)
+                .map(|c| T::from_f64_lossy(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+                .collect(),
+        ),
+        (Dtype::F64, "F64") => Some(
+            bytes
+                .chunks_exact(8)
+                .map(|c| T::from_f64_lossy(f64::from_le_bytes(c.try_into().expect("8 bytes"))))
+                .collect(),
+        ),
+        _ => None,
+    }
+}

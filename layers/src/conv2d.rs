@@ -1,0 +1,167 @@
+//! 2-D convolution as im2col → matmul → bias, the derivation's matrix form.
+//!
+//! For input `x: [N, C, H, W]` and weight `W: [F, C, kh, kw]` (PyTorch's layout):
+//! `a = im2col(x): [N·oh·ow, C·kh·kw]`, `Wm = reshape(W, [F, C·kh·kw])ᵀ: [C·kh·kw, F]`,
+//! `z = a·Wm + 1·bᵀ: [N·oh·ow, F]`, then `y = permute(reshape(z, [N, oh, ow, F]), [0, 3, 1, 2])`.
+//! Gradients (from the ops): `∇Wm = aᵀ·∇z`, `∇b = 1ᵀ·∇z`, `∇a = ∇z·Wmᵀ`, `∇x = col2im(∇a)`.
+
+use autograd::{Param, Var};
+use rand::Rng;
+use tensor::{Element, Window2d};
+
+use crate::error::{LayerError, Result};
+use crate::init::{Init, bias_uniform, fans};
+use crate::module::Module;
+
+/// The configuration of a [`Conv2d`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Conv2dConfig {
+    /// Input channels C.
+    pub in_channels: usize,
+    /// Output channels F (filters).
+    pub out_channels: usize,
+    /// Kernel, stride and zero padding per axis.
+    pub window: Window2d,
+    /// Whether to add a bias per output channel.
+    pub bias: bool,
+    /// The weight initialiser (the bias is always PyTorch's `±1/√fan_in`).
+    pub init: Init,
+}
+
+impl Conv2dConfig {
+    /// `kernel×kernel` filters, stride 1, no padding, with bias, PyTorch's initialiser.
+    pub fn new(in_channels: usize, out_channels: usize, kernel: usize) -> Self {
+        Conv2dConfig {
+            in_channels,
+            out_channels,
+            window: Window2d::square(kernel, 1, 0),
+            bias: true,
+            init: Init::default(),
+        }
+    }
+
+    /// A `kh×kw` kernel.
+    pub fn kernel(mut self, kh: usize, kw: usize) -> Self {
+        self.window.kernel = [kh, kw];
+        self
+    }
+
+    /// The same stride along both axes.
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.window.stride = [stride; 2];
+        self
+    }
+
+    /// The same zero padding on every side.
+    pub fn padding(mut self, padding: usize) -> Self {
+        self.window.padding = [padding; 2];
+        self
+    }
+
+    /// Whether to add a bias.
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// The weight initialiser.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+}
+
+/// A 2-D convolution layer; see the module docs for the matrix form.
+pub struct Conv2d<T> {
+    config: Conv2dConfig,
+    /// `[out_channels, in_channels, kh, kw]`.
+    pub weight: Param<T>,
+    /// `[out_channels]`, if configured.
+    pub bias: Option<Param<T>>,
+}
+
+impl<T: Element> Conv2d<T> {
+    /// A layer with weights drawn from `rng`; an error for a zero channel count, kernel or
+    /// stride.
+    pub fn new<R: Rng + ?Sized>(config: Conv2dConfig, rng: &mut R) -> Result<Self> {
+        let w = config.window;
+        if config.in_channels == 0 || config.out_channels == 0 || w.kernel.contains(&0) || w.stride.contains(&0) {
+            return Err(LayerError::Config {
+                what: describe(&config),
+                reason: "channels, kernel and stride must be positive".into(),
+            });
+        }
+        let shape = [config.out_channels, config.in_channels, w.kernel[0], w.kernel[1]];
+        let weight = Param::new(config.init.weight(&shape, rng)?);
+        let bias =
+            if config.bias { Some(Param::new(bias_uniform(config.out_channels, fans(&shape).0, rng)?)) } else { None };
+        Ok(Conv2d { config, weight, bias })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Conv2dConfig {
+        &self.config
+    }
+
+    fn check(&self, input: &[usize]) -> Result<tensor::WindowDims> {
+        let err = || LayerError::InputShape {
+            module: self.describe(),
+            expected: format!("[N, {}, H, W] with H, W large enough for the kernel", self.config.in_channels),
+            got: input.to_vec(),
+        };
+        if input.len() != 4 || input[1] != self.config.in_channels {
+            return Err(err());
+        }
+        self.config.window.dims("Conv2d", input).map_err(|_| err())
+    }
+}
+
+fn describe(c: &Conv2dConfig) -> String {
+    let w = &c.window;
+    format!(
+        "Conv2d({}→{}, kernel {}×{}, stride {:?}, padding {:?}{})",
+        c.in_channels,
+        c.out_channels,
+        w.kernel[0],
+        w.kernel[1],
+        w.stride,
+        w.padding,
+        if c.bias { "" } else { ", no bias" }
+    )
+}
+
+impl<T: Element> Module<T> for Conv2d<T> {
+    fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        let d = self.check(&x.shape())?;
+        let tape = x.tape();
+        let (f, taps) = (self.config.out_channels, self.config.in_channels * self.config.window.kernel_area());
+        let a = x.im2col(&self.config.window)?;
+        let wm = tape.param(&self.weight).reshape(&[f, taps])?.t()?;
+        let mut z = a.matmul(wm)?;
+        if let Some(b) = &self.bias {
+            z = z.add_bias(tape.param(b))?;
+        }
+        Ok(z.reshape(&[d.n, d.oh, d.ow, f])?.permute(&[0, 3, 1, 2])?)
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let d = self.check(input)?;
+        Ok(vec![d.n, self.config.out_channels, d.oh, d.ow])
+    }
+
+    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
+        let mut v = vec![("weight".to_string(), &self.weight)];
+        v.extend(self.bias.iter().map(|b| ("bias".to_string(), b)));
+        v
+    }
+
+    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        let mut v = vec![("weight".to_string(), &mut self.weight)];
+        v.extend(self.bias.iter_mut().map(|b| ("bias".to_string(), b)));
+        v
+    }
+
+    fn describe(&self) -> String {
+        describe(&self.config)
+    }
+}

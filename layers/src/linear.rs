@@ -1,0 +1,96 @@
+//! Fully connected layer `z = a·Wᵀ + 1·bᵀ`, with `W: [out, in]` as in PyTorch.
+//!
+//! Gradients (from the ops): `∇Wᵀ = aᵀ·∇z` (so `∇W = ∇zᵀ·a`), `∇b = 1ᵀ·∇z`, `∇a = ∇z·W`.
+
+use autograd::{Param, Var};
+use rand::Rng;
+use tensor::Element;
+
+use crate::error::{LayerError, Result};
+use crate::init::{Init, bias_uniform};
+use crate::module::Module;
+
+/// A fully connected layer.
+pub struct Linear<T> {
+    in_features: usize,
+    out_features: usize,
+    /// `[out_features, in_features]`.
+    pub weight: Param<T>,
+    /// `[out_features]`, if configured.
+    pub bias: Option<Param<T>>,
+}
+
+impl<T: Element> Linear<T> {
+    /// A layer with bias and PyTorch's initialisation.
+    pub fn new<R: Rng + ?Sized>(in_features: usize, out_features: usize, rng: &mut R) -> Result<Self> {
+        Linear::with_options(in_features, out_features, true, Init::default(), rng)
+    }
+
+    /// A layer with or without bias and with the given weight initialiser.
+    pub fn with_options<R: Rng + ?Sized>(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
+        if in_features == 0 || out_features == 0 {
+            return Err(LayerError::Config {
+                what: format!("Linear({in_features}→{out_features})"),
+                reason: "feature counts must be positive".into(),
+            });
+        }
+        let weight = Param::new(init.weight(&[out_features, in_features], rng)?);
+        let bias = if bias { Some(Param::new(bias_uniform(out_features, in_features, rng)?)) } else { None };
+        Ok(Linear { in_features, out_features, weight, bias })
+    }
+
+    fn check(&self, input: &[usize]) -> Result<()> {
+        if input.len() != 2 || input[1] != self.in_features {
+            return Err(LayerError::InputShape {
+                module: self.describe(),
+                expected: format!("[N, {}]", self.in_features),
+                got: input.to_vec(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<T: Element> Module<T> for Linear<T> {
+    fn forward<'t>(&self, a: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.check(&a.shape())?;
+        let tape = a.tape();
+        let mut z = a.matmul(tape.param(&self.weight).t()?)?;
+        if let Some(b) = &self.bias {
+            z = z.add_bias(tape.param(b))?;
+        }
+        Ok(z)
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        self.check(input)?;
+        Ok(vec![input[0], self.out_features])
+    }
+
+    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
+        let mut v = vec![("weight".to_string(), &self.weight)];
+        v.extend(self.bias.iter().map(|b| ("bias".to_string(), b)));
+        v
+    }
+
+    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        let mut v = vec![("weight".to_string(), &mut self.weight)];
+        v.extend(self.bias.iter_mut().map(|b| ("bias".to_string(), b)));
+        v
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "Linear({}→{}{})",
+            self.in_features,
+            self.out_features,
+            if self.bias.is_some() { "" } else { ", no bias" }
+        )
+    }
+}

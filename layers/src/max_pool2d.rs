@@ -1,0 +1,75 @@
+//! Max-pooling: each window's maximum, the gradient routed to the window's first maximum.
+//!
+//! In matrix form: `a = pool_windows(x): [N·C·oh·ow, kh·kw]`, `z = max_rows(a)`, reshaped to
+//! `[N, C, oh, ow]`; `∇x = Sᵀ·(onehot(argmax) ⊙ ∇z)`. The layer runs the fused op.
+
+use autograd::{Param, Var};
+use tensor::{Element, Window2d};
+
+use crate::error::{LayerError, Result};
+use crate::module::Module;
+
+/// A max-pooling layer (windows may overlap; padding up to half the kernel).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaxPool2d {
+    window: Window2d,
+}
+
+impl MaxPool2d {
+    /// `kernel×kernel` windows every `stride`, no padding.
+    pub fn new(kernel: usize, stride: usize) -> Result<Self> {
+        MaxPool2d::with_window(Window2d::square(kernel, stride, 0))
+    }
+
+    /// Any window; an error for a zero kernel or stride or padding over half the kernel.
+    pub fn with_window(window: Window2d) -> Result<Self> {
+        if window.kernel.contains(&0)
+            || window.stride.contains(&0)
+            || (0..2).any(|a| 2 * window.padding[a] > window.kernel[a])
+        {
+            return Err(LayerError::Config {
+                what: format!("MaxPool2d({window:?})"),
+                reason: "kernel and stride must be positive and padding at most half the kernel".into(),
+            });
+        }
+        Ok(MaxPool2d { window })
+    }
+
+    /// The window.
+    pub fn window(&self) -> &Window2d {
+        &self.window
+    }
+
+    fn check(&self, input: &[usize], describe: impl FnOnce() -> String) -> Result<tensor::WindowDims> {
+        self.window.pool_dims("MaxPool2d", input).map_err(|_| LayerError::InputShape {
+            module: describe(),
+            expected: "[N, C, H, W] with H, W large enough for the window".into(),
+            got: input.to_vec(),
+        })
+    }
+}
+
+impl<T: Element> Module<T> for MaxPool2d {
+    fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        self.check(&x.shape(), || <Self as Module<T>>::describe(self))?;
+        Ok(x.max_pool2d(&self.window)?)
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let d = self.check(input, || <Self as Module<T>>::describe(self))?;
+        Ok(vec![d.n, d.c, d.oh, d.ow])
+    }
+
+    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
+        Vec::new()
+    }
+
+    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        Vec::new()
+    }
+
+    fn describe(&self) -> String {
+        let w = &self.window;
+        format!("MaxPool2d(kernel {}×{}, stride {:?}, padding {:?})", w.kernel[0], w.kernel[1], w.stride, w.padding)
+    }
+}
