@@ -64,6 +64,9 @@ pub fn max_argmax_rows<T: Element>(rows: &Tensor<T>) -> Result<(Tensor<T>, Tenso
     if rows.rank() != 2 {
         return Err(rows.rank_error("max_argmax_rows", 2));
     }
+    if rows.shape()[1] == 0 {
+        return Err(TensorError::EmptyReduction { op: "max_argmax_rows", axis: 1, shape: rows.shape().to_vec() });
+    }
     let arg = rows.argmax_axis(1, false)?;
     let (src, s) = (rows.storage(), rows.strides());
     let values = arg.iter().enumerate().map(|(r, k)| src[rows.offset() + r * s[0] + k * s[1]]).collect();

@@ -20,6 +20,13 @@ impl<T: Element> Tensor<T> {
 
     /// Elements drawn from a normal distribution N(mean, std²) (sampled in f64).
     pub fn rand_normal<R: Rng + ?Sized>(shape: &[usize], mean: f64, std: f64, rng: &mut R) -> Result<Self> {
+        // rand_distr's Normal::new only rejects a non-finite std, not a negative one.
+        if std.is_nan() || std < 0.0 {
+            return Err(TensorError::InvalidArgument {
+                op: "rand_normal",
+                reason: format!("mean {mean}, std {std}: the standard deviation must be non-negative"),
+            });
+        }
         let dist = Normal::new(mean, std).map_err(|e| TensorError::InvalidArgument {
             op: "rand_normal",
             reason: format!("mean {mean}, std {std}: {e}"),

@@ -27,6 +27,10 @@ impl<T> Tensor<T> {
     /// layout falls inside `storage`.
     pub(crate) fn from_parts(storage: Arc<Vec<T>>, shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
         debug_assert_eq!(shape.len(), strides.len());
+        // An empty view has no element to point at, and a narrow or select along another
+        // axis may have moved its offset past the end of the storage: pin it to 0 so that
+        // `storage[offset..offset + numel]` stays in bounds.
+        let offset = if shape.contains(&0) { 0 } else { offset };
         debug_assert!(
             shape.contains(&0)
                 || offset + shape.iter().zip(&strides).map(|(d, s)| (d - 1) * s).sum::<usize>() < storage.len()
