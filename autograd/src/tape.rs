@@ -39,6 +39,7 @@ impl<T: Element> Node<T> {
 /// and record through a shared `&Tape`, so a model's forward pass is written as plain
 /// method calls with no `&mut` threading through it.
 pub struct Tape<T: Element> {
+    id: u64,
     nodes: RefCell<Vec<Node<T>>>,
     recording: Cell<bool>,
 }
@@ -60,7 +61,14 @@ impl<T: Element> Default for Tape<T> {
 impl<T: Element> Tape<T> {
     /// An empty tape that records ops.
     pub fn new() -> Self {
-        Tape { nodes: RefCell::new(Vec::new()), recording: Cell::new(true) }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Tape { id, nodes: RefCell::new(Vec::new()), recording: Cell::new(true) }
+    }
+
+    /// This tape's identity, unique within the process.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// An empty tape in no-grad mode: ops compute their values and record no VJP, keep no
@@ -177,7 +185,7 @@ impl<T: Element> Tape<T> {
         }
         let mut pending: Vec<Option<Tensor<T>>> = vec![None; output.id + 1];
         pending[output.id] = Some(seed);
-        let mut grads = Gradients::with_capacity(output.id + 1);
+        let mut grads = Gradients::new(self.id, output.id + 1);
         for id in (0..=output.id).rev() {
             let Some(grad) = pending[id].take() else { continue };
             match &nodes[id].origin {
@@ -232,11 +240,6 @@ impl<'t, T: Element> Var<'t, T> {
     /// Whether a gradient flows back through this value.
     pub fn requires_grad(&self) -> bool {
         self.tape.nodes.borrow()[self.id].requires_grad()
-    }
-
-    /// Runs `f` on the value without cloning the handle.
-    pub fn with_value<R>(&self, f: impl FnOnce(&Tensor<T>) -> R) -> R {
-        f(&self.tape.nodes.borrow()[self.id].value)
     }
 }
 

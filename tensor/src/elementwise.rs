@@ -7,21 +7,21 @@ use crate::tensor::Tensor;
 
 impl<T: Element> Tensor<T> {
     /// `f` applied to every element.
+    /// The result keeps a dense input's layout (a channels-last view stays channels-last).
     pub fn map(&self, f: impl Fn(T) -> T) -> Tensor<T> {
-        let data = match self.as_slice() {
-            Some(s) => s.iter().map(|&x| f(x)).collect(),
-            None => self.iter().map(f).collect(),
-        };
-        Tensor::from_vec_unchecked(self.shape().to_vec(), data)
+        match self.dense_slice() {
+            Some(s) => self.with_dense_data(s.iter().map(|&x| f(x)).collect()),
+            None => Tensor::from_vec_unchecked(self.shape().to_vec(), self.iter().map(f).collect()),
+        }
     }
 
     /// `f(a, b)` for each pair of elements of `self` and `other` broadcast to a common shape.
     pub fn zip_map(&self, other: &Tensor<T>, op: &'static str, f: impl Fn(T, T) -> T) -> Result<Tensor<T>> {
         if self.shape() == other.shape()
-            && let (Some(a), Some(b)) = (self.as_slice(), other.as_slice())
+            && same_dense_layout(self, other)
+            && let (Some(a), Some(b)) = (self.dense_slice(), other.dense_slice())
         {
-            let data = a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
-            return Ok(Tensor::from_vec_unchecked(self.shape().to_vec(), data));
+            return Ok(self.with_dense_data(a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()));
         }
         let shape = broadcast_shapes(op, self.shape(), other.shape())?;
         let sa = broadcast_strides(op, self.shape(), self.strides(), &shape)?;
@@ -157,6 +157,16 @@ impl<T: Element> Tensor<T> {
     /// `self[i] = f(self[i], other[i])` in place, with `other` broadcast to `self`'s shape
     /// (which does not change).
     pub fn zip_map_inplace(&mut self, other: &Tensor<T>, op: &'static str, f: impl Fn(T, T) -> T) -> Result<()> {
+        if self.shape() == other.shape()
+            && same_dense_layout(self, other)
+            && let Some(b) = other.dense_slice()
+            && let Some(a) = self.dense_mut_slice()
+        {
+            for (x, &y) in a.iter_mut().zip(b) {
+                *x = f(*x, y);
+            }
+            return Ok(());
+        }
         let shape = self.shape().to_vec();
         let sb = broadcast_strides(op, other.shape(), other.strides(), &shape)?;
         let src = other.storage();
@@ -197,6 +207,13 @@ impl<T: Element> Tensor<T> {
     pub fn copy_from(&mut self, src: &Tensor<T>) -> Result<()> {
         self.zip_map_inplace(src, "copy_from", |_, b| b)
     }
+}
+
+/// Whether two dense tensors of one shape lay their elements out in the same order.
+fn same_dense_layout<T: Element>(a: &Tensor<T>, b: &Tensor<T>) -> bool {
+    a.shape().iter().enumerate().all(|(i, &d)| d == 1 || a.strides()[i] == b.strides()[i])
+        && a.is_dense()
+        && b.is_dense()
 }
 
 fn mask<T: Element>(cond: bool) -> T {

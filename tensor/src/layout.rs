@@ -13,6 +13,26 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     strides
 }
 
+/// Whether a layout covers exactly `numel` consecutive storage elements in some axis order
+/// (its strides are a permutation of the contiguous strides; size-1 axes ignored): a
+/// permuted contiguous tensor, such as an N×C×H×W view of channels-last storage.
+pub fn is_dense(shape: &[usize], strides: &[usize]) -> bool {
+    if shape.contains(&0) {
+        return true;
+    }
+    let mut axes: Vec<(usize, usize)> =
+        shape.iter().zip(strides).filter(|(d, _)| **d != 1).map(|(&d, &s)| (s, d)).collect();
+    axes.sort_unstable();
+    let mut expected = 1;
+    for (s, d) in axes {
+        if s != expected {
+            return false;
+        }
+        expected *= d;
+    }
+    true
+}
+
 /// The number of elements of `shape`, or an error when the product overflows `usize`.
 pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| TensorError::InvalidArgument {

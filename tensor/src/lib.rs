@@ -21,6 +21,7 @@
 //! # Ok::<(), tensor::TensorError>(())
 //! ```
 
+mod conv2d;
 mod display;
 mod element;
 mod elementwise;
@@ -35,10 +36,11 @@ mod tensor;
 mod view;
 mod window;
 
+pub use conv2d::{Conv2dGrads, conv2d, conv2d_backward};
 pub use element::Element;
 pub use error::{Result, TensorError};
 pub use im2col::{col2im, col2im_into, im2col, im2col_into};
-pub use layout::{broadcast_shapes, contiguous_strides};
+pub use layout::{broadcast_shapes, contiguous_strides, is_dense};
 pub use matmul::gemm;
 pub use pool::{max_argmax_rows, pool_max_backward, pool_windows, pool_windows_adjoint};
 pub use tensor::Tensor;

@@ -112,6 +112,24 @@ impl<T> Tensor<T> {
         self.is_contiguous().then(|| &self.storage[self.offset..self.offset + self.numel()])
     }
 
+    /// Whether the elements fill `numel` consecutive storage slots in some axis order (a
+    /// permutation of a contiguous layout, e.g. channels-last storage viewed as N×C×H×W).
+    /// Element-wise ops keep such a layout instead of reordering the data.
+    pub fn is_dense(&self) -> bool {
+        crate::layout::is_dense(&self.shape, &self.strides)
+    }
+
+    /// The storage block of a dense tensor, in storage (not logical) order.
+    pub fn dense_slice(&self) -> Option<&[T]> {
+        self.is_dense().then(|| &self.storage[self.offset..self.offset + self.numel()])
+    }
+
+    /// A tensor of this one's shape and strides over a dense block `data` (storage order).
+    pub(crate) fn with_dense_data<U>(&self, data: Vec<U>) -> Tensor<U> {
+        debug_assert!(self.is_dense() && data.len() == self.numel());
+        Tensor::from_parts(Arc::new(data), self.shape.clone(), self.strides.clone(), 0)
+    }
+
     /// Storage offsets of every element in logical order.
     pub(crate) fn for_each_offset(&self, f: impl FnMut(usize)) {
         for_each_offset(&self.shape, &self.strides, self.offset, f);
@@ -234,6 +252,16 @@ impl<T: Clone> Tensor<T> {
         }
         let n = self.numel();
         &mut Arc::make_mut(&mut self.storage)[..n]
+    }
+
+    /// The storage block of a dense tensor for writing, in storage order, copying first
+    /// when the storage is shared (copy-on-write); `None` for a non-dense tensor.
+    pub fn dense_mut_slice(&mut self) -> Option<&mut [T]> {
+        if !self.is_dense() {
+            return None;
+        }
+        let (start, n) = (self.offset, self.numel());
+        Some(&mut Arc::make_mut(&mut self.storage)[start..start + n])
     }
 
     /// The storage `Vec` of a contiguous, exactly sized tensor, without a copy when nothing
