@@ -71,6 +71,14 @@ impl<T: Element> Gradients<T> {
         Ok(())
     }
 
+    /// Multiplies every parameter gradient by `factor` in place (e.g. to clip the global
+    /// gradient norm). Leaf gradients (`get`) are left as they are.
+    pub fn scale_all(&mut self, factor: T) {
+        for (_, g) in &mut self.by_param {
+            g.scale(factor);
+        }
+    }
+
     /// The parameters that received a gradient, with their gradients.
     pub fn params(&self) -> impl Iterator<Item = (ParamId, &Tensor<T>)> + '_ {
         self.by_param.iter().map(|(id, g)| (*id, g))

@@ -4,6 +4,10 @@
 //! `a = im2col(x): [N·oh·ow, C·kh·kw]`, `Wm = reshape(W, [F, C·kh·kw])ᵀ: [C·kh·kw, F]`,
 //! `z = a·Wm + 1·bᵀ: [N·oh·ow, F]`, then `y = permute(reshape(z, [N, oh, ow, F]), [0, 3, 1, 2])`.
 //! Gradients (from the ops): `∇Wm = aᵀ·∇z`, `∇b = 1ᵀ·∇z`, `∇a = ∇z·Wmᵀ`, `∇x = col2im(∇a)`.
+//!
+//! [`Module::forward`] runs the fused op `Var::conv2d` (the same formulas, blocked, output
+//! written straight into N×F×oh×ow order); [`Conv2d::forward_matrix_form`] records the derivation's chain op by
+//! op, for study and as the reference the fused op is tested against.
 
 use autograd::{Param, Var};
 use rand::Rng;
@@ -116,6 +120,24 @@ impl<T: Element> Conv2d<T> {
     }
 }
 
+impl<T: Element> Conv2d<T> {
+    /// The forward pass as the derivation writes it, one recorded op per step:
+    /// `a = im2col(x)`, `Wm = reshape(W, [F, C·kh·kw])ᵀ`, `z = a·Wm + 1·bᵀ`, then
+    /// `y = permute(reshape(z, [N, oh, ow, F]), [0, 3, 1, 2])`. Same values as `forward`.
+    pub fn forward_matrix_form<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        let d = self.check(&x.shape())?;
+        let tape = x.tape();
+        let (f, taps) = (self.config.out_channels, self.config.in_channels * self.config.window.kernel_area());
+        let a = x.im2col(&self.config.window)?;
+        let wm = tape.param(&self.weight).reshape(&[f, taps])?.t()?;
+        let mut z = a.matmul(wm)?;
+        if let Some(b) = &self.bias {
+            z = z.add_bias(tape.param(b))?;
+        }
+        Ok(z.reshape(&[d.n, d.oh, d.ow, f])?.permute(&[0, 3, 1, 2])?)
+    }
+}
+
 fn describe(c: &Conv2dConfig) -> String {
     let w = &c.window;
     format!(
@@ -132,16 +154,10 @@ fn describe(c: &Conv2dConfig) -> String {
 
 impl<T: Element> Module<T> for Conv2d<T> {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
-        let d = self.check(&x.shape())?;
+        self.check(&x.shape())?;
         let tape = x.tape();
-        let (f, taps) = (self.config.out_channels, self.config.in_channels * self.config.window.kernel_area());
-        let a = x.im2col(&self.config.window)?;
-        let wm = tape.param(&self.weight).reshape(&[f, taps])?.t()?;
-        let mut z = a.matmul(wm)?;
-        if let Some(b) = &self.bias {
-            z = z.add_bias(tape.param(b))?;
-        }
-        Ok(z.reshape(&[d.n, d.oh, d.ow, f])?.permute(&[0, 3, 1, 2])?)
+        let bias = self.bias.as_ref().map(|b| tape.param(b));
+        Ok(x.conv2d(tape.param(&self.weight), bias, &self.config.window)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

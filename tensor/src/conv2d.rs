@@ -2,13 +2,14 @@
 //! `z = im2col(x)·Wm + 1·bᵀ` with `Wm = reshape(W, [F, C·kh·kw])ᵀ` (a stride view of the
 //! PyTorch-layout weight, never copied).
 //!
-//! `z: [N·oh·ow, F]` is stored as it is, so the output is channels-last in memory and is
-//! returned as its N×F×oh×ow view (strides `[oh·ow·F, 1, ow·F, F]`): no transpose. The
-//! im2col matrix is built a block of images at a time into a small buffer, multiplied, and
-//! dropped; the backward pass rebuilds each block instead of keeping the whole matrix
-//! (the derivation's "extra memory", bounded to one block). The VJP:
-//! `∇Wm = Σ_blocks aᵀ·∇z` (computed as `∇Wmᵀ = ∇zᵀ·a`, which is `∇W` in `[F, C·kh·kw]`),
-//! `∇b = 1ᵀ·∇z`, `∇a = ∇z·Wmᵀ`, `∇x = col2im(∇a)`.
+//! The im2col matrix `a` is built a block of images at a time into a small buffer, stored
+//! column by column (so each run of a column is one copy of an input row), multiplied, and
+//! dropped; the backward pass rebuilds each block instead of keeping the whole matrix (the
+//! derivation's "extra memory", bounded to one block). Each image's product is written
+//! through strides straight into N×F×oh×ow order: `z_n = a_n·Wm` is `[oh·ow, F]`, stored
+//! as its transpose, so no permute or copy follows. The VJP, per image:
+//! `∇Wmᵀ += ∇z_nᵀ·a_n` (which is `∇W` as `[F, C·kh·kw]`), `∇b = 1ᵀ·∇z`,
+//! `∇a_n = ∇z_n·Wmᵀ`, `∇x = col2im(∇a)`; `∇z_n` is read from ∇y through strides too.
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -52,7 +53,7 @@ impl Geometry {
 }
 
 /// The convolution of `x: [N, C, H, W]` with `weight: [F, C, kh, kw]` plus `bias: [F]`,
-/// giving `[N, F, oh, ow]` stored channels-last (see the module docs).
+/// giving a contiguous `[N, F, oh, ow]`.
 pub fn conv2d<T: Element>(
     x: &Tensor<T>,
     weight: &Tensor<T>,
@@ -66,14 +67,13 @@ pub fn conv2d<T: Element>(
     {
         return Err(TensorError::ShapeMismatch { op: OP, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() });
     }
-    let (p, f, taps) = (g.d.positions(), g.f, g.taps);
-    let rows = g.d.n * p;
-    let mut z = vec![T::zero(); rows * f];
+    let (n, p, f, taps) = (g.d.n, g.d.positions(), g.f, g.taps);
+    let mut y = vec![T::zero(); n * f * p];
     let beta = match bias {
         Some(b) => {
             let b = b.to_vec();
-            for row in z.chunks_exact_mut(f) {
-                row.copy_from_slice(&b);
+            for (plane, &v) in y.chunks_exact_mut(p).zip(b.iter().cycle()) {
+                plane.fill(v);
             }
             T::one()
         }
@@ -83,33 +83,35 @@ pub fn conv2d<T: Element>(
     let wd = w.as_slice().expect("contiguous");
     let per_block = g.images_per_block();
     let mut a = vec![T::zero(); per_block * p * taps];
-    for n0 in (0..g.d.n).step_by(per_block) {
-        let n1 = (n0 + per_block).min(g.d.n);
+    for n0 in (0..n).step_by(per_block) {
+        let n1 = (n0 + per_block).min(n);
         let block_rows = (n1 - n0) * p;
-        im2col_rows(x, window, &g.d, n0..n1, &mut a[..block_rows * taps]);
-        // SAFETY: a is block_rows×taps row-major; Wm[k, f] = w[f·taps + k] is taps×f with
-        // strides (1, taps) inside w; the z block is block_rows×f row-major, disjoint.
-        unsafe {
-            T::gemm(
-                block_rows,
-                taps,
-                f,
-                T::one(),
-                a.as_ptr(),
-                taps as isize,
-                1,
-                wd.as_ptr(),
-                1,
-                taps as isize,
-                beta,
-                z[n0 * p * f..].as_mut_ptr(),
-                f as isize,
-                1,
-            );
+        im2col_columns(x, window, &g.d, n0..n1, &mut a[..block_rows * taps]);
+        for (b, image) in (n0..n1).enumerate() {
+            // SAFETY: a_n = rows b·p.. of the column-major block (strides 1, block_rows),
+            // p×taps; Wm[k, f] = w[f·taps + k] is taps×f with strides (1, taps); z_n goes
+            // to image n's F×P plane block as p×f with strides (1, p), disjoint from both.
+            unsafe {
+                T::gemm(
+                    p,
+                    taps,
+                    f,
+                    T::one(),
+                    a[b * p..].as_ptr(),
+                    1,
+                    block_rows as isize,
+                    wd.as_ptr(),
+                    1,
+                    taps as isize,
+                    beta,
+                    y[image * f * p..].as_mut_ptr(),
+                    1,
+                    p as isize,
+                );
+            }
         }
     }
-    let (oh, ow) = (g.d.oh, g.d.ow);
-    Tensor::from_vec(&[g.d.n, oh, ow, f], z)?.permute(&[0, 3, 1, 2])
+    Tensor::from_vec(&[n, f, g.d.oh, g.d.ow], y)
 }
 
 /// The VJP of [`conv2d`]: given `grad = ∇y` of shape `[N, F, oh, ow]` (any layout), the
@@ -127,15 +129,13 @@ pub fn conv2d_backward<T: Element>(
     if grad.shape() != [n, f, g.d.oh, g.d.ow] {
         return Err(TensorError::ShapeMismatch { op: OP, lhs: grad.shape().to_vec(), rhs: vec![n, f, g.d.oh, g.d.ow] });
     }
-    // ∇z as the row-major [N·oh·ow, F] matrix: a view when ∇y is channels-last already.
-    let gz = grad.permute(&[0, 2, 3, 1])?.to_contiguous();
-    let gzd = gz.as_slice().expect("contiguous");
+    // ∇z_n[p, f] = ∇y[n, f, p]: strided reads of a contiguous ∇y, no transpose.
+    let gy = grad.to_contiguous();
+    let gyd = gy.as_slice().expect("contiguous");
     let bias = want[2].then(|| {
         let mut sums = vec![T::zero(); f];
-        for row in gzd.chunks_exact(f) {
-            for (s, &v) in sums.iter_mut().zip(row) {
-                *s += v;
-            }
+        for (plane, s) in gyd.chunks_exact(p).zip((0..f).cycle()) {
+            sums[s] += plane.iter().copied().sum::<T>();
         }
         Tensor::from_vec(&[f], sums)
     });
@@ -148,52 +148,55 @@ pub fn conv2d_backward<T: Element>(
     for n0 in (0..n).step_by(per_block) {
         let n1 = (n0 + per_block).min(n);
         let block_rows = (n1 - n0) * p;
-        let gz_block = gzd[n0 * p * f..].as_ptr();
         if let Some(gw) = gw.as_mut() {
-            im2col_rows(x, window, &g.d, n0..n1, &mut a[..block_rows * taps]);
-            // SAFETY: ∇zᵀ of the block is f×block_rows with strides (1, f) inside gz; a is
-            // block_rows×taps row-major; gw is f×taps row-major and disjoint from both.
-            unsafe {
-                T::gemm(
-                    f,
-                    block_rows,
-                    taps,
-                    T::one(),
-                    gz_block,
-                    1,
-                    f as isize,
-                    a.as_ptr(),
-                    taps as isize,
-                    1,
-                    T::one(),
-                    gw.as_mut_ptr(),
-                    taps as isize,
-                    1,
-                );
+            im2col_columns(x, window, &g.d, n0..n1, &mut a[..block_rows * taps]);
+            for (b, image) in (n0..n1).enumerate() {
+                // SAFETY: ∇z_nᵀ is image n's F×P plane block, f×p row-major; a_n is p×taps
+                // column-major inside the block; gw is f×taps row-major, disjoint.
+                unsafe {
+                    T::gemm(
+                        f,
+                        p,
+                        taps,
+                        T::one(),
+                        gyd[image * f * p..].as_ptr(),
+                        p as isize,
+                        1,
+                        a[b * p..].as_ptr(),
+                        1,
+                        block_rows as isize,
+                        T::one(),
+                        gw.as_mut_ptr(),
+                        taps as isize,
+                        1,
+                    );
+                }
             }
         }
         if let Some(gx) = gx.as_mut() {
-            // SAFETY: the ∇z block is block_rows×f row-major; Wmᵀ = w as f×taps row-major;
-            // a (the ∇a block) is block_rows×taps row-major and disjoint.
-            unsafe {
-                T::gemm(
-                    block_rows,
-                    f,
-                    taps,
-                    T::one(),
-                    gz_block,
-                    f as isize,
-                    1,
-                    wd.as_ptr(),
-                    taps as isize,
-                    1,
-                    T::zero(),
-                    a.as_mut_ptr(),
-                    taps as isize,
-                    1,
-                );
+            for (b, image) in (n0..n1).enumerate() {
+                // SAFETY: ∇z_n is p×f with strides (1, p) in image n's plane block; Wmᵀ is
+                // w as f×taps row-major; ∇a_n goes to rows b·p.. of the column-major block.
+                unsafe {
+                    T::gemm(
+                        p,
+                        f,
+                        taps,
+                        T::one(),
+                        gyd[image * f * p..].as_ptr(),
+                        1,
+                        p as isize,
+                        wd.as_ptr(),
+                        taps as isize,
+                        1,
+                        T::zero(),
+                        a[b * p..].as_mut_ptr(),
+                        1,
+                        block_rows as isize,
+                    );
+                }
             }
-            add_col2im_rows(&a[..block_rows * taps], window, &g.d, n0..n1, gx);
+            add_col2im_columns(&a[..block_rows * taps], window, &g.d, n0..n1, gx);
         }
     }
     Ok(Conv2dGrads {
@@ -209,9 +212,11 @@ fn zeros_like_layout<T: Element>(x: &Tensor<T>) -> Tensor<T> {
     if x.is_dense() { x.with_dense_data(zeros) } else { Tensor::from_vec_unchecked(x.shape().to_vec(), zeros) }
 }
 
-/// The rows of the im2col matrix for images `images` (rows n, oh, ow; columns c, i, j),
-/// read through `x`'s strides, into `out` (row-major).
-pub(crate) fn im2col_rows<T: Element>(
+/// The im2col matrix of images `images` (rows n, oh, ow; columns c, i, j), read through
+/// `x`'s strides, into `out` stored column by column (`out[k·rows + r]`): along a column,
+/// consecutive output positions read consecutive input pixels, so each (n, oh) run of a
+/// column is one strided copy.
+pub(crate) fn im2col_columns<T: Element>(
     x: &Tensor<T>,
     g: &Window2d,
     d: &WindowDims,
@@ -220,57 +225,60 @@ pub(crate) fn im2col_rows<T: Element>(
 ) {
     let src = x.storage();
     let s = x.strides();
+    let rows = images.len() * d.positions();
     let [kh, kw] = g.kernel;
-    let taps = d.c * kh * kw;
-    let mut rows = out.chunks_exact_mut(taps);
-    for n in images {
-        for oh in 0..d.oh {
-            for ow in 0..d.ow {
-                let row = rows.next().expect("out holds every row");
-                let (h0, w0) = (oh * g.stride[0], ow * g.stride[1]);
-                let interior = h0 >= g.padding[0]
-                    && w0 >= g.padding[1]
-                    && h0 + kh <= d.h + g.padding[0]
-                    && w0 + kw <= d.w + g.padding[1];
-                let mut k = 0;
-                for c in 0..d.c {
-                    let base = x.offset() + n * s[0] + c * s[1];
-                    if interior {
-                        let (h, w) = (h0 - g.padding[0], w0 - g.padding[1]);
-                        for i in 0..kh {
-                            let start = base + (h + i) * s[2] + w * s[3];
-                            let dst = &mut row[k..k + kw];
-                            if s[3] == 1 {
-                                dst.copy_from_slice(&src[start..start + kw]);
-                            } else {
-                                for (j, v) in dst.iter_mut().enumerate() {
-                                    *v = src[start + j * s[3]];
-                                }
-                            }
-                            k += kw;
+    let mut k = 0;
+    for c in 0..d.c {
+        for i in 0..kh {
+            for j in 0..kw {
+                let column = &mut out[k * rows..(k + 1) * rows];
+                let (lo, hi) = valid_range(g, 1, j, d.w, d.ow);
+                for (b, n) in images.clone().enumerate() {
+                    for oh in 0..d.oh {
+                        let run = &mut column[(b * d.oh + oh) * d.ow..(b * d.oh + oh + 1) * d.ow];
+                        let Some(h) = g.source(0, oh, i, d.h) else {
+                            run.fill(T::zero());
+                            continue;
+                        };
+                        run[..lo].fill(T::zero());
+                        run[hi..].fill(T::zero());
+                        if lo == hi {
+                            continue;
                         }
-                    } else {
-                        for i in 0..kh {
-                            let h = g.source(0, oh, i, d.h);
-                            for j in 0..kw {
-                                row[k] = match (h, g.source(1, ow, j, d.w)) {
-                                    (Some(h), Some(w)) => src[base + h * s[2] + w * s[3]],
-                                    _ => T::zero(),
-                                };
-                                k += 1;
+                        let start =
+                            x.offset() + n * s[0] + c * s[1] + h * s[2] + (lo * g.stride[1] + j - g.padding[1]) * s[3];
+                        let step = g.stride[1] * s[3];
+                        let dst = &mut run[lo..hi];
+                        if step == 1 {
+                            dst.copy_from_slice(&src[start..start + dst.len()]);
+                        } else {
+                            for (v, &x) in dst.iter_mut().zip(src[start..].iter().step_by(step)) {
+                                *v = x;
                             }
                         }
                     }
                 }
+                k += 1;
             }
         }
     }
 }
 
-/// The adjoint of [`im2col_rows`]: adds each entry of the row-major block `rows` (images
-/// `images`) to the element of `out` (shaped like the convolution input) it came from.
-fn add_col2im_rows<T: Element>(
-    rows: &[T],
+/// The output positions `lo..hi` along `axis` whose kernel offset `k` reads inside the
+/// input (of `size`), for `out` positions.
+fn valid_range(g: &Window2d, axis: usize, k: usize, size: usize, out: usize) -> (usize, usize) {
+    let (s, p) = (g.stride[axis], g.padding[axis]);
+    // o·s + k − p ≥ 0  ⇔  o ≥ ⌈(p − k)/s⌉;  o·s + k − p < size  ⇔  o < ⌈(size + p − k)/s⌉.
+    let lo = p.saturating_sub(k).div_ceil(s).min(out);
+    let hi = (size + p).saturating_sub(k).div_ceil(s).min(out).max(lo);
+    (lo, hi)
+}
+
+/// The adjoint of [`im2col_columns`]: adds each entry of the column-major block `cols`
+/// (images `images`) to the element of `out` (shaped like the convolution input) it came
+/// from.
+fn add_col2im_columns<T: Element>(
+    cols: &[T],
     g: &Window2d,
     d: &WindowDims,
     images: std::ops::Range<usize>,
@@ -278,42 +286,36 @@ fn add_col2im_rows<T: Element>(
 ) {
     let s = out.strides().to_vec();
     let dst = out.dense_mut_slice().expect("a dense gradient");
+    let rows = images.len() * d.positions();
     let [kh, kw] = g.kernel;
-    let taps = d.c * kh * kw;
-    let mut it = rows.chunks_exact(taps);
-    for n in images {
-        for oh in 0..d.oh {
-            for ow in 0..d.ow {
-                let row = it.next().expect("rows hold every row");
-                let (h0, w0) = (oh * g.stride[0], ow * g.stride[1]);
-                let interior = h0 >= g.padding[0]
-                    && w0 >= g.padding[1]
-                    && h0 + kh <= d.h + g.padding[0]
-                    && w0 + kw <= d.w + g.padding[1];
-                let mut k = 0;
-                for c in 0..d.c {
-                    let base = n * s[0] + c * s[1];
-                    if interior {
-                        let (h, w) = (h0 - g.padding[0], w0 - g.padding[1]);
-                        for i in 0..kh {
-                            let start = base + (h + i) * s[2] + w * s[3];
-                            for (j, &v) in row[k..k + kw].iter().enumerate() {
-                                dst[start + j * s[3]] += v;
-                            }
-                            k += kw;
+    let mut k = 0;
+    for c in 0..d.c {
+        for i in 0..kh {
+            for j in 0..kw {
+                let column = &cols[k * rows..(k + 1) * rows];
+                let (lo, hi) = valid_range(g, 1, j, d.w, d.ow);
+                for (b, n) in images.clone().enumerate() {
+                    for oh in 0..d.oh {
+                        let Some(h) = g.source(0, oh, i, d.h) else { continue };
+                        if lo == hi {
+                            continue;
                         }
-                    } else {
-                        for i in 0..kh {
-                            let h = g.source(0, oh, i, d.h);
-                            for j in 0..kw {
-                                if let (Some(h), Some(w)) = (h, g.source(1, ow, j, d.w)) {
-                                    dst[base + h * s[2] + w * s[3]] += row[k];
-                                }
-                                k += 1;
+                        let run = &column[(b * d.oh + oh) * d.ow..(b * d.oh + oh + 1) * d.ow];
+                        let start = n * s[0] + c * s[1] + h * s[2] + (lo * g.stride[1] + j - g.padding[1]) * s[3];
+                        let step = g.stride[1] * s[3];
+                        let src = &run[lo..hi];
+                        if step == 1 {
+                            for (d, &v) in dst[start..start + src.len()].iter_mut().zip(src) {
+                                *d += v;
+                            }
+                        } else {
+                            for (d, &v) in dst[start..].iter_mut().step_by(step).zip(src) {
+                                *d += v;
                             }
                         }
                     }
                 }
+                k += 1;
             }
         }
     }

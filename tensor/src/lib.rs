@@ -42,6 +42,8 @@ pub use error::{Result, TensorError};
 pub use im2col::{col2im, col2im_into, im2col, im2col_into};
 pub use layout::{broadcast_shapes, contiguous_strides, is_dense};
 pub use matmul::gemm;
-pub use pool::{max_argmax_rows, pool_max_backward, pool_windows, pool_windows_adjoint};
+pub use pool::{
+    PoolArgmax, max_argmax_rows, max_pool2d, max_pool2d_backward, pool_max_backward, pool_windows, pool_windows_adjoint,
+};
 pub use tensor::Tensor;
 pub use window::{Window2d, WindowDims};

@@ -135,3 +135,132 @@ fn for_each_tap(g: &Window2d, d: &WindowDims, mut f: impl FnMut(usize, usize, Op
         }
     }
 }
+
+/// Where each output of [`max_pool2d`] took its maximum from, for the backward pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolArgmax {
+    /// For each output element in the output's storage order, the index of the winning
+    /// input element within the input's dense storage block.
+    winners: Vec<usize>,
+    input_shape: Vec<usize>,
+    /// The input's layout the winners index (dense).
+    input_strides: Vec<usize>,
+    output_shape: Vec<usize>,
+    output_strides: Vec<usize>,
+}
+
+/// Max-pooling of `x: [N, C, H, W]` in one pass, without the window matrix: each output is
+/// the maximum of its window (ties to the first maximum in the window's row-major order;
+/// a NaN wins). A channels-last `x` is read along its contiguous channel axis. The output
+/// is contiguous N×C×H×W, so the im2col of a following convolution reads whole rows.
+/// Returns the output and the winners for [`max_pool2d_backward`].
+pub fn max_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<(Tensor<T>, PoolArgmax)> {
+    let d = window.pool_dims("max_pool2d", x.shape())?;
+    let channels_last = x.is_dense() && x.strides()[1] == 1 && d.c > 1;
+    let x = if x.is_dense() { x.clone() } else { x.to_contiguous() };
+    let src = x.dense_slice().expect("dense");
+    let s = x.strides();
+    let out_shape = vec![d.n, d.c, d.oh, d.ow];
+    let out_strides = crate::contiguous_strides(&out_shape);
+    let p = d.positions();
+    let total = d.n * d.c * d.positions();
+    let mut values = vec![T::neg_infinity(); total];
+    let mut winners = vec![usize::MAX; total];
+    let [kh, kw] = window.kernel;
+    let better = |v: T, best: T| v > best || (v.is_nan() && !best.is_nan());
+    if channels_last {
+        let (mut best, mut arg) = (vec![T::zero(); d.c], vec![0usize; d.c]);
+        for n in 0..d.n {
+            for oh in 0..d.oh {
+                for ow in 0..d.ow {
+                    best.fill(T::neg_infinity());
+                    arg.fill(usize::MAX);
+                    for i in 0..kh {
+                        let Some(h) = window.source(0, oh, i, d.h) else { continue };
+                        for j in 0..kw {
+                            let Some(w) = window.source(1, ow, j, d.w) else { continue };
+                            let base = n * s[0] + h * s[2] + w * s[3];
+                            for (c, (b, a)) in best.iter_mut().zip(arg.iter_mut()).enumerate() {
+                                let v = src[base + c];
+                                if better(v, *b) || *a == usize::MAX {
+                                    *b = v;
+                                    *a = base + c;
+                                }
+                            }
+                        }
+                    }
+                    let o = n * d.c * p + oh * d.ow + ow;
+                    for c in 0..d.c {
+                        values[o + c * p] = best[c];
+                        winners[o + c * p] = arg[c];
+                    }
+                }
+            }
+        }
+    } else {
+        // Each output's window, clipped to the input: taps i in rows[oh], j in cols[ow].
+        let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
+        let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
+        let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
+        let mut o = 0;
+        for n in 0..d.n {
+            for c in 0..d.c {
+                let plane = n * s[0] + c * s[1];
+                for (oh, &(i0, i1)) in rows.iter().enumerate() {
+                    for (ow, &(j0, j1)) in cols.iter().enumerate() {
+                        let at = |i: usize, j: usize| plane + (oh * sh + i - ph) * s[2] + (ow * sw + j - pw) * s[3];
+                        let (mut best_at, mut best) = (at(i0, j0), src[at(i0, j0)]);
+                        for i in i0..i1 {
+                            for j in j0..j1 {
+                                // Branch-free select: window maxima are unpredictable.
+                                let a = at(i, j);
+                                let take = better(src[a], best);
+                                best = if take { src[a] } else { best };
+                                best_at = if take { a } else { best_at };
+                            }
+                        }
+                        values[o] = best;
+                        winners[o] = best_at;
+                        o += 1;
+                    }
+                }
+            }
+        }
+    }
+    let y = Tensor::from_parts(std::sync::Arc::new(values), out_shape.clone(), out_strides.clone(), 0);
+    let argmax = PoolArgmax {
+        winners,
+        input_shape: x.shape().to_vec(),
+        input_strides: x.strides().to_vec(),
+        output_shape: out_shape,
+        output_strides: out_strides,
+    };
+    Ok((y, argmax))
+}
+
+/// The VJP of [`max_pool2d`]: each output's gradient goes to the input element that won
+/// its window; the result has the input's shape (and layout, when it was dense).
+pub fn max_pool2d_backward<T: Element>(grad: &Tensor<T>, argmax: &PoolArgmax) -> Result<Tensor<T>> {
+    expect_shape("max_pool2d_backward", grad.shape(), &argmax.output_shape)?;
+    let mut out = vec![T::zero(); argmax.input_shape.iter().product()];
+    let mut scatter = |o: usize, g: T| out[argmax.winners[o]] += g;
+    if grad.strides() == argmax.output_strides.as_slice()
+        && let Some(g) = grad.dense_slice()
+    {
+        for (o, &v) in g.iter().enumerate() {
+            scatter(o, v);
+        }
+    } else {
+        // Visit the gradient in logical order and find each element's output slot.
+        let data = grad.storage();
+        crate::layout::for_each_offset2(
+            grad.shape(),
+            grad.strides(),
+            grad.offset(),
+            &argmax.output_strides,
+            0,
+            |src, slot| scatter(slot, data[src]),
+        );
+    }
+    Ok(Tensor::from_parts(std::sync::Arc::new(out), argmax.input_shape.clone(), argmax.input_strides.clone(), 0))
+}

@@ -84,6 +84,13 @@ impl Window2d {
     /// the kernel, so that every window holds at least one input element.
     pub fn pool_dims(&self, op: &'static str, input: &[usize]) -> Result<WindowDims> {
         let dims = self.dims(op, input)?;
+        if dims.h == 0 || dims.w == 0 {
+            return Err(TensorError::InvalidGeometry {
+                op,
+                input: input.to_vec(),
+                reason: "the input has no pixel".into(),
+            });
+        }
         if (0..2).any(|a| 2 * self.padding[a] > self.kernel[a]) {
             return Err(TensorError::InvalidGeometry {
                 op,
@@ -92,6 +99,17 @@ impl Window2d {
             });
         }
         Ok(dims)
+    }
+
+    /// The kernel offsets `lo..hi` that window position `o` reads inside an input of `size`
+    /// along `axis` (the others fall in the padding).
+    #[inline]
+    pub(crate) fn taps_inside(&self, axis: usize, o: usize, size: usize) -> (usize, usize) {
+        let start = o * self.stride[axis];
+        let (k, p) = (self.kernel[axis], self.padding[axis]);
+        let lo = p.saturating_sub(start).min(k);
+        let hi = (size + p).saturating_sub(start).min(k).max(lo);
+        (lo, hi)
     }
 
     /// The input coordinate that window position `o`, kernel offset `k` reads along `axis`,

@@ -1,10 +1,11 @@
 //! Max-pooling in one op: `y = reshape(max_rows(pool_windows(x)), [N, C, oh, ow])`.
 //!
-//! VJP: the composition of the two VJPs, `∇x = Sᵀ·(onehot(argz) ⊙ ∇y)`, done as one scatter
-//! of each output's gradient to the input element that won its window, without the
-//! `[N·C·oh·ow, kh·kw]` temporary.
+//! Computed in one pass (`tensor::max_pool2d`) without the `[N·C·oh·ow, kh·kw]` window
+//! matrix (a channels-last input is read along its channels). VJP: the composition of the two
+//! VJPs, `∇x = Sᵀ·(onehot(argz) ⊙ ∇y)`, done as one scatter of each output's gradient to the
+//! input element that won its window.
 
-use tensor::{Element, Tensor, Window2d};
+use tensor::{Element, PoolArgmax, Tensor, Window2d};
 
 use super::wanted;
 use crate::error::Result;
@@ -12,9 +13,7 @@ use crate::op::Op;
 use crate::tape::Var;
 
 struct MaxPool2d {
-    argmax: Tensor<usize>,
-    input_shape: Vec<usize>,
-    window: Window2d,
+    argmax: PoolArgmax,
 }
 
 impl<T: Element> Op<T> for MaxPool2d {
@@ -23,7 +22,7 @@ impl<T: Element> Op<T> for MaxPool2d {
     }
 
     fn vjp(&self, grad: &Tensor<T>, want: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
-        Ok(vec![wanted(want[0], || tensor::pool_max_backward(grad, &self.argmax, &self.input_shape, &self.window))?])
+        Ok(vec![wanted(want[0], || tensor::max_pool2d_backward(grad, &self.argmax))?])
     }
 }
 
@@ -31,10 +30,7 @@ impl<'t, T: Element> Var<'t, T> {
     /// Max-pooling of `x: [N, C, H, W]` to `[N, C, oh, ow]` (ties to the first maximum);
     /// VJP: each output's gradient to its window's winner.
     pub fn max_pool2d(self, window: &Window2d) -> Result<Var<'t, T>> {
-        let x = self.value();
-        let d = window.pool_dims("max_pool2d", x.shape())?;
-        let (z, argmax) = tensor::max_argmax_rows(&tensor::pool_windows(&x, window)?)?;
-        let y = z.reshape(&[d.n, d.c, d.oh, d.ow])?;
-        self.tape().record(&[self], y, || MaxPool2d { argmax, input_shape: x.shape().to_vec(), window: *window })
+        let (y, argmax) = tensor::max_pool2d(&self.value(), window)?;
+        self.tape().record(&[self], y, || MaxPool2d { argmax })
     }
 }

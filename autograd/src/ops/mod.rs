@@ -6,6 +6,7 @@
 
 mod add;
 mod add_bias;
+mod conv2d;
 mod im2col;
 mod matmul;
 mod max_pool2d;

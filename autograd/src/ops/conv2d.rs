@@ -1,0 +1,51 @@
+//! Convolution in one op: `y = conv2d(x, W, b)`, the derivation's
+//! `z = im2col(x)·Wm + 1·bᵀ` with `Wm = reshape(W, [F, C·kh·kw])ᵀ`, fused and blocked
+//! (`tensor::conv2d`): the same numbers as the chain `im2col → matmul → add_bias → reshape
+//! → permute`, without materialising the whole im2col matrix or transposing the output.
+//!
+//! VJP, with `∇z` the gradient read as the `[N·oh·ow, F]` matrix:
+//! `∇Wm = aᵀ·∇z` (returned as `∇W = reshape(∇Wmᵀ, [F, C, kh, kw])`), `∇b = 1ᵀ·∇z`,
+//! `∇x = col2im(∇z·Wmᵀ)`. The im2col blocks `a` are rebuilt from `x` in the backward pass.
+
+use tensor::{Element, Tensor, Window2d};
+
+use crate::error::Result;
+use crate::op::Op;
+use crate::tape::Var;
+
+struct Conv2d<T> {
+    x: Tensor<T>,
+    weight: Tensor<T>,
+    window: Window2d,
+    has_bias: bool,
+}
+
+impl<T: Element> Op<T> for Conv2d<T> {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+
+    fn vjp(&self, grad: &Tensor<T>, want: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
+        let want_bias = self.has_bias && want[2];
+        let g = tensor::conv2d_backward(&self.x, &self.weight, &self.window, grad, [want[0], want[1], want_bias])?;
+        let mut out = vec![g.input, g.weight];
+        if self.has_bias {
+            out.push(g.bias);
+        }
+        Ok(out)
+    }
+}
+
+impl<'t, T: Element> Var<'t, T> {
+    /// The convolution of `x: [N, C, H, W]` with `weight: [F, C, kh, kw]` (PyTorch's
+    /// layout) and an optional `bias: [F]`, giving a contiguous `[N, F, oh, ow]`;
+    /// VJP `∇W = (aᵀ·∇z)ᵀ`, `∇b = 1ᵀ·∇z`, `∇x = col2im(∇z·Wmᵀ)`.
+    pub fn conv2d(self, weight: Var<'t, T>, bias: Option<Var<'t, T>>, window: &Window2d) -> Result<Var<'t, T>> {
+        let (x, w) = (self.value(), weight.value());
+        let b = bias.map(|b| b.value());
+        let y = tensor::conv2d(&x, &w, b.as_ref(), window)?;
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        self.tape().record(&inputs, y, || Conv2d { x, weight: w, window: *window, has_bias: bias.is_some() })
+    }
+}

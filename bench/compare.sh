@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs `lenet5 bench` and bench/pytorch_lenet5.py in alternation (A B A B …, so drift hits
+# both) for batch 64 and 256 at 1 and 2 threads, and prints the ratios of the medians.
+#   PYTHON=/path/to/python-with-torch bench/compare.sh [ROUNDS]
+# Needs PyTorch in $PYTHON (default python3). Quiet the machine first: ratios in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+ROUNDS=${1:-3}
+STEPS=${STEPS:-20}
+REPS=${REPS:-5}
+cargo build --release -q -p models --bin lenet5
+RUST=target/release/lenet5
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for batch in 64 256; do
+  for threads in 1 2; do
+    for _ in $(seq "$ROUNDS"); do
+      echo "rust $($RUST bench --batch-size "$batch" --threads "$threads" --steps "$STEPS" --reps "$REPS" --json)" >>"$results"
+      echo "torch $("$PYTHON" bench/pytorch_lenet5.py --batch-size "$batch" --threads "$threads" --steps "$STEPS" --reps "$REPS")" >>"$results"
+    done
+  done
+done
+"$PYTHON" - "$results" <<'PY'
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    who, js = line.split(" ", 1)
+    r = json.loads(js)
+    rows.setdefault((r["batch"], r["threads"], who), []).append(r)
+def med(key, field):
+    return statistics.median(r[field] for r in rows[key])
+print(f"{'batch':>5} {'thr':>3} | {'rust train':>10} {'torch train':>11} {'ratio':>6} | {'rust infer':>10} {'torch infer':>11} {'ratio':>6} | {'rust RSS MiB':>12} {'torch RSS MiB':>13} | allocs/step")
+for (batch, threads) in sorted({(b, t) for (b, t, _) in rows}):
+    r, t = (batch, threads, "rust"), (batch, threads, "torch")
+    rt, tt = med(r, "train_img_per_s"), med(t, "train_img_per_s")
+    ri, ti = med(r, "infer_img_per_s"), med(t, "infer_img_per_s")
+    rm, tm = med(r, "peak_rss_bytes") / 2**20, med(t, "peak_rss_bytes") / 2**20
+    print(f"{batch:>5} {threads:>3} | {rt:>10.0f} {tt:>11.0f} {rt/tt:>6.2f} | {ri:>10.0f} {ti:>11.0f} {ri/ti:>6.2f} | {rm:>12.1f} {tm:>13.1f} | {med(r, 'allocs_per_step'):.0f}")
+PY

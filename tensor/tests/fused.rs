@@ -1,0 +1,169 @@
+//! The fused kernels (`conv2d`, `conv2d_backward`, `max_pool2d`, `max_pool2d_backward`)
+//! against the definitions written as plain loops, on random geometries and on inputs laid
+//! out contiguously, channels-last, or as a strided slice.
+
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use tensor::{Tensor, Window2d};
+
+/// A random geometry with at least one output position.
+fn geometry() -> impl Strategy<Value = ([usize; 4], usize, Window2d, u8, u64)> {
+    (
+        1usize..=3,
+        1usize..=4,
+        1usize..=9,
+        1usize..=9,
+        1usize..=4,
+        (1usize..=4, 1usize..=4),
+        (1usize..=3, 1usize..=3),
+        (0usize..=2, 0usize..=2),
+        0u8..3,
+        any::<u64>(),
+    )
+        .prop_map(|(n, c, h, w, f, (kh, kw), (sh, sw), (ph, pw), layout, seed)| {
+            ([n, c, h, w], f, Window2d { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw] }, layout, seed)
+        })
+        .prop_filter("kernel fits", |(s, _, g, _, _)| {
+            s[2] + 2 * g.padding[0] >= g.kernel[0] && s[3] + 2 * g.padding[1] >= g.kernel[1]
+        })
+}
+
+/// `values` (row-major over `shape`) as a tensor in one of three layouts: contiguous,
+/// channels-last (an N×H×W×C buffer permuted), or a slice of a larger buffer.
+fn laid_out(shape: [usize; 4], values: &[f64], layout: u8) -> Tensor<f64> {
+    let [n, c, h, w] = shape;
+    let at = |i: [usize; 4]| values[((i[0] * c + i[1]) * h + i[2]) * w + i[3]];
+    match layout {
+        0 => Tensor::from_vec(&shape, values.to_vec()).unwrap(),
+        1 => Tensor::from_fn(&[n, h, w, c], |i| at([i[0], i[3], i[1], i[2]])).unwrap().permute(&[0, 3, 1, 2]).unwrap(),
+        _ => Tensor::from_fn(&[n, c, h, w + 2], |i| {
+            if i[3] >= 1 && i[3] <= w { at([i[0], i[1], i[2], i[3] - 1]) } else { 99.0 }
+        })
+        .unwrap()
+        .narrow(3, 1, w)
+        .unwrap(),
+    }
+}
+
+fn out_size(size: usize, k: usize, s: usize, p: usize) -> usize {
+    (size + 2 * p - k) / s + 1
+}
+
+/// The input coordinate of output `o`, tap `k`, or None in the padding.
+fn src(o: usize, k: usize, s: usize, p: usize, size: usize) -> Option<usize> {
+    (o * s + k).checked_sub(p).filter(|&x| x < size)
+}
+
+fn close(a: &[f64], b: &[f64]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        prop_assert!((x - y).abs() <= 1e-10 * (1.0 + y.abs()), "element {}: {} vs {}", i, x, y);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn conv2d_and_its_vjp_match_the_definition((shape, f, g, layout, seed) in geometry()) {
+        let [n, c, h, w] = shape;
+        let [kh, kw] = g.kernel;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut draw = |len: usize| (0..len).map(|_| rng.random_range(-1.0..1.0)).collect::<Vec<f64>>();
+        let xv = draw(n * c * h * w);
+        let wv = draw(f * c * kh * kw);
+        let bv = draw(f);
+        let (oh, ow) = (out_size(h, kh, g.stride[0], g.padding[0]), out_size(w, kw, g.stride[1], g.padding[1]));
+        let gv = draw(n * f * oh * ow);
+        let x = laid_out(shape, &xv, layout);
+        let weight = Tensor::from_vec(&[f, c, kh, kw], wv.clone()).unwrap();
+        let bias = Tensor::from_vec(&[f], bv.clone()).unwrap();
+        let grad = laid_out([n, f, oh, ow], &gv, (layout + 1) % 3);
+
+        let (mut y, mut gx, mut gw, mut gb) =
+            (vec![0.0; n * f * oh * ow], vec![0.0; xv.len()], vec![0.0; wv.len()], vec![0.0; f]);
+        for (ni, fi, oi, oj) in boxed(n, f, oh, ow) {
+            let out = ((ni * f + fi) * oh + oi) * ow + oj;
+            y[out] = bv[fi];
+            gb[fi] += gv[out];
+            for ci in 0..c {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        let (Some(hh), Some(ww)) = (src(oi, i, g.stride[0], g.padding[0], h), src(oj, j, g.stride[1], g.padding[1], w)) else { continue };
+                        let xi = ((ni * c + ci) * h + hh) * w + ww;
+                        let wi = ((fi * c + ci) * kh + i) * kw + j;
+                        y[out] += xv[xi] * wv[wi];
+                        gw[wi] += gv[out] * xv[xi];
+                        gx[xi] += gv[out] * wv[wi];
+                    }
+                }
+            }
+        }
+        let got = tensor::conv2d(&x, &weight, Some(&bias), &g).unwrap();
+        prop_assert_eq!(got.shape(), &[n, f, oh, ow]);
+        close(&got.to_vec(), &y)?;
+        let grads = tensor::conv2d_backward(&x, &weight, &g, &grad, [true, true, true]).unwrap();
+        close(&grads.input.unwrap().to_vec(), &gx)?;
+        close(&grads.weight.unwrap().to_vec(), &gw)?;
+        close(&grads.bias.unwrap().to_vec(), &gb)?;
+        let only_w = tensor::conv2d_backward(&x, &weight, &g, &grad, [false, true, false]).unwrap();
+        prop_assert!(only_w.input.is_none() && only_w.bias.is_none());
+        close(&only_w.weight.unwrap().to_vec(), &gw)?;
+    }
+
+    #[test]
+    fn max_pool2d_and_its_vjp_match_the_definition((shape, _f, g, layout, seed) in geometry()) {
+        let g = Window2d { padding: [g.padding[0].min(g.kernel[0] / 2), g.padding[1].min(g.kernel[1] / 2)], ..g };
+        let [n, c, h, w] = shape;
+        let mut rng = StdRng::seed_from_u64(seed);
+        // Distinct values, so every window has one maximum.
+        let mut xv: Vec<f64> = (0..n * c * h * w).map(|k| k as f64 * 0.5 - 3.0).collect();
+        xv.shuffle(&mut rng);
+        let (oh, ow) = (out_size(h, g.kernel[0], g.stride[0], g.padding[0]), out_size(w, g.kernel[1], g.stride[1], g.padding[1]));
+        let gv: Vec<f64> = (0..n * c * oh * ow).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let x = laid_out(shape, &xv, layout);
+        let grad = laid_out([n, c, oh, ow], &gv, (layout + 2) % 3);
+
+        let (mut y, mut gx) = (vec![f64::NEG_INFINITY; n * c * oh * ow], vec![0.0; xv.len()]);
+        for (ni, ci, oi, oj) in boxed(n, c, oh, ow) {
+            let out = ((ni * c + ci) * oh + oi) * ow + oj;
+            let mut best = None;
+            for i in 0..g.kernel[0] {
+                for j in 0..g.kernel[1] {
+                    let (Some(hh), Some(ww)) = (src(oi, i, g.stride[0], g.padding[0], h), src(oj, j, g.stride[1], g.padding[1], w)) else { continue };
+                    let xi = ((ni * c + ci) * h + hh) * w + ww;
+                    if best.is_none_or(|b: usize| xv[xi] > xv[b]) {
+                        best = Some(xi);
+                    }
+                }
+            }
+            let b = best.expect("every window holds an input element");
+            y[out] = xv[b];
+            gx[b] += gv[out];
+        }
+        let (got, argmax) = tensor::max_pool2d(&x, &g).unwrap();
+        prop_assert_eq!(got.shape(), &[n, c, oh, ow]);
+        close(&got.to_vec(), &y)?;
+        let back = tensor::max_pool2d_backward(&grad, &argmax).unwrap();
+        prop_assert_eq!(back.shape(), &shape);
+        close(&back.to_vec(), &gx)?;
+    }
+}
+
+/// Max-pool ties go to the first maximum of the window in row-major order.
+#[test]
+fn max_pool2d_ties_go_to_the_first_maximum() {
+    let x = Tensor::from_vec(&[1, 1, 2, 2], vec![1.0f32, 3.0, 3.0, 3.0]).unwrap();
+    let (y, argmax) = tensor::max_pool2d(&x, &Window2d::square(2, 2, 0)).unwrap();
+    assert_eq!(y.to_vec(), vec![3.0]);
+    let back = tensor::max_pool2d_backward(&Tensor::from_vec(&[1, 1, 1, 1], vec![1.0]).unwrap(), &argmax).unwrap();
+    assert_eq!(back.to_vec(), vec![0.0, 1.0, 0.0, 0.0]);
+}
+
+/// Every (a, b, c, d) index of a 4-D box in row-major order.
+fn boxed(a: usize, b: usize, c: usize, d: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+    (0..a).flat_map(move |i| (0..b).flat_map(move |j| (0..c).flat_map(move |k| (0..d).map(move |l| (i, j, k, l)))))
+}
