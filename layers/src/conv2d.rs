@@ -15,7 +15,7 @@ use tensor::{Element, Window2d};
 
 use crate::error::{LayerError, Result};
 use crate::init::{Init, bias_uniform, fans};
-use crate::module::Module;
+use crate::module::{Module, weight_and_bias};
 
 /// The configuration of a [`Conv2d`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -166,15 +166,11 @@ impl<T: Element> Module<T> for Conv2d<T> {
     }
 
     fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        let mut v = vec![("weight".to_string(), &self.weight)];
-        v.extend(self.bias.iter().map(|b| ("bias".to_string(), b)));
-        v
+        weight_and_bias(&self.weight, self.bias.as_ref())
     }
 
     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        let mut v = vec![("weight".to_string(), &mut self.weight)];
-        v.extend(self.bias.iter_mut().map(|b| ("bias".to_string(), b)));
-        v
+        weight_and_bias(&mut self.weight, self.bias.as_mut())
     }
 
     fn describe(&self) -> String {

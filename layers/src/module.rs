@@ -44,3 +44,11 @@ pub trait Module<T: Element> {
 pub fn prefixed<P>(prefix: &str, named: Vec<(String, P)>) -> Vec<(String, P)> {
     named.into_iter().map(|(n, p)| (format!("{prefix}.{n}"), p)).collect()
 }
+
+/// `[("weight", w), ("bias", b)]`, the bias only when present: the parameters of a layer
+/// with a weight and an optional bias, as PyTorch names them.
+pub(crate) fn weight_and_bias<P>(weight: P, bias: Option<P>) -> Vec<(String, P)> {
+    let mut v = vec![("weight".to_string(), weight)];
+    v.extend(bias.map(|b| ("bias".to_string(), b)));
+    v
+}

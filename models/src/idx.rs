@@ -88,15 +88,21 @@ pub struct Idx {
 /// magic (whatever its name).
 pub fn read_idx(path: &Path, rank: usize) -> Result<Idx, IdxError> {
     let io = |source| IdxError::Io { path: path.to_path_buf(), source };
-    let mut file = BufReader::new(File::open(path).map_err(io)?);
+    let file = BufReader::new(File::open(path).map_err(io)?);
+    parse_idx_auto(file, rank, path)
+}
+
+/// Parses an IDX stream of `rank` dimensions, plain or gzip-compressed (told apart by the
+/// gzip magic `1f 8b`); `path` names it in errors.
+pub fn parse_idx_auto(mut r: impl Read, rank: usize, path: &Path) -> Result<Idx, IdxError> {
     let mut head = [0u8; 2];
-    let n = read_full(&mut file, &mut head).map_err(io)?;
+    let n = read_full(&mut r, &mut head).map_err(|source| IdxError::Io { path: path.to_path_buf(), source })?;
     let prefix = std::io::Cursor::new(head[..n].to_vec());
     if n == 2 && head == [0x1f, 0x8b] {
-        let gz = MultiGzDecoder::new(prefix.chain(file));
+        let gz = MultiGzDecoder::new(prefix.chain(r));
         parse_idx(gz, rank, path, true)
     } else {
-        parse_idx(prefix.chain(file), rank, path, false)
+        parse_idx(prefix.chain(r), rank, path, false)
     }
 }
 

@@ -8,12 +8,14 @@
 //! data-parallel training; the `lenet5` binary wraps it with a progress bar, evaluation,
 //! prediction from image files and the table of the derivation's matrix shapes.
 
+pub mod bench;
 #[cfg(feature = "download")]
 pub mod download;
 pub mod idx;
 pub mod lenet5;
 pub mod mnist;
 pub mod predict;
+pub mod resume;
 pub mod shapes;
 pub mod train;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::idx::{IdxError, read_idx};
+use crate::idx::{Idx, IdxError, read_idx};
 
 /// MNIST's image side.
 pub const MNIST_SIDE: usize = 28;
@@ -62,6 +62,21 @@ pub enum MnistError {
         labels: PathBuf,
         /// Its count.
         label_count: usize,
+    },
+    /// An IDX array that is not laid out as the file should be: the wrong number of
+    /// dimensions, or data that does not fill them.
+    #[error("{path}: {reason}")]
+    Layout {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A split without a single image.
+    #[error("{path}: the file holds no image")]
+    Empty {
+        /// The image file.
+        path: PathBuf,
     },
     /// A label above 9.
     #[error("{path}: label {label} at index {index} is not a digit 0–9")]
@@ -160,17 +175,40 @@ pub fn load(dir: &Path) -> Result<Mnist, MnistError> {
 /// Loads one split from its image and label files, checking sizes, counts and labels.
 pub fn load_split(images: &Path, labels: &Path) -> Result<Split, MnistError> {
     let img = read_idx(images, 3)?;
-    if img.dims[1] != MNIST_SIDE || img.dims[2] != MNIST_SIDE {
-        return Err(MnistError::ImageSize { path: images.to_path_buf(), rows: img.dims[1], cols: img.dims[2] });
-    }
     let lab = read_idx(labels, 1)?;
-    if img.dims[0] != lab.dims[0] {
+    split_from_idx(img, lab, images, labels)
+}
+
+/// Checks a split read as IDX arrays (`images` of rank 3, `labels` of rank 1): 28×28
+/// images, at least one, as many labels as images, every label a digit. The paths name
+/// the files in errors.
+pub fn split_from_idx(img: Idx, lab: Idx, images: &Path, labels: &Path) -> Result<Split, MnistError> {
+    let layout = |path: &Path, arr: &Idx, rank: usize| -> Result<(), MnistError> {
+        let reason = if arr.dims.len() != rank {
+            format!("expected {rank} dimension(s), got {}", arr.dims.len())
+        } else if arr.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) != Some(arr.data.len()) {
+            format!("dimensions {:?} do not match the {} data bytes", arr.dims, arr.data.len())
+        } else {
+            return Ok(());
+        };
+        Err(MnistError::Layout { path: path.to_path_buf(), reason })
+    };
+    layout(images, &img, 3)?;
+    layout(labels, &lab, 1)?;
+    let (count, rows, cols, label_count) = (img.dims[0], img.dims[1], img.dims[2], lab.dims[0]);
+    if rows != MNIST_SIDE || cols != MNIST_SIDE {
+        return Err(MnistError::ImageSize { path: images.to_path_buf(), rows, cols });
+    }
+    if count != label_count {
         return Err(MnistError::CountMismatch {
             images: images.to_path_buf(),
-            image_count: img.dims[0],
+            image_count: count,
             labels: labels.to_path_buf(),
-            label_count: lab.dims[0],
+            label_count,
         });
+    }
+    if count == 0 {
+        return Err(MnistError::Empty { path: images.to_path_buf() });
     }
     if let Some((index, &label)) = lab.data.iter().enumerate().find(|(_, l)| **l > 9) {
         return Err(MnistError::Label { path: labels.to_path_buf(), index, label });

@@ -4,7 +4,14 @@
 //! crate's luma weights), inverted when its background is light (MNIST is white on black;
 //! the background is judged by the mean of the border pixels), resized to 28×28, and
 //! preprocessed as MNIST is (padded to 32×32, normalised).
+//!
+//! Files from outside are read defensively: at most [`MAX_IMAGE_FILE_BYTES`] are read, and
+//! the decoder runs under [`limits`] (at most [`MAX_IMAGE_SIDE`] pixels a side and
+//! [`MAX_DECODE_BYTES`] allocated) after the header is checked for at most
+//! [`MAX_IMAGE_PIXELS`], so a crafted header cannot make it allocate gigabytes or decode
+//! for long.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use autograd::{Tape, softmax_rows};
@@ -14,6 +21,25 @@ use tensor::Tensor;
 
 use crate::lenet5::LeNet5;
 use crate::mnist::{INPUT_PIXELS, INPUT_SIDE, MNIST_SIDE, pixel_lut, preprocess_into};
+
+/// The largest image file read, in bytes.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 64 << 20;
+/// The largest width or height decoded.
+pub const MAX_IMAGE_SIDE: u32 = 10_000;
+/// The most pixels decoded (a 48-megapixel photo fits): decoding and resizing take time in
+/// proportion, so a 400-byte file declaring 10 000 × 10 000 pixels is refused up front.
+pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
+/// The most the decoder may allocate, in bytes.
+pub const MAX_DECODE_BYTES: u64 = 256 << 20;
+
+/// The decoder's limits: [`MAX_IMAGE_SIDE`] a side, [`MAX_DECODE_BYTES`] allocated.
+pub fn limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits
+}
 
 /// Why an image could not be classified.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +51,30 @@ pub enum PredictError {
         path: PathBuf,
         /// The decoder's error.
         source: image::ImageError,
+    },
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_IMAGE_FILE_BYTES`].
+    #[error("{path}: the file is larger than {MAX_IMAGE_FILE_BYTES} bytes, too large for an image of a digit")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The image declares more than [`MAX_IMAGE_PIXELS`] pixels.
+    #[error("{path}: the image is {width}×{height} pixels, more than {MAX_IMAGE_PIXELS}; scale it down")]
+    TooManyPixels {
+        /// The file.
+        path: PathBuf,
+        /// Its width.
+        width: u32,
+        /// Its height.
+        height: u32,
     },
     /// The image has no pixels.
     #[error("{path}: the image is empty")]
@@ -43,9 +93,35 @@ impl From<tensor::TensorError> for PredictError {
     }
 }
 
-/// The 28×28 MNIST-framed pixels of an image file.
+/// The 28×28 MNIST-framed pixels of an image file (PNG or JPEG, told by its content).
 pub fn load_digit(path: &Path) -> Result<Vec<u8>, PredictError> {
-    let img = image::open(path).map_err(|source| PredictError::Image { path: path.to_path_buf(), source })?;
+    let io = |source| PredictError::Io { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_IMAGE_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_IMAGE_FILE_BYTES {
+        return Err(PredictError::TooLarge { path: path.to_path_buf() });
+    }
+    digit_from_bytes(&bytes, path)
+}
+
+/// The 28×28 MNIST-framed pixels of the bytes of an image file (PNG or JPEG, told by the
+/// content), decoded under [`limits`]; `path` names the file in errors.
+pub fn digit_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>, PredictError> {
+    let image_err = |source| PredictError::Image { path: path.to_path_buf(), source };
+    let reader = || -> Result<image::ImageReader<std::io::Cursor<&[u8]>>, PredictError> {
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| image_err(image::ImageError::IoError(e)))?;
+        reader.limits(limits());
+        Ok(reader)
+    };
+    // The header first: refuse too many pixels before decoding any.
+    let (width, height) = reader()?.into_dimensions().map_err(image_err)?;
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+        return Err(PredictError::TooManyPixels { path: path.to_path_buf(), width, height });
+    }
+    let img = reader()?.decode().map_err(image_err)?;
     if img.width() == 0 || img.height() == 0 {
         return Err(PredictError::Empty { path: path.to_path_buf() });
     }

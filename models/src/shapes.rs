@@ -64,7 +64,7 @@ pub fn table(model: &LeNet5<f32>, n: usize) -> layers::Result<Vec<ShapeRow>> {
                     vec![windows, window.kernel_area()],
                     Some(numel * F32),
                 ));
-                rows.push(row(name, format!("a{this} = max of each row"), out.clone(), None));
+                rows.push(row(name, format!("z{this} = max of each row"), out.clone(), None));
             }
             "F6" | "F7" => {
                 let lin = if name == "F6" { &model.f6 } else { &model.f7 };

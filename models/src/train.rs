@@ -7,6 +7,18 @@
 //!
 //! Weight decay is the optimizer's (`g ← ∇W + λ·W` on weights, not biases), which is the
 //! gradient of the derivation's `regLoss = 0.5·λ·Σ‖W‖²`; the loss reported is the data loss.
+//!
+//! Before each update the loss and every gradient are checked: a NaN or an infinity stops
+//! the run with [`TrainError::NonFinite`], naming the step and the first parameter whose
+//! gradient is not finite, and nothing is updated. With [`TrainConfig::clip_grad_norm`]
+//! the gradients are then scaled by `min(1, F / (‖g‖₂ + 10⁻⁶))` over all parameters
+//! (PyTorch's `clip_grad_norm_`).
+//!
+//! A run can stop between any two steps and go on later: [`Trainer::advance`] returns
+//! when its callback asks for a pause, and [`Trainer::progress`] holds where the epoch
+//! stands (its step and running sums), which [`crate::resume`] saves and restores. The
+//! shuffle of an epoch is a function of the seed and the epoch, so a resumed run takes the
+//! same batches in the same order and ends with the same weights and metrics, bit for bit.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -40,7 +52,8 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// The update rule.
     pub optimizer: OptimizerKind,
-    /// The base learning rate (annealed by a cosine schedule over the epochs).
+    /// The base learning rate (annealed step by step by a cosine schedule to 0 at the end
+    /// of the run).
     pub lr: f64,
     /// SGD momentum.
     pub momentum: f64,
@@ -54,6 +67,8 @@ pub struct TrainConfig {
     pub max_steps: Option<u64>,
     /// Shuffle each epoch (else file order).
     pub shuffle: bool,
+    /// Scale the gradients so their global L2 norm is at most this (no clipping if `None`).
+    pub clip_grad_norm: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -70,6 +85,7 @@ impl Default for TrainConfig {
             threads: 1,
             max_steps: None,
             shuffle: true,
+            clip_grad_norm: None,
         }
     }
 }
@@ -97,6 +113,11 @@ impl TrainConfig {
         if self.momentum >= 1.0 {
             return Err(format!("--momentum must be below 1, got {}", self.momentum));
         }
+        if let Some(c) = self.clip_grad_norm
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(format!("--clip-grad-norm must be a finite number > 0, got {c}"));
+        }
         Ok(())
     }
 
@@ -115,9 +136,11 @@ impl TrainConfig {
         })
     }
 
-    /// The learning-rate schedule: cosine annealing to 0 over the epochs.
-    pub fn schedule(&self) -> layers::optim::Cosine {
-        layers::optim::Cosine { total: self.epochs, min_factor: 0.0 }
+    /// The learning-rate schedule: cosine annealing to 0 over every step of the run
+    /// (`epochs · steps_per_epoch`), evaluated at the global step, so a one-epoch run
+    /// anneals within its epoch and a resumed run continues the same curve.
+    pub fn schedule(&self, steps_per_epoch: usize) -> layers::optim::Cosine {
+        layers::optim::Cosine { total: self.epochs * steps_per_epoch, min_factor: 0.0 }
     }
 }
 
@@ -147,7 +170,7 @@ impl Evaluation {
 pub struct EpochMetrics {
     /// Epoch number, from 1.
     pub epoch: usize,
-    /// The learning rate used.
+    /// The learning rate at the epoch's first step (it anneals step by step).
     pub lr: f64,
     /// Mean data loss over the epoch's steps (as trained, weights changing).
     pub train_loss: f64,
@@ -157,7 +180,7 @@ pub struct EpochMetrics {
     pub test: Evaluation,
     /// Wall time of the epoch's training steps.
     pub train_seconds: f64,
-    /// Wall time of the epoch including evaluation and checkpoint.
+    /// Wall time of the epoch's training steps and its evaluation.
     pub seconds: f64,
     /// Training images per second.
     pub images_per_second: f64,
@@ -178,6 +201,76 @@ pub struct StepReport {
     pub accuracy: f64,
     /// Training images per second so far in the epoch.
     pub images_per_second: f64,
+    /// Optimizer steps taken over the run, this one included.
+    pub global_step: u64,
+}
+
+/// What the callback of [`Trainer::advance`] wants after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Take the next step.
+    Continue,
+    /// Return now (e.g. to write a checkpoint, or because the user pressed Ctrl-C).
+    Pause,
+}
+
+/// How [`Trainer::advance`] returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Advance {
+    /// The callback asked for a pause; [`Trainer::progress`] says where the epoch stands.
+    Paused,
+    /// The epoch ended (at its last batch or at the step limit) and was evaluated.
+    EpochEnd(Box<EpochMetrics>),
+}
+
+/// Where the current epoch stands: the steps taken in it and its running sums, so that an
+/// epoch interrupted and resumed reports the same metrics as one run straight through.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EpochProgress {
+    /// Steps taken in the epoch (the next batch is number `step`, from 0).
+    pub step: usize,
+    /// Σ over the epoch's steps of (mean loss of the step · images in the step).
+    pub loss_sum: f64,
+    /// Training images classified correctly so far in the epoch.
+    pub correct: usize,
+    /// Training images seen so far in the epoch.
+    pub seen: usize,
+    /// Wall time of the epoch's training steps so far (informative only).
+    pub train_seconds: f64,
+}
+
+/// What went wrong with a step's numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NonFinite {
+    /// The optimizer step that failed, over the run, from 1.
+    pub step: u64,
+    /// Its epoch, from 1.
+    pub epoch: usize,
+    /// Its step within the epoch, from 1.
+    pub step_in_epoch: usize,
+    /// Steps in the epoch.
+    pub steps_in_epoch: usize,
+    /// The step's mean loss.
+    pub loss: f64,
+    /// The first parameter (in `named_parameters` order) whose gradient holds a NaN or an
+    /// infinity, if any.
+    pub parameter: Option<String>,
+}
+
+impl std::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step {} (epoch {}, step {}/{}): ", self.step, self.epoch, self.step_in_epoch, self.steps_in_epoch)?;
+        let loss_bad = !self.loss.is_finite();
+        if loss_bad {
+            write!(f, "the loss is {}", self.loss)?;
+        }
+        match (&self.parameter, loss_bad) {
+            (Some(p), true) => write!(f, " and the gradient of {p} is not finite (the first such parameter)"),
+            (Some(p), false) => write!(f, "the gradient of {p} is not finite (the first such parameter)"),
+            (None, _) => Ok(()),
+        }?;
+        write!(f, "; the step was not applied")
+    }
 }
 
 /// An error while training: a layer error or a checkpoint error.
@@ -189,6 +282,9 @@ pub enum TrainError {
     /// Saving or loading a checkpoint failed.
     #[error(transparent)]
     Checkpoint(#[from] layers::CheckpointError),
+    /// The loss or a gradient became NaN or infinite.
+    #[error("training stopped at {0}")]
+    NonFinite(Box<NonFinite>),
     /// Writing the metrics file failed.
     #[error("{path}: {source}")]
     Metrics {
@@ -258,6 +354,29 @@ pub fn forward_backward(
     Ok(total)
 }
 
+/// The logits of a batch `x: [N, 1, 32, 32]` without recording gradients, the batch split
+/// over `threads` (each image's logits do not depend on the split).
+pub fn infer(model: &LeNet5<f32>, x: &Tensor<f32>, threads: usize) -> Result<Tensor<f32>, TrainError> {
+    let n = x.shape().first().copied().unwrap_or(0);
+    let run = |&(start, len): &(usize, usize)| -> Result<Tensor<f32>, TrainError> {
+        let tape = Tape::no_grad();
+        Ok(model.forward(tape.constant(x.narrow(0, start, len)?))?.value())
+    };
+    let slices = slices(n, threads);
+    if slices.len() == 1 {
+        return run(&slices[0]);
+    }
+    let parts: Vec<Result<Tensor<f32>, TrainError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = slices.iter().map(|slice| s.spawn(move || run(slice))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    let mut logits = Vec::with_capacity(n * CLASSES);
+    for part in parts {
+        logits.extend(part?.iter());
+    }
+    Ok(Tensor::from_vec(&[n, CLASSES], logits)?)
+}
+
 /// `threads` contiguous `(start, len)` slices of `n` items, sizes differing by at most 1,
 /// none empty.
 fn slices(n: usize, threads: usize) -> Vec<(usize, usize)> {
@@ -280,20 +399,57 @@ pub fn count_correct(logits: &Tensor<f32>, labels: &[usize]) -> Result<usize, Tr
     Ok(predicted.iter().zip(labels).filter(|(p, l)| p == *l).count())
 }
 
+/// The first parameter of `model` (in `named_parameters` order) whose gradient holds a NaN
+/// or an infinity.
+pub fn first_non_finite_gradient(model: &LeNet5<f32>, grads: &Gradients<f32>) -> Option<String> {
+    model
+        .named_parameters()
+        .into_iter()
+        .find(|(_, p)| grads.param(p).is_some_and(|g| g.iter().any(|x| !x.is_finite())))
+        .map(|(name, _)| name)
+}
+
+/// The global L2 norm of every parameter gradient, accumulated in f64.
+pub fn gradient_norm(grads: &Gradients<f32>) -> f64 {
+    grads.params().flat_map(|(_, g)| g.iter()).map(|x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+}
+
+/// Scales every gradient by `min(1, max_norm / (‖g‖₂ + 10⁻⁶))`, as PyTorch's
+/// `clip_grad_norm_` does; returns the norm before clipping.
+pub fn clip_grad_norm(grads: &mut Gradients<f32>, max_norm: f64) -> f64 {
+    let norm = gradient_norm(grads);
+    let factor = max_norm / (norm + 1e-6);
+    if factor < 1.0 {
+        grads.scale_all(factor as f32);
+    }
+    norm
+}
+
 /// Evaluates `model` on a split in batches of `batch` without recording gradients.
 pub fn evaluate(model: &LeNet5<f32>, split: &Split, batch: usize) -> Result<Evaluation, TrainError> {
+    evaluate_on_threads(model, split, batch, 1)
+}
+
+/// [`evaluate`] with each batch split over `threads` (the same figures for any count).
+pub fn evaluate_on_threads(
+    model: &LeNet5<f32>,
+    split: &Split,
+    batch: usize,
+    threads: usize,
+) -> Result<Evaluation, TrainError> {
     let mut confusion = [[0usize; CLASSES]; CLASSES];
     let mut loss_sum = 0.0f64;
     let (mut x, mut labels) = (Vec::new(), Vec::new());
     let order: Vec<usize> = (0..split.len()).collect();
     for chunk in order.chunks(batch.max(1)) {
         split.fill_batch(chunk, &mut x, &mut labels);
+        let input = Tensor::from_vec(&[chunk.len(), 1, INPUT_SIDE, INPUT_SIDE], std::mem::take(&mut x))?;
         let tape = Tape::no_grad();
-        let input = tape.constant(Tensor::from_vec(&[chunk.len(), 1, INPUT_SIDE, INPUT_SIDE], std::mem::take(&mut x))?);
-        let logits = model.forward(input)?;
+        let logits = tape.constant(infer(model, &input, threads)?);
         let loss = logits.softmax_cross_entropy(&labels)?;
         loss_sum += f64::from(loss.value().item()?) * chunk.len() as f64;
         let predicted = logits.value().argmax_axis(1, false)?;
+        x = input.into_vec();
         for (p, &l) in predicted.iter().zip(&labels) {
             confusion[l][p] += 1;
         }
@@ -315,6 +471,8 @@ pub struct Trainer {
     pub epoch: usize,
     /// Optimizer steps taken over the run.
     pub steps: u64,
+    /// Where the current (not yet completed) epoch stands.
+    pub progress: EpochProgress,
 }
 
 impl Trainer {
@@ -323,12 +481,17 @@ impl Trainer {
         let mut rng = StdRng::seed_from_u64(config.seed);
         let model = LeNet5::new(&mut rng)?;
         let optimizer = config.build_optimizer()?;
-        Ok(Trainer { model, optimizer, config, epoch: 0, steps: 0 })
+        Ok(Trainer { model, optimizer, config, epoch: 0, steps: 0, progress: EpochProgress::default() })
     }
 
     /// Whether the run has reached its epochs or its step limit.
     pub fn finished(&self) -> bool {
         self.epoch >= self.config.epochs || self.config.max_steps.is_some_and(|m| self.steps >= m)
+    }
+
+    /// Steps in an epoch over `n` training images.
+    pub fn steps_per_epoch(&self, n: usize) -> usize {
+        n.div_ceil(self.config.batch_size.max(1))
     }
 
     /// The order of the training images in epoch `epoch` (from 0): a shuffle seeded by
@@ -342,59 +505,106 @@ impl Trainer {
         order
     }
 
-    /// Trains one epoch on `train`, then evaluates on `test`, calling `on_step` after each
-    /// step. Stops early at the step limit.
+    /// Trains the rest of the current epoch on `train`, then evaluates on `test`, calling
+    /// `on_step` after each step. Stops early at the step limit.
     pub fn run_epoch(
         &mut self,
         train: &Split,
         test: &Split,
         mut on_step: impl FnMut(&StepReport),
     ) -> Result<EpochMetrics, TrainError> {
+        loop {
+            let advanced = self.advance(train, test, |r| {
+                on_step(r);
+                Flow::Continue
+            })?;
+            if let Advance::EpochEnd(m) = advanced {
+                return Ok(*m);
+            }
+        }
+    }
+
+    /// Trains from where the current epoch stands ([`Trainer::progress`]) until `on_step`
+    /// returns [`Flow::Pause`] after a step, or the epoch ends (at its last batch or the
+    /// step limit; it is then evaluated on `test` and [`Trainer::epoch`] advances).
+    ///
+    /// A step whose loss or gradients are not finite is an error
+    /// ([`TrainError::NonFinite`]) and changes nothing: the trainer stays as it was after
+    /// the previous step.
+    pub fn advance(
+        &mut self,
+        train: &Split,
+        test: &Split,
+        mut on_step: impl FnMut(&StepReport) -> Flow,
+    ) -> Result<Advance, TrainError> {
         let started = Instant::now();
-        let lr = self.config.schedule().lr(self.config.lr, self.epoch);
-        self.optimizer.set_learning_rate(lr);
         let order = self.epoch_order(self.epoch, train.len());
         let bs = self.config.batch_size;
-        let steps = order.len().div_ceil(bs);
+        let steps = self.steps_per_epoch(order.len());
+        let schedule = self.config.schedule(steps);
+        let lr = schedule.lr(self.config.lr, self.epoch * steps);
         let (mut x, mut labels) = (Vec::new(), Vec::new());
-        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        for (k, chunk) in order.chunks(bs).enumerate() {
+        let before = self.progress.train_seconds;
+        for (k, chunk) in order.chunks(bs).enumerate().skip(self.progress.step) {
             if self.config.max_steps.is_some_and(|m| self.steps >= m) {
                 break;
             }
+            self.optimizer.set_learning_rate(schedule.lr(self.config.lr, self.epoch * steps + k));
             train.fill_batch(chunk, &mut x, &mut labels);
             let input = Tensor::from_vec(&[chunk.len(), 1, INPUT_SIDE, INPUT_SIDE], std::mem::take(&mut x))?;
-            let outcome = forward_backward(&self.model, &input, &labels, self.config.threads)?;
+            let mut outcome = forward_backward(&self.model, &input, &labels, self.config.threads)?;
             x = input.into_vec();
+            let parameter = first_non_finite_gradient(&self.model, &outcome.grads);
+            if !outcome.loss.is_finite() || parameter.is_some() {
+                return Err(TrainError::NonFinite(Box::new(NonFinite {
+                    step: self.steps + 1,
+                    epoch: self.epoch + 1,
+                    step_in_epoch: k + 1,
+                    steps_in_epoch: steps,
+                    loss: outcome.loss,
+                    parameter,
+                })));
+            }
+            if let Some(max_norm) = self.config.clip_grad_norm {
+                clip_grad_norm(&mut outcome.grads, max_norm);
+            }
             self.optimizer.step(self.model.named_parameters_mut(), &outcome.grads)?;
             self.steps += 1;
-            loss_sum += outcome.loss * chunk.len() as f64;
-            correct += outcome.correct;
-            seen += chunk.len();
-            let elapsed = started.elapsed().as_secs_f64();
-            on_step(&StepReport {
+            let p = &mut self.progress;
+            p.step = k + 1;
+            p.loss_sum += outcome.loss * chunk.len() as f64;
+            p.correct += outcome.correct;
+            p.seen += chunk.len();
+            p.train_seconds = before + started.elapsed().as_secs_f64();
+            let report = StepReport {
                 epoch: self.epoch + 1,
                 step: k + 1,
                 steps,
                 loss: outcome.loss,
-                accuracy: correct as f64 / seen as f64,
-                images_per_second: seen as f64 / elapsed.max(1e-9),
-            });
+                accuracy: p.correct as f64 / p.seen as f64,
+                images_per_second: p.seen as f64 / p.train_seconds.max(1e-9),
+                global_step: self.steps,
+            };
+            if on_step(&report) == Flow::Pause {
+                return Ok(Advance::Paused);
+            }
         }
-        let train_seconds = started.elapsed().as_secs_f64();
-        let test_eval = evaluate(&self.model, test, 1000)?;
+        let p = std::mem::take(&mut self.progress);
+        let train_seconds = before + started.elapsed().as_secs_f64();
+        let evaluating = Instant::now();
+        let test_eval = evaluate_on_threads(&self.model, test, 1000, self.config.threads)?;
         self.epoch += 1;
-        let seen_f = seen.max(1) as f64;
-        Ok(EpochMetrics {
+        let seen_f = p.seen.max(1) as f64;
+        Ok(Advance::EpochEnd(Box::new(EpochMetrics {
             epoch: self.epoch,
             lr,
-            train_loss: loss_sum / seen_f,
-            train_accuracy: correct as f64 / seen_f,
+            train_loss: p.loss_sum / seen_f,
+            train_accuracy: p.correct as f64 / seen_f,
             test: test_eval,
             train_seconds,
-            seconds: started.elapsed().as_secs_f64(),
-            images_per_second: seen as f64 / train_seconds.max(1e-9),
-        })
+            seconds: train_seconds + evaluating.elapsed().as_secs_f64(),
+            images_per_second: p.seen as f64 / train_seconds.max(1e-9),
+        })))
     }
 }
 
@@ -425,4 +635,27 @@ pub fn append_metrics(path: &Path, m: &EpochMetrics) -> Result<(), TrainError> {
         m.images_per_second
     )
     .map_err(err)
+}
+
+/// Drops the rows of a metrics file (written by [`append_metrics`]) for epochs after
+/// `epochs`, rewriting it atomically: a run killed after it appended an epoch's row but
+/// before its checkpoint recorded that epoch repeats the epoch when resumed, and must not
+/// leave the row twice. A missing file is left missing.
+pub fn truncate_metrics(path: &Path, epochs: usize) -> Result<(), TrainError> {
+    let err = |source| TrainError::Metrics { path: path.to_path_buf(), source };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(err(e)),
+    };
+    let keep =
+        |line: &str| line.split(',').next().and_then(|f| f.trim().parse::<usize>().ok()).is_none_or(|e| e <= epochs);
+    let kept: String = text.lines().filter(|l| keep(l)).map(|l| format!("{l}\n")).collect();
+    if kept == text {
+        return Ok(());
+    }
+    layers::checkpoint::write_atomic(path, kept.as_bytes()).map_err(|e| match e {
+        layers::CheckpointError::Io { source, .. } => err(source),
+        other => err(std::io::Error::other(other.to_string())),
+    })
 }

@@ -1,0 +1,242 @@
+//! Shared helpers of the `models` test suites: finding MNIST (through `MNIST_DIR`),
+//! scratch folders, running the `lenet5` binary, IDX files written by hand, a short
+//! training run that leaves a checkpoint, and the facts of the data README.
+//!
+//! Every suite uses a subset of these helpers.
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use autograd::{AutogradError, Tape};
+use layers::{LayerError, Module};
+use models::train::{TrainConfig, Trainer};
+use models::{LeNet5, Mnist, Split};
+use tensor::Tensor;
+
+/// Label counts of digits 0–9 in the training split (from `/work/shared/data/README.md`).
+pub const TRAIN_LABEL_COUNTS: [usize; 10] = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
+/// Label counts of digits 0–9 in the test split (from the data README).
+pub const TEST_LABEL_COUNTS: [usize; 10] = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
+/// The MD5 of each `.gz` file (from the data README).
+pub const README_MD5: [(&str, &str); 4] = [
+    ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+    ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+    ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+    ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+];
+
+/// The MNIST folder from `MNIST_DIR`. When it is unset: a failure if `CI` is `"true"`,
+/// else a notice on stdout and `None` (the caller returns early, so the suite runs
+/// without the data). A set `MNIST_DIR` that is not a folder always fails.
+pub fn mnist_dir(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("MNIST_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            assert!(dir.is_dir(), "{test}: MNIST_DIR={} is not a folder", dir.display());
+            Some(dir)
+        }
+        None => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!(
+                    "{test}: MNIST_DIR is not set, and CI=true: the MNIST tests must run in CI \
+                     (export MNIST_DIR=/path/to/mnist, the folder of the four .gz files)"
+                );
+            }
+            println!("{test}: skipped, MNIST_DIR is not set (export MNIST_DIR=/path/to/mnist to run it)");
+            None
+        }
+    }
+}
+
+/// MNIST loaded once per test binary.
+pub fn mnist(dir: &Path) -> &'static Mnist {
+    static DATA: OnceLock<Mnist> = OnceLock::new();
+    DATA.get_or_init(|| models::mnist::load(dir).expect("MNIST_DIR holds the four MNIST files"))
+}
+
+/// A folder under the system's temporary folder, unique per process and call, removed
+/// (with its contents) when dropped.
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh empty folder whose name contains `name`.
+    pub fn new(name: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "models-test-{name}-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Scratch { path }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside the folder.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// The names of the files in the folder, sorted.
+    pub fn list(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The bytes of an IDX file of unsigned bytes: magic `0x0000_08DD`, the dimensions, the data.
+pub fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = (0x0800u32 | dims.len() as u32).to_be_bytes().to_vec();
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+/// `bytes` gzip-compressed (one member).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// The result of running the `lenet5` binary.
+pub struct Run {
+    /// The exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn from_output(o: Output) -> Self {
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts exit status 0 and no panic.
+    pub fn assert_ok(&self, what: &str) {
+        assert_eq!(self.code, Some(0), "{what}: exit status\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self.assert_no_panic(what);
+    }
+
+    /// Asserts that stderr shows no panic.
+    pub fn assert_no_panic(&self, what: &str) {
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("internal error"),
+            "{what}: the command panicked:\n{}",
+            self.stderr
+        );
+    }
+
+    /// The non-empty lines of stderr.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|l| !l.trim().is_empty()).collect()
+    }
+}
+
+/// Runs `lenet5 args…` with `MNIST_MIRROR` pointing at a closed local port (so a missing
+/// data folder can never reach the network) and waits for it.
+pub fn lenet5(args: &[&str]) -> Run {
+    lenet5_env(args, &[])
+}
+
+/// Like [`lenet5`], with extra environment variables.
+pub fn lenet5_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lenet5"));
+    cmd.args(args).env("MNIST_MIRROR", "http://127.0.0.1:9/").env_remove("MNIST_DIR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run::from_output(cmd.output().expect("the lenet5 binary runs"))
+}
+
+/// A path as `&str` for command lines.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+/// A short seeded training run: `steps` SGD steps of the default configuration on 2
+/// threads. Returns the trained model.
+pub fn train_steps(data: &Mnist, steps: u64, seed: u64) -> LeNet5<f32> {
+    let config = TrainConfig { epochs: 1, threads: 2, seed, max_steps: Some(steps), ..TrainConfig::default() };
+    let mut trainer = Trainer::new(config).unwrap();
+    trainer.run_epoch(&data.train, &data.test, |_| {}).unwrap();
+    assert_eq!(trainer.steps, steps, "the run stopped at its step limit");
+    trainer.model
+}
+
+/// The logits of `model` for images `indices` of `split`, preprocessed by hand (pad 2 with
+/// background, `(b/255 − 0.1307)/0.3081`), on a no-grad tape.
+pub fn logits(model: &LeNet5<f32>, split: &Split, indices: &[usize]) -> Tensor<f32> {
+    let x: Vec<f32> = indices.iter().flat_map(|&i| preprocess(split.image(i))).collect();
+    let tape = Tape::no_grad();
+    let input = tape.constant(Tensor::from_vec(&[indices.len(), 1, 32, 32], x).unwrap());
+    model.forward(input).unwrap().value()
+}
+
+/// One 28×28 image as LeNet-5's 32×32 input, computed independently of the library.
+pub fn preprocess(image: &[u8]) -> Vec<f32> {
+    assert_eq!(image.len(), 784);
+    let mut out = vec![(0.0f32 / 255.0 - 0.1307) / 0.3081; 1024];
+    for r in 0..28 {
+        for c in 0..28 {
+            out[(r + 2) * 32 + c + 2] = (f32::from(image[r * 28 + c]) / 255.0 - 0.1307) / 0.3081;
+        }
+    }
+    out
+}
+
+/// The index of the first maximum of each row of a row-major `[n, k]` slice.
+pub fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
+    values
+        .chunks_exact(k)
+        .map(|row| {
+            let mut best = 0;
+            for (j, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = j;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// A module's error as an autograd error, so a model's forward pass fits a `gradcheck`
+/// closure (which returns `autograd::Result`).
+pub fn ag<T>(r: layers::Result<T>) -> autograd::Result<T> {
+    r.map_err(|e| match e {
+        LayerError::Autograd(e) => e,
+        other => AutogradError::InvalidArgument { op: "module", reason: other.to_string() },
+    })
+}
