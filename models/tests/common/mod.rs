@@ -91,12 +91,7 @@ impl Scratch {
 
     /// The names of the files in the folder, sorted.
     pub fn list(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.path)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        list(&self.path)
     }
 }
 
@@ -124,6 +119,14 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
+/// The names of the files in a folder, sorted.
+pub fn list(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
 /// The result of running the `lenet5` binary.
 pub struct Run {
     /// The exit code (`None` if killed by a signal).
@@ -135,7 +138,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from_output(o: Output) -> Self {
+    /// The result of a finished child.
+    pub fn from_output(o: Output) -> Self {
         Run {
             code: o.status.code(),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -170,10 +174,17 @@ pub fn lenet5(args: &[&str]) -> Run {
     lenet5_env(args, &[])
 }
 
-/// Like [`lenet5`], with extra environment variables.
-pub fn lenet5_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+/// A `lenet5` command with `MNIST_DIR` removed and `MNIST_MIRROR` pointing at a closed
+/// local port (so a missing data folder can never reach the network).
+pub fn lenet5_command(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lenet5"));
     cmd.args(args).env("MNIST_MIRROR", "http://127.0.0.1:9/").env_remove("MNIST_DIR");
+    cmd
+}
+
+/// Like [`lenet5`], with extra environment variables.
+pub fn lenet5_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = lenet5_command(args);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -4,34 +4,19 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use models::Split;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-/// The MNIST folder from `MNIST_DIR`. When it is unset: a failure if `CI` is `"true"`,
-/// else a notice and `None` (the caller returns early).
-pub fn mnist_dir(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("MNIST_DIR") {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            assert!(dir.is_dir(), "{test}: MNIST_DIR={} is not a folder", dir.display());
-            Some(dir)
-        }
-        None => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{test}: MNIST_DIR is not set, and CI=true: this test must run in CI"
-            );
-            println!("{test}: skipped, MNIST_DIR is not set (export MNIST_DIR=/path/to/mnist to run it)");
-            None
-        }
-    }
-}
+/// The helpers shared with the other suites (MNIST_DIR, scratch folders, IDX and gzip
+/// bytes, running `lenet5`).
+#[path = "../common/mod.rs"]
+mod common;
+// Each suite uses a subset.
+#[allow(unused_imports)]
+pub use common::{Run, Scratch, gzip, idx_bytes, lenet5, lenet5_command, list, mnist_dir, s};
 
 /// Writes a folder of the four MNIST files (plain IDX) holding the first `train` training
 /// and the first `test` test images of the MNIST in `mnist`.
@@ -70,73 +55,6 @@ pub fn synthetic_split(n: usize, seed: u64) -> Split {
     Split { images, labels }
 }
 
-/// A folder under the system's temporary folder, unique per process and call, removed
-/// (with its contents) when dropped.
-pub struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    /// A fresh empty folder whose name contains `name`.
-    pub fn new(name: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "models-faults-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Scratch { path }
-    }
-
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// A path inside the folder.
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-
-    /// The names of the files in the folder, sorted.
-    pub fn list(&self) -> Vec<String> {
-        list(&self.path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// The names of the files in a folder, sorted.
-pub fn list(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names
-}
-
-/// The bytes of an IDX file of unsigned bytes: magic `0x0000_08DD`, the dimensions, the data.
-pub fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut out = (0x0800u32 | dims.len() as u32).to_be_bytes().to_vec();
-    for d in dims {
-        out.extend_from_slice(&d.to_be_bytes());
-    }
-    out.extend_from_slice(data);
-    out
-}
-
-/// `bytes` gzip-compressed (one member).
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
 /// The bytes of a safetensors file written by hand: the 8-byte little-endian header
 /// length, the JSON header (entries in the given order, `metadata` as `__metadata__`),
 /// then each tensor's raw bytes. `(name, dtype, shape, bytes)` per tensor.
@@ -167,46 +85,7 @@ pub fn safetensors_bytes(tensors: &[(&str, &str, &[usize], Vec<u8>)], metadata: 
     out
 }
 
-/// The result of running the `lenet5` binary.
-pub struct Run {
-    /// The exit code (`None` if killed by a signal).
-    pub code: Option<i32>,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error.
-    pub stderr: String,
-}
-
 impl Run {
-    /// The result of a finished child.
-    pub fn from_output(o: Output) -> Self {
-        Run {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-
-    /// Asserts exit status 0.
-    pub fn assert_ok(&self, what: &str) {
-        assert_eq!(self.code, Some(0), "{what}: exit status\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        self.assert_no_panic(what);
-    }
-
-    /// Asserts that stderr shows no panic.
-    pub fn assert_no_panic(&self, what: &str) {
-        assert!(
-            !self.stderr.contains("panicked") && !self.stderr.contains("internal error"),
-            "{what}: the command panicked:\n{}",
-            self.stderr
-        );
-    }
-
-    /// The non-empty lines of stderr.
-    pub fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr.lines().filter(|l| !l.trim().is_empty()).collect()
-    }
-
     /// Asserts the exit code, and that the last line of stderr is an error message
     /// (`lenet5: error: …`) containing each of `needles`, the only line of stderr that
     /// says "error" (a run that started training prints its progress before it).
@@ -234,24 +113,6 @@ impl Run {
             assert!(lines[0].contains(n), "{what}: {:?} does not mention {n:?}", lines[0]);
         }
     }
-}
-
-/// A `lenet5` command with `MNIST_DIR` removed and `MNIST_MIRROR` pointing at a closed
-/// local port (so a missing data folder can never reach the network).
-pub fn lenet5_command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lenet5"));
-    cmd.args(args).env("MNIST_MIRROR", "http://127.0.0.1:9/").env_remove("MNIST_DIR");
-    cmd
-}
-
-/// Runs `lenet5 args…` and waits for it.
-pub fn lenet5(args: &[&str]) -> Run {
-    Run::from_output(lenet5_command(args).output().expect("the lenet5 binary runs"))
-}
-
-/// A path as `&str` for command lines.
-pub fn s(p: &Path) -> &str {
-    p.to_str().expect("test paths are UTF-8")
 }
 
 /// The columns of a metrics CSV that do not depend on timing (epoch, lr, train loss and
