@@ -2,6 +2,7 @@
 # Runs `lenet5 bench` and bench/pytorch_lenet5.py in alternation (A B A B …, so drift hits
 # both) for batch 64 and 256 at 1 and 2 threads, and prints the ratios of the medians.
 #   PYTHON=/path/to/python-with-torch bench/compare.sh [ROUNDS]
+# BATCHES="64 256" and THREADS="1 2" (the defaults) pick the rows; STEPS, REPS as below.
 # Needs PyTorch in $PYTHON (default python3). Quiet the machine first: ratios in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +14,8 @@ cargo build --release -q -p models --bin lenet5
 RUST=target/release/lenet5
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-for batch in 64 256; do
-  for threads in 1 2; do
+for batch in ${BATCHES:-64 256}; do
+  for threads in ${THREADS:-1 2}; do
     for _ in $(seq "$ROUNDS"); do
       echo "rust $($RUST bench --batch-size "$batch" --threads "$threads" --steps "$STEPS" --reps "$REPS" --json)" >>"$results"
       echo "torch $("$PYTHON" bench/pytorch_lenet5.py --batch-size "$batch" --threads "$threads" --steps "$STEPS" --reps "$REPS")" >>"$results"

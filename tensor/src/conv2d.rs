@@ -68,45 +68,55 @@ pub fn conv2d<T: Element>(
         return Err(TensorError::ShapeMismatch { op: OP, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() });
     }
     let (n, p, f, taps) = (g.d.n, g.d.positions(), g.f, g.taps);
-    let mut y = vec![T::zero(); n * f * p];
-    let beta = match bias {
+    // The bias is written first and the products added to it (β = 1): one pass over y.
+    let (mut y, beta) = match bias {
         Some(b) => {
             let b = b.to_vec();
-            for (plane, &v) in y.chunks_exact_mut(p).zip(b.iter().cycle()) {
-                plane.fill(v);
+            let mut y = Vec::with_capacity(n * f * p);
+            for _ in 0..n {
+                for &v in &b {
+                    y.extend(std::iter::repeat_n(v, p));
+                }
             }
-            T::one()
+            (y, T::one())
         }
-        None => T::zero(),
+        None => (vec![T::zero(); n * f * p], T::zero()),
     };
     let w = weight.to_contiguous();
     let wd = w.as_slice().expect("contiguous");
     let per_block = g.images_per_block();
-    let mut a = vec![T::zero(); per_block * p * taps];
+    let view = im2col_view(x.strides(), window, &g.d);
+    let mut a = if view.is_some() { Vec::new() } else { vec![T::zero(); per_block * p * taps] };
     for n0 in (0..n).step_by(per_block) {
         let n1 = (n0 + per_block).min(n);
-        let block_rows = (n1 - n0) * p;
-        im2col_columns(x, window, &g.d, n0..n1, &mut a[..block_rows * taps]);
-        for (b, image) in (n0..n1).enumerate() {
-            // SAFETY: a_n = rows b·p.. of the column-major block (strides 1, block_rows),
-            // p×taps; Wm[k, f] = w[f·taps + k] is taps×f with strides (1, taps); z_n goes
-            // to image n's F×P plane block as p×f with strides (1, p), disjoint from both.
+        let cols = match view {
+            Some(s0) => Cols::view(x, n0, s0),
+            None => {
+                im2col_columns(x, window, &g.d, n0..n1, &mut a[..(n1 - n0) * p * taps]);
+                Cols::block(&a, (n1 - n0) * p)
+            }
+        };
+        for z in products(p, f, n0..n1) {
+            // SAFETY: a_z = rows z.a_row.. of the block's im2col matrix (strides cols.rs,
+            // cols.cs), z.rows×taps; Wm[k, f] = w[f·taps + k] is taps×f with strides
+            // (1, taps); z goes to y at z.at as z.rows×f with strides (z.rs, z.cs), disjoint
+            // from both.
             unsafe {
                 T::gemm(
-                    p,
+                    z.rows,
                     taps,
                     f,
                     T::one(),
-                    a[b * p..].as_ptr(),
-                    1,
-                    block_rows as isize,
+                    cols.row(z.a_row),
+                    cols.rs,
+                    cols.cs,
                     wd.as_ptr(),
                     1,
                     taps as isize,
                     beta,
-                    y[image * f * p..].as_mut_ptr(),
-                    1,
-                    p as isize,
+                    y[z.at..].as_mut_ptr(),
+                    z.rs,
+                    z.cs,
                 );
             }
         }
@@ -135,36 +145,45 @@ pub fn conv2d_backward<T: Element>(
     let bias = want[2].then(|| {
         let mut sums = vec![T::zero(); f];
         for (plane, s) in gyd.chunks_exact(p).zip((0..f).cycle()) {
-            sums[s] += plane.iter().copied().sum::<T>();
+            sums[s] += lane_sum(plane);
         }
         Tensor::from_vec(&[f], sums)
     });
     let w = weight.to_contiguous();
     let wd = w.as_slice().expect("contiguous");
     let per_block = g.images_per_block();
-    let mut a = vec![T::zero(); per_block * p * taps];
     let mut gw = want[1].then(|| vec![T::zero(); f * taps]);
     let mut gx = want[0].then(|| zeros_like_layout(x));
+    let x_view = im2col_view(x.strides(), window, &g.d);
+    let gx_view = gx.as_ref().and_then(|gx| im2col_view(gx.strides(), window, &g.d));
+    let block_needed = (gw.is_some() && x_view.is_none()) || (gx.is_some() && gx_view.is_none());
+    let mut a = if block_needed { vec![T::zero(); per_block * p * taps] } else { Vec::new() };
     for n0 in (0..n).step_by(per_block) {
         let n1 = (n0 + per_block).min(n);
         let block_rows = (n1 - n0) * p;
         if let Some(gw) = gw.as_mut() {
-            im2col_columns(x, window, &g.d, n0..n1, &mut a[..block_rows * taps]);
-            for (b, image) in (n0..n1).enumerate() {
-                // SAFETY: ∇z_nᵀ is image n's F×P plane block, f×p row-major; a_n is p×taps
-                // column-major inside the block; gw is f×taps row-major, disjoint.
+            let cols = match x_view {
+                Some(s0) => Cols::view(x, n0, s0),
+                None => {
+                    im2col_columns(x, window, &g.d, n0..n1, &mut a[..block_rows * taps]);
+                    Cols::block(&a, block_rows)
+                }
+            };
+            for z in products(p, f, n0..n1) {
+                // SAFETY: ∇z_zᵀ is f×z.rows at z.at with strides (z.cs, z.rs); a_z is
+                // z.rows×taps at cols.row(z.a_row); gw is f×taps row-major, disjoint.
                 unsafe {
                     T::gemm(
                         f,
-                        p,
+                        z.rows,
                         taps,
                         T::one(),
-                        gyd[image * f * p..].as_ptr(),
-                        p as isize,
-                        1,
-                        a[b * p..].as_ptr(),
-                        1,
-                        block_rows as isize,
+                        gyd[z.at..].as_ptr(),
+                        z.cs,
+                        z.rs,
+                        cols.row(z.a_row),
+                        cols.rs,
+                        cols.cs,
                         T::one(),
                         gw.as_mut_ptr(),
                         taps as isize,
@@ -174,35 +193,124 @@ pub fn conv2d_backward<T: Element>(
             }
         }
         if let Some(gx) = gx.as_mut() {
-            for (b, image) in (n0..n1).enumerate() {
-                // SAFETY: ∇z_n is p×f with strides (1, p) in image n's plane block; Wmᵀ is
-                // w as f×taps row-major; ∇a_n goes to rows b·p.. of the column-major block.
+            // ∇a goes straight into ∇x when the im2col matrix is a view (each input element
+            // is read once), else into the block and through col2im.
+            let dense = gx.dense_mut_slice().expect("a dense gradient");
+            let (out, rs, cs) = match gx_view {
+                Some(s0) => (dense[n0 * s0..].as_mut_ptr(), s0 as isize, 1),
+                None => (a.as_mut_ptr(), 1, block_rows as isize),
+            };
+            for z in products(p, f, n0..n1) {
+                // SAFETY: ∇z_z is z.rows×f at z.at with strides (z.rs, z.cs); Wmᵀ is w as
+                // f×taps row-major; ∇a_z goes to row z.a_row of the block (or ∇x's view),
+                // z.rows×taps with strides (rs, cs), inside that buffer and disjoint.
                 unsafe {
                     T::gemm(
-                        p,
+                        z.rows,
                         f,
                         taps,
                         T::one(),
-                        gyd[image * f * p..].as_ptr(),
-                        1,
-                        p as isize,
+                        gyd[z.at..].as_ptr(),
+                        z.rs,
+                        z.cs,
                         wd.as_ptr(),
                         taps as isize,
                         1,
                         T::zero(),
-                        a[b * p..].as_mut_ptr(),
-                        1,
-                        block_rows as isize,
+                        out.offset(z.a_row as isize * rs),
+                        rs,
+                        cs,
                     );
                 }
             }
-            add_col2im_columns(&a[..block_rows * taps], window, &g.d, n0..n1, gx);
+            if gx_view.is_none() {
+                add_col2im_columns(&a[..block_rows * taps], window, &g.d, n0..n1, gx);
+            }
         }
     }
     Ok(Conv2dGrads {
         input: gx,
         weight: gw.map(|v| Tensor::from_vec(weight.shape(), v)).transpose()?,
         bias: bias.transpose()?,
+    })
+}
+
+/// Where a block's im2col matrix is read: the column-major block buffer, or `x` itself.
+struct Cols<T> {
+    ptr: *const T,
+    rs: isize,
+    cs: isize,
+}
+
+impl<T: Element> Cols<T> {
+    /// `x` from image `n0` on, seen as its own im2col matrix with row stride `s0`.
+    fn view(x: &Tensor<T>, n0: usize, s0: usize) -> Self {
+        Cols { ptr: x.storage()[x.offset() + n0 * s0..].as_ptr(), rs: s0 as isize, cs: 1 }
+    }
+
+    /// The column-major block buffer `a` holding `rows` rows.
+    fn block(a: &[T], rows: usize) -> Self {
+        Cols { ptr: a.as_ptr(), rs: 1, cs: rows as isize }
+    }
+
+    /// The start of row `r`.
+    fn row(&self, r: usize) -> *const T {
+        self.ptr.wrapping_offset(r as isize * self.rs)
+    }
+}
+
+/// With one output position whose window is the whole unpadded input (a fully connected
+/// layer written as a convolution, LeNet's C5), the im2col matrix of a tensor with
+/// `strides` is the tensor itself seen as `[N, C·H·W]` when each image is stored
+/// contiguously: then its row stride, and no im2col (or col2im) is needed.
+fn im2col_view(strides: &[usize], window: &Window2d, d: &WindowDims) -> Option<usize> {
+    let inner = [(d.c, strides[1], d.h * d.w), (d.h, strides[2], d.w), (d.w, strides[3], 1)];
+    (d.positions() == 1
+        && window.padding == [0, 0]
+        && window.kernel == [d.h, d.w]
+        && inner.iter().all(|&(size, stride, want)| size == 1 || stride == want))
+    .then_some(strides[0])
+}
+
+/// `Σ v` in eight interleaved partial sums, which the compiler keeps in one vector register
+/// (a single running sum is a chain of dependent scalar adds).
+fn lane_sum<T: Element>(v: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder().iter().copied().sum::<T>();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    lanes.iter().copied().sum::<T>() + tail
+}
+
+/// One matrix product of a block: rows `a_row..a_row + rows` of the block's im2col matrix
+/// times `Wm`, whose `[rows, F]` result sits in the N×F×oh×ow output at `at` with row and
+/// column strides `rs`, `cs`.
+struct Product {
+    rows: usize,
+    a_row: usize,
+    at: usize,
+    rs: isize,
+    cs: isize,
+}
+
+/// The products of images `images` with `p` output positions and `f` filters. An image's
+/// `[p, F]` block is its F×p plane block transposed (strides `(1, p)`), one product per
+/// image; with one position (`p = 1`, a fully connected layer as a convolution) the rows of
+/// consecutive images are `F` apart, so the whole block is one product instead of one
+/// `1×F` product (and one packing of `Wm`) per image.
+fn products(p: usize, f: usize, images: std::ops::Range<usize>) -> impl Iterator<Item = Product> {
+    let n0 = images.start;
+    let (groups, rows) = if p == 1 { (usize::from(!images.is_empty()), images.len()) } else { (images.len(), p) };
+    (0..groups).map(move |b| Product {
+        rows,
+        a_row: b * p,
+        at: (n0 + b) * f * p,
+        rs: if p == 1 { f as isize } else { 1 },
+        cs: p as isize,
     })
 }
 
@@ -227,6 +335,22 @@ pub(crate) fn im2col_columns<T: Element>(
     let s = x.strides();
     let rows = images.len() * d.positions();
     let [kh, kw] = g.kernel;
+    if g.padding == [0, 0] && g.stride[1] == 1 && s[3] == 1 && d.ow > 0 {
+        // No tap in the padding and unit-stride rows (LeNet's convolutions): every run is a
+        // whole output row copied from one input row, with no range or bounds logic.
+        let row_step = g.stride[0] * s[2];
+        for (k, column) in out[..rows * d.c * kh * kw].chunks_exact_mut(rows).enumerate() {
+            let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
+            for (n, image) in images.clone().zip(column.chunks_exact_mut(d.positions())) {
+                let base = x.offset() + n * s[0] + c * s[1] + i * s[2] + j;
+                let input = &src[base..base + (d.oh - 1) * row_step + d.ow];
+                for (oh, run) in image.chunks_exact_mut(d.ow).enumerate() {
+                    copy_run(run, &input[oh * row_step..oh * row_step + d.ow]);
+                }
+            }
+        }
+        return;
+    }
     let mut k = 0;
     for c in 0..d.c {
         for i in 0..kh {
@@ -240,8 +364,12 @@ pub(crate) fn im2col_columns<T: Element>(
                             run.fill(T::zero());
                             continue;
                         };
-                        run[..lo].fill(T::zero());
-                        run[hi..].fill(T::zero());
+                        if lo > 0 {
+                            run[..lo].fill(T::zero());
+                        }
+                        if hi < run.len() {
+                            run[hi..].fill(T::zero());
+                        }
                         if lo == hi {
                             continue;
                         }
@@ -250,7 +378,7 @@ pub(crate) fn im2col_columns<T: Element>(
                         let step = g.stride[1] * s[3];
                         let dst = &mut run[lo..hi];
                         if step == 1 {
-                            dst.copy_from_slice(&src[start..start + dst.len()]);
+                            copy_run(dst, &src[start..start + dst.len()]);
                         } else {
                             for (v, &x) in dst.iter_mut().zip(src[start..].iter().step_by(step)) {
                                 *v = x;
@@ -262,6 +390,24 @@ pub(crate) fn im2col_columns<T: Element>(
             }
         }
     }
+}
+
+/// `dst = src` for the short runs of im2col (an output row: 28 elements in LeNet's C1, 10
+/// in C3): whole 8-element chunks and one overlapping last chunk, inlined, where
+/// `copy_from_slice` would call `memcpy` for every run.
+#[inline(always)]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    let len = dst.len();
+    if len < 8 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+        let d: &mut [T; 8] = d.try_into().expect("8 elements");
+        *d = s.try_into().expect("8 elements");
+    }
+    let last: &mut [T; 8] = (&mut dst[len - 8..]).try_into().expect("8 elements");
+    *last = src[len - 8..].try_into().expect("8 elements");
 }
 
 /// The output positions `lo..hi` along `axis` whose kernel offset `k` reads inside the

@@ -64,92 +64,171 @@ fn close(a: &[f64], b: &[f64]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `conv2d` and `conv2d_backward` against the definition as loops.
+fn check_conv(shape: [usize; 4], f: usize, g: Window2d, layout: u8, seed: u64) -> Result<(), TestCaseError> {
+    let [n, c, h, w] = shape;
+    let [kh, kw] = g.kernel;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut draw = |len: usize| (0..len).map(|_| rng.random_range(-1.0..1.0)).collect::<Vec<f64>>();
+    let xv = draw(n * c * h * w);
+    let wv = draw(f * c * kh * kw);
+    let bv = draw(f);
+    let (oh, ow) = (out_size(h, kh, g.stride[0], g.padding[0]), out_size(w, kw, g.stride[1], g.padding[1]));
+    let gv = draw(n * f * oh * ow);
+    let x = laid_out(shape, &xv, layout);
+    let weight = Tensor::from_vec(&[f, c, kh, kw], wv.clone()).unwrap();
+    let bias = Tensor::from_vec(&[f], bv.clone()).unwrap();
+    let grad = laid_out([n, f, oh, ow], &gv, (layout + 1) % 3);
+
+    let (mut y, mut gx, mut gw, mut gb) =
+        (vec![0.0; n * f * oh * ow], vec![0.0; xv.len()], vec![0.0; wv.len()], vec![0.0; f]);
+    for (ni, fi, oi, oj) in boxed(n, f, oh, ow) {
+        let out = ((ni * f + fi) * oh + oi) * ow + oj;
+        y[out] = bv[fi];
+        gb[fi] += gv[out];
+        for ci in 0..c {
+            for i in 0..kh {
+                for j in 0..kw {
+                    let (Some(hh), Some(ww)) =
+                        (src(oi, i, g.stride[0], g.padding[0], h), src(oj, j, g.stride[1], g.padding[1], w))
+                    else {
+                        continue;
+                    };
+                    let xi = ((ni * c + ci) * h + hh) * w + ww;
+                    let wi = ((fi * c + ci) * kh + i) * kw + j;
+                    y[out] += xv[xi] * wv[wi];
+                    gw[wi] += gv[out] * xv[xi];
+                    gx[xi] += gv[out] * wv[wi];
+                }
+            }
+        }
+    }
+    let got = tensor::conv2d(&x, &weight, Some(&bias), &g).unwrap();
+    prop_assert_eq!(got.shape(), &[n, f, oh, ow]);
+    close(&got.to_vec(), &y)?;
+    let grads = tensor::conv2d_backward(&x, &weight, &g, &grad, [true, true, true]).unwrap();
+    close(&grads.input.unwrap().to_vec(), &gx)?;
+    close(&grads.weight.unwrap().to_vec(), &gw)?;
+    close(&grads.bias.unwrap().to_vec(), &gb)?;
+    let only_w = tensor::conv2d_backward(&x, &weight, &g, &grad, [false, true, false]).unwrap();
+    prop_assert!(only_w.input.is_none() && only_w.bias.is_none());
+    close(&only_w.weight.unwrap().to_vec(), &gw)?;
+    Ok(())
+}
+
+/// `max_pool2d` and its VJP against the definition as loops (ties to the first maximum),
+/// on `xv` laid out as `layout`.
+fn check_pool(shape: [usize; 4], g: Window2d, layout: u8, xv: &[f64], seed: u64) -> Result<(), TestCaseError> {
+    let [n, c, h, w] = shape;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (oh, ow) =
+        (out_size(h, g.kernel[0], g.stride[0], g.padding[0]), out_size(w, g.kernel[1], g.stride[1], g.padding[1]));
+    let gv: Vec<f64> = (0..n * c * oh * ow).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let x = laid_out(shape, xv, layout);
+    let grad = laid_out([n, c, oh, ow], &gv, (layout + 2) % 3);
+
+    let (mut y, mut gx) = (vec![f64::NEG_INFINITY; n * c * oh * ow], vec![0.0; xv.len()]);
+    for (ni, ci, oi, oj) in boxed(n, c, oh, ow) {
+        let out = ((ni * c + ci) * oh + oi) * ow + oj;
+        let mut best = None;
+        for i in 0..g.kernel[0] {
+            for j in 0..g.kernel[1] {
+                let (Some(hh), Some(ww)) =
+                    (src(oi, i, g.stride[0], g.padding[0], h), src(oj, j, g.stride[1], g.padding[1], w))
+                else {
+                    continue;
+                };
+                let xi = ((ni * c + ci) * h + hh) * w + ww;
+                if best.is_none_or(|b: usize| xv[xi] > xv[b]) {
+                    best = Some(xi);
+                }
+            }
+        }
+        let b = best.expect("every window holds an input element");
+        y[out] = xv[b];
+        gx[b] += gv[out];
+    }
+    let (got, argmax) = tensor::max_pool2d(&x, &g).unwrap();
+    prop_assert_eq!(got.shape(), &[n, c, oh, ow]);
+    close(&got.to_vec(), &y)?;
+    let back = tensor::max_pool2d_backward(&grad, &argmax).unwrap();
+    prop_assert_eq!(back.shape(), &shape);
+    close(&back.to_vec(), &gx)?;
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
     fn conv2d_and_its_vjp_match_the_definition((shape, f, g, layout, seed) in geometry()) {
-        let [n, c, h, w] = shape;
-        let [kh, kw] = g.kernel;
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut draw = |len: usize| (0..len).map(|_| rng.random_range(-1.0..1.0)).collect::<Vec<f64>>();
-        let xv = draw(n * c * h * w);
-        let wv = draw(f * c * kh * kw);
-        let bv = draw(f);
-        let (oh, ow) = (out_size(h, kh, g.stride[0], g.padding[0]), out_size(w, kw, g.stride[1], g.padding[1]));
-        let gv = draw(n * f * oh * ow);
-        let x = laid_out(shape, &xv, layout);
-        let weight = Tensor::from_vec(&[f, c, kh, kw], wv.clone()).unwrap();
-        let bias = Tensor::from_vec(&[f], bv.clone()).unwrap();
-        let grad = laid_out([n, f, oh, ow], &gv, (layout + 1) % 3);
+        check_conv(shape, f, g, layout, seed)?;
+    }
 
-        let (mut y, mut gx, mut gw, mut gb) =
-            (vec![0.0; n * f * oh * ow], vec![0.0; xv.len()], vec![0.0; wv.len()], vec![0.0; f]);
-        for (ni, fi, oi, oj) in boxed(n, f, oh, ow) {
-            let out = ((ni * f + fi) * oh + oi) * ow + oj;
-            y[out] = bv[fi];
-            gb[fi] += gv[out];
-            for ci in 0..c {
-                for i in 0..kh {
-                    for j in 0..kw {
-                        let (Some(hh), Some(ww)) = (src(oi, i, g.stride[0], g.padding[0], h), src(oj, j, g.stride[1], g.padding[1], w)) else { continue };
-                        let xi = ((ni * c + ci) * h + hh) * w + ww;
-                        let wi = ((fi * c + ci) * kh + i) * kw + j;
-                        y[out] += xv[xi] * wv[wi];
-                        gw[wi] += gv[out] * xv[xi];
-                        gx[xi] += gv[out] * wv[wi];
-                    }
-                }
-            }
-        }
-        let got = tensor::conv2d(&x, &weight, Some(&bias), &g).unwrap();
-        prop_assert_eq!(got.shape(), &[n, f, oh, ow]);
-        close(&got.to_vec(), &y)?;
-        let grads = tensor::conv2d_backward(&x, &weight, &g, &grad, [true, true, true]).unwrap();
-        close(&grads.input.unwrap().to_vec(), &gx)?;
-        close(&grads.weight.unwrap().to_vec(), &gw)?;
-        close(&grads.bias.unwrap().to_vec(), &gb)?;
-        let only_w = tensor::conv2d_backward(&x, &weight, &g, &grad, [false, true, false]).unwrap();
-        prop_assert!(only_w.input.is_none() && only_w.bias.is_none());
-        close(&only_w.weight.unwrap().to_vec(), &gw)?;
+    /// No padding and unit column stride: im2col's whole-row copies.
+    #[test]
+    fn unpadded_conv2d_matches_the_definition((shape, f, g, layout, seed) in geometry()) {
+        let g = Window2d { padding: [0, 0], stride: [g.stride[0], 1], ..g };
+        prop_assume!(shape[2] >= g.kernel[0] && shape[3] >= g.kernel[1]);
+        check_conv(shape, f, g, layout, seed)?;
+    }
+
+    /// One output position covering the whole input (a fully connected layer as a
+    /// convolution, LeNet's C5): the input is its own im2col matrix, one product per block;
+    /// up to 300 images, so that several blocks are used.
+    #[test]
+    fn whole_input_conv2d_matches_the_definition(
+        (n, c, h, w, f, layout, seed) in (1usize..=300, 1usize..=16, 1usize..=5, 1usize..=5, 1usize..=8, 0u8..3, any::<u64>())
+    ) {
+        let g = Window2d { kernel: [h, w], stride: [1, 1], padding: [0, 0] };
+        check_conv([n, c, h, w], f, g, layout, seed)?;
     }
 
     #[test]
     fn max_pool2d_and_its_vjp_match_the_definition((shape, _f, g, layout, seed) in geometry()) {
         let g = Window2d { padding: [g.padding[0].min(g.kernel[0] / 2), g.padding[1].min(g.kernel[1] / 2)], ..g };
-        let [n, c, h, w] = shape;
-        let mut rng = StdRng::seed_from_u64(seed);
-        // Distinct values, so every window has one maximum.
-        let mut xv: Vec<f64> = (0..n * c * h * w).map(|k| k as f64 * 0.5 - 3.0).collect();
-        xv.shuffle(&mut rng);
-        let (oh, ow) = (out_size(h, g.kernel[0], g.stride[0], g.padding[0]), out_size(w, g.kernel[1], g.stride[1], g.padding[1]));
-        let gv: Vec<f64> = (0..n * c * oh * ow).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let x = laid_out(shape, &xv, layout);
-        let grad = laid_out([n, c, oh, ow], &gv, (layout + 2) % 3);
+        check_pool(shape, g, layout, &distinct(shape, seed), seed)?;
+    }
 
-        let (mut y, mut gx) = (vec![f64::NEG_INFINITY; n * c * oh * ow], vec![0.0; xv.len()]);
-        for (ni, ci, oi, oj) in boxed(n, c, oh, ow) {
-            let out = ((ni * c + ci) * oh + oi) * ow + oj;
-            let mut best = None;
-            for i in 0..g.kernel[0] {
-                for j in 0..g.kernel[1] {
-                    let (Some(hh), Some(ww)) = (src(oi, i, g.stride[0], g.padding[0], h), src(oj, j, g.stride[1], g.padding[1], w)) else { continue };
-                    let xi = ((ni * c + ci) * h + hh) * w + ww;
-                    if best.is_none_or(|b: usize| xv[xi] > xv[b]) {
-                        best = Some(xi);
-                    }
-                }
-            }
-            let b = best.expect("every window holds an input element");
-            y[out] = xv[b];
-            gx[b] += gv[out];
+    /// LeNet's 2×2 stride-2 pooling (its own loop), on even and odd sizes, with many ties
+    /// (values from a set of three), which go to the first maximum.
+    #[test]
+    fn max_pool_2x2_matches_the_definition_with_ties(
+        (n, c, h, w, layout, seed) in (1usize..=3, 1usize..=4, 2usize..=11, 2usize..=11, 0u8..3, any::<u64>())
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let xv: Vec<f64> = (0..n * c * h * w).map(|_| f64::from(rng.random_range(0..3u8))).collect();
+        check_pool([n, c, h, w], Window2d::square(2, 2, 0), layout, &xv, seed)?;
+        check_pool([n, c, h, w], Window2d::square(2, 2, 0), layout, &distinct([n, c, h, w], seed), seed)?;
+    }
+}
+
+/// Distinct shuffled values, so every window has one maximum.
+fn distinct(shape: [usize; 4], seed: u64) -> Vec<f64> {
+    let mut xv: Vec<f64> = (0..shape.iter().product::<usize>()).map(|k| k as f64 * 0.5 - 3.0).collect();
+    xv.shuffle(&mut StdRng::seed_from_u64(seed));
+    xv
+}
+
+/// A NaN in a window wins it (the first NaN when there are several), in both pooling loops.
+#[test]
+fn max_pool2d_nan_wins_its_window() {
+    let nan = f32::NAN;
+    let x = Tensor::from_vec(&[1, 1, 2, 4], vec![1.0, nan, 5.0, nan, nan, 2.0, 7.0, nan]).unwrap();
+    for window in [Window2d::square(2, 2, 0), Window2d { kernel: [2, 2], stride: [2, 2], padding: [1, 0] }] {
+        let (y, argmax) = tensor::max_pool2d(&x, &window).unwrap();
+        let ones = Tensor::from_vec(y.shape(), vec![1.0; y.numel()]).unwrap();
+        let back = tensor::max_pool2d_backward(&ones, &argmax).unwrap().to_vec();
+        if window.padding == [0, 0] {
+            assert!(y.to_vec().iter().all(|v| v.is_nan()), "{window:?}: {y}");
+            assert_eq!(back, vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0], "{window:?}");
+        } else {
+            // Rows: the padding row with input row 0, then input row 1 alone.
+            assert_eq!(y.shape(), &[1, 1, 2, 2]);
+            let y = y.to_vec();
+            assert!(y[0].is_nan() && y[1].is_nan() && y[2].is_nan() && y[3].is_nan(), "{y:?}");
+            assert_eq!(back, vec![0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0], "{window:?}");
         }
-        let (got, argmax) = tensor::max_pool2d(&x, &g).unwrap();
-        prop_assert_eq!(got.shape(), &[n, c, oh, ow]);
-        close(&got.to_vec(), &y)?;
-        let back = tensor::max_pool2d_backward(&grad, &argmax).unwrap();
-        prop_assert_eq!(back.shape(), &shape);
-        close(&back.to_vec(), &gx)?;
     }
 }
 

@@ -178,6 +178,15 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A training step frees and reallocates the same few large buffers (im2col blocks,
+    // activations): glibc would hand them back to the kernel (mmap above 128 KiB, heap
+    // trimming) and pay page faults and zeroing on every step. Keep them in the heap.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
     std::panic::set_hook(Box::new(|info| {
         eprintln!("lenet5: internal error (please report): {info}");
     }));
