@@ -10,6 +10,11 @@
 //! as its transpose, so no permute or copy follows. The VJP, per image:
 //! `∇Wmᵀ += ∇z_nᵀ·a_n` (which is `∇W` as `[F, C·kh·kw]`), `∇b = 1ᵀ·∇z`,
 //! `∇a_n = ∇z_n·Wmᵀ`, `∇x = col2im(∇a)`; `∇z_n` is read from ∇y through strides too.
+//!
+//! With one output position whose window is the whole input (LeNet's C5, a fully connected
+//! layer written as a convolution), `a` is the input itself seen as `[N, C·H·W]`: no im2col
+//! or col2im, and one product per block of images rather than a `1×F` product (with its
+//! packing of all of `Wm`) per image.
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
