@@ -94,13 +94,7 @@ pub fn conv2d<T: Element>(
     let mut a = if view.is_some() { Vec::new() } else { vec![T::zero(); per_block * p * taps] };
     for n0 in (0..n).step_by(per_block) {
         let n1 = (n0 + per_block).min(n);
-        let cols = match view {
-            Some(s0) => Cols::view(x, n0, s0),
-            None => {
-                im2col_columns(x, window, &g.d, n0..n1, &mut a[..(n1 - n0) * p * taps]);
-                Cols::block(&a, (n1 - n0) * p)
-            }
-        };
+        let cols = Cols::of(x, view, window, &g.d, n0..n1, &mut a);
         for z in products(p, f, n0..n1) {
             // SAFETY: a_z = rows z.a_row.. of the block's im2col matrix (strides cols.rs,
             // cols.cs), z.rows×taps; Wm[k, f] = w[f·taps + k] is taps×f with strides
@@ -167,13 +161,7 @@ pub fn conv2d_backward<T: Element>(
         let n1 = (n0 + per_block).min(n);
         let block_rows = (n1 - n0) * p;
         if let Some(gw) = gw.as_mut() {
-            let cols = match x_view {
-                Some(s0) => Cols::view(x, n0, s0),
-                None => {
-                    im2col_columns(x, window, &g.d, n0..n1, &mut a[..block_rows * taps]);
-                    Cols::block(&a, block_rows)
-                }
-            };
+            let cols = Cols::of(x, x_view, window, &g.d, n0..n1, &mut a);
             for z in products(p, f, n0..n1) {
                 // SAFETY: ∇z_zᵀ is f×z.rows at z.at with strides (z.cs, z.rs); a_z is
                 // z.rows×taps at cols.row(z.a_row); gw is f×taps row-major, disjoint.
@@ -248,14 +236,26 @@ struct Cols<T> {
 }
 
 impl<T: Element> Cols<T> {
-    /// `x` from image `n0` on, seen as its own im2col matrix with row stride `s0`.
-    fn view(x: &Tensor<T>, n0: usize, s0: usize) -> Self {
-        Cols { ptr: x.storage()[x.offset() + n0 * s0..].as_ptr(), rs: s0 as isize, cs: 1 }
-    }
-
-    /// The column-major block buffer `a` holding `rows` rows.
-    fn block(a: &[T], rows: usize) -> Self {
-        Cols { ptr: a.as_ptr(), rs: 1, cs: rows as isize }
+    /// The im2col matrix of images `images`: `x` itself from the first of them on, with
+    /// row stride `view` (see [`im2col_view`]), or else built column-major into the block
+    /// buffer `a`.
+    fn of(
+        x: &Tensor<T>,
+        view: Option<usize>,
+        window: &Window2d,
+        d: &WindowDims,
+        images: std::ops::Range<usize>,
+        a: &mut [T],
+    ) -> Self {
+        match view {
+            Some(s0) => Cols { ptr: x.storage()[x.offset() + images.start * s0..].as_ptr(), rs: s0 as isize, cs: 1 },
+            None => {
+                let rows = images.len() * d.positions();
+                let block = &mut a[..rows * d.c * window.kernel_area()];
+                im2col_columns(x, window, d, images, block);
+                Cols { ptr: block.as_ptr(), rs: 1, cs: rows as isize }
+            }
+        }
     }
 
     /// The start of row `r`.
