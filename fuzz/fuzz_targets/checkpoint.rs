@@ -12,6 +12,6 @@ fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzz.safetensors");
     let _ = parse_checkpoint::<f64>(data, path);
     if let Ok(checkpoint) = parse_checkpoint::<f32>(data, path) {
-        let _ = models::resume::resume_from(checkpoint, path);
+        let _ = models::resume::resume_checkpoint(checkpoint, path);
     }
 });

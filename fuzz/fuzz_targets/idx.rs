@@ -28,8 +28,8 @@ fuzz_target!(|data: &[u8]| {
             if let (Ok(img), Ok(lab)) = (parse_idx_auto(a, 3, images), parse_idx_auto(b, 1, labels)) {
                 if let Ok(split) = split_from_idx(img, lab, images, labels) {
                     assert!(!split.is_empty());
-                    assert_eq!(split.images.len(), split.len() * 784);
-                    assert!(split.labels.iter().all(|&l| l <= 9));
+                    assert_eq!(split.images.len(), split.len() * split.image_len());
+                    assert!(split.labels.iter().all(|&l| usize::from(l) < split.class_names.len()));
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Parameter-free shape and activation modules: ReLU and Flatten.
 
-use autograd::{Param, Var};
+use autograd::Var;
 use tensor::Element;
 
 use crate::error::{LayerError, Result};
@@ -10,25 +10,20 @@ use crate::module::Module;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReLU;
 
+impl ReLU {
+    /// The output shape: the input's (callable without naming the element type).
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+}
+
 impl<T: Element> Module<T> for ReLU {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
         Ok(x.relu()?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        Ok(input.to_vec())
-    }
-
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        Vec::new()
-    }
-
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        Vec::new()
-    }
-
-    fn describe(&self) -> String {
-        "ReLU".into()
+        ReLU::output_shape(self, input)
     }
 }
 
@@ -38,11 +33,19 @@ pub struct Flatten;
 
 impl<T: Element> Module<T> for Flatten {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
-        <Self as Module<T>>::output_shape(self, &x.shape())?;
+        Flatten::output_shape(self, &x.shape())?;
         Ok(x.flatten()?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Flatten::output_shape(self, input)
+    }
+}
+
+impl Flatten {
+    /// `[N, d₁, d₂, …] → [N, d₁·d₂·…]`, or an error for a rank-0 input (callable without
+    /// naming the element type).
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if input.is_empty() {
             return Err(LayerError::InputShape {
                 module: "Flatten".into(),
@@ -51,17 +54,5 @@ impl<T: Element> Module<T> for Flatten {
             });
         }
         Ok(vec![input[0], input[1..].iter().product()])
-    }
-
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        Vec::new()
-    }
-
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        Vec::new()
-    }
-
-    fn describe(&self) -> String {
-        "Flatten".into()
     }
 }

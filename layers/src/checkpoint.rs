@@ -39,8 +39,18 @@ impl<T: Element> std::fmt::Debug for Checkpoint<T> {
 
 /// Saves a module's parameters to `path` (atomically).
 pub fn save_module<T: Element, M: Module<T> + ?Sized>(module: &M, path: &Path) -> Result<(), CheckpointError> {
+    save_module_with_metadata(module, path, &BTreeMap::new())
+}
+
+/// Saves a module's parameters and string metadata (safetensors' `__metadata__`, which
+/// PyTorch's `load_file` ignores) to `path` (atomically).
+pub fn save_module_with_metadata<T: Element, M: Module<T> + ?Sized>(
+    module: &M,
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), CheckpointError> {
     let named: Vec<(String, &Tensor<T>)> = module.named_parameters().into_iter().map(|(n, p)| (n, &p.value)).collect();
-    write_tensors(path, &named, &BTreeMap::new())
+    write_tensors(path, &named, metadata)
 }
 
 /// Loads a module's parameters from `path`: every parameter must be present with its
@@ -91,7 +101,44 @@ pub fn write_tensors<T: Element>(
     let info: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let bytes = safetensors::serialize(views, (!info.is_empty()).then_some(info))
         .map_err(|e| CheckpointError::Format { path: path.to_path_buf(), reason: e.to_string() })?;
+    let bytes =
+        canonical_header(bytes).map_err(|reason| CheckpointError::Format { path: path.to_path_buf(), reason })?;
     write_atomic(path, &bytes)
+}
+
+/// The file with its JSON header rewritten in a fixed order (the metadata first, its keys
+/// sorted, then the tensors by name): `safetensors` writes the metadata in the order of a
+/// `HashMap`, which differs from process to process, and the same weights and metadata
+/// should give the same bytes. The header stays padded to a multiple of 8 bytes.
+fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let len_bytes: [u8; 8] = bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or("no header length")?;
+    let end = 8 + usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|e| e.to_string())?;
+    let header = bytes.get(8..end).ok_or("a header longer than the file")?;
+    let serde_json::Value::Object(entries) = serde_json::from_slice(header).map_err(|e| e.to_string())? else {
+        return Err("the header is not a JSON object".into());
+    };
+    let mut sorted: Vec<(String, serde_json::Value)> = entries.into_iter().collect();
+    sorted.sort_by(|(a, _), (b, _)| (a != "__metadata__", a).cmp(&(b != "__metadata__", b)));
+    let mut object = serde_json::Map::new();
+    for (name, mut value) in sorted {
+        if let serde_json::Value::Object(meta) = &mut value
+            && name == "__metadata__"
+        {
+            let mut pairs: Vec<(String, serde_json::Value)> = std::mem::take(meta).into_iter().collect();
+            pairs.sort_by(|(a, _), (b, _)| a.cmp(b));
+            meta.extend(pairs);
+        }
+        object.insert(name, value);
+    }
+    let mut json = serde_json::to_vec(&serde_json::Value::Object(object)).map_err(|e| e.to_string())?;
+    while json.len() % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - end);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[end..]);
+    Ok(out)
 }
 
 /// Reads every tensor of a safetensors file into `T` (see the module docs for dtypes).
@@ -153,6 +200,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// Removes the temporary files a killed [`write_atomic`] may have left beside `target`
+/// (`.<name>.tmp<pid>-<n>`); other files are left alone.
+pub fn remove_stale_temporaries(target: &Path) {
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else { return };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = format!(".{}.tmp", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else { continue };
+        let ours = rest.split_once('-').is_some_and(|(pid, n)| {
+            !pid.is_empty() && !n.is_empty() && pid.bytes().chain(n.bytes()).all(|b| b.is_ascii_digit())
+        });
+        if ours {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// A tensor encoded as little-endian bytes of its element type, for safetensors.

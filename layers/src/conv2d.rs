@@ -15,7 +15,7 @@ use tensor::{Element, Window2d};
 
 use crate::error::{LayerError, Result};
 use crate::init::{Init, bias_uniform, fans};
-use crate::module::{Module, weight_and_bias};
+use crate::module::Module;
 
 /// The configuration of a [`Conv2d`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -165,15 +165,33 @@ impl<T: Element> Module<T> for Conv2d<T> {
         Ok(vec![d.n, self.config.out_channels, d.oh, d.ow])
     }
 
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
+    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {
+        f("weight", &self.weight);
+        if let Some(b) = &self.bias {
+            f("bias", b);
+        }
     }
 
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        weight_and_bias(&mut self.weight, self.bias.as_mut())
+    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<T>)) {
+        f("weight", &mut self.weight);
+        if let Some(b) = &mut self.bias {
+            f("bias", b);
+        }
     }
 
     fn describe(&self) -> String {
         describe(&self.config)
+    }
+
+    /// `a = im2col(x): [N·oh·ow, C·kh·kw]`, `Wm: [C·kh·kw, F]`, `z = a·Wm + 1·bᵀ: [N·oh·ow, F]`.
+    fn matrix_shapes(&self, input: &[usize]) -> Vec<(String, Vec<usize>)> {
+        let Ok(d) = self.check(input) else { return Vec::new() };
+        let (f, taps) = (self.config.out_channels, self.config.in_channels * self.config.window.kernel_area());
+        let rows = d.n * d.oh * d.ow;
+        vec![
+            ("a = im2col(input)".into(), vec![rows, taps]),
+            ("W".into(), vec![taps, f]),
+            ("z = a·W + b".into(), vec![rows, f]),
+        ]
     }
 }

@@ -1,6 +1,6 @@
 //! Modules to build small CNNs, with initialisers, losses, optimizers and checkpoints.
 //!
-//! A [`Module`] records its forward pass on the tape of its input [`Var`](autograd::Var)
+//! A [`Module`] records its forward pass on the tape of its input [`Var`]
 //! and names its parameters PyTorch style. [`Conv2d`] is the derivation's im2col → matmul →
 //! bias, with weights in PyTorch's `[out, in, kh, kw]` layout; [`MaxPool2d`] takes any
 //! kernel and stride (overlapping windows too); [`Linear`] keeps PyTorch's `[out, in]`
@@ -12,12 +12,9 @@
 //! PyTorch loads as a `state_dict`.
 //!
 //! ```
-//! use autograd::Tape;
-//! use layers::{Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
-//! use rand::SeedableRng;
-//! use tensor::Tensor;
+//! use layers::prelude::*;
 //!
-//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let mut rng = StdRng::seed_from_u64(0);
 //! let net = Sequential::<f32>::new()
 //!     .with(Conv2d::new(Conv2dConfig::new(3, 8, 3).padding(1), &mut rng)?)
 //!     .with(ReLU)
@@ -27,7 +24,7 @@
 //! assert_eq!(net.output_shape(&[5, 3, 8, 8])?, vec![5, 10]);
 //! let tape = Tape::new();
 //! let x = tape.constant(Tensor::zeros(&[5, 3, 8, 8])?);
-//! let loss = layers::cross_entropy(net.forward(x)?, &[0, 1, 2, 3, 4], 0.0)?;
+//! let loss = cross_entropy(net.forward(x)?, &[0, 1, 2, 3, 4])?;
 //! let grads = tape.backward(loss)?;
 //! assert!(net.parameters().iter().all(|p| grads.param(p).is_some()));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -43,15 +40,18 @@ mod loss;
 mod max_pool2d;
 mod module;
 pub mod optim;
+pub mod prelude;
 mod sequential;
+
+pub use autograd::{Param, Tape, Var};
 
 pub use activation::{Flatten, ReLU};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use error::{CheckpointError, LayerError, Result};
 pub use init::Init;
 pub use linear::Linear;
-pub use loss::{cross_entropy, l2_penalty};
+pub use loss::{cross_entropy, cross_entropy_smoothed, l2_penalty};
 pub use max_pool2d::MaxPool2d;
-pub use module::{Module, prefixed};
+pub use module::{Module, visit_child, visit_child_mut};
 pub use optim::{Adam, AdamConfig, DecayFilter, Optimizer, OptimizerState, Sgd, SgdConfig};
 pub use sequential::Sequential;

@@ -8,7 +8,7 @@ use tensor::Element;
 
 use crate::error::{LayerError, Result};
 use crate::init::{Init, bias_uniform};
-use crate::module::{Module, weight_and_bias};
+use crate::module::Module;
 
 /// A fully connected layer.
 pub struct Linear<T> {
@@ -73,12 +73,29 @@ impl<T: Element> Module<T> for Linear<T> {
         Ok(vec![input[0], self.out_features])
     }
 
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        weight_and_bias(&self.weight, self.bias.as_ref())
+    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {
+        f("weight", &self.weight);
+        if let Some(b) = &self.bias {
+            f("bias", b);
+        }
     }
 
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        weight_and_bias(&mut self.weight, self.bias.as_mut())
+    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<T>)) {
+        f("weight", &mut self.weight);
+        if let Some(b) = &mut self.bias {
+            f("bias", b);
+        }
+    }
+
+    /// `W: [in, out]` (the derivation's layout, `Wᵀ` of the stored weight) and `z = a·W + b`.
+    fn matrix_shapes(&self, input: &[usize]) -> Vec<(String, Vec<usize>)> {
+        if self.check(input).is_err() {
+            return Vec::new();
+        }
+        vec![
+            ("W".into(), vec![self.in_features, self.out_features]),
+            ("z = a·W + b".into(), vec![input[0], self.out_features]),
+        ]
     }
 
     fn describe(&self) -> String {

@@ -5,10 +5,20 @@ use tensor::Element;
 
 use crate::error::Result;
 
-/// The mean softmax cross-entropy of `logits: [N, K]` against class indices, with label
-/// smoothing `ε ∈ [0, 1]` (0 for none): targets `(1−ε)·onehot + ε/K`.
+/// The mean softmax cross-entropy of `logits: [N, K]` against class indices
+/// (`nn.CrossEntropyLoss()`). Gradient: `∇logits = (softmax(logits) − onehot(labels))/N`.
+pub fn cross_entropy<'t, T: Element>(logits: Var<'t, T>, labels: &[usize]) -> Result<Var<'t, T>> {
+    Ok(logits.softmax_cross_entropy(labels)?)
+}
+
+/// The mean softmax cross-entropy with label smoothing `ε ∈ [0, 1]`: targets
+/// `(1−ε)·onehot + ε/K` (`nn.CrossEntropyLoss(label_smoothing=ε)`).
 /// Gradient: `∇logits = (softmax(logits) − targets)/N`.
-pub fn cross_entropy<'t, T: Element>(logits: Var<'t, T>, labels: &[usize], smoothing: T) -> Result<Var<'t, T>> {
+pub fn cross_entropy_smoothed<'t, T: Element>(
+    logits: Var<'t, T>,
+    labels: &[usize],
+    smoothing: T,
+) -> Result<Var<'t, T>> {
     Ok(logits.softmax_cross_entropy_smoothed(labels, smoothing)?)
 }
 

@@ -3,7 +3,7 @@
 //! In matrix form: `a = pool_windows(x): [N·C·oh·ow, kh·kw]`, `z = max_rows(a)`, reshaped to
 //! `[N, C, oh, ow]`; `∇x = Sᵀ·(onehot(argmax) ⊙ ∇z)`. The layer runs the fused op.
 
-use autograd::{Param, Var};
+use autograd::Var;
 use tensor::{Element, Window2d};
 
 use crate::error::{LayerError, Result};
@@ -40,36 +40,49 @@ impl MaxPool2d {
         &self.window
     }
 
-    fn check(&self, input: &[usize], describe: impl FnOnce() -> String) -> Result<tensor::WindowDims> {
+    fn check(&self, input: &[usize]) -> Result<tensor::WindowDims> {
         self.window.pool_dims("MaxPool2d", input).map_err(|_| LayerError::InputShape {
-            module: describe(),
+            module: self.describe(),
             expected: "[N, C, H, W] with H, W large enough for the window".into(),
             got: input.to_vec(),
         })
+    }
+
+    /// The output shape `[N, C, oh, ow]` for an input shape (callable without naming the
+    /// element type).
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let d = self.check(input)?;
+        Ok(vec![d.n, d.c, d.oh, d.ow])
+    }
+
+    /// The layer with its window.
+    pub fn describe(&self) -> String {
+        let w = &self.window;
+        format!("MaxPool2d(kernel {}×{}, stride {:?}, padding {:?})", w.kernel[0], w.kernel[1], w.stride, w.padding)
     }
 }
 
 impl<T: Element> Module<T> for MaxPool2d {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
-        self.check(&x.shape(), || <Self as Module<T>>::describe(self))?;
+        self.check(&x.shape())?;
         Ok(x.max_pool2d(&self.window)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        let d = self.check(input, || <Self as Module<T>>::describe(self))?;
-        Ok(vec![d.n, d.c, d.oh, d.ow])
-    }
-
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        Vec::new()
-    }
-
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        Vec::new()
+        MaxPool2d::output_shape(self, input)
     }
 
     fn describe(&self) -> String {
-        let w = &self.window;
-        format!("MaxPool2d(kernel {}×{}, stride {:?}, padding {:?})", w.kernel[0], w.kernel[1], w.stride, w.padding)
+        MaxPool2d::describe(self)
+    }
+
+    fn matrix_shapes(&self, input: &[usize]) -> Vec<(String, Vec<usize>)> {
+        match self.check(input) {
+            Ok(d) => vec![
+                ("windows".into(), vec![d.n * d.c * d.oh * d.ow, self.window.kernel_area()]),
+                ("max of each row".into(), vec![d.n, d.c, d.oh, d.ow]),
+            ],
+            Err(_) => Vec::new(),
+        }
     }
 }

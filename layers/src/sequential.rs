@@ -1,14 +1,15 @@
-//! A chain of modules, each feeding the next; parameters named `0.weight`, `1.bias`, ….
+//! A chain of modules, each feeding the next; parameters named `0.weight`, `1.bias`, … as
+//! in PyTorch's `nn.Sequential`, or by the names given with [`Sequential::with_named`].
 
 use autograd::{Param, Var};
 use tensor::Element;
 
-use crate::error::Result;
-use crate::module::{Module, prefixed};
+use crate::error::{LayerError, Result};
+use crate::module::{Module, visit_child, visit_child_mut};
 
-/// Modules applied in order.
+/// Modules applied in order. Shareable across threads, like every [`Module`].
 pub struct Sequential<T> {
-    layers: Vec<Box<dyn Module<T>>>,
+    layers: Vec<(String, Box<dyn Module<T>>)>,
 }
 
 impl<T: Element> Default for Sequential<T> {
@@ -23,28 +24,61 @@ impl<T: Element> Sequential<T> {
         Sequential::default()
     }
 
-    /// Appends a module (builder style).
+    /// Appends a module named by its index, as `nn.Sequential` names it (builder style).
     pub fn with(mut self, layer: impl Module<T> + 'static) -> Self {
-        self.layers.push(Box::new(layer));
+        self.push(layer);
         self
     }
 
-    /// Appends a module.
+    /// Appends a module under `name` (builder style), as an `nn.Sequential` built from an
+    /// `OrderedDict` names it; its parameters are `name.weight`, ….
+    pub fn with_named(mut self, name: &str, layer: impl Module<T> + 'static) -> Self {
+        self.layers.push((name.to_string(), Box::new(layer)));
+        self
+    }
+
+    /// Appends a module named by its index.
     pub fn push(&mut self, layer: impl Module<T> + 'static) {
-        self.layers.push(Box::new(layer));
+        self.push_boxed(Box::new(layer));
+    }
+
+    /// Appends a boxed module named by its index.
+    pub fn push_boxed(&mut self, layer: Box<dyn Module<T>>) {
+        self.layers.push((self.layers.len().to_string(), layer));
     }
 
     /// The modules.
-    pub fn layers(&self) -> &[Box<dyn Module<T>>] {
-        &self.layers
+    pub fn layers(&self) -> impl ExactSizeIterator<Item = &dyn Module<T>> + '_ {
+        self.layers.iter().map(|(_, l)| l.as_ref())
     }
 
-    /// The output shape after each module, for an input shape.
+    /// The modules with their names.
+    pub fn named_layers(&self) -> impl ExactSizeIterator<Item = (&str, &dyn Module<T>)> + '_ {
+        self.layers.iter().map(|(n, l)| (n.as_str(), l.as_ref()))
+    }
+
+    /// The module named `name` (e.g. `"0"`), if any.
+    pub fn get(&self, name: &str) -> Option<&dyn Module<T>> {
+        self.layers.iter().find(|(n, _)| n == name).map(|(_, l)| l.as_ref())
+    }
+
+    /// The number of modules.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether the chain is empty.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The output shape after each module, for an input shape. The error names the
+    /// module's position and description.
     pub fn shapes(&self, input: &[usize]) -> Result<Vec<Vec<usize>>> {
         let mut shape = input.to_vec();
         let mut out = Vec::with_capacity(self.layers.len());
-        for layer in &self.layers {
-            shape = layer.output_shape(&shape)?;
+        for (name, layer) in &self.layers {
+            shape = layer.output_shape(&shape).map_err(|e| at_layer(name, e))?;
             out.push(shape.clone());
         }
         Ok(out)
@@ -53,8 +87,8 @@ impl<T: Element> Sequential<T> {
 
 impl<T: Element> Module<T> for Sequential<T> {
     fn forward<'t>(&self, mut x: Var<'t, T>) -> Result<Var<'t, T>> {
-        for layer in &self.layers {
-            x = layer.forward(x)?;
+        for (name, layer) in &self.layers {
+            x = layer.forward(x).map_err(|e| at_layer(name, e))?;
         }
         Ok(x)
     }
@@ -63,26 +97,36 @@ impl<T: Element> Module<T> for Sequential<T> {
         Ok(self.shapes(input)?.pop().unwrap_or_else(|| input.to_vec()))
     }
 
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        self.layers.iter().enumerate().flat_map(|(i, l)| prefixed(&i.to_string(), l.named_parameters())).collect()
+    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {
+        for (name, layer) in &self.layers {
+            visit_child(name, layer.as_ref(), f);
+        }
     }
 
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        self.layers
-            .iter_mut()
-            .enumerate()
-            .flat_map(|(i, l)| prefixed(&i.to_string(), l.named_parameters_mut()))
-            .collect()
+    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<T>)) {
+        for (name, layer) in &mut self.layers {
+            visit_child_mut(name, layer.as_mut(), f);
+        }
     }
 
     fn set_training(&mut self, training: bool) {
-        for layer in &mut self.layers {
+        for (_, layer) in &mut self.layers {
             layer.set_training(training);
         }
     }
 
     fn describe(&self) -> String {
-        let inner: Vec<String> = self.layers.iter().map(|l| l.describe()).collect();
+        let inner: Vec<String> = self.layers.iter().map(|(_, l)| l.describe()).collect();
         format!("Sequential[{}]", inner.join(", "))
+    }
+}
+
+/// An input-shape error of the layer `name`, naming it (`layer 3 (Conv2d(…))`).
+fn at_layer(name: &str, e: LayerError) -> LayerError {
+    match e {
+        LayerError::InputShape { module, expected, got } => {
+            LayerError::InputShape { module: format!("layer {name} ({module})"), expected, got }
+        }
+        other => other,
     }
 }

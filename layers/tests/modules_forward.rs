@@ -267,7 +267,7 @@ proptest! {
                 // Each intermediate shape, by running the layers one at a time.
                 let tape = Tape::no_grad();
                 let mut v = tape.constant(random_tensor::<f64>(&input, seed));
-                for (layer, shape) in net.layers().iter().zip(&shapes) {
+                for (layer, shape) in net.layers().zip(&shapes) {
                     v = layer.forward(v).unwrap();
                     prop_assert_eq!(&v.shape(), shape);
                 }

@@ -16,7 +16,8 @@ use autograd::strategies::{
 use autograd::{GradcheckConfig, Param, Tape, Var, gradcheck};
 use common::*;
 use layers::{
-    Conv2d, Conv2dConfig, Flatten, Init, Linear, MaxPool2d, Module, ReLU, Sequential, cross_entropy, l2_penalty,
+    Conv2d, Conv2dConfig, Flatten, Init, Linear, MaxPool2d, Module, ReLU, Sequential, cross_entropy,
+    cross_entropy_smoothed, l2_penalty,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -118,7 +119,7 @@ fn small_cnn(seed: u64) -> Sequential<f64> {
 #[test]
 fn sequential_cnn_gradients() {
     fn loss(y: Var<'_, f64>) -> layers::Result<Var<'_, f64>> {
-        cross_entropy(y, &[2, 0], 0.1)
+        cross_entropy_smoothed(y, &[2, 0], 0.1)
     }
     for seed in [1, 2, 3] {
         let mut net = small_cnn(seed);
@@ -159,14 +160,11 @@ impl Module<f64> for Twice {
     fn output_shape(&self, input: &[usize]) -> layers::Result<Vec<usize>> {
         self.0.output_shape(input)
     }
-    fn named_parameters(&self) -> Vec<(String, &Param<f64>)> {
-        self.0.named_parameters()
+    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<f64>)) {
+        self.0.visit_parameters(f)
     }
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f64>)> {
-        self.0.named_parameters_mut()
-    }
-    fn describe(&self) -> String {
-        "Twice".into()
+    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<f64>)) {
+        self.0.visit_parameters_mut(f)
     }
 }
 
@@ -186,11 +184,11 @@ fn cross_entropy_value_and_gradient() {
     let labels = [0, 4, 2, 2];
     for eps in [0.0, 0.1, 1.0] {
         let tape = Tape::no_grad();
-        let l = cross_entropy(tape.constant(logits.clone()), &labels, eps).unwrap();
+        let l = cross_entropy_smoothed(tape.constant(logits.clone()), &labels, eps).unwrap();
         let want = cross_entropy_naive(&logits.to_vec(), 5, &labels, eps);
         assert_close(&[l.value().item().unwrap()], &[want], 1e-12, 1e-12);
         let report = gradcheck(
-            |_, v| ag(cross_entropy(v[0], &labels, eps)),
+            |_, v| ag(cross_entropy_smoothed(v[0], &labels, eps)),
             std::slice::from_ref(&logits),
             &GradcheckConfig::default(),
         )
@@ -199,13 +197,13 @@ fn cross_entropy_value_and_gradient() {
     }
     // Uniform logits: the loss is ln K whatever the labels.
     let tape = Tape::no_grad();
-    let l = cross_entropy(tape.constant(Tensor::<f64>::zeros(&[2, 5]).unwrap()), &[1, 3], 0.0).unwrap();
+    let l = cross_entropy(tape.constant(Tensor::<f64>::zeros(&[2, 5]).unwrap()), &[1, 3]).unwrap();
     assert_close(&[l.value().item().unwrap()], &[5f64.ln()], 1e-15, 0.0);
     // Bad labels and smoothing are errors.
     let x = tape.constant(Tensor::<f64>::zeros(&[2, 5]).unwrap());
-    assert!(cross_entropy(x, &[1, 5], 0.0).is_err());
-    assert!(cross_entropy(x, &[1], 0.0).is_err());
-    assert!(cross_entropy(x, &[1, 2], 1.5).is_err());
+    assert!(cross_entropy(x, &[1, 5]).is_err());
+    assert!(cross_entropy(x, &[1]).is_err());
+    assert!(cross_entropy_smoothed(x, &[1, 2], 1.5).is_err());
 }
 
 /// `l2_penalty` is `0.5·λ·Σ‖W‖²` and adds `λ·W` to each parameter's gradient.

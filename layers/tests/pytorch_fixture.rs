@@ -70,7 +70,7 @@ type NamedGrads = Vec<(String, Vec<f64>)>;
 fn run<T: Element>(m: &Sequential<T>, io: &Io) -> (Tensor<T>, f64, NamedGrads) {
     let tape = Tape::new();
     let out = m.forward(tape.constant(io.input())).unwrap();
-    let loss = cross_entropy(out, &io.labels(), T::zero()).unwrap();
+    let loss = cross_entropy(out, &io.labels()).unwrap();
     let grads = tape.backward(loss).unwrap();
     let named = m.named_parameters().into_iter().map(|(n, p)| (n, to_f64(grads.param(p).unwrap()))).collect();
     (out.value(), loss.value().item().unwrap().to_f64_exact(), named)

@@ -66,7 +66,7 @@ fn evaluate(net: &Sequential<f32>, x: &Tensor<f32>, labels: &[usize]) -> (f32, f
     let logits = net.forward(tape.constant(x.clone())).unwrap();
     let predicted = logits.value().argmax_axis(1, false).unwrap().to_vec();
     let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
-    let loss = cross_entropy(logits, labels, 0.0).unwrap().value().item().unwrap();
+    let loss = cross_entropy(logits, labels).unwrap().value().item().unwrap();
     (loss, correct as f32 / labels.len() as f32)
 }
 
@@ -87,7 +87,7 @@ fn train(
     while steps < max_steps {
         let grads = {
             let tape = Tape::new();
-            let loss = cross_entropy(net.forward(tape.constant(x.clone())).unwrap(), &labels, 0.0).unwrap();
+            let loss = cross_entropy(net.forward(tape.constant(x.clone())).unwrap(), &labels).unwrap();
             tape.backward(loss).unwrap()
         };
         opt.step(net.named_parameters_mut(), &grads).unwrap();

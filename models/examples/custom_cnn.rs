@@ -1,4 +1,5 @@
-//! A template for your own CNN: build one from the `layers` crate, train it, measure it.
+//! A template for your own CNN: build one from layers, train it with the same stack as
+//! `lenet5 train` (threads, schedule, NaN stop, metrics, checkpoints), measure it.
 //!
 //! ```sh
 //! cargo run --release -p models --example custom_cnn
@@ -13,70 +14,39 @@
 
 use std::error::Error;
 
-use autograd::Tape;
-use layers::{
-    Adam, AdamConfig, Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Module, Optimizer, ReLU, Sequential,
-    cross_entropy,
-};
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
-use tensor::{Tensor, Window2d};
+use models::prelude::*;
+use rand::RngExt;
 
-/// Channels of one image.
-const C: usize = 3;
-/// Height and width of one image.
-const SIDE: usize = 16;
-/// Values in one image.
-const PIXELS: usize = C * SIDE * SIDE;
+/// Channels, height and width of one image.
+const SHAPE: [usize; 3] = [3, 16, 16];
 /// Classes: the four quadrants.
 const CLASSES: usize = 4;
 
-// ---- 1. The data -------------------------------------------------------------------------
+// ---- 1. The data: any `Dataset` (here images as floats in a `TensorSet`) -------------------
 
-/// `count` images, flattened one after another (N×C×H×W order), and their labels.
-fn make_data(count: usize, rng: &mut StdRng) -> (Vec<f32>, Vec<usize>) {
-    let half = SIDE / 2;
-    let quadrant_of = |k: usize| {
-        let (r, c) = ((k % (SIDE * SIDE)) / SIDE, k % SIDE);
-        2 * (r / half) + c / half
-    };
-    let mut images = Vec::with_capacity(count * PIXELS);
-    let mut labels = Vec::with_capacity(count);
+fn make_data(count: usize, rng: &mut StdRng) -> Result<TensorSet, Box<dyn Error>> {
+    let [c, h, w] = SHAPE;
+    let quadrant = |k: usize| 2 * ((k % (h * w)) / w / (h / 2)) + (k % w) / (w / 2);
+    let (mut images, mut labels) = (Vec::with_capacity(count * c * h * w), Vec::with_capacity(count));
     for _ in 0..count {
-        // Each quadrant gets its own brightness in [0, 0.2), on top of pixel noise in ±0.5.
+        // Each quadrant gets its own brightness in [0, 0.2), on top of pixel noise in ±0.5;
+        // the label is the quadrant whose pixels (all channels) have the largest sum.
         let offsets: Vec<f32> = (0..CLASSES).map(|_| rng.random_range(0.0f32..0.2)).collect();
-        let img: Vec<f32> = (0..PIXELS).map(|k| rng.random_range(-0.5f32..0.5) + offsets[quadrant_of(k)]).collect();
-        // The label is the quadrant whose pixels (all channels) have the largest sum,
-        // measured on the image itself, noise included.
+        let img: Vec<f32> = (0..c * h * w).map(|k| rng.random_range(-0.5f32..0.5) + offsets[quadrant(k)]).collect();
         let mut sums = [0f32; CLASSES];
-        for (k, &v) in img.iter().enumerate() {
-            sums[quadrant_of(k)] += v;
-        }
+        img.iter().enumerate().for_each(|(k, &v)| sums[quadrant(k)] += v);
         labels.push((0..CLASSES).max_by(|&a, &b| sums[a].total_cmp(&sums[b])).unwrap_or(0));
         images.extend(img);
     }
-    (images, labels)
+    Ok(TensorSet::new(&Tensor::from_vec(&[count, c, h, w], images)?, labels, CLASSES)?)
 }
 
-/// The images at `indices` as an `[n, C, H, W]` tensor, with their labels.
-fn batch(images: &[f32], labels: &[usize], indices: &[usize]) -> Result<(Tensor<f32>, Vec<usize>), Box<dyn Error>> {
-    let mut x = Vec::with_capacity(indices.len() * PIXELS);
-    for &i in indices {
-        x.extend_from_slice(&images[i * PIXELS..(i + 1) * PIXELS]);
-    }
-    let y = indices.iter().map(|&i| labels[i]).collect();
-    Ok((Tensor::from_vec(&[indices.len(), C, SIDE, SIDE], x)?, y))
-}
+// ---- 2. The network: each layer checks its input shape ----------------------------------
 
-// ---- 2. The network ----------------------------------------------------------------------
-
-/// Each layer checks its input shape, so a wrong size here is a clear error at the first
-/// forward pass (or from `net.shapes`, printed below), not a silent bug.
-fn network(rng: &mut StdRng) -> Result<Sequential<f32>, Box<dyn Error>> {
+fn network(rng: &mut StdRng) -> Result<Sequential<f32>, LayerError> {
     Ok(Sequential::new()
         // 3→8 channels, 5×5 kernel, padding 2 keeps 16×16: (16 − 5 + 2·2)/1 + 1 = 16.
-        .with(Conv2d::new(Conv2dConfig::new(C, 8, 5).padding(2), rng)?)
+        .with(Conv2d::new(Conv2dConfig::new(3, 8, 5).padding(2), rng)?)
         .with(ReLU)
         // 8→16 channels, 3×3 kernel, stride 2, padding 1: (16 − 3 + 2·1)/2 + 1 = 8.
         .with(Conv2d::new(Conv2dConfig::new(8, 16, 3).stride(2).padding(1), rng)?)
@@ -90,76 +60,34 @@ fn network(rng: &mut StdRng) -> Result<Sequential<f32>, Box<dyn Error>> {
         .with(Linear::new(32, CLASSES, rng)?))
 }
 
-/// Mean loss and accuracy over a whole set, on a tape that records nothing.
-fn evaluate(net: &Sequential<f32>, images: &[f32], labels: &[usize]) -> Result<(f32, f32), Box<dyn Error>> {
-    let all: Vec<usize> = (0..labels.len()).collect();
-    let (x, y) = batch(images, labels, &all)?;
-    let tape = Tape::no_grad();
-    let logits = net.forward(tape.constant(x))?;
-    let predicted = logits.value().argmax_axis(1, false)?;
-    let correct = predicted.iter().zip(&y).filter(|(p, l)| p == *l).count();
-    let loss = cross_entropy(logits, &y, 0.0)?.value().item()?;
-    Ok((loss, correct as f32 / y.len() as f32))
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
-    // ---- 3. The training settings --------------------------------------------------------
-    let (train_size, test_size, batch_size, steps, report_every) = (2048, 512, 32, 400, 50);
-    assert_eq!(train_size % batch_size, 0, "every batch is full");
     let mut rng = StdRng::seed_from_u64(42);
-
-    let (train_x, train_y) = make_data(train_size, &mut rng);
-    let (test_x, test_y) = make_data(test_size, &mut rng);
-    let mut net = network(&mut rng)?;
-    let mut optimizer = Adam::new(AdamConfig::adam(3e-3))?;
-
-    println!("{}", net.describe());
-    println!("{} parameters; output shape after each layer for one image:", net.num_parameters());
-    for (layer, shape) in net.layers().iter().zip(net.shapes(&[1, C, SIDE, SIDE])?) {
-        println!("  {:<58} {shape:?}", layer.describe());
+    let (train, test) = (make_data(2048, &mut rng)?, make_data(512, &mut rng)?);
+    let net = network(&mut rng)?;
+    println!("{}: {} parameters", net.describe(), net.num_parameters());
+    for ((name, layer), shape) in net.named_layers().zip(net.shapes(&[1, 3, 16, 16])?) {
+        println!("  {name:>2} {:<58} {shape:?}", layer.describe());
     }
 
-    let (initial_loss, initial_accuracy) = evaluate(&net, &test_x, &test_y)?;
-    println!("\nbefore training: test loss {initial_loss:.4}, accuracy {:.1}%", 100.0 * initial_accuracy);
+    // ---- 3. The training settings: every other field keeps its default -----------------
+    let config = TrainConfig {
+        epochs: 6,
+        batch_size: 32,
+        optimizer: OptimizerKind::Adam,
+        lr: 3e-3,
+        threads: 2,
+        ..TrainConfig::default()
+    };
+    // Normalise each channel with the training set's own mean and std (no padding).
+    let mut trainer = Trainer::new(net, config, Preprocess::fit(&train, 0)?)?;
+    let before = trainer.evaluate(&test)?;
+    println!("before training: test loss {:.4}, accuracy {:.1}%", before.loss, 100.0 * before.accuracy);
+    trainer.fit(&train, &test, &mut PrintEpochs)?;
 
-    let mut order: Vec<usize> = (0..train_size).collect();
-    let mut running = 0.0;
-    for step in 1..=steps {
-        // A fresh shuffle at the start of every pass over the training set.
-        let start = ((step - 1) * batch_size) % train_size;
-        if start == 0 {
-            order.shuffle(&mut rng);
-        }
-        let (x, y) = batch(&train_x, &train_y, &order[start..start + batch_size])?;
-
-        // One step: record the forward pass on a fresh tape, run backward, then update the
-        // parameters in place. The gradients borrow nothing, so the tape can go first.
-        let grads = {
-            let tape = Tape::new();
-            let logits = net.forward(tape.constant(x))?;
-            let loss = cross_entropy(logits, &y, 0.0)?;
-            running += loss.value().item()?;
-            tape.backward(loss)?
-        };
-        optimizer.step(net.named_parameters_mut(), &grads)?;
-
-        if step % report_every == 0 {
-            println!(
-                "step {step:>4}: mean training loss over the last {report_every} steps {:.4}",
-                running / report_every as f32
-            );
-            running = 0.0;
-        }
-    }
-
-    let (train_loss, train_accuracy) = evaluate(&net, &train_x, &train_y)?;
-    let (test_loss, test_accuracy) = evaluate(&net, &test_x, &test_y)?;
-    println!("\nafter {steps} steps:");
-    println!("  training set: loss {train_loss:.4}, accuracy {:.1}%", 100.0 * train_accuracy);
-    println!("  test set:     loss {test_loss:.4}, accuracy {:.1}%", 100.0 * test_accuracy);
-
-    if test_loss > 0.5 * initial_loss {
-        return Err(format!("the test loss fell only from {initial_loss} to {test_loss}").into());
+    let after = trainer.evaluate(&test)?;
+    println!("per class: {:?}", after.per_class().iter().map(|a| format!("{:.1}%", 100.0 * a)).collect::<Vec<_>>());
+    if after.loss > 0.5 * before.loss {
+        return Err(format!("the test loss fell only from {} to {}", before.loss, after.loss).into());
     }
     Ok(())
 }

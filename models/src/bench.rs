@@ -1,17 +1,18 @@
 //! The speed benchmark of `lenet5 bench`, with the protocol of `bench/pytorch_lenet5.py`:
-//! one fixed seeded batch of N(0, 1) inputs N×1×32×32 and random labels; a train step is
+//! one fixed seeded batch of N(0, 1) inputs (N×1×32×32 for LeNet-5, any `--arch` and
+//! `--input`) and random labels of the network's output classes; a train step is
 //! forward + backward + SGD (momentum 0.9, weight decay 5e-4, lr 0.01); a warm-up, then R
 //! repetitions of K steps, reporting the median. Inference is the no-grad forward of the
 //! same batch.
 
 use std::time::Instant;
 
-use layers::{DecayFilter, Module, Optimizer, Sgd, SgdConfig};
+use layers::{DecayFilter, LayerError, Module, Optimizer, Sgd, SgdConfig};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tensor::Tensor;
 
-use crate::lenet5::{CLASSES, LeNet5};
+use crate::arch::Arch;
 use crate::train::{TrainError, forward_backward};
 
 /// What to measure.
@@ -25,6 +26,8 @@ pub struct BenchConfig {
     pub steps: usize,
     /// Repetitions (the median is reported).
     pub reps: usize,
+    /// One input's shape `[C, H, W]`.
+    pub input: [usize; 3],
 }
 
 /// The figures of a benchmark run.
@@ -32,6 +35,8 @@ pub struct BenchConfig {
 pub struct BenchReport {
     /// The configuration measured.
     pub config: BenchConfig,
+    /// The network measured (its canonical spec).
+    pub arch: String,
     /// Median training throughput.
     pub train_img_per_s: f64,
     /// Median inference throughput.
@@ -46,7 +51,9 @@ impl BenchReport {
     /// One JSON line with the fields the comparison script reads.
     pub fn json(&self) -> String {
         format!(
-            "{{\"system\":\"lenet5-rs\",\"batch\":{},\"threads\":{},\"train_img_per_s\":{:.1},\"infer_img_per_s\":{:.1},\"peak_rss_bytes\":{},\"allocs_per_step\":{:.1}}}",
+            "{{\"system\":\"lenet5-rs\",\"arch\":\"{}\",\"input\":\"{}\",\"batch\":{},\"threads\":{},\"train_img_per_s\":{:.1},\"infer_img_per_s\":{:.1},\"peak_rss_bytes\":{},\"allocs_per_step\":{:.1}}}",
+            self.arch,
+            self.config.input.map(|d| d.to_string()).join(","),
             self.config.batch,
             self.config.threads,
             self.train_img_per_s,
@@ -57,13 +64,17 @@ impl BenchReport {
     }
 }
 
-/// Runs the benchmark. `allocations` reads a process-wide allocation counter (the binary's
-/// counting allocator); pass `|| 0` where there is none.
-pub fn run(config: BenchConfig, allocations: impl Fn() -> u64) -> Result<BenchReport, TrainError> {
+/// Runs the benchmark of `arch`. `allocations` reads a process-wide allocation counter
+/// (the binary's counting allocator); pass `|| 0` where there is none.
+pub fn run(config: BenchConfig, arch: &Arch, allocations: impl Fn() -> u64) -> Result<BenchReport, TrainError> {
     let mut rng = StdRng::seed_from_u64(0);
-    let mut model = LeNet5::<f32>::new(&mut rng)?;
-    let x = Tensor::<f32>::rand_normal(&[config.batch, 1, 32, 32], 0.0, 1.0, &mut rng)?;
-    let labels: Vec<usize> = (0..config.batch).map(|_| rng.random_range(0..CLASSES)).collect();
+    let mut model = arch
+        .build::<f32, _>(config.input, None, &mut rng)
+        .map_err(|e| LayerError::Config { what: format!("--arch {arch}"), reason: e.to_string() })?;
+    let [c, h, w] = config.input;
+    let classes = model.output_shape(&[1, c, h, w])?.last().copied().unwrap_or(1);
+    let x = Tensor::<f32>::rand_normal(&[config.batch, c, h, w], 0.0, 1.0, &mut rng)?;
+    let labels: Vec<usize> = (0..config.batch).map(|_| rng.random_range(0..classes)).collect();
     let mut opt = Sgd::new(SgdConfig::new(0.01).momentum(0.9).weight_decay(5e-4).decay(DecayFilter::All))?;
 
     let mut train_step = || -> Result<(), TrainError> {
@@ -86,21 +97,22 @@ pub fn run(config: BenchConfig, allocations: impl Fn() -> u64) -> Result<BenchRe
         train_rates.push((config.batch * config.steps) as f64 / seconds);
     }
 
-    let infer = |model: &LeNet5<f32>| -> Result<(), TrainError> {
+    let infer = |model: &dyn Module<f32>| -> Result<(), TrainError> {
         crate::train::infer(model, &x, config.threads)?;
         Ok(())
     };
-    infer(&model)?;
+    infer(model.as_ref())?;
     let mut infer_rates = Vec::with_capacity(config.reps);
     for _ in 0..config.reps {
         let t0 = Instant::now();
         for _ in 0..config.steps {
-            infer(&model)?;
+            infer(model.as_ref())?;
         }
         infer_rates.push((config.batch * config.steps) as f64 / t0.elapsed().as_secs_f64());
     }
     Ok(BenchReport {
         config,
+        arch: arch.to_string(),
         train_img_per_s: median(&mut train_rates),
         infer_img_per_s: median(&mut infer_rates),
         allocs_per_step: median(&mut allocs),

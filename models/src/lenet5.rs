@@ -15,8 +15,8 @@
 //! checkpoint is the `state_dict` of the equivalent `nn.Module` with attributes
 //! `c1, c3, c5` (`nn.Conv2d`) and `f6, f7` (`nn.Linear`).
 
-use autograd::{Param, Var};
-use layers::{Conv2d, Conv2dConfig, Init, Linear, MaxPool2d, Module, Result, prefixed};
+use autograd::Var;
+use layers::{Conv2d, Conv2dConfig, Init, Linear, MaxPool2d, Module, Result};
 use rand::Rng;
 use tensor::Element;
 
@@ -93,23 +93,7 @@ impl<T: Element> Module<T> for LeNet5<T> {
         Ok(shape)
     }
 
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        let mut v = prefixed("c1", self.c1.named_parameters());
-        v.extend(prefixed("c3", self.c3.named_parameters()));
-        v.extend(prefixed("c5", self.c5.named_parameters()));
-        v.extend(prefixed("f6", self.f6.named_parameters()));
-        v.extend(prefixed("f7", self.f7.named_parameters()));
-        v
-    }
-
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        let mut v = prefixed("c1", self.c1.named_parameters_mut());
-        v.extend(prefixed("c3", self.c3.named_parameters_mut()));
-        v.extend(prefixed("c5", self.c5.named_parameters_mut()));
-        v.extend(prefixed("f6", self.f6.named_parameters_mut()));
-        v.extend(prefixed("f7", self.f7.named_parameters_mut()));
-        v
-    }
+    layers::children!(T: c1, c3, c5, f6, f7);
 
     fn describe(&self) -> String {
         "LeNet5(C1 6@5×5, S2, C3 16@5×5, S4, C5 120@5×5, F6 84, F7 10)".into()

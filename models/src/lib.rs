@@ -1,20 +1,32 @@
-//! LeNet-5 on MNIST: the network, the data, the training loop, and the `lenet5` command.
+//! Small CNNs on image data sets: LeNet-5 and networks from a spec, the data sets, the
+//! training stack, checkpoints, and the `lenet5` command.
 //!
 //! [`LeNet5`] is built from the `layers` crate exactly as the batched-matrix derivation
 //! computes it (im2col convolutions, window-max pooling, ReLU, softmax cross-entropy), with
-//! PyTorch's parameter names and layouts. [`mnist`] reads the four IDX files (plain or
-//! gzip) with every size checked, and preprocesses as torchvision's
-//! `Pad(2) → ToTensor → Normalize` does. [`train`] runs seeded, reproducible,
-//! data-parallel training; the `lenet5` binary wraps it with a progress bar, evaluation,
-//! prediction from image files and the table of the derivation's matrix shapes.
+//! PyTorch's parameter names and layouts; [`arch`] builds any small CNN from a line of text.
+//! [`data`] holds the [`Dataset`](data::Dataset) trait, the in-memory sets and the
+//! preprocessing; [`mnist`] reads any IDX folder with MNIST's four file names, and
+//! `data::image_folder` (feature `images`) torchvision's `ImageFolder` layout. [`train`]
+//! runs seeded, reproducible, data-parallel training of any model on any data set;
+//! [`resume`] saves and restores a run bit for bit; [`network`] reads a trained network
+//! back with its preprocessing.
+//!
+//! Features: `images` (PNG/JPEG input: image folders and `predict`), `download` (fetch
+//! missing MNIST files), `cli` (the `lenet5` command's own dependencies). With
+//! `default-features = false` the library builds with none of them.
 
+pub mod arch;
 pub mod bench;
+pub mod data;
 #[cfg(feature = "download")]
 pub mod download;
 pub mod idx;
 pub mod lenet5;
 pub mod mnist;
+pub mod network;
+#[cfg(feature = "images")]
 pub mod predict;
+pub mod prelude;
 pub mod resume;
 pub mod shapes;
 pub mod train;

@@ -1,9 +1,10 @@
-//! Digits from image files: fit a PNG or JPEG to MNIST's framing, then classify.
+//! Images from files: fit a PNG or JPEG to the network's input, then classify.
 //!
-//! The image is converted to greyscale (the channels of HWC pixels averaged by the `image`
-//! crate's luma weights), inverted when its background is light (MNIST is white on black;
-//! the background is judged by the mean of the border pixels), resized to 28×28, and
-//! preprocessed as MNIST is (padded to 32×32, normalised).
+//! For a network of 1-channel images the image is converted to greyscale (the channels of
+//! HWC pixels averaged by the `image` crate's luma weights) and inverted when its background
+//! is light (MNIST is white on black; the background is judged by the mean of the border
+//! pixels); for 3 channels it is converted to RGB. It is then resized to the network's
+//! image size and preprocessed as in training (the checkpoint's padding and normalisation).
 //!
 //! Files from outside are read defensively: at most [`MAX_IMAGE_FILE_BYTES`] are read, and
 //! the decoder runs under [`limits`] (at most [`MAX_IMAGE_SIDE`] pixels a side and
@@ -14,13 +15,13 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use autograd::{Tape, softmax_rows};
+use autograd::softmax_rows;
 use image::imageops::FilterType;
 use layers::Module;
 use tensor::Tensor;
 
-use crate::lenet5::LeNet5;
-use crate::mnist::{INPUT_PIXELS, INPUT_SIDE, MNIST_SIDE, pixel_lut, preprocess_into};
+use crate::data::{Pixels, Preprocess, PreprocessError};
+use crate::mnist::MNIST_SIDE;
 
 /// The largest image file read, in bytes.
 pub const MAX_IMAGE_FILE_BYTES: u64 = 64 << 20;
@@ -85,6 +86,9 @@ pub enum PredictError {
     /// The network failed.
     #[error(transparent)]
     Layer(#[from] layers::LayerError),
+    /// The images do not fit the preprocessing.
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
 }
 
 impl From<tensor::TensorError> for PredictError {
@@ -95,6 +99,12 @@ impl From<tensor::TensorError> for PredictError {
 
 /// The 28×28 MNIST-framed pixels of an image file (PNG or JPEG, told by its content).
 pub fn load_digit(path: &Path) -> Result<Vec<u8>, PredictError> {
+    load_image(path, [1, MNIST_SIDE, MNIST_SIDE])
+}
+
+/// The pixels of an image file fitted to `shape = [C, H, W]` (C = 1: greyscale,
+/// MNIST-framed; C = 3: RGB), channel after channel.
+pub fn load_image(path: &Path, shape: [usize; 3]) -> Result<Vec<u8>, PredictError> {
     let io = |source| PredictError::Io { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
@@ -102,12 +112,24 @@ pub fn load_digit(path: &Path) -> Result<Vec<u8>, PredictError> {
     if bytes.len() as u64 > MAX_IMAGE_FILE_BYTES {
         return Err(PredictError::TooLarge { path: path.to_path_buf() });
     }
-    digit_from_bytes(&bytes, path)
+    image_from_bytes(&bytes, path, shape)
 }
 
 /// The 28×28 MNIST-framed pixels of the bytes of an image file (PNG or JPEG, told by the
 /// content), decoded under [`limits`]; `path` names the file in errors.
 pub fn digit_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>, PredictError> {
+    image_from_bytes(bytes, path, [1, MNIST_SIDE, MNIST_SIDE])
+}
+
+/// [`load_image`] from the bytes of an image file.
+pub fn image_from_bytes(bytes: &[u8], path: &Path, shape: [usize; 3]) -> Result<Vec<u8>, PredictError> {
+    if shape[0] != 1 && shape[0] != 3 {
+        return Err(PreprocessError::Invalid(format!(
+            "images of {} channels: only 1 (grey) and 3 (RGB) are read from files",
+            shape[0]
+        ))
+        .into());
+    }
     let image_err = |source| PredictError::Image { path: path.to_path_buf(), source };
     let reader = || -> Result<image::ImageReader<std::io::Cursor<&[u8]>>, PredictError> {
         let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
@@ -125,6 +147,16 @@ pub fn digit_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>, PredictErr
     if img.width() == 0 || img.height() == 0 {
         return Err(PredictError::Empty { path: path.to_path_buf() });
     }
+    let (side_w, side_h) = (shape[2] as u32, shape[1] as u32);
+    if shape[0] == 3 {
+        let rgb = img.to_rgb8();
+        let fitted = if rgb.dimensions() == (side_w, side_h) {
+            rgb
+        } else {
+            image::imageops::resize(&rgb, side_w, side_h, FilterType::Triangle)
+        };
+        return Ok((0..3).flat_map(|c| fitted.pixels().map(move |p| p.0[c])).collect());
+    }
     let mut grey = img.to_luma8();
     let (w, h) = grey.dimensions();
     let border: Vec<u8> = grey
@@ -136,22 +168,29 @@ pub fn digit_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>, PredictErr
     if border_mean > 127.5 {
         image::imageops::invert(&mut grey);
     }
-    let side = MNIST_SIDE as u32;
-    let fitted =
-        if (w, h) == (side, side) { grey } else { image::imageops::resize(&grey, side, side, FilterType::Triangle) };
+    let fitted = if (w, h) == (side_w, side_h) {
+        grey
+    } else {
+        image::imageops::resize(&grey, side_w, side_h, FilterType::Triangle)
+    };
     Ok(fitted.into_raw())
 }
 
-/// The most likely digit and its probability for each 28×28 image.
-pub fn classify(model: &LeNet5<f32>, images: &[Vec<u8>]) -> Result<Vec<(usize, f32)>, PredictError> {
-    let lut = pixel_lut();
-    let mut x = vec![0.0f32; images.len() * INPUT_PIXELS];
-    for (img, out) in images.iter().zip(x.chunks_exact_mut(INPUT_PIXELS)) {
-        preprocess_into(img, &lut, out);
+/// The most likely class and its probability for each image (`C·H·W` bytes of `shape`,
+/// as [`load_image`] gives them), preprocessed by `preprocess`.
+pub fn classify<M: Module<f32> + ?Sized>(
+    model: &M,
+    preprocess: &Preprocess,
+    shape: [usize; 3],
+    images: &[Vec<u8>],
+) -> Result<Vec<(usize, f32)>, PredictError> {
+    let input = preprocess.output_shape(shape)?;
+    let len: usize = input.iter().product();
+    let mut x = vec![0.0f32; images.len() * len];
+    for (img, out) in images.iter().zip(x.chunks_exact_mut(len)) {
+        preprocess.apply(Pixels::U8(img), shape, out);
     }
-    let tape = Tape::no_grad();
-    let input = tape.constant(Tensor::from_vec(&[images.len(), 1, INPUT_SIDE, INPUT_SIDE], x)?);
-    let logits = model.forward(input)?.value();
+    let logits = model.predict(&Tensor::from_vec(&[images.len(), input[0], input[1], input[2]], x)?)?;
     let probs = softmax_rows(&logits)?;
     let best = logits.argmax_axis(1, false)?;
     Ok(best.iter().enumerate().map(|(i, k)| (k, probs.get(&[i, k]).unwrap_or(f32::NAN))).collect())

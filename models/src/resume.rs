@@ -1,9 +1,10 @@
 //! Resuming a training run: the state file written beside the weights.
 //!
-//! `lenet5 train --out lenet5.safetensors` keeps that file a pure PyTorch `state_dict`
-//! (`c1.weight` … `f7.bias`), which `eval`, `predict` and `--init-from` read. Resuming
-//! needs more, so each checkpoint also writes `lenet5.state.safetensors` beside it
-//! ([`state_path`]), a safetensors file holding:
+//! `lenet5 train --out lenet5.safetensors` keeps that file a PyTorch `state_dict`
+//! (`c1.weight` … `f7.bias` for LeNet-5, `0.weight` … for a spec), with the network and its
+//! preprocessing in the metadata ([`crate::network`]), which `eval`, `predict` and
+//! `--init-from` read. Resuming needs more, so each checkpoint also writes
+//! `lenet5.state.safetensors` beside it ([`state_path`]), a safetensors file holding:
 //!
 //! | entry | what |
 //! |---|---|
@@ -17,7 +18,12 @@
 //! | `epoch.loss_sum`, `epoch.correct`, `epoch.seen` | the current epoch's running sums, so its metrics come out as in a run straight through |
 //! | `epoch.train_seconds` | its training time so far (informative only) |
 //! | `data.train_images` | how many training images the run uses (checked on resume) |
-//! | `config.*` | every hyper-parameter of [`TrainConfig`]: `epochs`, `batch_size`, `optimizer`, `lr`, `momentum`, `weight_decay`, `seed`, `threads`, `max_steps`, `shuffle`, `clip_grad_norm` |
+//! | `config.*` | every hyper-parameter of [`TrainConfig`] ([`HYPER_PARAMETERS`](crate::train::HYPER_PARAMETERS)) |
+//! | `preprocess.*` | the padding and the per-channel mean and std ([`Preprocess::metadata`]) |
+//! | anything else | what the caller adds: the network (`arch`, `input`, `classes`) and the data folder (`data.dir`) for `lenet5` |
+//!
+//! Files of version 1 (LeNet-5 only, before specs) are read with LeNet-5's fixed
+//! preprocessing ([`Preprocess::mnist`]).
 //!
 //! **The random state.** No generator state needs saving: the initial weights are drawn
 //! from `config.seed` (and are in the file anyway), and the shuffle of epoch `e` comes from
@@ -41,19 +47,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use layers::checkpoint::{Checkpoint, assign_parameters, read_checkpoint, write_tensors};
+use layers::checkpoint::{Checkpoint, assign_parameters, read_checkpoint, save_module_with_metadata, write_tensors};
 use layers::{CheckpointError, Module, OptimizerState};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tensor::Tensor;
 
-use crate::lenet5::LeNet5;
-use crate::train::{EpochProgress, OptimizerKind, TrainConfig, Trainer};
+use crate::data::Preprocess;
+use crate::network::NetworkInfo;
+use crate::train::{EpochMetrics, EpochProgress, Flow, Observer, StepReport, TrainConfig, TrainError, Trainer};
 
 /// The `format` metadata of a state file.
 pub const STATE_FORMAT: &str = "lenet5-train-state";
 /// The version of the state file's layout this code writes and reads.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// Why a state file cannot be resumed from.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +75,7 @@ pub enum ResumeError {
         path: PathBuf,
     },
     /// The file was written by a version of the layout this code does not read.
-    #[error("{path}: state format version {found}, this lenet5 reads version {STATE_VERSION}")]
+    #[error("{path}: state format version {found}, this lenet5 reads versions 1 and {STATE_VERSION}")]
     Version {
         /// The file.
         path: PathBuf,
@@ -112,116 +117,84 @@ pub fn weights_path(state: &Path) -> Option<PathBuf> {
     Some(state.with_file_name(format!("{stem}.safetensors")))
 }
 
-/// A run read back from a state file.
-pub struct Resumed {
-    /// The trainer, where the run stood.
-    pub trainer: Trainer,
-    /// How many training images the run uses.
-    pub train_images: usize,
-}
-
-impl Resumed {
-    /// Checks that the data about to be trained on has as many training images as the run
-    /// had (`path` names the state file in the error).
-    pub fn check_data(&self, train_images: usize, path: &Path) -> Result<(), ResumeError> {
-        if train_images != self.train_images {
-            return Err(ResumeError::Data { path: path.to_path_buf(), expected: self.train_images, got: train_images });
-        }
-        Ok(())
-    }
-}
-
-/// The metadata entries of a configuration (the `config.*` keys).
-pub fn config_metadata(c: &TrainConfig) -> Vec<(&'static str, String)> {
-    let opt = |v: Option<String>| v.unwrap_or_else(|| "none".into());
-    vec![
-        ("config.epochs", c.epochs.to_string()),
-        ("config.batch_size", c.batch_size.to_string()),
-        (
-            "config.optimizer",
-            match c.optimizer {
-                OptimizerKind::Sgd => "sgd",
-                OptimizerKind::Adam => "adam",
-            }
-            .into(),
-        ),
-        ("config.lr", format!("{:?}", c.lr)),
-        ("config.momentum", format!("{:?}", c.momentum)),
-        ("config.weight_decay", format!("{:?}", c.weight_decay)),
-        ("config.seed", c.seed.to_string()),
-        ("config.threads", c.threads.to_string()),
-        ("config.max_steps", opt(c.max_steps.map(|m| m.to_string()))),
-        ("config.shuffle", c.shuffle.to_string()),
-        ("config.clip_grad_norm", opt(c.clip_grad_norm.map(|v| format!("{v:?}")))),
-    ]
-}
-
-/// Writes the state of `trainer` (trained on `train_images` images) to `path`, atomically
-/// (see [`layers::checkpoint::write_atomic`]).
-pub fn save_state(trainer: &Trainer, train_images: usize, path: &Path) -> Result<(), CheckpointError> {
+/// Writes the state of `trainer` to `path`, atomically (see
+/// [`layers::checkpoint::write_atomic`]), with `extra` metadata entries of the caller's.
+pub fn save_state<M: Module<f32>>(
+    trainer: &Trainer<M>,
+    path: &Path,
+    extra: &[(String, String)],
+) -> Result<(), CheckpointError> {
     let opt_state = trainer.optimizer.state();
     let mut named: Vec<(String, &Tensor<f32>)> =
         trainer.model.named_parameters().into_iter().map(|(n, p)| (format!("model.{n}"), &p.value)).collect();
     named.extend(opt_state.tensors.iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
     let p = &trainer.progress;
-    let mut meta: BTreeMap<String, String> = [
-        ("format", STATE_FORMAT.to_string()),
-        ("version", STATE_VERSION.to_string()),
-        ("epoch", trainer.epoch.to_string()),
-        ("step_in_epoch", p.step.to_string()),
-        ("steps", trainer.steps.to_string()),
-        ("optimizer.step", opt_state.step.to_string()),
-        ("epoch.loss_sum", format!("{:?}", p.loss_sum)),
-        ("epoch.correct", p.correct.to_string()),
-        ("epoch.seen", p.seen.to_string()),
-        ("epoch.train_seconds", format!("{:?}", p.train_seconds)),
-        ("data.train_images", train_images.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    meta.extend(config_metadata(&trainer.config).into_iter().map(|(k, v)| (k.to_string(), v)));
+    let mut meta: BTreeMap<String, String> = extra.iter().cloned().collect();
+    meta.extend(
+        [
+            ("format", STATE_FORMAT.to_string()),
+            ("version", STATE_VERSION.to_string()),
+            ("epoch", trainer.epoch.to_string()),
+            ("step_in_epoch", p.step.to_string()),
+            ("steps", trainer.steps.to_string()),
+            ("optimizer.step", opt_state.step.to_string()),
+            ("epoch.loss_sum", format!("{:?}", p.loss_sum)),
+            ("epoch.correct", p.correct.to_string()),
+            ("epoch.seen", p.seen.to_string()),
+            ("epoch.train_seconds", format!("{:?}", p.train_seconds)),
+            ("data.train_images", trainer.train_images.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    meta.extend(trainer.config.metadata());
+    meta.extend(trainer.preprocess.metadata());
     write_tensors(path, &named, &meta)
 }
 
-/// Reads and checks a state file written by [`save_state`] (see the module docs for what
-/// is checked).
-pub fn load_state(path: &Path) -> Result<Resumed, ResumeError> {
-    let checkpoint = read_checkpoint::<f32>(path)?;
-    resume_from(checkpoint, path)
-}
-
-/// Builds the trainer a parsed state file describes (`path` names it in errors).
-pub fn resume_from(checkpoint: Checkpoint<f32>, path: &Path) -> Result<Resumed, ResumeError> {
-    let Checkpoint { tensors, metadata } = checkpoint;
-    let m = Meta { map: &metadata, path };
-    if metadata.get("format").map(String::as_str) != Some(STATE_FORMAT) {
+/// Checks that `checkpoint` is a state file of a version this code reads.
+pub fn check_format(checkpoint: &Checkpoint<f32>, path: &Path) -> Result<(), ResumeError> {
+    if checkpoint.metadata.get("format").map(String::as_str) != Some(STATE_FORMAT) {
         return Err(ResumeError::NotState { path: path.to_path_buf() });
     }
+    let m = Meta { map: &checkpoint.metadata, path };
     let version = m.raw("version")?;
-    if version != STATE_VERSION.to_string() {
+    if version != "1" && version != STATE_VERSION.to_string() {
         return Err(ResumeError::Version { path: path.to_path_buf(), found: version.to_string() });
     }
+    Ok(())
+}
+
+/// The trainer a parsed state file describes, with `model` (a network of the file's
+/// architecture, as built from its metadata) taking the file's weights (`path` names the
+/// file in errors). Everything is checked before anything is used: the format and version,
+/// every metadata entry, the hyper-parameters, that the counters agree, every model tensor
+/// (present, right shape, finite) and every optimizer buffer.
+pub fn resume_from<M: Module<f32>>(
+    checkpoint: Checkpoint<f32>,
+    mut model: M,
+    path: &Path,
+) -> Result<Trainer<M>, ResumeError> {
+    check_format(&checkpoint, path)?;
+    let Checkpoint { tensors, metadata } = checkpoint;
+    let m = Meta { map: &metadata, path };
     let invalid = |reason: String| ResumeError::Invalid { path: path.to_path_buf(), reason };
 
-    let config = TrainConfig {
-        epochs: m.get("config.epochs")?,
-        batch_size: m.get("config.batch_size")?,
-        optimizer: match m.raw("config.optimizer")? {
-            "sgd" => OptimizerKind::Sgd,
-            "adam" => OptimizerKind::Adam,
-            other => return Err(m.bad("config.optimizer", format!("{other:?} is neither \"sgd\" nor \"adam\""))),
-        },
-        lr: m.get("config.lr")?,
-        momentum: m.get("config.momentum")?,
-        weight_decay: m.get("config.weight_decay")?,
-        seed: m.get("config.seed")?,
-        threads: m.get("config.threads")?,
-        max_steps: m.optional("config.max_steps")?,
-        shuffle: m.get("config.shuffle")?,
-        clip_grad_norm: m.optional("config.clip_grad_norm")?,
-    };
+    let mut meta = metadata.clone();
+    if m.raw("version")? == "1" {
+        // Version 1 spelled the switch `config.shuffle` as today, had no schedule (cosine).
+        meta.entry("config.schedule".into()).or_insert_with(|| "cosine".into());
+    }
+    let config = TrainConfig::from_metadata(&meta).map_err(|(key, reason)| m.bad(&key, reason))?;
     config.validate().map_err(|e| invalid(format!("hyper-parameters out of range: {e}")))?;
+    let preprocess = if m.raw("version")? == "1" {
+        Preprocess::mnist()
+    } else {
+        Preprocess::from_metadata(&metadata).map_err(|e| match e {
+            crate::data::PreprocessError::Metadata { key, reason } => m.bad(&key, reason),
+            other => invalid(other.to_string()),
+        })?
+    };
 
     let train_images: usize = m.get("data.train_images")?;
     let epoch: usize = m.get("epoch")?;
@@ -237,8 +210,6 @@ pub fn resume_from(checkpoint: Checkpoint<f32>, path: &Path) -> Result<Resumed, 
     check_counters(&config, train_images, epoch, steps, optimizer_step, &progress).map_err(invalid)?;
 
     // The tensors: model.<name> and optimizer.<kind>.<name>, nothing else.
-    let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut model = LeNet5::<f32>::new(&mut rng).map_err(|e| invalid(e.to_string()))?;
     let shapes: BTreeMap<String, Vec<usize>> =
         model.named_parameters().into_iter().map(|(n, p)| (n, p.shape().to_vec())).collect();
     let mut weights = BTreeMap::new();
@@ -266,12 +237,113 @@ pub fn resume_from(checkpoint: Checkpoint<f32>, path: &Path) -> Result<Resumed, 
         }
         other => other,
     })?;
-    let mut optimizer = config.build_optimizer().map_err(|e| invalid(e.to_string()))?;
-    optimizer
+    let mut trainer = Trainer::new(model, config, preprocess).map_err(|e| invalid(e.to_string()))?;
+    trainer
+        .optimizer
         .load_state(OptimizerState { tensors: buffers, step: optimizer_step })
         .map_err(|e| invalid(format!("optimizer state: {e}")))?;
-    let trainer = Trainer { model, optimizer, config, epoch, steps, progress };
-    Ok(Resumed { trainer, train_images })
+    trainer.epoch = epoch;
+    trainer.steps = steps;
+    trainer.progress = progress;
+    trainer.train_images = train_images;
+    Ok(trainer)
+}
+
+/// A run read back from a state file, with the network its metadata describes.
+pub struct Resumed {
+    /// The trainer, where the run stood.
+    pub trainer: Trainer<Box<dyn Module<f32>>>,
+    /// How many training images the run uses.
+    pub train_images: usize,
+    /// The network (LeNet-5 on MNIST for a version-1 file).
+    pub info: NetworkInfo,
+}
+
+impl Resumed {
+    /// Checks that the data about to be trained on has as many training images as the run
+    /// had (`path` names the state file in the error).
+    pub fn check_data(&self, train_images: usize, path: &Path) -> Result<(), ResumeError> {
+        if train_images != self.train_images {
+            return Err(ResumeError::Data { path: path.to_path_buf(), expected: self.train_images, got: train_images });
+        }
+        Ok(())
+    }
+}
+
+/// Reads a state file written by [`save_state`] (through a [`Checkpointer`]), builds the
+/// network its metadata describes, and restores the run (see [`resume_from`]).
+pub fn load_state(path: &Path) -> Result<Resumed, ResumeError> {
+    resume_checkpoint(read_checkpoint::<f32>(path)?, path)
+}
+
+/// [`load_state`] on a parsed file (`path` names it in errors).
+pub fn resume_checkpoint(checkpoint: Checkpoint<f32>, path: &Path) -> Result<Resumed, ResumeError> {
+    check_format(&checkpoint, path)?;
+    let info = NetworkInfo::from_metadata(&checkpoint.metadata, path)
+        .map_err(|e| ResumeError::Invalid { path: path.to_path_buf(), reason: e.to_string() })?
+        .unwrap_or_else(NetworkInfo::lenet5_mnist);
+    let preprocess = Preprocess::from_metadata(&checkpoint.metadata).unwrap_or_else(|_| Preprocess::mnist());
+    let model = info
+        .build(&preprocess, 0)
+        .map_err(|e| ResumeError::Invalid { path: path.to_path_buf(), reason: format!("arch: {e}") })?;
+    let trainer = resume_from(checkpoint, model, path)?;
+    Ok(Resumed { train_images: trainer.train_images, trainer, info })
+}
+
+/// Writes checkpoints as a run goes: the weights (a `state_dict` with `metadata`) and the
+/// state beside them, every `every` steps (0: never mid-epoch) and at each epoch's end.
+#[derive(Debug, Clone)]
+pub struct Checkpointer {
+    /// The weights file.
+    pub weights: PathBuf,
+    /// The state file (by default [`state_path`] of the weights).
+    pub state: PathBuf,
+    /// Steps between mid-epoch checkpoints (0 for none).
+    pub every: u64,
+    /// Metadata written into both files (the network, the data folder, …).
+    pub metadata: Vec<(String, String)>,
+    /// The global step of the last checkpoint written or resumed from.
+    pub last: Option<u64>,
+}
+
+impl Checkpointer {
+    /// Checkpoints to `weights` and its state file, every `every` steps and at epoch ends.
+    pub fn new(weights: PathBuf, every: u64, metadata: Vec<(String, String)>) -> Self {
+        Checkpointer { state: state_path(&weights), weights, every, metadata, last: None }
+    }
+
+    /// Writes the weights, then the state (each atomically).
+    pub fn write<M: Module<f32>>(&mut self, trainer: &Trainer<M>) -> Result<(), CheckpointError> {
+        let mut meta: BTreeMap<String, String> = self.metadata.iter().cloned().collect();
+        meta.extend(trainer.preprocess.metadata());
+        save_module_with_metadata(&trainer.model, &self.weights, &meta)?;
+        save_state(trainer, &self.state, &self.metadata)?;
+        self.last = Some(trainer.steps);
+        Ok(())
+    }
+
+    /// Where the last good checkpoint is, in words.
+    pub fn last_words(&self) -> String {
+        match self.last {
+            Some(step) => format!("the last good checkpoint, after step {step}, is {}", self.state.display()),
+            None => "no checkpoint was written".into(),
+        }
+    }
+}
+
+impl<M: Module<f32>> Observer<M> for Checkpointer {
+    fn on_step(&mut self, trainer: &Trainer<M>, r: &StepReport) -> Result<Flow, TrainError> {
+        let ends_epoch = r.step == r.steps || trainer.config.max_steps == Some(r.global_step);
+        if self.every > 0 && r.global_step % self.every == 0 && !ends_epoch {
+            self.write(trainer)?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn on_epoch(&mut self, trainer: &Trainer<M>, _: &EpochMetrics) -> Result<Flow, TrainError> {
+        self.write(trainer)?;
+        Ok(Flow::Continue)
+    }
 }
 
 /// Checks that the counters of a state agree with each other and with the configuration.
@@ -330,7 +402,7 @@ fn check_counters(
 /// scalar for a step count).
 fn check_buffer(buffer: &str, t: &Tensor<f32>, shapes: &BTreeMap<String, Vec<usize>>) -> Result<(), String> {
     let Some((kind, param)) = buffer.split_once('.') else { return Err("not named <kind>.<parameter>".into()) };
-    let Some(shape) = shapes.get(param) else { return Err(format!("{param:?} is not a parameter of LeNet-5")) };
+    let Some(shape) = shapes.get(param) else { return Err(format!("{param:?} is not a parameter of the network")) };
     let expected: &[usize] = if kind == "step" { &[] } else { shape };
     if t.shape() != expected {
         return Err(format!("shape {:?}, expected {expected:?}", t.shape()));
@@ -359,10 +431,6 @@ impl Meta<'_> {
     fn get<T: FromStr>(&self, key: &str) -> Result<T, ResumeError> {
         let raw = self.raw(key)?;
         raw.parse().map_err(|_| self.bad(key, format!("{raw:?} is not a valid {}", type_words::<T>())))
-    }
-
-    fn optional<T: FromStr>(&self, key: &str) -> Result<Option<T>, ResumeError> {
-        if self.raw(key)? == "none" { Ok(None) } else { self.get(key).map(Some) }
     }
 }
 

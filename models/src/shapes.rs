@@ -10,8 +10,8 @@ use crate::lenet5::LeNet5;
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeRow {
-    /// The layer (C1, S2, …).
-    pub layer: &'static str,
+    /// The layer (C1, S2, … for LeNet-5; the position and module for a spec).
+    pub layer: String,
     /// What the row shows (e.g. `a⁽⁰⁾ = im2col(x)`).
     pub what: String,
     /// Its shape.
@@ -24,9 +24,28 @@ pub struct ShapeRow {
 
 const F32: usize = std::mem::size_of::<f32>();
 
-fn row(layer: &'static str, what: String, shape: Vec<usize>, source_bytes: Option<usize>) -> ShapeRow {
+fn row(layer: &str, what: String, shape: Vec<usize>, source_bytes: Option<usize>) -> ShapeRow {
     let bytes = shape.iter().product::<usize>() * F32;
-    ShapeRow { layer, what, shape, bytes, source_bytes }
+    ShapeRow { layer: layer.to_string(), what, shape, bytes, source_bytes }
+}
+
+/// The table of a [`Sequential`](layers::Sequential) for a batch of `n` inputs of `input =
+/// [C, H, W]`: each layer's matrices ([`Module::matrix_shapes`](layers::Module::matrix_shapes))
+/// and output. Layers are named by their index, as in the checkpoint.
+pub fn sequential_table(net: &layers::Sequential<f32>, input: [usize; 3], n: usize) -> layers::Result<Vec<ShapeRow>> {
+    let mut shape = vec![n, input[0], input[1], input[2]];
+    let mut rows = vec![row("input", "x".into(), shape.clone(), None)];
+    for (name, layer) in net.named_layers() {
+        let out = layer.output_shape(&shape)?;
+        let numel: usize = shape.iter().product();
+        for (what, matrix) in layer.matrix_shapes(&shape) {
+            let copied = (what.contains("im2col") || what == "windows").then_some(numel * F32);
+            rows.push(row(name, what, matrix, copied));
+        }
+        rows.push(row(name, format!("output of {}", layer.describe()), out.clone(), None));
+        shape = out;
+    }
+    Ok(rows)
 }
 
 /// The table for a batch of `n` images of 1×32×32.
@@ -88,11 +107,13 @@ fn sup(n: usize) -> String {
 
 /// The table as aligned text.
 pub fn render(rows: &[ShapeRow]) -> String {
-    let mut out = format!("{:<6} {:<24} {:<18} {:>12} {:>12}\n", "layer", "matrix", "shape", "bytes", "copied from");
+    let width = rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(0).max(24);
+    let mut out =
+        format!("{:<6} {:<width$} {:<18} {:>12} {:>12}\n", "layer", "matrix", "shape", "bytes", "copied from");
     for r in rows {
         let shape = r.shape.iter().map(usize::to_string).collect::<Vec<_>>().join("×");
         let source = r.source_bytes.map(|b| b.to_string()).unwrap_or_default();
-        out.push_str(&format!("{:<6} {:<24} {:<18} {:>12} {:>12}\n", r.layer, r.what, shape, r.bytes, source));
+        out.push_str(&format!("{:<6} {:<width$} {:<18} {:>12} {:>12}\n", r.layer, r.what, shape, r.bytes, source));
     }
     out
 }

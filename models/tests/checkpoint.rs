@@ -8,6 +8,7 @@ use autograd::Tape;
 use layers::Module;
 use layers::checkpoint::{load_module, read_checkpoint, save_module};
 use models::LeNet5;
+use models::data::Preprocess;
 use models::train::evaluate;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -67,7 +68,10 @@ fn a_trained_model_round_trips_bit_for_bit() {
     assert_eq!(got.shape(), &[500, 10]);
     assert!(bits(&got) == bits(&want), "logits of the loaded model differ");
     // And the library's evaluation agrees to the last bit as well.
-    assert_eq!(evaluate(&fresh, &data.test, 1000).unwrap(), evaluate(&trained, &data.test, 1000).unwrap());
+    assert_eq!(
+        evaluate(&fresh, &data.test, &Preprocess::mnist(), 1000, 1).unwrap(),
+        evaluate(&trained, &data.test, &Preprocess::mnist(), 1000, 1).unwrap()
+    );
 }
 
 /// The first line of `lenet5 eval`: `test loss L, accuracy A% (N images)`.
@@ -87,7 +91,7 @@ fn eval_of_a_checkpoint_prints_the_in_process_evaluation() {
     save_module(&trained, &ckpt).unwrap();
     let run = common::lenet5(&["eval", "--checkpoint", s(&ckpt), "--data", s(&dir)]);
     run.assert_ok("eval");
-    let e = evaluate(&trained, &data.test, 1000).unwrap();
+    let e = evaluate(&trained, &data.test, &Preprocess::mnist(), 1000, 1).unwrap();
     let expected = format!("test loss {:.4}, accuracy {:.2}% (10000 images)", e.loss, 100.0 * e.accuracy);
     assert_eq!(summary(&run.stdout), expected);
     // The confusion matrix rows: the README's test label counts.
@@ -143,7 +147,7 @@ fn train_init_from_with_max_steps_0_keeps_the_checkpoint() {
     assert_eq!(eval_out.stdout, eval_ckpt.stdout, "per-class accuracy and confusion matrix too");
 
     // The figures are those of the model evaluated in-process.
-    let e = evaluate(&trained, &data.test, 1000).unwrap();
+    let e = evaluate(&trained, &data.test, &Preprocess::mnist(), 1000, 1).unwrap();
     let expected = format!("test loss {:.4}, accuracy {:.2}% (10000 images)", e.loss, 100.0 * e.accuracy);
     assert_eq!(summary(&eval_ckpt.stdout), expected);
 }

@@ -9,8 +9,8 @@ use std::process::Stdio;
 use layers::Module;
 use layers::checkpoint::save_module;
 use models::resume::load_state;
-use models::train::{TrainConfig, Trainer};
-use resume_support::{Run, Scratch, lenet5, list, mnist_dir, s, small_mnist};
+use models::train::TrainConfig;
+use resume_support::{Run, Scratch, lenet5, lenet5_trainer, list, mnist_dir, s, small_mnist};
 
 #[test]
 fn bad_arguments_are_one_line_with_status_2() {
@@ -67,7 +67,7 @@ fn bad_files_are_one_line_with_status_1() {
     let png = scratch.join("junk.png");
     std::fs::write(&png, b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR garbage").unwrap();
     let weights = scratch.join("w.safetensors");
-    let model = Trainer::new(TrainConfig::default()).unwrap().model;
+    let model = lenet5_trainer(TrainConfig::default()).model;
     save_module(&model, &weights).unwrap();
     let truncated = scratch.join("t.state.safetensors");
     std::fs::write(&truncated, &std::fs::read(&weights).unwrap()[..1000]).unwrap();
@@ -156,7 +156,7 @@ fn a_nan_stops_training_naming_step_and_parameter_and_keeps_the_last_good_checkp
     let step: u64 = line.split("at step ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     assert!(step >= 2, "{line}");
     let names: Vec<String> =
-        Trainer::new(TrainConfig::default()).unwrap().model.named_parameters().into_iter().map(|(n, _)| n).collect();
+        lenet5_trainer(TrainConfig::default()).model.named_parameters().into_iter().map(|(n, _)| n).collect();
     assert!(names.iter().any(|n| line.contains(&format!("gradient of {n} is not finite"))), "{line}");
     // The last checkpoint is the one after the step before, and it loads.
     assert!(line.contains(&format!("after step {}", step - 1)), "{line}");
@@ -190,7 +190,7 @@ fn a_tiny_gradient_norm_clip_keeps_the_weights_where_they_started() {
         "--out",
         s(&out),
     ];
-    let start = Trainer::new(TrainConfig { seed: 4, ..TrainConfig::default() }).unwrap().model;
+    let start = lenet5_trainer(TrainConfig { seed: 4, ..TrainConfig::default() }).model;
     let initial: Vec<f32> = start.named_parameters().into_iter().flat_map(|(_, p)| p.value.to_vec()).collect();
     let moved = |clip: Option<&str>| {
         let mut a = args.to_vec();

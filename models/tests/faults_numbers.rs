@@ -6,11 +6,11 @@
 mod resume_support;
 
 use layers::Module;
-use models::train::{
-    Flow, TrainConfig, TrainError, Trainer, clip_grad_norm, first_non_finite_gradient, forward_backward, gradient_norm,
-};
+use layers::optim::{clip_grad_norm, first_non_finite_gradient, gradient_norm};
+use models::data::Preprocess;
+use models::train::{Flow, TrainConfig, TrainError, forward_backward};
 use models::{LeNet5, Split};
-use resume_support::synthetic_split;
+use resume_support::{lenet5_trainer, synthetic_split};
 use tensor::Tensor;
 
 fn bits(model: &LeNet5<f32>) -> Vec<u32> {
@@ -24,7 +24,7 @@ fn bits(model: &LeNet5<f32>) -> Vec<u32> {
 /// The first `n` images of a split as a batch tensor and labels.
 fn batch(split: &Split, n: usize) -> (Tensor<f32>, Vec<usize>) {
     let (mut x, mut labels) = (Vec::new(), Vec::new());
-    split.fill_batch(&(0..n).collect::<Vec<_>>(), &mut x, &mut labels);
+    Preprocess::mnist().fill_batch(split, &(0..n).collect::<Vec<_>>(), &mut x, &mut labels).unwrap();
     (Tensor::from_vec(&[n, 1, 32, 32], x).unwrap(), labels)
 }
 
@@ -58,12 +58,12 @@ fn a_poisoned_weight_stops_the_first_step_and_changes_nothing() {
     for (name, value) in
         [("f7.bias", f32::NAN), ("c1.weight", f32::INFINITY), ("f6.weight", f32::NEG_INFINITY), ("c5.bias", f32::NAN)]
     {
-        let mut trainer = Trainer::new(config()).unwrap();
+        let mut trainer = lenet5_trainer(config());
         poison(&mut trainer.model, name, value);
         // The first batch of epoch 1: the shuffle's first 16 images.
         let order = trainer.epoch_order(0, train.len());
         let (mut xs, mut ls) = (Vec::new(), Vec::new());
-        train.fill_batch(&order[..16], &mut xs, &mut ls);
+        Preprocess::mnist().fill_batch(&train, &order[..16], &mut xs, &mut ls).unwrap();
         let first = Tensor::from_vec(&[16, 1, 32, 32], xs).unwrap();
         let (loss_bad, culprit) = expected_culprit(&trainer.model, &first, &ls);
         assert!(loss_bad || culprit.is_some(), "{name} = {value} poisons the step");
@@ -92,7 +92,7 @@ fn a_poisoned_weight_stops_the_first_step_and_changes_nothing() {
 fn a_weight_poisoned_mid_run_stops_at_that_step() {
     let train = synthetic_split(64, 3);
     let test = synthetic_split(8, 4);
-    let mut trainer = Trainer::new(config()).unwrap();
+    let mut trainer = lenet5_trainer(config());
     // Epoch 1 (4 steps), then 2 steps of epoch 2, then poison.
     trainer.run_epoch(&train, &test, |_| {}).unwrap();
     let mut n = 0;
@@ -121,7 +121,7 @@ fn a_weight_poisoned_mid_run_stops_at_that_step() {
 #[test]
 fn first_non_finite_gradient_follows_the_named_order() {
     let train = synthetic_split(8, 5);
-    let model = Trainer::new(config()).unwrap().model;
+    let model = lenet5_trainer(config()).model;
     let (x, labels) = batch(&train, 8);
     let out = forward_backward(&model, &x, &labels, 1).unwrap();
     assert_eq!(first_non_finite_gradient(&model, &out.grads), None, "a healthy step");
@@ -131,7 +131,7 @@ fn first_non_finite_gradient_follows_the_named_order() {
 #[test]
 fn clipping_scales_every_gradient_to_the_norm_and_no_further() {
     let train = synthetic_split(32, 6);
-    let model = Trainer::new(config()).unwrap().model;
+    let model = lenet5_trainer(config()).model;
     let (x, labels) = batch(&train, 32);
     let grads_of = || forward_backward(&model, &x, &labels, 1).unwrap().grads;
     let flat = |g: &autograd::Gradients<f32>| -> Vec<f32> {
@@ -180,7 +180,7 @@ fn a_clipped_training_step_is_sgd_on_the_scaled_gradient() {
         max_steps: Some(1),
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(config.clone()).unwrap();
+    let mut trainer = lenet5_trainer(config.clone());
     let (x, labels) = batch(&train, 16);
     let grads = forward_backward(&trainer.model, &x, &labels, 1).unwrap().grads;
     let norm: f64 = trainer

@@ -15,8 +15,9 @@ use std::cell::Cell;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
+use models::data::{Pixels, Preprocess};
 use models::idx::{Idx, IdxError, MAX_IDX_BYTES, parse_idx, read_idx};
-use models::mnist::{self, FILES, MnistError, Split, load, load_split};
+use models::mnist::{FILES, MnistError, Split, load, load_split};
 
 use common::{Scratch, gzip, idx_bytes};
 
@@ -344,18 +345,27 @@ fn a_missing_or_unreadable_file_is_an_io_error() {
 // MNIST checks on top of the IDX reader.
 
 #[test]
-fn images_must_be_28_by_28() {
+fn images_of_any_size_are_read_and_both_splits_must_agree() {
     let dir = Scratch::new("mnist-size");
     let labels = write(&dir, "labels", &idx_bytes(&[2], &[0, 1]));
     for (rows, cols) in [(27u32, 28u32), (28, 32), (32, 32)] {
-        let images = write(&dir, "images", &idx_bytes(&[2, rows, cols], &noise((2 * rows * cols) as usize, 6)));
-        match split_err(&images, &labels) {
-            MnistError::ImageSize { rows: r, cols: c, path } => {
-                assert_eq!((r, c), (rows as usize, cols as usize));
-                assert_eq!(path, images);
-            }
-            e => panic!("{rows}×{cols}: expected ImageSize, got {e:?}"),
+        let pixels = noise((2 * rows * cols) as usize, 6);
+        let images = write(&dir, "images", &idx_bytes(&[2, rows, cols], &pixels));
+        let split = load_split(&images, &labels).unwrap();
+        assert_eq!(split.shape, [1, rows as usize, cols as usize]);
+        assert_eq!(split.image(1), &pixels[(rows * cols) as usize..]);
+    }
+    // Test images of another size than the training images': named with both sizes.
+    let (tri, trl) = mnist_like(3, 6);
+    write(&dir, FILES[0], &tri);
+    write(&dir, FILES[1], &trl);
+    let tei = write(&dir, FILES[2], &idx_bytes(&[2, 28, 27], &noise(2 * 28 * 27, 7)));
+    write(&dir, FILES[3], &idx_bytes(&[2], &[0, 1]));
+    match load(dir.path()).map(|d| d.train.len()) {
+        Err(MnistError::ImageSize { rows: 28, cols: 27, expected_rows: 28, expected_cols: 28, path }) => {
+            assert_eq!(path, tei)
         }
+        other => panic!("expected ImageSize, got {other:?}"),
     }
 }
 
@@ -374,19 +384,16 @@ fn image_and_label_counts_must_agree() {
 }
 
 #[test]
-fn labels_must_be_digits() {
+fn the_classes_are_zero_to_the_largest_label() {
     let dir = Scratch::new("mnist-label");
     let images = write(&dir, "images", &idx_bytes(&[4, 28, 28], &noise(4 * 784, 8)));
-    for (labels, index, label) in [([1u8, 10, 3, 4], 1, 10), ([0, 9, 9, 255], 3, 255)] {
+    for (labels, classes) in [([1u8, 10, 3, 4], 11), ([0, 9, 9, 255], 256), ([9, 9, 0, 0], 10)] {
         let path = write(&dir, "labels", &idx_bytes(&[4], &labels));
-        match split_err(&images, &path) {
-            MnistError::Label { index: i, label: l, .. } => assert_eq!((i, l), (index, label)),
-            e => panic!("expected Label, got {e:?}"),
-        }
+        let split = load_split(&images, &path).unwrap();
+        assert_eq!(split.labels, labels.map(u16::from).to_vec());
+        assert_eq!(split.class_names.len(), classes);
+        assert_eq!(split.class_names[classes - 1], (classes - 1).to_string());
     }
-    // 9 is a digit.
-    let path = write(&dir, "labels", &idx_bytes(&[4], &[9, 9, 0, 0]));
-    assert_eq!(load_split(&images, &path).unwrap().labels, vec![9, 9, 0, 0]);
 }
 
 #[test]
@@ -418,7 +425,13 @@ fn tiny_mnist(dir: &Scratch) -> (Split, Split) {
     write(dir, FILES[1], &gzip(&trl));
     write(dir, FILES[2].trim_end_matches(".gz"), &tei);
     write(dir, FILES[3].trim_end_matches(".gz"), &tel);
-    let split = |images: &[u8], labels: &[u8]| Split { images: images[16..].to_vec(), labels: labels[8..].to_vec() };
+    let classes = trl[8..].iter().chain(&tel[8..]).map(|&l| usize::from(l) + 1).max().unwrap();
+    let split = |images: &[u8], labels: &[u8]| Split {
+        shape: [1, 28, 28],
+        images: images[16..].to_vec(),
+        labels: labels[8..].iter().map(|&l| u16::from(l)).collect(),
+        class_names: Split::numbered_classes(classes),
+    };
     (split(&tri, &trl), split(&tei, &tel))
 }
 
@@ -461,10 +474,11 @@ fn a_missing_file_is_named() {
 #[test]
 fn preprocessing_pads_with_background_and_normalises() {
     // torchvision's Pad(2) → ToTensor → Normalize((0.1307,), (0.3081,)), by hand.
-    let (images, labels) = (noise(2 * 784, 13), vec![4u8, 2]);
-    let split = Split { images: images.clone(), labels };
+    let (images, labels) = (noise(2 * 784, 13), vec![4u16, 2]);
+    let split = Split { shape: [1, 28, 28], images: images.clone(), labels, class_names: Split::numbered_classes(10) };
     let (mut x, mut y) = (Vec::new(), Vec::new());
-    split.fill_batch(&[1, 0, 1], &mut x, &mut y);
+    let preprocess = Preprocess::mnist();
+    preprocess.fill_batch(&split, &[1, 0, 1], &mut x, &mut y).unwrap();
     assert_eq!(y, vec![2, 4, 2]);
     assert_eq!(x.len(), 3 * 1024);
     let expected: Vec<f32> =
@@ -474,6 +488,7 @@ fn preprocessing_pads_with_background_and_normalises() {
     }
     // The padding reads (0 − 0.1307)/0.3081 ≈ −0.4242; a white pixel ≈ 2.8215.
     assert!((x[0] - (-0.424_212_9)).abs() < 1e-6, "{}", x[0]);
-    let lut = mnist::pixel_lut();
-    assert!((lut[255] - 2.821_488).abs() < 1e-5, "{}", lut[255]);
+    let mut white = vec![0.0; 1024];
+    preprocess.apply(Pixels::U8(&[255; 784]), [1, 28, 28], &mut white);
+    assert!((white[2 * 32 + 2] - 2.821_488).abs() < 1e-5, "{}", white[2 * 32 + 2]);
 }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use layers::checkpoint::save_module;
+use models::data::Preprocess;
 use models::predict::{classify, load_digit};
 use models::train::evaluate;
 use models::{LeNet5, Split};
@@ -18,9 +19,14 @@ use common::{Scratch, s};
 /// The digit `model` predicts for test image `i`, read off the confusion matrix of an
 /// evaluation of that image alone.
 fn evaluated_digit(model: &LeNet5<f32>, split: &Split, i: usize) -> usize {
-    let one = Split { images: split.image(i).to_vec(), labels: vec![split.labels[i]] };
-    let e = evaluate(model, &one, 1).unwrap();
-    let row = e.confusion[usize::from(split.labels[i])];
+    let one = Split {
+        shape: split.shape,
+        images: split.image(i).to_vec(),
+        labels: vec![split.labels[i]],
+        class_names: split.class_names.clone(),
+    };
+    let e = evaluate(model, &one, &Preprocess::mnist(), 1, 1).unwrap();
+    let row = &e.confusion[usize::from(split.labels[i])];
     assert_eq!(row.iter().sum::<usize>(), 1);
     row.iter().position(|&c| c == 1).unwrap()
 }
@@ -120,7 +126,9 @@ fn the_library_reads_the_pngs_back_exactly() {
         save_grey(&inverted, &pixels.iter().map(|p| 255 - p).collect::<Vec<_>>());
         assert!(load_digit(&plain).unwrap() == pixels, "image {i}");
         assert!(load_digit(&inverted).unwrap() == pixels, "image {i}, inverted");
-        let results = classify(&model, &[pixels.to_vec(), load_digit(&inverted).unwrap()]).unwrap();
+        let results =
+            classify(&model, &Preprocess::mnist(), [1, 28, 28], &[pixels.to_vec(), load_digit(&inverted).unwrap()])
+                .unwrap();
         assert_eq!(results.len(), 2);
         let ((a, pa), (b, pb)) = (results[0], results[1]);
         assert_eq!((a, pa.to_bits()), (b, pb.to_bits()));

@@ -14,7 +14,7 @@ use layers::{CheckpointError, Module};
 use models::resume::{ResumeError, STATE_FORMAT, load_state, save_state, state_path, weights_path};
 use models::train::{Advance, EpochMetrics, Flow, OptimizerKind, TrainConfig, Trainer};
 use models::{Split, resume};
-use resume_support::{Scratch, synthetic_split};
+use resume_support::{Scratch, lenet5_trainer, synthetic_split};
 use tensor::Tensor;
 
 /// 96 training images in batches of 20: 5 steps an epoch, the last of 16 images.
@@ -66,7 +66,7 @@ fn bits(t: &Tensor<f32>) -> Vec<u32> {
     t.iter().map(f32::to_bits).collect()
 }
 
-fn outcome(trainer: &Trainer, metrics: &[EpochMetrics]) -> Outcome {
+fn outcome<M: Module<f32>>(trainer: &Trainer<M>, metrics: &[EpochMetrics]) -> Outcome {
     let state = trainer.optimizer.state();
     Outcome {
         metrics: metrics.iter().map(key).collect(),
@@ -79,7 +79,13 @@ fn outcome(trainer: &Trainer, metrics: &[EpochMetrics]) -> Outcome {
 
 /// Runs `trainer` to its end, pausing after global step `stop` (if given) and returning
 /// there; the metrics of the epochs that ended are appended to `metrics`.
-fn run(trainer: &mut Trainer, train: &Split, test: &Split, stop: Option<u64>, metrics: &mut Vec<EpochMetrics>) {
+fn run<M: Module<f32>>(
+    trainer: &mut Trainer<M>,
+    train: &Split,
+    test: &Split,
+    stop: Option<u64>,
+    metrics: &mut Vec<EpochMetrics>,
+) {
     while !trainer.finished() {
         let advanced = trainer
             .advance(train, test, |r| if Some(r.global_step) == stop { Flow::Pause } else { Flow::Continue })
@@ -94,7 +100,7 @@ fn run(trainer: &mut Trainer, train: &Split, test: &Split, stop: Option<u64>, me
 fn check_resume_matches(optimizer: OptimizerKind, threads: usize, clip: Option<f64>, stops: &[u64]) {
     let train = synthetic_split(TRAIN, 1);
     let test = synthetic_split(30, 2);
-    let mut straight = Trainer::new(config(optimizer, threads, clip)).unwrap();
+    let mut straight = lenet5_trainer(config(optimizer, threads, clip));
     let mut metrics = Vec::new();
     run(&mut straight, &train, &test, None, &mut metrics);
     assert_eq!(straight.steps, (EPOCHS * TRAIN.div_ceil(BATCH)) as u64);
@@ -104,11 +110,11 @@ fn check_resume_matches(optimizer: OptimizerKind, threads: usize, clip: Option<f
     let path = scratch.join("run.state.safetensors");
     for &stop in stops {
         // Stop after `stop` steps, save, drop the trainer; read back and finish.
-        let mut first = Trainer::new(config(optimizer, threads, clip)).unwrap();
+        let mut first = lenet5_trainer(config(optimizer, threads, clip));
         let mut metrics = Vec::new();
         run(&mut first, &train, &test, Some(stop), &mut metrics);
         assert_eq!(first.steps, stop, "paused after step {stop}");
-        save_state(&first, train.len(), &path).unwrap();
+        save_state(&first, &path, &[]).unwrap();
         drop(first);
         let resumed = load_state(&path).unwrap();
         assert_eq!(resumed.train_images, TRAIN);
@@ -139,7 +145,7 @@ fn a_resumed_run_with_a_step_limit_stops_where_the_straight_run_does() {
     let train = synthetic_split(TRAIN, 3);
     let test = synthetic_split(20, 4);
     let limited = TrainConfig { max_steps: Some(7), ..config(OptimizerKind::Sgd, 1, None) };
-    let mut straight = Trainer::new(limited.clone()).unwrap();
+    let mut straight = lenet5_trainer(limited.clone());
     let mut metrics = Vec::new();
     run(&mut straight, &train, &test, None, &mut metrics);
     // Epoch 1 of 5 steps, then epoch 2 cut at its 2nd step and evaluated.
@@ -147,10 +153,10 @@ fn a_resumed_run_with_a_step_limit_stops_where_the_straight_run_does() {
 
     let scratch = Scratch::new("resume-limit");
     let path = scratch.join("x.state.safetensors");
-    let mut first = Trainer::new(limited).unwrap();
+    let mut first = lenet5_trainer(limited);
     let mut first_metrics = Vec::new();
     run(&mut first, &train, &test, Some(6), &mut first_metrics);
-    save_state(&first, train.len(), &path).unwrap();
+    save_state(&first, &path, &[]).unwrap();
     let mut second = load_state(&path).unwrap().trainer;
     run(&mut second, &train, &test, None, &mut first_metrics);
     assert_eq!(outcome(&second, &first_metrics), outcome(&straight, &metrics));
@@ -161,11 +167,11 @@ fn a_resumed_run_with_a_step_limit_stops_where_the_straight_run_does() {
 fn the_state_file_holds_the_documented_entries() {
     let train = synthetic_split(TRAIN, 5);
     let test = synthetic_split(10, 6);
-    let mut trainer = Trainer::new(config(OptimizerKind::Sgd, 1, Some(2.5))).unwrap();
+    let mut trainer = lenet5_trainer(config(OptimizerKind::Sgd, 1, Some(2.5)));
     run(&mut trainer, &train, &test, Some(7), &mut Vec::new());
     let scratch = Scratch::new("resume-entries");
     let path = scratch.join("lenet5.state.safetensors");
-    save_state(&trainer, TRAIN, &path).unwrap();
+    save_state(&trainer, &path, &[]).unwrap();
     let file = read_checkpoint::<f32>(&path).unwrap();
 
     let names: Vec<String> = trainer.model.named_parameters().into_iter().map(|(n, _)| n).collect();
@@ -181,7 +187,7 @@ fn the_state_file_holds_the_documented_entries() {
     // After 7 steps of 5 per epoch: epoch 1 done, 2 steps of epoch 2 taken (40 images).
     for (k, v) in [
         ("format", STATE_FORMAT),
-        ("version", "1"),
+        ("version", "2"),
         ("epoch", "1"),
         ("step_in_epoch", "2"),
         ("steps", "7"),
@@ -199,6 +205,10 @@ fn the_state_file_holds_the_documented_entries() {
         ("config.max_steps", "none"),
         ("config.shuffle", "true"),
         ("config.clip_grad_norm", "2.5"),
+        ("config.schedule", "cosine"),
+        ("preprocess.pad", "2"),
+        ("preprocess.mean", "0.1307"),
+        ("preprocess.std", "0.3081"),
     ] {
         assert_eq!(m.get(k).map(String::as_str), Some(v), "metadata {k}");
     }
@@ -206,7 +216,7 @@ fn the_state_file_holds_the_documented_entries() {
     assert_eq!(loss_sum.to_bits(), trainer.progress.loss_sum.to_bits(), "the running loss round-trips exactly");
     assert_eq!(m["epoch.correct"], trainer.progress.correct.to_string());
     assert!(m.contains_key("epoch.train_seconds"));
-    assert_eq!(m.len(), 22, "{m:?}");
+    assert_eq!(m.len(), 26, "{m:?}");
 
     assert_eq!(state_path(Path::new("runs/lenet5.safetensors")), Path::new("runs/lenet5.state.safetensors"));
     assert_eq!(weights_path(Path::new("runs/lenet5.state.safetensors")).unwrap(), Path::new("runs/lenet5.safetensors"));
@@ -217,11 +227,11 @@ fn the_state_file_holds_the_documented_entries() {
 fn valid_state() -> (BTreeMap<String, Tensor<f32>>, BTreeMap<String, String>) {
     let train = synthetic_split(TRAIN, 7);
     let test = synthetic_split(10, 8);
-    let mut trainer = Trainer::new(config(OptimizerKind::Sgd, 1, None)).unwrap();
+    let mut trainer = lenet5_trainer(config(OptimizerKind::Sgd, 1, None));
     run(&mut trainer, &train, &test, Some(7), &mut Vec::new());
     let scratch = Scratch::new("resume-valid");
     let path = scratch.join("v.state.safetensors");
-    save_state(&trainer, TRAIN, &path).unwrap();
+    save_state(&trainer, &path, &[]).unwrap();
     let c = read_checkpoint::<f32>(&path).unwrap();
     (c.tensors, c.metadata)
 }
@@ -271,7 +281,7 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
     }
     // Values that parse but make no valid run.
     let cases: [(&str, &str, &str); 12] = [
-        ("version", "2", "version 2"),
+        ("version", "3", "version 3"),
         ("config.batch_size", "0", "--batch-size"),
         ("config.lr", "-0.5", "--lr"),
         ("config.lr", "NaN", "--lr"),
@@ -335,7 +345,7 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
 
     // The weights file is not a state file.
     let weights = scratch.join("w.safetensors");
-    let model = Trainer::new(TrainConfig::default()).unwrap().model;
+    let model = lenet5_trainer(TrainConfig::default()).model;
     layers::checkpoint::save_module(&model, &weights).unwrap();
     assert!(matches!(load_state(&weights), Err(ResumeError::NotState { .. })));
     // A missing file and a file that is not safetensors at all.
@@ -353,10 +363,11 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
 #[test]
 fn data_of_another_size_is_refused() {
     let train = synthetic_split(TRAIN, 9);
-    let trainer = Trainer::new(config(OptimizerKind::Sgd, 1, None)).unwrap();
+    let mut trainer = lenet5_trainer(config(OptimizerKind::Sgd, 1, None));
+    trainer.train_images = train.len();
     let scratch = Scratch::new("resume-data");
     let path = scratch.join("d.state.safetensors");
-    save_state(&trainer, train.len(), &path).unwrap();
+    save_state(&trainer, &path, &[]).unwrap();
     let resumed = resume::load_state(&path).unwrap();
     assert!(resumed.check_data(TRAIN, &path).is_ok());
     let err = resumed.check_data(TRAIN + 1, &path).unwrap_err();

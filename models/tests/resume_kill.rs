@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 
 use layers::checkpoint::{load_module, read_checkpoint};
 use models::resume::load_state;
-use models::train::{TrainConfig, Trainer};
+use models::train::TrainConfig;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use resume_support::{Run, Scratch, lenet5, lenet5_command, list, metrics_without_times, mnist_dir, s, small_mnist};
+use resume_support::{
+    Run, Scratch, lenet5, lenet5_command, lenet5_trainer, list, metrics_without_times, mnist_dir, s, small_mnist,
+};
 
 /// The run's options (besides where it writes).
 const RUN: [&str; 12] =
@@ -186,7 +188,7 @@ fn runs_killed_at_random_moments_resume_to_the_same_end() {
             let resumed = load_state(&state).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
             assert!(steps_seen.last().is_none_or(|&last| resumed.trainer.steps >= last), "{steps_seen:?}");
             steps_seen.push(resumed.trainer.steps);
-            let mut model = Trainer::new(TrainConfig::default()).unwrap().model;
+            let mut model = lenet5_trainer(TrainConfig::default()).model;
             load_module(&mut model, &weights).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
         }
     }

@@ -15,7 +15,7 @@ mod common;
 use std::time::Instant;
 
 use models::EpochMetrics;
-use models::train::{TrainConfig, Trainer};
+use models::train::TrainConfig;
 
 /// Trains one epoch with the defaults on 2 threads, prints the figures, and checks what
 /// holds of any correct run: the step count, the learning rate, the evaluation's counts
@@ -26,7 +26,7 @@ fn one_epoch(test: &str) -> Option<EpochMetrics> {
     assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));
 
     let config = TrainConfig { epochs: 1, threads: 2, ..TrainConfig::default() };
-    let mut trainer = Trainer::new(config).unwrap();
+    let mut trainer = common::lenet5_trainer(config);
     let mut steps_seen = 0usize;
     let started = Instant::now();
     let m = trainer.run_epoch(&data.train, &data.test, |r| steps_seen = r.step).unwrap();

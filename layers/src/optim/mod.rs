@@ -1,12 +1,14 @@
 //! Optimizers (SGD with momentum and Nesterov, Adam, AdamW) with PyTorch's update rules,
-//! and learning-rate schedules. Updates run in place over the parameters' buffers; state
+//! learning-rate schedules, and the checks and clipping of gradients before an update. Updates run in place over the parameters' buffers; state
 //! buffers are allocated on the first step and reused after.
 
 mod adam;
+mod clip;
 mod schedule;
 mod sgd;
 
 pub use adam::{Adam, AdamConfig};
+pub use clip::{clip_grad_norm, first_non_finite_gradient, gradient_norm};
 pub use schedule::{Constant, Cosine, LinearWarmup, Product, Schedule, StepDecay};
 pub use sgd::{Sgd, SgdConfig};
 

@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 mod common;
 // Each suite uses a subset.
 #[allow(unused_imports)]
-pub use common::{Run, Scratch, gzip, idx_bytes, lenet5, lenet5_command, list, mnist_dir, s};
+pub use common::{Run, Scratch, gzip, idx_bytes, lenet5, lenet5_command, lenet5_trainer, list, mnist_dir, s};
 
 /// Writes a folder of the four MNIST files (plain IDX) holding the first `train` training
 /// and the first `test` test images of the MNIST in `mnist`.
@@ -52,7 +52,12 @@ pub fn synthetic_split(n: usize, seed: u64) -> Split {
             img[row * 28 + c] = 255;
         }
     }
-    Split { images, labels }
+    Split {
+        shape: [1, 28, 28],
+        images,
+        labels: labels.into_iter().map(u16::from).collect(),
+        class_names: Split::numbered_classes(10),
+    }
 }
 
 /// The bytes of a safetensors file written by hand: the 8-byte little-endian header

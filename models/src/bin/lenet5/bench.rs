@@ -1,0 +1,64 @@
+//! `lenet5 bench`: training and inference speed of any network on a fixed random batch,
+//! peak memory and allocations per step (the protocol of `bench/pytorch_lenet5.py`).
+
+use models::arch::Arch;
+
+use crate::{Failure, default_threads, parse_input};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Images per step.
+    #[arg(long, default_value_t = 64, allow_negative_numbers = true)]
+    batch_size: usize,
+    /// Threads per step (default: the machine's cores).
+    #[arg(long, allow_negative_numbers = true)]
+    threads: Option<usize>,
+    /// Steps per repetition.
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+    steps: usize,
+    /// Repetitions; the median is reported.
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
+    reps: usize,
+    /// The network: `lenet5` or a spec (see `lenet5 train --help`).
+    #[arg(long, default_value = "lenet5", value_name = "SPEC")]
+    arch: String,
+    /// One input's shape, C,H,W (default: 1,32,32 for lenet5, else 1,28,28).
+    #[arg(long, value_name = "C,H,W")]
+    input: Option<String>,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: BenchArgs, allocations: impl Fn() -> u64) -> Result<(), Failure> {
+    let threads = args.threads.unwrap_or_else(default_threads);
+    for (name, v) in
+        [("--batch-size", args.batch_size), ("--threads", threads), ("--steps", args.steps), ("--reps", args.reps)]
+    {
+        if v == 0 {
+            return Err(Failure::Usage(format!("{name} must be at least 1")));
+        }
+    }
+    let arch: Arch = args.arch.parse().map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
+    let default_input = if arch == Arch::LeNet5 { "1,32,32" } else { "1,28,28" };
+    let input = parse_input(args.input.as_deref().unwrap_or(default_input))?;
+    // A network that does not fit its input is a usage error, found before any timing.
+    arch.build::<f32, _>(input, None, &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0))
+        .map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
+    let config =
+        models::bench::BenchConfig { batch: args.batch_size, threads, steps: args.steps, reps: args.reps, input };
+    let report = models::bench::run(config, &arch, allocations)?;
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        println!(
+            "{arch}, input {input:?}, batch {}, {threads} thread(s): train {:.0} img/s, inference {:.0} img/s, peak RSS {:.1} MiB, {:.0} allocations per train step",
+            args.batch_size,
+            report.train_img_per_s,
+            report.infer_img_per_s,
+            report.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+            report.allocs_per_step
+        );
+    }
+    Ok(())
+}

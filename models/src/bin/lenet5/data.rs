@@ -1,0 +1,49 @@
+//! Where the data is and how it is read: an image folder (`DIR/train/<class>/…`) or an IDX
+//! folder with MNIST's four file names, fetched from the mirrors when they are missing.
+
+use std::path::{Path, PathBuf};
+
+use models::data::{ImageSet, TrainTest, image_folder};
+use models::mnist;
+
+use crate::Failure;
+
+/// The data folder used when neither `--data` nor `MNIST_DIR` names one; `train` creates it
+/// and downloads MNIST into it. Any other folder must exist.
+pub const DEFAULT_DATA: &str = "data/mnist";
+
+/// `--data`, else `$MNIST_DIR`, else [`DEFAULT_DATA`].
+pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| std::env::var_os("MNIST_DIR").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA))
+}
+
+/// Loads both splits from `dir`: an image folder when it has a `train` subfolder, else an
+/// IDX folder, whose missing files are downloaded first when `fetch` is set (and the
+/// feature is on).
+pub fn load(dir: &Path, fetch: bool) -> Result<TrainTest<ImageSet>, Failure> {
+    if image_folder::is_image_folder(dir) {
+        return Ok(image_folder::load(dir)?);
+    }
+    let missing = mnist::FILES.iter().any(|f| mnist::find_file(dir, f).is_none());
+    if missing && fetch {
+        #[cfg(feature = "download")]
+        {
+            let mirrors: Vec<String> = match std::env::var("MNIST_MIRROR") {
+                Ok(m) => vec![m],
+                Err(_) => models::download::MIRRORS.iter().map(|s| s.to_string()).collect(),
+            };
+            models::download::fetch_missing(dir, &mirrors, |f| eprintln!("downloading {f} into {}", dir.display()))?;
+        }
+        #[cfg(not(feature = "download"))]
+        return Err(Failure::Usage(format!("{}: the MNIST files are missing (pass --data DIR)", dir.display())));
+    }
+    Ok(mnist::load(dir)?)
+}
+
+/// An existing folder, or a usage error naming it.
+pub fn existing(dir: &Path) -> Result<(), Failure> {
+    if !dir.is_dir() {
+        return Err(Failure::Usage(format!("{}: no such data folder (pass --data DIR)", dir.display())));
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! `lenet5`: train LeNet-5 or any small CNN (`--arch`) on MNIST or another data set,
+//! evaluate a checkpoint, classify image files, show the derivation's matrix shapes, and
+//! measure speed. One file per subcommand.
+//!
+//! Exit status: 0 on success, 2 for a usage error (bad argument, a spec that does not
+//! parse or fit, missing data folder, an option that conflicts with the run being
+//! resumed), 1 for a run that failed (unreadable file, corrupt checkpoint, a failed
+//! checkpoint write, a NaN loss, …), 130 when training was interrupted (Ctrl-C or SIGTERM)
+//! after writing a checkpoint. Errors are one line on stderr.
+
+mod bench;
+mod data;
+mod eval;
+mod predict;
+mod shapes;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "lenet5",
+    version,
+    about = "LeNet-5 and other small CNNs, computed with im2col matrices and hand-derived gradients"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train LeNet-5 (or any --arch network) on MNIST or another data set, or resume a run;
+    /// writes checkpoints as it goes.
+    Train(train::TrainArgs),
+    /// Test loss and accuracy of a checkpoint, per class, and the confusion matrix.
+    Eval(eval::EvalArgs),
+    /// Classify PNG or JPEG images with a checkpoint.
+    Predict(predict::PredictArgs),
+    /// Training and inference speed on a fixed random batch (PyTorch's protocol).
+    Bench(bench::BenchArgs),
+    /// The shape and size of every layer output and derivation matrix for a batch.
+    Shapes(shapes::ShapesArgs),
+}
+
+/// A failure, with the exit status it deserves.
+pub enum Failure {
+    /// A bad argument: exit 2.
+    Usage(String),
+    /// A run that failed: exit 1.
+    Run(String),
+    /// Training interrupted after a checkpoint: the message says how to resume; exit 130.
+    Interrupted(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Run(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    // Output piped into `head` and closed: end quietly, as other command-line tools do,
+    // rather than fail a write.
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // A training step frees and reallocates the same few large buffers (im2col blocks,
+    // activations): glibc would hand them back to the kernel (mmap above 128 KiB, heap
+    // trimming) and pay page faults and zeroing on every step. Keep them in the heap.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("lenet5: internal error (please report): {info}");
+    }));
+    let command = Cli::command().mut_subcommand("train", train::with_hyper_parameters);
+    let matches = match command.try_get_matches() {
+        Ok(m) => m,
+        Err(e) if e.use_stderr() => {
+            // One line: clap's message up to its usage block, joined, without its prefix.
+            let message = if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                "a command is required: train, eval, predict, bench or shapes".to_string()
+            } else {
+                let rendered = e.render().to_string();
+                let lines: Vec<&str> = rendered
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                lines.join(" ").trim_start_matches("error: ").to_string()
+            };
+            eprintln!("lenet5: error: {message} (see lenet5 --help)");
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let result = match cli.command {
+        Command::Train(args) => {
+            let explicit = matches.subcommand_matches("train").cloned().unwrap_or_default();
+            train::run(args, &explicit)
+        }
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Bench(args) => bench::run(args, || ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)),
+        Command::Shapes(args) => shapes::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("lenet5: error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(msg)) => {
+            eprintln!("lenet5: error: {msg}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Interrupted(msg)) => {
+            eprintln!("lenet5: {msg}");
+            ExitCode::from(130)
+        }
+    }
+}
+
+/// Counts heap allocations, for `bench`'s allocations per step.
+struct CountingAlloc;
+
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the caller upholds alloc's contract, which System's shares.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: ptr was allocated by System with this layout.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: as for alloc and dealloc.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// The machine's cores.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// `C,H,W` as a shape.
+pub fn parse_input(text: &str) -> Result<[usize; 3], Failure> {
+    let dims: Vec<usize> =
+        text.split(',').map(|d| d.trim().parse::<usize>()).collect::<Result<_, _>>().map_err(|_| {
+            Failure::Usage(format!("--input {text:?}: expected C,H,W, three whole numbers, e.g. 1,28,28"))
+        })?;
+    match dims.as_slice() {
+        &[c, h, w] if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
+        _ => Err(Failure::Usage(format!("--input {text:?}: expected C,H,W, three numbers ≥ 1, e.g. 1,28,28"))),
+    }
+}

@@ -1,0 +1,132 @@
+//! A trained network as a file: the weights (a PyTorch `state_dict`) with, in the
+//! safetensors metadata, what is needed to use them without repeating any option: the
+//! architecture (`arch`), the image shape (`input`, `C,H,W` before padding), the class
+//! names (`classes`, `/`-separated) and the preprocessing (`preprocess.*`).
+//!
+//! A weights file without that metadata (written by PyTorch, or by an older `lenet5`) is
+//! read as LeNet-5 on MNIST: 1×28×28 images, classes 0–9, [`Preprocess::mnist`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use layers::checkpoint::{assign_parameters, read_checkpoint};
+use layers::{CheckpointError, Module};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::arch::{Arch, SpecError};
+use crate::data::{Dataset, Preprocess};
+
+/// What a weights file says about its network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkInfo {
+    /// The architecture.
+    pub arch: Arch,
+    /// One image's shape `[C, H, W]` before preprocessing.
+    pub input: [usize; 3],
+    /// The class names.
+    pub class_names: Vec<String>,
+}
+
+/// Why a network file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// The file could not be read, or its tensors do not fit the network.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The metadata's architecture does not parse or does not fit.
+    #[error("{path}: arch: {source}")]
+    Spec {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The spec's error.
+        source: SpecError,
+    },
+}
+
+impl NetworkInfo {
+    /// LeNet-5 on MNIST (for files without metadata).
+    pub fn lenet5_mnist() -> Self {
+        NetworkInfo { arch: Arch::LeNet5, input: [1, 28, 28], class_names: (0..10).map(|c| c.to_string()).collect() }
+    }
+
+    /// The network for `data` (its image shape and class names).
+    pub fn for_data(arch: Arch, data: &dyn Dataset) -> Self {
+        NetworkInfo {
+            arch,
+            input: data.image_shape(),
+            class_names: (0..data.classes()).map(|c| data.class_name(c)).collect(),
+        }
+    }
+
+    /// The metadata entries `arch`, `input` and `classes`.
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        let input: Vec<String> = self.input.iter().map(usize::to_string).collect();
+        vec![
+            ("arch".into(), self.arch.to_string()),
+            ("input".into(), input.join(",")),
+            ("classes".into(), self.class_names.join("/")),
+        ]
+    }
+
+    /// The network described in `metadata` (`path` names the file in errors); `None` when
+    /// the metadata has no `arch`.
+    pub fn from_metadata(metadata: &BTreeMap<String, String>, path: &Path) -> Result<Option<Self>, NetworkError> {
+        let Some(arch) = metadata.get("arch") else { return Ok(None) };
+        let bad =
+            |key: &str, reason: String| CheckpointError::Metadata { path: path.to_path_buf(), key: key.into(), reason };
+        let arch: Arch = arch.parse().map_err(|source| NetworkError::Spec { path: path.to_path_buf(), source })?;
+        let input = metadata.get("input").ok_or_else(|| bad("input", "missing".into()))?;
+        let dims: Vec<usize> = input
+            .split(',')
+            .map(|d| d.trim().parse().map_err(|_| bad("input", format!("{input:?} is not C,H,W"))))
+            .collect::<Result<_, _>>()?;
+        let input: [usize; 3] = dims.try_into().map_err(|_| bad("input", format!("{input:?} is not C,H,W")))?;
+        let classes = metadata.get("classes").ok_or_else(|| bad("classes", "missing".into()))?;
+        let class_names: Vec<String> = classes.split('/').map(str::to_string).collect();
+        Ok(Some(NetworkInfo { arch, input, class_names }))
+    }
+
+    /// Builds the network (weights from `seed`) for images preprocessed by `preprocess`.
+    pub fn build(&self, preprocess: &Preprocess, seed: u64) -> Result<Box<dyn Module<f32>>, SpecError> {
+        let shape = preprocess.output_shape(self.input).map_err(|e| SpecError {
+            position: None,
+            text: String::new(),
+            reason: e.to_string(),
+        })?;
+        self.arch.build(shape, Some(self.class_names.len()), &mut StdRng::seed_from_u64(seed))
+    }
+}
+
+/// A network loaded from a weights file, with its description and preprocessing.
+pub struct LoadedNetwork {
+    /// The network with the file's weights.
+    pub model: Box<dyn Module<f32>>,
+    /// What the file says about it.
+    pub info: NetworkInfo,
+    /// How its input images are preprocessed.
+    pub preprocess: Preprocess,
+}
+
+/// Loads a weights file: the network its metadata describes (LeNet-5 on MNIST when it has
+/// none), with its weights; every tensor must be present with its shape, and nothing else.
+pub fn load_network(path: &Path) -> Result<LoadedNetwork, NetworkError> {
+    let mut checkpoint = read_checkpoint::<f32>(path)?;
+    let (info, preprocess) = match NetworkInfo::from_metadata(&checkpoint.metadata, path)? {
+        Some(info) => {
+            let preprocess = Preprocess::from_metadata(&checkpoint.metadata).map_err(|e| {
+                CheckpointError::Metadata { path: path.to_path_buf(), key: "preprocess".into(), reason: e.to_string() }
+            })?;
+            (info, preprocess)
+        }
+        None => (NetworkInfo::lenet5_mnist(), Preprocess::mnist()),
+    };
+    let mut model =
+        info.build(&preprocess, 0).map_err(|source| NetworkError::Spec { path: path.to_path_buf(), source })?;
+    let names: std::collections::BTreeSet<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+    if let Some(name) = checkpoint.tensors.keys().find(|n| !names.contains(*n)) {
+        return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name: name.clone() }.into());
+    }
+    assign_parameters(&mut model, &mut checkpoint.tensors, path)?;
+    Ok(LoadedNetwork { model, info, preprocess })
+}

@@ -1,0 +1,109 @@
+//! One step's forward and backward pass over a batch split across threads, and inference.
+//!
+//! The batch is split into `threads` contiguous slices; each thread records its slice on
+//! its own tape, with its mean loss weighted by `slice / batch`, so the gradients of the
+//! slices add up to the gradient of the batch's mean loss. The slices are summed in thread
+//! order, so a step is reproducible bit for bit for a given thread count.
+
+use autograd::{Gradients, Tape};
+use layers::Module;
+use tensor::Tensor;
+
+use super::TrainError;
+
+/// The result of one step before the update: mean loss, correct predictions, gradients.
+pub struct StepOutcome {
+    /// Mean data loss over the batch.
+    pub loss: f64,
+    /// Images whose argmax is the label.
+    pub correct: usize,
+    /// Gradients of the batch's mean loss.
+    pub grads: Gradients<f32>,
+}
+
+/// Forward and backward of one batch `x: [N, …]` with `labels` over `threads` slices.
+pub fn forward_backward<M: Module<f32> + ?Sized>(
+    model: &M,
+    x: &Tensor<f32>,
+    labels: &[usize],
+    threads: usize,
+) -> Result<StepOutcome, TrainError> {
+    let n = labels.len();
+    let run = |&(start, len): &(usize, usize)| -> Result<StepOutcome, TrainError> {
+        let tape = Tape::new();
+        let xs = tape.constant(x.narrow(0, start, len)?);
+        let logits = model.forward(xs)?;
+        let correct = count_correct(&logits.value(), &labels[start..start + len])?;
+        let loss = logits.softmax_cross_entropy(&labels[start..start + len])?.scale(len as f32 / n as f32)?;
+        let value = f64::from(loss.value().item()?);
+        let grads = tape.backward(loss)?;
+        Ok(StepOutcome { loss: value, correct, grads })
+    };
+    let mut outcomes = on_threads(n, threads, run).into_iter();
+    let mut total = outcomes.next().expect("at least one slice")?;
+    for o in outcomes {
+        let o = o?;
+        total.loss += o.loss;
+        total.correct += o.correct;
+        total.grads.accumulate(&o.grads)?;
+    }
+    Ok(total)
+}
+
+/// The outputs `[N, K]` of a batch `x: [N, …]` without recording gradients, the batch
+/// split over `threads` (each image's output does not depend on the split).
+pub fn infer<M: Module<f32> + ?Sized>(model: &M, x: &Tensor<f32>, threads: usize) -> Result<Tensor<f32>, TrainError> {
+    let n = x.shape().first().copied().unwrap_or(0);
+    let run = |&(start, len): &(usize, usize)| -> Result<Tensor<f32>, TrainError> {
+        Ok(model.predict(&x.narrow(0, start, len)?)?)
+    };
+    let mut parts = on_threads(n, threads, run);
+    if parts.len() == 1 {
+        return parts.pop().expect("one part");
+    }
+    let mut shape = Vec::new();
+    let mut values = Vec::new();
+    for part in parts {
+        let part = part?;
+        shape = part.shape().to_vec();
+        values.extend(part.iter());
+    }
+    shape[0] = n;
+    Ok(Tensor::from_vec(&shape, values)?)
+}
+
+/// Runs `f` on `threads` contiguous slices of `n` items (on the calling thread when there is
+/// one), returning the results in slice order.
+fn on_threads<R: Send>(n: usize, threads: usize, f: impl Fn(&(usize, usize)) -> R + Sync) -> Vec<R> {
+    let slices = slices(n, threads);
+    if slices.len() == 1 {
+        return vec![f(&slices[0])];
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = slices.iter().map(|slice| s.spawn(move || f(slice))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
+}
+
+/// `threads` contiguous `(start, len)` slices of `n` items, sizes differing by at most 1,
+/// none empty.
+pub fn slices(n: usize, threads: usize) -> Vec<(usize, usize)> {
+    let parts = threads.clamp(1, n.max(1));
+    let (base, extra) = (n / parts, n % parts);
+    let mut start = 0;
+    (0..parts)
+        .map(|i| {
+            let len = base + usize::from(i < extra);
+            let s = (start, len);
+            start += len;
+            s
+        })
+        .collect()
+}
+
+/// How many rows of `logits: [N, K]` have their first maximum at the label.
+pub fn count_correct(logits: &Tensor<f32>, labels: &[usize]) -> Result<usize, TrainError> {
+    let predicted = logits.argmax_axis(1, false)?;
+    Ok(predicted.iter().zip(labels).filter(|(p, l)| p == *l).count())
+}

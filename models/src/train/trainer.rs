@@ -1,0 +1,328 @@
+//! A run in progress over any model and any data set: seeded shuffles, data-parallel
+//! steps, the schedule, clipping, the non-finite stop, per-epoch evaluation.
+
+use std::time::Instant;
+
+use layers::Module;
+use layers::optim::{clip_grad_norm, first_non_finite_gradient};
+use layers::{LayerError, Optimizer};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use tensor::Tensor;
+
+use super::evaluate::{check_model, evaluate};
+use super::step::forward_backward;
+use super::{EpochMetrics, NonFinite, StepReport, TrainConfig, TrainError};
+use crate::data::{Dataset, Preprocess};
+
+/// Images per evaluation batch.
+pub const EVAL_BATCH: usize = 1000;
+
+/// What the callback of [`Trainer::advance`] wants after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Take the next step.
+    Continue,
+    /// Return now (e.g. to write a checkpoint, or because the user pressed Ctrl-C).
+    Pause,
+}
+
+/// How [`Trainer::advance`] returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Advance {
+    /// The callback asked for a pause; [`Trainer::progress`] says where the epoch stands.
+    Paused,
+    /// The epoch ended (at its last batch or at the step limit) and was evaluated.
+    EpochEnd(Box<EpochMetrics>),
+}
+
+/// Where the current epoch stands: the steps taken in it and its running sums, so that an
+/// epoch interrupted and resumed reports the same metrics as one run straight through.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EpochProgress {
+    /// Steps taken in the epoch (the next batch is number `step`, from 0).
+    pub step: usize,
+    /// Σ over the epoch's steps of (mean loss of the step · images in the step).
+    pub loss_sum: f64,
+    /// Training images classified correctly so far in the epoch.
+    pub correct: usize,
+    /// Training images seen so far in the epoch.
+    pub seen: usize,
+    /// Wall time of the epoch's training steps so far (informative only).
+    pub train_seconds: f64,
+}
+
+/// A training run: the model, the optimizer, the preprocessing of its data, and where the
+/// run stands. Generic over the model: LeNet-5, a [`Sequential`](layers::Sequential) built
+/// from a spec, or a network of your own.
+pub struct Trainer<M> {
+    /// The network.
+    pub model: M,
+    /// The update rule.
+    pub optimizer: Box<dyn Optimizer<f32> + Send>,
+    /// The hyper-parameters.
+    pub config: TrainConfig,
+    /// How images become the network's input.
+    pub preprocess: Preprocess,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimizer steps taken over the run.
+    pub steps: u64,
+    /// Where the current (not yet completed) epoch stands.
+    pub progress: EpochProgress,
+    /// The size of the training set the run trains on (0 before the first step).
+    pub train_images: usize,
+}
+
+impl<M: Module<f32>> Trainer<M> {
+    /// A fresh run of `model` (its weights as they are) with the configuration's
+    /// optimizer; an error for hyper-parameters out of range.
+    pub fn new(model: M, config: TrainConfig, preprocess: Preprocess) -> Result<Self, TrainError> {
+        config.validate().map_err(|reason| LayerError::Config { what: "TrainConfig".into(), reason })?;
+        let optimizer = config.build_optimizer()?;
+        Ok(Trainer {
+            model,
+            optimizer,
+            config,
+            preprocess,
+            epoch: 0,
+            steps: 0,
+            progress: EpochProgress::default(),
+            train_images: 0,
+        })
+    }
+
+    /// A seeded generator for the initial weights: `StdRng` from the run's seed.
+    pub fn weight_rng(seed: u64) -> StdRng {
+        StdRng::seed_from_u64(seed)
+    }
+
+    /// Whether the run has reached its epochs or its step limit.
+    pub fn finished(&self) -> bool {
+        self.epoch >= self.config.epochs || self.config.max_steps.is_some_and(|m| self.steps >= m)
+    }
+
+    /// Steps in an epoch over `n` training images.
+    pub fn steps_per_epoch(&self, n: usize) -> usize {
+        n.div_ceil(self.config.batch_size.max(1))
+    }
+
+    /// The order of the training images in epoch `epoch` (from 0): a shuffle seeded by
+    /// the run's seed and the epoch, so it can be recomputed when resuming.
+    pub fn epoch_order(&self, epoch: usize, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        if self.config.shuffle {
+            let seed = self.config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            order.shuffle(&mut StdRng::seed_from_u64(seed));
+        }
+        order
+    }
+
+    /// Evaluates the model on `data` (batches of [`EVAL_BATCH`], split over the run's
+    /// threads).
+    pub fn evaluate(&self, data: &dyn Dataset) -> Result<super::Evaluation, TrainError> {
+        evaluate(&self.model, data, &self.preprocess, EVAL_BATCH, self.config.threads)
+    }
+
+    /// Trains the rest of the current epoch on `train`, then evaluates on `test`, calling
+    /// `on_step` after each step. Stops early at the step limit.
+    pub fn run_epoch(
+        &mut self,
+        train: &dyn Dataset,
+        test: &dyn Dataset,
+        mut on_step: impl FnMut(&StepReport),
+    ) -> Result<EpochMetrics, TrainError> {
+        loop {
+            let advanced = self.advance(train, test, |r| {
+                on_step(r);
+                Flow::Continue
+            })?;
+            if let Advance::EpochEnd(m) = advanced {
+                return Ok(*m);
+            }
+        }
+    }
+
+    /// Trains until the run is finished or an observer pauses it, calling `observer` after
+    /// each step and each epoch.
+    pub fn fit(
+        &mut self,
+        train: &dyn Dataset,
+        test: &dyn Dataset,
+        observer: &mut dyn Observer<M>,
+    ) -> Result<Fit, TrainError> {
+        while !self.finished() {
+            match self.advance_observed(train, test, &mut |t, r| observer.on_step(t, r))? {
+                Advance::Paused => return Ok(Fit::Paused),
+                Advance::EpochEnd(m) => {
+                    if observer.on_epoch(self, &m)? == Flow::Pause && !self.finished() {
+                        return Ok(Fit::Paused);
+                    }
+                }
+            }
+        }
+        Ok(Fit::Finished)
+    }
+
+    /// Trains from where the current epoch stands ([`Trainer::progress`]) until `on_step`
+    /// returns [`Flow::Pause`] after a step, or the epoch ends (at its last batch or the
+    /// step limit; it is then evaluated on `test` and [`Trainer::epoch`] advances).
+    ///
+    /// A step whose loss or gradients are not finite is an error
+    /// ([`TrainError::NonFinite`]) and changes nothing: the trainer stays as it was after
+    /// the previous step.
+    pub fn advance(
+        &mut self,
+        train: &dyn Dataset,
+        test: &dyn Dataset,
+        mut on_step: impl FnMut(&StepReport) -> Flow,
+    ) -> Result<Advance, TrainError> {
+        self.advance_observed(train, test, &mut |_, r| Ok(on_step(r)))
+    }
+
+    /// [`Trainer::advance`] with a callback that also sees the trainer and may fail.
+    pub fn advance_observed(
+        &mut self,
+        train: &dyn Dataset,
+        test: &dyn Dataset,
+        on_step: &mut dyn FnMut(&Self, &StepReport) -> Result<Flow, TrainError>,
+    ) -> Result<Advance, TrainError> {
+        let (input, _) = check_model(&self.model, train, &self.preprocess)?;
+        if self.train_images != 0 && self.train_images != train.len() {
+            return Err(TrainError::DataChanged { expected: self.train_images, got: train.len() });
+        }
+        self.train_images = train.len();
+        let started = Instant::now();
+        let order = self.epoch_order(self.epoch, train.len());
+        let bs = self.config.batch_size;
+        let steps = self.steps_per_epoch(order.len());
+        let lr = self.config.lr_at(self.epoch * steps, steps);
+        let (mut x, mut labels) = (Vec::new(), Vec::new());
+        let before = self.progress.train_seconds;
+        for (k, chunk) in order.chunks(bs).enumerate().skip(self.progress.step) {
+            if self.config.max_steps.is_some_and(|m| self.steps >= m) {
+                break;
+            }
+            self.optimizer.set_learning_rate(self.config.lr_at(self.epoch * steps + k, steps));
+            self.preprocess.fill_batch(train, chunk, &mut x, &mut labels)?;
+            let shape = [&[chunk.len()][..], &input].concat();
+            let batch = Tensor::from_vec(&shape, std::mem::take(&mut x))?;
+            let mut outcome = forward_backward(&self.model, &batch, &labels, self.config.threads)?;
+            x = batch.into_vec();
+            let parameter = first_non_finite_gradient(&self.model, &outcome.grads);
+            if !outcome.loss.is_finite() || parameter.is_some() {
+                return Err(TrainError::NonFinite(Box::new(NonFinite {
+                    step: self.steps + 1,
+                    epoch: self.epoch + 1,
+                    step_in_epoch: k + 1,
+                    steps_in_epoch: steps,
+                    loss: outcome.loss,
+                    parameter,
+                })));
+            }
+            if let Some(max_norm) = self.config.clip_grad_norm {
+                clip_grad_norm(&mut outcome.grads, max_norm);
+            }
+            self.optimizer.step(self.model.named_parameters_mut(), &outcome.grads)?;
+            self.steps += 1;
+            let p = &mut self.progress;
+            p.step = k + 1;
+            p.loss_sum += outcome.loss * chunk.len() as f64;
+            p.correct += outcome.correct;
+            p.seen += chunk.len();
+            p.train_seconds = before + started.elapsed().as_secs_f64();
+            let report = StepReport {
+                epoch: self.epoch + 1,
+                step: k + 1,
+                steps,
+                loss: outcome.loss,
+                accuracy: p.correct as f64 / p.seen as f64,
+                images_per_second: p.seen as f64 / p.train_seconds.max(1e-9),
+                global_step: self.steps,
+            };
+            if on_step(self, &report)? == Flow::Pause {
+                return Ok(Advance::Paused);
+            }
+        }
+        let p = std::mem::take(&mut self.progress);
+        let train_seconds = before + started.elapsed().as_secs_f64();
+        let evaluating = Instant::now();
+        let test_eval = self.evaluate(test)?;
+        self.epoch += 1;
+        let seen_f = p.seen.max(1) as f64;
+        Ok(Advance::EpochEnd(Box::new(EpochMetrics {
+            epoch: self.epoch,
+            lr,
+            train_loss: p.loss_sum / seen_f,
+            train_accuracy: p.correct as f64 / seen_f,
+            test: test_eval,
+            train_seconds,
+            seconds: train_seconds + evaluating.elapsed().as_secs_f64(),
+            images_per_second: p.seen as f64 / train_seconds.max(1e-9),
+        })))
+    }
+}
+
+/// How [`Trainer::fit`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// Every epoch (or the step limit) is done.
+    Finished,
+    /// An observer paused the run; it can go on with another `fit`.
+    Paused,
+}
+
+/// Watches a run: after each step and each epoch. Every method has a default that does
+/// nothing, so an observer implements what it needs; `()` observes nothing (a silent run).
+pub trait Observer<M> {
+    /// After each step; [`Flow::Pause`] makes `fit` return.
+    fn on_step(&mut self, _trainer: &Trainer<M>, _report: &StepReport) -> Result<Flow, TrainError> {
+        Ok(Flow::Continue)
+    }
+
+    /// After each epoch's evaluation; [`Flow::Pause`] makes `fit` return.
+    fn on_epoch(&mut self, _trainer: &Trainer<M>, _metrics: &EpochMetrics) -> Result<Flow, TrainError> {
+        Ok(Flow::Continue)
+    }
+}
+
+impl<M> Observer<M> for () {}
+
+/// Prints one line per epoch on stderr (loss and accuracy, train and test).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrintEpochs;
+
+impl<M> Observer<M> for PrintEpochs {
+    fn on_epoch(&mut self, _: &Trainer<M>, m: &EpochMetrics) -> Result<Flow, TrainError> {
+        eprintln!("{}", m.summary());
+        Ok(Flow::Continue)
+    }
+}
+
+macro_rules! observer_tuple {
+    ($($name:ident),+) => {
+        /// Each observer in order; the run pauses when any asks.
+        impl<M, $($name: Observer<M>),+> Observer<M> for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn on_step(&mut self, trainer: &Trainer<M>, report: &StepReport) -> Result<Flow, TrainError> {
+                let ($($name,)+) = self;
+                let mut flow = Flow::Continue;
+                $(if $name.on_step(trainer, report)? == Flow::Pause { flow = Flow::Pause; })+
+                Ok(flow)
+            }
+
+            #[allow(non_snake_case)]
+            fn on_epoch(&mut self, trainer: &Trainer<M>, metrics: &EpochMetrics) -> Result<Flow, TrainError> {
+                let ($($name,)+) = self;
+                let mut flow = Flow::Continue;
+                $(if $name.on_epoch(trainer, metrics)? == Flow::Pause { flow = Flow::Pause; })+
+                Ok(flow)
+            }
+        }
+    };
+}
+
+observer_tuple!(A, B);
+observer_tuple!(A, B, C);
+observer_tuple!(A, B, C, D);

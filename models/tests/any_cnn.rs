@@ -1,0 +1,225 @@
+//! A CNN that is not LeNet-5, on an IDX folder that is not MNIST (12×12 images of 3
+//! classes, written here), through the same stack: `lenet5 train --arch` trains, evaluates,
+//! predicts and resumes with nothing repeated (the network, the preprocessing and the data
+//! folder come from the files); a run interrupted in-process and resumed by the command ends
+//! bit for bit where the command's straight run ends; 1 and 2 threads reach the same
+//! accuracy.
+
+mod common;
+
+use std::path::Path;
+
+use layers::Module;
+use layers::checkpoint::read_checkpoint;
+use models::arch::Arch;
+use models::data::{ImageSet, Preprocess};
+use models::network::NetworkInfo;
+use models::resume::{Checkpointer, load_state};
+use models::train::{Advance, Flow, OptimizerKind, ScheduleKind, TrainConfig, Trainer};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use common::{Scratch, idx_bytes, lenet5, s};
+
+const SPEC: &str = "conv(4,3,p=1) relu maxpool(2) conv(8,3,s=2,p=1) relu flatten linear(16) relu linear(3)";
+const SIDE: usize = 12;
+
+/// `n` images of 12×12: noise with a bright horizontal bar (class 0), vertical bar (1) or
+/// square (2) at a random place.
+fn images(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let class = rng.random_range(0..3u8);
+        let (r0, c0) = (rng.random_range(1..8), rng.random_range(1..8));
+        for r in 0..SIDE {
+            for c in 0..SIDE {
+                let on = match class {
+                    0 => r == r0 && (c0..c0 + 4).contains(&c),
+                    1 => c == c0 && (r0..r0 + 4).contains(&r),
+                    _ => (r0..r0 + 3).contains(&r) && (c0..c0 + 3).contains(&c),
+                };
+                pixels.push(if on { 255 } else { rng.random_range(0..60) });
+            }
+        }
+        labels.push(class);
+    }
+    (pixels, labels)
+}
+
+/// An IDX folder with MNIST's four file names holding the shapes data set.
+fn write_folder(dir: &Path) {
+    for (prefix, n, seed) in [("train", 240u32, 1), ("t10k", 60, 2)] {
+        let (pixels, labels) = images(n as usize, seed);
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), idx_bytes(&[n, 12, 12], &pixels)).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), idx_bytes(&[n], &labels)).unwrap();
+    }
+}
+
+fn weights_bits(path: &Path) -> Vec<(String, Vec<u32>)> {
+    read_checkpoint::<f32>(path)
+        .unwrap()
+        .tensors
+        .into_iter()
+        .map(|(n, t)| (n, t.iter().map(f32::to_bits).collect()))
+        .collect()
+}
+
+#[test]
+fn the_command_trains_evaluates_predicts_and_resumes_a_spec() {
+    let scratch = Scratch::new("any-cnn");
+    let data_dir = scratch.join("shapes");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    write_folder(&data_dir);
+    let out = scratch.join("run/net.safetensors");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--arch", SPEC, "--data", s(&data_dir), "--out", s(&out), "--threads", "1"];
+        args.extend_from_slice(extra);
+        lenet5(&args)
+    };
+    let run = train(&[
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--schedule",
+        "constant",
+    ]);
+    run.assert_ok("train --arch");
+    assert!(run.stderr.contains("epoch  3:"), "{}", run.stderr);
+
+    // The weights file carries the network, the preprocessing and the data folder.
+    let meta = read_checkpoint::<f32>(&out).unwrap().metadata;
+    assert_eq!(meta["arch"], SPEC);
+    assert_eq!(meta["input"], "1,12,12");
+    assert_eq!(meta["classes"], "0/1/2");
+    assert_eq!(meta["preprocess.pad"], "0");
+    let data = models::mnist::load(&data_dir).unwrap();
+    let fitted = Preprocess::fit(&data.train, 0).unwrap();
+    assert_eq!(meta["preprocess.mean"], format!("{:?}", fitted.mean()[0]));
+
+    // eval without --data: the folder the run trained on; the accuracy of a trained net.
+    let eval = lenet5(&["eval", "--checkpoint", s(&out)]);
+    eval.assert_ok("eval");
+    let first = eval.stdout.lines().next().unwrap();
+    assert!(first.contains("(60 images)"), "{first}");
+    let accuracy: f64 = first.split("accuracy ").nth(1).unwrap().split('%').next().unwrap().parse().unwrap();
+    assert!(accuracy >= 80.0, "{first}");
+    // Three classes: three per-class lines and three rows of the confusion matrix.
+    let rows =
+        eval.stdout.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && l.contains(':'));
+    assert_eq!(rows.count(), 6, "{}", eval.stdout);
+
+    // predict a 12×12 PNG of a vertical bar.
+    let png = scratch.join("bar.png");
+    image::GrayImage::from_fn(12, 12, |x, y| image::Luma([if x == 5 && (3..8).contains(&y) { 255 } else { 0 }]))
+        .save(&png)
+        .unwrap();
+    let predict = lenet5(&["predict", "--checkpoint", s(&out), s(&png)]);
+    predict.assert_ok("predict");
+    assert!(predict.stdout.starts_with(&format!("{}: ", png.display())), "{}", predict.stdout);
+
+    // Resuming a finished run needs no option: it finds its data and says so.
+    let state = scratch.join("run/net.state.safetensors");
+    let resumed = lenet5(&["train", "--resume", s(&state)]);
+    resumed.assert_ok("resume");
+    assert!(resumed.stderr.contains("already complete"), "{}", resumed.stderr);
+    // An option that disagrees with the run is refused, naming it.
+    let conflict = lenet5(&["train", "--resume", s(&state), "--arch", "conv(2,3) flatten linear(3)"]);
+    assert_eq!(conflict.code, Some(2), "{}", conflict.stderr);
+    assert!(conflict.stderr.contains("--arch"), "{}", conflict.stderr);
+    // A spec that does not fit is one line, exit status 2, naming the layer and the shapes.
+    let bad = lenet5(&["train", "--arch", "conv(4,13) flatten linear(3)", "--data", s(&data_dir), "--out", s(&out)]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert_eq!(bad.stderr_lines().len(), 1, "{}", bad.stderr);
+    assert!(bad.stderr.contains("layer 1 \"conv(4,13)\"") && bad.stderr.contains("[N, 1, 12, 12]"), "{}", bad.stderr);
+}
+
+/// A run paused after step 7 in-process, checkpointed as the command does, then resumed by
+/// `lenet5 train --resume` alone ends with the weights of the command's straight run.
+#[test]
+fn a_run_paused_in_process_and_resumed_by_the_command_matches_a_straight_run() {
+    let scratch = Scratch::new("any-cnn-resume");
+    let data_dir = scratch.join("shapes");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    write_folder(&data_dir);
+    let straight = scratch.join("straight.safetensors");
+    lenet5(&[
+        "train",
+        "--arch",
+        SPEC,
+        "--data",
+        s(&data_dir),
+        "--out",
+        s(&straight),
+        "--threads",
+        "2",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--seed",
+        "5",
+    ])
+    .assert_ok("straight run");
+
+    let data = models::mnist::load(&data_dir).unwrap();
+    let config = TrainConfig { epochs: 2, batch_size: 32, threads: 2, seed: 5, ..TrainConfig::default() };
+    let info = NetworkInfo::for_data(SPEC.parse::<Arch>().unwrap(), &data.train);
+    let preprocess = Preprocess::fit(&data.train, 0).unwrap();
+    let model = info.build(&preprocess, config.seed).unwrap();
+    let mut trainer = Trainer::new(model, config, preprocess).unwrap();
+    let paused =
+        trainer.advance(&data.train, &data.test, |r| if r.global_step == 7 { Flow::Pause } else { Flow::Continue });
+    assert_eq!(paused.unwrap(), Advance::Paused);
+    let out = scratch.join("paused.safetensors");
+    let mut meta = info.metadata();
+    meta.push(("data.dir".into(), data_dir.display().to_string()));
+    Checkpointer::new(out.clone(), 0, meta).write(&trainer).unwrap();
+    let state = scratch.join("paused.state.safetensors");
+    assert_eq!(load_state(&state).unwrap().trainer.steps, 7);
+
+    lenet5(&["train", "--resume", s(&state)]).assert_ok("resume");
+    assert_eq!(weights_bits(&out), weights_bits(&straight), "resumed and straight runs end with the same weights");
+}
+
+/// The same spec trained with 1 and with 2 threads: the batch is split differently, so the
+/// sums round differently, but the accuracy is the same to within a few test images.
+#[test]
+fn one_and_two_threads_reach_the_same_accuracy() {
+    let (pixels, labels) = images(300, 3);
+    let set = |range: std::ops::Range<usize>| ImageSet {
+        shape: [1, 12, 12],
+        images: pixels[range.start * 144..range.end * 144].to_vec(),
+        labels: labels[range].iter().map(|&l| u16::from(l)).collect(),
+        class_names: ImageSet::numbered_classes(3),
+    };
+    let (train, test) = (set(0..240), set(240..300));
+    let accuracy = |threads: usize| {
+        let config = TrainConfig {
+            epochs: 6,
+            batch_size: 16,
+            optimizer: OptimizerKind::Adam,
+            lr: 0.01,
+            schedule: ScheduleKind::Constant,
+            threads,
+            seed: 2,
+            ..TrainConfig::default()
+        };
+        let preprocess = Preprocess::fit(&train, 0).unwrap();
+        let model = NetworkInfo::for_data(SPEC.parse().unwrap(), &train).build(&preprocess, 2).unwrap();
+        let mut trainer = Trainer::new(model, config, preprocess).unwrap();
+        trainer.fit(&train, &test, &mut ()).unwrap();
+        assert_eq!(trainer.model.num_parameters(), 4 * 9 + 4 + 8 * 36 + 8 + 16 * 72 + 16 + 3 * 16 + 3);
+        trainer.evaluate(&test).unwrap().accuracy
+    };
+    let (one, two) = (accuracy(1), accuracy(2));
+    println!("1 thread: {:.1}%, 2 threads: {:.1}%", 100.0 * one, 100.0 * two);
+    assert!(one >= 0.8 && two >= 0.8, "{one} {two}");
+    assert!((one - two).abs() <= 3.0 / test.len() as f64, "{one} vs {two}");
+}
