@@ -31,6 +31,8 @@
 //! # Ok::<(), autograd::AutogradError>(())
 //! ```
 
+mod collective;
+mod context;
 mod error;
 mod gradcheck;
 mod gradients;
@@ -41,10 +43,12 @@ mod param;
 pub mod strategies;
 mod tape;
 
+pub use collective::{AbortOnPanic, ReduceGroup};
+pub use context::StepContext;
 pub use error::{AutogradError, Result};
 pub use gradcheck::{GradcheckConfig, GradcheckError, GradcheckReport, InputReport, gradcheck};
 pub use gradients::Gradients;
 pub use op::Op;
-pub use ops::softmax_rows;
+pub use ops::{BatchNormOutput, BatchStats, softmax_rows};
 pub use param::{Param, ParamId};
 pub use tape::{NoGradGuard, Tape, Var};
