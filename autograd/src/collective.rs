@@ -95,8 +95,8 @@ impl ReduceGroup {
                 self.changed.notify_all();
                 return Err(aborted(&reason));
             }
-            let mut sum = vec![0.0; values.len()];
-            for deposit in &deposits {
+            let mut sum = deposits[0].clone();
+            for deposit in &deposits[1..] {
                 for (s, v) in sum.iter_mut().zip(deposit) {
                     *s += v;
                 }
