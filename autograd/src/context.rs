@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use tensor::CounterRng;
+use tensor::{CounterRng, Element, Tensor};
 
 use crate::collective::ReduceGroup;
 
@@ -41,6 +41,16 @@ impl StepContext {
     /// batch (this shard's elements start at `first_sample · elements per sample`).
     pub fn stream(&self, layer: u64) -> CounterRng {
         CounterRng::from_words(&[self.seed, self.step, layer])
+    }
+
+    /// The dropout keep-mask of layer `layer` for this shard's part of the batch, `shape`
+    /// being `[samples of this shard, …]`: element `e` of the whole batch is kept with
+    /// probability `1 − p`, drawn from [`StepContext::stream`] at index `e`, so the shards'
+    /// masks are the rows of the whole batch's mask whatever the split.
+    pub fn dropout_mask<T: Element>(&self, layer: u64, shape: &[usize], p: f64) -> tensor::Result<Tensor<T>> {
+        let per_sample: usize = shape.iter().skip(1).product();
+        let first = (self.first_sample as u64).wrapping_mul(per_sample as u64);
+        self.stream(layer).keep_mask(shape, p, first)
     }
 
     /// The group and this shard's index, as batch normalisation takes them.

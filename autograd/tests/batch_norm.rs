@@ -413,3 +413,34 @@ fn evaluation_mode_rejects_bad_running_statistics() {
         Err(AutogradError::Tensor(_))
     ));
 }
+
+/// A shard with no sample (a batch smaller than the thread count) contributes nothing and
+/// gets empty gradients; the other shard normalises with the whole batch.
+#[test]
+fn an_empty_shard_takes_part_without_samples() {
+    let x = random_tensor(&[3, 2, 2, 2], 9);
+    let (gamma, beta) = (random_tensor(&[2], 10).add_scalar(2.0), random_tensor(&[2], 11));
+    let w = random_tensor(&[3, 2, 2, 2], 12);
+    let whole = one_shard(x.clone(), gamma.clone(), beta.clone(), w.clone(), None).unwrap();
+    let group = Arc::new(ReduceGroup::new(2).unwrap());
+    let results: Vec<ShardResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = [(0, 0), (0, 3)]
+            .into_iter()
+            .enumerate()
+            .map(|(shard, (start, end))| {
+                let context =
+                    StepContext { shard, shards: 2, first_sample: start, group: Some(group.clone()), seed: 0, step: 0 };
+                let xs = x.narrow(0, start, end - start).unwrap().to_contiguous();
+                let ws = w.narrow(0, start, end - start).unwrap().to_contiguous();
+                let (g, b) = (gamma.clone(), beta.clone());
+                scope.spawn(move || one_shard(xs, g, b, ws, Some(context)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+    });
+    assert!(results[0].0.is_empty() && results[0].1.is_empty());
+    assert_close(&results[1].0, &whole.0, 1e-12);
+    assert_close(&results[1].1, &whole.1, 1e-12);
+    let total: Vec<f64> = (0..2).map(|c| results[0].2[c] + results[1].2[c]).collect();
+    assert_close(&total, &whole.2, 1e-12);
+}

@@ -240,3 +240,24 @@ fn the_tape_carries_the_step_context() {
     assert!(tape.context().unwrap().group.is_none());
     assert!(Tape::<f32>::new().context().is_none());
 }
+
+/// The shards' dropout masks, drawn from their contexts, are the rows of the whole batch's
+/// mask, whatever the split.
+#[test]
+fn dropout_masks_do_not_depend_on_the_split() {
+    let whole = StepContext::single(11, 5).dropout_mask::<f32>(2, &[7, 3, 2, 2], 0.3).unwrap();
+    for cuts in [vec![0, 7], vec![0, 3, 7], vec![0, 1, 2, 7], vec![0, 4, 4, 7]] {
+        let shards = cuts.len() - 1;
+        let mut joined = Vec::new();
+        for shard in 0..shards {
+            let rows = cuts[shard + 1] - cuts[shard];
+            let context = StepContext { shard, shards, first_sample: cuts[shard], group: None, seed: 11, step: 5 };
+            joined.extend(context.dropout_mask::<f32>(2, &[rows, 3, 2, 2], 0.3).unwrap().to_vec());
+        }
+        assert_eq!(joined, whole.to_vec(), "cuts {cuts:?}");
+    }
+    let other_step = StepContext::single(11, 6).dropout_mask::<f32>(2, &[7, 3, 2, 2], 0.3).unwrap();
+    let other_layer = StepContext::single(11, 5).dropout_mask::<f32>(3, &[7, 3, 2, 2], 0.3).unwrap();
+    assert_ne!(other_step.to_vec(), whole.to_vec());
+    assert_ne!(other_layer.to_vec(), whole.to_vec());
+}
