@@ -13,6 +13,26 @@
 //! [`AbortOnPanic`] guard, which aborts if the thread panics), and every waiting and future
 //! call on the group returns [`AutogradError::Collective`]. An aborted group stays aborted;
 //! make a new one for the next step.
+//!
+//! ```
+//! use autograd::ReduceGroup;
+//! let group = ReduceGroup::new(2)?;
+//! let sums = std::thread::scope(|scope| {
+//!     let handles: Vec<_> = (0..2)
+//!         .map(|shard| {
+//!             let group = &group;
+//!             scope.spawn(move || {
+//!                 let _guard = group.abort_on_panic(shard);
+//!                 let mut v = [shard as f64 + 1.0, 10.0];
+//!                 group.all_reduce_sum(shard, &mut v).map(|()| v)
+//!             })
+//!         })
+//!         .collect();
+//!     handles.into_iter().map(|h| h.join().expect("no panic")).collect::<Result<Vec<_>, _>>()
+//! })?;
+//! assert_eq!(sums, vec![[3.0, 20.0], [3.0, 20.0]]);
+//! # Ok::<(), autograd::AutogradError>(())
+//! ```
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 

@@ -14,6 +14,11 @@
 //! value that borrows nothing, so the tape can be dropped before the optimizer writes the
 //! parameters in place.
 //!
+//! **Shards.** A batch split across threads is recorded on one tape per shard. Ops that
+//! need the whole batch (batch normalisation) join the shards through a [`ReduceGroup`]; a
+//! layer finds the group, its shard and the step's random-stream keys in the tape's
+//! [`StepContext`] ([`Tape::with_context`], [`Tape::context`]).
+//!
 //! **Checking.** [`gradcheck()`] compares the tape's gradients with central differences in
 //! f64; `strategies` (feature `proptest`, on by default) gives proptest strategies for
 //! tensors, shapes and convolution/pooling geometries, for property tests of your own.
