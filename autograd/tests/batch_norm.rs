@@ -444,3 +444,22 @@ fn an_empty_shard_takes_part_without_samples() {
     let total: Vec<f64> = (0..2).map(|c| results[0].2[c] + results[1].2[c]).collect();
     assert_close(&total, &whole.2, 1e-12);
 }
+
+/// In f32 (training precision) the op agrees with the f64 one to f32 rounding.
+#[test]
+fn f32_agrees_with_f64() {
+    let x = random_tensor(&[8, 4, 3, 3], 21).mul_scalar(3.0).add_scalar(1.0);
+    let (gamma, beta, w) =
+        (random_tensor(&[4], 22).add_scalar(1.5), random_tensor(&[4], 23), random_tensor(&[8, 4, 3, 3], 24));
+    let want = one_shard(x.clone(), gamma.clone(), beta.clone(), w.clone(), None).unwrap();
+    let narrow = |t: &Tensor<f64>| Tensor::<f32>::from_vec(t.shape(), t.iter().map(|v| v as f32).collect()).unwrap();
+    let tape = Tape::<f32>::new();
+    let (xv, gv, bv) = (tape.leaf(narrow(&x)), tape.leaf(narrow(&gamma)), tape.leaf(narrow(&beta)));
+    let y = xv.batch_norm_train(gv, bv, 1e-5, None).unwrap().y;
+    let grads = tape.backward(y.mul(tape.constant(narrow(&w))).unwrap().sum().unwrap()).unwrap();
+    let widen = |t: &Tensor<f32>| t.iter().map(f64::from).collect::<Vec<f64>>();
+    assert_close(&widen(&y.value()), &want.0, 1e-5);
+    assert_close(&widen(grads.get(xv).unwrap()), &want.1, 1e-5);
+    assert_close(&widen(grads.get(gv).unwrap()), &want.2, 1e-4);
+    assert_close(&widen(grads.get(bv).unwrap()), &want.3, 1e-4);
+}
