@@ -55,6 +55,15 @@ pub enum AutogradError {
         /// What is wrong.
         reason: String,
     },
+    /// A cross-thread reduction failed: the group was aborted (another shard failed or
+    /// panicked), a shard index is out of range, or the shards' contributions disagree.
+    #[error("{op}: {reason}")]
+    Collective {
+        /// The operation that failed.
+        op: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// A VJP returned a gradient whose shape differs from its input's (a bug in that op).
     #[error("backward: the VJP of {op} returned a gradient of shape {got:?} for input {input} of shape {expected:?}")]
     VjpShape {

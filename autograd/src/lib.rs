@@ -14,6 +14,11 @@
 //! value that borrows nothing, so the tape can be dropped before the optimizer writes the
 //! parameters in place.
 //!
+//! **Shards.** A batch split across threads is recorded on one tape per shard. Ops that
+//! need the whole batch (batch normalisation) join the shards through a [`ReduceGroup`]; a
+//! layer finds the group, its shard and the step's random-stream keys in the tape's
+//! [`StepContext`] ([`Tape::with_context`], [`Tape::context`]).
+//!
 //! **Checking.** [`gradcheck()`] compares the tape's gradients with central differences in
 //! f64; `strategies` (feature `proptest`, on by default) gives proptest strategies for
 //! tensors, shapes and convolution/pooling geometries, for property tests of your own.
@@ -31,6 +36,8 @@
 //! # Ok::<(), autograd::AutogradError>(())
 //! ```
 
+mod collective;
+mod context;
 mod error;
 mod gradcheck;
 mod gradients;
@@ -41,10 +48,12 @@ mod param;
 pub mod strategies;
 mod tape;
 
+pub use collective::{AbortOnPanic, ReduceGroup};
+pub use context::StepContext;
 pub use error::{AutogradError, Result};
 pub use gradcheck::{GradcheckConfig, GradcheckError, GradcheckReport, InputReport, gradcheck};
 pub use gradients::Gradients;
 pub use op::Op;
-pub use ops::softmax_rows;
+pub use ops::{BatchNormOutput, BatchStats, softmax_rows};
 pub use param::{Param, ParamId};
 pub use tape::{NoGradGuard, Tape, Var};

@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 
 use tensor::{Element, Tensor};
 
+use crate::context::StepContext;
 use crate::error::{AutogradError, Result};
 use crate::gradients::Gradients;
 use crate::op::Op;
@@ -42,6 +43,7 @@ pub struct Tape<T: Element> {
     id: u64,
     nodes: RefCell<Vec<Node<T>>>,
     recording: Cell<bool>,
+    context: Option<StepContext>,
 }
 
 /// A handle to a value on a [`Tape`]: cheap to copy, borrowing the tape so that it cannot
@@ -63,7 +65,26 @@ impl<T: Element> Tape<T> {
     pub fn new() -> Self {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Tape { id, nodes: RefCell::new(Vec::new()), recording: Cell::new(true) }
+        Tape { id, nodes: RefCell::new(Vec::new()), recording: Cell::new(true), context: None }
+    }
+
+    /// An empty recording tape carrying `context`: the shard, reduce group and random-stream
+    /// keys of the step, which layers read in their forward pass with [`Tape::context`].
+    pub fn with_context(context: StepContext) -> Self {
+        let mut tape = Tape::new();
+        tape.context = Some(context);
+        tape
+    }
+
+    /// The step context this tape carries, if any (see [`StepContext`]). It survives
+    /// [`Tape::reset`]; replace it with [`Tape::set_context`].
+    pub fn context(&self) -> Option<&StepContext> {
+        self.context.as_ref()
+    }
+
+    /// Replaces the step context (e.g. for the next step of a reused tape).
+    pub fn set_context(&mut self, context: Option<StepContext>) {
+        self.context = context;
     }
 
     /// This tape's identity, unique within the process.

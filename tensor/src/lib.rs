@@ -21,7 +21,10 @@
 //! # Ok::<(), tensor::TensorError>(())
 //! ```
 
+mod activation;
+mod avg_pool;
 mod conv2d;
+mod counter_rng;
 mod display;
 mod element;
 mod elementwise;
@@ -36,7 +39,9 @@ mod tensor;
 mod view;
 mod window;
 
+pub use avg_pool::{avg_pool2d, avg_pool2d_backward};
 pub use conv2d::{Conv2dGrads, conv2d, conv2d_backward};
+pub use counter_rng::{CounterRng, splitmix64_mix};
 pub use element::Element;
 pub use error::{Result, TensorError};
 pub use im2col::{col2im, col2im_into, im2col, im2col_into};

@@ -27,7 +27,7 @@ impl<T: Element> Op<T> for Add {
 
 /// The adjoint of `broadcast_to`: sums `grad` over leading axes and over axes where
 /// `shape` has size 1, giving a tensor of `shape`.
-fn sum_to<T: Element>(grad: &Tensor<T>, shape: &[usize]) -> tensor::Result<Tensor<T>> {
+pub(super) fn sum_to<T: Element>(grad: &Tensor<T>, shape: &[usize]) -> tensor::Result<Tensor<T>> {
     let lead = grad.rank() - shape.len();
     let mut g = grad.clone();
     for _ in 0..lead {

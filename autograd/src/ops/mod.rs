@@ -6,20 +6,34 @@
 
 mod add;
 mod add_bias;
+mod avg_pool2d;
+mod batch_norm;
+mod batch_norm_eval;
 mod conv2d;
+mod div;
+mod dropout;
+mod exp;
 mod im2col;
+mod leaky_relu;
+mod ln;
 mod matmul;
 mod max_pool2d;
 mod max_rows;
+mod mul;
 mod permute;
 mod pool_windows;
 mod relu;
 mod reshape;
 mod scale;
+mod sigmoid;
 mod softmax_cross_entropy;
+mod sub;
 mod sum;
+mod sum_axis;
 mod sum_squares;
+mod tanh;
 
+pub use batch_norm::{BatchNormOutput, BatchStats};
 pub use softmax_cross_entropy::softmax_rows;
 
 use tensor::{Element, Tensor};

@@ -1,0 +1,83 @@
+//! Average pooling over N×C×H×W input with PyTorch's `AvgPool2d` defaults: floor mode
+//! (windows that would run past the padded input are dropped) and `count_include_pad`
+//! (zeros in the padding count in the divisor). In floor mode every window lies inside the
+//! padded input, so the divisor is always the kernel area `kh·kw`.
+//!
+//! The pooling is linear, `vec(y) = (1/(kh·kw))·S·vec(x)` with `S` the 0/1 sum over each
+//! window's in-bounds taps, so its adjoint is `vec(∇x) = (1/(kh·kw))·Sᵀ·vec(∇y)`: each
+//! output's gradient, divided by the kernel area, is added to every input its window read.
+
+use crate::element::Element;
+use crate::error::Result;
+use crate::im2col::expect_shape;
+use crate::tensor::Tensor;
+use crate::window::Window2d;
+
+/// Average pooling of `x: [N, C, H, W]` to a contiguous `[N, C, oh, ow]`: each output is
+/// the sum of its window's in-bounds taps divided by `kh·kw` (padding counts as zeros).
+/// The window's padding must be at most half its kernel, as PyTorch requires.
+pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor<T>> {
+    let d = window.pool_dims("avg_pool2d", x.shape())?;
+    let inv_area = T::one() / T::from_usize(window.kernel_area()).unwrap_or_else(T::nan);
+    let (src, s) = (x.storage(), x.strides());
+    let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
+    let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
+    let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
+    let mut out = Vec::with_capacity(d.n * d.c * d.positions());
+    for n in 0..d.n {
+        for c in 0..d.c {
+            let plane = x.offset() + n * s[0] + c * s[1];
+            for (oh, &(i0, i1)) in rows.iter().enumerate() {
+                for (ow, &(j0, j1)) in cols.iter().enumerate() {
+                    let mut sum = T::zero();
+                    for i in i0..i1 {
+                        let row = plane + (oh * sh + i - ph) * s[2];
+                        for j in j0..j1 {
+                            sum += src[row + (ow * sw + j - pw) * s[3]];
+                        }
+                    }
+                    out.push(sum * inv_area);
+                }
+            }
+        }
+    }
+    Tensor::from_vec(&[d.n, d.c, d.oh, d.ow], out)
+}
+
+/// The VJP (adjoint) of [`avg_pool2d`]: `∇x = (1/(kh·kw))·Sᵀ·∇y`, each output's gradient
+/// divided by the kernel area and added to every in-bounds input of its window (taps in the
+/// padding are dropped). `grad` has the output's shape; the result is a contiguous tensor
+/// of `input_shape`.
+pub fn avg_pool2d_backward<T: Element>(
+    grad: &Tensor<T>,
+    input_shape: &[usize],
+    window: &Window2d,
+) -> Result<Tensor<T>> {
+    let d = window.pool_dims("avg_pool2d_backward", input_shape)?;
+    expect_shape("avg_pool2d_backward", grad.shape(), &[d.n, d.c, d.oh, d.ow])?;
+    let inv_area = T::one() / T::from_usize(window.kernel_area()).unwrap_or_else(T::nan);
+    let mut out = Tensor::zeros(input_shape)?;
+    let buf = out.as_mut_slice();
+    let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
+    let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
+    let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
+    let (g, gs) = (grad.storage(), grad.strides());
+    for n in 0..d.n {
+        for c in 0..d.c {
+            let plane = (n * d.c + c) * d.h * d.w;
+            let gplane = grad.offset() + n * gs[0] + c * gs[1];
+            for (oh, &(i0, i1)) in rows.iter().enumerate() {
+                for (ow, &(j0, j1)) in cols.iter().enumerate() {
+                    let share = g[gplane + oh * gs[2] + ow * gs[3]] * inv_area;
+                    for i in i0..i1 {
+                        let row = plane + (oh * sh + i - ph) * d.w;
+                        for j in j0..j1 {
+                            buf[row + ow * sw + j - pw] += share;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
