@@ -31,6 +31,8 @@
 //! # Ok::<(), autograd::AutogradError>(())
 //! ```
 
+#[cfg(feature = "proptest")]
+pub mod catalogue;
 mod error;
 mod gradcheck;
 mod gradients;
