@@ -147,12 +147,21 @@ pub struct Convention<A> {
 }
 
 /// A case exactly at a kink or tie, and the same case nudged in the direction of the rule.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct KinkCase<A> {
     /// The case at the kink.
     pub at: OpCase<A>,
     /// The nudged case.
     pub nudged: OpCase<A>,
+}
+
+impl<A: Debug> Debug for KinkCase<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "at the kink:")?;
+        writeln!(f, "{:?}", self.at)?;
+        writeln!(f, "nudged:")?;
+        write!(f, "{:?}", self.nudged)
+    }
 }
 
 /// `x − step·i` for the element of row-major index `i`: among equal elements the first one
