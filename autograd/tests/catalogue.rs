@@ -17,7 +17,7 @@ fn var_methods() -> Vec<String> {
             if let Some((name, params)) = rest.split_once('(')
                 && params.starts_with("self")
             {
-                names.push(name.trim_end_matches(|c| c != '_' && !char::is_alphanumeric(c)).to_string());
+                names.push(name.chars().take_while(|&c| c == '_' || c.is_alphanumeric()).collect());
             }
         }
     }
