@@ -38,6 +38,8 @@
 
 mod collective;
 mod context;
+#[cfg(feature = "proptest")]
+pub mod catalogue;
 mod error;
 mod gradcheck;
 mod gradients;

@@ -34,6 +34,7 @@ mod activation;
 pub mod checkpoint;
 mod conv2d;
 mod error;
+pub mod gradcheck;
 pub mod init;
 mod linear;
 mod loss;

@@ -382,7 +382,10 @@ pub(crate) fn im2col_columns<T: Element>(
                             x.offset() + n * s[0] + c * s[1] + h * s[2] + (lo * g.stride[1] + j - g.padding[1]) * s[3];
                         let step = g.stride[1] * s[3];
                         let dst = &mut run[lo..hi];
-                        if step == 1 {
+                        if step == 0 {
+                            // A broadcast input (stride 0 along the width): one value repeated.
+                            dst.fill(src[start]);
+                        } else if step == 1 {
                             copy_run(dst, &src[start..start + dst.len()]);
                         } else {
                             for (v, &x) in dst.iter_mut().zip(src[start..].iter().step_by(step)) {

@@ -246,3 +246,19 @@ fn max_pool2d_ties_go_to_the_first_maximum() {
 fn boxed(a: usize, b: usize, c: usize, d: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
     (0..a).flat_map(move |i| (0..b).flat_map(move |j| (0..c).flat_map(move |k| (0..d).map(move |l| (i, j, k, l)))))
 }
+
+/// An input broadcast along its width (stride 0, as `broadcast_to` makes) convolves like its
+/// contiguous copy; the im2col block builder stepped through it with `step_by(0)` and
+/// panicked (found by the op catalogue's layout check).
+#[test]
+fn conv2d_of_a_broadcast_input_is_that_of_its_copy() {
+    let column = Tensor::from_vec(&[1, 2, 3, 1], vec![0.5, -1.0, 2.0, 0.25, 1.5, -0.75]).unwrap();
+    let x = column.broadcast_to(&[1, 2, 3, 4]).unwrap();
+    assert_eq!(x.strides()[3], 0);
+    let w = Tensor::from_vec(&[2, 2, 2, 2], (0..16).map(|i| f64::from(i) / 8.0 - 1.0).collect()).unwrap();
+    for window in [Window2d::square(2, 1, 0), Window2d { kernel: [2, 2], stride: [1, 2], padding: [1, 1] }] {
+        let from_view = tensor::conv2d(&x, &w, None, &window).unwrap();
+        let from_copy = tensor::conv2d(&x.to_contiguous(), &w, None, &window).unwrap();
+        assert_eq!(from_view.to_vec(), from_copy.to_vec(), "{window:?}");
+    }
+}

@@ -16,6 +16,9 @@
 //! Links outside the repository (`http…`, `mailto:`) are not followed. Fenced code blocks,
 //! inline code spans and `$…$` math are skipped, so brackets there are not taken for links.
 //!
+//! `docs/testing-gradients.md` is held to the same link rules, and each of its ```rust
+//! blocks must be quoted verbatim from the example or the tests it names.
+//!
 //! Two more tests tie the guide's figures to the code, so that they cannot drift apart: the
 //! byte counts it quotes for the im2col matrices are those of `models::shapes::table` (what
 //! `lenet5 shapes` prints), and the shapes it derives for N = 2 are the model's.
@@ -355,4 +358,41 @@ fn lenet5_shapes_are_the_guides() {
         ("F7", vec![2, 10]),
     ];
     assert_eq!(got, expected);
+}
+
+#[test]
+fn testing_gradients_guide_links_resolve() {
+    let guide = workspace_root().join("docs/testing-gradients.md");
+    let (checked, problems) = check_file(&guide);
+    assert!(problems.is_empty(), "broken links in the guide:\n{}", problems.join("\n"));
+    assert!(checked >= 30, "only {checked} relative links found in docs/testing-gradients.md");
+}
+
+/// Every ```rust block of `docs/testing-gradients.md` is quoted verbatim from the example or
+/// the tests it names, so the guide's code compiles and runs (in `.ci/run` and the tests).
+#[test]
+fn testing_gradients_guide_quotes_code_that_exists() {
+    let root = workspace_root();
+    let guide = fs::read_to_string(root.join("docs/testing-gradients.md")).expect("the guide exists");
+    let sources: Vec<String> =
+        ["autograd/examples/custom_op.rs", "autograd/tests/catalogue_planted.rs", "layers/tests/module_gradcheck.rs"]
+            .iter()
+            .map(|p| fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}")))
+            .collect();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in guide.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```rust") => current = Some(String::new()),
+            (Some(_), "```") => blocks.push(current.take().expect("inside a block")),
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(blocks.len() >= 5, "only {} rust blocks in the guide", blocks.len());
+    let missing: Vec<&String> = blocks.iter().filter(|b| !sources.iter().any(|s| s.contains(b.as_str()))).collect();
+    assert!(missing.is_empty(), "rust blocks of the guide not found verbatim in the files it quotes:\n{missing:#?}");
 }

@@ -1,0 +1,72 @@
+//! The catalogue entries of the library's own ops, one per `Var` method, grouped by kind.
+
+mod elementwise;
+mod matrix;
+mod shape;
+mod windows;
+
+use proptest::prelude::*;
+use tensor::Tensor;
+
+use super::{AnyEntry, OpCase};
+use crate::strategies::{self, GeometryBounds};
+
+/// Every op of `autograd::ops`, as a catalogue entry.
+pub fn entries() -> Vec<Box<dyn AnyEntry>> {
+    vec![
+        Box::new(elementwise::Add),
+        Box::new(elementwise::Scale),
+        Box::new(elementwise::Relu),
+        Box::new(elementwise::Sum),
+        Box::new(elementwise::Mean),
+        Box::new(elementwise::SumSquares),
+        Box::new(shape::Reshape),
+        Box::new(shape::Flatten),
+        Box::new(shape::Permute),
+        Box::new(shape::Transpose),
+        Box::new(matrix::Matmul),
+        Box::new(matrix::AddBias),
+        Box::new(matrix::MaxRows),
+        Box::new(matrix::SoftmaxCrossEntropy),
+        Box::new(windows::Im2col),
+        Box::new(windows::Conv2d),
+        Box::new(windows::PoolWindows),
+        Box::new(windows::MaxPool2d),
+    ]
+}
+
+/// Tensors of `shape` with elements uniform in [−1, 1].
+fn dense(shape: Vec<usize>) -> impl Strategy<Value = Tensor<f64>> {
+    strategies::tensor::<f64>(shape)
+}
+
+/// Shapes of rank 0 to 3, axes of 1 to 4.
+fn any_shape() -> impl Strategy<Value = Vec<usize>> {
+    strategies::shape(0..=3, 1..=4)
+}
+
+/// Tensors of `shape` with values on the grid `k/4`, `|k| ≤ levels`: many exact ties (and
+/// zeros), distinct values at least 1/4 apart.
+fn on_grid(shape: Vec<usize>, levels: i32) -> impl Strategy<Value = Tensor<f64>> {
+    let n: usize = shape.iter().product();
+    proptest::collection::vec(-levels..=levels, n).prop_map(move |k| {
+        Tensor::from_vec(&shape, k.into_iter().map(|k| f64::from(k) / 4.0).collect()).expect("n elements")
+    })
+}
+
+/// The nudge step of "ties go to the first maximum" for values on the grid of [`on_grid`]:
+/// the whole nudge stays below a quarter of the grid's step.
+fn tie_step(x: &Tensor<f64>) -> f64 {
+    0.25 / (4.0 * x.numel() as f64)
+}
+
+/// A case of zero tensors of `shapes`, for the wrong-shape calls.
+fn zeros<A>(shapes: &[&[usize]], args: A) -> OpCase<A> {
+    OpCase::new(shapes.iter().map(|s| Tensor::zeros(s).expect("a small shape")).collect(), args)
+}
+
+/// Small geometries: at most 2·3·6·6 = 216 input elements, kernels up to 4 (non-square),
+/// strides up to 3, padding up to 2.
+fn small_windows() -> GeometryBounds {
+    GeometryBounds { batch: 1..=2, channels: 1..=3, size: 1..=6, kernel: 1..=4, stride: 1..=3, padding: 0..=2 }
+}
