@@ -11,9 +11,13 @@
 pub mod bench;
 #[cfg(feature = "download")]
 pub mod download;
+#[cfg(feature = "serve")]
+pub mod explorer;
 pub mod idx;
 pub mod lenet5;
 pub mod mnist;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod predict;
 pub mod resume;
 pub mod shapes;
