@@ -138,7 +138,8 @@ where
     let last = rows.iter().map(|r| r.epoch).max().unwrap_or(1) as f64;
     let (x0, x1) = if last > first { (first, last) } else { (first - 0.5, last + 0.5) };
     type Get = fn(&MetricsRow) -> f64;
-    let panels: [(&DrawingArea<DB, Shift>, &str, &str, Get, Get); 2] = [
+    type Panel<'a, DB> = (&'a DrawingArea<DB, Shift>, &'a str, &'a str, Get, Get);
+    let panels: [Panel<'_, DB>; 2] = [
         (&left, "Loss per epoch", "cross-entropy", |r| r.train_loss, |r| r.test_loss),
         (&right, "Accuracy per epoch", "accuracy (%)", |r| 100.0 * r.train_accuracy, |r| 100.0 * r.test_accuracy),
     ];

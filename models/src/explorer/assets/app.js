@@ -48,7 +48,7 @@ function ramp(stops, t) {
 function scaleFor(m) {
   let lo = Infinity, hi = -Infinity;
   for (const v of m.data) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  if (m.id === 'x') return { lo, hi, color: (v) => { const g = Math.round(255 * (v - lo) / ((hi - lo) || 1)); return [g, g, g]; }, gray: true };
+  if (m.id === 'x' || m.id === 'a0') return { lo, hi, color: (v) => { const g = Math.round(255 * (v - lo) / ((hi - lo) || 1)); return [g, g, g]; }, gray: true };
   if (m.signed) {
     const a = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
     return { lo: -a, hi: a, color: (v) => ramp(DIVERGING, v / a) };
@@ -165,12 +165,15 @@ function matrixPanel(m) {
   const extra = [];
   if (m.argmax) {
     // Each row's argmax as its own strip: which of the 4 window cells won.
+    // Windows that are all zero (ReLU cut them) tie; their first maximum is drawn dim.
+    const windows = m.id.startsWith('d') ? (state.pass && state.pass.forward.find((f) => f.id === m.id.slice(1))) : m;
     const s = el('canvas', { width: 4, height: rows, title: 'argmax of each row' });
     const sctx = s.getContext('2d');
     const simg = sctx.createImageData(4, rows);
     for (let r = 0; r < rows; r++) {
       const k = m.argmax[r];
-      for (let q = 0; q < 4; q++) simg.data.set(q === k ? [255, 170, 0, 255] : [40, 44, 60, 255], 4 * (r * 4 + q));
+      const dead = windows && Math.max(...windows.data.slice(4 * r, 4 * r + 4)) === 0;
+      for (let q = 0; q < 4; q++) simg.data.set(q === k ? (dead ? [120, 100, 70, 255] : [255, 170, 0, 255]) : [40, 44, 60, 255], 4 * (r * 4 + q));
     }
     sctx.putImageData(simg, 0, 0);
     s.style.width = `${4 * sx}px`; s.style.height = `${rows * sy}px`;
@@ -278,11 +281,13 @@ function renderGroup(target, list, meta, cls, argmaxOf) {
       el('header', {}, el('h3', {}, el('a', { href: `/derivation#${section}`, target: '_blank', text: name })), el('span', { class: 'what', text: what })));
     const row = el('div', { class: 'panels' });
     for (const m of ms) {
-      if (cls === 'forward' && OPS[m.id]) row.append(el('div', { class: 'op', text: OPS[m.id] }));
+      let panel;
       if (m.shape.length === 3) {
         const win = m.id === 'dout1' ? argmaxOf('a1') : m.id === 'dout3' ? argmaxOf('a3') : null;
-        row.append(mapsPanel(m, MAP_SCALE[m.id] || 4, { windows: win }));
-      } else row.append(matrixPanel(m));
+        panel = mapsPanel(m, MAP_SCALE[m.id] || 4, { windows: win });
+      } else panel = matrixPanel(m);
+      const op = cls === 'forward' && OPS[m.id];
+      row.append(op ? el('div', { class: 'with-op' }, el('div', { class: 'op', text: op }), panel) : panel);
     }
     card.append(row);
     target.append(card);
@@ -298,7 +303,10 @@ function bars(p, after) {
     const bar = el('div', { class: `bar${d === pred ? ' pred' : ''}${d === state.trueLabel ? ' truth' : ''}` });
     const i1 = el('i'); i1.style.width = `${100 * p[d]}%`; bar.append(i1);
     let text = `${(100 * p[d]).toFixed(1)}%`;
-    if (after) { const i2 = el('i', { class: 'after' }); i2.style.width = `${100 * after[d]}%`; bar.append(i2); text = `${(100 * after[d]).toFixed(1)}%`; }
+    if (after) {
+      const i2 = el('i', { class: 'after' }); i2.style.width = `${100 * after[d]}%`; bar.append(i2);
+      text = `${(100 * p[d]).toFixed(1)} → ${(100 * after[d]).toFixed(1)}%`;
+    }
     host.append(el('span', { text: String(d) }), bar, el('span', { class: 'muted', text }));
   }
 }
@@ -354,6 +362,8 @@ function render(p) {
   document.body.dataset.prediction = String(p.prediction);
   document.body.dataset.label = String(p.label);
   document.body.dataset.elapsed = String(p.elapsed_ms);
+  document.body.dataset.probs = JSON.stringify(p.probabilities);
+  delete document.body.dataset.steps;
 }
 
 // ---------- one step ----------
@@ -376,7 +386,12 @@ async function oneStep() {
     $('#step-result').replaceChildren(el('div', { class: 'steps' }, ...rows));
     const host = $('#step-panels');
     host.replaceChildren(el('h2', { class: 'part', id: 'step-title', text: `Weight changes after ${s.steps} SGD step${s.steps > 1 ? 's' : ''} (η = ${s.lr}, label ${s.label})` }));
-    renderGroup(host, s.deltas, BACK, 'backward step', () => null);
+    const card = el('section', { class: 'layer step' },
+      el('header', {}, el('h3', { text: 'ΔW, Δb' }), el('span', { class: 'what', text: 'W_after − W_before of each layer, in the derivation\'s layout; for one step ΔW = −η·∇W' })));
+    const row = el('div', { class: 'panels' });
+    for (const m of s.deltas) row.append(matrixPanel(m));
+    card.append(row);
+    host.append(card);
     document.body.dataset.steps = String(s.steps);
     document.body.dataset.after = JSON.stringify(after);
   } catch (e) {
