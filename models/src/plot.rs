@@ -138,12 +138,19 @@ where
     let last = rows.iter().map(|r| r.epoch).max().unwrap_or(1) as f64;
     let (x0, x1) = if last > first { (first, last) } else { (first - 0.5, last + 0.5) };
     type Get = fn(&MetricsRow) -> f64;
-    type Panel<'a, DB> = (&'a DrawingArea<DB, Shift>, &'a str, &'a str, Get, Get);
+    type Panel<'a, DB> = (&'a DrawingArea<DB, Shift>, &'a str, &'a str, Get, Get, SeriesLabelPosition);
     let panels: [Panel<'_, DB>; 2] = [
-        (&left, "Loss per epoch", "cross-entropy", |r| r.train_loss, |r| r.test_loss),
-        (&right, "Accuracy per epoch", "accuracy (%)", |r| 100.0 * r.train_accuracy, |r| 100.0 * r.test_accuracy),
+        (&left, "Loss per epoch", "cross-entropy", |r| r.train_loss, |r| r.test_loss, SeriesLabelPosition::UpperRight),
+        (
+            &right,
+            "Accuracy per epoch",
+            "accuracy (%)",
+            |r| 100.0 * r.train_accuracy,
+            |r| 100.0 * r.test_accuracy,
+            SeriesLabelPosition::LowerRight,
+        ),
     ];
-    for (area, title, ylabel, train, test) in panels {
+    for (area, title, ylabel, train, test, legend) in panels {
         let values = rows.iter().flat_map(|r| [train(r), test(r)]);
         let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
         let pad = ((hi - lo) * 0.1).max(1e-3);
@@ -176,7 +183,7 @@ where
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend)
             .label_font((FAMILY, 15))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
