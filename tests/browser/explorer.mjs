@@ -131,6 +131,7 @@ try {
 
   // One step moves the probabilities.
   const probs = JSON.parse(await body('probs'));
+  await page.fill('#lr', '0.05');
   await page.click('#step');
   await waitBody('steps', { eq: '1' });
   const moved = JSON.parse(await body('after'));
@@ -151,6 +152,7 @@ try {
       await waitBody('passes', { gt: n });
       const text = await page.textContent('#prediction-text');
       check(`a misclassified test image is marked (${text})`, text.includes('misclassified'));
+      await page.fill('#lr', '0.001');
       await page.click('#step');
       await waitBody('steps', { eq: '1' });
     }

@@ -198,7 +198,7 @@ fn page(body: &'static str, kind: &'static str) -> Response {
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'"),
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:"),
     );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r

@@ -50,7 +50,7 @@ fn probabilities(model: &LeNet5<f32>, x: &Tensor<f32>, label: usize) -> Result<(
     let tape = Tape::no_grad();
     let logits = model.forward(tape.constant(x.clone()))?.value();
     let p = autograd::softmax_rows(&logits)?.to_vec();
-    let loss = -p[label].max(f32::MIN_POSITIVE).ln();
+    let loss = (-p[label].max(f32::MIN_POSITIVE).ln()).max(0.0);
     Ok((p, loss))
 }
 

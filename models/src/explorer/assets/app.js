@@ -235,7 +235,7 @@ function drawMap(ctx, data, off, H, W, k, sc, opts) {
     ctx.fillRect(j * k, i * k, k, k);
   }
   if (opts.windows) {
-    // The max-pool routing: 2×2 windows, and a dot on the cell each window's max came from.
+    // The max-pool routing: 2×2 windows, and a dot on the cell each live window's max came from.
     ctx.strokeStyle = 'rgba(60,70,100,.35)';
     ctx.lineWidth = 1;
     for (let t = 2; t < H; t += 2) { ctx.beginPath(); ctx.moveTo(0, t * k + 0.5); ctx.lineTo(W * k, t * k + 0.5); ctx.stroke(); }
@@ -243,6 +243,7 @@ function drawMap(ctx, data, off, H, W, k, sc, opts) {
     const c = off / (H * W), per = (H / 2) * (W / 2);
     ctx.fillStyle = '#111';
     for (let q = 0; q < per; q++) {
+      if (opts.live && !opts.live[c * per + q]) continue;
       const a = opts.windows[c * per + q], wi = (q / (W / 2)) | 0, wj = q % (W / 2);
       const i = 2 * wi + (a >> 1), j = 2 * wj + (a & 1);
       ctx.beginPath(); ctx.arc(j * k + k / 2, i * k + k / 2, Math.max(1, k / 5), 0, 2 * Math.PI); ctx.fill();
@@ -272,6 +273,16 @@ const BACK = {
   S2: ['S2', 'the max-pool routing on C1\'s 28×28 maps', 's2-1'], C1: ['C1', '∇W⁽¹⁾ = a⁽⁰⁾ᵀ·∇z⁽¹⁾: 784 rows summed', 'c1-1'],
 };
 
+// Which rows of a pooling window matrix have a positive maximum (the others are all-zero
+// ReLU outputs: their gradient dies at the ReLU whichever cell "wins").
+function liveRows(id) {
+  const m = state.pass && state.pass.forward.find((f) => f.id === id);
+  if (!m) return null;
+  const live = new Uint8Array(m.shape[0]);
+  for (let r = 0; r < live.length; r++) live[r] = Math.max(...m.data.slice(4 * r, 4 * r + 4)) > 0 ? 1 : 0;
+  return live;
+}
+
 function renderGroup(target, list, meta, cls, argmaxOf) {
   const groups = new Map();
   for (const m of list) { if (!groups.has(m.layer)) groups.set(m.layer, []); groups.get(m.layer).push(m); }
@@ -283,8 +294,8 @@ function renderGroup(target, list, meta, cls, argmaxOf) {
     for (const m of ms) {
       let panel;
       if (m.shape.length === 3) {
-        const win = m.id === 'dout1' ? argmaxOf('a1') : m.id === 'dout3' ? argmaxOf('a3') : null;
-        panel = mapsPanel(m, MAP_SCALE[m.id] || 4, { windows: win });
+        const src = m.id === 'dout1' ? 'a1' : m.id === 'dout3' ? 'a3' : null;
+        panel = mapsPanel(m, MAP_SCALE[m.id] || 4, src ? { windows: argmaxOf(src), live: liveRows(src) } : {});
       } else panel = matrixPanel(m);
       const op = cls === 'forward' && OPS[m.id];
       row.append(op ? el('div', { class: 'with-op' }, el('div', { class: 'op', text: op }), panel) : panel);
