@@ -23,6 +23,7 @@ echo "== building the explorer runner"
 cargo build -q -p models --features serve --example explorer
 
 echo "== the explorer in chromium"
-SCREENSHOT="${SCREENSHOT:-target/browser/explorer.png}" \
-  EXPLORER_BIN=target/debug/examples/explorer \
+target="${CARGO_TARGET_DIR:-target}"
+SCREENSHOT="${SCREENSHOT:-$target/browser/explorer.png}" \
+  EXPLORER_BIN="$target/debug/examples/explorer" \
   node tests/browser/explorer.mjs

@@ -30,6 +30,10 @@ pub enum ExplorerError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// Something that should not happen (a gradient the tape did not record, a failed
+    /// serialisation): a bug, answered with a 500.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A file given in the options is missing.
     #[error("{0}: no such file or folder")]
     Missing(PathBuf),

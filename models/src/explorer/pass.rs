@@ -67,7 +67,7 @@ impl<'t> Recorder<'t> {
 }
 
 fn missing(id: &str) -> ExplorerError {
-    ExplorerError::Input(format!("internal: no gradient recorded for {id}"))
+    ExplorerError::Internal(format!("no gradient recorded for {id}"))
 }
 
 /// `(id, layer, formula, section)`.
@@ -87,7 +87,7 @@ fn conv_weight_grad(grads: &Gradients<f32>, conv: &Conv2d<f32>) -> Result<Tensor
 }
 
 fn bias<'t>(tape: &'t Tape<f32>, b: Option<&autograd::Param<f32>>) -> Result<Var<'t, f32>, ExplorerError> {
-    Ok(tape.param(b.ok_or_else(|| ExplorerError::Input("a LeNet-5 layer has no bias".into()))?))
+    Ok(tape.param(b.ok_or_else(|| ExplorerError::Internal("a LeNet-5 layer has no bias".into()))?))
 }
 
 fn bias_grad(grads: &Gradients<f32>, b: Option<&autograd::Param<f32>>) -> Result<Tensor<f32>, ExplorerError> {

@@ -73,7 +73,8 @@ struct AppState {
     notice: Option<String>,
     checkpoint: Option<String>,
     test: Option<Split>,
-    predictions: OnceLock<Vec<u8>>,
+    /// The prediction of every test image, computed once (or why it failed).
+    predictions: OnceLock<Result<Vec<u8>, String>>,
     metrics: Option<PathBuf>,
 }
 
@@ -118,6 +119,10 @@ impl Server {
 
     /// Serves until the process ends (or the listener fails).
     pub fn run(self) -> Result<(), ExplorerError> {
+        if self.state.test.is_some() {
+            let state = Arc::clone(&self.state);
+            std::thread::spawn(move || predictions(&state).map(|_| ()));
+        }
         let io = |what: &str| {
             let what = what.to_string();
             move |source| ExplorerError::Io { what, source }
@@ -255,12 +260,17 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
-/// The prediction of every test image (computed once, on first use).
+/// The prediction of every test image: computed once (started in the background when the
+/// server starts); callers that come meanwhile wait for it.
 fn predictions(s: &AppState) -> Result<&[u8], ExplorerError> {
-    if let Some(p) = s.predictions.get() {
-        return Ok(p);
+    match s.predictions.get_or_init(|| predict_test(s).map_err(|e| e.to_string())) {
+        Ok(p) => Ok(p),
+        Err(e) => Err(ExplorerError::Internal(format!("predicting the test images failed: {e}"))),
     }
-    let Some(test) = &s.test else { return Ok(&[]) };
+}
+
+fn predict_test(s: &AppState) -> Result<Vec<u8>, ExplorerError> {
+    let Some(test) = &s.test else { return Ok(Vec::new()) };
     let mut out = Vec::with_capacity(test.len());
     let (mut batch, mut labels) = (Vec::new(), Vec::new());
     let indices: Vec<usize> = (0..test.len()).collect();
@@ -274,7 +284,7 @@ fn predictions(s: &AppState) -> Result<&[u8], ExplorerError> {
         }
         batch = Vec::with_capacity(chunk.len() * INPUT_PIXELS);
     }
-    Ok(s.predictions.get_or_init(|| out))
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -340,7 +350,7 @@ async fn pass_route(State(s): State<Arc<AppState>>, body: Result<Json<PassReques
     let result = blocking(move || {
         let start = Instant::now();
         let p = pass(&s.model, &req.pixels, req.label)?;
-        let mut v = serde_json::to_value(&p).map_err(|e| ExplorerError::Input(format!("internal: {e}")))?;
+        let mut v = serde_json::to_value(&p).map_err(|e| ExplorerError::Internal(e.to_string()))?;
         v["elapsed_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
         Ok(v)
     })

@@ -571,7 +571,7 @@ async function init() {
     if (info.test_images) row.append(el('img', { src: '/plot/confusion.svg', alt: 'confusion matrix on the test images', width: '420', loading: 'lazy' }));
     plots.append(row);
   }
-  if (info.test_images) { $('#picker-card').hidden = false; await loadThumbs(); }
   document.body.dataset.ready = '1';
+  if (info.test_images) { $('#picker-card').hidden = false; await loadThumbs(); }
 }
 init().catch((e) => { $('#model-info').textContent = `error: ${e.message}`; });
