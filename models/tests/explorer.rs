@@ -464,3 +464,86 @@ fn the_page_is_served_from_the_binary() {
         assert!(body.contains(needle), "{path} lacks {needle}");
     }
 }
+
+/// Writes a tiny MNIST folder (both splits, plain IDX) holding `images` with `labels`.
+fn tiny_mnist(dir: &std::path::Path, images: &[Vec<u8>], labels: &[u8]) {
+    let idx = |magic: u32, dims: &[u32], data: &[u8]| -> Vec<u8> {
+        let mut v = magic.to_be_bytes().to_vec();
+        for d in dims {
+            v.extend(d.to_be_bytes());
+        }
+        v.extend(data);
+        v
+    };
+    let n = images.len() as u32;
+    let pixels: Vec<u8> = images.concat();
+    for split in ["train", "t10k"] {
+        std::fs::write(dir.join(format!("{split}-images-idx3-ubyte")), idx(0x803, &[n, 28, 28], &pixels)).unwrap();
+        std::fs::write(dir.join(format!("{split}-labels-idx1-ubyte")), idx(0x801, &[n], labels)).unwrap();
+    }
+}
+
+#[test]
+fn test_images_metrics_and_plots_are_served() {
+    let dir = std::env::temp_dir().join(format!("lenet5-explorer-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let images: Vec<Vec<u8>> = (0..12u8)
+        .map(|k| {
+            digit().iter().enumerate().map(|(i, &p)| p.saturating_sub(k * 9) ^ ((i % (k as usize + 2)) as u8)).collect()
+        })
+        .collect();
+    let labels: Vec<u8> = (0..12).map(|k| k % 10).collect();
+    tiny_mnist(&dir, &images, &labels);
+    let csv = dir.join("metrics.csv");
+    std::fs::write(&csv, "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,seconds,images_per_second\n1,0.05,0.3,0.9,0.1,0.97,1.0,1.1,100.0\n2,0.02,0.1,0.97,0.07,0.98,1.0,1.1,100.0\n").unwrap();
+    let options = ServeOptions { port: 0, data: Some(dir.clone()), metrics: Some(csv), ..ServeOptions::default() };
+    let server = Server::bind(&options).unwrap();
+    let addr = server.local_addr();
+    std::thread::spawn(move || server.run());
+
+    // Each image with its label and the fused path's prediction.
+    let m = model(models::explorer::server::RANDOM_SEED);
+    let predict = |bytes: &[u8]| {
+        let (logits, _) = fused(&m, &mnist_input(bytes), 0);
+        (0..10).fold(0, |b, i| if logits[i] > logits[b] { i } else { b })
+    };
+    let (status, body) = request(addr, "GET", "/api/test?start=2&count=5", None, b"");
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["total"], 12);
+    let listed = v["images"].as_array().unwrap();
+    assert_eq!(listed.len(), 5);
+    for (k, t) in listed.iter().enumerate() {
+        let i = k + 2;
+        assert_eq!(t["index"], i);
+        assert_eq!(t["label"], labels[i]);
+        let pixels: Vec<u8> = t["pixels"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u8).collect();
+        assert_eq!(pixels, images[i]);
+        assert_eq!(t["prediction"], predict(&images[i]), "image {i}");
+    }
+    let wrong = (0..12).filter(|&i| predict(&images[i]) != usize::from(labels[i])).count();
+    let (_, body) = request(addr, "GET", "/api/test?wrong=true&count=200", None, b"");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["wrong"], wrong);
+    assert_eq!(v["images"].as_array().unwrap().len(), wrong);
+    assert!(v["images"].as_array().unwrap().iter().all(|t| t["label"] != t["prediction"]));
+    let (_, body) = request(addr, "GET", "/api/test?label=3", None, b"");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["images"].as_array().unwrap().iter().all(|t| t["label"] == 3));
+    let (status, _) = request(addr, "GET", "/api/test?count=oops", None, b"");
+    assert_eq!(status, 400, "a bad query");
+
+    let (status, body) = request(addr, "GET", "/api/metrics", None, b"");
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["rows"][1]["test_accuracy"], 0.98);
+    for path in ["/plot/metrics.svg", "/plot/confusion.svg"] {
+        let (status, body) = request(addr, "GET", path, None, b"");
+        assert_eq!(status, 200, "{path}");
+        assert!(body.contains("<svg") && body.contains("</svg>"), "{path}");
+    }
+    let (_, body) = request(addr, "GET", "/plot/confusion.svg", None, b"");
+    let correct = 12 - wrong;
+    assert!(body.contains(&format!("{:.2} % correct", 100.0 * correct as f64 / 12.0)), "the confusion plot's accuracy");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

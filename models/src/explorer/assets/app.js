@@ -353,6 +353,8 @@ function render(p) {
   $('#prediction-text').textContent = state.trueLabel === null ? `${conf}% sure` :
     `${conf}% sure · true label ${state.trueLabel}${state.trueLabel === p.prediction ? ' ✓' : ' ✗ misclassified'}`;
   $('#loss').textContent = p.loss.toFixed(4);
+  const values = p.forward.concat(p.backward).reduce((n, m) => n + m.data.length, 0);
+  $('#timing').textContent = `${p.forward.length + p.backward.length} matrices, ${values.toLocaleString('en')} numbers, computed in ${p.elapsed_ms.toFixed(1)} ms`;
   bars(p.probabilities, null);
   for (const b of document.querySelectorAll('#labels button')) b.classList.toggle('on', Number(b.dataset.label) === p.label);
   $('#backward-label').textContent = `for label ${p.label}`;
