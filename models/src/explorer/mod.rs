@@ -10,10 +10,12 @@
 //! - [`serve()`] runs the local web server: the page (HTML, JS and CSS compiled into the
 //!   binary, no CDN) and its JSON routes, listed in [`server`].
 
+mod assets;
 mod error;
 pub mod input;
 pub mod matrix;
 pub mod pass;
+mod routes;
 pub mod server;
 pub mod step;
 
