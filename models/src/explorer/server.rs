@@ -142,7 +142,7 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
         None => (
             Some(format!(
                 "No checkpoint given: these are untrained random weights (seed {RANDOM_SEED}), so the predictions \
-                 are guesses. Train one with `lenet5 train` and pass it with --checkpoint."
+                 are guesses. Train a network (lenet5 train) and pass its weights with --checkpoint."
             )),
             None,
         ),
