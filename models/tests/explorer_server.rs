@@ -139,8 +139,12 @@ fn bad_requests_get_4xx_json_and_the_server_keeps_answering() {
     let (status, answer) = post_json(addr, "/api/pass", &huge);
     assert_eq!(status, 413, "{answer}");
     alive(addr);
-    let (status, _) = request(addr, "GET", "/no/such/route", None, b"");
+    let (status, answer) = request(addr, "GET", "/no/such/route", None, b"");
     assert_eq!(status, 404);
+    assert!(answer.contains("\"error\""), "{answer}");
+    let (status, answer) = request(addr, "GET", "/api/pass", None, b"");
+    assert_eq!(status, 405);
+    assert!(answer.contains("\"error\""), "{answer}");
     let (status, _) = request(addr, "GET", "/api/test", None, b"");
     assert_eq!(status, 404, "no data given");
 

@@ -41,6 +41,9 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
         .route("/plot/metrics.svg", get(metrics_svg))
         .route("/plot/confusion.svg", get(confusion_svg))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "wrong method for this route".into())
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
