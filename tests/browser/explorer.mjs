@@ -44,6 +44,9 @@ function startServer() {
 }
 
 const { child, url } = await startServer();
+// The server goes with this script, however it ends.
+process.on('exit', () => child.kill());
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
 console.log(`server: ${url}`);
 const profile = mkdtempSync(join(tmpdir(), 'explorer-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
