@@ -36,10 +36,10 @@
 //! # Ok::<(), autograd::AutogradError>(())
 //! ```
 
-mod collective;
-mod context;
 #[cfg(feature = "proptest")]
 pub mod catalogue;
+mod collective;
+mod context;
 mod error;
 mod gradcheck;
 mod gradients;

@@ -12,7 +12,8 @@
 //! back with its preprocessing.
 //!
 //! Features: `images` (PNG/JPEG input: image folders and `predict`), `download` (fetch
-//! missing MNIST files), `cli` (the `lenet5` command's own dependencies). With
+//! missing MNIST files), `plot` (metrics and confusion pictures), `serve` (the explorer
+//! page), `cli` (the `lenet5` command's own dependencies, `serve` included). With
 //! `default-features = false` the library builds with none of them.
 
 pub mod arch;
@@ -20,10 +21,14 @@ pub mod bench;
 pub mod data;
 #[cfg(feature = "download")]
 pub mod download;
+#[cfg(feature = "serve")]
+pub mod explorer;
 pub mod idx;
 pub mod lenet5;
 pub mod mnist;
 pub mod network;
+#[cfg(feature = "plot")]
+pub mod plot;
 #[cfg(feature = "images")]
 pub mod predict;
 pub mod prelude;

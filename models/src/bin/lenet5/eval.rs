@@ -19,9 +19,17 @@ pub struct EvalArgs {
     /// else data/mnist).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Also draw the confusion matrix into this PNG file.
+    #[arg(long, value_name = "FILE.png")]
+    confusion_png: Option<PathBuf>,
 }
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
+    if let Some(png) = &args.confusion_png
+        && png.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some("png")
+    {
+        return Err(Failure::Usage(format!("--confusion-png {}: the file must end in .png", png.display())));
+    }
     let net = load_network(&args.checkpoint)?;
     let remembered = layers::checkpoint::read_checkpoint::<f32>(&args.checkpoint)?
         .metadata
@@ -52,6 +60,10 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     println!("  {:>width$}  {}", "", (0..names.len()).map(|c| format!("{:>cell$}", names[c])).collect::<String>());
     for (name, row) in names.iter().zip(&e.confusion) {
         println!("  {name:>width$}: {}", row.iter().map(|n| format!("{n:>cell$}")).collect::<String>());
+    }
+    if let Some(png) = &args.confusion_png {
+        models::plot::confusion_png(&e.confusion, png)?;
+        eprintln!("wrote {}", png.display());
     }
     Ok(())
 }

@@ -11,7 +11,9 @@
 mod bench;
 mod data;
 mod eval;
+mod plot;
 mod predict;
+mod serve;
 mod shapes;
 mod train;
 
@@ -43,6 +45,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// The shape and size of every layer output and derivation matrix for a batch.
     Shapes(shapes::ShapesArgs),
+    /// The explorer page: every matrix of LeNet-5's forward and backward pass for one image.
+    Serve(serve::ServeArgs),
+    /// Loss and accuracy per epoch from a metrics CSV, as a PNG or SVG picture.
+    Plot(plot::PlotArgs),
 }
 
 /// A failure, with the exit status it deserves.
@@ -87,7 +93,7 @@ fn main() -> ExitCode {
         Err(e) if e.use_stderr() => {
             // One line: clap's message up to its usage block, joined, without its prefix.
             let message = if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                "a command is required: train, eval, predict, bench or shapes".to_string()
+                "a command is required: train, eval, predict, bench, shapes, serve or plot".to_string()
             } else {
                 let rendered = e.render().to_string();
                 let lines: Vec<&str> = rendered
@@ -116,6 +122,8 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Bench(args) => bench::run(args, || ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)),
         Command::Shapes(args) => shapes::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Plot(args) => plot::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,39 @@
+//! `lenet5 serve`: the explorer page, every matrix of LeNet-5's forward and backward pass
+//! for one image, on a local web server (see [`models::explorer`]).
+
+use std::path::PathBuf;
+
+use models::explorer::{ServeOptions, serve};
+
+use crate::Failure;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// A LeNet-5 checkpoint (default: untrained random weights, and the page says so).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// An MNIST folder, whose test images the page offers to pick from.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// A metrics CSV (`train --metrics`) to plot on the page.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// The address to listen on (127.0.0.1: this machine only).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The port (0: any free port; the URL is printed).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), Failure> {
+    let options = ServeOptions {
+        checkpoint: args.checkpoint,
+        data: args.data,
+        metrics: args.metrics,
+        host: args.host,
+        port: args.port,
+    };
+    serve(options)?;
+    Ok(())
+}

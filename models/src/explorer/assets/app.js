@@ -1,0 +1,289 @@
+'use strict';
+// The explorer page: the input (drawing or test image), the calls to POST /api/pass and
+// /api/step, the prediction, the label, one SGD step; the panels come from panels.js.
+
+const state = {
+  pixels: null,      // 784 numbers in 0–255, what is sent
+  trueLabel: null,   // known for a test image
+  label: null,       // the label of the backward pass (null: the prediction)
+  pass: null,
+  seq: 0,
+  steps: 0,
+  testIndex: null,
+  page: 0,
+  passes: 0,
+};
+
+
+// ---------- prediction bars ----------
+function bars(p, after) {
+  const host = $('#bars');
+  host.replaceChildren();
+  const pred = argmax(p);
+  for (let d = 0; d < 10; d++) {
+    const bar = el('div', { class: `bar${d === pred ? ' pred' : ''}${d === state.trueLabel ? ' truth' : ''}` });
+    const i1 = el('i'); i1.style.width = `${100 * p[d]}%`; bar.append(i1);
+    let text = `${(100 * p[d]).toFixed(1)}%`;
+    if (after) {
+      const i2 = el('i', { class: 'after' }); i2.style.width = `${100 * after[d]}%`; bar.append(i2);
+      text = `${(100 * p[d]).toFixed(1)} → ${(100 * after[d]).toFixed(1)}%`;
+    }
+    host.append(el('span', { text: String(d) }), bar, el('span', { class: 'muted', text }));
+  }
+}
+const argmax = (v) => v.reduce((b, x, i) => (x > v[b] ? i : b), 0);
+
+// ---------- the pass ----------
+async function api(path, body) {
+  const r = await fetch(path, body ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {});
+  const j = await r.json();
+  if (!r.ok) throw new Error(j.error || r.statusText);
+  return j;
+}
+
+async function compute() {
+  if (!state.pixels) return;
+  const seq = ++state.seq;
+  try {
+    const p = await api('/api/pass', { pixels: state.pixels, label: state.label });
+    if (seq !== state.seq) return;
+    state.pass = p;
+    render(p);
+  } catch (e) {
+    $('#prediction-text').textContent = `error: ${e.message}`;
+  }
+}
+
+function render(p) {
+  panels.clear(); clearMarks();
+  const predEl = $('#prediction');
+  predEl.textContent = p.prediction;
+  predEl.classList.toggle('wrong', state.trueLabel !== null && state.trueLabel !== p.prediction);
+  const conf = (100 * p.probabilities[p.prediction]).toFixed(1);
+  $('#prediction-text').textContent = state.trueLabel === null ? `${conf}% sure` :
+    `${conf}% sure · true label ${state.trueLabel}${state.trueLabel === p.prediction ? ' ✓' : ' ✗ misclassified'}`;
+  $('#loss').textContent = p.loss.toFixed(4);
+  const values = p.forward.concat(p.backward).reduce((n, m) => n + m.data.length, 0);
+  $('#timing').textContent = `${p.forward.length + p.backward.length} matrices, ${values.toLocaleString('en')} numbers, computed in ${p.elapsed_ms.toFixed(1)} ms`;
+  bars(p.probabilities, null);
+  for (const b of document.querySelectorAll('#labels button')) b.classList.toggle('on', Number(b.dataset.label) === p.label);
+  $('#backward-label').textContent = `for label ${p.label}`;
+  const x = p.forward.find((m) => m.id === 'x');
+  const pre = $('#pre32');
+  drawMap(pre.getContext('2d'), x.data, 0, 32, 32, 4, scaleFor(x), {});
+  register('x', { kind: 'maps', hosts: [pre.parentElement], k: 4 });
+  const fwd = $('#forward'), back = $('#backward');
+  fwd.replaceChildren(); back.replaceChildren();
+  const argmaxOf = (id) => (p.forward.find((m) => m.id === id) || {}).argmax;
+  renderGroup(fwd, p.forward, LAYERS, 'forward', argmaxOf);
+  renderGroup(back, p.backward, BACK, 'backward', argmaxOf);
+  $('#step-panels').replaceChildren();
+  $('#step-result').replaceChildren();
+  state.steps = 0;
+  state.passes += 1;
+  document.body.dataset.passes = String(state.passes);
+  document.body.dataset.prediction = String(p.prediction);
+  document.body.dataset.label = String(p.label);
+  document.body.dataset.elapsed = String(p.elapsed_ms);
+  document.body.dataset.probs = JSON.stringify(p.probabilities);
+  delete document.body.dataset.steps;
+}
+
+// ---------- one step ----------
+async function oneStep() {
+  if (!state.pass) return;
+  const lr = Number($('#lr').value);
+  state.steps += 1;
+  try {
+    const s = await api('/api/step', { pixels: state.pixels, label: state.pass.label, lr, steps: state.steps });
+    bars(s.before, s.after);
+    const rows = [];
+    const before = s.before, after = s.after;
+    const show = [...new Set([s.label, argmax(before), argmax(after)])];
+    for (const d of show) {
+      const up = after[d] >= before[d];
+      rows.push(el('div', {}, `P[${d}] `, el('span', { text: `${(100 * before[d]).toFixed(2)}% → ` }),
+        el('b', { class: up ? 'up' : 'down', text: `${(100 * after[d]).toFixed(2)}%` }), d === s.label ? ' (the label)' : ''));
+    }
+    rows.push(el('div', { class: 'muted', text: `loss ${s.loss_before.toFixed(4)} → ${s.loss_after.toFixed(4)} after ${s.steps} step${s.steps > 1 ? 's' : ''} at η = ${s.lr}` }));
+    $('#step-result').replaceChildren(el('div', { class: 'steps' }, ...rows));
+    const host = $('#step-panels');
+    host.replaceChildren(el('h2', { class: 'part', id: 'step-title', text: `Weight changes after ${s.steps} SGD step${s.steps > 1 ? 's' : ''} (η = ${s.lr}, label ${s.label})` }));
+    const card = el('section', { class: 'layer step' },
+      el('header', {}, el('h3', { text: 'ΔW, Δb' }), el('span', { class: 'what', text: 'W_after − W_before of each layer, in the derivation\'s layout; for one step ΔW = −η·∇W' })));
+    const row = el('div', { class: 'panels' });
+    for (const m of s.deltas) row.append(matrixPanel(m));
+    card.append(row);
+    host.append(card);
+    document.body.dataset.steps = String(s.steps);
+    document.body.dataset.after = JSON.stringify(after);
+  } catch (e) {
+    state.steps -= 1;
+    $('#step-result').replaceChildren(el('div', { class: 'error', text: e.message }));
+  }
+}
+
+// ---------- drawing ----------
+const draw = $('#draw');
+const dctx = draw.getContext('2d', { willReadFrequently: true });
+function clearDraw() {
+  dctx.fillStyle = '#000'; dctx.fillRect(0, 0, 280, 280);
+  $('#draw-hint').hidden = false;
+}
+let drawing = false, last = null, timer = null;
+function pos(e) { const r = draw.getBoundingClientRect(); return [(e.clientX - r.left) * 280 / r.width, (e.clientY - r.top) * 280 / r.height]; }
+draw.addEventListener('pointerdown', (e) => {
+  drawing = true; last = pos(e); draw.setPointerCapture(e.pointerId);
+  $('#draw-hint').hidden = true;
+  if (state.testIndex !== null) { state.testIndex = null; state.trueLabel = null; state.label = null; $('#source').textContent = 'drawing (edited test image)'; }
+  stroke(last, last);
+});
+draw.addEventListener('pointermove', (e) => {
+  if (!drawing) return;
+  const p = pos(e); stroke(last, p); last = p;
+  if (!timer) timer = setTimeout(() => { timer = null; fromDrawing(); }, 150);
+});
+const end = () => { if (drawing) { drawing = false; fromDrawing(); } };
+draw.addEventListener('pointerup', end);
+draw.addEventListener('pointercancel', end);
+function stroke(a, b) {
+  dctx.strokeStyle = '#fff'; dctx.lineWidth = 20; dctx.lineCap = 'round'; dctx.lineJoin = 'round';
+  dctx.beginPath(); dctx.moveTo(a[0], a[1]); dctx.lineTo(b[0], b[1]); dctx.stroke();
+}
+// MNIST's own preprocessing: the ink's bounding box scaled to 20×20 (area averaging), then
+// shifted so its centre of mass is at the centre of the 28×28 image.
+function drawingPixels() {
+  const src = dctx.getImageData(0, 0, 280, 280).data;
+  let x0 = 280, y0 = 280, x1 = -1, y1 = -1;
+  for (let y = 0; y < 280; y++) for (let x = 0; x < 280; x++) if (src[4 * (y * 280 + x)] > 10) {
+    if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+  }
+  if (x1 < 0) return null;
+  const side = Math.max(x1 - x0 + 1, y1 - y0 + 1), s = 20 / side;
+  const ox = 14 - (x1 - x0 + 1) * s / 2, oy = 14 - (y1 - y0 + 1) * s / 2;
+  const acc = new Float64Array(784);
+  for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) {
+    const v = src[4 * (y * 280 + x)];
+    if (!v) continue;
+    const tx = Math.min(27, Math.floor(ox + (x - x0) * s)), ty = Math.min(27, Math.floor(oy + (y - y0) * s));
+    acc[ty * 28 + tx] += v * s * s;
+  }
+  let m = 0, cx = 0, cy = 0;
+  for (let i = 0; i < 784; i++) { m += acc[i]; cx += acc[i] * ((i % 28) + 0.5); cy += acc[i] * (((i / 28) | 0) + 0.5); }
+  const dx = Math.round(14 - cx / m), dy = Math.round(14 - cy / m);
+  const out = new Array(784).fill(0);
+  for (let i = 0; i < 784; i++) {
+    const x = (i % 28) + dx, y = ((i / 28) | 0) + dy;
+    if (x >= 0 && x < 28 && y >= 0 && y < 28) out[y * 28 + x] = Math.min(255, Math.round(acc[i]));
+  }
+  return out;
+}
+function fromDrawing() {
+  const px = drawingPixels();
+  if (!px) return;
+  if (state.testIndex === null) $('#source').textContent = 'drawing';
+  setPixels(px);
+}
+function setPixels(px) {
+  state.pixels = px;
+  const c = $('#pre28').getContext('2d');
+  const img = c.createImageData(28, 28);
+  px.forEach((v, i) => img.data.set([v, v, v, 255], 4 * i));
+  c.putImageData(img, 0, 0);
+  compute();
+}
+$('#clear').addEventListener('click', () => {
+  clearDraw(); state.pixels = null; state.testIndex = null; state.trueLabel = null; state.label = null;
+  $('#source').textContent = 'drawing';
+});
+
+// ---------- labels ----------
+for (let d = 0; d < 10; d++) {
+  const b = el('button', { type: 'button', text: String(d), 'data-label': String(d) });
+  b.addEventListener('click', () => { state.label = d; compute(); });
+  $('#labels').append(b);
+}
+$('#step').addEventListener('click', oneStep);
+$('#reset-step').addEventListener('click', () => { if (state.pass) render(state.pass); });
+
+// ---------- test images ----------
+const PAGE = 48;
+async function loadThumbs() {
+  const wrong = $('#only-wrong').checked, label = $('#label-filter').value;
+  const q = `/api/test?start=${state.page * PAGE}&count=${PAGE}&wrong=${wrong}${label ? `&label=${label}` : ''}`;
+  $('#picker-count').textContent = 'loading…';
+  try {
+    const r = await api(q);
+    $('#picker-count').textContent = `${r.matching} of ${r.total} test images · ${r.wrong} misclassified by this model`;
+    const host = $('#thumbs');
+    host.replaceChildren();
+    for (const t of r.images) {
+      const c = el('canvas', { width: 28, height: 28 });
+      const ctx = c.getContext('2d');
+      const img = ctx.createImageData(28, 28);
+      t.pixels.forEach((v, i) => img.data.set([v, v, v, 255], 4 * i));
+      ctx.putImageData(img, 0, 0);
+      const wrongOne = t.prediction !== t.label;
+      const th = el('div', { class: `thumb${wrongOne ? ' wrong' : ''}`, title: `#${t.index}: label ${t.label}, predicted ${t.prediction}`, 'data-index': String(t.index) },
+        c, el('span', { class: 'tag', text: wrongOne ? `${t.label}→${t.prediction}` : String(t.label) }));
+      th.addEventListener('click', () => pickTest(t, th));
+      host.append(th);
+    }
+    document.body.dataset.thumbs = String(r.images.length);
+  } catch (e) { $('#picker-count').textContent = `error: ${e.message}`; }
+}
+function pickTest(t, th) {
+  for (const o of document.querySelectorAll('.thumb.sel')) o.classList.remove('sel');
+  th.classList.add('sel');
+  state.testIndex = t.index; state.trueLabel = t.label; state.label = t.label;
+  $('#source').textContent = `test image #${t.index}, label ${t.label}`;
+  clearDraw(); $('#draw-hint').hidden = true;
+  const img = dctx.createImageData(280, 280);
+  for (let y = 0; y < 280; y++) for (let x = 0; x < 280; x++) {
+    const v = t.pixels[((y / 10) | 0) * 28 + ((x / 10) | 0)];
+    img.data.set([v, v, v, 255], 4 * (y * 280 + x));
+  }
+  dctx.putImageData(img, 0, 0);
+  setPixels(Array.from(t.pixels));
+}
+$('#only-wrong').addEventListener('change', () => { state.page = 0; loadThumbs(); });
+$('#label-filter').addEventListener('change', () => { state.page = 0; loadThumbs(); });
+$('#prev-page').addEventListener('click', () => { if (state.page > 0) { state.page -= 1; loadThumbs(); } });
+$('#next-page').addEventListener('click', () => { state.page += 1; loadThumbs(); });
+
+// ---------- info, shapes, plots ----------
+function shapesTable(rows) {
+  const max = Math.max(...rows.map((r) => r.bytes));
+  const t = el('table', { class: 'shapes' }, el('tr', {}, ...['layer', 'matrix (N = 1)', 'shape', 'bytes', 'copied from', ''].map((h) => el('th', { text: h }))));
+  for (const r of rows) {
+    const bar = el('i'); bar.style.width = `${Math.max(1, 100 * r.bytes / max)}%`;
+    t.append(el('tr', {}, el('td', { text: r.layer }), el('td', { text: r.what }), el('td', { text: r.shape.join('×') }),
+      el('td', { class: 'num', text: r.bytes.toLocaleString('en') }), el('td', { class: 'num', text: r.source_bytes == null ? '' : r.source_bytes.toLocaleString('en') }),
+      el('td', { class: 'barcell' }, bar)));
+  }
+  return t;
+}
+function strip() {
+  const s = $('#strip');
+  for (const l of ['input', 'C1', 'S2', 'C3', 'S4', 'C5', 'F6', 'F7', 'softmax']) s.append(el('a', { href: `#forward-${l}`, text: l === 'input' ? 'x' : l }));
+  for (const l of ['F7', 'F6', 'C5', 'S4', 'C3', 'S2', 'C1']) s.append(el('a', { class: 'back', href: `#backward-${l}`, text: `∇${l}` }));
+}
+async function init() {
+  strip();
+  clearDraw();
+  const info = await api('/api/info');
+  $('#model-info').textContent = `${info.model} · ${info.parameters.toLocaleString('en')} parameters · ${info.checkpoint ? `weights: ${info.checkpoint}` : 'random weights'}`;
+  if (info.notice) { $('#notice').textContent = info.notice; $('#notice').hidden = false; }
+  $('#shapes').append(shapesTable(info.shapes));
+  const plots = $('#plots');
+  if (info.metrics || info.test_images) {
+    plots.append(el('h2', { class: 'part', text: 'Training' }));
+    const row = el('div', { class: 'plots' });
+    if (info.metrics) row.append(el('img', { src: '/plot/metrics.svg', alt: 'loss and accuracy per epoch', width: '640' }));
+    if (info.test_images) row.append(el('img', { src: '/plot/confusion.svg', alt: 'confusion matrix on the test images', width: '420', loading: 'lazy' }));
+    plots.append(row);
+  }
+  document.body.dataset.ready = '1';
+  if (info.test_images) { $('#picker-card').hidden = false; await loadThumbs(); }
+}
+init().catch((e) => { $('#model-info').textContent = `error: ${e.message}`; });

@@ -1,0 +1,296 @@
+'use strict';
+// The heatmaps of the explorer page: colour scales, matrix and feature-map panels, and the
+// links between them (an im2col row ↔ its window ↔ its output pixel). Plain JS, no libraries:
+// every matrix is a canvas with one pixel per cell (scaled by CSS), feature maps are drawn at
+// an integer scale so windows and markers stay crisp. Loaded before app.js, which owns `state`.
+
+const $ = (s) => document.querySelector(s);
+const el = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const k of kids) if (k != null) e.append(k);
+  return e;
+};
+
+
+// ---------- colours ----------
+const DIVERGING = [[-1, [178, 24, 43]], [-0.5, [239, 138, 98]], [-0.18, [253, 219, 199]], [0, [247, 247, 247]],
+  [0.18, [209, 229, 240]], [0.5, [103, 169, 207]], [1, [33, 102, 172]]];
+const SEQUENTIAL = [[0, [255, 255, 255]], [0.25, [218, 218, 235]], [0.5, [158, 154, 200]], [0.75, [106, 81, 163]], [1, [63, 0, 125]]];
+function ramp(stops, t) {
+  if (!(t >= stops[0][0])) t = stops[0][0];
+  if (t > stops[stops.length - 1][0]) t = stops[stops.length - 1][0];
+  for (let i = 1; i < stops.length; i++) {
+    const [t1, c1] = stops[i];
+    if (t <= t1) {
+      const [t0, c0] = stops[i - 1];
+      const u = (t - t0) / (t1 - t0 || 1);
+      return [0, 1, 2].map((k) => Math.round(c0[k] + u * (c1[k] - c0[k])));
+    }
+  }
+  return stops[stops.length - 1][1];
+}
+// A colour function and its range for one matrix.
+function scaleFor(m) {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of m.data) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  if (m.id === 'x' || m.id === 'a0') return { lo, hi, color: (v) => { const g = Math.round(255 * (v - lo) / ((hi - lo) || 1)); return [g, g, g]; }, gray: true };
+  if (m.signed) {
+    const a = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+    return { lo: -a, hi: a, color: (v) => ramp(DIVERGING, v / a) };
+  }
+  const a = hi > 0 ? hi : 1;
+  return { lo: 0, hi: a, color: (v) => ramp(SEQUENTIAL, v / a) };
+}
+const fmt = (v) => (v === 0 ? '0' : Math.abs(v) >= 100 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(3));
+
+function legend(sc) {
+  const c = el('canvas', { width: 70, height: 1 });
+  const ctx = c.getContext('2d');
+  const img = ctx.createImageData(70, 1);
+  for (let i = 0; i < 70; i++) {
+    const [r, g, b] = sc.color(sc.lo + (sc.hi - sc.lo) * i / 69);
+    img.data.set([r, g, b, 255], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+  return el('div', { class: 'legend' }, el('span', { text: fmt(sc.lo) }), c, el('span', { text: fmt(sc.hi) }));
+}
+
+// ---------- links between matrices: rows ↔ windows ↔ pixels ----------
+const SPACES = {
+  C1: { ids: ['a0', 'z1', 'y1', 'da0', 'dz1', 'dy1'],
+    win: (r) => ({ maps: ['x'], c: null, y: (r / 28) | 0, x: r % 28, h: 5, w: 5 }),
+    out: (r) => ({ maps: ['out1', 'dout1'], c: null, y: (r / 28) | 0, x: r % 28, h: 1, w: 1 }),
+    say: (r) => `row ${r} = output pixel (${(r / 28) | 0}, ${r % 28}) of the six C1 maps; its 25 columns are the 5×5 window of x there` },
+  S2: { ids: ['a1', 'da1'],
+    win: (r) => { const c = (r / 196) | 0, k = r % 196; return { maps: ['out1', 'dout1'], c, y: 2 * ((k / 14) | 0), x: 2 * (k % 14), h: 2, w: 2 }; },
+    out: (r) => ({ maps: ['z2', 'dz2'], c: (r / 196) | 0, y: ((r % 196) / 14) | 0, x: r % 14, h: 1, w: 1 }),
+    say: (r) => `row ${r} = map ${(r / 196) | 0}, window (${((r % 196) / 14) | 0}, ${r % 14}): the 2×2 block whose max is one S2 pixel` },
+  C3: { ids: ['a2', 'z3', 'y3', 'da2', 'dz3', 'dy3'],
+    win: (r) => ({ maps: ['z2', 'dz2'], c: null, y: (r / 10) | 0, x: r % 10, h: 5, w: 5 }),
+    out: (r) => ({ maps: ['out3', 'dout3'], c: null, y: (r / 10) | 0, x: r % 10, h: 1, w: 1 }),
+    say: (r) => `row ${r} = output pixel (${(r / 10) | 0}, ${r % 10}) of the 16 C3 maps; 150 columns = 6 maps × 5×5 window` },
+  S4: { ids: ['a3', 'da3'],
+    win: (r) => { const c = (r / 25) | 0, k = r % 25; return { maps: ['out3', 'dout3'], c, y: 2 * ((k / 5) | 0), x: 2 * (k % 5), h: 2, w: 2 }; },
+    out: (r) => ({ maps: ['z4', 'dz4'], c: (r / 25) | 0, y: ((r % 25) / 5) | 0, x: r % 5, h: 1, w: 1 }),
+    say: (r) => `row ${r} = map ${(r / 25) | 0}, window (${((r % 25) / 5) | 0}, ${r % 5})` },
+};
+const SPACE_OF = {};
+for (const [name, s] of Object.entries(SPACES)) for (const id of s.ids) SPACE_OF[id] = name;
+// A feature-map pixel (c, i, j) back to the row of the matrices that made it.
+const MAP_ROW = {
+  out1: ['C1', (c, i, j) => i * 28 + j], dout1: ['C1', (c, i, j) => i * 28 + j],
+  z2: ['S2', (c, i, j) => c * 196 + i * 14 + j], dz2: ['S2', (c, i, j) => c * 196 + i * 14 + j],
+  out3: ['C3', (c, i, j) => i * 10 + j], dout3: ['C3', (c, i, j) => i * 10 + j],
+  z4: ['S4', (c, i, j) => c * 25 + i * 5 + j], dz4: ['S4', (c, i, j) => c * 25 + i * 5 + j],
+};
+
+const panels = new Map(); // id → [{ kind, ... }]
+function register(id, p) { if (!panels.has(id)) panels.set(id, []); panels.get(id).push(p); }
+let marks = [];
+function clearMarks() { for (const m of marks) m.remove(); marks = []; }
+function box(host, x, y, w, h, cls = 'hl') {
+  const d = el('div', { class: cls });
+  Object.assign(d.style, { left: `${x}px`, top: `${y}px`, width: `${w}px`, height: `${h}px` });
+  host.append(d);
+  marks.push(d);
+}
+function markMaps(spec) {
+  for (const id of spec.maps) for (const p of panels.get(id) || []) {
+    if (p.kind !== 'maps') continue;
+    p.hosts.forEach((host, c) => {
+      if (spec.c !== null && spec.c !== c) return;
+      box(host, spec.x * p.k - 1, spec.y * p.k - 1, spec.w * p.k + 2, spec.h * p.k + 2);
+    });
+  }
+}
+function markRow(space, r) {
+  clearMarks();
+  const s = SPACES[space];
+  for (const id of s.ids) for (const p of panels.get(id) || []) {
+    if (p.kind === 'matrix') box(p.host, 0, r * p.sy - 0.5, p.cols * p.sx, Math.max(p.sy, 2), 'hl row');
+  }
+  markMaps(s.win(r));
+  markMaps(s.out(r));
+}
+
+const lens = $('#lens');
+function showLens(e, html) {
+  lens.innerHTML = html;
+  lens.hidden = false;
+  const x = Math.min(e.clientX + 16, window.innerWidth - 330), y = Math.min(e.clientY + 14, window.innerHeight - 90);
+  Object.assign(lens.style, { left: `${x}px`, top: `${y}px` });
+}
+function hideLens() { lens.hidden = true; clearMarks(); }
+const symbol = (m) => m.formula.split(' = ')[0];
+
+// ---------- panels ----------
+function fitCells(rows, cols) {
+  if (rows === 1) return { sx: Math.max(2, Math.min(22, 480 / cols)), sy: 16 };
+  const maxW = cols > 100 ? 330 : 260, maxH = rows > 300 ? 420 : 300;
+  let sx = Math.min(maxW / cols, 18), sy = Math.min(maxH / rows, 18);
+  if (rows <= 30 && cols <= 30) { const s = Math.min(sx, sy); sx = s; sy = s; }
+  return { sx, sy };
+}
+
+function matrixPanel(m) {
+  const [rows, cols] = m.shape;
+  const sc = scaleFor(m);
+  const c = el('canvas', { width: cols, height: rows, 'data-id': m.id });
+  const ctx = c.getContext('2d');
+  const img = ctx.createImageData(cols, rows);
+  for (let i = 0; i < m.data.length; i++) {
+    const [r, g, b] = sc.color(m.data[i]);
+    img.data[4 * i] = r; img.data[4 * i + 1] = g; img.data[4 * i + 2] = b; img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+  const { sx, sy } = fitCells(rows, cols);
+  c.style.width = `${cols * sx}px`;
+  c.style.height = `${rows * sy}px`;
+  const host = el('div', { class: 'overlay-host' }, c);
+  const extra = [];
+  if (m.argmax) {
+    // Each row's argmax as its own strip: which of the 4 window cells won.
+    // Windows that are all zero (ReLU cut them) tie; their first maximum is drawn dim.
+    const windows = m.id.startsWith('d') ? (state.pass && state.pass.forward.find((f) => f.id === m.id.slice(1))) : m;
+    const s = el('canvas', { width: 4, height: rows, title: 'argmax of each row' });
+    const sctx = s.getContext('2d');
+    const simg = sctx.createImageData(4, rows);
+    for (let r = 0; r < rows; r++) {
+      const k = m.argmax[r];
+      const dead = windows && Math.max(...windows.data.slice(4 * r, 4 * r + 4)) === 0;
+      for (let q = 0; q < 4; q++) simg.data.set(q === k ? (dead ? [120, 100, 70, 255] : [255, 170, 0, 255]) : [40, 44, 60, 255], 4 * (r * 4 + q));
+    }
+    sctx.putImageData(simg, 0, 0);
+    s.style.width = `${4 * sx}px`; s.style.height = `${rows * sy}px`;
+    extra.push(el('div', { class: 'overlay-host', title: 'argmax' }, s));
+  }
+  register(m.id, { kind: 'matrix', host, sx, sy, cols, rows });
+  c.addEventListener('mousemove', (e) => {
+    const col = Math.min(cols - 1, Math.floor(e.offsetX / sx)), row = Math.min(rows - 1, Math.floor(e.offsetY / sy));
+    const v = m.data[row * cols + col];
+    const space = SPACE_OF[m.id];
+    if (space) markRow(space, row); else clearMarks();
+    let html = `<b>${symbol(m)}</b>[${row}, ${col}] = ${fmt(v)}`;
+    if (m.argmax) html += `<br>argmax of this row: column ${m.argmax[row]}`;
+    if (space) html += `<br>${SPACES[space].say(row)}`;
+    showLens(e, html);
+  });
+  c.addEventListener('mouseleave', hideLens);
+  return figure(m, el('div', { class: 'panels' }, host, ...extra), sc);
+}
+
+function figure(m, body, sc) {
+  const shape = m.shape.join('×');
+  const cap = el('figcaption', {},
+    el('a', { href: `/derivation#${m.section}`, target: '_blank', title: 'its section of docs/derivation.md', text: m.formula }),
+    el('span', { class: 'shape', text: shape }));
+  return el('figure', { class: 'panel', 'data-id': m.id }, cap, body, legend(sc));
+}
+
+// Feature maps [C, H, W], drawn at an integer scale so windows and markers stay crisp.
+function mapsPanel(m, k, opts = {}) {
+  const [C, H, W] = m.shape;
+  const sc = scaleFor(m);
+  const wrap = el('div', { class: 'maps' });
+  const hosts = [];
+  for (let c = 0; c < C; c++) {
+    const cv = el('canvas', { width: W * k, height: H * k, 'data-id': m.id });
+    drawMap(cv.getContext('2d'), m.data, c * H * W, H, W, k, sc, opts);
+    const host = el('div', { class: 'overlay-host' }, cv);
+    hosts.push(host);
+    wrap.append(host);
+    cv.addEventListener('mousemove', (e) => {
+      const i = Math.min(H - 1, Math.floor(e.offsetY / k)), j = Math.min(W - 1, Math.floor(e.offsetX / k));
+      const v = m.data[c * H * W + i * W + j];
+      let html = `<b>${symbol(m)}</b> map ${c}, pixel (${i}, ${j}) = ${fmt(v)}`;
+      const link = MAP_ROW[m.id];
+      if (link) { const r = link[1](c, i, j); markRow(link[0], r); html += `<br>${SPACES[link[0]].say(r)}`; } else clearMarks();
+      showLens(e, html);
+    });
+    cv.addEventListener('mouseleave', hideLens);
+  }
+  register(m.id, { kind: 'maps', hosts, k });
+  return figure(m, wrap, sc);
+}
+
+function drawMap(ctx, data, off, H, W, k, sc, opts) {
+  for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {
+    const [r, g, b] = sc.color(data[off + i * W + j]);
+    ctx.fillStyle = `rgb(${r},${g},${b})`;
+    ctx.fillRect(j * k, i * k, k, k);
+  }
+  if (opts.windows) {
+    // The max-pool routing: 2×2 windows, and a dot on the cell each live window's max came from.
+    ctx.strokeStyle = 'rgba(60,70,100,.35)';
+    ctx.lineWidth = 1;
+    for (let t = 2; t < H; t += 2) { ctx.beginPath(); ctx.moveTo(0, t * k + 0.5); ctx.lineTo(W * k, t * k + 0.5); ctx.stroke(); }
+    for (let t = 2; t < W; t += 2) { ctx.beginPath(); ctx.moveTo(t * k + 0.5, 0); ctx.lineTo(t * k + 0.5, H * k); ctx.stroke(); }
+    const c = off / (H * W), per = (H / 2) * (W / 2);
+    ctx.fillStyle = '#111';
+    for (let q = 0; q < per; q++) {
+      if (opts.live && !opts.live[c * per + q]) continue;
+      const a = opts.windows[c * per + q], wi = (q / (W / 2)) | 0, wj = q % (W / 2);
+      const i = 2 * wi + (a >> 1), j = 2 * wj + (a & 1);
+      ctx.beginPath(); ctx.arc(j * k + k / 2, i * k + k / 2, Math.max(1, k / 5), 0, 2 * Math.PI); ctx.fill();
+    }
+  }
+}
+
+const MAP_SCALE = { x: 6, out1: 3, dout1: 4, z2: 5, dz2: 5, out3: 6, dout3: 7, z4: 10, dz4: 10 };
+const OPS = { W1: '·', b1: '+', z1: '=', y1: '→', out1: '→', z2: '→', W3: '·', b3: '+', z3: '=', y3: '→', out3: '→', z4: '→',
+  W5: '·', z5: '+ b =', a5: '→', W6: '·', z6: '+ b =', a6: '→', W7: '·', z7: '+ b =', P: '→' };
+const LAYERS = {
+  input: ['Input', 'the 28×28 image padded to 32×32 and normalised: (p/255 − 0.1307)/0.3081', 'input'],
+  C1: ['C1', 'convolution 1→6, 5×5: im2col, one matrix product, bias, ReLU, back to maps', 'c1'],
+  S2: ['S2', 'max-pool 2×2, stride 2: one row per window, the max of each row', 's2'],
+  C3: ['C3', 'convolution 6→16, 5×5: each row of a⁽²⁾ holds 6 maps × 25 pixels', 'c3'],
+  S4: ['S4', 'max-pool 2×2, stride 2', 's4'],
+  C5: ['C5', 'convolution 16→120, 5×5: the kernel covers the whole 5×5 map, so a⁽⁴⁾ is one row', 'c5'],
+  F6: ['F6', 'fully connected 120→84, ReLU', 'f6-and-f7'],
+  F7: ['F7', 'fully connected 84→10: the logits', 'f6-and-f7'],
+  softmax: ['Softmax', 'the probabilities', 'softmax-and-the-loss'],
+};
+const BACK = {
+  F7: ['F7', '∇z⁽⁷⁾ = P − Y starts it all (N = 1)', 'f7'], F6: ['F6', 'through the ReLU: keep ∇ where z > 0', 'f6'],
+  C5: ['C5', '∇W = aᵀ·∇z, ∇b = column sums of ∇z, ∇a = ∇z·Wᵀ', 'c5-1'],
+  S4: ['S4', 'the max-pool routing: each window passes its gradient to its argmax (dots), zero elsewhere', 's4-1'],
+  C3: ['C3', 'col2im adds the overlapping copies back', 'c3-1'],
+  S2: ['S2', 'the max-pool routing on C1\'s 28×28 maps', 's2-1'], C1: ['C1', '∇W⁽¹⁾ = a⁽⁰⁾ᵀ·∇z⁽¹⁾: 784 rows summed', 'c1-1'],
+};
+
+// Which rows of a pooling window matrix have a positive maximum (the others are all-zero
+// ReLU outputs: their gradient dies at the ReLU whichever cell "wins").
+function liveRows(id) {
+  const m = state.pass && state.pass.forward.find((f) => f.id === id);
+  if (!m) return null;
+  const live = new Uint8Array(m.shape[0]);
+  for (let r = 0; r < live.length; r++) live[r] = Math.max(...m.data.slice(4 * r, 4 * r + 4)) > 0 ? 1 : 0;
+  return live;
+}
+
+function renderGroup(target, list, meta, cls, argmaxOf) {
+  const groups = new Map();
+  for (const m of list) { if (!groups.has(m.layer)) groups.set(m.layer, []); groups.get(m.layer).push(m); }
+  for (const [layer, ms] of groups) {
+    const [name, what, section] = meta[layer] || [layer, '', ''];
+    const card = el('section', { class: `layer ${cls}`, id: `${cls}-${layer}` },
+      el('header', {}, el('h3', {}, el('a', { href: `/derivation#${section}`, target: '_blank', text: name })), el('span', { class: 'what', text: what })));
+    const row = el('div', { class: 'panels' });
+    for (const m of ms) {
+      let panel;
+      if (m.shape.length === 3) {
+        const src = m.id === 'dout1' ? 'a1' : m.id === 'dout3' ? 'a3' : null;
+        panel = mapsPanel(m, MAP_SCALE[m.id] || 4, src ? { windows: argmaxOf(src), live: liveRows(src) } : {});
+      } else panel = matrixPanel(m);
+      const op = cls === 'forward' && OPS[m.id];
+      row.append(op ? el('div', { class: 'with-op' }, el('div', { class: 'op', text: op }), panel) : panel);
+    }
+    card.append(row);
+    target.append(card);
+  }
+}

@@ -1,0 +1,56 @@
+//! One input image from a request: 784 pixels of a 28×28 image on MNIST's 0–255 scale,
+//! checked, then preprocessed as the network was trained ([`Preprocess`]: for LeNet-5, pad 2
+//! to 32×32 and normalise).
+
+use serde::Deserialize;
+use tensor::Tensor;
+
+use super::ExplorerError;
+use crate::data::{Pixels, Preprocess};
+use crate::mnist::MNIST_SIDE;
+
+/// The network's input side (32).
+pub const INPUT_SIDE: usize = 32;
+
+/// A 28×28 image, row-major, each pixel in `[0, 255]` (ink high, as in MNIST). Floats come
+/// from a drawing; MNIST's bytes are the integer case.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Image(pub Vec<f32>);
+
+impl Image {
+    /// An image from MNIST's bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Image(bytes.iter().map(|&b| f32::from(b)).collect())
+    }
+
+    /// Checks the length (784) and that every pixel is a finite number in `[0, 255]`.
+    pub fn check(&self) -> Result<(), ExplorerError> {
+        let n = MNIST_SIDE * MNIST_SIDE;
+        if self.0.len() != n {
+            return Err(ExplorerError::Input(format!("expected {n} pixels (28×28), got {}", self.0.len())));
+        }
+        if let Some((i, v)) = self.0.iter().enumerate().find(|(_, v)| !v.is_finite() || !(0.0..=255.0).contains(*v)) {
+            return Err(ExplorerError::Input(format!("pixel {i} is {v}, expected a number in [0, 255]")));
+        }
+        Ok(())
+    }
+
+    /// The network's input `x: [1, 1, 32, 32]`: the pixels on `[0, 1]` (`p/255`, as
+    /// `ToTensor`), padded and normalised by `preprocess`, e.g. `(p/255 − 0.1307)/0.3081`
+    /// with 2 background pixels on each side.
+    pub fn preprocess(&self, preprocess: &Preprocess) -> Result<Tensor<f32>, ExplorerError> {
+        self.check()?;
+        let shape = [1, MNIST_SIDE, MNIST_SIDE];
+        let out_shape = preprocess.output_shape(shape).map_err(|e| ExplorerError::Input(e.to_string()))?;
+        if out_shape != [1, INPUT_SIDE, INPUT_SIDE] {
+            return Err(ExplorerError::Input(format!(
+                "the preprocessing makes {out_shape:?}, LeNet-5 takes [1, 32, 32]"
+            )));
+        }
+        let unit: Vec<f32> = self.0.iter().map(|p| p / 255.0).collect();
+        let mut out = vec![0.0; INPUT_SIDE * INPUT_SIDE];
+        preprocess.apply(Pixels::F32(&unit), shape, &mut out);
+        Ok(Tensor::from_vec(&[1, 1, INPUT_SIDE, INPUT_SIDE], out)?)
+    }
+}

@@ -1,0 +1,27 @@
+//! The explorer: every matrix of LeNet-5's forward and backward pass for one image, as the
+//! derivation (`docs/derivation.md`) writes them, served with an interactive page.
+//!
+//! - [`pass()`] computes the matrices with the framework's own ops on one recording tape:
+//!   `a⁽⁰⁾ = im2col(x)`, `z⁽¹⁾ = a⁽⁰⁾·W⁽¹⁾ + b⁽¹⁾`, the pooling windows and their argmax, … ,
+//!   the softmax, then the tape's gradient of each of them for a chosen label
+//!   (`∇z⁽⁷⁾ = P − Y`, `∇W`, `∇b`, `∇a`, the max-pool routing).
+//! - [`step()`] takes SGD steps on that image on an in-memory copy of the network and reports
+//!   the weight changes and the probabilities before and after.
+//! - [`serve()`] runs the local web server: the page (HTML, JS and CSS compiled into the
+//!   binary, no CDN) and its JSON routes, listed in [`server`].
+
+mod assets;
+mod error;
+pub mod input;
+pub mod matrix;
+pub mod pass;
+mod routes;
+pub mod server;
+pub mod step;
+
+pub use error::ExplorerError;
+pub use input::{INPUT_SIDE, Image};
+pub use matrix::Matrix;
+pub use pass::{Pass, pass};
+pub use server::{ServeOptions, Server, serve};
+pub use step::{StepResult, step};

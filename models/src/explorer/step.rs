@@ -1,0 +1,126 @@
+//! SGD steps on one image, on an in-memory copy of the network: the weight changes and how
+//! the probabilities move. The caller's network (and any checkpoint file) is untouched.
+
+use autograd::Tape;
+use layers::{Module, Optimizer, Sgd, SgdConfig};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+use tensor::Tensor;
+
+use super::{ExplorerError, Image, Matrix};
+use crate::data::Preprocess;
+use crate::lenet5::{CLASSES, LeNet5};
+
+/// The most steps one request may take.
+pub const MAX_STEPS: usize = 100;
+
+/// What `steps` SGD steps on one image did.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    /// The label trained towards.
+    pub label: usize,
+    /// The learning rate η.
+    pub lr: f32,
+    /// Steps taken.
+    pub steps: usize,
+    /// `P` before the first step.
+    pub before: Vec<f32>,
+    /// `P` after the last step.
+    pub after: Vec<f32>,
+    /// The cross-entropy before.
+    pub loss_before: f32,
+    /// The cross-entropy after.
+    pub loss_after: f32,
+    /// `ΔW = W_after − W_before` (and `Δb`) of each layer, in the derivation's layout; for
+    /// one step, `ΔW = −η·∇W`.
+    pub deltas: Vec<Matrix>,
+}
+
+/// A copy of `model`'s parameters in a new network.
+pub fn copy_of(model: &LeNet5<f32>) -> Result<LeNet5<f32>, ExplorerError> {
+    let mut copy = LeNet5::<f32>::new(&mut StdRng::seed_from_u64(0))?;
+    for ((_, dst), (_, src)) in copy.named_parameters_mut().into_iter().zip(model.named_parameters()) {
+        dst.value = src.value.to_contiguous();
+    }
+    Ok(copy)
+}
+
+/// `P` and the cross-entropy for `label`, from the fused forward pass.
+fn probabilities(model: &LeNet5<f32>, x: &Tensor<f32>, label: usize) -> Result<(Vec<f32>, f32), ExplorerError> {
+    let tape = Tape::no_grad();
+    let logits = model.forward(tape.constant(x.clone()))?.value();
+    let p = autograd::softmax_rows(&logits)?.to_vec();
+    let loss = (-p[label].max(f32::MIN_POSITIVE).ln()).max(0.0);
+    Ok((p, loss))
+}
+
+/// Takes `steps` plain SGD steps (`W ← W − η·∇W`, PyTorch's rule, no momentum or decay) on
+/// the cross-entropy of `image` with `label`, on a copy of `model`.
+pub fn step(
+    model: &LeNet5<f32>,
+    preprocess: &Preprocess,
+    image: &Image,
+    label: usize,
+    lr: f32,
+    steps: usize,
+) -> Result<StepResult, ExplorerError> {
+    if label >= CLASSES {
+        return Err(ExplorerError::Input(format!("label {label} is not a digit 0–9")));
+    }
+    if !lr.is_finite() || lr <= 0.0 || lr > 10.0 {
+        return Err(ExplorerError::Input(format!("learning rate {lr} is not in (0, 10]")));
+    }
+    if steps == 0 || steps > MAX_STEPS {
+        return Err(ExplorerError::Input(format!("steps {steps} is not in 1..={MAX_STEPS}")));
+    }
+    let x = image.preprocess(preprocess)?;
+    let (before, loss_before) = probabilities(model, &x, label)?;
+    let mut copy = copy_of(model)?;
+    let mut sgd = Sgd::new(SgdConfig::new(f64::from(lr)))?;
+    for _ in 0..steps {
+        let tape = Tape::new();
+        let logits = copy.forward(tape.constant(x.clone()))?;
+        let loss = layers::cross_entropy(logits, &[label])?;
+        let grads = tape.backward(loss)?;
+        sgd.step(copy.named_parameters_mut(), &grads)?;
+    }
+    let (after, loss_after) = probabilities(&copy, &x, label)?;
+    let mut deltas = Vec::new();
+    for (((name, old), (_, new)), (layer, l)) in
+        model.named_parameters().into_iter().zip(copy.named_parameters()).zip([
+            ("C1", 1),
+            ("C1", 1),
+            ("C3", 3),
+            ("C3", 3),
+            ("C5", 5),
+            ("C5", 5),
+            ("F6", 6),
+            ("F6", 6),
+            ("F7", 7),
+            ("F7", 7),
+        ])
+    {
+        let delta = new.value.sub(&old.value)?;
+        let s = delta.shape().to_vec();
+        let (id, symbol, matrix) = if name.ends_with("bias") {
+            (format!("Db{l}"), format!("b⁽{}⁾", sup(l)), delta.reshape(&[1, s[0]])?)
+        } else if s.len() == 4 {
+            (format!("DW{l}"), format!("W⁽{}⁾", sup(l)), delta.reshape(&[s[0], s[1] * s[2] * s[3]])?.t()?)
+        } else {
+            (format!("DW{l}"), format!("W⁽{}⁾", sup(l)), delta.t()?)
+        };
+        let shape = matrix.shape().to_vec();
+        let formula = if steps == 1 {
+            format!("Δ{symbol} = −η·∇{symbol}")
+        } else {
+            format!("Δ{symbol} after {steps} steps")
+        };
+        deltas.push(Matrix::new(&id, layer, &formula, "the-rules-of-the-backward-pass", &shape, &matrix).signed());
+    }
+    Ok(StepResult { label, lr, steps, before, after, loss_before, loss_after, deltas })
+}
+
+fn sup(l: usize) -> char {
+    ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'][l % 10]
+}
