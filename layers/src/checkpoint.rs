@@ -49,41 +49,57 @@ pub fn save_module_with_metadata<T: Element, M: Module<T> + ?Sized>(
     path: &Path,
     metadata: &BTreeMap<String, String>,
 ) -> Result<(), CheckpointError> {
-    let named: Vec<(String, &Tensor<T>)> = module.named_parameters().into_iter().map(|(n, p)| (n, &p.value)).collect();
+    let buffers: Vec<(String, Tensor<T>)> = module.named_buffers().into_iter().map(|(n, b)| (n, b.get())).collect();
+    let mut named: Vec<(String, &Tensor<T>)> =
+        module.named_parameters().into_iter().map(|(n, p)| (n, &p.value)).collect();
+    named.extend(buffers.iter().map(|(n, t)| (n.clone(), t)));
     write_tensors(path, &named, metadata)
 }
 
-/// Loads a module's parameters from `path`: every parameter must be present with its
-/// shape and a loadable dtype, and the file must hold nothing else. On error nothing is
-/// assigned.
+/// The names of a module's parameters and buffers: the keys of its `state_dict`.
+pub fn state_names<T: Element, M: Module<T> + ?Sized>(module: &M) -> std::collections::BTreeSet<String> {
+    let mut names: std::collections::BTreeSet<String> = module.named_parameters().into_iter().map(|(n, _)| n).collect();
+    names.extend(module.named_buffers().into_iter().map(|(n, _)| n));
+    names
+}
+
+/// Loads a module's parameters and buffers from `path`: every one must be present with its
+/// shape and a loadable dtype, and the file must hold nothing else (PyTorch's
+/// `strict=True`). On error nothing is assigned.
 pub fn load_module<T: Element, M: Module<T> + ?Sized>(module: &mut M, path: &Path) -> Result<(), CheckpointError> {
     let mut checkpoint = read_checkpoint::<T>(path)?;
-    let names: std::collections::BTreeSet<String> = module.named_parameters().into_iter().map(|(n, _)| n).collect();
+    let names = state_names(module);
     if let Some(name) = checkpoint.tensors.keys().find(|n| !names.contains(*n)) {
         return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name: name.clone() });
     }
     assign_parameters(module, &mut checkpoint.tensors, path)
 }
 
-/// Moves the module's parameters out of `tensors` into the module, leaving the others in
-/// the map. Checks every parameter (present, same shape) before assigning any.
+/// Moves the module's parameters and buffers out of `tensors` into the module, leaving the
+/// others in the map. Checks every one (present, same shape) before assigning any.
 pub fn assign_parameters<T: Element, M: Module<T> + ?Sized>(
     module: &mut M,
     tensors: &mut BTreeMap<String, Tensor<T>>,
     path: &Path,
 ) -> Result<(), CheckpointError> {
-    for (name, param) in module.named_parameters() {
+    let mut expected: Vec<(String, Vec<usize>)> =
+        module.named_parameters().into_iter().map(|(n, p)| (n, p.shape().to_vec())).collect();
+    expected.extend(module.named_buffers().into_iter().map(|(n, b)| (n, b.shape())));
+    for (name, shape) in expected {
         let Some(t) = tensors.get(&name) else {
             return Err(CheckpointError::Missing { path: path.to_path_buf(), name });
         };
-        if t.shape() != param.shape() {
+        if t.shape() != shape.as_slice() {
             return Err(CheckpointError::Shape {
                 path: path.to_path_buf(),
                 name,
-                expected: param.shape().to_vec(),
+                expected: shape,
                 got: t.shape().to_vec(),
             });
         }
+    }
+    for (name, buffer) in module.named_buffers() {
+        buffer.set(tensors.remove(&name).expect("checked above"));
     }
     for (name, param) in module.named_parameters_mut() {
         param.value = tensors.remove(&name).expect("checked above");
@@ -264,6 +280,13 @@ fn decode<T: Element>(dtype: Dtype, bytes: &[u8]) -> Option<Vec<T>> {
             bytes
                 .chunks_exact(4)
                 .map(|c| T::from_f64_lossy(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+                .collect(),
+        ),
+        // PyTorch keeps counters (batch norm's `num_batches_tracked`) as int64.
+        (Dtype::I64, _) => Some(
+            bytes
+                .chunks_exact(8)
+                .map(|c| T::from_f64_lossy(i64::from_le_bytes(c.try_into().expect("8 bytes")) as f64))
                 .collect(),
         ),
         (Dtype::F64, "F64") => Some(

@@ -31,6 +31,7 @@
 //! ```
 
 mod activation;
+mod buffer;
 pub mod checkpoint;
 mod conv2d;
 mod error;
@@ -47,12 +48,13 @@ mod sequential;
 pub use autograd::{Param, Tape, Var};
 
 pub use activation::{Flatten, ReLU};
+pub use buffer::Buffer;
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use error::{CheckpointError, LayerError, Result};
 pub use init::Init;
 pub use linear::Linear;
 pub use loss::{cross_entropy, cross_entropy_smoothed, l2_penalty};
 pub use max_pool2d::MaxPool2d;
-pub use module::{Module, visit_child, visit_child_mut};
+pub use module::{Module, visit_child, visit_child_buffers, visit_child_mut};
 pub use optim::{Adam, AdamConfig, DecayFilter, Optimizer, OptimizerState, Sgd, SgdConfig};
 pub use sequential::Sequential;

@@ -3,6 +3,7 @@
 use autograd::{Param, Tape, Var};
 use tensor::{Element, Tensor};
 
+use crate::buffer::Buffer;
 use crate::error::Result;
 
 /// A layer or a network of layers, shareable across the threads of a training step
@@ -36,6 +37,11 @@ pub trait Module<T: Element>: Send + Sync {
     /// Calls `f` with each parameter, mutably, in the order of [`Module::visit_parameters`].
     fn visit_parameters_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&str, &'a mut Param<T>)) {}
 
+    /// Calls `f` with each buffer (non-trainable state such as batch norm's running
+    /// statistics) and its dotted name; buffers are updated through `&self`, so one visitor
+    /// serves reading and writing. None by default.
+    fn visit_buffers<'a>(&'a self, _f: &mut dyn FnMut(&str, &'a Buffer<T>)) {}
+
     /// Switches between training and evaluation behaviour, for modules where they differ;
     /// containers pass it on.
     fn set_training(&mut self, _training: bool) {}
@@ -66,6 +72,13 @@ pub trait Module<T: Element>: Send + Sync {
     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
         let mut v = Vec::new();
         self.visit_parameters_mut(&mut |name, p| v.push((name.to_string(), p)));
+        v
+    }
+
+    /// The buffers with their dotted names, in a stable order.
+    fn named_buffers(&self) -> Vec<(String, &Buffer<T>)> {
+        let mut v = Vec::new();
+        self.visit_buffers(&mut |name, b| v.push((name.to_string(), b)));
         v
     }
 
@@ -105,6 +118,10 @@ impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
         (**self).visit_parameters_mut(f)
     }
 
+    fn visit_buffers<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Buffer<T>)) {
+        (**self).visit_buffers(f)
+    }
+
     fn set_training(&mut self, training: bool) {
         (**self).set_training(training)
     }
@@ -127,6 +144,15 @@ pub fn visit_child<'a, T: Element, M: Module<T> + ?Sized>(
     child.visit_parameters(&mut |name, p| f(&format!("{prefix}.{name}"), p));
 }
 
+/// Visits the buffers of `child` under `prefix.`.
+pub fn visit_child_buffers<'a, T: Element, M: Module<T> + ?Sized>(
+    prefix: &str,
+    child: &'a M,
+    f: &mut dyn FnMut(&str, &'a Buffer<T>),
+) {
+    child.visit_buffers(&mut |name, b| f(&format!("{prefix}.{name}"), b));
+}
+
 /// Visits the parameters of `child` mutably under `prefix.`.
 pub fn visit_child_mut<'a, T: Element, M: Module<T> + ?Sized>(
     prefix: &str,
@@ -137,8 +163,8 @@ pub fn visit_child_mut<'a, T: Element, M: Module<T> + ?Sized>(
 }
 
 /// Inside `impl Module<T> for YourNet`: lists the fields that are modules once, and writes
-/// [`Module::visit_parameters`], [`Module::visit_parameters_mut`] and
-/// [`Module::set_training`] from that list. Parameters are named `field.name`, as PyTorch
+/// [`Module::visit_parameters`], [`Module::visit_parameters_mut`], [`Module::visit_buffers`]
+/// and [`Module::set_training`] from that list. Parameters are named `field.name`, as PyTorch
 /// names the attributes of an `nn.Module`. The first argument is the element type.
 ///
 /// ```
@@ -173,6 +199,10 @@ macro_rules! children {
 
         fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut $crate::Param<$t>)) {
             $($crate::visit_child_mut(stringify!($field), &mut self.$field, f);)+
+        }
+
+        fn visit_buffers<'a>(&'a self, f: &mut dyn FnMut(&str, &'a $crate::Buffer<$t>)) {
+            $($crate::visit_child_buffers(stringify!($field), &self.$field, f);)+
         }
 
         fn set_training(&mut self, training: bool) {

@@ -4,8 +4,9 @@
 use autograd::{Param, Var};
 use tensor::Element;
 
+use crate::buffer::Buffer;
 use crate::error::{LayerError, Result};
-use crate::module::{Module, visit_child, visit_child_mut};
+use crate::module::{Module, visit_child, visit_child_buffers, visit_child_mut};
 
 /// Modules applied in order. Shareable across threads, like every [`Module`].
 pub struct Sequential<T> {
@@ -106,6 +107,12 @@ impl<T: Element> Module<T> for Sequential<T> {
     fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<T>)) {
         for (name, layer) in &mut self.layers {
             visit_child_mut(name, layer.as_mut(), f);
+        }
+    }
+
+    fn visit_buffers<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Buffer<T>)) {
+        for (name, layer) in &self.layers {
+            visit_child_buffers(name, layer.as_ref(), f);
         }
     }
 

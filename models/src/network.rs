@@ -123,7 +123,7 @@ pub fn load_network(path: &Path) -> Result<LoadedNetwork, NetworkError> {
     };
     let mut model =
         info.build(&preprocess, 0).map_err(|source| NetworkError::Spec { path: path.to_path_buf(), source })?;
-    let names: std::collections::BTreeSet<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+    let names = layers::checkpoint::state_names(model.as_ref());
     if let Some(name) = checkpoint.tensors.keys().find(|n| !names.contains(*n)) {
         return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name: name.clone() }.into());
     }

@@ -8,7 +8,7 @@
 //!
 //! | entry | what |
 //! |---|---|
-//! | tensor `model.<name>` | every parameter of the network (`model.c1.weight`, …) |
+//! | tensor `model.<name>` | every parameter and buffer of the network (`model.c1.weight`, …, `model.1.running_mean`) |
 //! | tensor `optimizer.<kind>.<name>` | the optimizer's buffers, from [`Optimizer::state`](layers::Optimizer::state) (`optimizer.momentum.c1.weight` for SGD; `exp_avg`, `exp_avg_sq` and the per-parameter `step` for Adam) |
 //! | `format`, `version` | `lenet5-train-state`, [`STATE_VERSION`] |
 //! | `epoch` | epochs completed |
@@ -125,8 +125,11 @@ pub fn save_state<M: Module<f32>>(
     extra: &[(String, String)],
 ) -> Result<(), CheckpointError> {
     let opt_state = trainer.optimizer.state();
+    let buffers: Vec<(String, Tensor<f32>)> =
+        trainer.model.named_buffers().into_iter().map(|(n, b)| (format!("model.{n}"), b.get())).collect();
     let mut named: Vec<(String, &Tensor<f32>)> =
         trainer.model.named_parameters().into_iter().map(|(n, p)| (format!("model.{n}"), &p.value)).collect();
+    named.extend(buffers.iter().map(|(n, t)| (n.clone(), t)));
     named.extend(opt_state.tensors.iter().map(|(n, t)| (format!("optimizer.{n}"), t)));
     let p = &trainer.progress;
     let mut meta: BTreeMap<String, String> = extra.iter().cloned().collect();
@@ -212,11 +215,12 @@ pub fn resume_from<M: Module<f32>>(
     // The tensors: model.<name> and optimizer.<kind>.<name>, nothing else.
     let shapes: BTreeMap<String, Vec<usize>> =
         model.named_parameters().into_iter().map(|(n, p)| (n, p.shape().to_vec())).collect();
+    let buffer_names = layers::checkpoint::state_names(&model);
     let mut weights = BTreeMap::new();
     let mut buffers = Vec::new();
     for (name, t) in tensors {
         if let Some(param) = name.strip_prefix("model.") {
-            if !shapes.contains_key(param) {
+            if !buffer_names.contains(param) {
                 return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name }.into());
             }
             if t.iter().any(|x| !x.is_finite()) {
