@@ -109,7 +109,8 @@ pub struct LoadedNetwork {
 }
 
 /// Loads a weights file: the network its metadata describes (LeNet-5 on MNIST when it has
-/// none), with its weights; every tensor must be present with its shape, and nothing else.
+/// none), with its weights, in evaluation mode; every tensor must be present with its
+/// shape, and nothing else.
 pub fn load_network(path: &Path) -> Result<LoadedNetwork, NetworkError> {
     let mut checkpoint = read_checkpoint::<f32>(path)?;
     let (info, preprocess) = match NetworkInfo::from_metadata(&checkpoint.metadata, path)? {
@@ -128,5 +129,6 @@ pub fn load_network(path: &Path) -> Result<LoadedNetwork, NetworkError> {
         return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name: name.clone() }.into());
     }
     assign_parameters(&mut model, &mut checkpoint.tensors, path)?;
+    model.set_training(false);
     Ok(LoadedNetwork { model, info, preprocess })
 }

@@ -26,6 +26,11 @@
 //! optimizer's (`g ← ∇W + λ·W` on weights, not biases), the gradient of the derivation's
 //! `regLoss = 0.5·λ·Σ‖W‖²`; the loss reported is the data loss.
 //!
+//! The model is in training mode ([`Module::set_training`](layers::Module::set_training))
+//! for the steps and in evaluation mode for [`Trainer::evaluate`] and the evaluation at each
+//! epoch's end (batch normalisation then uses its running statistics, dropout is the
+//! identity); [`evaluate`] and [`infer`] use the model in the mode it is in.
+//!
 //! Before each update the loss and every gradient are checked: a NaN or an infinity stops
 //! the run with [`TrainError::NonFinite`], naming the step and the first parameter whose
 //! gradient is not finite, and nothing is updated. With [`TrainConfig::clip_grad_norm`]
@@ -50,5 +55,5 @@ pub use config::{HYPER_PARAMETERS, HyperParameter, OptimizerKind, ScheduleKind, 
 pub use error::{NonFinite, TrainError};
 pub use evaluate::{Evaluation, check_model, evaluate};
 pub use metrics::{EpochMetrics, MetricsCsv, StepReport, append_metrics, truncate_metrics};
-pub use step::{StepOutcome, count_correct, forward_backward, infer, slices};
+pub use step::{StepOutcome, count_correct, forward_backward, forward_backward_step, infer, slices};
 pub use trainer::{Advance, EVAL_BATCH, EpochProgress, Fit, Flow, Observer, PrintEpochs, Trainer};

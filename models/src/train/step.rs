@@ -4,8 +4,17 @@
 //! its own tape, with its mean loss weighted by `slice / batch`, so the gradients of the
 //! slices add up to the gradient of the batch's mean loss. The slices are summed in thread
 //! order, so a step is reproducible bit for bit for a given thread count.
+//!
+//! Each tape carries a [`StepContext`]: its shard, the step's [`ReduceGroup`] (layers that
+//! need whole-batch statistics, such as batch normalisation, all-reduce through it, so
+//! their results do not depend on the split beyond rounding) and the keys of the step's
+//! random streams (dropout masks are a function of the run's seed, the global step, the
+//! layer and the sample's place in the batch, so a resumed run draws the same masks). A
+//! shard that fails aborts the group, so the others return instead of waiting for it.
 
-use autograd::{Gradients, Tape};
+use std::sync::Arc;
+
+use autograd::{Gradients, ReduceGroup, StepContext, Tape};
 use layers::Module;
 use tensor::Tensor;
 
@@ -21,23 +30,47 @@ pub struct StepOutcome {
     pub grads: Gradients<f32>,
 }
 
-/// Forward and backward of one batch `x: [N, …]` with `labels` over `threads` slices.
+/// Forward and backward of one batch `x: [N, …]` with `labels` over `threads` slices, as
+/// step 0 of a run seeded 0 (see [`forward_backward_step`]).
 pub fn forward_backward<M: Module<f32> + ?Sized>(
     model: &M,
     x: &Tensor<f32>,
     labels: &[usize],
     threads: usize,
 ) -> Result<StepOutcome, TrainError> {
+    forward_backward_step(model, x, labels, threads, 0, 0)
+}
+
+/// Forward and backward of one batch as global step `step` of a run seeded `seed` (the
+/// keys of the step's random streams).
+pub fn forward_backward_step<M: Module<f32> + ?Sized>(
+    model: &M,
+    x: &Tensor<f32>,
+    labels: &[usize],
+    threads: usize,
+    seed: u64,
+    step: u64,
+) -> Result<StepOutcome, TrainError> {
     let n = labels.len();
-    let run = |&(start, len): &(usize, usize)| -> Result<StepOutcome, TrainError> {
-        let tape = Tape::new();
-        let xs = tape.constant(x.narrow(0, start, len)?);
-        let logits = model.forward(xs)?;
-        let correct = count_correct(&logits.value(), &labels[start..start + len])?;
-        let loss = logits.softmax_cross_entropy(&labels[start..start + len])?.scale(len as f32 / n as f32)?;
-        let value = f64::from(loss.value().item()?);
-        let grads = tape.backward(loss)?;
-        Ok(StepOutcome { loss: value, correct, grads })
+    let shards = slices(n, threads).len();
+    let group = Arc::new(ReduceGroup::new(shards)?);
+    let run = |shard: usize, &(start, len): &(usize, usize)| -> Result<StepOutcome, TrainError> {
+        let _abort_on_panic = group.abort_on_panic(shard);
+        let context = StepContext { shard, shards, first_sample: start, group: Some(group.clone()), seed, step };
+        let result = (|| {
+            let tape = Tape::with_context(context);
+            let xs = tape.constant(x.narrow(0, start, len)?);
+            let logits = model.forward(xs)?;
+            let correct = count_correct(&logits.value(), &labels[start..start + len])?;
+            let loss = logits.softmax_cross_entropy(&labels[start..start + len])?.scale(len as f32 / n as f32)?;
+            let value = f64::from(loss.value().item()?);
+            let grads = tape.backward(loss)?;
+            Ok(StepOutcome { loss: value, correct, grads })
+        })();
+        if let Err(e) = &result {
+            group.abort(&format!("shard {shard} failed: {e}"));
+        }
+        result
     };
     let mut outcomes = on_threads(n, threads, run).into_iter();
     let mut total = outcomes.next().expect("at least one slice")?;
@@ -54,7 +87,7 @@ pub fn forward_backward<M: Module<f32> + ?Sized>(
 /// split over `threads` (each image's output does not depend on the split).
 pub fn infer<M: Module<f32> + ?Sized>(model: &M, x: &Tensor<f32>, threads: usize) -> Result<Tensor<f32>, TrainError> {
     let n = x.shape().first().copied().unwrap_or(0);
-    let run = |&(start, len): &(usize, usize)| -> Result<Tensor<f32>, TrainError> {
+    let run = |_: usize, &(start, len): &(usize, usize)| -> Result<Tensor<f32>, TrainError> {
         Ok(model.predict(&x.narrow(0, start, len)?)?)
     };
     let mut parts = on_threads(n, threads, run);
@@ -72,16 +105,16 @@ pub fn infer<M: Module<f32> + ?Sized>(model: &M, x: &Tensor<f32>, threads: usize
     Ok(Tensor::from_vec(&shape, values)?)
 }
 
-/// Runs `f` on `threads` contiguous slices of `n` items (on the calling thread when there is
-/// one), returning the results in slice order.
-fn on_threads<R: Send>(n: usize, threads: usize, f: impl Fn(&(usize, usize)) -> R + Sync) -> Vec<R> {
+/// Runs `f(index, slice)` on `threads` contiguous slices of `n` items (on the calling thread
+/// when there is one), returning the results in slice order.
+fn on_threads<R: Send>(n: usize, threads: usize, f: impl Fn(usize, &(usize, usize)) -> R + Sync) -> Vec<R> {
     let slices = slices(n, threads);
     if slices.len() == 1 {
-        return vec![f(&slices[0])];
+        return vec![f(0, &slices[0])];
     }
     let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = slices.iter().map(|slice| s.spawn(move || f(slice))).collect();
+        let handles: Vec<_> = slices.iter().enumerate().map(|(i, slice)| s.spawn(move || f(i, slice))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     })
 }

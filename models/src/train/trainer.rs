@@ -12,7 +12,7 @@ use rand::seq::SliceRandom;
 use tensor::Tensor;
 
 use super::evaluate::{check_model, evaluate};
-use super::step::forward_backward;
+use super::step::forward_backward_step;
 use super::{EpochMetrics, NonFinite, StepReport, TrainConfig, TrainError};
 use crate::data::{Dataset, Preprocess};
 
@@ -119,10 +119,13 @@ impl<M: Module<f32>> Trainer<M> {
         order
     }
 
-    /// Evaluates the model on `data` (batches of [`EVAL_BATCH`], split over the run's
-    /// threads).
-    pub fn evaluate(&self, data: &dyn Dataset) -> Result<super::Evaluation, TrainError> {
-        evaluate(&self.model, data, &self.preprocess, EVAL_BATCH, self.config.threads)
+    /// Evaluates the model on `data` in evaluation mode (batches of [`EVAL_BATCH`], split
+    /// over the run's threads), then puts it back in training mode.
+    pub fn evaluate(&mut self, data: &dyn Dataset) -> Result<super::Evaluation, TrainError> {
+        self.model.set_training(false);
+        let e = evaluate(&self.model, data, &self.preprocess, EVAL_BATCH, self.config.threads);
+        self.model.set_training(true);
+        e
     }
 
     /// Trains the rest of the current epoch on `train`, then evaluates on `test`, calling
@@ -193,6 +196,7 @@ impl<M: Module<f32>> Trainer<M> {
             return Err(TrainError::DataChanged { expected: self.train_images, got: train.len() });
         }
         self.train_images = train.len();
+        self.model.set_training(true);
         let started = Instant::now();
         let order = self.epoch_order(self.epoch, train.len());
         let bs = self.config.batch_size;
@@ -208,7 +212,8 @@ impl<M: Module<f32>> Trainer<M> {
             self.preprocess.fill_batch(train, chunk, &mut x, &mut labels)?;
             let shape = [&[chunk.len()][..], &input].concat();
             let batch = Tensor::from_vec(&shape, std::mem::take(&mut x))?;
-            let mut outcome = forward_backward(&self.model, &batch, &labels, self.config.threads)?;
+            let mut outcome =
+                forward_backward_step(&self.model, &batch, &labels, self.config.threads, self.config.seed, self.steps)?;
             x = batch.into_vec();
             let parameter = first_non_finite_gradient(&self.model, &outcome.grads);
             if !outcome.loss.is_finite() || parameter.is_some() {
