@@ -75,16 +75,12 @@ impl<T: Element> Module<T> for Linear<T> {
 
     fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {
         f("weight", &self.weight);
-        if let Some(b) = &self.bias {
-            f("bias", b);
-        }
+        self.bias.iter().for_each(|b| f("bias", b));
     }
 
     fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<T>)) {
         f("weight", &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f("bias", b);
-        }
+        self.bias.iter_mut().for_each(|b| f("bias", b));
     }
 
     /// `W: [in, out]` (the derivation's layout, `Wᵀ` of the stored weight) and `z = a·W + b`.

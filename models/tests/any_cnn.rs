@@ -223,3 +223,40 @@ fn one_and_two_threads_reach_the_same_accuracy() {
     assert!(one >= 0.8 && two >= 0.8, "{one} {two}");
     assert!((one - two).abs() <= 3.0 / test.len() as f64, "{one} vs {two}");
 }
+
+/// `shapes` and `bench` take any spec and input: the table lists each convolution's im2col
+/// matrix with the shapes the formulas give, and the benchmark reports the spec it ran.
+#[test]
+fn shapes_and_bench_take_any_spec() {
+    let run = lenet5(&["shapes", "--arch", SPEC, "--input", "1,12,12", "--batch-size", "2"]);
+    run.assert_ok("shapes --arch");
+    // conv(4,3,p=1): 2·12·12 rows of 1·3·3 taps; conv(8,3,s=2,p=1) after maxpool(2): 2·3·3 rows of 4·9.
+    for needle in ["288×9", "18×36", "2×8×3×3", "2×3"] {
+        assert!(run.stdout.contains(needle), "{needle} in\n{}", run.stdout);
+    }
+    let bench = lenet5(&[
+        "bench",
+        "--arch",
+        SPEC,
+        "--input",
+        "1,12,12",
+        "--batch-size",
+        "8",
+        "--steps",
+        "1",
+        "--reps",
+        "1",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    bench.assert_ok("bench --arch");
+    assert!(
+        bench.stdout.contains(&format!("\"arch\":\"{SPEC}\"")) && bench.stdout.contains("\"input\":\"1,12,12\""),
+        "{}",
+        bench.stdout
+    );
+    let bad = lenet5(&["shapes", "--arch", "conv(4,3) linear(3)", "--input", "1,12,12"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("layer 2 \"linear(3)\""), "{}", bad.stderr);
+}

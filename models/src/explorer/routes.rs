@@ -98,6 +98,7 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
         "notice": s.notice,
         "test_images": s.test.as_ref().map(Split::len),
         "metrics": s.metrics.is_some(),
+        "preprocess": { "pad": s.preprocess.pad(), "mean": s.preprocess.mean(), "std": s.preprocess.std() },
         "shapes": shapes,
     }))
     .into_response()

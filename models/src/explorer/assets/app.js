@@ -274,6 +274,8 @@ async function init() {
   const info = await api('/api/info');
   $('#model-info').textContent = `${info.model} · ${info.parameters.toLocaleString('en')} parameters · ${info.checkpoint ? `weights: ${info.checkpoint}` : 'random weights'}`;
   if (info.notice) { $('#notice').textContent = info.notice; $('#notice').hidden = false; }
+  const p = info.preprocess;
+  LAYERS.input[1] = `the 28×28 image padded by ${p.pad} and normalised as in training: (p/255 − ${p.mean[0].toPrecision(4)})/${p.std[0].toPrecision(4)}`;
   $('#shapes').append(shapesTable(info.shapes));
   const plots = $('#plots');
   if (info.metrics || info.test_images) {
