@@ -3,14 +3,13 @@
 use proptest::prelude::*;
 use tensor::Element;
 
-use super::{any_shape, dense, on_grid, zeros};
+use super::{any_shape, broadcast_shapes, dense, on_grid, zeros};
 use crate::catalogue::{Convention, Entry, KinkCase, OpCase, nudge};
 use crate::error::Result;
 use crate::strategies;
 use crate::tape::Var;
 
-/// `a + b` with broadcasting: operand shapes drawn from a common shape, each taking size 1
-/// on some axes and dropping some leading axes (down to rank 0).
+/// `a + b` with broadcasting ([`broadcast_shapes`]).
 pub(super) struct Add;
 
 impl Entry for Add {
@@ -21,18 +20,8 @@ impl Entry for Add {
     }
 
     fn cases(&self) -> BoxedStrategy<OpCase<()>> {
-        strategies::shape(1..=3, 1..=4)
-            .prop_flat_map(|s| {
-                let r = s.len();
-                let ones = proptest::collection::vec(any::<bool>(), r);
-                (Just(s), ones.clone(), ones, 0..=r, 0..=r)
-            })
-            .prop_flat_map(|(s, ones_a, ones_b, drop_a, drop_b)| {
-                let side = |ones: &[bool], drop: usize| -> Vec<usize> {
-                    s.iter().zip(ones).skip(drop).map(|(&d, &one)| if one { 1 } else { d }).collect()
-                };
-                (dense(side(&ones_a, drop_a)), dense(side(&ones_b, drop_b)))
-            })
+        broadcast_shapes()
+            .prop_flat_map(|(a, b)| (dense(a), dense(b)))
             .prop_map(|(a, b)| OpCase::new(vec![a, b], ()))
             .boxed()
     }
