@@ -4,7 +4,10 @@
 //! and names its parameters PyTorch style. [`Conv2d`] is the derivation's im2col → matmul →
 //! bias, with weights in PyTorch's `[out, in, kh, kw]` layout; [`MaxPool2d`] takes any
 //! kernel and stride (overlapping windows too); [`Linear`] keeps PyTorch's `[out, in]`
-//! weight. Nothing assumes LeNet-5's sizes: every module checks its input shape and
+//! weight. [`BatchNorm`] (PyTorch's `BatchNorm1d`/`BatchNorm2d`, with running statistics as
+//! [`Buffer`]s), [`Dropout`] (masks from the step's random stream), [`AvgPool2d`], [`Tanh`],
+//! [`Sigmoid`] and [`LeakyReLU`] behave as PyTorch's in training and evaluation mode
+//! ([`Module::set_training`]). Nothing assumes LeNet-5's sizes: every module checks its input shape and
 //! returns [`LayerError::InputShape`] naming itself and the shape.
 //!
 //! Optimizers ([`optim`]) follow PyTorch's update rules, so the same hyper-parameters
@@ -31,12 +34,16 @@
 //! ```
 
 mod activation;
+mod avg_pool2d;
+mod batch_norm;
 mod buffer;
 pub mod checkpoint;
 mod conv2d;
+mod dropout;
 mod error;
 pub mod gradcheck;
 pub mod init;
+mod leaky_relu;
 mod linear;
 mod loss;
 mod max_pool2d;
@@ -44,17 +51,25 @@ mod module;
 pub mod optim;
 pub mod prelude;
 mod sequential;
+mod sigmoid;
+mod tanh;
 
 pub use autograd::{Param, Tape, Var};
 
 pub use activation::{Flatten, ReLU};
+pub use avg_pool2d::AvgPool2d;
+pub use batch_norm::{BatchNorm, BatchNormKind};
 pub use buffer::Buffer;
 pub use conv2d::{Conv2d, Conv2dConfig};
+pub use dropout::Dropout;
 pub use error::{CheckpointError, LayerError, Result};
 pub use init::Init;
+pub use leaky_relu::LeakyReLU;
 pub use linear::Linear;
 pub use loss::{cross_entropy, cross_entropy_smoothed, l2_penalty};
 pub use max_pool2d::MaxPool2d;
 pub use module::{Module, visit_child, visit_child_buffers, visit_child_mut};
 pub use optim::{Adam, AdamConfig, DecayFilter, Optimizer, OptimizerState, Sgd, SgdConfig};
 pub use sequential::Sequential;
+pub use sigmoid::Sigmoid;
+pub use tanh::Tanh;

@@ -1,13 +1,14 @@
 //! What a program that builds and trains a small CNN needs, in one `use`:
 //! `use layers::prelude::*;`.
 
-pub use autograd::{Param, Tape, Var};
+pub use autograd::{Param, StepContext, Tape, Var};
 pub use rand::SeedableRng;
 pub use rand::rngs::StdRng;
 pub use tensor::{Tensor, Window2d};
 
 pub use crate::optim::{Cosine, Schedule, StepDecay};
 pub use crate::{
-    Adam, AdamConfig, Conv2d, Conv2dConfig, Flatten, Init, LayerError, Linear, MaxPool2d, Module, Optimizer, ReLU,
-    Sequential, Sgd, SgdConfig, cross_entropy, cross_entropy_smoothed,
+    Adam, AdamConfig, AvgPool2d, BatchNorm, BatchNormKind, Conv2d, Conv2dConfig, Dropout, Flatten, Init, LayerError,
+    LeakyReLU, Linear, MaxPool2d, Module, Optimizer, ReLU, Sequential, Sgd, SgdConfig, Sigmoid, Tanh, cross_entropy,
+    cross_entropy_smoothed,
 };

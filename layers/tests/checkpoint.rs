@@ -249,7 +249,8 @@ fn wrong_dtype_is_reported_and_nothing_is_loaded() {
     let dir = ScratchDir::new("dtype");
     let path = dir.join("d.safetensors");
     let m = model::<f32>(1);
-    for (dtype, bytes_per) in [("I32", 4), ("F16", 2), ("BF16", 2), ("I64", 8)] {
+    // (I64 loads: PyTorch keeps counters such as `num_batches_tracked` as int64.)
+    for (dtype, bytes_per) in [("I32", 4), ("F16", 2), ("BF16", 2)] {
         let mut entries = raw_entries(&m);
         let last = entries.iter_mut().find(|e| e.0 == "4.bias").unwrap(); // 5 elements
         last.1 = dtype.to_string();

@@ -90,12 +90,12 @@ impl Module<f64> for Gain {
         Ok(input.to_vec())
     }
 
-    fn named_parameters(&self) -> Vec<(String, &Param<f64>)> {
-        vec![("gain".into(), &self.gain)]
+    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<f64>)) {
+        f("gain", &self.gain);
     }
 
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f64>)> {
-        vec![("gain".into(), &mut self.gain)]
+    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<f64>)) {
+        f("gain", &mut self.gain);
     }
 
     fn describe(&self) -> String {

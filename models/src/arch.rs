@@ -9,12 +9,21 @@
 //! | `relu` | [`ReLU`] | `nn.ReLU()` |
 //! | `flatten` | [`Flatten`] | `nn.Flatten()` |
 //! | `linear(OUT)` | [`Linear`], input features inferred | `nn.Linear(in, OUT)` |
+//! | `batchnorm` | [`BatchNorm`], 1d after a 2-D output, 2d after a 4-D one, channels inferred | `nn.BatchNorm1d(C)` / `nn.BatchNorm2d(C)` |
+//! | `dropout(P)` | [`Dropout`] with drop probability P, mask stream keyed by the layer's index | `nn.Dropout(P)` |
+//! | `avgpool(K[,s=S][,p=P])` | [`AvgPool2d`], stride defaults to K | `nn.AvgPool2d(K, stride=S, padding=P)` |
+//! | `tanh` | [`Tanh`] | `nn.Tanh()` |
+//! | `sigmoid` | [`Sigmoid`] | `nn.Sigmoid()` |
+//! | `leakyrelu[(SLOPE)]` | [`LeakyReLU`], slope defaults to 0.01 | `nn.LeakyReLU(SLOPE)` |
 //!
 //! e.g. `conv(16,3,p=1) relu conv(32,3,s=2,p=1) relu maxpool(3,s=2) flatten linear(64) relu
 //! linear(10)`. The network is a [`Sequential`] whose parameters are named by position
 //! (`0.weight`, `0.bias`, `2.weight`, …), so PyTorch's `nn.Sequential` of the same layers
-//! loads its checkpoint with `strict=True`. The preset `lenet5` is [`LeNet5`], whose
-//! parameters keep their names `c1.*` … `f7.*`.
+//! loads its checkpoint with `strict=True` (batch norm's buffers `running_mean`,
+//! `running_var` and `num_batches_tracked` included). The preset `lenet5` is [`LeNet5`], whose
+//! parameters keep their names `c1.*` … `f7.*`. The preset `lenet5-1998` is LeCun's 1998
+//! network written as layers ([`LENET5_1998`]): tanh squashing and average subsampling, the
+//! first convolution padded by 2 so that MNIST's 28×28 images need no other padding.
 //!
 //! A spec that does not parse, or does not fit its input (a kernel larger than its map,
 //! `linear` on a 4-D output, a last layer without one output per class), is a [`SpecError`]
@@ -23,14 +32,23 @@
 use std::fmt;
 use std::str::FromStr;
 
-use layers::{Conv2d, Conv2dConfig, Flatten, LayerError, Linear, MaxPool2d, Module, ReLU, Sequential};
+use layers::{
+    AvgPool2d, BatchNorm, Conv2d, Conv2dConfig, Dropout, Flatten, LayerError, LeakyReLU, Linear, MaxPool2d, Module,
+    ReLU, Sequential, Sigmoid, Tanh,
+};
 use rand::Rng;
 use tensor::{Element, Window2d};
 
 use crate::lenet5::LeNet5;
 
+/// LeCun's 1998 LeNet-5 as a spec (the preset `lenet5-1998`): tanh squashing and average
+/// subsampling, on 1×28×28 inputs (the first convolution's padding stands for the 32×32
+/// frame of the paper).
+pub const LENET5_1998: &str =
+    "conv(6,5,p=2) tanh avgpool(2) conv(16,5) tanh avgpool(2) conv(120,5) tanh flatten linear(84) tanh linear(10)";
+
 /// One layer of a spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LayerSpec {
     /// `conv(OUT,K[,s=S][,p=P])`.
     Conv {
@@ -61,6 +79,31 @@ pub enum LayerSpec {
         /// Output features.
         out: usize,
     },
+    /// `batchnorm`.
+    BatchNorm,
+    /// `dropout(P)`.
+    Dropout {
+        /// The drop probability, in [0, 1].
+        p: f64,
+    },
+    /// `avgpool(K[,s=S][,p=P])`.
+    AvgPool {
+        /// Window side.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// Padding.
+        padding: usize,
+    },
+    /// `tanh`.
+    Tanh,
+    /// `sigmoid`.
+    Sigmoid,
+    /// `leakyrelu[(SLOPE)]`.
+    LeakyRelu {
+        /// The negative slope.
+        slope: f64,
+    },
 }
 
 impl fmt::Display for LayerSpec {
@@ -85,12 +128,21 @@ impl fmt::Display for LayerSpec {
             LayerSpec::Relu => f.write_str("relu"),
             LayerSpec::Flatten => f.write_str("flatten"),
             LayerSpec::Linear { out } => write!(f, "linear({out})"),
+            LayerSpec::BatchNorm => f.write_str("batchnorm"),
+            LayerSpec::Dropout { p } => write!(f, "dropout({p})"),
+            LayerSpec::AvgPool { kernel, stride, padding } => {
+                write!(f, "avgpool({kernel}{})", extras(stride, kernel, padding))
+            }
+            LayerSpec::Tanh => f.write_str("tanh"),
+            LayerSpec::Sigmoid => f.write_str("sigmoid"),
+            LayerSpec::LeakyRelu { slope } if slope == LeakyReLU::DEFAULT_SLOPE => f.write_str("leakyrelu"),
+            LayerSpec::LeakyRelu { slope } => write!(f, "leakyrelu({slope})"),
         }
     }
 }
 
 /// A network: the LeNet-5 preset or a list of layers.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Arch {
     /// [`LeNet5`] (parameters `c1.*` … `f7.*`; input 1×32×32).
     #[default]
@@ -115,7 +167,21 @@ pub struct SpecError {
     pub reason: String,
 }
 
-const NAMES: [&str; 6] = ["conv", "maxpool", "relu", "flatten", "linear", "lenet5"];
+const NAMES: [&str; 13] = [
+    "conv",
+    "maxpool",
+    "relu",
+    "flatten",
+    "linear",
+    "batchnorm",
+    "dropout",
+    "avgpool",
+    "tanh",
+    "sigmoid",
+    "leakyrelu",
+    "lenet5",
+    "lenet5-1998",
+];
 
 impl FromStr for Arch {
     type Err = SpecError;
@@ -127,6 +193,9 @@ impl FromStr for Arch {
         }
         if tokens.len() == 1 && tokens[0] == "lenet5" {
             return Ok(Arch::LeNet5);
+        }
+        if tokens.len() == 1 && tokens[0] == "lenet5-1998" {
+            return LENET5_1998.parse();
         }
         let layers = tokens.iter().enumerate().map(|(i, t)| parse_layer(i + 1, t)).collect::<Result<_, _>>()?;
         Ok(Arch::Layers(layers))
@@ -201,20 +270,55 @@ fn parse_layer(position: usize, token: &str) -> Result<LayerSpec, SpecError> {
         Ok(())
     };
     let key = |k: &str| named.iter().rev().find(|(n, _)| n == k).map(|(_, v)| *v);
+    let whole = |i: usize| whole_number(&positional[i]).map_err(&err);
+    let fraction = |i: usize| -> Result<f64, SpecError> {
+        let v = &positional[i];
+        v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| err(format!("{v:?} is not a number")))
+    };
     let layer = match name {
         "conv" => {
             expect("conv(OUT,K[,s=S][,p=P])", 2, 2, &["s", "p"])?;
             LayerSpec::Conv {
-                out: positional[0],
-                kernel: positional[1],
+                out: whole(0)?,
+                kernel: whole(1)?,
                 stride: key("s").unwrap_or(1),
                 padding: key("p").unwrap_or(0),
             }
         }
-        "maxpool" => {
-            expect("maxpool(K[,s=S][,p=P])", 1, 1, &["s", "p"])?;
-            let kernel = positional[0];
-            LayerSpec::MaxPool { kernel, stride: key("s").unwrap_or(kernel), padding: key("p").unwrap_or(0) }
+        "maxpool" | "avgpool" => {
+            expect(&format!("{name}(K[,s=S][,p=P])"), 1, 1, &["s", "p"])?;
+            let kernel = whole(0)?;
+            let (stride, padding) = (key("s").unwrap_or(kernel), key("p").unwrap_or(0));
+            if name == "maxpool" {
+                LayerSpec::MaxPool { kernel, stride, padding }
+            } else {
+                LayerSpec::AvgPool { kernel, stride, padding }
+            }
+        }
+        "batchnorm" => {
+            expect("batchnorm", 0, 0, &[])?;
+            LayerSpec::BatchNorm
+        }
+        "dropout" => {
+            expect("dropout(P) with P in [0, 1]", 1, 1, &[])?;
+            let p = fraction(0)?;
+            if !(0.0..=1.0).contains(&p) {
+                return Err(err(format!("the drop probability {p} is outside [0, 1]")));
+            }
+            LayerSpec::Dropout { p }
+        }
+        "tanh" => {
+            expect("tanh", 0, 0, &[])?;
+            LayerSpec::Tanh
+        }
+        "sigmoid" => {
+            expect("sigmoid", 0, 0, &[])?;
+            LayerSpec::Sigmoid
+        }
+        "leakyrelu" => {
+            expect("leakyrelu or leakyrelu(SLOPE)", 0, 1, &[])?;
+            let slope = if positional.is_empty() { LeakyReLU::DEFAULT_SLOPE } else { fraction(0)? };
+            LayerSpec::LeakyRelu { slope }
         }
         "relu" => {
             expect("relu", 0, 0, &[])?;
@@ -226,9 +330,11 @@ fn parse_layer(position: usize, token: &str) -> Result<LayerSpec, SpecError> {
         }
         "linear" => {
             expect("linear(OUT)", 1, 1, &[])?;
-            LayerSpec::Linear { out: positional[0] }
+            LayerSpec::Linear { out: whole(0)? }
         }
-        "lenet5" => return Err(err("the preset lenet5 stands alone: it is the whole network".into())),
+        "lenet5" | "lenet5-1998" => {
+            return Err(err(format!("the preset {name} stands alone: it is the whole network")));
+        }
         other => {
             let near = NAMES.iter().min_by_key(|n| edit_distance(n, other)).filter(|n| edit_distance(n, other) <= 2);
             let hint = near.map(|n| format!("; did you mean {n}?")).unwrap_or_default();
@@ -237,7 +343,9 @@ fn parse_layer(position: usize, token: &str) -> Result<LayerSpec, SpecError> {
     };
     let zero = match layer {
         LayerSpec::Conv { out, kernel, stride, .. } => out == 0 || kernel == 0 || stride == 0,
-        LayerSpec::MaxPool { kernel, stride, .. } => kernel == 0 || stride == 0,
+        LayerSpec::MaxPool { kernel, stride, .. } | LayerSpec::AvgPool { kernel, stride, .. } => {
+            kernel == 0 || stride == 0
+        }
         LayerSpec::Linear { out } => out == 0,
         _ => false,
     };
@@ -247,19 +355,24 @@ fn parse_layer(position: usize, token: &str) -> Result<LayerSpec, SpecError> {
     Ok(layer)
 }
 
-/// Positional and named arguments of a layer.
-type Arguments = (Vec<usize>, Vec<(String, usize)>);
+/// Positional arguments of a layer (as written: whole numbers or, for `dropout` and
+/// `leakyrelu`, decimals) and named ones (whole numbers).
+type Arguments = (Vec<String>, Vec<(String, usize)>);
 
-/// `"16, 3, s=2"` → `([16, 3], [("s", 2)])`.
+/// `v` as a whole number, or an error saying it is not one.
+fn whole_number(v: &str) -> Result<usize, String> {
+    v.trim().parse::<usize>().map_err(|_| format!("{v:?} is not a whole number"))
+}
+
+/// `"16, 3, s=2"` → `(["16", "3"], [("s", 2)])`.
 fn arguments(inner: &str) -> Result<Arguments, String> {
     let (mut positional, mut named) = (Vec::new(), Vec::new());
     for item in inner.split(',').map(str::trim) {
-        let number = |v: &str| v.trim().parse::<usize>().map_err(|_| format!("{v:?} is not a whole number"));
         match item.split_once('=') {
-            Some((k, v)) => named.push((k.trim().to_string(), number(v)?)),
+            Some((k, v)) => named.push((k.trim().to_string(), whole_number(v)?)),
             None if !named.is_empty() => return Err(format!("{item:?}: positional arguments come first")),
             None if item.is_empty() => return Err("an empty argument".into()),
-            None => positional.push(number(item)?),
+            None => positional.push(item.to_string()),
         }
     }
     Ok((positional, named))
@@ -348,6 +461,28 @@ pub fn build_layers<T: Element, R: Rng + ?Sized>(
                 }
                 LayerSpec::Relu => Box::new(ReLU),
                 LayerSpec::Flatten => Box::new(Flatten),
+                LayerSpec::BatchNorm => {
+                    let bn = match shape.len() {
+                        2 => BatchNorm::new_1d(shape[1]),
+                        4 => BatchNorm::new_2d(shape[1]),
+                        _ => {
+                            return Err(err(format!(
+                                "batchnorm needs a 2-D [N, C] or 4-D [N, C, H, W] input, got {}",
+                                show(&shape)
+                            )));
+                        }
+                    };
+                    Box::new(bn.map_err(|e| err(e.to_string()))?)
+                }
+                LayerSpec::Dropout { p } => Box::new(Dropout::new(p, i as u64).map_err(|e| err(e.to_string()))?),
+                LayerSpec::AvgPool { kernel, stride, padding } => {
+                    need4("avgpool")?;
+                    let window = Window2d::square(kernel, stride, padding);
+                    Box::new(AvgPool2d::with_window(window).map_err(|e| err(e.to_string()))?)
+                }
+                LayerSpec::Tanh => Box::new(Tanh),
+                LayerSpec::Sigmoid => Box::new(Sigmoid),
+                LayerSpec::LeakyRelu { slope } => Box::new(LeakyReLU::new(slope).map_err(|e| err(e.to_string()))?),
                 LayerSpec::Linear { out } => {
                     if shape.len() != 2 {
                         return Err(err(format!(
