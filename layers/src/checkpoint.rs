@@ -3,8 +3,9 @@
 //! module (`safetensors.torch.load_file` / `save_file`) and the reverse.
 //!
 //! Dtypes: tensors are written in the module's element type (`F32` for `f32`, `F64` for
-//! `f64`). Loading accepts the same dtype, and `F32` into an `f64` module (widening is
-//! exact); anything else is an error naming the tensor.
+//! `f64`). Loading accepts the same dtype, `F32` into an `f64` module (widening is exact),
+//! and `I64` for batch norm's `num_batches_tracked` (PyTorch's one integer buffer);
+//! anything else is an error naming the tensor.
 //!
 //! Writes are atomic: the bytes go to a temporary file in the target's folder, which is
 //! flushed, synced and renamed over the target, so a crash leaves the old file or the new
@@ -172,7 +173,7 @@ pub fn parse_checkpoint<T: Element>(bytes: &[u8], path: &Path) -> Result<Checkpo
     let file = SafeTensors::deserialize(bytes).map_err(format)?;
     let mut tensors = BTreeMap::new();
     for (name, view) in file.iter() {
-        let data = decode::<T>(view.dtype(), view.data()).ok_or_else(|| CheckpointError::Dtype {
+        let data = decode::<T>(name, view.dtype(), view.data()).ok_or_else(|| CheckpointError::Dtype {
             path: path.to_path_buf(),
             name: name.to_string(),
             expected: T::DTYPE,
@@ -274,7 +275,11 @@ impl safetensors::View for Encoded {
 }
 
 /// Little-endian bytes of `dtype` as `T`, or None when `dtype` cannot be loaded as `T`.
-fn decode<T: Element>(dtype: Dtype, bytes: &[u8]) -> Option<Vec<T>> {
+/// Integers only for PyTorch's one integer buffer, batch norm's `num_batches_tracked`.
+fn decode<T: Element>(name: &str, dtype: Dtype, bytes: &[u8]) -> Option<Vec<T>> {
+    if dtype == Dtype::I64 && !name.ends_with("num_batches_tracked") {
+        return None;
+    }
     match (dtype, T::DTYPE) {
         (Dtype::F32, _) => Some(
             bytes
@@ -282,7 +287,6 @@ fn decode<T: Element>(dtype: Dtype, bytes: &[u8]) -> Option<Vec<T>> {
                 .map(|c| T::from_f64_lossy(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
                 .collect(),
         ),
-        // PyTorch keeps counters (batch norm's `num_batches_tracked`) as int64.
         (Dtype::I64, _) => Some(
             bytes
                 .chunks_exact(8)

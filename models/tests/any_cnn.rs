@@ -103,8 +103,10 @@ fn the_command_trains_evaluates_predicts_and_resumes_a_spec() {
     let fitted = Preprocess::fit(&data.train, 0).unwrap();
     assert_eq!(meta["preprocess.mean"], format!("{:?}", fitted.mean()[0]));
 
-    // eval without --data: the folder the run trained on; the accuracy of a trained net.
-    let eval = lenet5(&["eval", "--checkpoint", s(&out)]);
+    // eval without --data: the folder the run trained on; the accuracy of a trained net;
+    // the confusion matrix as a picture too.
+    let png = scratch.join("confusion.png");
+    let eval = lenet5(&["eval", "--checkpoint", s(&out), "--confusion-png", s(&png)]);
     eval.assert_ok("eval");
     let first = eval.stdout.lines().next().unwrap();
     assert!(first.contains("(60 images)"), "{first}");
@@ -114,6 +116,40 @@ fn the_command_trains_evaluates_predicts_and_resumes_a_spec() {
     let rows =
         eval.stdout.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && l.contains(':'));
     assert_eq!(rows.count(), 6, "{}", eval.stdout);
+
+    let picture = image::open(&png).unwrap();
+    assert!(picture.width() >= 100 && picture.height() >= 100, "{}×{}", picture.width(), picture.height());
+
+    // The metrics of the run as pictures: PNG and SVG by the extension.
+    let metrics = scratch.join("run/metrics.csv");
+    let other = scratch.join("run/m.safetensors");
+    lenet5(&[
+        "train",
+        "--arch",
+        SPEC,
+        "--data",
+        s(&data_dir),
+        "--epochs",
+        "2",
+        "--metrics",
+        s(&metrics),
+        "--out",
+        s(&other),
+    ])
+    .assert_ok("train --metrics");
+    for name in ["m.png", "m.svg"] {
+        let plot = scratch.join(name);
+        lenet5(&["plot", "--metrics", s(&metrics), "--out", s(&plot)]).assert_ok("plot");
+        let bytes = std::fs::read(&plot).unwrap();
+        if name.ends_with("png") {
+            let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
+            assert!(img.pixels().any(|p| p.0 != img.get_pixel(0, 0).0), "a blank plot");
+        } else {
+            assert!(String::from_utf8(bytes).unwrap().contains("<svg"));
+        }
+    }
+    let bad = lenet5(&["plot", "--metrics", s(&metrics), "--out", s(&scratch.join("m.gif"))]);
+    assert_eq!(bad.code, Some(1), "{}", bad.stderr);
 
     // predict a 12×12 PNG of a vertical bar.
     let png = scratch.join("bar.png");

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Any `lenet5 --arch` spec as PyTorch's nn.Sequential, with the protocol of `lenet5 bench
+--arch SPEC --input C,H,W`, printing the same JSON line; `--onnx` measures inference of the
+same network exported with torch.onnx.export on ONNX Runtime's CPU provider instead
+(intra_op_num_threads = threads).
+
+One fixed seeded batch of N(0, 1) inputs N×C×H×W and random labels of the network's
+output classes; a train step is forward + backward + SGD (momentum 0.9, weight decay 5e-4,
+lr 0.01); 3 warm-up steps, then R repetitions of K steps, reporting the median images per
+second. Inference is the no-grad forward of the same batch.
+
+    python bench/pytorch_arch.py --arch "conv(16,3,p=1) relu maxpool(2) flatten linear(10)" \\
+        --input 1,28,28 --batch-size 64 --threads 1 [--onnx]
+
+PyTorch (and ONNX Runtime for --onnx) is the user's own install; nothing in CI needs it.
+"""
+
+import argparse
+import json
+import re
+import resource
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PRESETS = {
+    "lenet5": "conv(6,5) relu maxpool(2) conv(16,5) relu maxpool(2) conv(120,5) relu flatten linear(84) relu linear(10)",
+}
+
+
+def tokens(spec: str):
+    out, cur, depth = [], "", 0
+    for ch in spec:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch.isspace() and depth == 0:
+            if cur:
+                out.append(cur)
+            cur = ""
+        elif not ch.isspace():
+            cur += ch
+    return out + ([cur] if cur else [])
+
+
+def build(spec: str, shape):
+    """nn.Sequential of the spec for inputs of shape [1, C, H, W] (sizes inferred)."""
+    spec = PRESETS.get(spec.strip(), spec)
+    layers, x = [], torch.zeros(1, *shape)
+    for tok in tokens(spec):
+        m = re.fullmatch(r"(\w+)(?:\((.*)\))?", tok)
+        name, args = m.group(1), (m.group(2) or "")
+        pos = [int(a) for a in args.split(",") if a and "=" not in a]
+        kw = {k: int(v) for k, v in (a.split("=") for a in args.split(",") if "=" in a)}
+        if name == "conv":
+            layer = nn.Conv2d(x.shape[1], pos[0], pos[1], stride=kw.get("s", 1), padding=kw.get("p", 0))
+        elif name == "maxpool":
+            layer = nn.MaxPool2d(pos[0], stride=kw.get("s", pos[0]), padding=kw.get("p", 0))
+        elif name == "avgpool":
+            layer = nn.AvgPool2d(pos[0], stride=kw.get("s", pos[0]), padding=kw.get("p", 0))
+        elif name == "relu":
+            layer = nn.ReLU()
+        elif name == "tanh":
+            layer = nn.Tanh()
+        elif name == "sigmoid":
+            layer = nn.Sigmoid()
+        elif name == "flatten":
+            layer = nn.Flatten()
+        elif name == "linear":
+            layer = nn.Linear(x.shape[1], pos[0])
+        elif name == "batchnorm":
+            layer = nn.BatchNorm2d(x.shape[1]) if x.dim() == 4 else nn.BatchNorm1d(x.shape[1])
+        elif name == "dropout":
+            layer = nn.Dropout(float(args))
+        else:
+            raise SystemExit(f"unknown layer {tok!r}")
+        layers.append(layer)
+        x = layer.eval()(x)
+    return nn.Sequential(*layers), x.shape[1]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--arch", default="lenet5")
+    p.add_argument("--input", default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--onnx", action="store_true")
+    a = p.parse_args()
+    shape = [int(d) for d in (a.input or ("1,32,32" if a.arch == "lenet5" else "1,28,28")).split(",")]
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model, classes = build(a.arch, shape)
+    x = torch.randn(a.batch_size, *shape)
+    y = torch.randint(0, classes, (a.batch_size,))
+
+    def timed(step):
+        for _ in range(3):
+            step()
+        rates = []
+        for _ in range(a.reps):
+            t0 = time.perf_counter()
+            for _ in range(a.steps):
+                step()
+            rates.append(a.batch_size * a.steps / (time.perf_counter() - t0))
+        return statistics.median(rates)
+
+    result = {"batch": a.batch_size, "threads": a.threads, "arch": a.arch, "input": ",".join(map(str, shape))}
+    if a.onnx:
+        import onnxruntime as ort
+
+        model.eval()
+        with tempfile.NamedTemporaryFile(suffix=".onnx") as f:
+            torch.onnx.export(model, x, f.name, input_names=["x"], dynamic_axes={"x": {0: "n"}}, dynamo=False)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = a.threads
+            opts.inter_op_num_threads = 1
+            session = ort.InferenceSession(f.name, opts, providers=["CPUExecutionProvider"])
+        feed = {"x": x.numpy()}
+        result.update(system="onnxruntime-" + ort.__version__, train_img_per_s=None,
+                      infer_img_per_s=round(timed(lambda: session.run(None, feed)), 1))
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+        def train_step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        model.train()
+        train = timed(train_step)
+        model.eval()
+        with torch.no_grad():
+            infer = timed(lambda: model(x))
+        result.update(system="pytorch-" + torch.__version__, train_img_per_s=round(train, 1),
+                      infer_img_per_s=round(infer, 1))
+    result.update(peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, allocs_per_step=None)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
