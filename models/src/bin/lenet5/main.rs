@@ -13,6 +13,7 @@ mod data;
 mod eval;
 mod plot;
 mod predict;
+mod progress;
 mod serve;
 mod shapes;
 mod train;

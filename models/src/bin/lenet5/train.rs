@@ -10,22 +10,20 @@
 //! `--checkpoint-every` may be given anew.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 use layers::Module;
 use layers::checkpoint::{read_checkpoint, remove_stale_temporaries};
 use models::arch::Arch;
 use models::data::{Dataset, Preprocess, parse_list};
 use models::network::{NetworkInfo, load_network};
 use models::resume::{Checkpointer, ResumeError, check_format, resume_from, weights_path};
-use models::train::{
-    EpochMetrics, Fit, Flow, HYPER_PARAMETERS, MetricsCsv, Observer, StepReport, TrainConfig, TrainError, Trainer,
-    truncate_metrics,
-};
+use models::train::{Fit, HYPER_PARAMETERS, MetricsCsv, TrainConfig, TrainError, Trainer, truncate_metrics};
 
+use crate::progress::{CliObserver, INTERRUPTED};
 use crate::{Failure, data, default_threads};
 
 #[derive(clap::Args)]
@@ -90,9 +88,6 @@ pub fn with_hyper_parameters(cmd: clap::Command) -> clap::Command {
         }
     }))
 }
-
-/// Set by Ctrl-C (SIGINT) or SIGTERM; the training loop checks it after each step.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Whether `id` was given on the command line (not taken from its default).
 fn given(matches: &ArgMatches, id: &str) -> bool {
@@ -357,15 +352,10 @@ fn train_loop(
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
         .map_err(|e| Failure::Run(e.to_string()))?
         .progress_chars("=> ");
-    let mut observer = CliObserver {
-        bar: None,
-        style,
-        steps_per_epoch,
-        checkpoints,
-        metrics: args.metrics.clone().map(|path| MetricsCsv { path }),
-    };
+    let mut observer =
+        CliObserver::new(style, steps_per_epoch, checkpoints, args.metrics.clone().map(|path| MetricsCsv { path }));
     let fit = trainer.fit(&data.train, &data.test, &mut observer);
-    observer.bar = None;
+    observer.clear();
     match fit {
         Ok(Fit::Finished) => {
             eprintln!(
@@ -399,56 +389,6 @@ fn train_loop(
             observer.checkpoints.last_words()
         ))),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// The progress bar, the checkpoints, the metrics file and Ctrl-C.
-struct CliObserver {
-    bar: Option<ClearedBar>,
-    style: ProgressStyle,
-    steps_per_epoch: usize,
-    checkpoints: Checkpointer,
-    metrics: Option<MetricsCsv>,
-}
-
-impl<M: Module<f32>> Observer<M> for CliObserver {
-    fn on_step(&mut self, trainer: &Trainer<M>, r: &StepReport) -> Result<Flow, TrainError> {
-        let bar = &self
-            .bar
-            .get_or_insert_with(|| {
-                let b = ProgressBar::new(self.steps_per_epoch as u64).with_style(self.style.clone());
-                b.set_prefix(format!("{}/{}", r.epoch, trainer.config.epochs));
-                ClearedBar(b)
-            })
-            .0;
-        bar.set_position(r.step as u64);
-        bar.set_message(format!("loss {:.4} acc {:.2}% {:.0} img/s", r.loss, 100.0 * r.accuracy, r.images_per_second));
-        let ends_epoch = r.step == r.steps || trainer.config.max_steps == Some(r.global_step);
-        if INTERRUPTED.load(Ordering::SeqCst) && !ends_epoch {
-            self.bar = None;
-            self.checkpoints.write(trainer)?;
-            return Ok(Flow::Pause);
-        }
-        self.checkpoints.on_step(trainer, r)
-    }
-
-    fn on_epoch(&mut self, trainer: &Trainer<M>, m: &EpochMetrics) -> Result<Flow, TrainError> {
-        self.bar = None;
-        if let Some(metrics) = &mut self.metrics {
-            metrics.on_epoch(trainer, m)?;
-        }
-        self.checkpoints.on_epoch(trainer, m)?;
-        eprintln!("{}", m.summary());
-        Ok(if INTERRUPTED.load(Ordering::SeqCst) { Flow::Pause } else { Flow::Continue })
-    }
-}
-
-/// A progress bar cleared from the terminal when dropped.
-struct ClearedBar(ProgressBar);
-
-impl Drop for ClearedBar {
-    fn drop(&mut self) {
-        self.0.finish_and_clear();
     }
 }
 
