@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 PRESETS = {
     "lenet5": "conv(6,5) relu maxpool(2) conv(16,5) relu maxpool(2) conv(120,5) relu flatten linear(84) relu linear(10)",
+    "lenet5-1998": "conv(6,5,p=2) tanh avgpool(2) conv(16,5) tanh avgpool(2) conv(120,5) tanh flatten linear(84) tanh linear(10)",
 }
 
 
@@ -53,7 +54,7 @@ def build(spec: str, shape):
     for tok in tokens(spec):
         m = re.fullmatch(r"(\w+)(?:\((.*)\))?", tok)
         name, args = m.group(1), (m.group(2) or "")
-        pos = [int(a) for a in args.split(",") if a and "=" not in a]
+        pos = [float(a) if "." in a else int(a) for a in args.split(",") if a and "=" not in a]
         kw = {k: int(v) for k, v in (a.split("=") for a in args.split(",") if "=" in a)}
         if name == "conv":
             layer = nn.Conv2d(x.shape[1], pos[0], pos[1], stride=kw.get("s", 1), padding=kw.get("p", 0))
@@ -75,6 +76,8 @@ def build(spec: str, shape):
             layer = nn.BatchNorm2d(x.shape[1]) if x.dim() == 4 else nn.BatchNorm1d(x.shape[1])
         elif name == "dropout":
             layer = nn.Dropout(float(args))
+        elif name == "leakyrelu":
+            layer = nn.LeakyReLU(float(args) if args else 0.01)
         else:
             raise SystemExit(f"unknown layer {tok!r}")
         layers.append(layer)
