@@ -251,7 +251,7 @@ pub fn run(args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    train_loop(&mut trainer, &info, &data, checkpoints, &args, &dir, true)
+    train_loop(&mut trainer, &info, &data, checkpoints, &args, true)
 }
 
 /// The metadata every checkpoint of the run carries: the network and the data folder.
@@ -308,7 +308,7 @@ fn train_fresh(
         eprintln!("wrote {} (no step taken)", checkpoints.weights.display());
         return Ok(());
     }
-    train_loop(&mut trainer, &info, &data, checkpoints, &args, dir, false)
+    train_loop(&mut trainer, &info, &data, checkpoints, &args, false)
 }
 
 fn train_loop(
@@ -317,7 +317,6 @@ fn train_loop(
     data: &models::data::TrainTest<models::data::ImageSet>,
     mut checkpoints: Checkpointer,
     args: &TrainArgs,
-    dir: &Path,
     resumed: bool,
 ) -> Result<(), Failure> {
     remove_stale_temporaries(&checkpoints.weights);
@@ -368,7 +367,7 @@ fn train_loop(
         }
         Ok(Fit::Paused) => {
             let c = &observer.checkpoints;
-            let resume = resume_command(args, c, dir);
+            let resume = resume_command(args, c);
             let at = if trainer.progress.step > 0 {
                 format!(
                     "step {} (epoch {}, step {}/{steps_per_epoch})",
@@ -394,7 +393,7 @@ fn train_loop(
 }
 
 /// The command that resumes this run (the data folder is in the state file).
-fn resume_command(args: &TrainArgs, checkpoints: &Checkpointer, _dir: &Path) -> String {
+fn resume_command(args: &TrainArgs, checkpoints: &Checkpointer) -> String {
     let mut cmd = format!("lenet5 train --resume {}", checkpoints.state.display());
     if weights_path(&checkpoints.state).as_deref() != Some(checkpoints.weights.as_path()) {
         cmd += &format!(" --out {}", checkpoints.weights.display());
