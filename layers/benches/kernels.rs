@@ -1,6 +1,8 @@
 //! Micro-benchmarks of the kernels that matter for LeNet-5, at its sizes (batch 64, f32):
 //! im2col and col2im of C1 and C3, the pooling gather/scatter of S2, and each layer's
-//! forward and backward. `cargo bench -p layers --bench kernels`.
+//! forward and backward; and the layers of the grid's other networks (`bench/grid.sh`):
+//! padded 3×3 and stride-2 convolutions, 3×3/2 max-pooling.
+//! `cargo bench -p layers --bench kernels`.
 
 use std::hint::black_box;
 
@@ -70,5 +72,16 @@ fn layers(c: &mut Criterion) {
     layer(c, "F6 linear 120→84", &f6, &input(&[N, 120], &mut rng));
 }
 
-criterion_group!(benches, kernels, layers);
+/// The grid's geometries that are not LeNet-5's.
+fn grid_layers(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(2);
+    let padded = Conv2d::new(Conv2dConfig::new(16, 32, 3).padding(1), &mut rng).expect("config");
+    let strided = Conv2d::new(Conv2dConfig::new(16, 32, 3).stride(2).padding(1), &mut rng).expect("config");
+    let overlapping = MaxPool2d::with_window(Window2d::square(3, 2, 0)).expect("config");
+    layer(c, "conv 16→32 3×3 p1 on 13×13", &padded, &input(&[N, 16, 13, 13], &mut rng));
+    layer(c, "conv 16→32 3×3 s2 p1 on 14×14", &strided, &input(&[N, 16, 14, 14], &mut rng));
+    layer(c, "max-pool 3×3/2 on 16×28×28", &overlapping, &input(&[N, 16, 28, 28], &mut rng));
+}
+
+criterion_group!(benches, kernels, layers, grid_layers);
 criterion_main!(benches);

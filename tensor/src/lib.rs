@@ -23,6 +23,7 @@
 
 mod activation;
 mod avg_pool;
+mod columns;
 mod conv2d;
 mod counter_rng;
 mod display;

@@ -200,34 +200,7 @@ pub fn max_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<(Tenso
     } else if window.kernel == [2, 2] && window.stride == [2, 2] && window.padding == [0, 0] && s[3] == 1 {
         max_pool_2x2(src, s, &d, &mut values, &mut winners);
     } else {
-        // Each output's window, clipped to the input: taps i in rows[oh], j in cols[ow].
-        let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
-        let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
-        let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
-        let mut o = 0;
-        for n in 0..d.n {
-            for c in 0..d.c {
-                let plane = n * s[0] + c * s[1];
-                for (oh, &(i0, i1)) in rows.iter().enumerate() {
-                    for (ow, &(j0, j1)) in cols.iter().enumerate() {
-                        let at = |i: usize, j: usize| plane + (oh * sh + i - ph) * s[2] + (ow * sw + j - pw) * s[3];
-                        let (mut best_at, mut best) = (at(i0, j0), src[at(i0, j0)]);
-                        for i in i0..i1 {
-                            for j in j0..j1 {
-                                // Branch-free select: window maxima are unpredictable.
-                                let a = at(i, j);
-                                let take = better(src[a], best);
-                                best = if take { src[a] } else { best };
-                                best_at = if take { a } else { best_at };
-                            }
-                        }
-                        values[o] = best;
-                        winners[o] = best_at;
-                        o += 1;
-                    }
-                }
-            }
-        }
+        max_pool_windows(src, s, window, &d, &mut values, &mut winners);
     }
     let y = Tensor::from_parts(std::sync::Arc::new(values), out_shape.clone(), out_strides.clone(), 0);
     let argmax = PoolArgmax {
@@ -273,6 +246,78 @@ fn max_pool_2x2<T: Element>(src: &[T], s: &[usize], d: &WindowDims, values: &mut
             }
         }
     }
+}
+
+/// Any other window: each output's window, clipped to the input, scanned by [`first_max`];
+/// windows of 3×3 or 2×2 that lie wholly inside the input (all of them without padding) go
+/// through the same function with constant bounds, which the compiler unrolls.
+fn max_pool_windows<T: Element>(
+    src: &[T],
+    s: &[usize],
+    window: &Window2d,
+    d: &WindowDims,
+    values: &mut [T],
+    winners: &mut [usize],
+) {
+    let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
+    let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
+    let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
+    let k = window.kernel;
+    let unrolled = k == [3, 3] || k == [2, 2];
+    let mut o = 0;
+    for n in 0..d.n {
+        for c in 0..d.c {
+            let plane = n * s[0] + c * s[1];
+            for (oh, &(i0, i1)) in rows.iter().enumerate() {
+                // The window's top-left corner, which may lie in the padding (taps before
+                // i0, j0 are never read).
+                let top = (plane + (oh * sh + i0) * s[2]).wrapping_sub(i0 * s[2] + ph * s[2]);
+                let full_rows = unrolled && i1 - i0 == k[0];
+                for (ow, &(j0, j1)) in cols.iter().enumerate() {
+                    let corner = (top + (ow * sw + j0) * s[3]).wrapping_sub(j0 * s[3] + pw * s[3]);
+                    let at = match (full_rows && j1 - j0 == k[1], k[0]) {
+                        (true, 3) => first_max(src, corner, (0, 3), (0, 3), s[2], s[3]),
+                        (true, _) => first_max(src, corner, (0, 2), (0, 2), s[2], s[3]),
+                        (false, _) => first_max(src, corner, (i0, i1), (j0, j1), s[2], s[3]),
+                    };
+                    values[o] = src[at];
+                    winners[o] = at;
+                    o += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The storage index of the first maximum of the taps `corner + i·rs + j·cs` for `i` in
+/// `i0..i1`, `j` in `j0..j1`, in row-major order; a NaN wins (the first NaN). Branch-free:
+/// the running maximum of the other values is a `max` instruction and the winner's index an
+/// integer mask select (window maxima are unpredictable, and a branch per tap is mispredicted
+/// about half the time: four times slower on 3×3/2 windows, see `bench/NOTES.md`).
+#[inline(always)]
+fn first_max<T: Element>(
+    src: &[T],
+    corner: usize,
+    (i0, i1): (usize, usize),
+    (j0, j1): (usize, usize),
+    rs: usize,
+    cs: usize,
+) -> usize {
+    let mut at = corner.wrapping_add(i0 * rs + j0 * cs);
+    let mut best = src[at];
+    let mut nan = best.is_nan();
+    for i in i0..i1 {
+        for j in j0..j1 {
+            let a = corner.wrapping_add(i * rs + j * cs);
+            let v = src[a];
+            let take = !nan & ((v > best) | v.is_nan());
+            nan |= v.is_nan();
+            best = if v > best { v } else { best };
+            let mask = usize::from(take).wrapping_neg();
+            at = (a & mask) | (at & !mask);
+        }
+    }
+    at
 }
 
 /// The VJP of [`max_pool2d`]: each output's gradient goes to the input element that won

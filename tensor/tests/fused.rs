@@ -190,6 +190,17 @@ proptest! {
         check_pool(shape, g, layout, &distinct(shape, seed), seed)?;
     }
 
+    /// Any window, padded or not, with many ties (values from a set of three): the first
+    /// maximum in the window's row-major order wins, in the unrolled 3×3 and 2×2 scans and
+    /// in the clipped one alike.
+    #[test]
+    fn max_pool2d_ties_go_to_the_first_maximum_in_any_window((shape, _f, g, layout, seed) in geometry()) {
+        let g = Window2d { padding: [g.padding[0].min(g.kernel[0] / 2), g.padding[1].min(g.kernel[1] / 2)], ..g };
+        let mut rng = StdRng::seed_from_u64(seed);
+        let xv: Vec<f64> = (0..shape.iter().product::<usize>()).map(|_| f64::from(rng.random_range(0..3u8))).collect();
+        check_pool(shape, g, layout, &xv, seed)?;
+    }
+
     /// LeNet's 2×2 stride-2 pooling (its own loop), on even and odd sizes, with many ties
     /// (values from a set of three), which go to the first maximum.
     #[test]

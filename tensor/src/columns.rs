@@ -1,0 +1,212 @@
+//! The im2col matrix of a block of images stored column by column (`out[k·rows + r]`, rows
+//! n, oh, ow; columns c, i, j), and its adjoint. Along a column, consecutive output
+//! positions read consecutive input pixels (every `sw`-th with a column stride `sw`), so
+//! each (n, oh) run of a column is one copy from one input row.
+//!
+//! Padded inputs, strided convolutions, and inputs whose rows are not contiguous
+//! (channels-last, broadcast, sliced) are first copied, zero-padded, into a dense scratch
+//! block whose rows are split into `sw` phases (padded columns `r, r + sw, r + 2·sw, …`
+//! side by side, "space to depth" along the width): then every run is one contiguous copy
+//! without range, padding or stride logic, at the price of one copy of the input, a ninth
+//! of the im2col matrix for a 3×3 kernel. (Runs are short, 13 pixels for a 3×3 convolution
+//! on 13×13 and 7 for a stride-2 one on 14×14: per-run logic is what costs most.) The
+//! adjoint adds into a zeroed scratch block the same way, then adds its interior to the
+//! gradient.
+
+use crate::element::Element;
+use crate::tensor::Tensor;
+use crate::window::{Window2d, WindowDims};
+
+/// A block of N×C×H×W images whose rows are contiguous: a buffer, the index of image 0,
+/// the strides of images, channels and rows, and the length of one phase of a row (padded
+/// column `x` sits at `(x mod sw)·phase + x div sw`; with `sw = 1`, at `x`).
+struct Planes<B> {
+    data: B,
+    at: usize,
+    strides: [usize; 3],
+    phase: usize,
+}
+
+impl<B> Planes<B> {
+    /// A dense scratch block of `count` padded images, rows split into `sw` phases.
+    fn scratch(data: B, g: &Window2d, d: &WindowDims) -> Self {
+        let (hp, row) = scratch_size(g, d);
+        Planes { data, at: 0, strides: [d.c * hp * row, hp * row, row], phase: row / g.stride[1] }
+    }
+
+    /// Where padded column `x` of a row sits in it.
+    fn column(&self, x: usize, sw: usize) -> usize {
+        (x % sw) * self.phase + x / sw
+    }
+}
+
+/// Whether images can be read in place: no padding, unit column stride, contiguous rows.
+fn in_place(g: &Window2d, d: &WindowDims, s: &[usize]) -> bool {
+    g.padding == [0, 0] && g.stride[1] == 1 && (s[3] == 1 || d.w == 1)
+}
+
+/// The scratch block's padded height and row length (`sw` phases of `⌈w_padded / sw⌉`).
+fn scratch_size(g: &Window2d, d: &WindowDims) -> (usize, usize) {
+    let sw = g.stride[1];
+    (d.h + 2 * g.padding[0], (d.w + 2 * g.padding[1]).div_ceil(sw) * sw)
+}
+
+/// The scratch index of each input column `w` within its row (after the padding).
+fn scratch_columns<B>(planes: &Planes<B>, g: &Window2d, d: &WindowDims) -> Vec<usize> {
+    (0..d.w).map(|w| planes.column(w + g.padding[1], g.stride[1])).collect()
+}
+
+/// The im2col matrix of images `images` of `x`, read through `x`'s strides, into `out`
+/// stored column by column.
+pub(crate) fn im2col_columns<T: Element>(
+    x: &Tensor<T>,
+    g: &Window2d,
+    d: &WindowDims,
+    images: std::ops::Range<usize>,
+    out: &mut [T],
+) {
+    let s = x.strides();
+    if in_place(g, d, s) {
+        let planes = Planes { data: x.storage(), at: x.offset(), strides: [s[0], s[1], s[2]], phase: 0 };
+        fill_columns(&planes, g, d, images, out);
+        return;
+    }
+    let count = images.len();
+    let (hp, row) = scratch_size(g, d);
+    let mut planes = Planes::scratch(vec![T::zero(); count * d.c * hp * row], g, d);
+    let columns = scratch_columns(&planes, g, d);
+    let src = x.storage();
+    for (b, n) in images.enumerate() {
+        for c in 0..d.c {
+            for h in 0..d.h {
+                let from = x.offset() + n * s[0] + c * s[1] + h * s[2];
+                let to = b * planes.strides[0] + c * planes.strides[1] + (h + g.padding[0]) * row;
+                let dst = &mut planes.data[to..to + row];
+                if g.stride[1] == 1 && s[3] == 1 {
+                    dst[g.padding[1]..g.padding[1] + d.w].copy_from_slice(&src[from..from + d.w]);
+                } else {
+                    for (w, &at) in columns.iter().enumerate() {
+                        dst[at] = src[from + w * s[3]];
+                    }
+                }
+            }
+        }
+    }
+    let planes = Planes { data: &planes.data[..], at: 0, strides: planes.strides, phase: planes.phase };
+    fill_columns(&planes, g, d, 0..count, out);
+}
+
+/// The adjoint of [`im2col_columns`]: adds each entry of the column-major block `cols`
+/// (images `images`) to the element of `out` (shaped like the convolution input, dense) it
+/// came from.
+pub(crate) fn add_col2im_columns<T: Element>(
+    cols: &[T],
+    g: &Window2d,
+    d: &WindowDims,
+    images: std::ops::Range<usize>,
+    out: &mut Tensor<T>,
+) {
+    let s = out.strides().to_vec();
+    let dst = out.dense_mut_slice().expect("a dense gradient");
+    if in_place(g, d, &s) {
+        let mut planes = Planes { data: dst, at: 0, strides: [s[0], s[1], s[2]], phase: 0 };
+        add_columns(cols, g, d, images, &mut planes);
+        return;
+    }
+    let count = images.len();
+    let (hp, row) = scratch_size(g, d);
+    let mut planes = Planes::scratch(vec![T::zero(); count * d.c * hp * row], g, d);
+    add_columns(cols, g, d, 0..count, &mut planes);
+    let columns = scratch_columns(&planes, g, d);
+    for (b, n) in images.enumerate() {
+        for c in 0..d.c {
+            for h in 0..d.h {
+                let from = b * planes.strides[0] + c * planes.strides[1] + (h + g.padding[0]) * row;
+                let src = &planes.data[from..from + row];
+                let to = n * s[0] + c * s[1] + h * s[2];
+                if g.stride[1] == 1 && s[3] == 1 {
+                    let interior = &src[g.padding[1]..g.padding[1] + d.w];
+                    for (x, &v) in dst[to..to + d.w].iter_mut().zip(interior) {
+                        *x += v;
+                    }
+                } else {
+                    for (w, &at) in columns.iter().enumerate() {
+                        dst[to + w * s[3]] += src[at];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The column-major im2col block of images `images` of `planes` (padded already).
+fn fill_columns<T: Element>(
+    planes: &Planes<&[T]>,
+    g: &Window2d,
+    d: &WindowDims,
+    images: std::ops::Range<usize>,
+    out: &mut [T],
+) {
+    let [kh, kw] = g.kernel;
+    let [s0, s1, s2] = planes.strides;
+    let (sw, row_step) = (g.stride[1], g.stride[0] * s2);
+    let (p, rows) = (d.positions(), images.len() * d.positions());
+    let span = (d.oh - 1) * row_step + d.ow;
+    for (k, column) in out[..rows * d.c * kh * kw].chunks_exact_mut(rows).enumerate() {
+        let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
+        for (n, image) in images.clone().zip(column.chunks_exact_mut(p)) {
+            let base = planes.at + n * s0 + c * s1 + i * s2 + planes.column(j, sw);
+            let input = &planes.data[base..base + span];
+            for (oh, run) in image.chunks_exact_mut(d.ow).enumerate() {
+                copy_run(run, &input[oh * row_step..oh * row_step + d.ow]);
+            }
+        }
+    }
+}
+
+/// Adds the column-major block `cols` of images `images` into `planes` (padded).
+fn add_columns<T: Element>(
+    cols: &[T],
+    g: &Window2d,
+    d: &WindowDims,
+    images: std::ops::Range<usize>,
+    planes: &mut Planes<impl AsMut<[T]>>,
+) {
+    let [kh, kw] = g.kernel;
+    let [s0, s1, s2] = planes.strides;
+    let (sw, row_step) = (g.stride[1], g.stride[0] * s2);
+    let (p, rows) = (d.positions(), images.len() * d.positions());
+    let span = (d.oh - 1) * row_step + d.ow;
+    let starts: Vec<usize> = (0..kw).map(|j| planes.column(j, sw)).collect();
+    let data = planes.data.as_mut();
+    for (k, column) in cols[..rows * d.c * kh * kw].chunks_exact(rows).enumerate() {
+        let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
+        for (n, image) in images.clone().zip(column.chunks_exact(p)) {
+            let base = planes.at + n * s0 + c * s1 + i * s2 + starts[j];
+            let input = &mut data[base..base + span];
+            for (oh, run) in image.chunks_exact(d.ow).enumerate() {
+                for (x, &v) in input[oh * row_step..oh * row_step + d.ow].iter_mut().zip(run) {
+                    *x += v;
+                }
+            }
+        }
+    }
+}
+
+/// `dst = src` for the short runs of im2col (an output row: 28 elements in LeNet's C1, 10
+/// in C3): whole 8-element chunks and one overlapping last chunk, inlined, where
+/// `copy_from_slice` would call `memcpy` for every run.
+#[inline(always)]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    let len = dst.len();
+    if len < 8 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+        let d: &mut [T; 8] = d.try_into().expect("8 elements");
+        *d = s.try_into().expect("8 elements");
+    }
+    let last: &mut [T; 8] = (&mut dst[len - 8..]).try_into().expect("8 elements");
+    *last = src[len - 8..].try_into().expect("8 elements");
+}
