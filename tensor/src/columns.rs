@@ -65,10 +65,57 @@ pub(crate) fn im2col_columns<T: Element>(
     images: std::ops::Range<usize>,
     out: &mut [T],
 ) {
+    with_planes(x, g, d, images, |planes, images| fill_columns(planes, g, d, images, out));
+}
+
+/// The im2col matrix of images `images` of `x` into `out` stored row by row (one output
+/// position's taps side by side, "patch-contiguous"): the layout in which matrixmultiply
+/// packs the `∇W = ∇zᵀ·a` product's right operand by plain copies (column by column, it
+/// gathers element by element: 28 against 75 GFLOP/s for a 3×3 32→32 layer, see
+/// `bench/NOTES.md`). Each row is a gather through a table of tap offsets from the window's
+/// corner.
+pub(crate) fn im2col_rows<T: Element>(
+    x: &Tensor<T>,
+    g: &Window2d,
+    d: &WindowDims,
+    images: std::ops::Range<usize>,
+    out: &mut [T],
+) {
+    let [kh, kw] = g.kernel;
+    let taps = d.c * kh * kw;
+    with_planes(x, g, d, images, |planes, images| {
+        let [s0, s1, s2] = planes.strides;
+        let offsets: Vec<usize> =
+            (0..taps).map(|k| (k / (kh * kw)) * s1 + (k / kw % kh) * s2 + planes.column(k % kw, g.stride[1])).collect();
+        let mut rows = out[..images.len() * d.positions() * taps].chunks_exact_mut(taps.max(1));
+        for n in images {
+            for oh in 0..d.oh {
+                for ow in 0..d.ow {
+                    let corner = planes.at + n * s0 + oh * g.stride[0] * s2 + ow;
+                    let row = rows.next().expect("one row per output position");
+                    for (v, &k) in row.iter_mut().zip(&offsets) {
+                        *v = planes.data[corner + k];
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Calls `f` with the images `images` of `x` as [`Planes`] ready for im2col, and the range
+/// of those images in them: `x` itself when it can be read in place, else a zero-padded,
+/// phase-split dense copy of those images (numbered from 0).
+fn with_planes<T: Element>(
+    x: &Tensor<T>,
+    g: &Window2d,
+    d: &WindowDims,
+    images: std::ops::Range<usize>,
+    f: impl FnOnce(&Planes<&[T]>, std::ops::Range<usize>),
+) {
     let s = x.strides();
     if in_place(g, d, s) {
         let planes = Planes { data: x.storage(), at: x.offset(), strides: [s[0], s[1], s[2]], phase: 0 };
-        fill_columns(&planes, g, d, images, out);
+        f(&planes, images);
         return;
     }
     let count = images.len();
@@ -93,7 +140,7 @@ pub(crate) fn im2col_columns<T: Element>(
         }
     }
     let planes = Planes { data: &planes.data[..], at: 0, strides: planes.strides, phase: planes.phase };
-    fill_columns(&planes, g, d, 0..count, out);
+    f(&planes, 0..count);
 }
 
 /// The adjoint of [`im2col_columns`]: adds each entry of the column-major block `cols`

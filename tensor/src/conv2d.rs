@@ -2,21 +2,25 @@
 //! `z = im2col(x)·Wm + 1·bᵀ` with `Wm = reshape(W, [F, C·kh·kw])ᵀ` (a stride view of the
 //! PyTorch-layout weight, never copied).
 //!
-//! The im2col matrix `a` is built a block of images at a time into a small buffer, stored
-//! column by column (so each run of a column is one copy of an input row), multiplied, and
-//! dropped; the backward pass rebuilds each block instead of keeping the whole matrix (the
-//! derivation's "extra memory", bounded to one block). Each image's product is written
-//! through strides straight into N×F×oh×ow order: `z_n = a_n·Wm` is `[oh·ow, F]`, stored
-//! as its transpose, so no permute or copy follows. The VJP, per image:
-//! `∇Wmᵀ += ∇z_nᵀ·a_n` (which is `∇W` as `[F, C·kh·kw]`), `∇b = 1ᵀ·∇z`,
-//! `∇a_n = ∇z_n·Wmᵀ`, `∇x = col2im(∇a)`; `∇z_n` is read from ∇y through strides too.
+//! The im2col matrix `a` is built a block of images at a time into a small buffer,
+//! multiplied, and dropped; the backward pass rebuilds each block instead of keeping the
+//! whole matrix (the derivation's "extra memory", bounded to one block). Each block is one
+//! product (several images per call: `Wm` packed once per block, not once per image, and
+//! fewer partial tiles), written column by column into a scratch `z` whose column f holds,
+//! image after image, the plane of filter f; an epilogue pass copies those planes into the
+//! N×F×oh×ow output and adds the bias. The VJP, per block:
+//! `∇Wmᵀ += ∇zᵀ·a` (which is `∇W` as `[F, C·kh·kw]`), `∇b = 1ᵀ·∇z`, `∇a = ∇z·Wmᵀ`,
+//! `∇x = col2im(∇a)`, with `∇z` gathered from ∇y's planes the same way.
+//!
+//! Layouts are chosen for matrixmultiply's packing, which is a plain copy only along a unit
+//! stride: the forward block is stored column by column (`tensor::columns`), the block of
+//! the `∇W` product row by row.
 //!
 //! With one output position whose window is the whole input (LeNet's C5, a fully connected
 //! layer written as a convolution), `a` is the input itself seen as `[N, C·H·W]`: no im2col
-//! or col2im, and one product per block of images rather than a `1×F` product (with its
-//! packing of all of `Wm`) per image.
+//! or col2im.
 
-use crate::columns::{add_col2im_columns, im2col_columns};
+use crate::columns::{add_col2im_columns, im2col_columns, im2col_rows};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::tensor::Tensor;
@@ -56,6 +60,12 @@ impl Geometry {
     fn images_per_block(&self) -> usize {
         (BLOCK_ELEMENTS / (self.d.positions() * self.taps).max(1)).clamp(1, self.d.n.max(1))
     }
+
+    /// The blocks of images, as ranges.
+    fn blocks(&self) -> impl Iterator<Item = std::ops::Range<usize>> + use<> {
+        let (n, per_block) = (self.d.n, self.images_per_block());
+        (0..n).step_by(per_block).map(move |n0| n0..(n0 + per_block).min(n))
+    }
 }
 
 /// The convolution of `x: [N, C, H, W]` with `weight: [F, C, kh, kw]` plus `bias: [F]`,
@@ -74,50 +84,41 @@ pub fn conv2d<T: Element>(
         return Err(TensorError::ShapeMismatch { op: OP, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() });
     }
     let (n, p, f, taps) = (g.d.n, g.d.positions(), g.f, g.taps);
-    // The bias is written first and the products added to it (β = 1): one pass over y.
-    let (mut y, beta) = match bias {
-        Some(b) => {
-            let b = b.to_vec();
-            let mut y = Vec::with_capacity(n * f * p);
-            for _ in 0..n {
-                for &v in &b {
-                    y.extend(std::iter::repeat_n(v, p));
-                }
-            }
-            (y, T::one())
-        }
-        None => (vec![T::zero(); n * f * p], T::zero()),
-    };
+    let bias = bias.map(|b| b.to_vec()).unwrap_or_else(|| vec![T::zero(); f]);
     let w = weight.to_contiguous();
     let wd = w.as_slice().expect("contiguous");
     let per_block = g.images_per_block();
     let view = im2col_view(x.strides(), window, &g.d);
     let mut a = if view.is_some() { Vec::new() } else { vec![T::zero(); per_block * p * taps] };
-    for n0 in (0..n).step_by(per_block) {
-        let n1 = (n0 + per_block).min(n);
-        let cols = Cols::of(x, view, window, &g.d, n0..n1, &mut a);
-        for z in products(p, f, n0..n1) {
-            // SAFETY: a_z = rows z.a_row.. of the block's im2col matrix (strides cols.rs,
-            // cols.cs), z.rows×taps; Wm[k, f] = w[f·taps + k] is taps×f with strides
-            // (1, taps); z goes to y at z.at as z.rows×f with strides (z.rs, z.cs), disjoint
-            // from both.
-            unsafe {
-                T::gemm(
-                    z.rows,
-                    taps,
-                    f,
-                    T::one(),
-                    cols.row(z.a_row),
-                    cols.rs,
-                    cols.cs,
-                    wd.as_ptr(),
-                    1,
-                    taps as isize,
-                    beta,
-                    y[z.at..].as_mut_ptr(),
-                    z.rs,
-                    z.cs,
-                );
+    let mut z = vec![T::zero(); per_block * p * f];
+    let mut y = Vec::with_capacity(n * f * p);
+    for images in g.blocks() {
+        let rows = images.len() * p;
+        let cols = Cols::of(x, view, window, &g.d, images.clone(), &mut a);
+        // SAFETY: the block's im2col matrix is rows×taps at cols.ptr with strides (cols.rs,
+        // cols.cs); Wm[k, f] = w[f·taps + k] is taps×f with strides (1, taps); z receives
+        // rows×f with strides (1, rows), inside its buffer and disjoint from both.
+        unsafe {
+            T::gemm(
+                rows,
+                taps,
+                f,
+                T::one(),
+                cols.ptr,
+                cols.rs,
+                cols.cs,
+                wd.as_ptr(),
+                1,
+                taps as isize,
+                T::zero(),
+                z.as_mut_ptr(),
+                1,
+                rows as isize,
+            );
+        }
+        for b in 0..images.len() {
+            for (plane, &bias) in z.chunks_exact(rows).map(|column| &column[b * p..(b + 1) * p]).zip(&bias) {
+                y.extend(plane.iter().map(|&v| v + bias));
             }
         }
     }
@@ -139,7 +140,6 @@ pub fn conv2d_backward<T: Element>(
     if grad.shape() != [n, f, g.d.oh, g.d.ow] {
         return Err(TensorError::ShapeMismatch { op: OP, lhs: grad.shape().to_vec(), rhs: vec![n, f, g.d.oh, g.d.ow] });
     }
-    // ∇z_n[p, f] = ∇y[n, f, p]: strided reads of a contiguous ∇y, no transpose.
     let gy = grad.to_contiguous();
     let gyd = gy.as_slice().expect("contiguous");
     let bias = want[2].then(|| {
@@ -158,67 +158,74 @@ pub fn conv2d_backward<T: Element>(
     let gx_view = gx.as_ref().and_then(|gx| im2col_view(gx.strides(), window, &g.d));
     let block_needed = (gw.is_some() && x_view.is_none()) || (gx.is_some() && gx_view.is_none());
     let mut a = if block_needed { vec![T::zero(); per_block * p * taps] } else { Vec::new() };
-    for n0 in (0..n).step_by(per_block) {
-        let n1 = (n0 + per_block).min(n);
-        let block_rows = (n1 - n0) * p;
+    let mut gz = if want[0] || want[1] { vec![T::zero(); per_block * p * f] } else { Vec::new() };
+    for images in g.blocks().filter(|_| want[0] || want[1]) {
+        let rows = images.len() * p;
+        // ∇z of the block, column by column: column f holds the images' planes ∇y[n, f].
+        for (fi, column) in gz[..rows * f].chunks_exact_mut(rows).enumerate() {
+            for (b, plane) in images.clone().zip(column.chunks_exact_mut(p)) {
+                plane.copy_from_slice(&gyd[(b * f + fi) * p..(b * f + fi + 1) * p]);
+            }
+        }
         if let Some(gw) = gw.as_mut() {
-            let cols = Cols::of(x, x_view, window, &g.d, n0..n1, &mut a);
-            for z in products(p, f, n0..n1) {
-                // SAFETY: ∇z_zᵀ is f×z.rows at z.at with strides (z.cs, z.rs); a_z is
-                // z.rows×taps at cols.row(z.a_row); gw is f×taps row-major, disjoint.
-                unsafe {
-                    T::gemm(
-                        f,
-                        z.rows,
-                        taps,
-                        T::one(),
-                        gyd[z.at..].as_ptr(),
-                        z.cs,
-                        z.rs,
-                        cols.row(z.a_row),
-                        cols.rs,
-                        cols.cs,
-                        T::one(),
-                        gw.as_mut_ptr(),
-                        taps as isize,
-                        1,
-                    );
+            let (a_ptr, a_rs) = match x_view {
+                Some(s0) => (x.storage()[x.offset() + images.start * s0..].as_ptr(), s0),
+                None => {
+                    im2col_rows(x, window, &g.d, images.clone(), &mut a);
+                    (a.as_ptr(), taps)
                 }
+            };
+            // SAFETY: ∇zᵀ is f×rows with strides (rows, 1) in gz; the block is rows×taps row
+            // by row (row stride a_rs, unit column stride); gw is f×taps row-major, disjoint.
+            unsafe {
+                T::gemm(
+                    f,
+                    rows,
+                    taps,
+                    T::one(),
+                    gz.as_ptr(),
+                    rows as isize,
+                    1,
+                    a_ptr,
+                    a_rs as isize,
+                    1,
+                    T::one(),
+                    gw.as_mut_ptr(),
+                    taps as isize,
+                    1,
+                );
             }
         }
         if let Some(gx) = gx.as_mut() {
             // ∇a goes straight into ∇x when the im2col matrix is a view (each input element
-            // is read once), else into the block and through col2im.
+            // is read once), else into the block (column by column) and through col2im.
             let dense = gx.dense_mut_slice().expect("a dense gradient");
             let (out, rs, cs) = match gx_view {
-                Some(s0) => (dense[n0 * s0..].as_mut_ptr(), s0 as isize, 1),
-                None => (a.as_mut_ptr(), 1, block_rows as isize),
+                Some(s0) => (dense[images.start * s0..].as_mut_ptr(), s0 as isize, 1),
+                None => (a.as_mut_ptr(), 1, rows as isize),
             };
-            for z in products(p, f, n0..n1) {
-                // SAFETY: ∇z_z is z.rows×f at z.at with strides (z.rs, z.cs); Wmᵀ is w as
-                // f×taps row-major; ∇a_z goes to row z.a_row of the block (or ∇x's view),
-                // z.rows×taps with strides (rs, cs), inside that buffer and disjoint.
-                unsafe {
-                    T::gemm(
-                        z.rows,
-                        f,
-                        taps,
-                        T::one(),
-                        gyd[z.at..].as_ptr(),
-                        z.rs,
-                        z.cs,
-                        wd.as_ptr(),
-                        taps as isize,
-                        1,
-                        T::zero(),
-                        out.offset(z.a_row as isize * rs),
-                        rs,
-                        cs,
-                    );
-                }
+            // SAFETY: ∇z is rows×f with strides (1, rows) in gz; Wmᵀ is w as f×taps
+            // row-major; ∇a is rows×taps with strides (rs, cs) inside its buffer, disjoint.
+            unsafe {
+                T::gemm(
+                    rows,
+                    f,
+                    taps,
+                    T::one(),
+                    gz.as_ptr(),
+                    1,
+                    rows as isize,
+                    wd.as_ptr(),
+                    taps as isize,
+                    1,
+                    T::zero(),
+                    out,
+                    rs,
+                    cs,
+                );
             }
             if gx_view.is_none() {
-                add_col2im_columns(&a[..block_rows * taps], window, &g.d, n0..n1, gx);
+                add_col2im_columns(&a[..rows * taps], window, &g.d, images, gx);
             }
         }
     }
@@ -258,11 +265,6 @@ impl<T: Element> Cols<T> {
             }
         }
     }
-
-    /// The start of row `r`.
-    fn row(&self, r: usize) -> *const T {
-        self.ptr.wrapping_offset(r as isize * self.rs)
-    }
 }
 
 /// With one output position whose window is the whole unpadded input (a fully connected
@@ -290,34 +292,6 @@ fn lane_sum<T: Element>(v: &[T]) -> T {
         }
     }
     lanes.iter().copied().sum::<T>() + tail
-}
-
-/// One matrix product of a block: rows `a_row..a_row + rows` of the block's im2col matrix
-/// times `Wm`, whose `[rows, F]` result sits in the N×F×oh×ow output at `at` with row and
-/// column strides `rs`, `cs`.
-struct Product {
-    rows: usize,
-    a_row: usize,
-    at: usize,
-    rs: isize,
-    cs: isize,
-}
-
-/// The products of images `images` with `p` output positions and `f` filters. An image's
-/// `[p, F]` block is its F×p plane block transposed (strides `(1, p)`), one product per
-/// image; with one position (`p = 1`, a fully connected layer as a convolution) the rows of
-/// consecutive images are `F` apart, so the whole block is one product instead of one
-/// `1×F` product (and one packing of `Wm`) per image.
-fn products(p: usize, f: usize, images: std::ops::Range<usize>) -> impl Iterator<Item = Product> {
-    let n0 = images.start;
-    let (groups, rows) = if p == 1 { (usize::from(!images.is_empty()), images.len()) } else { (images.len(), p) };
-    (0..groups).map(move |b| Product {
-        rows,
-        a_row: b * p,
-        at: (n0 + b) * f * p,
-        rs: if p == 1 { f as isize } else { 1 },
-        cs: p as isize,
-    })
 }
 
 /// Zeros of `x`'s shape, laid out like `x` when it is dense (contiguous otherwise).
