@@ -40,6 +40,32 @@ impl<B> Planes<B> {
     }
 }
 
+/// Buffers one convolution call reuses across its blocks (allocated by the first block,
+/// which is the largest): the padded copy of the images, whose padding stays zero because
+/// each block writes only the interior; the padded block the adjoint adds into; the scratch
+/// index of each input column; the tap offsets of the row-major block.
+pub(crate) struct Workspace<T> {
+    padded: Vec<T>,
+    adjoint: Vec<T>,
+    columns: Vec<usize>,
+    offsets: Vec<usize>,
+}
+
+impl<T> Default for Workspace<T> {
+    fn default() -> Self {
+        Workspace { padded: Vec::new(), adjoint: Vec::new(), columns: Vec::new(), offsets: Vec::new() }
+    }
+}
+
+/// `buffer[..len]` zeroed when it is first grown to `len`, else as the last block left it.
+fn grown<T: Element>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
+    if buffer.len() < len {
+        buffer.clear();
+        buffer.resize(len, T::zero());
+    }
+    &mut buffer[..len]
+}
+
 /// Whether images can be read in place: no padding, unit column stride, contiguous rows.
 fn in_place(g: &Window2d, d: &WindowDims, s: &[usize]) -> bool {
     g.padding == [0, 0] && g.stride[1] == 1 && (s[3] == 1 || d.w == 1)
@@ -51,9 +77,11 @@ fn scratch_size(g: &Window2d, d: &WindowDims) -> (usize, usize) {
     (d.h + 2 * g.padding[0], (d.w + 2 * g.padding[1]).div_ceil(sw) * sw)
 }
 
-/// The scratch index of each input column `w` within its row (after the padding).
-fn scratch_columns<B>(planes: &Planes<B>, g: &Window2d, d: &WindowDims) -> Vec<usize> {
-    (0..d.w).map(|w| planes.column(w + g.padding[1], g.stride[1])).collect()
+/// The scratch index of each input column `w` within its row (after the padding), into
+/// `columns`.
+fn scratch_columns<B>(planes: &Planes<B>, g: &Window2d, d: &WindowDims, columns: &mut Vec<usize>) {
+    columns.clear();
+    columns.extend((0..d.w).map(|w| planes.column(w + g.padding[1], g.stride[1])));
 }
 
 /// The im2col matrix of images `images` of `x`, read through `x`'s strides, into `out`
@@ -64,8 +92,9 @@ pub(crate) fn im2col_columns<T: Element>(
     d: &WindowDims,
     images: std::ops::Range<usize>,
     out: &mut [T],
+    ws: &mut Workspace<T>,
 ) {
-    with_planes(x, g, d, images, |planes, images| fill_columns(planes, g, d, images, out));
+    with_planes(x, g, d, images, ws, |planes, images, _| fill_columns(planes, g, d, images, out));
 }
 
 /// The im2col matrix of images `images` of `x` into `out` stored row by row (one output
@@ -80,20 +109,22 @@ pub(crate) fn im2col_rows<T: Element>(
     d: &WindowDims,
     images: std::ops::Range<usize>,
     out: &mut [T],
+    ws: &mut Workspace<T>,
 ) {
     let [kh, kw] = g.kernel;
     let taps = d.c * kh * kw;
-    with_planes(x, g, d, images, |planes, images| {
+    with_planes(x, g, d, images, ws, |planes, images, offsets| {
         let [s0, s1, s2] = planes.strides;
-        let offsets: Vec<usize> =
-            (0..taps).map(|k| (k / (kh * kw)) * s1 + (k / kw % kh) * s2 + planes.column(k % kw, g.stride[1])).collect();
+        offsets.clear();
+        offsets
+            .extend((0..taps).map(|k| (k / (kh * kw)) * s1 + (k / kw % kh) * s2 + planes.column(k % kw, g.stride[1])));
         let mut rows = out[..images.len() * d.positions() * taps].chunks_exact_mut(taps.max(1));
         for n in images {
             for oh in 0..d.oh {
                 for ow in 0..d.ow {
                     let corner = planes.at + n * s0 + oh * g.stride[0] * s2 + ow;
                     let row = rows.next().expect("one row per output position");
-                    for (v, &k) in row.iter_mut().zip(&offsets) {
+                    for (v, &k) in row.iter_mut().zip(offsets.iter()) {
                         *v = planes.data[corner + k];
                     }
                 }
@@ -102,26 +133,28 @@ pub(crate) fn im2col_rows<T: Element>(
     });
 }
 
-/// Calls `f` with the images `images` of `x` as [`Planes`] ready for im2col, and the range
-/// of those images in them: `x` itself when it can be read in place, else a zero-padded,
-/// phase-split dense copy of those images (numbered from 0).
+/// Calls `f` with the images `images` of `x` as [`Planes`] ready for im2col, the range of
+/// those images in them, and the workspace's tap offsets: `x` itself when it can be read in
+/// place, else a zero-padded, phase-split dense copy of those images (numbered from 0).
 fn with_planes<T: Element>(
     x: &Tensor<T>,
     g: &Window2d,
     d: &WindowDims,
     images: std::ops::Range<usize>,
-    f: impl FnOnce(&Planes<&[T]>, std::ops::Range<usize>),
+    ws: &mut Workspace<T>,
+    f: impl FnOnce(&Planes<&[T]>, std::ops::Range<usize>, &mut Vec<usize>),
 ) {
     let s = x.strides();
     if in_place(g, d, s) {
         let planes = Planes { data: x.storage(), at: x.offset(), strides: [s[0], s[1], s[2]], phase: 0 };
-        f(&planes, images);
+        f(&planes, images, &mut ws.offsets);
         return;
     }
     let count = images.len();
     let (hp, row) = scratch_size(g, d);
-    let mut planes = Planes::scratch(vec![T::zero(); count * d.c * hp * row], g, d);
-    let columns = scratch_columns(&planes, g, d);
+    let planes = Planes::scratch(grown(&mut ws.padded, count * d.c * hp * row), g, d);
+    scratch_columns(&planes, g, d, &mut ws.columns);
+    let columns = &ws.columns;
     let src = x.storage();
     for (b, n) in images.enumerate() {
         for c in 0..d.c {
@@ -140,31 +173,33 @@ fn with_planes<T: Element>(
         }
     }
     let planes = Planes { data: &planes.data[..], at: 0, strides: planes.strides, phase: planes.phase };
-    f(&planes, 0..count);
+    f(&planes, 0..count, &mut ws.offsets);
 }
 
 /// The adjoint of [`im2col_columns`]: adds each entry of the column-major block `cols`
-/// (images `images`) to the element of `out` (shaped like the convolution input, dense) it
-/// came from.
+/// (images `images`) to the element of `dst` it came from: the dense storage of a tensor
+/// shaped like the convolution input, with strides `s`.
 pub(crate) fn add_col2im_columns<T: Element>(
     cols: &[T],
     g: &Window2d,
     d: &WindowDims,
     images: std::ops::Range<usize>,
-    out: &mut Tensor<T>,
+    (dst, s): (&mut [T], &[usize]),
+    ws: &mut Workspace<T>,
 ) {
-    let s = out.strides().to_vec();
-    let dst = out.dense_mut_slice().expect("a dense gradient");
-    if in_place(g, d, &s) {
+    if in_place(g, d, s) {
         let mut planes = Planes { data: dst, at: 0, strides: [s[0], s[1], s[2]], phase: 0 };
         add_columns(cols, g, d, images, &mut planes);
         return;
     }
     let count = images.len();
     let (hp, row) = scratch_size(g, d);
-    let mut planes = Planes::scratch(vec![T::zero(); count * d.c * hp * row], g, d);
+    let block = grown(&mut ws.adjoint, count * d.c * hp * row);
+    block.fill(T::zero());
+    let mut planes = Planes::scratch(block, g, d);
     add_columns(cols, g, d, 0..count, &mut planes);
-    let columns = scratch_columns(&planes, g, d);
+    scratch_columns(&planes, g, d, &mut ws.columns);
+    let columns = &ws.columns;
     for (b, n) in images.enumerate() {
         for c in 0..d.c {
             for h in 0..d.h {
@@ -224,12 +259,11 @@ fn add_columns<T: Element>(
     let (sw, row_step) = (g.stride[1], g.stride[0] * s2);
     let (p, rows) = (d.positions(), images.len() * d.positions());
     let span = (d.oh - 1) * row_step + d.ow;
-    let starts: Vec<usize> = (0..kw).map(|j| planes.column(j, sw)).collect();
     let data = planes.data.as_mut();
     for (k, column) in cols[..rows * d.c * kh * kw].chunks_exact(rows).enumerate() {
         let (c, i, j) = (k / (kh * kw), k / kw % kh, k % kw);
         for (n, image) in images.clone().zip(column.chunks_exact(p)) {
-            let base = planes.at + n * s0 + c * s1 + i * s2 + starts[j];
+            let base = planes.at + n * s0 + c * s1 + i * s2 + (j % sw) * planes.phase + j / sw;
             let input = &mut data[base..base + span];
             for (oh, run) in image.chunks_exact(d.ow).enumerate() {
                 for (x, &v) in input[oh * row_step..oh * row_step + d.ow].iter_mut().zip(run) {

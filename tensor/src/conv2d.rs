@@ -20,7 +20,7 @@
 //! layer written as a convolution), `a` is the input itself seen as `[N, C·H·W]`: no im2col
 //! or col2im.
 
-use crate::columns::{add_col2im_columns, im2col_columns, im2col_rows};
+use crate::columns::{Workspace, add_col2im_columns, im2col_columns, im2col_rows};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::tensor::Tensor;
@@ -92,9 +92,10 @@ pub fn conv2d<T: Element>(
     let mut a = if view.is_some() { Vec::new() } else { vec![T::zero(); per_block * p * taps] };
     let mut z = vec![T::zero(); per_block * p * f];
     let mut y = Vec::with_capacity(n * f * p);
+    let mut ws = Workspace::default();
     for images in g.blocks() {
         let rows = images.len() * p;
-        let cols = Cols::of(x, view, window, &g.d, images.clone(), &mut a);
+        let cols = Cols::of(x, view, window, &g.d, images.clone(), (&mut a, &mut ws));
         // SAFETY: the block's im2col matrix is rows×taps at cols.ptr with strides (cols.rs,
         // cols.cs); Wm[k, f] = w[f·taps + k] is taps×f with strides (1, taps); z receives
         // rows×f with strides (1, rows), inside its buffer and disjoint from both.
@@ -159,6 +160,9 @@ pub fn conv2d_backward<T: Element>(
     let block_needed = (gw.is_some() && x_view.is_none()) || (gx.is_some() && gx_view.is_none());
     let mut a = if block_needed { vec![T::zero(); per_block * p * taps] } else { Vec::new() };
     let mut gz = if want[0] || want[1] { vec![T::zero(); per_block * p * f] } else { Vec::new() };
+    let mut ws = Workspace::default();
+    let gx_strides = gx.as_ref().map(|gx| gx.strides().to_vec()).unwrap_or_default();
+    let mut gx_data = gx.as_mut().map(|gx| gx.dense_mut_slice().expect("a dense gradient"));
     for images in g.blocks().filter(|_| want[0] || want[1]) {
         let rows = images.len() * p;
         // ∇z of the block, column by column: column f holds the images' planes ∇y[n, f].
@@ -171,7 +175,7 @@ pub fn conv2d_backward<T: Element>(
             let (a_ptr, a_rs) = match x_view {
                 Some(s0) => (x.storage()[x.offset() + images.start * s0..].as_ptr(), s0),
                 None => {
-                    im2col_rows(x, window, &g.d, images.clone(), &mut a);
+                    im2col_rows(x, window, &g.d, images.clone(), &mut a, &mut ws);
                     (a.as_ptr(), taps)
                 }
             };
@@ -196,10 +200,9 @@ pub fn conv2d_backward<T: Element>(
                 );
             }
         }
-        if let Some(gx) = gx.as_mut() {
+        if let Some(dense) = gx_data.as_deref_mut() {
             // ∇a goes straight into ∇x when the im2col matrix is a view (each input element
             // is read once), else into the block (column by column) and through col2im.
-            let dense = gx.dense_mut_slice().expect("a dense gradient");
             let (out, rs, cs) = match gx_view {
                 Some(s0) => (dense[images.start * s0..].as_mut_ptr(), s0 as isize, 1),
                 None => (a.as_mut_ptr(), 1, rows as isize),
@@ -225,7 +228,7 @@ pub fn conv2d_backward<T: Element>(
                 );
             }
             if gx_view.is_none() {
-                add_col2im_columns(&a[..rows * taps], window, &g.d, images, gx);
+                add_col2im_columns(&a[..rows * taps], window, &g.d, images, (dense, &gx_strides), &mut ws);
             }
         }
     }
@@ -253,14 +256,14 @@ impl<T: Element> Cols<T> {
         window: &Window2d,
         d: &WindowDims,
         images: std::ops::Range<usize>,
-        a: &mut [T],
+        (a, ws): (&mut [T], &mut Workspace<T>),
     ) -> Self {
         match view {
             Some(s0) => Cols { ptr: x.storage()[x.offset() + images.start * s0..].as_ptr(), rs: s0 as isize, cs: 1 },
             None => {
                 let rows = images.len() * d.positions();
                 let block = &mut a[..rows * d.c * window.kernel_area()];
-                im2col_columns(x, window, d, images, block);
+                im2col_columns(x, window, d, images, block, ws);
                 Cols { ptr: block.as_ptr(), rs: 1, cs: rows as isize }
             }
         }

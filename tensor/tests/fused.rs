@@ -184,6 +184,16 @@ proptest! {
         check_conv([n, c, h, w], f, g, layout, seed)?;
     }
 
+    /// Images large enough that each block holds one or two of them: the padded scratch
+    /// and the adjoint's block are reused across blocks of different sizes.
+    #[test]
+    fn conv2d_over_several_blocks_matches_the_definition(
+        (n, c, h, w, f, k, s, pad, layout, seed) in
+            (2usize..=7, 10usize..=16, 14usize..=20, 14usize..=20, 1usize..=5, 2usize..=3, 1usize..=2, 0usize..=2, 0u8..3, any::<u64>())
+    ) {
+        check_conv([n, c, h, w], f, Window2d::square(k, s, pad), layout, seed)?;
+    }
+
     #[test]
     fn max_pool2d_and_its_vjp_match_the_definition((shape, _f, g, layout, seed) in geometry()) {
         let g = Window2d { padding: [g.padding[0].min(g.kernel[0] / 2), g.padding[1].min(g.kernel[1] / 2)], ..g };
