@@ -101,8 +101,9 @@ pub(crate) fn im2col_columns<T: Element>(
 /// position's taps side by side, "patch-contiguous"): the layout in which matrixmultiply
 /// packs the `∇W = ∇zᵀ·a` product's right operand by plain copies (column by column, it
 /// gathers element by element: 28 against 75 GFLOP/s for a 3×3 32→32 layer, see
-/// `bench/NOTES.md`). Each row is a gather through a table of tap offsets from the window's
-/// corner.
+/// `bench/NOTES.md`). With unit column stride, each kernel row of a window is one run of
+/// `kw` pixels, copied as a fixed-size array for the common widths; otherwise each row is
+/// gathered through a table of tap offsets from the window's corner.
 pub(crate) fn im2col_rows<T: Element>(
     x: &Tensor<T>,
     g: &Window2d,
@@ -111,26 +112,75 @@ pub(crate) fn im2col_rows<T: Element>(
     out: &mut [T],
     ws: &mut Workspace<T>,
 ) {
-    let [kh, kw] = g.kernel;
-    let taps = d.c * kh * kw;
-    with_planes(x, g, d, images, ws, |planes, images, offsets| {
-        let [s0, s1, s2] = planes.strides;
-        offsets.clear();
-        offsets
-            .extend((0..taps).map(|k| (k / (kh * kw)) * s1 + (k / kw % kh) * s2 + planes.column(k % kw, g.stride[1])));
-        let mut rows = out[..images.len() * d.positions() * taps].chunks_exact_mut(taps.max(1));
-        for n in images {
-            for oh in 0..d.oh {
-                for ow in 0..d.ow {
-                    let corner = planes.at + n * s0 + oh * g.stride[0] * s2 + ow;
-                    let row = rows.next().expect("one row per output position");
-                    for (v, &k) in row.iter_mut().zip(offsets.iter()) {
-                        *v = planes.data[corner + k];
+    if d.c == 0 {
+        return;
+    }
+    let out = &mut out[..images.len() * d.positions() * d.c * g.kernel_area()];
+    with_planes(x, g, d, images, ws, |planes, images, offsets| match (g.stride[1], g.kernel[1]) {
+        (1, 1) => kernel_rows::<T, 1>(planes, g, d, images, out),
+        (1, 3) => kernel_rows::<T, 3>(planes, g, d, images, out),
+        (1, 5) => kernel_rows::<T, 5>(planes, g, d, images, out),
+        _ => gathered_rows(planes, g, d, images, out, offsets),
+    });
+}
+
+/// [`im2col_rows`] for unit column stride and kernel width `KW`: for each image, output row
+/// and kernel row `(c, i)`, the `KW` pixels of each window are one fixed-size copy.
+fn kernel_rows<T: Element, const KW: usize>(
+    planes: &Planes<&[T]>,
+    g: &Window2d,
+    d: &WindowDims,
+    images: std::ops::Range<usize>,
+    out: &mut [T],
+) {
+    let kh = g.kernel[0];
+    let [s0, s1, s2] = planes.strides;
+    let taps = d.c * kh * KW;
+    let mut blocks = out.chunks_exact_mut((d.ow * taps).max(1));
+    for n in images {
+        for oh in 0..d.oh {
+            let block = blocks.next().expect("one block of rows per output row");
+            for c in 0..d.c {
+                for i in 0..kh {
+                    let from = planes.at + n * s0 + c * s1 + (oh * g.stride[0] + i) * s2;
+                    let input = &planes.data[from..from + d.ow + KW - 1];
+                    let k0 = (c * kh + i) * KW;
+                    for (q, row) in block.chunks_exact_mut(taps).enumerate() {
+                        let dst: &mut [T; KW] = (&mut row[k0..k0 + KW]).try_into().expect("KW taps");
+                        *dst = input[q..q + KW].try_into().expect("KW pixels");
                     }
                 }
             }
         }
-    });
+    }
+}
+
+/// [`im2col_rows`] for any stride and kernel: each row gathered through `offsets`.
+fn gathered_rows<T: Element>(
+    planes: &Planes<&[T]>,
+    g: &Window2d,
+    d: &WindowDims,
+    images: std::ops::Range<usize>,
+    out: &mut [T],
+    offsets: &mut Vec<usize>,
+) {
+    let [kh, kw] = g.kernel;
+    let [s0, s1, s2] = planes.strides;
+    let taps = d.c * kh * kw;
+    offsets.clear();
+    offsets.extend((0..taps).map(|k| (k / (kh * kw)) * s1 + (k / kw % kh) * s2 + planes.column(k % kw, g.stride[1])));
+    let mut rows = out.chunks_exact_mut(taps.max(1));
+    for n in images {
+        for oh in 0..d.oh {
+            for ow in 0..d.ow {
+                let corner = planes.at + n * s0 + oh * g.stride[0] * s2 + ow;
+                let row = rows.next().expect("one row per output position");
+                for (v, &k) in row.iter_mut().zip(offsets.iter()) {
+                    *v = planes.data[corner + k];
+                }
+            }
+        }
+    }
 }
 
 /// Calls `f` with the images `images` of `x` as [`Planes`] ready for im2col, the range of
