@@ -214,8 +214,8 @@ pub fn max_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<(Tenso
 }
 
 /// LeNet's pooling (2×2 windows, stride 2, no padding) over rows with unit stride: each
-/// output row reads two input rows, with the same select and tie rule as the general loop
-/// but fixed offsets (`0, 1, s_h, s_h + 1` from the window's corner) the compiler unrolls.
+/// window is [`first_max`] at fixed offsets (`0, 1, s_h, s_h + 1` from its corner), which
+/// the compiler unrolls, without the per-output bounds of the general loop.
 fn max_pool_2x2<T: Element>(src: &[T], s: &[usize], d: &WindowDims, values: &mut [T], winners: &mut [usize]) {
     let (ow, sh) = (d.ow, s[2]);
     let mut o = 0;
@@ -224,23 +224,12 @@ fn max_pool_2x2<T: Element>(src: &[T], s: &[usize], d: &WindowDims, values: &mut
             let plane = n * s[0] + c * s[1];
             for oh in 0..d.oh {
                 let top = plane + 2 * oh * sh;
-                let upper = &src[top..top + 2 * ow];
-                let lower = &src[top + sh..top + sh + 2 * ow];
                 let vals = &mut values[o..o + ow];
                 let wins = &mut winners[o..o + ow];
-                for q in 0..ow {
-                    let (a, b, c, e) = (upper[2 * q], upper[2 * q + 1], lower[2 * q], lower[2 * q + 1]);
-                    // Later taps win only when strictly greater (or the first NaN): the
-                    // first maximum wins. `|` and `&`, not `||`: no branches.
-                    let better = |v: T, best: T| (v > best) | (v.is_nan() & !best.is_nan());
-                    let t1 = better(b, a);
-                    let (m, k) = if t1 { (b, 1) } else { (a, 0) };
-                    let t2 = better(c, m);
-                    let (m, k) = if t2 { (c, sh) } else { (m, k) };
-                    let t3 = better(e, m);
-                    let (m, k) = if t3 { (e, sh + 1) } else { (m, k) };
-                    vals[q] = m;
-                    wins[q] = top + 2 * q + k;
+                for (q, (v, w)) in vals.iter_mut().zip(wins.iter_mut()).enumerate() {
+                    let at = first_max(src, top + 2 * q, (0, 2), (0, 2), sh, 1);
+                    *v = src[at];
+                    *w = at;
                 }
                 o += ow;
             }
