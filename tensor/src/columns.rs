@@ -42,18 +42,18 @@ impl<B> Planes<B> {
 
 /// Buffers one convolution call reuses across its blocks (allocated by the first block,
 /// which is the largest): the padded copy of the images, whose padding stays zero because
-/// each block writes only the interior; the padded block the adjoint adds into; the scratch
-/// index of each input column; the tap offsets of the row-major block.
+/// each block writes only the interior; the padded block the adjoint adds into; where each
+/// phase of a row goes ([`phase_runs`]); the tap offsets of the row-major block.
 pub(crate) struct Workspace<T> {
     padded: Vec<T>,
     adjoint: Vec<T>,
-    columns: Vec<usize>,
+    runs: Vec<[usize; 3]>,
     offsets: Vec<usize>,
 }
 
 impl<T> Default for Workspace<T> {
     fn default() -> Self {
-        Workspace { padded: Vec::new(), adjoint: Vec::new(), columns: Vec::new(), offsets: Vec::new() }
+        Workspace { padded: Vec::new(), adjoint: Vec::new(), runs: Vec::new(), offsets: Vec::new() }
     }
 }
 
@@ -77,11 +77,16 @@ fn scratch_size(g: &Window2d, d: &WindowDims) -> (usize, usize) {
     (d.h + 2 * g.padding[0], (d.w + 2 * g.padding[1]).div_ceil(sw) * sw)
 }
 
-/// The scratch index of each input column `w` within its row (after the padding), into
-/// `columns`.
-fn scratch_columns<B>(planes: &Planes<B>, g: &Window2d, d: &WindowDims, columns: &mut Vec<usize>) {
-    columns.clear();
-    columns.extend((0..d.w).map(|w| planes.column(w + g.padding[1], g.stride[1])));
+/// Where an input row's pixels go in a scratch row, one run per phase: `[at, w0, len]`
+/// says input columns `w0, w0 + sw, …` (`len` of them) sit at `at..at + len`.
+fn phase_runs<B>(planes: &Planes<B>, g: &Window2d, d: &WindowDims, runs: &mut Vec<[usize; 3]>) {
+    let (sw, pw) = (g.stride[1], g.padding[1]);
+    runs.clear();
+    runs.extend((0..sw).filter_map(|r| {
+        // The first input column whose padded column x = w + pw has x mod sw = r.
+        let w0 = (r + sw - pw % sw) % sw;
+        (w0 < d.w).then(|| [planes.column(w0 + pw, sw), w0, (d.w - 1 - w0) / sw + 1])
+    }));
 }
 
 /// The im2col matrix of images `images` of `x`, read through `x`'s strides, into `out`
@@ -116,16 +121,17 @@ pub(crate) fn im2col_rows<T: Element>(
         return;
     }
     let out = &mut out[..images.len() * d.positions() * d.c * g.kernel_area()];
-    with_planes(x, g, d, images, ws, |planes, images, offsets| match (g.stride[1], g.kernel[1]) {
-        (1, 1) => kernel_rows::<T, 1>(planes, g, d, images, out),
-        (1, 3) => kernel_rows::<T, 3>(planes, g, d, images, out),
-        (1, 5) => kernel_rows::<T, 5>(planes, g, d, images, out),
+    with_planes(x, g, d, images, ws, |planes, images, offsets| match g.kernel[1] {
+        1 => kernel_rows::<T, 1>(planes, g, d, images, out),
+        3 => kernel_rows::<T, 3>(planes, g, d, images, out),
+        5 => kernel_rows::<T, 5>(planes, g, d, images, out),
         _ => gathered_rows(planes, g, d, images, out, offsets),
     });
 }
 
-/// [`im2col_rows`] for unit column stride and kernel width `KW`: for each image, output row
-/// and kernel row `(c, i)`, the `KW` pixels of each window are one fixed-size copy.
+/// [`im2col_rows`] for kernel width `KW`: for each image, output row and kernel row
+/// `(c, i)`, the `KW` pixels of each window are read at fixed offsets from the window's
+/// column (consecutive with unit stride; in `KW` phases' runs otherwise).
 fn kernel_rows<T: Element, const KW: usize>(
     planes: &Planes<&[T]>,
     g: &Window2d,
@@ -136,6 +142,8 @@ fn kernel_rows<T: Element, const KW: usize>(
     let kh = g.kernel[0];
     let [s0, s1, s2] = planes.strides;
     let taps = d.c * kh * KW;
+    let columns: [usize; KW] = std::array::from_fn(|j| planes.column(j, g.stride[1]));
+    let span = columns.iter().max().map_or(0, |&c| c + d.ow);
     let mut blocks = out.chunks_exact_mut((d.ow * taps).max(1));
     for n in images {
         for oh in 0..d.oh {
@@ -143,11 +151,17 @@ fn kernel_rows<T: Element, const KW: usize>(
             for c in 0..d.c {
                 for i in 0..kh {
                     let from = planes.at + n * s0 + c * s1 + (oh * g.stride[0] + i) * s2;
-                    let input = &planes.data[from..from + d.ow + KW - 1];
+                    let input = &planes.data[from..from + span];
                     let k0 = (c * kh + i) * KW;
                     for (q, row) in block.chunks_exact_mut(taps).enumerate() {
                         let dst: &mut [T; KW] = (&mut row[k0..k0 + KW]).try_into().expect("KW taps");
-                        *dst = input[q..q + KW].try_into().expect("KW pixels");
+                        if g.stride[1] == 1 {
+                            *dst = input[q..q + KW].try_into().expect("KW pixels");
+                        } else {
+                            for (v, &column) in dst.iter_mut().zip(&columns) {
+                                *v = input[column + q];
+                            }
+                        }
                     }
                 }
             }
@@ -203,8 +217,7 @@ fn with_planes<T: Element>(
     let count = images.len();
     let (hp, row) = scratch_size(g, d);
     let planes = Planes::scratch(grown(&mut ws.padded, count * d.c * hp * row), g, d);
-    scratch_columns(&planes, g, d, &mut ws.columns);
-    let columns = &ws.columns;
+    phase_runs(&planes, g, d, &mut ws.runs);
     let src = x.storage();
     for (b, n) in images.enumerate() {
         for c in 0..d.c {
@@ -215,8 +228,12 @@ fn with_planes<T: Element>(
                 if g.stride[1] == 1 && s[3] == 1 {
                     dst[g.padding[1]..g.padding[1] + d.w].copy_from_slice(&src[from..from + d.w]);
                 } else {
-                    for (w, &at) in columns.iter().enumerate() {
-                        dst[at] = src[from + w * s[3]];
+                    for &[at, w0, len] in &ws.runs {
+                        let (run, step) = (&mut dst[at..at + len], g.stride[1] * s[3]);
+                        let input = &src[from + w0 * s[3]..=from + (w0 + (len - 1) * g.stride[1]) * s[3]];
+                        for (t, v) in run.iter_mut().enumerate() {
+                            *v = input[t * step];
+                        }
                     }
                 }
             }
@@ -248,8 +265,7 @@ pub(crate) fn add_col2im_columns<T: Element>(
     block.fill(T::zero());
     let mut planes = Planes::scratch(block, g, d);
     add_columns(cols, g, d, 0..count, &mut planes);
-    scratch_columns(&planes, g, d, &mut ws.columns);
-    let columns = &ws.columns;
+    phase_runs(&planes, g, d, &mut ws.runs);
     for (b, n) in images.enumerate() {
         for c in 0..d.c {
             for h in 0..d.h {
@@ -262,8 +278,12 @@ pub(crate) fn add_col2im_columns<T: Element>(
                         *x += v;
                     }
                 } else {
-                    for (w, &at) in columns.iter().enumerate() {
-                        dst[to + w * s[3]] += src[at];
+                    let step = g.stride[1] * s[3];
+                    for &[at, w0, len] in &ws.runs {
+                        let targets = &mut dst[to + w0 * s[3]..=to + (w0 + (len - 1) * g.stride[1]) * s[3]];
+                        for (t, &v) in src[at..at + len].iter().enumerate() {
+                            targets[t * step] += v;
+                        }
                     }
                 }
             }
