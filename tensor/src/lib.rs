@@ -33,6 +33,7 @@ mod error;
 mod im2col;
 mod layout;
 mod matmul;
+mod max_pool;
 mod pool;
 mod random;
 mod reduce;
@@ -48,8 +49,7 @@ pub use error::{Result, TensorError};
 pub use im2col::{col2im, col2im_into, im2col, im2col_into};
 pub use layout::{broadcast_shapes, contiguous_strides, is_dense};
 pub use matmul::gemm;
-pub use pool::{
-    PoolArgmax, max_argmax_rows, max_pool2d, max_pool2d_backward, pool_max_backward, pool_windows, pool_windows_adjoint,
-};
+pub use max_pool::{PoolArgmax, max_pool2d, max_pool2d_backward, max_pool2d_values};
+pub use pool::{max_argmax_rows, pool_max_backward, pool_windows, pool_windows_adjoint};
 pub use tensor::Tensor;
 pub use window::{Window2d, WindowDims};

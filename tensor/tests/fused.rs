@@ -1,4 +1,5 @@
-//! The fused kernels (`conv2d`, `conv2d_backward`, `max_pool2d`, `max_pool2d_backward`)
+//! The fused kernels (`conv2d`, `conv2d_backward`, `max_pool2d`, `max_pool2d_values`,
+//! `max_pool2d_backward`)
 //! against the definitions written as plain loops, on random geometries and on inputs laid
 //! out contiguously, channels-last, or as a strided slice.
 
@@ -151,6 +152,9 @@ fn check_pool(shape: [usize; 4], g: Window2d, layout: u8, xv: &[f64], seed: u64)
     let (got, argmax) = tensor::max_pool2d(&x, &g).unwrap();
     prop_assert_eq!(got.shape(), &[n, c, oh, ow]);
     close(&got.to_vec(), &y)?;
+    let values = tensor::max_pool2d_values(&x, &g).unwrap();
+    prop_assert_eq!(values.shape(), &[n, c, oh, ow]);
+    close(&values.to_vec(), &y)?;
     let back = tensor::max_pool2d_backward(&grad, &argmax).unwrap();
     prop_assert_eq!(back.shape(), &shape);
     close(&back.to_vec(), &gx)?;
@@ -238,6 +242,8 @@ fn max_pool2d_nan_wins_its_window() {
     let x = Tensor::from_vec(&[1, 1, 2, 4], vec![1.0, nan, 5.0, nan, nan, 2.0, 7.0, nan]).unwrap();
     for window in [Window2d::square(2, 2, 0), Window2d { kernel: [2, 2], stride: [2, 2], padding: [1, 0] }] {
         let (y, argmax) = tensor::max_pool2d(&x, &window).unwrap();
+        let values = tensor::max_pool2d_values(&x, &window).unwrap().to_vec();
+        assert!(values.iter().zip(y.to_vec()).all(|(a, b)| a.to_bits() == b.to_bits()), "{window:?}");
         let ones = Tensor::from_vec(y.shape(), vec![1.0; y.numel()]).unwrap();
         let back = tensor::max_pool2d_backward(&ones, &argmax).unwrap().to_vec();
         if window.padding == [0, 0] {

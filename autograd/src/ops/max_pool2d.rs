@@ -29,7 +29,12 @@ impl<T: Element> Op<T> for MaxPool2d {
 impl<'t, T: Element> Var<'t, T> {
     /// Max-pooling of `x: [N, C, H, W]` to `[N, C, oh, ow]` (ties to the first maximum);
     /// VJP: each output's gradient to its window's winner.
+    /// Without a gradient to compute (no-grad mode, or an input that needs none), the
+    /// winners are not kept.
     pub fn max_pool2d(self, window: &Window2d) -> Result<Var<'t, T>> {
+        if !(self.tape().is_recording() && self.requires_grad()) {
+            return Ok(self.tape().constant(tensor::max_pool2d_values(&self.value(), window)?));
+        }
         let (y, argmax) = tensor::max_pool2d(&self.value(), window)?;
         self.tape().record(&[self], y, || MaxPool2d { argmax })
     }

@@ -1,0 +1,231 @@
+//! Max-pooling in one pass, without the window matrix of [`crate::pool_windows`]: each
+//! output is the maximum of its window (ties to the first maximum in the window's row-major
+//! order; a NaN wins), with the storage index of the winner kept for the backward pass (or
+//! not, for inference), and the backward scatter by those indices.
+
+use crate::element::Element;
+use crate::error::Result;
+use crate::im2col::expect_shape;
+use crate::tensor::Tensor;
+use crate::window::{Window2d, WindowDims};
+
+/// Where each output of [`max_pool2d`] took its maximum from, for the backward pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolArgmax {
+    /// For each output element in the output's storage order, the index of the winning
+    /// input element within the input's dense storage block.
+    winners: Vec<usize>,
+    input_shape: Vec<usize>,
+    /// The input's layout the winners index (dense).
+    input_strides: Vec<usize>,
+    output_shape: Vec<usize>,
+    output_strides: Vec<usize>,
+}
+
+/// Max-pooling of `x: [N, C, H, W]` in one pass, without the window matrix: each output is
+/// the maximum of its window (ties to the first maximum in the window's row-major order;
+/// a NaN wins). A channels-last `x` is read along its contiguous channel axis. The output
+/// is contiguous N×C×H×W, so the im2col of a following convolution reads whole rows.
+/// Returns the output and the winners for [`max_pool2d_backward`].
+pub fn max_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<(Tensor<T>, PoolArgmax)> {
+    let (y, x, winners) = pool("max_pool2d", x, window, true)?;
+    let argmax = PoolArgmax {
+        winners,
+        input_shape: x.shape().to_vec(),
+        input_strides: x.strides().to_vec(),
+        output_shape: y.shape().to_vec(),
+        output_strides: y.strides().to_vec(),
+    };
+    Ok((y, argmax))
+}
+
+/// [`max_pool2d`] for inference: the same output, without keeping the winners (8 bytes per
+/// output written and allocated for nothing when no backward pass follows).
+pub fn max_pool2d_values<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor<T>> {
+    Ok(pool("max_pool2d_values", x, window, false)?.0)
+}
+
+/// The pooled output, the dense input it read, and the winners (empty unless `keep`).
+fn pool<T: Element>(
+    op: &'static str,
+    x: &Tensor<T>,
+    window: &Window2d,
+    keep: bool,
+) -> Result<(Tensor<T>, Tensor<T>, Vec<usize>)> {
+    let d = window.pool_dims(op, x.shape())?;
+    let channels_last = x.is_dense() && x.strides()[1] == 1 && d.c > 1;
+    let x = if x.is_dense() { x.clone() } else { x.to_contiguous() };
+    let src = x.dense_slice().expect("dense");
+    let s = x.strides();
+    let out_shape = vec![d.n, d.c, d.oh, d.ow];
+    let out_strides = crate::contiguous_strides(&out_shape);
+    let p = d.positions();
+    let total = d.n * d.c * d.positions();
+    let mut values = vec![T::neg_infinity(); total];
+    let mut winners = if keep { vec![usize::MAX; total] } else { Vec::new() };
+    let [kh, kw] = window.kernel;
+    let better = |v: T, best: T| v > best || (v.is_nan() && !best.is_nan());
+    if channels_last {
+        let (mut best, mut arg) = (vec![T::zero(); d.c], vec![0usize; d.c]);
+        for n in 0..d.n {
+            for oh in 0..d.oh {
+                for ow in 0..d.ow {
+                    best.fill(T::neg_infinity());
+                    arg.fill(usize::MAX);
+                    for i in 0..kh {
+                        let Some(h) = window.source(0, oh, i, d.h) else { continue };
+                        for j in 0..kw {
+                            let Some(w) = window.source(1, ow, j, d.w) else { continue };
+                            let base = n * s[0] + h * s[2] + w * s[3];
+                            for (c, (b, a)) in best.iter_mut().zip(arg.iter_mut()).enumerate() {
+                                let v = src[base + c];
+                                if better(v, *b) || *a == usize::MAX {
+                                    *b = v;
+                                    *a = base + c;
+                                }
+                            }
+                        }
+                    }
+                    let o = n * d.c * p + oh * d.ow + ow;
+                    for c in 0..d.c {
+                        values[o + c * p] = best[c];
+                        if let Some(w) = winners.get_mut(o + c * p) {
+                            *w = arg[c];
+                        }
+                    }
+                }
+            }
+        }
+    } else if window.kernel == [2, 2] && window.stride == [2, 2] && window.padding == [0, 0] && s[3] == 1 {
+        max_pool_2x2(src, s, &d, &mut values, &mut winners);
+    } else {
+        max_pool_windows(src, s, window, &d, &mut values, &mut winners);
+    }
+    let y = Tensor::from_parts(std::sync::Arc::new(values), out_shape, out_strides, 0);
+    Ok((y, x, winners))
+}
+
+/// LeNet's pooling (2×2 windows, stride 2, no padding) over rows with unit stride: each
+/// window is [`first_max`] at fixed offsets (`0, 1, s_h, s_h + 1` from its corner), which
+/// the compiler unrolls, without the per-output bounds of the general loop.
+fn max_pool_2x2<T: Element>(src: &[T], s: &[usize], d: &WindowDims, values: &mut [T], winners: &mut [usize]) {
+    let (ow, sh) = (d.ow, s[2]);
+    let mut o = 0;
+    for n in 0..d.n {
+        for c in 0..d.c {
+            let plane = n * s[0] + c * s[1];
+            for oh in 0..d.oh {
+                let top = plane + 2 * oh * sh;
+                for (q, v) in values[o..o + ow].iter_mut().enumerate() {
+                    let at = first_max(src, top + 2 * q, (0, 2), (0, 2), sh, 1);
+                    *v = src[at];
+                    if let Some(w) = winners.get_mut(o + q) {
+                        *w = at;
+                    }
+                }
+                o += ow;
+            }
+        }
+    }
+}
+
+/// Any other window: each output's window, clipped to the input, scanned by [`first_max`];
+/// windows of 3×3 or 2×2 that lie wholly inside the input (all of them without padding) go
+/// through the same function with constant bounds, which the compiler unrolls.
+fn max_pool_windows<T: Element>(
+    src: &[T],
+    s: &[usize],
+    window: &Window2d,
+    d: &WindowDims,
+    values: &mut [T],
+    winners: &mut [usize],
+) {
+    let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
+    let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
+    let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
+    let k = window.kernel;
+    let unrolled = k == [3, 3] || k == [2, 2];
+    let mut o = 0;
+    for n in 0..d.n {
+        for c in 0..d.c {
+            let plane = n * s[0] + c * s[1];
+            for (oh, &(i0, i1)) in rows.iter().enumerate() {
+                // The window's top-left corner, which may lie in the padding (taps before
+                // i0, j0 are never read).
+                let top = (plane + (oh * sh + i0) * s[2]).wrapping_sub(i0 * s[2] + ph * s[2]);
+                let full_rows = unrolled && i1 - i0 == k[0];
+                for (ow, &(j0, j1)) in cols.iter().enumerate() {
+                    let corner = (top + (ow * sw + j0) * s[3]).wrapping_sub(j0 * s[3] + pw * s[3]);
+                    let at = match (full_rows && j1 - j0 == k[1], k[0]) {
+                        (true, 3) => first_max(src, corner, (0, 3), (0, 3), s[2], s[3]),
+                        (true, _) => first_max(src, corner, (0, 2), (0, 2), s[2], s[3]),
+                        (false, _) => first_max(src, corner, (i0, i1), (j0, j1), s[2], s[3]),
+                    };
+                    values[o] = src[at];
+                    if let Some(w) = winners.get_mut(o) {
+                        *w = at;
+                    }
+                    o += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The storage index of the first maximum of the taps `corner + i·rs + j·cs` for `i` in
+/// `i0..i1`, `j` in `j0..j1`, in row-major order; a NaN wins (the first NaN). Branch-free:
+/// the running maximum of the other values is a `max` instruction and the winner's index an
+/// integer mask select (window maxima are unpredictable, and a branch per tap is mispredicted
+/// about half the time: four times slower on 3×3/2 windows, see `bench/NOTES.md`).
+#[inline(always)]
+fn first_max<T: Element>(
+    src: &[T],
+    corner: usize,
+    (i0, i1): (usize, usize),
+    (j0, j1): (usize, usize),
+    rs: usize,
+    cs: usize,
+) -> usize {
+    let mut at = corner.wrapping_add(i0 * rs + j0 * cs);
+    let mut best = src[at];
+    let mut nan = best.is_nan();
+    for i in i0..i1 {
+        for j in j0..j1 {
+            let a = corner.wrapping_add(i * rs + j * cs);
+            let v = src[a];
+            let take = !nan & ((v > best) | v.is_nan());
+            nan |= v.is_nan();
+            best = if v > best { v } else { best };
+            let mask = usize::from(take).wrapping_neg();
+            at = (a & mask) | (at & !mask);
+        }
+    }
+    at
+}
+
+/// The VJP of [`max_pool2d`]: each output's gradient goes to the input element that won
+/// its window; the result has the input's shape (and layout, when it was dense).
+pub fn max_pool2d_backward<T: Element>(grad: &Tensor<T>, argmax: &PoolArgmax) -> Result<Tensor<T>> {
+    expect_shape("max_pool2d_backward", grad.shape(), &argmax.output_shape)?;
+    let mut out = vec![T::zero(); argmax.input_shape.iter().product()];
+    let mut scatter = |o: usize, g: T| out[argmax.winners[o]] += g;
+    if grad.strides() == argmax.output_strides.as_slice()
+        && let Some(g) = grad.dense_slice()
+    {
+        for (o, &v) in g.iter().enumerate() {
+            scatter(o, v);
+        }
+    } else {
+        // Visit the gradient in logical order and find each element's output slot.
+        let data = grad.storage();
+        crate::layout::for_each_offset2(
+            grad.shape(),
+            grad.strides(),
+            grad.offset(),
+            &argmax.output_strides,
+            0,
+            |src, slot| scatter(slot, data[src]),
+        );
+    }
+    Ok(Tensor::from_parts(std::sync::Arc::new(out), argmax.input_shape.clone(), argmax.input_strides.clone(), 0))
+}
