@@ -71,7 +71,6 @@ fn what(spec: &LayerSpec) -> String {
 /// The formulas of layer `i`'s matrices, and its sections of the derivation.
 pub(super) struct Formulas {
     i: String,
-    prev: String,
     spec: LayerSpec,
     /// Its forward section.
     pub(super) section: &'static str,
@@ -93,7 +92,7 @@ impl Formulas {
             LayerSpec::Flatten => ("c5", "c5-1"),
             _ => ("", ""),
         };
-        Formulas { i: sup(i), prev: sup(i), spec: *spec, section, back_section }
+        Formulas { i: sup(i), spec: *spec, section, back_section }
     }
 
     pub(super) fn a(&self) -> String {
@@ -119,7 +118,7 @@ impl Formulas {
     }
 
     pub(super) fn y(&self) -> String {
-        let (i, x) = (&self.i, &self.prev);
+        let (i, x) = (&self.i, &self.i);
         match self.spec {
             LayerSpec::Conv { .. } => format!("y{i} = maps(z{i})"),
             LayerSpec::MaxPool { .. } => format!("y{i} = max of each row of a{i}"),

@@ -17,7 +17,7 @@ use crate::network::NetworkInfo;
 /// A network in evaluation mode, with what the explorer needs to take it apart.
 pub enum Net {
     /// LeNet-5: the derivation's own chain of matrices ([`super::pass()`]).
-    LeNet5(LeNet5<f32>),
+    LeNet5(Box<LeNet5<f32>>),
     /// A [`Sequential`] built from a spec ([`super::layers_pass()`]).
     Layers {
         /// The spec, one entry per layer (kinds, kernels, strides, paddings).
@@ -39,7 +39,7 @@ impl Net {
     ) -> Result<Self, ExplorerError> {
         let mut rng = StdRng::seed_from_u64(0);
         let mut net = match &info.arch {
-            Arch::LeNet5 => Net::LeNet5(LeNet5::new(&mut rng)?),
+            Arch::LeNet5 => Net::LeNet5(Box::new(LeNet5::new(&mut rng)?)),
             Arch::Layers(specs) => {
                 let input = preprocess.output_shape(info.input).map_err(|e| ExplorerError::Input(e.to_string()))?;
                 let model = build_layers(specs, input, Some(info.class_names.len()), &mut rng)
@@ -79,7 +79,7 @@ impl Net {
     pub fn copy(&self) -> Result<Self, ExplorerError> {
         let mut rng = StdRng::seed_from_u64(0);
         let mut copy = match self {
-            Net::LeNet5(_) => Net::LeNet5(LeNet5::new(&mut rng)?),
+            Net::LeNet5(_) => Net::LeNet5(Box::new(LeNet5::new(&mut rng)?)),
             Net::Layers { specs, input, .. } => Net::Layers {
                 specs: specs.clone(),
                 model: build_layers(specs, *input, None, &mut rng)

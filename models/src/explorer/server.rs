@@ -147,7 +147,7 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
             (net, info, preprocess, None, Some(path.display().to_string()))
         }
         None => (
-            Net::LeNet5(LeNet5::<f32>::new(&mut StdRng::seed_from_u64(RANDOM_SEED))?),
+            Net::LeNet5(Box::new(LeNet5::<f32>::new(&mut StdRng::seed_from_u64(RANDOM_SEED))?)),
             NetworkInfo::lenet5_mnist(),
             Preprocess::mnist(),
             Some(format!(

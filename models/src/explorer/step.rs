@@ -70,7 +70,7 @@ pub fn step(
         return Err(ExplorerError::Input(format!("label {label} is not a digit 0–9")));
     }
     let x = image.preprocess(preprocess)?;
-    step_net(&Net::LeNet5(copy_of(model)?), &x, label, lr, steps)
+    step_net(&Net::LeNet5(Box::new(copy_of(model)?)), &x, label, lr, steps)
 }
 
 /// [`step`] for any network, on its preprocessed input `x: [1, C, H, W]`. The network stays
