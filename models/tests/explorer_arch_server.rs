@@ -61,7 +61,8 @@ fn json(body: &[u8]) -> Value {
     serde_json::from_slice(body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
 }
 
-fn start(dir: &std::path::Path) -> SocketAddr {
+/// Saves the network (seed 7) as `lenet5 train` would, in `dir/arch.safetensors`.
+fn save(dir: &std::path::Path) -> std::path::PathBuf {
     let net = arch_net(7);
     let info = NetworkInfo {
         arch: SPEC.parse::<Arch>().unwrap(),
@@ -71,6 +72,11 @@ fn start(dir: &std::path::Path) -> SocketAddr {
     let meta: BTreeMap<String, String> = info.metadata().into_iter().chain(preprocess().metadata()).collect();
     let path = dir.join("arch.safetensors");
     layers::checkpoint::save_module_with_metadata(&net, &path, &meta).unwrap();
+    path
+}
+
+fn start(dir: &std::path::Path) -> SocketAddr {
+    let path = save(dir);
     let server = Server::bind(&ServeOptions { port: 0, checkpoint: Some(path), ..ServeOptions::default() }).unwrap();
     let addr = server.local_addr();
     std::thread::spawn(move || server.run());
@@ -152,6 +158,12 @@ fn an_arch_checkpoint_is_explored_layer_by_layer() {
         assert!(json(&body)["error"].as_str().unwrap().starts_with("bad input"));
     }
     // MNIST test images do not fit this network: the server refuses to start with them.
+    for split in ["train", "t10k"] {
+        let mut images = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28];
+        images.extend([0u8; 784]);
+        std::fs::write(dir.join(format!("{split}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(dir.join(format!("{split}-labels-idx1-ubyte")), [0, 0, 8, 1, 0, 0, 0, 1, 3]).unwrap();
+    }
     let options = ServeOptions {
         port: 0,
         checkpoint: Some(dir.join("arch.safetensors")),
@@ -160,5 +172,67 @@ fn an_arch_checkpoint_is_explored_layer_by_layer() {
     };
     let Err(e) = Server::bind(&options) else { panic!("the server started with MNIST for a 3×12×12 network") };
     assert!(e.to_string().contains("the network takes 3×12×12"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An image folder of `count` 3×12×12 PNGs per class and split (pixel values from the class
+/// and the image's number).
+fn image_folder(root: &std::path::Path, classes: &[&str], count: u8) {
+    for split in ["train", "test"] {
+        for (c, name) in classes.iter().enumerate() {
+            let dir = root.join(split).join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            for k in 0..count {
+                let img = image::RgbImage::from_fn(12, 12, |x, y| {
+                    image::Rgb([(x * 20) as u8, (y * 20) as u8, 40 * c as u8 + k])
+                });
+                img.save(dir.join(format!("{k}.png"))).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn an_image_folder_offers_its_test_images() {
+    let dir = std::env::temp_dir().join(format!("lenet5-explorer-arch-folder-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let checkpoint = Some(save(&dir));
+    // The network's classes in its order: cat, dog, owl, emu, yak.
+    let folder = dir.join("shapes");
+    image_folder(&folder, &["cat", "dog", "emu", "owl", "yak"], 2);
+    let options =
+        ServeOptions { port: 0, checkpoint: checkpoint.clone(), data: Some(folder), ..ServeOptions::default() };
+    let Err(e) = Server::bind(&options) else { panic!("classes in another order are other classes") };
+    assert!(e.to_string().contains("classes cat/dog/emu/owl/yak"), "{e}");
+
+    // A folder whose classes sort as the network's.
+    let info = NetworkInfo {
+        arch: SPEC.parse::<Arch>().unwrap(),
+        input: INPUT,
+        class_names: ["a", "b", "c", "d", "e"].map(String::from).to_vec(),
+    };
+    let meta: BTreeMap<String, String> = info.metadata().into_iter().chain(preprocess().metadata()).collect();
+    let path = dir.join("abc.safetensors");
+    layers::checkpoint::save_module_with_metadata(&arch_net(8), &path, &meta).unwrap();
+    let folder = dir.join("letters");
+    image_folder(&folder, &["a", "b", "c", "d", "e"], 2);
+    let server =
+        Server::bind(&ServeOptions { port: 0, checkpoint: Some(path), data: Some(folder), ..ServeOptions::default() })
+            .unwrap();
+    let addr = server.local_addr();
+    std::thread::spawn(move || server.run());
+    let (status, _, body) = request(addr, "GET", "/api/test?count=100", "", b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let t = json(&body);
+    assert_eq!(t["total"], 10);
+    let images = t["images"].as_array().unwrap();
+    assert_eq!(images.len(), 10);
+    assert_eq!(images[3]["label"], 1);
+    let pixels = images[3]["pixels"].as_array().unwrap();
+    assert_eq!(pixels.len(), 432, "3×12×12, channels first");
+    // Pixel (x = 5, y = 2) of image 1 of class b: red 100, green 40, blue 40 + 1.
+    assert_eq!([&pixels[2 * 12 + 5], &pixels[144 + 2 * 12 + 5], &pixels[288 + 2 * 12 + 5]], [100, 40, 41]);
+    let (status, _, _) = request(addr, "GET", "/plot/confusion.svg", "", b"");
+    assert_eq!(status, 200);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -229,7 +229,7 @@ function archCheckpoint() {
 async function archScenario() {
   const checkpoint = archCheckpoint();
   check('lenet5 train writes an --arch checkpoint on a 3×20×20 image folder', true);
-  const server = await startServer(['--checkpoint', checkpoint]);
+  const server = await startServer(['--checkpoint', checkpoint, '--data', join(work, 'data')]);
   servers.push(server.child);
   console.log(`server (--arch): ${server.url}`);
   await page.goto(server.url);
@@ -238,6 +238,8 @@ async function archScenario() {
   check(`the page reads the network (${info.arch}; ${info.image.join('×')}; ${info.classes.join(', ')})`,
     !info.lenet5 && info.image.join() === '3,20,20' && info.classes.length === 3 && info.layers.length === 12, JSON.stringify(info.image));
   check('the title names the network', (await page.textContent('#subtitle-net')).includes('maxpool(3,s=2,p=1)'));
+  // Only the test images' thumbnails: explore the drawing first.
+  await page.waitForFunction(() => document.body.dataset.thumbs !== undefined, null, { timeout: 60000 });
 
   await drawSeven();
   await waitBody('passes', { gt: 0 });
@@ -294,14 +296,28 @@ async function archScenario() {
   check('the weight changes of every parameter are drawn', deltaPanels === 10, String(deltaPanels));
   const shapes = await page.$$eval('#shapes tr', (rs) => rs.length);
   check('the shapes table is shown', shapes > 12, String(shapes));
-  check('no errors in the page', errors.length === 0, errors.join('\n'));
 
+  // The screenshot shows the drawing.
   await page.evaluate(() => { window.scrollTo(0, 0); document.querySelector('.side').scrollTop = 0; });
   const rows = await page.locator('#forward canvas[data-id="a0"]').boundingBox();
   await page.mouse.move(rows.x + rows.width * 0.5, rows.y + rows.height * 0.3);
   mkdirSync(dirname(screenshotArch), { recursive: true });
   await page.screenshot({ path: screenshotArch });
   console.log(`screenshot: ${screenshotArch}`);
+
+  // The image folder's test images: colour thumbnails, one picked is explored with its label.
+  await waitBody('thumbs', { gt: 0 }, 60000);
+  const thumbs = await page.$$('.thumb');
+  const n = Number(await body('passes'));
+  await thumbs[thumbs.length - 1].click();
+  await waitBody('passes', { gt: n });
+  const picked = await page.evaluate(() => ({ text: document.querySelector('#prediction-text').textContent, source: document.querySelector('#source').textContent, x: state.pass.forward.find((m) => m.id === 'x').data }));
+  const planes = [0, 1, 2].map((c) => picked.x.slice(400 * c, 400 * c + 400).join());
+  check(`a test image of the folder is explored (${picked.source}; ${picked.text})`, thumbs.length === 6 && picked.text.includes('true label') && planes[0] !== planes[1], `${thumbs.length}`);
+  await page.click('#step');
+  await waitBody('steps', { eq: '1' });
+  check('no errors in the page', errors.length === 0, errors.join('\n'));
+
   if (process.env.FULL_SCREENSHOT_ARCH) await page.screenshot({ path: resolve(root, process.env.FULL_SCREENSHOT_ARCH), fullPage: true });
 }
 

@@ -44,7 +44,8 @@ pub struct ServeOptions {
     /// A network written by `lenet5 train` (LeNet-5 or any `--arch`), or a bare LeNet-5
     /// state dict; without one, LeNet-5 with seeded random weights (the page says so).
     pub checkpoint: Option<PathBuf>,
-    /// An MNIST folder: its test images are offered on the page.
+    /// An MNIST (IDX) folder or an image folder: its test images are offered on the page
+    /// (they must have the network's image shape and classes).
     pub data: Option<PathBuf>,
     /// The address to bind (default 127.0.0.1: this machine only).
     pub host: String,
@@ -159,19 +160,23 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
     };
     let test = match &options.data {
         Some(dir) => {
-            let mnist = NetworkInfo::lenet5_mnist();
-            if info.input != mnist.input || info.class_names.len() != mnist.class_names.len() {
+            let test = if crate::data::image_folder::is_image_folder(dir) {
+                crate::data::image_folder::load(dir)?.test
+            } else {
+                crate::mnist::load(dir)?.test
+            };
+            if test.shape != info.input || test.class_names != info.class_names {
+                let [c, h, w] = test.shape;
+                let [nc, nh, nw] = info.input;
                 return Err(ExplorerError::Input(format!(
-                    "{}: the test images are MNIST's (1×28×28, 10 classes); the network takes {}×{}×{} images \
-                     of {} classes",
+                    "{}: the test images are {c}×{h}×{w} of classes {}; the network takes {nc}×{nh}×{nw} images of \
+                     classes {}",
                     dir.display(),
-                    info.input[0],
-                    info.input[1],
-                    info.input[2],
-                    info.class_names.len()
+                    test.class_names.join("/"),
+                    info.class_names.join("/")
                 )));
             }
-            Some(crate::mnist::load(dir)?.test)
+            Some(test)
         }
         None => None,
     };

@@ -69,7 +69,7 @@ function render(p) {
   const P = p.forward.find((m) => m.id === 'P');
   $('#softmax-formula').textContent = P.formula;
   $('#prediction-text').textContent = state.trueLabel === null ? `${conf}% sure` :
-    `${conf}% sure · true label ${state.trueLabel}${state.trueLabel === p.prediction ? ' ✓' : ' ✗ misclassified'}`;
+    `${conf}% sure · true label ${className(state.trueLabel)}${state.trueLabel === p.prediction ? ' ✓' : ' ✗ misclassified'}`;
   $('#loss').textContent = p.loss.toFixed(4);
   const values = p.forward.concat(p.backward).reduce((n, m) => n + m.data.length, 0);
   $('#timing').textContent = `${p.forward.length + p.backward.length} matrices, ${values.toLocaleString('en')} numbers, computed in ${p.elapsed_ms.toFixed(1)} ms`;
@@ -198,6 +198,11 @@ function fromDrawing() {
   if (state.testIndex === null) $('#source').textContent = 'drawing';
   setPixels(px);
 }
+// C×H×W pixels (channels first) as RGBA: gray for one channel, the first three as RGB.
+function rgba(px, img) {
+  const [C, H, W] = state.image, n = H * W, g = C >= 3 ? [0, n, 2 * n] : [0, 0, 0];
+  for (let i = 0; i < n; i++) img.data.set([px[g[0] + i], px[g[1] + i], px[g[2] + i], 255], 4 * i);
+}
 function setPixels(px) {
   state.pixels = px;
   const [, H, W] = state.image;
@@ -205,7 +210,7 @@ function setPixels(px) {
   cv.width = W; cv.height = H;
   const c = cv.getContext('2d');
   const img = c.createImageData(W, H);
-  for (let i = 0; i < H * W; i++) img.data.set([px[i], px[i], px[i], 255], 4 * i);
+  rgba(px, img);
   c.putImageData(img, 0, 0);
   compute();
 }
@@ -236,14 +241,15 @@ async function loadThumbs() {
     $('#picker-count').textContent = `${r.matching} of ${r.total} test images · ${r.wrong} misclassified by this model`;
     const host = $('#thumbs');
     host.replaceChildren();
+    const [, H, W] = state.image;
     for (const t of r.images) {
-      const c = el('canvas', { width: 28, height: 28 });
+      const c = el('canvas', { width: W, height: H });
       const ctx = c.getContext('2d');
-      const img = ctx.createImageData(28, 28);
-      t.pixels.forEach((v, i) => img.data.set([v, v, v, 255], 4 * i));
+      const img = ctx.createImageData(W, H);
+      rgba(t.pixels, img);
       ctx.putImageData(img, 0, 0);
       const wrongOne = t.prediction !== t.label;
-      const th = el('div', { class: `thumb${wrongOne ? ' wrong' : ''}`, title: `#${t.index}: label ${t.label}, predicted ${t.prediction}`, 'data-index': String(t.index) },
+      const th = el('div', { class: `thumb${wrongOne ? ' wrong' : ''}`, title: `#${t.index}: label ${className(t.label)}, predicted ${className(t.prediction)}`, 'data-index': String(t.index) },
         c, el('span', { class: 'tag', text: wrongOne ? `${t.label}→${t.prediction}` : String(t.label) }));
       th.addEventListener('click', () => pickTest(t, th));
       host.append(th);
@@ -255,14 +261,15 @@ function pickTest(t, th) {
   for (const o of document.querySelectorAll('.thumb.sel')) o.classList.remove('sel');
   th.classList.add('sel');
   state.testIndex = t.index; state.trueLabel = t.label; state.label = t.label;
-  $('#source').textContent = `test image #${t.index}, label ${t.label}`;
+  $('#source').textContent = `test image #${t.index}, label ${className(t.label)}`;
   clearDraw(); $('#draw-hint').hidden = true;
-  const img = dctx.createImageData(280, 280);
-  for (let y = 0; y < 280; y++) for (let x = 0; x < 280; x++) {
-    const v = t.pixels[((y / 10) | 0) * 28 + ((x / 10) | 0)];
-    img.data.set([v, v, v, 255], 4 * (y * 280 + x));
-  }
-  dctx.putImageData(img, 0, 0);
+  const [, H, W] = state.image;
+  const small = dctx.createImageData(W, H);
+  rgba(t.pixels, small);
+  const c = el('canvas', { width: W, height: H });
+  c.getContext('2d').putImageData(small, 0, 0);
+  dctx.imageSmoothingEnabled = false;
+  dctx.drawImage(c, 0, 0, 280, 280);
   setPixels(Array.from(t.pixels));
 }
 $('#only-wrong').addEventListener('change', () => { state.page = 0; loadThumbs(); });
@@ -320,8 +327,9 @@ async function init() {
   links.on = info.lenet5;
   strip(info);
   labelButtons(info.classes);
+  info.classes.forEach((name, d) => $('#label-filter').append(el('option', { value: String(d), text: name })));
   const [C, H, W] = info.image, [, H2, W2] = info.input;
-  $('#pre28-caption').textContent = `${H}×${W} sent${C > 1 ? ` (gray in ${C} channels)` : ''}`;
+  $('#pre28-caption').textContent = `${H}×${W} sent${C > 1 ? `, ${C} channels (a drawing: gray in each)` : ''}`;
   $('#pre32-caption').textContent = `x: ${H2}×${W2}, ${info.preprocess.pad ? 'padded, ' : ''}normalised`;
   if (!info.lenet5) layerMeta(info);
   $('#model-info').textContent = `${info.lenet5 ? info.model : `${info.layers.length} layers`} · ${info.parameters.toLocaleString('en')} parameters · ${info.checkpoint ? `weights: ${info.checkpoint}` : 'random weights'}`;
