@@ -241,3 +241,97 @@ fn bad_labels_and_images_are_input_errors() {
     let model = Net::Layers { specs: specs.clone(), model: arch_net(5), input: INPUT };
     assert!(matches!(step_net(&model, &input(), CLASSES, 0.1, 1), Err(ExplorerError::Input(_))));
 }
+
+/// LeNet-5 written as layers, with LeNet-5's weights: every matrix of the generic pass equals
+/// the one of LeNet-5's dedicated pass (the derivation's chain, written out by hand).
+#[test]
+fn lenet5_as_layers_gives_the_dedicated_pass_matrices() {
+    let spec =
+        "conv(6,5) relu maxpool(2) conv(16,5) relu maxpool(2) conv(120,5) relu flatten linear(84) relu linear(10)";
+    let models::arch::Arch::Layers(specs) = spec.parse().unwrap() else { panic!("a spec of layers") };
+    let lenet = explorer_support::model(11);
+    let mut net = models::arch::build_layers::<f32, _>(
+        &specs,
+        [1, 32, 32],
+        Some(10),
+        &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0),
+    )
+    .unwrap();
+    let renamed = [("c1", "0"), ("c3", "3"), ("c5", "6"), ("f6", "9"), ("f7", "11")];
+    let source: std::collections::HashMap<String, Tensor<f32>> =
+        lenet.named_parameters().into_iter().map(|(n, p)| (n, p.value.clone())).collect();
+    for (name, p) in net.named_parameters_mut() {
+        let (layer, what) = name.split_once('.').unwrap();
+        let from = renamed.iter().find(|(_, to)| *to == layer).unwrap().0;
+        p.value = source[&format!("{from}.{what}")].clone();
+    }
+    net.set_training(false);
+    let image = Image::from_bytes(&explorer_support::noisy_digit());
+    let preprocess = models::data::Preprocess::mnist();
+    let dedicated = models::explorer::pass(&lenet, &preprocess, &image, Some(4)).unwrap();
+    let generic = layers_pass(&specs, &net, image.preprocess(&preprocess).unwrap(), Some(4)).unwrap();
+    assert_eq!(generic.prediction, dedicated.prediction);
+    let forward = [
+        ("x", "x"),
+        ("a0", "a0"),
+        ("W1", "W0"),
+        ("z1", "z0"),
+        ("out1", "y1"),
+        ("a1", "a2"),
+        ("z2", "y2"),
+        ("a2", "a3"),
+        ("W3", "W3"),
+        ("z3", "z3"),
+        ("out3", "y4"),
+        ("a3", "a5"),
+        ("z4", "y5"),
+        ("a4", "a6"),
+        ("W5", "W6"),
+        ("z5", "z6"),
+        ("a5", "y8"),
+        ("W6", "W9"),
+        ("z6", "y9"),
+        ("a6", "y10"),
+        ("W7", "W11"),
+        ("z7", "y11"),
+        ("P", "P"),
+    ];
+    let backward = [
+        ("dz7", "dy11"),
+        ("dW7", "dW11"),
+        ("db7", "db11"),
+        ("da6", "dx11"),
+        ("dz6", "dx10"),
+        ("dW6", "dW9"),
+        ("db6", "db9"),
+        ("da5", "dx9"),
+        ("dz5", "dz6"),
+        ("dW5", "dW6"),
+        ("db5", "db6"),
+        ("da4", "da6"),
+        ("dz4", "dx6"),
+        ("da3", "da5"),
+        ("dout3", "dx5"),
+        ("dz3", "dz3"),
+        ("dW3", "dW3"),
+        ("db3", "db3"),
+        ("da2", "da3"),
+        ("dz2", "dx3"),
+        ("da1", "da2"),
+        ("dout1", "dx2"),
+        ("dz1", "dz0"),
+        ("dW1", "dW0"),
+        ("db1", "db0"),
+        ("da0", "da0"),
+    ];
+    for (list_d, list_g, pairs) in
+        [(&dedicated.forward, &generic.forward, &forward[..]), (&dedicated.backward, &generic.backward, &backward[..])]
+    {
+        for (d, g) in pairs {
+            let (d, g) = (find(list_d, d), find(list_g, g));
+            assert_eq!(d.shape, g.shape, "{} vs {}", d.id, g.id);
+            close(&format!("{} vs {}", d.id, g.id), &g.data, &d.data, 1e-5);
+            assert_eq!(d.argmax, g.argmax, "{} vs {}", d.id, g.id);
+        }
+    }
+}
