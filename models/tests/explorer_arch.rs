@@ -335,3 +335,27 @@ fn lenet5_as_layers_gives_the_dedicated_pass_matrices() {
         }
     }
 }
+
+/// Networks of other shapes (no convolution first, pools without padding, a 1×1 kernel, a
+/// stride larger than the kernel): `P` and every `y⁽ⁱ⁾` equal the library's forward.
+#[test]
+fn other_specs_match_the_library_forward() {
+    let specs = [
+        "flatten linear(5)",
+        "avgpool(3) flatten sigmoid linear(5)",
+        "conv(2,1) leakyrelu maxpool(2,s=1) conv(3,2,s=3) flatten batchnorm linear(5)",
+        "maxpool(2,p=1) conv(4,3,s=2,p=2) tanh avgpool(2,s=1) flatten dropout(0.9) linear(5)",
+    ];
+    for spec in specs {
+        let models::arch::Arch::Layers(specs) = spec.parse().unwrap() else { panic!("{spec}") };
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9);
+        let mut net = models::arch::build_layers::<f32, _>(&specs, INPUT, Some(CLASSES), &mut rng).unwrap();
+        net.set_training(false);
+        let x = input();
+        let p = layers_pass(&specs, &net, x.clone(), None).unwrap();
+        for (i, want) in library_outputs(&net, &x).iter().enumerate() {
+            close(&format!("{spec}: y{i}"), &find(&p.forward, &format!("y{i}")).data, want, 1e-5);
+        }
+        assert_eq!(p.backward.last().unwrap().id, "dx0", "{spec}");
+    }
+}
