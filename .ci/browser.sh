@@ -25,5 +25,6 @@ cargo build -q --release -p models --bin lenet5
 echo "== the explorer in chromium"
 target="${CARGO_TARGET_DIR:-target}"
 SCREENSHOT="${SCREENSHOT:-$target/browser/explorer.png}" \
+  SCREENSHOT_ARCH="${SCREENSHOT_ARCH:-$target/browser/explorer-arch.png}" \
   EXPLORER_BIN="$target/release/lenet5" \
   node tests/browser/explorer.mjs

@@ -1,16 +1,23 @@
-// The explorer page in a real browser (Debian's chromium through playwright-core):
-// start the server on a free port, draw a digit with the mouse, wait for the prediction,
-// check that the forward panels render, that the backward panels change with the label,
-// that "One step" moves the probabilities, and save a screenshot.
+// The explorer page in a real browser (Debian's chromium through playwright-core), twice:
+//
+// 1. LeNet-5: start the server on a free port, draw a digit with the mouse, wait for the
+//    prediction, check that the forward panels render, that the backward panels change with
+//    the label, that "One step" moves the probabilities, and save a screenshot.
+// 2. An --arch network (padding, stride 2, an overlapping max-pool, batch norm, an average
+//    pool) on 3×20×20 images: train it for two steps with `lenet5 train` on a tiny image
+//    folder written here, serve it, draw on the canvas (resampled to 20×20, gray in 3
+//    channels), check every layer's card, the label and the step, save a second screenshot.
 //
 //   node tests/browser/explorer.mjs
 //
 // Environment: EXPLORER_BIN (default target/release/lenet5, run as `lenet5 serve`), EXPLORER_CHECKPOINT,
 // MNIST_DIR (test images to pick from), EXPLORER_METRICS (a metrics CSV), SCREENSHOT
-// (default docs/explorer.png), CHROMIUM (default /usr/bin/chromium).
+// (default docs/explorer.png), SCREENSHOT_ARCH (default docs/explorer-arch.png), CHROMIUM
+// (default /usr/bin/chromium).
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,18 +26,15 @@ import { chromium } from 'playwright-core';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = resolve(root, process.env.EXPLORER_BIN || 'target/release/lenet5');
 const screenshot = resolve(root, process.env.SCREENSHOT || 'docs/explorer.png');
+const screenshotArch = resolve(root, process.env.SCREENSHOT_ARCH || 'docs/explorer-arch.png');
 const failures = [];
 let passed = 0;
 function check(what, ok, detail = '') {
   if (ok) { passed += 1; console.log(`ok   ${what}`); } else { failures.push(what); console.log(`FAIL ${what} ${detail}`); }
 }
 
-function startServer() {
-  const args = ['serve', '--port', '0'];
-  if (process.env.EXPLORER_CHECKPOINT) args.push('--checkpoint', process.env.EXPLORER_CHECKPOINT);
-  if (process.env.MNIST_DIR) args.push('--data', process.env.MNIST_DIR);
-  if (process.env.EXPLORER_METRICS) args.push('--metrics', process.env.EXPLORER_METRICS);
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+function startServer(args) {
+  const child = spawn(bin, ['serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((ok, fail) => {
     let out = '';
     const timer = setTimeout(() => fail(new Error(`the server printed no URL in 60 s: ${out}`)), 60000);
@@ -43,10 +47,16 @@ function startServer() {
   });
 }
 
-const { child, url } = await startServer();
-// The server goes with this script, however it ends.
-process.on('exit', () => child.kill());
+const lenetArgs = [];
+if (process.env.EXPLORER_CHECKPOINT) lenetArgs.push('--checkpoint', process.env.EXPLORER_CHECKPOINT);
+if (process.env.MNIST_DIR) lenetArgs.push('--data', process.env.MNIST_DIR);
+if (process.env.EXPLORER_METRICS) lenetArgs.push('--metrics', process.env.EXPLORER_METRICS);
+const servers = [];
+// The servers go with this script, however it ends.
+process.on('exit', () => servers.forEach((c) => c.kill()));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
+const { child, url } = await startServer(lenetArgs);
+servers.push(child);
 console.log(`server: ${url}`);
 const profile = mkdtempSync(join(tmpdir(), 'explorer-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
@@ -70,19 +80,12 @@ const waitBody = (key, { eq, gt }, timeout = 30000) =>
     return e !== null ? v === e : v !== undefined && Number(v) > g;
   }, [key, eq ?? null, gt ?? null], { timeout });
 
-try {
+async function lenetScenario() {
   await page.goto(url);
   await waitBody('ready', { eq: '1' });
   check('the page loads', true);
 
-  // Draw a "7": a bar and a diagonal, with many mouse moves.
-  const box = await page.locator('#draw').boundingBox();
-  const at = (x, y) => [box.x + x * box.width, box.y + y * box.height];
-  await page.mouse.move(...at(0.25, 0.22));
-  await page.mouse.down();
-  await page.mouse.move(...at(0.75, 0.22), { steps: 15 });
-  await page.mouse.move(...at(0.45, 0.85), { steps: 20 });
-  await page.mouse.up();
+  await drawSeven();
   await waitBody('passes', { gt: 0 });
   await page.waitForFunction(() => /^[0-9]$/.test(document.querySelector('#prediction').textContent));
   const prediction = await page.textContent('#prediction');
@@ -171,13 +174,164 @@ try {
   await page.screenshot({ path: screenshot });
   console.log(`screenshot: ${screenshot}`);
   if (process.env.FULL_SCREENSHOT) await page.screenshot({ path: resolve(root, process.env.FULL_SCREENSHOT), fullPage: true });
+}
+
+// A "7" drawn with the mouse: a bar and a diagonal, with many mouse moves.
+async function drawSeven() {
+  const box = await page.locator('#draw').boundingBox();
+  const at = (x, y) => [box.x + x * box.width, box.y + y * box.height];
+  await page.mouse.move(...at(0.25, 0.22));
+  await page.mouse.down();
+  await page.mouse.move(...at(0.75, 0.22), { steps: 15 });
+  await page.mouse.move(...at(0.45, 0.85), { steps: 20 });
+  await page.mouse.up();
+}
+
+// A PNG of an RGB image (8 bits per channel, no filter): pixels [r, g, b] by row.
+function png(w, h, pixel) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td) >>> 0);
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const raw = Buffer.alloc(h * (1 + 3 * w));
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set(pixel(x, y), y * (1 + 3 * w) + 1 + 3 * x);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// A tiny image folder of 20×20 colour shapes (3 classes), and a network trained on it for
+// two steps by `lenet5 train` (so the checkpoint carries its arch, input and classes).
+const ARCH = 'conv(8,3,p=1) batchnorm relu maxpool(3,s=2,p=1) conv(12,3,s=2,p=1) relu avgpool(2) flatten dropout(0.25) linear(16) tanh linear(3)';
+const work = mkdtempSync(join(tmpdir(), 'explorer-arch-'));
+function archCheckpoint() {
+  const shapes = {
+    circle: (x, y, k) => (Math.hypot(x - 10 + k % 3 - 1, y - 10) < 6 ? [240, 80 + 20 * k, 40] : [10, 20, 30]),
+    square: (x, y, k) => (Math.abs(x - 10 + k % 2) < 5 && Math.abs(y - 10) < 5 ? [40, 200, 90 + 20 * k] : [20, 10, 30]),
+    cross: (x, y, k) => (Math.abs(x - y + k % 3 - 1) < 2 || Math.abs(x + y - 19) < 2 ? [90 + 20 * k, 90, 240] : [30, 20, 10]),
+  };
+  for (const [split, count] of [['train', 6], ['test', 2]]) {
+    for (const [name, f] of Object.entries(shapes)) {
+      const dir = join(work, 'data', split, name);
+      mkdirSync(dir, { recursive: true });
+      for (let k = 0; k < count; k++) writeFileSync(join(dir, `${k}.png`), png(20, 20, (x, y) => f(x, y, k)));
+    }
+  }
+  const out = join(work, 'arch.safetensors');
+  const r = spawnSync(bin, ['train', '--data', join(work, 'data'), '--arch', ARCH, '--epochs', '1', '--max-steps', '2',
+    '--batch-size', '6', '--threads', '1', '--checkpoint-every', '0', '--out', out], { encoding: 'utf8', timeout: 120000 });
+  if (r.status !== 0) throw new Error(`lenet5 train failed (${r.status}): ${r.stderr}`);
+  return out;
+}
+
+async function archScenario() {
+  const checkpoint = archCheckpoint();
+  check('lenet5 train writes an --arch checkpoint on a 3×20×20 image folder', true);
+  const server = await startServer(['--checkpoint', checkpoint, '--data', join(work, 'data')]);
+  servers.push(server.child);
+  console.log(`server (--arch): ${server.url}`);
+  await page.goto(server.url);
+  await waitBody('ready', { eq: '1' });
+  const info = await page.evaluate(() => fetch('/api/info').then((r) => r.json()));
+  check(`the page reads the network (${info.arch}; ${info.image.join('×')}; ${info.classes.join(', ')})`,
+    !info.lenet5 && info.image.join() === '3,20,20' && info.classes.length === 3 && info.layers.length === 12, JSON.stringify(info.image));
+  check('the title names the network', (await page.textContent('#subtitle-net')).includes('maxpool(3,s=2,p=1)'));
+  // Only the test images' thumbnails: explore the drawing first.
+  await page.waitForFunction(() => document.body.dataset.thumbs !== undefined, null, { timeout: 60000 });
+
+  await drawSeven();
+  await waitBody('passes', { gt: 0 });
+  await page.waitForTimeout(400);
+  const prediction = await page.textContent('#prediction');
+  check(`a drawing gets a prediction among the classes (${prediction})`, info.classes.includes(prediction));
+  const sent = await page.evaluate(() => ({ n: state.pixels.length, w: document.querySelector('#pre28').width, x: state.pass.forward.find((m) => m.id === 'x').shape }));
+  check(`the drawing is resampled to 20×20 in 3 channels (${sent.n} numbers, x ${sent.x.join('×')})`, sent.n === 1200 && sent.w === 20 && sent.x.join() === '3,20,20', JSON.stringify(sent));
+
+  const forward = await page.evaluate(() => {
+    const cards = [...document.querySelectorAll('#forward section.layer h3')].map((h) => h.textContent);
+    const ids = [...document.querySelectorAll('#forward figure.panel')].map((f) => f.dataset.id);
+    const size = (id) => { const c = document.querySelector(`#forward canvas[data-id="${id}"]`); return c && [c.width, c.height]; };
+    const spread = (id) => {
+      const c = document.querySelector(`#forward canvas[data-id="${id}"]`);
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set();
+      for (let i = 0; i < d.length; i += 4) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+      return seen.size;
+    };
+    const strips = document.querySelectorAll('#forward canvas[title="argmax of each row"]').length;
+    return { cards, ids, a0: size('a0'), a3: size('a3'), colours: ['a0', 'z0', 'y0', 'a3', 'W9'].map(spread), strips };
+  });
+  check(`one card per layer, titled by position and spec (${forward.cards.length})`,
+    forward.cards.length === 14 && info.layers.every((l) => forward.cards.includes(l.title)), JSON.stringify(forward.cards));
+  const want = ['x', 'a0', 'W0', 'b0', 'z0', 'y0', 'g1', 'mu1', 'var1', 'y1', 'y2', 'a3', 'y3', 'a4', 'z4', 'y4', 'a6', 'y6', 'y7', 'y8', 'W9', 'y9', 'y10', 'W11', 'y11', 'P'];
+  check('every layer\'s matrices have panels', want.every((id) => forward.ids.includes(id)), JSON.stringify(forward.ids));
+  check('a⁽⁰⁾ = im2col(x) is drawn 400×27', forward.a0 && forward.a0[0] === 27 && forward.a0[1] === 400, JSON.stringify(forward.a0));
+  check('the max-pool windows are 8·10·10 rows of 9 with their argmax strip', forward.a3 && forward.a3[0] === 9 && forward.a3[1] === 800 && forward.strips >= 1, JSON.stringify(forward));
+  check('the heatmaps are not blank', forward.colours.every((n) => n > 3), JSON.stringify(forward.colours));
+
+  const snapshot = () => page.evaluate(() => {
+    const c = document.querySelector('#backward canvas[data-id="dW11"]');
+    return c ? c.toDataURL() : null;
+  });
+  const label0 = Number(await body('label'));
+  const before = await snapshot();
+  const other = (label0 + 1) % 3;
+  await page.click(`#labels button[data-label="${other}"]`);
+  await waitBody('label', { eq: String(other) });
+  const after = await snapshot();
+  check(`the backward panels change with the label (${label0} → ${other})`, before && after && before !== after);
+  const backIds = await page.$$eval('#backward figure.panel', (fs) => fs.map((f) => f.dataset.id));
+  check('every layer has its backward panels', ['dy11', 'dW11', 'db11', 'dx11', 'dx10', 'dW9', 'dx7', 'da6', 'dx6', 'dz4', 'dW4', 'da3', 'dx3', 'dg1', 'dbe1', 'dW0', 'da0', 'dx0'].every((id) => backIds.includes(id)), JSON.stringify(backIds));
+
+  const probs = JSON.parse(await body('probs'));
+  await page.fill('#lr', '0.05');
+  await page.click('#step');
+  await waitBody('steps', { eq: '1' });
+  const moved = JSON.parse(await body('after'));
+  const delta = Math.max(...moved.map((p, i) => Math.abs(p - probs[i])));
+  check(`one step moves the probabilities (P[${other}] ${probs[other].toFixed(4)} → ${moved[other].toFixed(4)})`, delta > 1e-5 && moved[other] > probs[other]);
+  const deltaPanels = await page.$$eval('#step-panels figure.panel', (fs) => fs.length);
+  check('the weight changes of every parameter are drawn', deltaPanels === 10, String(deltaPanels));
+  const shapes = await page.$$eval('#shapes tr', (rs) => rs.length);
+  check('the shapes table is shown', shapes > 12, String(shapes));
+
+  // The screenshot shows the drawing.
+  await page.evaluate(() => { window.scrollTo(0, 0); document.querySelector('.side').scrollTop = 0; });
+  const rows = await page.locator('#forward canvas[data-id="a0"]').boundingBox();
+  await page.mouse.move(rows.x + rows.width * 0.5, rows.y + rows.height * 0.3);
+  mkdirSync(dirname(screenshotArch), { recursive: true });
+  await page.screenshot({ path: screenshotArch });
+  console.log(`screenshot: ${screenshotArch}`);
+
+  // The image folder's test images: colour thumbnails, one picked is explored with its label.
+  await waitBody('thumbs', { gt: 0 }, 60000);
+  const thumbs = await page.$$('.thumb');
+  const n = Number(await body('passes'));
+  await thumbs[thumbs.length - 1].click();
+  await waitBody('passes', { gt: n });
+  const picked = await page.evaluate(() => ({ text: document.querySelector('#prediction-text').textContent, source: document.querySelector('#source').textContent, x: state.pass.forward.find((m) => m.id === 'x').data }));
+  const planes = [0, 1, 2].map((c) => picked.x.slice(400 * c, 400 * c + 400).join());
+  check(`a test image of the folder is explored (${picked.source}; ${picked.text})`, thumbs.length === 6 && picked.text.includes('true label') && planes[0] !== planes[1], `${thumbs.length}`);
+  await page.click('#step');
+  await waitBody('steps', { eq: '1' });
+  check('no errors in the page', errors.length === 0, errors.join('\n'));
+
+  if (process.env.FULL_SCREENSHOT_ARCH) await page.screenshot({ path: resolve(root, process.env.FULL_SCREENSHOT_ARCH), fullPage: true });
+}
+
+try {
+  await lenetScenario();
+  await archScenario();
 } catch (e) {
   failures.push(String(e));
   console.log(`FAIL ${e}`);
 } finally {
   await context.close();
-  child.kill();
+  servers.forEach((c) => c.kill());
   rmSync(profile, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
 }
 console.log(`${passed} passed, ${failures.length} failed`);
 process.exit(failures.length ? 1 : 0);

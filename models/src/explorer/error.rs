@@ -19,6 +19,9 @@ pub enum ExplorerError {
     /// The MNIST folder could not be read.
     #[error(transparent)]
     Mnist(#[from] crate::mnist::MnistError),
+    /// The image folder could not be read.
+    #[error(transparent)]
+    ImageFolder(#[from] crate::data::image_folder::ImageFolderError),
     /// A plot could not be drawn.
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),

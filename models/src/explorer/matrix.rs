@@ -8,15 +8,17 @@ use tensor::Tensor;
 pub struct Matrix {
     /// A short id the page keys on (`a0`, `W1`, `dz7`, …).
     pub id: String,
-    /// The layer (`input`, `C1`, `S2`, … `F7`, `softmax`).
-    pub layer: &'static str,
+    /// The layer (`input`, `C1`, `S2`, … `F7`, `softmax` for LeNet-5; `layer 0 conv(16,3,p=1)`,
+    /// … for a network of layers).
+    pub layer: String,
     /// The formula as the derivation writes it, e.g. `z⁽¹⁾ = a⁽⁰⁾·W⁽¹⁾ + b⁽¹⁾`.
     pub formula: String,
     /// The anchor of its section in `docs/derivation.md` (e.g. `c1`, `c1-1`).
     pub section: &'static str,
     /// `[rows, cols]` for a matrix, `[C, H, W]` for feature maps.
     pub shape: Vec<usize>,
-    /// The values, row-major.
+    /// The values, row-major (a max-pool window's taps in the padding are `−∞`, which JSON
+    /// carries as `null`).
     pub data: Vec<f32>,
     /// Whether the values take both signs (drawn on a diverging scale centred on 0).
     pub signed: bool,
@@ -27,20 +29,13 @@ pub struct Matrix {
 
 impl Matrix {
     /// A matrix from a tensor, reshaped to `shape` (same number of elements).
-    pub fn new(
-        id: &str,
-        layer: &'static str,
-        formula: &str,
-        section: &'static str,
-        shape: &[usize],
-        t: &Tensor<f32>,
-    ) -> Self {
+    pub fn new(id: &str, layer: &str, formula: &str, section: &'static str, shape: &[usize], t: &Tensor<f32>) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), t.numel(), "{id}");
         let data = t.to_vec();
-        let signed = data.iter().any(|v| *v < 0.0);
+        let signed = data.iter().any(|v| *v < 0.0 && v.is_finite());
         Matrix {
             id: id.into(),
-            layer,
+            layer: layer.into(),
             formula: formula.into(),
             section,
             shape: shape.to_vec(),

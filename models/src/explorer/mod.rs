@@ -1,19 +1,24 @@
-//! The explorer: every matrix of LeNet-5's forward and backward pass for one image, as the
+//! The explorer: every matrix of a network's forward and backward pass for one image, as the
 //! derivation (`docs/derivation.md`) writes them, served with an interactive page.
 //!
-//! - [`pass()`] computes the matrices with the framework's own ops on one recording tape:
-//!   `a⁽⁰⁾ = im2col(x)`, `z⁽¹⁾ = a⁽⁰⁾·W⁽¹⁾ + b⁽¹⁾`, the pooling windows and their argmax, … ,
-//!   the softmax, then the tape's gradient of each of them for a chosen label
+//! - [`pass()`] computes LeNet-5's matrices with the framework's own ops on one recording
+//!   tape: `a⁽⁰⁾ = im2col(x)`, `z⁽¹⁾ = a⁽⁰⁾·W⁽¹⁾ + b⁽¹⁾`, the pooling windows and their argmax,
+//!   … , the softmax, then the tape's gradient of each of them for a chosen label
 //!   (`∇z⁽⁷⁾ = P − Y`, `∇W`, `∇b`, `∇a`, the max-pool routing).
-//! - [`step()`] takes SGD steps on that image on an in-memory copy of the network and reports
-//!   the weight changes and the probabilities before and after.
+//! - [`layers_pass()`] does the same for any network of layers (`--arch`), each layer in
+//!   its matrix form ([`Net`] holds either kind).
+//! - [`step()`] and [`step_net`] take SGD steps on that image on an in-memory copy of the
+//!   network and report the weight changes and the probabilities before and after.
 //! - [`serve()`] runs the local web server: the page (HTML, JS and CSS compiled into the
 //!   binary, no CDN) and its JSON routes, listed in [`server`].
 
 mod assets;
 mod error;
 pub mod input;
+pub mod layer_text;
+pub mod layers_pass;
 pub mod matrix;
+pub mod net;
 pub mod pass;
 mod routes;
 pub mod server;
@@ -21,7 +26,10 @@ pub mod step;
 
 pub use error::ExplorerError;
 pub use input::{INPUT_SIDE, Image};
+pub use layer_text::{LayerCard, layer_cards};
+pub use layers_pass::layers_pass;
 pub use matrix::Matrix;
+pub use net::Net;
 pub use pass::{Pass, pass};
 pub use server::{ServeOptions, Server, serve};
-pub use step::{StepResult, step};
+pub use step::{StepResult, step, step_net};

@@ -30,7 +30,8 @@ pub struct Pass {
     pub loss: f32,
     /// The forward matrices, in the derivation's order.
     pub forward: Vec<Matrix>,
-    /// The backward matrices, from `∇z⁽⁷⁾` down to `∇a⁽⁰⁾`.
+    /// The backward matrices, from `∇z⁽⁷⁾ = P − Y` down to `∇a⁽⁰⁾` (for a network of layers,
+    /// from `∇y⁽ᴸ⁾ = P − Y` down to `∇x⁽⁰⁾`).
     pub backward: Vec<Matrix>,
 }
 

@@ -12,15 +12,15 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use layers::Module;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tensor::Tensor;
+use tower_http::compression::CompressionLayer;
 
 use super::assets::{APP_JS, DERIVATION_HTML, DERIVATION_JS, DERIVATION_MD, INDEX_HTML, PANELS_JS, STYLE_CSS, page};
+use super::layer_text::layer_cards;
 use super::server::{AppState, BODY_LIMIT, MAX_LIST};
-use super::{ExplorerError, Image, pass, step};
-use crate::lenet5::CLASSES;
+use super::{ExplorerError, Image, Net, Pass, layers_pass, pass, step_net};
 use crate::mnist::Split;
 
 /// The routes over a shared state.
@@ -45,6 +45,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
             error(StatusCode::METHOD_NOT_ALLOWED, "wrong method for this route".into())
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CompressionLayer::new().gzip(true))
         .with_state(state)
 }
 
@@ -79,7 +80,15 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn info(State(s): State<Arc<AppState>>) -> Response {
-    let shapes = crate::shapes::table(&s.model, 1).map(|rows| {
+    let input = match s.preprocess.output_shape(s.info.input) {
+        Ok(shape) => shape,
+        Err(e) => return ExplorerError::Input(e.to_string()).into_response(),
+    };
+    let (table, layers) = match &s.net {
+        Net::LeNet5(model) => (crate::shapes::table(model, 1), Vec::new()),
+        Net::Layers { specs, model, .. } => (crate::shapes::sequential_table(model, input, 1), layer_cards(specs)),
+    };
+    let shapes = table.map(|rows| {
         rows.iter()
             .map(|r| {
                 json!({ "layer": r.layer, "what": r.what, "shape": r.shape, "bytes": r.bytes,
@@ -92,8 +101,14 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
         Err(e) => return ExplorerError::from(e).into_response(),
     };
     Json(json!({
-        "model": s.model.describe(),
-        "parameters": s.model.num_parameters(),
+        "model": s.net.module().describe(),
+        "arch": s.info.arch.to_string(),
+        "lenet5": matches!(s.net, Net::LeNet5(_)),
+        "image": s.info.input,
+        "input": input,
+        "classes": s.info.class_names,
+        "layers": layers,
+        "parameters": s.net.module().num_parameters(),
         "checkpoint": s.checkpoint,
         "notice": s.notice,
         "test_images": s.test.as_ref().map(Split::len),
@@ -118,14 +133,16 @@ fn predict_test(s: &AppState) -> Result<Vec<u8>, ExplorerError> {
     let mut out = Vec::with_capacity(test.len());
     let (mut batch, mut labels) = (Vec::new(), Vec::new());
     let indices: Vec<usize> = (0..test.len()).collect();
+    let [c, h, w] = s.preprocess.output_shape(s.info.input).map_err(|e| ExplorerError::Input(e.to_string()))?;
+    let classes = s.info.class_names.len();
     for chunk in indices.chunks(500) {
         s.preprocess
             .fill_batch(test, chunk, &mut batch, &mut labels)
             .map_err(|e| ExplorerError::Input(e.to_string()))?;
-        let x = Tensor::from_vec(&[chunk.len(), 1, 32, 32], std::mem::take(&mut batch))?;
+        let x = Tensor::from_vec(&[chunk.len(), c, h, w], std::mem::take(&mut batch))?;
         let tape = Tape::no_grad();
-        let logits = s.model.forward(tape.constant(x))?.value();
-        for row in logits.to_vec().chunks(CLASSES) {
+        let logits = s.net.module().forward(tape.constant(x))?.value();
+        for row in logits.to_vec().chunks(classes) {
             out.push(super::pass::first_max(row) as u8);
         }
         batch = Vec::new();
@@ -195,7 +212,7 @@ async fn pass_route(State(s): State<Arc<AppState>>, body: Result<Json<PassReques
     };
     let result = blocking(move || {
         let start = Instant::now();
-        let p = pass(&s.model, &s.preprocess, &req.pixels, req.label)?;
+        let p = pass_of(&s, &req.pixels, req.label)?;
         let mut v = serde_json::to_value(&p).map_err(|e| ExplorerError::Internal(e.to_string()))?;
         v["elapsed_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
         Ok(v)
@@ -204,6 +221,14 @@ async fn pass_route(State(s): State<Arc<AppState>>, body: Result<Json<PassReques
     match result {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
+    }
+}
+
+/// The pass of `image` through the server's network: LeNet-5's own, or the generic one.
+fn pass_of(s: &AppState, image: &Image, label: Option<usize>) -> Result<Pass, ExplorerError> {
+    match &s.net {
+        Net::LeNet5(model) => pass(model, &s.preprocess, image, label),
+        Net::Layers { specs, model, .. } => layers_pass(specs, model, image.input(&s.preprocess, s.info.input)?, label),
     }
 }
 
@@ -226,7 +251,11 @@ async fn step_route(State(s): State<Arc<AppState>>, body: Result<Json<StepReques
         Ok(b) => b,
         Err(r) => return rejected(r),
     };
-    match blocking(move || step(&s.model, &s.preprocess, &req.pixels, req.label, req.lr, req.steps)).await {
+    let result = blocking(move || {
+        let x = req.pixels.input(&s.preprocess, s.info.input)?;
+        step_net(&s.net, &x, req.label, req.lr, req.steps)
+    });
+    match result.await {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
     }
@@ -266,7 +295,8 @@ async fn confusion_svg(State(s): State<Arc<AppState>>) -> Response {
     let result = blocking(move || {
         let test = s.test.as_ref().expect("checked above");
         let preds = predictions(&s)?;
-        let mut confusion = vec![vec![0usize; CLASSES]; CLASSES];
+        let classes = s.info.class_names.len();
+        let mut confusion = vec![vec![0usize; classes]; classes];
         for (l, p) in test.labels.iter().zip(preds) {
             confusion[usize::from(*l)][usize::from(*p)] += 1;
         }

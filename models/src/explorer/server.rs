@@ -23,14 +23,16 @@ use std::sync::{Arc, OnceLock};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::ExplorerError;
 use super::routes::{predictions, router};
+use super::{ExplorerError, Net};
 use crate::data::Preprocess;
 use crate::lenet5::LeNet5;
 use crate::mnist::Split;
+use crate::network::NetworkInfo;
 
-/// The largest request body accepted (64 KiB; an image is under 20 KiB of JSON).
-pub const BODY_LIMIT: usize = 64 * 1024;
+/// The largest request body accepted (256 KiB; a 28×28 image is under 20 KiB of JSON, a
+/// 3×64×64 one of whole numbers under 64 KiB).
+pub const BODY_LIMIT: usize = 256 * 1024;
 /// The most test images one `/api/test` answer lists.
 pub const MAX_LIST: usize = 200;
 /// The seed of the random weights used without a checkpoint.
@@ -39,9 +41,11 @@ pub const RANDOM_SEED: u64 = 0;
 /// Where the server listens and what it shows.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// A LeNet-5 safetensors checkpoint; without one, seeded random weights (the page says so).
+    /// A network written by `lenet5 train` (LeNet-5 or any `--arch`), or a bare LeNet-5
+    /// state dict; without one, LeNet-5 with seeded random weights (the page says so).
     pub checkpoint: Option<PathBuf>,
-    /// An MNIST folder: its test images are offered on the page.
+    /// An MNIST (IDX) folder or an image folder: its test images are offered on the page
+    /// (they must have the network's image shape and classes).
     pub data: Option<PathBuf>,
     /// The address to bind (default 127.0.0.1: this machine only).
     pub host: String,
@@ -59,7 +63,9 @@ impl Default for ServeOptions {
 
 /// What every handler shares (read-only).
 pub(super) struct AppState {
-    pub(super) model: LeNet5<f32>,
+    pub(super) net: Net,
+    /// The network's architecture, image shape and class names.
+    pub(super) info: NetworkInfo,
     /// How images become the network's input (the checkpoint's, else MNIST's constants).
     pub(super) preprocess: Preprocess,
     pub(super) notice: Option<String>,
@@ -136,23 +142,15 @@ fn url(addr: SocketAddr) -> String {
 }
 
 fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
-    let mut model = LeNet5::<f32>::new(&mut StdRng::seed_from_u64(RANDOM_SEED))?;
-    let mut preprocess = Preprocess::mnist();
-    let (notice, checkpoint) = match &options.checkpoint {
+    let (net, info, preprocess, notice, checkpoint) = match &options.checkpoint {
         Some(path) => {
-            let net = crate::network::load_network(path).map_err(|e| ExplorerError::Input(e.to_string()))?;
-            if net.info.arch != crate::arch::Arch::LeNet5 {
-                return Err(ExplorerError::Input(format!(
-                    "{}: the network is \"{}\"; the explorer shows LeNet-5's matrices",
-                    path.display(),
-                    net.info.arch
-                )));
-            }
-            layers::checkpoint::load_module(&mut model, path)?;
-            preprocess = net.preprocess;
-            (None, Some(path.display().to_string()))
+            let (net, info, preprocess) = Net::load(path)?;
+            (net, info, preprocess, None, Some(path.display().to_string()))
         }
         None => (
+            Net::LeNet5(Box::new(LeNet5::<f32>::new(&mut StdRng::seed_from_u64(RANDOM_SEED))?)),
+            NetworkInfo::lenet5_mnist(),
+            Preprocess::mnist(),
             Some(format!(
                 "No checkpoint given: these are untrained random weights (seed {RANDOM_SEED}), so the predictions \
                  are guesses. Train a network (lenet5 train) and pass its weights with --checkpoint."
@@ -161,14 +159,33 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
         ),
     };
     let test = match &options.data {
-        Some(dir) => Some(crate::mnist::load(dir)?.test),
+        Some(dir) => {
+            let test = if crate::data::image_folder::is_image_folder(dir) {
+                crate::data::image_folder::load(dir)?.test
+            } else {
+                crate::mnist::load(dir)?.test
+            };
+            if test.shape != info.input || test.class_names != info.class_names {
+                let [c, h, w] = test.shape;
+                let [nc, nh, nw] = info.input;
+                return Err(ExplorerError::Input(format!(
+                    "{}: the test images are {c}×{h}×{w} of classes {}; the network takes {nc}×{nh}×{nw} images of \
+                     classes {}",
+                    dir.display(),
+                    test.class_names.join("/"),
+                    info.class_names.join("/")
+                )));
+            }
+            Some(test)
+        }
         None => None,
     };
     if let Some(m) = options.metrics.as_ref().filter(|m| !m.is_file()) {
         return Err(ExplorerError::Missing(m.clone()));
     }
     Ok(AppState {
-        model,
+        net,
+        info,
         preprocess,
         notice,
         checkpoint,

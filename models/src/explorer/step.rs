@@ -8,7 +8,8 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 use tensor::Tensor;
 
-use super::{ExplorerError, Image, Matrix};
+use super::layer_text::sup;
+use super::{ExplorerError, Image, Matrix, Net};
 use crate::data::Preprocess;
 use crate::lenet5::{CLASSES, LeNet5};
 
@@ -47,7 +48,7 @@ pub fn copy_of(model: &LeNet5<f32>) -> Result<LeNet5<f32>, ExplorerError> {
 }
 
 /// `P` and the cross-entropy for `label`, from the fused forward pass.
-fn probabilities(model: &LeNet5<f32>, x: &Tensor<f32>, label: usize) -> Result<(Vec<f32>, f32), ExplorerError> {
+fn probabilities(model: &dyn Module<f32>, x: &Tensor<f32>, label: usize) -> Result<(Vec<f32>, f32), ExplorerError> {
     let tape = Tape::no_grad();
     let logits = model.forward(tape.constant(x.clone()))?.value();
     let p = autograd::softmax_rows(&logits)?.to_vec();
@@ -56,7 +57,7 @@ fn probabilities(model: &LeNet5<f32>, x: &Tensor<f32>, label: usize) -> Result<(
 }
 
 /// Takes `steps` plain SGD steps (`W ← W − η·∇W`, PyTorch's rule, no momentum or decay) on
-/// the cross-entropy of `image` with `label`, on a copy of `model`.
+/// the cross-entropy of `image` with `label`, on a copy of LeNet-5 `model`.
 pub fn step(
     model: &LeNet5<f32>,
     preprocess: &Preprocess,
@@ -68,47 +69,51 @@ pub fn step(
     if label >= CLASSES {
         return Err(ExplorerError::Input(format!("label {label} is not a digit 0–9")));
     }
+    let x = image.preprocess(preprocess)?;
+    step_net(&Net::LeNet5(Box::new(copy_of(model)?)), &x, label, lr, steps)
+}
+
+/// [`step`] for any network, on its preprocessed input `x: [1, C, H, W]`. The network stays
+/// in evaluation mode (batch norm uses its running statistics, dropout is the identity):
+/// one image is no batch to take statistics of.
+pub fn step_net(net: &Net, x: &Tensor<f32>, label: usize, lr: f32, steps: usize) -> Result<StepResult, ExplorerError> {
+    let model = net.module();
+    let classes = model.output_shape(x.shape())?.last().copied().unwrap_or(0);
+    if label >= classes {
+        return Err(ExplorerError::Input(format!("label {label} is not a class 0–{}", classes.saturating_sub(1))));
+    }
     if !lr.is_finite() || lr <= 0.0 || lr > 10.0 {
         return Err(ExplorerError::Input(format!("learning rate {lr} is not in (0, 10]")));
     }
     if steps == 0 || steps > MAX_STEPS {
         return Err(ExplorerError::Input(format!("steps {steps} is not in 1..={MAX_STEPS}")));
     }
-    let x = image.preprocess(preprocess)?;
-    let (before, loss_before) = probabilities(model, &x, label)?;
-    let mut copy = copy_of(model)?;
+    let (before, loss_before) = probabilities(model, x, label)?;
+    let mut copy = net.copy()?;
     let mut sgd = Sgd::new(SgdConfig::new(f64::from(lr)))?;
     for _ in 0..steps {
         let tape = Tape::new();
-        let logits = copy.forward(tape.constant(x.clone()))?;
+        let logits = copy.module().forward(tape.constant(x.clone()))?;
         let loss = layers::cross_entropy(logits, &[label])?;
         let grads = tape.backward(loss)?;
-        sgd.step(copy.named_parameters_mut(), &grads)?;
+        sgd.step(copy.module_mut().named_parameters_mut(), &grads)?;
     }
-    let (after, loss_after) = probabilities(&copy, &x, label)?;
+    let (after, loss_after) = probabilities(copy.module(), x, label)?;
     let mut deltas = Vec::new();
-    for (((name, old), (_, new)), (layer, l)) in
-        model.named_parameters().into_iter().zip(copy.named_parameters()).zip([
-            ("C1", 1),
-            ("C1", 1),
-            ("C3", 3),
-            ("C3", 3),
-            ("C5", 5),
-            ("C5", 5),
-            ("F6", 6),
-            ("F6", 6),
-            ("F7", 7),
-            ("F7", 7),
-        ])
-    {
+    for ((name, old), (_, new)) in model.named_parameters().into_iter().zip(copy.module().named_parameters()) {
+        let (layer, l) = net.layer_of(&name);
         let delta = new.value.sub(&old.value)?;
         let s = delta.shape().to_vec();
+        let norm = net.is_batch_norm(l);
         let (id, symbol, matrix) = if name.ends_with("bias") {
-            (format!("Db{l}"), format!("b⁽{}⁾", sup(l)), delta.reshape(&[1, s[0]])?)
+            let (id, symbol) = if norm { ("Dbe", "β") } else { ("Db", "b") };
+            (format!("{id}{l}"), format!("{symbol}{}", sup(l)), delta.reshape(&[1, s[0]])?)
+        } else if norm {
+            (format!("Dg{l}"), format!("γ{}", sup(l)), delta.reshape(&[1, s[0]])?)
         } else if s.len() == 4 {
-            (format!("DW{l}"), format!("W⁽{}⁾", sup(l)), delta.reshape(&[s[0], s[1] * s[2] * s[3]])?.t()?)
+            (format!("DW{l}"), format!("W{}", sup(l)), delta.reshape(&[s[0], s[1] * s[2] * s[3]])?.t()?)
         } else {
-            (format!("DW{l}"), format!("W⁽{}⁾", sup(l)), delta.t()?)
+            (format!("DW{l}"), format!("W{}", sup(l)), delta.t()?)
         };
         let shape = matrix.shape().to_vec();
         let formula = if steps == 1 {
@@ -116,11 +121,7 @@ pub fn step(
         } else {
             format!("Δ{symbol} after {steps} steps")
         };
-        deltas.push(Matrix::new(&id, layer, &formula, "the-rules-of-the-backward-pass", &shape, &matrix).signed());
+        deltas.push(Matrix::new(&id, &layer, &formula, "the-rules-of-the-backward-pass", &shape, &matrix).signed());
     }
     Ok(StepResult { label, lr, steps, before, after, loss_before, loss_after, deltas })
-}
-
-fn sup(l: usize) -> char {
-    ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'][l % 10]
 }

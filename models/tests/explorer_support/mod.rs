@@ -11,6 +11,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tensor::Tensor;
 
+pub mod arch;
+
 /// A seeded network.
 pub fn model(seed: u64) -> LeNet5<f32> {
     LeNet5::new(&mut StdRng::seed_from_u64(seed)).unwrap()

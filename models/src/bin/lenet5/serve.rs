@@ -1,5 +1,6 @@
-//! `lenet5 serve`: the explorer page, every matrix of LeNet-5's forward and backward pass
-//! for one image, on a local web server (see [`models::explorer`]).
+//! `lenet5 serve`: the explorer page, every matrix of a network's forward and backward pass
+//! for one image (LeNet-5's as the derivation names them, any `--arch` network layer by
+//! layer), on a local web server (see [`models::explorer`]).
 
 use std::path::PathBuf;
 
@@ -9,10 +10,12 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// A LeNet-5 checkpoint (default: untrained random weights, and the page says so).
+    /// A checkpoint written by `lenet5 train`, LeNet-5 or any --arch network (default:
+    /// LeNet-5 with untrained random weights, and the page says so).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
-    /// An MNIST folder, whose test images the page offers to pick from.
+    /// An MNIST folder, whose test images the page offers to pick from (for networks of
+    /// 1×28×28 images).
     #[arg(long)]
     data: Option<PathBuf>,
     /// A metrics CSV (`train --metrics`) to plot on the page.

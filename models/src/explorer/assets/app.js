@@ -3,7 +3,9 @@
 // /api/step, the prediction, the label, one SGD step; the panels come from panels.js.
 
 const state = {
-  pixels: null,      // 784 numbers in 0–255, what is sent
+  info: null,        // GET /api/info: the network, its image shape [C, H, W] and classes
+  image: [1, 28, 28],
+  pixels: null,      // C·H·W numbers in 0–255 (784 for LeNet-5), what is sent
   trueLabel: null,   // known for a test image
   label: null,       // the label of the backward pass (null: the prediction)
   pass: null,
@@ -15,12 +17,16 @@ const state = {
 };
 
 
+// The forward and backward cards' titles: LeNet-5's, or the network's layers (from /api/info).
+let forwardMeta = LAYERS, backMeta = BACK;
+const className = (d) => (state.info ? state.info.classes[d] : String(d));
+
 // ---------- prediction bars ----------
 function bars(p, after) {
   const host = $('#bars');
   host.replaceChildren();
   const pred = argmax(p);
-  for (let d = 0; d < 10; d++) {
+  for (let d = 0; d < p.length; d++) {
     const bar = el('div', { class: `bar${d === pred ? ' pred' : ''}${d === state.trueLabel ? ' truth' : ''}` });
     const i1 = el('i'); i1.style.width = `${100 * p[d]}%`; bar.append(i1);
     let text = `${(100 * p[d]).toFixed(1)}%`;
@@ -28,7 +34,7 @@ function bars(p, after) {
       const i2 = el('i', { class: 'after' }); i2.style.width = `${100 * after[d]}%`; bar.append(i2);
       text = `${(100 * p[d]).toFixed(1)} → ${(100 * after[d]).toFixed(1)}%`;
     }
-    host.append(el('span', { text: String(d) }), bar, el('span', { class: 'muted', text }));
+    host.append(el('span', { text: className(d), title: className(d) }), bar, el('span', { class: 'muted', text }));
   }
 }
 const argmax = (v) => v.reduce((b, x, i) => (x > v[b] ? i : b), 0);
@@ -57,26 +63,30 @@ async function compute() {
 function render(p) {
   panels.clear(); clearMarks();
   const predEl = $('#prediction');
-  predEl.textContent = p.prediction;
+  predEl.textContent = className(p.prediction);
   predEl.classList.toggle('wrong', state.trueLabel !== null && state.trueLabel !== p.prediction);
   const conf = (100 * p.probabilities[p.prediction]).toFixed(1);
+  const P = p.forward.find((m) => m.id === 'P');
+  $('#softmax-formula').textContent = P.formula;
   $('#prediction-text').textContent = state.trueLabel === null ? `${conf}% sure` :
-    `${conf}% sure · true label ${state.trueLabel}${state.trueLabel === p.prediction ? ' ✓' : ' ✗ misclassified'}`;
+    `${conf}% sure · true label ${className(state.trueLabel)}${state.trueLabel === p.prediction ? ' ✓' : ' ✗ misclassified'}`;
   $('#loss').textContent = p.loss.toFixed(4);
   const values = p.forward.concat(p.backward).reduce((n, m) => n + m.data.length, 0);
   $('#timing').textContent = `${p.forward.length + p.backward.length} matrices, ${values.toLocaleString('en')} numbers, computed in ${p.elapsed_ms.toFixed(1)} ms`;
   bars(p.probabilities, null);
   for (const b of document.querySelectorAll('#labels button')) b.classList.toggle('on', Number(b.dataset.label) === p.label);
-  $('#backward-label').textContent = `for label ${p.label}`;
+  $('#backward-label').textContent = `for label ${className(p.label)}`;
   const x = p.forward.find((m) => m.id === 'x');
   const pre = $('#pre32');
-  drawMap(pre.getContext('2d'), x.data, 0, 32, 32, 4, scaleFor(x), {});
-  register('x', { kind: 'maps', hosts: [pre.parentElement], k: 4 });
+  const [, H, W] = x.shape, k = Math.max(1, Math.floor(128 / Math.max(H, W)));
+  pre.width = W * k; pre.height = H * k;
+  drawMap(pre.getContext('2d'), x.data, 0, H, W, k, scaleFor(x), {});
+  register('x', { kind: 'maps', hosts: [pre.parentElement], k });
   const fwd = $('#forward'), back = $('#backward');
   fwd.replaceChildren(); back.replaceChildren();
   const argmaxOf = (id) => (p.forward.find((m) => m.id === id) || {}).argmax;
-  renderGroup(fwd, p.forward, LAYERS, 'forward', argmaxOf);
-  renderGroup(back, p.backward, BACK, 'backward', argmaxOf);
+  renderGroup(fwd, p.forward, forwardMeta, 'forward', argmaxOf);
+  renderGroup(back, p.backward, backMeta, 'backward', argmaxOf);
   $('#step-panels').replaceChildren();
   $('#step-result').replaceChildren();
   state.steps = 0;
@@ -102,7 +112,7 @@ async function oneStep() {
     const show = [...new Set([s.label, argmax(before), argmax(after)])];
     for (const d of show) {
       const up = after[d] >= before[d];
-      rows.push(el('div', {}, `P[${d}] `, el('span', { text: `${(100 * before[d]).toFixed(2)}% → ` }),
+      rows.push(el('div', {}, `P[${className(d)}] `, el('span', { text: `${(100 * before[d]).toFixed(2)}% → ` }),
         el('b', { class: up ? 'up' : 'down', text: `${(100 * after[d]).toFixed(2)}%` }), d === s.label ? ' (the label)' : ''));
     }
     rows.push(el('div', { class: 'muted', text: `loss ${s.loss_before.toFixed(4)} → ${s.loss_after.toFixed(4)} after ${s.steps} step${s.steps > 1 ? 's' : ''} at η = ${s.lr}` }));
@@ -150,32 +160,36 @@ function stroke(a, b) {
   dctx.strokeStyle = '#fff'; dctx.lineWidth = 20; dctx.lineCap = 'round'; dctx.lineJoin = 'round';
   dctx.beginPath(); dctx.moveTo(a[0], a[1]); dctx.lineTo(b[0], b[1]); dctx.stroke();
 }
-// MNIST's own preprocessing: the ink's bounding box scaled to 20×20 (area averaging), then
-// shifted so its centre of mass is at the centre of the 28×28 image.
+// MNIST's own preprocessing, for any H×W: the ink's bounding box scaled to 20/28 of the
+// image (area averaging), then shifted so its centre of mass is at the centre. For C
+// channels the gray image is repeated in each (channels first, as the network reads it).
 function drawingPixels() {
+  const [C, H, W] = state.image;
   const src = dctx.getImageData(0, 0, 280, 280).data;
   let x0 = 280, y0 = 280, x1 = -1, y1 = -1;
   for (let y = 0; y < 280; y++) for (let x = 0; x < 280; x++) if (src[4 * (y * 280 + x)] > 10) {
     if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
   }
   if (x1 < 0) return null;
-  const side = Math.max(x1 - x0 + 1, y1 - y0 + 1), s = 20 / side;
-  const ox = 14 - (x1 - x0 + 1) * s / 2, oy = 14 - (y1 - y0 + 1) * s / 2;
-  const acc = new Float64Array(784);
+  const side = Math.max(x1 - x0 + 1, y1 - y0 + 1), s = (20 / 28) * Math.min(H, W) / side;
+  const ox = W / 2 - (x1 - x0 + 1) * s / 2, oy = H / 2 - (y1 - y0 + 1) * s / 2;
+  const n = H * W, acc = new Float64Array(n);
   for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) {
     const v = src[4 * (y * 280 + x)];
     if (!v) continue;
-    const tx = Math.min(27, Math.floor(ox + (x - x0) * s)), ty = Math.min(27, Math.floor(oy + (y - y0) * s));
-    acc[ty * 28 + tx] += v * s * s;
+    const tx = Math.min(W - 1, Math.floor(ox + (x - x0) * s)), ty = Math.min(H - 1, Math.floor(oy + (y - y0) * s));
+    acc[ty * W + tx] += v * s * s;
   }
   let m = 0, cx = 0, cy = 0;
-  for (let i = 0; i < 784; i++) { m += acc[i]; cx += acc[i] * ((i % 28) + 0.5); cy += acc[i] * (((i / 28) | 0) + 0.5); }
-  const dx = Math.round(14 - cx / m), dy = Math.round(14 - cy / m);
-  const out = new Array(784).fill(0);
-  for (let i = 0; i < 784; i++) {
-    const x = (i % 28) + dx, y = ((i / 28) | 0) + dy;
-    if (x >= 0 && x < 28 && y >= 0 && y < 28) out[y * 28 + x] = Math.min(255, Math.round(acc[i]));
+  for (let i = 0; i < n; i++) { m += acc[i]; cx += acc[i] * ((i % W) + 0.5); cy += acc[i] * (((i / W) | 0) + 0.5); }
+  const dx = Math.round(W / 2 - cx / m), dy = Math.round(H / 2 - cy / m);
+  const gray = new Array(n).fill(0);
+  for (let i = 0; i < n; i++) {
+    const x = (i % W) + dx, y = ((i / W) | 0) + dy;
+    if (x >= 0 && x < W && y >= 0 && y < H) gray[y * W + x] = Math.min(255, Math.round(acc[i]));
   }
+  const out = [];
+  for (let c = 0; c < C; c++) out.push(...gray);
   return out;
 }
 function fromDrawing() {
@@ -184,11 +198,19 @@ function fromDrawing() {
   if (state.testIndex === null) $('#source').textContent = 'drawing';
   setPixels(px);
 }
+// C×H×W pixels (channels first) as RGBA: gray for one channel, the first three as RGB.
+function rgba(px, img) {
+  const [C, H, W] = state.image, n = H * W, g = C >= 3 ? [0, n, 2 * n] : [0, 0, 0];
+  for (let i = 0; i < n; i++) img.data.set([px[g[0] + i], px[g[1] + i], px[g[2] + i], 255], 4 * i);
+}
 function setPixels(px) {
   state.pixels = px;
-  const c = $('#pre28').getContext('2d');
-  const img = c.createImageData(28, 28);
-  px.forEach((v, i) => img.data.set([v, v, v, 255], 4 * i));
+  const [, H, W] = state.image;
+  const cv = $('#pre28');
+  cv.width = W; cv.height = H;
+  const c = cv.getContext('2d');
+  const img = c.createImageData(W, H);
+  rgba(px, img);
   c.putImageData(img, 0, 0);
   compute();
 }
@@ -198,10 +220,12 @@ $('#clear').addEventListener('click', () => {
 });
 
 // ---------- labels ----------
-for (let d = 0; d < 10; d++) {
-  const b = el('button', { type: 'button', text: String(d), 'data-label': String(d) });
-  b.addEventListener('click', () => { state.label = d; compute(); });
-  $('#labels').append(b);
+function labelButtons(classes) {
+  classes.forEach((name, d) => {
+    const b = el('button', { type: 'button', text: name.length <= 3 ? name : String(d), title: name, 'data-label': String(d) });
+    b.addEventListener('click', () => { state.label = d; compute(); });
+    $('#labels').append(b);
+  });
 }
 $('#step').addEventListener('click', oneStep);
 $('#reset-step').addEventListener('click', () => { if (state.pass) render(state.pass); });
@@ -217,14 +241,15 @@ async function loadThumbs() {
     $('#picker-count').textContent = `${r.matching} of ${r.total} test images · ${r.wrong} misclassified by this model`;
     const host = $('#thumbs');
     host.replaceChildren();
+    const [, H, W] = state.image;
     for (const t of r.images) {
-      const c = el('canvas', { width: 28, height: 28 });
+      const c = el('canvas', { width: W, height: H });
       const ctx = c.getContext('2d');
-      const img = ctx.createImageData(28, 28);
-      t.pixels.forEach((v, i) => img.data.set([v, v, v, 255], 4 * i));
+      const img = ctx.createImageData(W, H);
+      rgba(t.pixels, img);
       ctx.putImageData(img, 0, 0);
       const wrongOne = t.prediction !== t.label;
-      const th = el('div', { class: `thumb${wrongOne ? ' wrong' : ''}`, title: `#${t.index}: label ${t.label}, predicted ${t.prediction}`, 'data-index': String(t.index) },
+      const th = el('div', { class: `thumb${wrongOne ? ' wrong' : ''}`, title: `#${t.index}: label ${className(t.label)}, predicted ${className(t.prediction)}`, 'data-index': String(t.index) },
         c, el('span', { class: 'tag', text: wrongOne ? `${t.label}→${t.prediction}` : String(t.label) }));
       th.addEventListener('click', () => pickTest(t, th));
       host.append(th);
@@ -236,14 +261,15 @@ function pickTest(t, th) {
   for (const o of document.querySelectorAll('.thumb.sel')) o.classList.remove('sel');
   th.classList.add('sel');
   state.testIndex = t.index; state.trueLabel = t.label; state.label = t.label;
-  $('#source').textContent = `test image #${t.index}, label ${t.label}`;
+  $('#source').textContent = `test image #${t.index}, label ${className(t.label)}`;
   clearDraw(); $('#draw-hint').hidden = true;
-  const img = dctx.createImageData(280, 280);
-  for (let y = 0; y < 280; y++) for (let x = 0; x < 280; x++) {
-    const v = t.pixels[((y / 10) | 0) * 28 + ((x / 10) | 0)];
-    img.data.set([v, v, v, 255], 4 * (y * 280 + x));
-  }
-  dctx.putImageData(img, 0, 0);
+  const [, H, W] = state.image;
+  const small = dctx.createImageData(W, H);
+  rgba(t.pixels, small);
+  const c = el('canvas', { width: W, height: H });
+  c.getContext('2d').putImageData(small, 0, 0);
+  dctx.imageSmoothingEnabled = false;
+  dctx.drawImage(c, 0, 0, 280, 280);
   setPixels(Array.from(t.pixels));
 }
 $('#only-wrong').addEventListener('change', () => { state.page = 0; loadThumbs(); });
@@ -263,16 +289,50 @@ function shapesTable(rows) {
   }
   return t;
 }
-function strip() {
+function strip(info) {
   const s = $('#strip');
-  for (const l of ['input', 'C1', 'S2', 'C3', 'S4', 'C5', 'F6', 'F7', 'softmax']) s.append(el('a', { href: `#forward-${l}`, text: l === 'input' ? 'x' : l }));
-  for (const l of ['F7', 'F6', 'C5', 'S4', 'C3', 'S2', 'C1']) s.append(el('a', { class: 'back', href: `#backward-${l}`, text: `∇${l}` }));
+  if (info.lenet5) {
+    for (const l of ['input', 'C1', 'S2', 'C3', 'S4', 'C5', 'F6', 'F7', 'softmax']) s.append(el('a', { href: `#forward-${l}`, text: l === 'input' ? 'x' : l }));
+    for (const l of ['F7', 'F6', 'C5', 'S4', 'C3', 'S2', 'C1']) s.append(el('a', { class: 'back', href: `#backward-${l}`, text: `∇${l}` }));
+    return;
+  }
+  // Short names: `3 maxpool` for `layer 3 maxpool(3,s=2)`.
+  const short = (t) => t.replace(/^layer /, '').replace(/\(.*$/, '');
+  s.append(el('a', { href: '#forward-input', text: 'x' }));
+  for (const c of info.layers) s.append(el('a', { href: `#forward-${anchor(c.title)}`, text: short(c.title), title: c.title }));
+  for (const c of [...info.layers].reverse()) s.append(el('a', { class: 'back', href: `#backward-${anchor(c.title)}`, text: `∇${short(c.title)}`, title: c.title }));
+}
+// The cards of a network of layers: one per layer, titled by its position and spec.
+function layerMeta(info) {
+  const [C, H, W] = info.image, p = info.preprocess;
+  forwardMeta = {
+    input: ['Input', `the ${C}×${H}×${W} image${p.pad ? ` padded by ${p.pad}` : ''}, normalised as in training: (p/255 − mean)/std per channel`, 'input'],
+    softmax: LAYERS.softmax,
+  };
+  backMeta = {};
+  for (const c of info.layers) {
+    forwardMeta[c.title] = [c.title, c.what, c.section];
+    backMeta[c.title] = [`∇ ${c.title}`, 'the tape\'s gradients: ∇W, ∇b from the parameters, ∇x sent to the layer before', c.back_section];
+  }
+  document.title = `${info.arch} — every matrix — lenet5-rs explorer`;
+  $('#title').textContent = 'Every matrix of an --arch network';
+  $("#subtitle-net").textContent = `${info.arch} —`;
+  $('#draw-hint').textContent = `draw something (sent as ${C}×${H}×${W})`;
 }
 async function init() {
-  strip();
   clearDraw();
   const info = await api('/api/info');
-  $('#model-info').textContent = `${info.model} · ${info.parameters.toLocaleString('en')} parameters · ${info.checkpoint ? `weights: ${info.checkpoint}` : 'random weights'}`;
+  state.info = info;
+  state.image = info.image;
+  links.on = info.lenet5;
+  strip(info);
+  labelButtons(info.classes);
+  info.classes.forEach((name, d) => $('#label-filter').append(el('option', { value: String(d), text: name })));
+  const [C, H, W] = info.image, [, H2, W2] = info.input;
+  $('#pre28-caption').textContent = `${H}×${W} sent${C > 1 ? `, ${C} channels (a drawing: gray in each)` : ''}`;
+  $('#pre32-caption').textContent = `x: ${H2}×${W2}, ${info.preprocess.pad ? 'padded, ' : ''}normalised`;
+  if (!info.lenet5) layerMeta(info);
+  $('#model-info').textContent = `${info.lenet5 ? info.model : `${info.layers.length} layers`} · ${info.parameters.toLocaleString('en')} parameters · ${info.checkpoint ? `weights: ${info.checkpoint}` : 'random weights'}`;
   if (info.notice) { $('#notice').textContent = info.notice; $('#notice').hidden = false; }
   const p = info.preprocess;
   LAYERS.input[1] = `the 28×28 image padded by ${p.pad} and normalised as in training: (p/255 − ${p.mean[0].toPrecision(4)})/${p.std[0].toPrecision(4)}`;

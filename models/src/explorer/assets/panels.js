@@ -34,10 +34,12 @@ function ramp(stops, t) {
   }
   return stops[stops.length - 1][1];
 }
-// A colour function and its range for one matrix.
+// A colour function and its range for one matrix (null: a max-pool tap in the padding, −∞).
+const PADDING = [214, 208, 196];
 function scaleFor(m) {
   let lo = Infinity, hi = -Infinity;
-  for (const v of m.data) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  for (const v of m.data) { if (v === null) continue; if (v < lo) lo = v; if (v > hi) hi = v; }
+  if (lo === Infinity) { lo = 0; hi = 0; }
   if (m.id === 'x' || m.id === 'a0') return { lo, hi, color: (v) => { const g = Math.round(255 * (v - lo) / ((hi - lo) || 1)); return [g, g, g]; }, gray: true };
   if (m.signed) {
     const a = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
@@ -46,7 +48,7 @@ function scaleFor(m) {
   const a = hi > 0 ? hi : 1;
   return { lo: 0, hi: a, color: (v) => ramp(SEQUENTIAL, v / a) };
 }
-const fmt = (v) => (v === 0 ? '0' : Math.abs(v) >= 100 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(3));
+const fmt = (v) => (v === null ? '−∞ (padding)' : v === 0 ? '0' : Math.abs(v) >= 100 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(3));
 
 function legend(sc) {
   const c = el('canvas', { width: 70, height: 1 });
@@ -79,6 +81,9 @@ const SPACES = {
     out: (r) => ({ maps: ['z4', 'dz4'], c: (r / 25) | 0, y: ((r % 25) / 5) | 0, x: r % 5, h: 1, w: 1 }),
     say: (r) => `row ${r} = map ${(r / 25) | 0}, window (${((r % 25) / 5) | 0}, ${r % 5})` },
 };
+// The row ↔ window ↔ pixel links know LeNet-5's geometry only; app.js turns them off for
+// other networks.
+const links = { on: true };
 const SPACE_OF = {};
 for (const [name, s] of Object.entries(SPACES)) for (const id of s.ids) SPACE_OF[id] = name;
 // A feature-map pixel (c, i, j) back to the row of the matrices that made it.
@@ -144,7 +149,7 @@ function matrixPanel(m) {
   const ctx = c.getContext('2d');
   const img = ctx.createImageData(cols, rows);
   for (let i = 0; i < m.data.length; i++) {
-    const [r, g, b] = sc.color(m.data[i]);
+    const [r, g, b] = m.data[i] === null ? PADDING : sc.color(m.data[i]);
     img.data[4 * i] = r; img.data[4 * i + 1] = g; img.data[4 * i + 2] = b; img.data[4 * i + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);
@@ -154,26 +159,26 @@ function matrixPanel(m) {
   const host = el('div', { class: 'overlay-host' }, c);
   const extra = [];
   if (m.argmax) {
-    // Each row's argmax as its own strip: which of the 4 window cells won.
+    // Each row's argmax as its own strip: which of the window's cells won.
     // Windows that are all zero (ReLU cut them) tie; their first maximum is drawn dim.
     const windows = m.id.startsWith('d') ? (state.pass && state.pass.forward.find((f) => f.id === m.id.slice(1))) : m;
-    const s = el('canvas', { width: 4, height: rows, title: 'argmax of each row' });
+    const s = el('canvas', { width: cols, height: rows, title: 'argmax of each row' });
     const sctx = s.getContext('2d');
-    const simg = sctx.createImageData(4, rows);
+    const simg = sctx.createImageData(cols, rows);
     for (let r = 0; r < rows; r++) {
       const k = m.argmax[r];
-      const dead = windows && Math.max(...windows.data.slice(4 * r, 4 * r + 4)) === 0;
-      for (let q = 0; q < 4; q++) simg.data.set(q === k ? (dead ? [120, 100, 70, 255] : [255, 170, 0, 255]) : [40, 44, 60, 255], 4 * (r * 4 + q));
+      const dead = windows && Math.max(...windows.data.slice(cols * r, cols * r + cols)) === 0;
+      for (let q = 0; q < cols; q++) simg.data.set(q === k ? (dead ? [120, 100, 70, 255] : [255, 170, 0, 255]) : [40, 44, 60, 255], 4 * (r * cols + q));
     }
     sctx.putImageData(simg, 0, 0);
-    s.style.width = `${4 * sx}px`; s.style.height = `${rows * sy}px`;
+    s.style.width = `${cols * sx}px`; s.style.height = `${rows * sy}px`;
     extra.push(el('div', { class: 'overlay-host', title: 'argmax' }, s));
   }
   register(m.id, { kind: 'matrix', host, sx, sy, cols, rows });
   c.addEventListener('mousemove', (e) => {
     const col = Math.min(cols - 1, Math.floor(e.offsetX / sx)), row = Math.min(rows - 1, Math.floor(e.offsetY / sy));
     const v = m.data[row * cols + col];
-    const space = SPACE_OF[m.id];
+    const space = links.on && SPACE_OF[m.id];
     if (space) markRow(space, row); else clearMarks();
     let html = `<b>${symbol(m)}</b>[${row}, ${col}] = ${fmt(v)}`;
     if (m.argmax) html += `<br>argmax of this row: column ${m.argmax[row]}`;
@@ -187,7 +192,7 @@ function matrixPanel(m) {
 function figure(m, body, sc) {
   const shape = m.shape.join('×');
   const cap = el('figcaption', {},
-    el('a', { href: `/derivation#${m.section}`, target: '_blank', title: 'its section of docs/derivation.md', text: m.formula }),
+    m.section ? el('a', { href: `/derivation#${m.section}`, target: '_blank', title: 'its section of docs/derivation.md', text: m.formula }) : el('span', { text: m.formula }),
     el('span', { class: 'shape', text: shape }));
   return el('figure', { class: 'panel', 'data-id': m.id }, cap, body, legend(sc));
 }
@@ -208,7 +213,7 @@ function mapsPanel(m, k, opts = {}) {
       const i = Math.min(H - 1, Math.floor(e.offsetY / k)), j = Math.min(W - 1, Math.floor(e.offsetX / k));
       const v = m.data[c * H * W + i * W + j];
       let html = `<b>${symbol(m)}</b> map ${c}, pixel (${i}, ${j}) = ${fmt(v)}`;
-      const link = MAP_ROW[m.id];
+      const link = links.on && MAP_ROW[m.id];
       if (link) { const r = link[1](c, i, j); markRow(link[0], r); html += `<br>${SPACES[link[0]].say(r)}`; } else clearMarks();
       showLens(e, html);
     });
@@ -220,7 +225,8 @@ function mapsPanel(m, k, opts = {}) {
 
 function drawMap(ctx, data, off, H, W, k, sc, opts) {
   for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {
-    const [r, g, b] = sc.color(data[off + i * W + j]);
+    const v = data[off + i * W + j];
+    const [r, g, b] = v === null ? PADDING : sc.color(v);
     ctx.fillStyle = `rgb(${r},${g},${b})`;
     ctx.fillRect(j * k, i * k, k, k);
   }
@@ -273,21 +279,28 @@ function liveRows(id) {
   return live;
 }
 
+// A layer name as an element id: `layer 0 conv(16,3,p=1)` → `layer-0-conv-16-3-p-1-`.
+const anchor = (layer) => layer.replace(/[^A-Za-z0-9]+/g, '-');
+// Feature maps of another network: an integer scale that keeps a map near 100 pixels.
+const autoScale = (m) => Math.max(1, Math.min(10, Math.floor(100 / Math.max(m.shape[1], m.shape[2]))));
+
 function renderGroup(target, list, meta, cls, argmaxOf) {
   const groups = new Map();
   for (const m of list) { if (!groups.has(m.layer)) groups.set(m.layer, []); groups.get(m.layer).push(m); }
   for (const [layer, ms] of groups) {
     const [name, what, section] = meta[layer] || [layer, '', ''];
-    const card = el('section', { class: `layer ${cls}`, id: `${cls}-${layer}` },
-      el('header', {}, el('h3', {}, el('a', { href: `/derivation#${section}`, target: '_blank', text: name })), el('span', { class: 'what', text: what })));
+    const title = section ? el('a', { href: `/derivation#${section}`, target: '_blank', text: name }) : name;
+    const card = el('section', { class: `layer ${cls}`, id: `${cls}-${anchor(layer)}` },
+      el('header', {}, el('h3', {}, title), el('span', { class: 'what', text: what })));
     const row = el('div', { class: 'panels' });
     for (const m of ms) {
       let panel;
       if (m.shape.length === 3) {
-        const src = m.id === 'dout1' ? 'a1' : m.id === 'dout3' ? 'a3' : null;
-        panel = mapsPanel(m, MAP_SCALE[m.id] || 4, src ? { windows: argmaxOf(src), live: liveRows(src) } : {});
+        const src = !links.on ? null : m.id === 'dout1' ? 'a1' : m.id === 'dout3' ? 'a3' : null;
+        const k = links.on ? MAP_SCALE[m.id] || 4 : autoScale(m);
+        panel = mapsPanel(m, k, src ? { windows: argmaxOf(src), live: liveRows(src) } : {});
       } else panel = matrixPanel(m);
-      const op = cls === 'forward' && OPS[m.id];
+      const op = cls === 'forward' && links.on && OPS[m.id];
       row.append(op ? el('div', { class: 'with-op' }, el('div', { class: 'op', text: op }), panel) : panel);
     }
     card.append(row);
