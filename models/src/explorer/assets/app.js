@@ -19,7 +19,7 @@ const state = {
 
 // The forward and backward cards' titles: LeNet-5's, or the network's layers (from /api/info).
 let forwardMeta = LAYERS, backMeta = BACK;
-const className = (d) => (state.info ? state.info.classes[d] : String(d));
+const className = (d) => (state.info && state.info.classes[d] !== undefined ? state.info.classes[d] : String(d));
 
 // ---------- prediction bars ----------
 function bars(p, after) {
