@@ -3,7 +3,7 @@
 //! `--input`) and random labels of the network's output classes; a train step is
 //! forward + backward + SGD (momentum 0.9, weight decay 5e-4, lr 0.01); a warm-up, then R
 //! repetitions of K steps, reporting the median. Inference is the no-grad forward of the
-//! same batch.
+//! same batch in evaluation mode.
 
 use std::time::Instant;
 
@@ -97,6 +97,8 @@ pub fn run(config: BenchConfig, arch: &Arch, allocations: impl Fn() -> u64) -> R
         train_rates.push((config.batch * config.steps) as f64 / seconds);
     }
 
+    // Inference as PyTorch's `model.eval()`: running statistics, no dropout.
+    model.set_training(false);
     let infer = |model: &dyn Module<f32>| -> Result<(), TrainError> {
         crate::train::infer(model, &x, config.threads)?;
         Ok(())

@@ -23,25 +23,51 @@ pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor
     let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
     let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
     let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
+    let k = window.kernel;
+    let unrolled = k == [2, 2] || k == [3, 3];
     let mut out = Vec::with_capacity(d.n * d.c * d.positions());
     for n in 0..d.n {
         for c in 0..d.c {
             let plane = x.offset() + n * s[0] + c * s[1];
             for (oh, &(i0, i1)) in rows.iter().enumerate() {
+                // The window's top-left corner, which may lie in the padding (taps before
+                // i0, j0 are never read).
+                let top = (plane + (oh * sh + i0) * s[2]).wrapping_sub((i0 + ph) * s[2]);
+                let full_rows = unrolled && i1 - i0 == k[0];
                 for (ow, &(j0, j1)) in cols.iter().enumerate() {
-                    let mut sum = T::zero();
-                    for i in i0..i1 {
-                        let row = plane + (oh * sh + i - ph) * s[2];
-                        for j in j0..j1 {
-                            sum += src[row + (ow * sw + j - pw) * s[3]];
-                        }
-                    }
+                    let corner = (top + (ow * sw + j0) * s[3]).wrapping_sub((j0 + pw) * s[3]);
+                    let sum = match (full_rows && j1 - j0 == k[1], k[0]) {
+                        (true, 3) => window_sum(src, corner, (0, 3), (0, 3), s[2], s[3]),
+                        (true, _) => window_sum(src, corner, (0, 2), (0, 2), s[2], s[3]),
+                        (false, _) => window_sum(src, corner, (i0, i1), (j0, j1), s[2], s[3]),
+                    };
                     out.push(sum * inv_area);
                 }
             }
         }
     }
     Tensor::from_vec(&[d.n, d.c, d.oh, d.ow], out)
+}
+
+/// The sum of the taps `corner + i·rs + j·cs`, `i` in `i0..i1`, `j` in `j0..j1`, in
+/// row-major order; inlined, so that constant bounds (2×2 and 3×3 windows wholly inside the
+/// input) unroll.
+#[inline(always)]
+fn window_sum<T: Element>(
+    src: &[T],
+    corner: usize,
+    (i0, i1): (usize, usize),
+    (j0, j1): (usize, usize),
+    rs: usize,
+    cs: usize,
+) -> T {
+    let mut sum = T::zero();
+    for i in i0..i1 {
+        for j in j0..j1 {
+            sum += src[corner.wrapping_add(i * rs + j * cs)];
+        }
+    }
+    sum
 }
 
 /// The VJP (adjoint) of [`avg_pool2d`]: `∇x = (1/(kh·kw))·Sᵀ·∇y`, each output's gradient

@@ -345,19 +345,31 @@ fn add_columns<T: Element>(
 }
 
 /// `dst = src` for the short runs of im2col (an output row: 28 elements in LeNet's C1, 10
-/// in C3): whole 8-element chunks and one overlapping last chunk, inlined, where
-/// `copy_from_slice` would call `memcpy` for every run.
+/// in C3, 7 in a stride-2 convolution on 14×14): whole 8-element chunks and one
+/// overlapping last chunk (4-element ones from 4 to 7), inlined, where `copy_from_slice`
+/// would call `memcpy` for every run.
 #[inline(always)]
 fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
     let len = dst.len();
+    if len < 4 {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
+        }
+        return;
+    }
     if len < 8 {
-        dst.copy_from_slice(src);
+        copy_array::<T, 4>(&mut dst[..4], &src[..4]);
+        copy_array::<T, 4>(&mut dst[len - 4..], &src[len - 4..len]);
         return;
     }
     for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
-        let d: &mut [T; 8] = d.try_into().expect("8 elements");
-        *d = s.try_into().expect("8 elements");
+        copy_array::<T, 8>(d, s);
     }
-    let last: &mut [T; 8] = (&mut dst[len - 8..]).try_into().expect("8 elements");
-    *last = src[len - 8..].try_into().expect("8 elements");
+    copy_array::<T, 8>(&mut dst[len - 8..], &src[len - 8..len]);
+}
+
+#[inline(always)]
+fn copy_array<T: Copy, const N: usize>(dst: &mut [T], src: &[T]) {
+    let d: &mut [T; N] = dst.try_into().expect("N elements");
+    *d = src.try_into().expect("N elements");
 }

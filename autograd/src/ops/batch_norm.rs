@@ -147,10 +147,14 @@ impl<T: Element> Op<T> for BatchNorm<T> {
         let mut k = 0;
         for_each_lane(g, c, inner, |ch, lane| {
             let xl = &xh[k * inner..(k + 1) * inner];
+            // Local sums: the compiler cannot keep `sums[ch]` in a register across the loop.
+            let (mut sg, mut sgx) = (0.0f64, 0.0f64);
             for (&gv, &xv) in lane.iter().zip(xl) {
-                sums[ch] += gv.to_f64_exact();
-                sums[c + ch] += (gv * xv).to_f64_exact();
+                sg += gv.to_f64_exact();
+                sgx += (gv * xv).to_f64_exact();
             }
+            sums[ch] += sg;
+            sums[c + ch] += sgx;
             k += 1;
         });
         let local = sums.clone();
@@ -239,21 +243,26 @@ impl<'t, T: Element> Var<'t, T> {
         // Pass 2: Σ (x − μ)² per channel.
         let mut squares = vec![0.0f64; c];
         for_each_lane(data, c, inner, |ch, lane| {
-            squares[ch] += lane.iter().map(|v| (v.to_f64_exact() - mean[ch]).powi(2)).sum::<f64>();
+            let mu = mean[ch];
+            squares[ch] += lane.iter().map(|v| (v.to_f64_exact() - mu).powi(2)).sum::<f64>();
         });
         reduce(&mut squares)?;
         let inv_std: Vec<f64> = squares.iter().map(|s| 1.0 / (s / m + eps.to_f64_exact()).sqrt()).collect();
         let (gv, bv) = (g.to_vec(), b.to_vec());
         let mean_t: Vec<T> = mean.iter().map(|&v| T::from_f64_lossy(v)).collect();
         let inv_std_t: Vec<T> = inv_std.iter().map(|&v| T::from_f64_lossy(v)).collect();
+        // Per-channel constants bound before each loop, so that it vectorises (read through
+        // the closure's captures, they are reloaded for every element).
         let x_hat = map_lanes(data, c, inner, |ch, lane, dst| {
+            let (mu, inv) = (mean_t[ch], inv_std_t[ch]);
             for (d, &v) in dst.iter_mut().zip(lane) {
-                *d = (v - mean_t[ch]) * inv_std_t[ch];
+                *d = (v - mu) * inv;
             }
         });
         let y = map_lanes(&x_hat, c, inner, |ch, lane, dst| {
+            let (gamma, beta) = (gv[ch], bv[ch]);
             for (d, &v) in dst.iter_mut().zip(lane) {
-                *d = gv[ch] * v + bv[ch];
+                *d = gamma * v + beta;
             }
         });
         let stats = BatchStats {

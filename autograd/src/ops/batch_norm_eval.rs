@@ -30,8 +30,9 @@ impl<T: Element> Op<T> for BatchNormEval<T> {
         let (g, xh) = (grad.as_slice().expect("contiguous"), self.x_hat.as_slice().expect("contiguous"));
         let grad_x = if want[0] {
             let data = map_lanes(g, c, inner, |ch, lane, dst| {
+                let a = self.gamma_inv_std[ch];
                 for (d, &gv) in dst.iter_mut().zip(lane) {
-                    *d = gv * self.gamma_inv_std[ch];
+                    *d = gv * a;
                 }
             });
             Some(Tensor::from_vec(shape, data)?)
@@ -41,10 +42,13 @@ impl<T: Element> Op<T> for BatchNormEval<T> {
         let (mut sum_g, mut sum_gx) = (vec![T::zero(); c], vec![T::zero(); c]);
         let mut k = 0;
         for_each_lane(g, c, inner, |ch, lane| {
+            let (mut sg, mut sgx) = (T::zero(), T::zero());
             for (&gv, &xv) in lane.iter().zip(&xh[k * inner..(k + 1) * inner]) {
-                sum_g[ch] += gv;
-                sum_gx[ch] += gv * xv;
+                sg += gv;
+                sgx += gv * xv;
             }
+            sum_g[ch] += sg;
+            sum_gx[ch] += sgx;
             k += 1;
         });
         let grad_gamma = if want[1] { Some(Tensor::from_vec(&[c], sum_gx)?) } else { None };
@@ -87,14 +91,28 @@ impl<'t, T: Element> Var<'t, T> {
         let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
         let (gv, bv) = (g.to_vec(), b.to_vec());
         let data = x.as_slice().expect("contiguous");
+        let tape = self.tape();
+        if !(tape.is_recording() && [self, gamma, beta].iter().any(Var::requires_grad)) {
+            // Nothing to differentiate (inference): one pass, no x̂ kept, the same rounding.
+            let y = map_lanes(data, c, inner, |ch, lane, dst| {
+                let (mu, inv, gamma, beta) = (mean[ch], inv_std[ch], gv[ch], bv[ch]);
+                for (d, &v) in dst.iter_mut().zip(lane) {
+                    *d = gamma * ((v - mu) * inv) + beta;
+                }
+            });
+            return Ok(tape.constant(Tensor::from_vec(x.shape(), y)?));
+        }
+        // Per-channel constants bound before each loop, so that it vectorises.
         let x_hat = map_lanes(data, c, inner, |ch, lane, dst| {
+            let (mu, inv) = (mean[ch], inv_std[ch]);
             for (d, &v) in dst.iter_mut().zip(lane) {
-                *d = (v - mean[ch]) * inv_std[ch];
+                *d = (v - mu) * inv;
             }
         });
         let y = map_lanes(&x_hat, c, inner, |ch, lane, dst| {
+            let (gamma, beta) = (gv[ch], bv[ch]);
             for (d, &v) in dst.iter_mut().zip(lane) {
-                *d = gv[ch] * v + bv[ch];
+                *d = gamma * v + beta;
             }
         });
         let y = Tensor::from_vec(x.shape(), y)?;
