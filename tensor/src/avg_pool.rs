@@ -25,7 +25,8 @@ pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor
     let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
     let k = window.kernel;
     let unrolled = k == [2, 2] || k == [3, 3];
-    let mut out = Vec::with_capacity(d.n * d.c * d.positions());
+    let mut out = vec![T::zero(); d.n * d.c * d.positions()];
+    let mut o = 0;
     for n in 0..d.n {
         for c in 0..d.c {
             let plane = x.offset() + n * s[0] + c * s[1];
@@ -41,7 +42,8 @@ pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor
                         (true, _) => window_sum(src, corner, (0, 2), (0, 2), s[2], s[3]),
                         (false, _) => window_sum(src, corner, (i0, i1), (j0, j1), s[2], s[3]),
                     };
-                    out.push(sum * inv_area);
+                    out[o] = sum * inv_area;
+                    o += 1;
                 }
             }
         }
@@ -70,6 +72,24 @@ fn window_sum<T: Element>(
     sum
 }
 
+/// Adds `share` to the taps `corner + i·rs + j` of a contiguous plane (the adjoint of
+/// [`window_sum`] with unit column stride).
+#[inline(always)]
+fn window_add<T: Element>(
+    buf: &mut [T],
+    corner: usize,
+    (i0, i1): (usize, usize),
+    (j0, j1): (usize, usize),
+    rs: usize,
+    share: T,
+) {
+    for i in i0..i1 {
+        for j in j0..j1 {
+            buf[corner.wrapping_add(i * rs + j)] += share;
+        }
+    }
+}
+
 /// The VJP (adjoint) of [`avg_pool2d`]: `∇x = (1/(kh·kw))·Sᵀ·∇y`, each output's gradient
 /// divided by the kernel area and added to every in-bounds input of its window (taps in the
 /// padding are dropped). `grad` has the output's shape; the result is a contiguous tensor
@@ -88,18 +108,22 @@ pub fn avg_pool2d_backward<T: Element>(
     let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
     let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
     let (g, gs) = (grad.storage(), grad.strides());
+    let k = window.kernel;
+    let unrolled = k == [2, 2] || k == [3, 3];
     for n in 0..d.n {
         for c in 0..d.c {
             let plane = (n * d.c + c) * d.h * d.w;
             let gplane = grad.offset() + n * gs[0] + c * gs[1];
             for (oh, &(i0, i1)) in rows.iter().enumerate() {
+                let top = (plane + (oh * sh + i0) * d.w).wrapping_sub((i0 + ph) * d.w);
+                let full_rows = unrolled && i1 - i0 == k[0];
                 for (ow, &(j0, j1)) in cols.iter().enumerate() {
                     let share = g[gplane + oh * gs[2] + ow * gs[3]] * inv_area;
-                    for i in i0..i1 {
-                        let row = plane + (oh * sh + i - ph) * d.w;
-                        for j in j0..j1 {
-                            buf[row + ow * sw + j - pw] += share;
-                        }
+                    let corner = (top + ow * sw + j0).wrapping_sub(j0 + pw);
+                    match (full_rows && j1 - j0 == k[1], k[0]) {
+                        (true, 3) => window_add(buf, corner, (0, 3), (0, 3), d.w, share),
+                        (true, _) => window_add(buf, corner, (0, 2), (0, 2), d.w, share),
+                        (false, _) => window_add(buf, corner, (i0, i1), (j0, j1), d.w, share),
                     }
                 }
             }
