@@ -268,6 +268,23 @@ fn deinterleave<T: Copy>(row: &[T], dst: &mut [T], phase: usize, pw: usize) {
     }
 }
 
+/// The adjoint of [`deinterleave`]: adds a two-phase scratch row back into a contiguous
+/// input row.
+fn interleave_add<T: Element>(src: &[T], row: &mut [T], phase: usize, pw: usize) {
+    let (first, second) = src.split_at(phase);
+    let (even, odd) =
+        if pw % 2 == 0 { (&first[pw / 2..], &second[pw / 2..]) } else { (&second[pw / 2..], &first[pw / 2 + 1..]) };
+    let n = row.len();
+    let mut pairs = row.chunks_exact_mut(2);
+    for ((pair, &e), &o) in pairs.by_ref().zip(even).zip(odd) {
+        pair[0] += e;
+        pair[1] += o;
+    }
+    if let [last] = pairs.into_remainder() {
+        *last += even[n / 2];
+    }
+}
+
 /// The adjoint of [`im2col_columns`]: adds each entry of the column-major block `cols`
 /// (images `images`) to the element of `dst` it came from: the dense storage of a tensor
 /// shaped like the convolution input, with strides `s`.
@@ -302,6 +319,8 @@ pub(crate) fn add_col2im_columns<T: Element>(
                     for (x, &v) in dst[to..to + d.w].iter_mut().zip(interior) {
                         *x += v;
                     }
+                } else if g.stride[1] == 2 && s[3] == 1 {
+                    interleave_add(src, &mut dst[to..to + d.w], planes.phase, g.padding[1]);
                 } else {
                     let step = g.stride[1] * s[3];
                     for &[at, w0, len] in &ws.runs {
