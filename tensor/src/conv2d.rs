@@ -85,8 +85,15 @@ pub fn conv2d<T: Element>(
     }
     let (n, p, f, taps) = (g.d.n, g.d.positions(), g.f, g.taps);
     let bias = bias.map(|b| b.to_vec()).unwrap_or_else(|| vec![T::zero(); f]);
+    // Wm = reshape(W, [F, taps])ᵀ stored row by row, once per call: as a stride view of W
+    // it would be packed element by element in every block's product.
     let w = weight.to_contiguous();
-    let wd = w.as_slice().expect("contiguous");
+    let mut wm = vec![T::zero(); taps * f];
+    for (fi, filter) in w.as_slice().expect("contiguous").chunks_exact(taps.max(1)).enumerate() {
+        for (k, &v) in filter.iter().enumerate() {
+            wm[k * f + fi] = v;
+        }
+    }
     let per_block = g.images_per_block();
     let view = im2col_view(x.strides(), window, &g.d);
     let mut a = if view.is_some() { Vec::new() } else { vec![T::zero(); per_block * p * taps] };
@@ -97,8 +104,8 @@ pub fn conv2d<T: Element>(
         let rows = images.len() * p;
         let cols = Cols::of(x, view, window, &g.d, images.clone(), (&mut a, &mut ws));
         // SAFETY: the block's im2col matrix is rows×taps at cols.ptr with strides (cols.rs,
-        // cols.cs); Wm[k, f] = w[f·taps + k] is taps×f with strides (1, taps); z receives
-        // rows×f with strides (1, rows), inside its buffer and disjoint from both.
+        // cols.cs); Wm is taps×f row-major; z receives rows×f with strides (1, rows), inside
+        // its buffer and disjoint from both.
         unsafe {
             T::gemm(
                 rows,
@@ -108,9 +115,9 @@ pub fn conv2d<T: Element>(
                 cols.ptr,
                 cols.rs,
                 cols.cs,
-                wd.as_ptr(),
+                wm.as_ptr(),
+                f as isize,
                 1,
-                taps as isize,
                 T::zero(),
                 z.as_mut_ptr(),
                 1,
