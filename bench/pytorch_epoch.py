@@ -1,14 +1,26 @@
 #!/usr/bin/env python3
-"""One epoch of LeNet-5 training in PyTorch over tensors already in memory: the reference of
-the issue's full-epoch target (`lenet5 train --epochs 1`, data loading and evaluation
-included, must take no longer).
+"""One epoch of LeNet-5 (or any `lenet5 train --arch` spec) training in PyTorch over tensors
+already in memory: the reference of the issue's full-epoch target (`lenet5 train --epochs 1`,
+data loading and evaluation included, must take no longer).
 
-The MNIST training images are read and preprocessed (pad 2, /255, normalise) *before* the
+The MNIST training images are read and preprocessed (pad, /255, normalise) *before* the
 clock starts; timed is the loop alone: a seeded shuffle, then 60000/B steps of forward +
 backward + SGD (momentum 0.9, weight decay 5e-4, lr 0.05 cosine-annealed per step, as
 `lenet5 train`'s defaults). Prints one JSON line.
 
     python bench/pytorch_epoch.py --data ../shared/data/mnist --batch-size 64 --threads 2
+
+Without --arch: LeNet-5 of bench/pytorch_lenet5.py, pad 2, MNIST's customary mean/std
+0.1307/0.3081, weight decay on every parameter (as before). With --arch SPEC: the
+nn.Sequential of bench/pytorch_arch.py's builder, preprocessed as `lenet5 train --arch SPEC`
+by default: pad 2 for `lenet5`, else 0 (--pad overrides); mean and population std of the
+training set's pixels (MNIST: 0.13066/0.30811); weight decay only on parameters whose name
+does not end in `bias` (the Rust optimizer's filter; batch-norm γ decays, β does not); the
+model in training mode (batch norm, dropout). --max-steps N stops after N steps (smoke
+tests; the cosine still spans the whole epoch, as `lenet5 train --max-steps`).
+
+    python bench/pytorch_epoch.py --arch "conv(16,3,p=1) relu maxpool(2) flatten linear(10)" \\
+        --data ../shared/data/mnist --max-steps 20
 """
 
 import argparse
@@ -22,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pytorch_arch import build
 from pytorch_lenet5 import LeNet5
 
 
@@ -48,20 +61,44 @@ def main():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--arch", default=None, help="a `lenet5 train --arch` spec (default: LeNet-5 as before)")
+    p.add_argument("--pad", type=int, default=None, help="default: 2 for lenet5 or no --arch, else 0")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     images = read_idx(find(a.data, "train-images-idx3-ubyte"))
     labels = torch.from_numpy(read_idx(find(a.data, "train-labels-idx1-ubyte")).astype(np.int64))
-    x = torch.from_numpy(np.pad(images, ((0, 0), (2, 2), (2, 2))).astype(np.float32) / 255.0)
-    x = ((x - 0.1307) / 0.3081).unsqueeze(1).contiguous()
-    model = LeNet5()
-    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
+    pad = a.pad if a.pad is not None else (2 if a.arch in (None, "lenet5") else 0)
+    if a.arch is None:
+        mean, std = 0.1307, 0.3081
+    else:
+        # As Preprocess::fit: population statistics of b/255 over the unpadded pixels.
+        counts = np.bincount(images.ravel(), minlength=256).astype(np.float64)
+        values = np.arange(256, dtype=np.float64) / 255.0
+        mean = float((counts * values).sum() / counts.sum())
+        std = math.sqrt(max(float((counts * values**2).sum() / counts.sum()) - mean * mean, 0.0))
+    x = torch.from_numpy(np.pad(images, ((0, 0), (pad, pad), (pad, pad))).astype(np.float32) / 255.0)
+    x = ((x - mean) / std).unsqueeze(1).contiguous()
+    if a.arch is None:
+        model = LeNet5()
+        opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
+    else:
+        model, _ = build(a.arch, list(x.shape[1:]))
+        named = list(model.named_parameters())
+        groups = [
+            {"params": [q for k, q in named if not k.endswith("bias")], "weight_decay": 5e-4},
+            {"params": [q for k, q in named if k.endswith("bias")], "weight_decay": 0.0},
+        ]
+        opt = torch.optim.SGD([g for g in groups if g["params"]], lr=a.lr, momentum=0.9)
+    model.train()
+    parameters = sum(q.numel() for q in model.parameters())
     n, b = x.shape[0], a.batch_size
     steps = math.ceil(n / b)
+    taken = steps if a.max_steps is None else min(steps, a.max_steps)
     t0 = time.perf_counter()
     order = torch.randperm(n)
-    for step in range(steps):
+    for step in range(taken):
         for group in opt.param_groups:
             group["lr"] = 0.5 * a.lr * (1 + math.cos(math.pi * step / steps))
         idx = order[step * b : (step + 1) * b]
@@ -72,6 +109,11 @@ def main():
     seconds = time.perf_counter() - t0
     print(json.dumps({
         "system": "pytorch-" + torch.__version__,
+        "arch": a.arch or "lenet5 (pytorch_lenet5.LeNet5)",
+        "input": ",".join(map(str, x.shape[1:])),
+        "mean_std": [round(mean, 5), round(std, 5)],
+        "parameters": parameters,
+        "steps": taken,
         "batch": b,
         "threads": a.threads,
         "epoch_seconds": round(seconds, 3),
