@@ -38,7 +38,7 @@ for _ in $(seq "$ROUNDS"); do
     --out "$out/lenet5.safetensors" --checkpoint-every 0 >"$out/train.log" 2>&1
   t1=$(date +%s.%N)
   rust+=("$(echo "$t1 - $t0" | bc -l)")
-  tail -n 1 "$out/train.log"
+  grep "^epoch" "$out/train.log" | tail -n 1
   "$PYTHON" bench/pytorch_epoch.py --data "$DATA" --batch-size "$BATCH" --threads "$THREADS" ${extra[@]+"${extra[@]}"} \
     >"$out/torch.json"
   torch+=("$("$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["epoch_seconds"])' <"$out/torch.json")")
