@@ -20,9 +20,10 @@
 //! layer written as a convolution), `a` is the input itself seen as `[N, C·H·W]`: no im2col
 //! or col2im.
 
-use crate::columns::{Workspace, add_col2im_columns, im2col_columns, im2col_rows};
+use crate::columns::{add_col2im_columns, im2col_columns, im2col_rows};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
+use crate::planes::Workspace;
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 

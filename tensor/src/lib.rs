@@ -34,6 +34,7 @@ mod im2col;
 mod layout;
 mod matmul;
 mod max_pool;
+mod planes;
 mod pool;
 mod random;
 mod reduce;
