@@ -88,10 +88,13 @@ impl<'t, T: Element> Var<'t, T> {
         let lse = z.logsumexp_rows()?;
         let kf = T::from_usize(k).unwrap_or_else(T::nan);
         let mut total = T::zero();
-        for (i, &label) in labels.iter().enumerate() {
-            let row = z.select(0, i)?;
-            let target = (T::one() - smoothing) * row.get(&[label])? + smoothing * row.sum_all() / kf;
-            total += lse.get(&[i])? - target;
+        // Rows of a contiguous copy, summed in order: no view (and its shape and strides
+        // allocated) per sample.
+        let zc = z.to_contiguous();
+        let rows = zc.as_slice().expect("contiguous").chunks_exact(k);
+        for ((row, &label), l) in rows.zip(labels).zip(lse.iter()) {
+            let target = (T::one() - smoothing) * row[label] + smoothing * row.iter().copied().sum::<T>() / kf;
+            total += l - target;
         }
         let loss = Tensor::scalar(total / T::from_usize(n).unwrap_or_else(T::nan));
         let probs = z.sub(&lse.unsqueeze(1)?)?.map(|d| d.exp());
