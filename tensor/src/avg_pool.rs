@@ -20,34 +20,10 @@ pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor
     let d = window.pool_dims("avg_pool2d", x.shape())?;
     let inv_area = T::one() / T::from_usize(window.kernel_area()).unwrap_or_else(T::nan);
     let (src, s) = (x.storage(), x.strides());
-    let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
-    let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
-    let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
-    let k = window.kernel;
-    let unrolled = k == [2, 2] || k == [3, 3];
     let mut out = vec![T::zero(); d.n * d.c * d.positions()];
-    let mut o = 0;
-    for n in 0..d.n {
-        for c in 0..d.c {
-            let plane = x.offset() + n * s[0] + c * s[1];
-            for (oh, &(i0, i1)) in rows.iter().enumerate() {
-                // The window's top-left corner, which may lie in the padding (taps before
-                // i0, j0 are never read).
-                let top = (plane + (oh * sh + i0) * s[2]).wrapping_sub((i0 + ph) * s[2]);
-                let full_rows = unrolled && i1 - i0 == k[0];
-                for (ow, &(j0, j1)) in cols.iter().enumerate() {
-                    let corner = (top + (ow * sw + j0) * s[3]).wrapping_sub((j0 + pw) * s[3]);
-                    let sum = match (full_rows && j1 - j0 == k[1], k[0]) {
-                        (true, 3) => window_sum(src, corner, (0, 3), (0, 3), s[2], s[3]),
-                        (true, _) => window_sum(src, corner, (0, 2), (0, 2), s[2], s[3]),
-                        (false, _) => window_sum(src, corner, (i0, i1), (j0, j1), s[2], s[3]),
-                    };
-                    out[o] = sum * inv_area;
-                    o += 1;
-                }
-            }
-        }
-    }
+    window.for_each_window(&d, [s[0], s[1], s[2], s[3]], x.offset(), |o, corner, rows, cols| {
+        out[o] = window_sum(src, corner, rows, cols, s[2], s[3]) * inv_area;
+    });
     Tensor::from_vec(&[d.n, d.c, d.oh, d.ow], out)
 }
 
@@ -104,30 +80,12 @@ pub fn avg_pool2d_backward<T: Element>(
     let inv_area = T::one() / T::from_usize(window.kernel_area()).unwrap_or_else(T::nan);
     let mut out = Tensor::zeros(input_shape)?;
     let buf = out.as_mut_slice();
-    let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
-    let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
-    let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
-    let (g, gs) = (grad.storage(), grad.strides());
-    let k = window.kernel;
-    let unrolled = k == [2, 2] || k == [3, 3];
-    for n in 0..d.n {
-        for c in 0..d.c {
-            let plane = (n * d.c + c) * d.h * d.w;
-            let gplane = grad.offset() + n * gs[0] + c * gs[1];
-            for (oh, &(i0, i1)) in rows.iter().enumerate() {
-                let top = (plane + (oh * sh + i0) * d.w).wrapping_sub((i0 + ph) * d.w);
-                let full_rows = unrolled && i1 - i0 == k[0];
-                for (ow, &(j0, j1)) in cols.iter().enumerate() {
-                    let share = g[gplane + oh * gs[2] + ow * gs[3]] * inv_area;
-                    let corner = (top + ow * sw + j0).wrapping_sub(j0 + pw);
-                    match (full_rows && j1 - j0 == k[1], k[0]) {
-                        (true, 3) => window_add(buf, corner, (0, 3), (0, 3), d.w, share),
-                        (true, _) => window_add(buf, corner, (0, 2), (0, 2), d.w, share),
-                        (false, _) => window_add(buf, corner, (i0, i1), (j0, j1), d.w, share),
-                    }
-                }
-            }
-        }
-    }
+    // The gradient in n, c, oh, ow order, without a copy when it is contiguous already.
+    let grad = grad.to_contiguous();
+    let g = grad.as_slice().expect("contiguous");
+    let dense = [d.c * d.h * d.w, d.h * d.w, d.w, 1];
+    window.for_each_window(&d, dense, 0, |o, corner, rows, cols| {
+        window_add(buf, corner, rows, cols, d.w, g[o] * inv_area);
+    });
     Ok(out)
 }

@@ -140,36 +140,13 @@ fn max_pool_windows<T: Element>(
     values: &mut [T],
     winners: &mut [usize],
 ) {
-    let (sh, sw, ph, pw) = (window.stride[0], window.stride[1], window.padding[0], window.padding[1]);
-    let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| window.taps_inside(0, o, d.h)).collect();
-    let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| window.taps_inside(1, o, d.w)).collect();
-    let k = window.kernel;
-    let unrolled = k == [3, 3] || k == [2, 2];
-    let mut o = 0;
-    for n in 0..d.n {
-        for c in 0..d.c {
-            let plane = n * s[0] + c * s[1];
-            for (oh, &(i0, i1)) in rows.iter().enumerate() {
-                // The window's top-left corner, which may lie in the padding (taps before
-                // i0, j0 are never read).
-                let top = (plane + (oh * sh + i0) * s[2]).wrapping_sub(i0 * s[2] + ph * s[2]);
-                let full_rows = unrolled && i1 - i0 == k[0];
-                for (ow, &(j0, j1)) in cols.iter().enumerate() {
-                    let corner = (top + (ow * sw + j0) * s[3]).wrapping_sub(j0 * s[3] + pw * s[3]);
-                    let at = match (full_rows && j1 - j0 == k[1], k[0]) {
-                        (true, 3) => first_max(src, corner, (0, 3), (0, 3), s[2], s[3]),
-                        (true, _) => first_max(src, corner, (0, 2), (0, 2), s[2], s[3]),
-                        (false, _) => first_max(src, corner, (i0, i1), (j0, j1), s[2], s[3]),
-                    };
-                    values[o] = src[at];
-                    if let Some(w) = winners.get_mut(o) {
-                        *w = at;
-                    }
-                    o += 1;
-                }
-            }
+    window.for_each_window(d, [s[0], s[1], s[2], s[3]], 0, |o, corner, rows, cols| {
+        let at = first_max(src, corner, rows, cols, s[2], s[3]);
+        values[o] = src[at];
+        if let Some(w) = winners.get_mut(o) {
+            *w = at;
         }
-    }
+    });
 }
 
 /// The storage index of the first maximum of the taps `corner + i·rs + j·cs` for `i` in

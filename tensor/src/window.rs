@@ -112,6 +112,46 @@ impl Window2d {
         (lo, hi)
     }
 
+    /// Calls `f(o, corner, rows, cols)` for every output window of a pooling over an
+    /// N×C×H×W input with strides `s` whose image 0 starts at `at`, in n, c, oh, ow order (`o`
+    /// counts them): the storage index of the window's top-left corner, which may lie in the
+    /// padding (taps before `rows.0`, `cols.0` are never read), and the tap ranges inside the
+    /// input. For 2×2 and 3×3 windows wholly inside the input the ranges are constants, so
+    /// that an `#[inline(always)]` scan of the window unrolls.
+    #[inline(always)]
+    pub(crate) fn for_each_window(
+        &self,
+        d: &WindowDims,
+        s: [usize; 4],
+        at: usize,
+        mut f: impl FnMut(usize, usize, (usize, usize), (usize, usize)),
+    ) {
+        let (sh, sw, ph, pw) = (self.stride[0], self.stride[1], self.padding[0], self.padding[1]);
+        let rows: Vec<(usize, usize)> = (0..d.oh).map(|o| self.taps_inside(0, o, d.h)).collect();
+        let cols: Vec<(usize, usize)> = (0..d.ow).map(|o| self.taps_inside(1, o, d.w)).collect();
+        let k = self.kernel;
+        let unrolled = k == [3, 3] || k == [2, 2];
+        let mut o = 0;
+        for n in 0..d.n {
+            for c in 0..d.c {
+                let plane = at + n * s[0] + c * s[1];
+                for (oh, &(i0, i1)) in rows.iter().enumerate() {
+                    let top = (plane + (oh * sh + i0) * s[2]).wrapping_sub((i0 + ph) * s[2]);
+                    let full_rows = unrolled && i1 - i0 == k[0];
+                    for (ow, &(j0, j1)) in cols.iter().enumerate() {
+                        let corner = (top + (ow * sw + j0) * s[3]).wrapping_sub((j0 + pw) * s[3]);
+                        match (full_rows && j1 - j0 == k[1], k[0]) {
+                            (true, 3) => f(o, corner, (0, 3), (0, 3)),
+                            (true, _) => f(o, corner, (0, 2), (0, 2)),
+                            (false, _) => f(o, corner, (i0, i1), (j0, j1)),
+                        }
+                        o += 1;
+                    }
+                }
+            }
+        }
+    }
+
     /// The input coordinate that window position `o`, kernel offset `k` reads along `axis`,
     /// or None when it falls in the padding.
     #[inline]
