@@ -80,6 +80,35 @@ const waitBody = (key, { eq, gt }, timeout = 30000) =>
     return e !== null ? v === e : v !== undefined && Number(v) > g;
   }, [key, eq ?? null, gt ?? null], { timeout });
 
+// Picks another label and checks that the backward panel `canvasId` changes and that every
+// panel of `backIds` is drawn; then one SGD step must raise that label's probability and
+// draw `stepPanels` weight changes.
+async function labelAndStep(canvasId, nextLabel, backIds, stepPanels) {
+  const snapshot = () => page.evaluate((id) => {
+    const c = document.querySelector(`#backward canvas[data-id="${id}"]`);
+    return c ? c.toDataURL() : null;
+  }, canvasId);
+  const label0 = Number(await body('label'));
+  const before = await snapshot();
+  const other = nextLabel(label0);
+  await page.click(`#labels button[data-label="${other}"]`);
+  await waitBody('label', { eq: String(other) });
+  const after = await snapshot();
+  check(`the backward panels change with the label (${label0} → ${other})`, before && after && before !== after);
+  const drawn = await page.$$eval('#backward figure.panel', (fs) => fs.map((f) => f.dataset.id));
+  check('every backward matrix has a panel', backIds.every((id) => drawn.includes(id)), JSON.stringify(drawn));
+
+  const probs = JSON.parse(await body('probs'));
+  await page.fill('#lr', '0.05');
+  await page.click('#step');
+  await waitBody('steps', { eq: '1' });
+  const moved = JSON.parse(await body('after'));
+  const delta = Math.max(...moved.map((p, i) => Math.abs(p - probs[i])));
+  check(`one step moves the probabilities (max |ΔP| = ${delta.toExponential(2)}, P[${other}] ${probs[other].toFixed(4)} → ${moved[other].toFixed(4)})`, delta > 1e-5 && moved[other] > probs[other]);
+  const deltaPanels = await page.$$eval('#step-panels figure.panel', (fs) => fs.length);
+  check('the weight changes of every parameter are drawn', deltaPanels === stepPanels, String(deltaPanels));
+}
+
 async function lenetScenario() {
   await page.goto(url);
   await waitBody('ready', { eq: '1' });
@@ -120,31 +149,9 @@ async function lenetScenario() {
   check('hovering an im2col row shows the lens and highlights', hover.lens && hover.boxes >= 8, JSON.stringify(hover));
   await page.mouse.move(5, 5);
 
-  // Backward: change the label, the gradients change.
-  const snapshot = () => page.evaluate(() => {
-    const c = document.querySelector('#backward canvas[data-id="dW7"]');
-    return c ? c.toDataURL() : null;
-  });
-  const label0 = Number(await body('label'));
-  const before = await snapshot();
-  const other = (label0 + 3) % 10;
-  await page.click(`#labels button[data-label="${other}"]`);
-  await waitBody('label', { eq: String(other) });
-  const after = await snapshot();
-  check(`the backward panels change with the label (${label0} → ${other})`, before && after && before !== after);
-  const backIds = await page.$$eval('#backward figure.panel', (fs) => fs.map((f) => f.dataset.id));
-  check('every backward matrix has a panel', ['dz7', 'dW7', 'db7', 'da6', 'dW5', 'da3', 'dout3', 'dW3', 'da1', 'dout1', 'dW1', 'da0'].every((id) => backIds.includes(id)), JSON.stringify(backIds));
-
-  // One step moves the probabilities.
-  const probs = JSON.parse(await body('probs'));
-  await page.fill('#lr', '0.05');
-  await page.click('#step');
-  await waitBody('steps', { eq: '1' });
-  const moved = JSON.parse(await body('after'));
-  const delta = Math.max(...moved.map((p, i) => Math.abs(p - probs[i])));
-  check(`one step moves the probabilities (max |ΔP| = ${delta.toExponential(2)}, P[${other}] ${probs[other].toFixed(4)} → ${moved[other].toFixed(4)})`, delta > 1e-5 && moved[other] > probs[other]);
-  const deltaPanels = await page.$$eval('#step-panels figure.panel', (fs) => fs.length);
-  check('the weight changes are drawn', deltaPanels === 10, String(deltaPanels));
+  // Backward: change the label, the gradients change; one step moves the probabilities.
+  await labelAndStep('dW7', (label) => (label + 3) % 10,
+    ['dz7', 'dW7', 'db7', 'da6', 'dW5', 'da3', 'dout3', 'dW3', 'da1', 'dout1', 'dW1', 'da0'], 10);
 
   // With test images: pick a misclassified one for the screenshot.
   if (process.env.MNIST_DIR) {
@@ -271,29 +278,8 @@ async function archScenario() {
   check('the max-pool windows are 8·10·10 rows of 9 with their argmax strip', forward.a3 && forward.a3[0] === 9 && forward.a3[1] === 800 && forward.strips >= 1, JSON.stringify(forward));
   check('the heatmaps are not blank', forward.colours.every((n) => n > 3), JSON.stringify(forward.colours));
 
-  const snapshot = () => page.evaluate(() => {
-    const c = document.querySelector('#backward canvas[data-id="dW11"]');
-    return c ? c.toDataURL() : null;
-  });
-  const label0 = Number(await body('label'));
-  const before = await snapshot();
-  const other = (label0 + 1) % 3;
-  await page.click(`#labels button[data-label="${other}"]`);
-  await waitBody('label', { eq: String(other) });
-  const after = await snapshot();
-  check(`the backward panels change with the label (${label0} → ${other})`, before && after && before !== after);
-  const backIds = await page.$$eval('#backward figure.panel', (fs) => fs.map((f) => f.dataset.id));
-  check('every layer has its backward panels', ['dy11', 'dW11', 'db11', 'dx11', 'dx10', 'dW9', 'dx7', 'da6', 'dx6', 'dz4', 'dW4', 'da3', 'dx3', 'dg1', 'dbe1', 'dW0', 'da0', 'dx0'].every((id) => backIds.includes(id)), JSON.stringify(backIds));
-
-  const probs = JSON.parse(await body('probs'));
-  await page.fill('#lr', '0.05');
-  await page.click('#step');
-  await waitBody('steps', { eq: '1' });
-  const moved = JSON.parse(await body('after'));
-  const delta = Math.max(...moved.map((p, i) => Math.abs(p - probs[i])));
-  check(`one step moves the probabilities (P[${other}] ${probs[other].toFixed(4)} → ${moved[other].toFixed(4)})`, delta > 1e-5 && moved[other] > probs[other]);
-  const deltaPanels = await page.$$eval('#step-panels figure.panel', (fs) => fs.length);
-  check('the weight changes of every parameter are drawn', deltaPanels === 10, String(deltaPanels));
+  await labelAndStep('dW11', (label) => (label + 1) % 3,
+    ['dy11', 'dW11', 'db11', 'dx11', 'dx10', 'dW9', 'dx7', 'da6', 'dx6', 'dz4', 'dW4', 'da3', 'dx3', 'dg1', 'dbe1', 'dW0', 'da0', 'dx0'], 10);
   const shapes = await page.$$eval('#shapes tr', (rs) => rs.length);
   check('the shapes table is shown', shapes > 12, String(shapes));
 
