@@ -139,7 +139,7 @@ impl Window2d {
                     let top = (plane + (oh * sh + i0) * s[2]).wrapping_sub((i0 + ph) * s[2]);
                     let full_rows = unrolled && i1 - i0 == k[0];
                     for (ow, &(j0, j1)) in cols.iter().enumerate() {
-                        let corner = (top + (ow * sw + j0) * s[3]).wrapping_sub((j0 + pw) * s[3]);
+                        let corner = top.wrapping_add((ow * sw + j0) * s[3]).wrapping_sub((j0 + pw) * s[3]);
                         match (full_rows && j1 - j0 == k[1], k[0]) {
                             (true, 3) => f(o, corner, (0, 3), (0, 3)),
                             (true, _) => f(o, corner, (0, 2), (0, 2)),
