@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tensor::Tensor;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use super::assets::{APP_JS, DERIVATION_HTML, DERIVATION_JS, DERIVATION_MD, INDEX_HTML, PANELS_JS, STYLE_CSS, page};
 use super::layer_text::layer_cards;
@@ -45,7 +45,9 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
             error(StatusCode::METHOD_NOT_ALLOWED, "wrong method for this route".into())
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(CompressionLayer::new().gzip(true))
+        // gzip at its fastest level when the browser asks: one LeNet-5 pass is 4.0 MB of JSON,
+        // 1.5 MB gzipped in 39 ms (the default level: 1.3 MB in 175 ms, more than it saves).
+        .layer(CompressionLayer::new().gzip(true).quality(CompressionLevel::Fastest))
         .with_state(state)
 }
 
