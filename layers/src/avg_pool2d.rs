@@ -6,13 +6,14 @@
 use autograd::Var;
 use tensor::{Element, Window2d};
 
-use crate::error::{LayerError, Result};
+use crate::error::Result;
 use crate::module::Module;
+use crate::pool_window::PoolWindow;
 
 /// An average-pooling layer (windows may overlap; padding up to half the kernel).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AvgPool2d {
-    window: Window2d,
+    pool: PoolWindow,
 }
 
 impl AvgPool2d {
@@ -23,49 +24,30 @@ impl AvgPool2d {
 
     /// Any window; an error for a zero kernel or stride or padding over half the kernel.
     pub fn with_window(window: Window2d) -> Result<Self> {
-        if window.kernel.contains(&0)
-            || window.stride.contains(&0)
-            || (0..2).any(|a| 2 * window.padding[a] > window.kernel[a])
-        {
-            return Err(LayerError::Config {
-                what: format!("AvgPool2d({window:?})"),
-                reason: "kernel and stride must be positive and padding at most half the kernel".into(),
-            });
-        }
-        Ok(AvgPool2d { window })
+        Ok(AvgPool2d { pool: PoolWindow::new("AvgPool2d", window)? })
     }
 
     /// The window.
     pub fn window(&self) -> &Window2d {
-        &self.window
-    }
-
-    fn check(&self, input: &[usize]) -> Result<tensor::WindowDims> {
-        self.window.pool_dims("AvgPool2d", input).map_err(|_| LayerError::InputShape {
-            module: self.describe(),
-            expected: "[N, C, H, W] with H, W large enough for the window".into(),
-            got: input.to_vec(),
-        })
+        &self.pool.window
     }
 
     /// The output shape `[N, C, oh, ow]` for an input shape (callable without naming the
     /// element type).
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        let d = self.check(input)?;
-        Ok(vec![d.n, d.c, d.oh, d.ow])
+        self.pool.output_shape(input)
     }
 
     /// The layer with its window.
     pub fn describe(&self) -> String {
-        let w = &self.window;
-        format!("AvgPool2d(kernel {}×{}, stride {:?}, padding {:?})", w.kernel[0], w.kernel[1], w.stride, w.padding)
+        self.pool.describe()
     }
 }
 
 impl<T: Element> Module<T> for AvgPool2d {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
-        self.check(&x.shape())?;
-        Ok(x.avg_pool2d(&self.window)?)
+        self.pool.check(&x.shape())?;
+        Ok(x.avg_pool2d(&self.pool.window)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

@@ -49,6 +49,7 @@ mod loss;
 mod max_pool2d;
 mod module;
 pub mod optim;
+mod pool_window;
 pub mod prelude;
 mod sequential;
 mod sigmoid;

@@ -6,13 +6,14 @@
 use autograd::Var;
 use tensor::{Element, Window2d};
 
-use crate::error::{LayerError, Result};
+use crate::error::Result;
 use crate::module::Module;
+use crate::pool_window::PoolWindow;
 
 /// A max-pooling layer (windows may overlap; padding up to half the kernel).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MaxPool2d {
-    window: Window2d,
+    pool: PoolWindow,
 }
 
 impl MaxPool2d {
@@ -23,49 +24,30 @@ impl MaxPool2d {
 
     /// Any window; an error for a zero kernel or stride or padding over half the kernel.
     pub fn with_window(window: Window2d) -> Result<Self> {
-        if window.kernel.contains(&0)
-            || window.stride.contains(&0)
-            || (0..2).any(|a| 2 * window.padding[a] > window.kernel[a])
-        {
-            return Err(LayerError::Config {
-                what: format!("MaxPool2d({window:?})"),
-                reason: "kernel and stride must be positive and padding at most half the kernel".into(),
-            });
-        }
-        Ok(MaxPool2d { window })
+        Ok(MaxPool2d { pool: PoolWindow::new("MaxPool2d", window)? })
     }
 
     /// The window.
     pub fn window(&self) -> &Window2d {
-        &self.window
-    }
-
-    fn check(&self, input: &[usize]) -> Result<tensor::WindowDims> {
-        self.window.pool_dims("MaxPool2d", input).map_err(|_| LayerError::InputShape {
-            module: self.describe(),
-            expected: "[N, C, H, W] with H, W large enough for the window".into(),
-            got: input.to_vec(),
-        })
+        &self.pool.window
     }
 
     /// The output shape `[N, C, oh, ow]` for an input shape (callable without naming the
     /// element type).
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        let d = self.check(input)?;
-        Ok(vec![d.n, d.c, d.oh, d.ow])
+        self.pool.output_shape(input)
     }
 
     /// The layer with its window.
     pub fn describe(&self) -> String {
-        let w = &self.window;
-        format!("MaxPool2d(kernel {}×{}, stride {:?}, padding {:?})", w.kernel[0], w.kernel[1], w.stride, w.padding)
+        self.pool.describe()
     }
 }
 
 impl<T: Element> Module<T> for MaxPool2d {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
-        self.check(&x.shape())?;
-        Ok(x.max_pool2d(&self.window)?)
+        self.pool.check(&x.shape())?;
+        Ok(x.max_pool2d(&self.pool.window)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -77,9 +59,9 @@ impl<T: Element> Module<T> for MaxPool2d {
     }
 
     fn matrix_shapes(&self, input: &[usize]) -> Vec<(String, Vec<usize>)> {
-        match self.check(input) {
+        match self.pool.check(input) {
             Ok(d) => vec![
-                ("windows".into(), vec![d.n * d.c * d.oh * d.ow, self.window.kernel_area()]),
+                ("windows".into(), vec![d.n * d.c * d.oh * d.ow, self.pool.window.kernel_area()]),
                 ("max of each row".into(), vec![d.n, d.c, d.oh, d.ow]),
             ],
             Err(_) => Vec::new(),
