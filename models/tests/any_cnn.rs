@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use layers::Module;
 use layers::checkpoint::read_checkpoint;
 use models::arch::Arch;
@@ -16,54 +14,11 @@ use models::data::{ImageSet, Preprocess};
 use models::network::NetworkInfo;
 use models::resume::{Checkpointer, load_state};
 use models::train::{Advance, Flow, OptimizerKind, ScheduleKind, TrainConfig, Trainer};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 
-use common::{Scratch, idx_bytes, lenet5, s};
+use common::shapes::{images, weights_bits, write_folder};
+use common::{Scratch, lenet5, s};
 
 const SPEC: &str = "conv(4,3,p=1) relu maxpool(2) conv(8,3,s=2,p=1) relu flatten linear(16) relu linear(3)";
-const SIDE: usize = 12;
-
-/// `n` images of 12×12: noise with a bright horizontal bar (class 0), vertical bar (1) or
-/// square (2) at a random place.
-fn images(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-    for _ in 0..n {
-        let class = rng.random_range(0..3u8);
-        let (r0, c0) = (rng.random_range(1..8), rng.random_range(1..8));
-        for r in 0..SIDE {
-            for c in 0..SIDE {
-                let on = match class {
-                    0 => r == r0 && (c0..c0 + 4).contains(&c),
-                    1 => c == c0 && (r0..r0 + 4).contains(&r),
-                    _ => (r0..r0 + 3).contains(&r) && (c0..c0 + 3).contains(&c),
-                };
-                pixels.push(if on { 255 } else { rng.random_range(0..60) });
-            }
-        }
-        labels.push(class);
-    }
-    (pixels, labels)
-}
-
-/// An IDX folder with MNIST's four file names holding the shapes data set.
-fn write_folder(dir: &Path) {
-    for (prefix, n, seed) in [("train", 240u32, 1), ("t10k", 60, 2)] {
-        let (pixels, labels) = images(n as usize, seed);
-        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), idx_bytes(&[n, 12, 12], &pixels)).unwrap();
-        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), idx_bytes(&[n], &labels)).unwrap();
-    }
-}
-
-fn weights_bits(path: &Path) -> Vec<(String, Vec<u32>)> {
-    read_checkpoint::<f32>(path)
-        .unwrap()
-        .tensors
-        .into_iter()
-        .map(|(n, t)| (n, t.iter().map(f32::to_bits).collect()))
-        .collect()
-}
 
 #[test]
 fn the_command_trains_evaluates_predicts_and_resumes_a_spec() {
