@@ -1,7 +1,8 @@
 //! Batch normalisation on one tape: training mode against a naive per-channel loop and
 //! central finite differences (f64, 2-D and 4-D, contiguous and permuted inputs), the batch
 //! statistics and PyTorch's running-statistics update, evaluation mode likewise, f32 against
-//! f64. The sharded op is in `batch_norm_shards.rs`.
+//! f64; with a fused ReLU, the same numbers as batch norm then ReLU, and finite differences
+//! away from the kink. The sharded op is in `batch_norm_shards.rs`.
 
 mod bn_common;
 mod common;
@@ -11,7 +12,7 @@ use autograd::{AutogradError, BatchStats, Tape};
 use bn_common::*;
 use common::*;
 use proptest::prelude::*;
-use tensor::Tensor;
+use tensor::{Activation, Tensor};
 
 proptest! {
     #![proptest_config(config(64))]
@@ -84,6 +85,40 @@ proptest! {
         let y = tape.leaf(x.clone()).batch_norm_eval(tape.leaf(gamma.clone()), tape.leaf(beta.clone()), &mean, &var, EPS)?;
         prop_close(&y.value().to_vec(), &want, 1e-12)?;
         check_gradients(|_, v| weighted_sum(v[0].batch_norm_eval(v[1], v[2], &mean, &var, EPS)?, seed), &[x, gamma, beta])?;
+    }
+
+    /// `act(batch_norm(x))` as one op: bit for bit the output and gradients of batch norm
+    /// followed by the ReLU op, in training and evaluation mode; finite differences away
+    /// from the kink.
+    #[test]
+    fn fused_relu_equals_batch_norm_then_relu((x, gamma, beta) in bn_shape().prop_flat_map(bn_inputs), seed in any::<u64>()) {
+        prop_assume!(well_spread(&x));
+        let relu = Some(Activation::Relu);
+        let tape = Tape::new();
+        let (xv, gv, bv) = (tape.leaf(x.clone()), tape.leaf(gamma.clone()), tape.leaf(beta.clone()));
+        let pre = xv.batch_norm_train(gv, bv, EPS, None)?.y;
+        prop_assume!(pre.value().iter().all(|v| v.abs() > 1e-3));
+        let separate = pre.relu()?;
+        let fused = xv.batch_norm_train_activated(gv, bv, EPS, None, relu)?.y;
+        prop_assert_eq!(fused.value().to_vec(), separate.value().to_vec());
+        let (gs, gf) = (tape.backward(weighted_sum(separate, seed)?)?, tape.backward(weighted_sum(fused, seed)?)?);
+        for v in [xv, gv, bv] {
+            prop_assert_eq!(gf.get(v).unwrap().to_vec(), gs.get(v).unwrap().to_vec());
+        }
+        check_gradients(
+            |_, v| weighted_sum(v[0].batch_norm_train_activated(v[1], v[2], EPS, None, relu)?.y, seed),
+            &[x.clone(), gamma.clone(), beta.clone()],
+        )?;
+
+        let c = x.shape()[1];
+        let (mean, var) = (Tensor::from_fn(&[c], |i| i[0] as f64 * 0.1)?, Tensor::from_fn(&[c], |i| 0.5 + i[0] as f64)?);
+        let eval_separate = xv.batch_norm_eval(gv, bv, &mean, &var, EPS)?.relu()?.value();
+        let eval_fused = xv.batch_norm_eval_activated(gv, bv, &mean, &var, EPS, relu)?.value();
+        prop_assert_eq!(eval_fused.to_vec(), eval_separate.to_vec());
+        let no_grad = Tape::no_grad();
+        let (xc, gc, bc) = (no_grad.constant(x), no_grad.constant(gamma), no_grad.constant(beta));
+        let inference = xc.batch_norm_eval_activated(gc, bc, &mean, &var, EPS, relu)?.value();
+        prop_assert_eq!(inference.to_vec(), eval_separate.to_vec());
     }
 
     /// With the batch's own mean and biased variance as running statistics, evaluation mode

@@ -1,7 +1,7 @@
 //! Parameter-free shape and activation modules: ReLU and Flatten.
 
 use autograd::Var;
-use tensor::Element;
+use tensor::{Activation, Element};
 
 use crate::error::{LayerError, Result};
 use crate::module::Module;
@@ -20,6 +20,10 @@ impl ReLU {
 impl<T: Element> Module<T> for ReLU {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
         Ok(x.relu()?)
+    }
+
+    fn activation(&self) -> Option<Activation> {
+        Some(Activation::Relu)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

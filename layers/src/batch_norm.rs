@@ -17,7 +17,7 @@
 //! shard 0 only, are the whole batch's. Without a context the tape's batch is the batch.
 
 use autograd::{Param, Var};
-use tensor::{Element, Tensor};
+use tensor::{Activation, Element, Tensor};
 
 use crate::buffer::Buffer;
 use crate::error::{LayerError, Result};
@@ -138,6 +138,24 @@ impl<T: Element> BatchNorm<T> {
         format!("BatchNorm{}({}, eps {:e}, momentum {})", self.kind.suffix(), self.channels, self.eps, self.momentum)
     }
 
+    fn forward_with<'t>(&self, x: Var<'t, T>, act: Option<Activation>) -> Result<Var<'t, T>> {
+        self.check(&x.shape())?;
+        let tape = x.tape();
+        let (gamma, beta) = (tape.param(&self.weight), tape.param(&self.bias));
+        let eps = T::from_f64_lossy(self.eps);
+        if !self.training {
+            let (mean, var) = (self.running_mean.get(), self.running_var.get());
+            return Ok(x.batch_norm_eval_activated(gamma, beta, &mean, &var, eps, act)?);
+        }
+        let context = tape.context();
+        let group = context.and_then(autograd::StepContext::shard_of_group);
+        let out = x.batch_norm_train_activated(gamma, beta, eps, group, act)?;
+        if context.is_none_or(|c| c.shard == 0) {
+            self.update_running(&out.stats)?;
+        }
+        Ok(out.y)
+    }
+
     fn check(&self, input: &[usize]) -> Result<()> {
         let rank = match self.kind {
             BatchNormKind::D1 => 2,
@@ -176,20 +194,12 @@ impl BatchNormKind {
 
 impl<T: Element> Module<T> for BatchNorm<T> {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
-        self.check(&x.shape())?;
-        let tape = x.tape();
-        let (gamma, beta) = (tape.param(&self.weight), tape.param(&self.bias));
-        let eps = T::from_f64_lossy(self.eps);
-        if !self.training {
-            let (mean, var) = (self.running_mean.get(), self.running_var.get());
-            return Ok(x.batch_norm_eval(gamma, beta, &mean, &var, eps)?);
-        }
-        let context = tape.context();
-        let out = x.batch_norm_train(gamma, beta, eps, context.and_then(autograd::StepContext::shard_of_group))?;
-        if context.is_none_or(|c| c.shard == 0) {
-            self.update_running(&out.stats)?;
-        }
-        Ok(out.y)
+        self.forward_with(x, None)
+    }
+
+    /// One op: the activation is applied in the normalisation's output pass.
+    fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
+        self.forward_with(x, Some(act))
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

@@ -11,7 +11,7 @@
 
 use autograd::{Param, Var};
 use rand::Rng;
-use tensor::{Element, Window2d};
+use tensor::{Activation, Element, Window2d};
 
 use crate::error::{LayerError, Result};
 use crate::init::{Init, bias_uniform, fans};
@@ -118,6 +118,13 @@ impl<T: Element> Conv2d<T> {
         }
         self.config.window.dims("Conv2d", input).map_err(|_| err())
     }
+
+    fn forward_with<'t>(&self, x: Var<'t, T>, act: Option<Activation>) -> Result<Var<'t, T>> {
+        self.check(&x.shape())?;
+        let tape = x.tape();
+        let bias = self.bias.as_ref().map(|b| tape.param(b));
+        Ok(x.conv2d_activated(tape.param(&self.weight), bias, &self.config.window, act)?)
+    }
 }
 
 impl<T: Element> Conv2d<T> {
@@ -154,10 +161,12 @@ fn describe(c: &Conv2dConfig) -> String {
 
 impl<T: Element> Module<T> for Conv2d<T> {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
-        self.check(&x.shape())?;
-        let tape = x.tape();
-        let bias = self.bias.as_ref().map(|b| tape.param(b));
-        Ok(x.conv2d(tape.param(&self.weight), bias, &self.config.window)?)
+        self.forward_with(x, None)
+    }
+
+    /// One op: the activation is applied where the bias is added.
+    fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
+        self.forward_with(x, Some(act))
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

@@ -71,6 +71,6 @@ pub use loss::{cross_entropy, cross_entropy_smoothed, l2_penalty};
 pub use max_pool2d::MaxPool2d;
 pub use module::{Module, visit_child, visit_child_buffers, visit_child_mut};
 pub use optim::{Adam, AdamConfig, DecayFilter, Optimizer, OptimizerState, Sgd, SgdConfig};
-pub use sequential::Sequential;
+pub use sequential::{Sequential, forward_chain};
 pub use sigmoid::Sigmoid;
 pub use tanh::Tanh;

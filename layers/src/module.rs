@@ -1,7 +1,7 @@
 //! The `Module` trait: a piece of a network with a forward pass and named parameters.
 
 use autograd::{Param, Tape, Var};
-use tensor::{Element, Tensor};
+use tensor::{Activation, Element, Tensor};
 
 use crate::buffer::Buffer;
 use crate::error::Result;
@@ -45,6 +45,20 @@ pub trait Module<T: Element>: Send + Sync {
     /// Switches between training and evaluation behaviour, for modules where they differ;
     /// containers pass it on.
     fn set_training(&mut self, _training: bool) {}
+
+    /// The element-wise activation this layer is, if it is one ([`ReLU`](crate::ReLU) is
+    /// `Relu`): a chain ([`forward_chain`](crate::forward_chain)) then has the layer before
+    /// it apply the activation in its own output pass ([`Module::forward_activated`]).
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+
+    /// `act(forward(input))`. A layer that can apply the activation in its own output pass
+    /// overrides this with one fused op, the same numbers without a pre-activation tensor
+    /// kept on the tape (a convolution: [`Var::conv2d_activated`]).
+    fn forward_activated<'t>(&self, input: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
+        Ok(self.forward(input)?.activation(act)?)
+    }
 
     /// A one-line description with the configuration, e.g. `Conv2d(1→6, kernel 5×5, …)`;
     /// by default the type's name.
@@ -108,6 +122,14 @@ impl<T: Element, M: Module<T> + ?Sized> Module<T> for Box<M> {
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         (**self).output_shape(input)
+    }
+
+    fn activation(&self) -> Option<Activation> {
+        (**self).activation()
+    }
+
+    fn forward_activated<'t>(&self, input: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
+        (**self).forward_activated(input, act)
     }
 
     fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {

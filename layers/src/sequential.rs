@@ -87,11 +87,8 @@ impl<T: Element> Sequential<T> {
 }
 
 impl<T: Element> Module<T> for Sequential<T> {
-    fn forward<'t>(&self, mut x: Var<'t, T>) -> Result<Var<'t, T>> {
-        for (name, layer) in &self.layers {
-            x = layer.forward(x).map_err(|e| at_layer(name, e))?;
-        }
-        Ok(x)
+    fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        forward_chain(self.named_layers(), x)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -129,6 +126,28 @@ impl<T: Element> Module<T> for Sequential<T> {
 }
 
 /// An input-shape error of the layer `name`, naming it (`layer 3 (Conv2d(…))`).
+/// Runs `layers` in order from `x`. A layer followed by an activation layer applies it in
+/// its own output pass ([`Module::forward_activated`]: for a convolution one op, and no
+/// pre-activation tensor kept), with the same numbers as running both. A shape error names
+/// the layer.
+pub fn forward_chain<'t, 'a, T: Element>(
+    layers: impl IntoIterator<Item = (&'a str, &'a dyn Module<T>)>,
+    mut x: Var<'t, T>,
+) -> Result<Var<'t, T>> {
+    let mut layers = layers.into_iter().peekable();
+    while let Some((name, layer)) = layers.next() {
+        x = match layers.peek().and_then(|(_, next)| next.activation()) {
+            Some(act) => {
+                layers.next();
+                layer.forward_activated(x, act)
+            }
+            None => layer.forward(x),
+        }
+        .map_err(|e| at_layer(name, e))?;
+    }
+    Ok(x)
+}
+
 fn at_layer(name: &str, e: LayerError) -> LayerError {
     match e {
         LayerError::InputShape { module, expected, got } => {

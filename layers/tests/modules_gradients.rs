@@ -136,6 +136,32 @@ fn sequential_cnn_gradients() {
     }
 }
 
+/// A chain applies a ReLU inside the preceding convolution's output pass (one op on the
+/// tape, no pre-activation kept): the same output and gradients, bit for bit, as running
+/// each layer's own forward in turn.
+#[test]
+fn fused_conv_relu_equals_the_layers_one_by_one() {
+    let net = small_cnn(4);
+    let x = random_tensor::<f64>(&[2, 2, 9, 7], 14);
+    let run = |fused: bool| {
+        let tape = Tape::new();
+        let xv = tape.leaf(x.clone());
+        let y = if fused {
+            net.forward(xv).unwrap()
+        } else {
+            net.layers().try_fold(xv, |v, layer| layer.forward(v)).unwrap()
+        };
+        let loss = cross_entropy_smoothed(y, &[1, 2], 0.1).unwrap();
+        let grads = tape.backward(loss).unwrap();
+        let mut got = vec![y.value().to_vec(), grads.get(xv).unwrap().to_vec()];
+        got.extend(net.parameters().iter().map(|p| grads.param(p).unwrap().to_vec()));
+        (got, tape.len())
+    };
+    let ((fused, fused_nodes), (separate, separate_nodes)) = (run(true), run(false));
+    assert_eq!(fused, separate);
+    assert_eq!(fused_nodes + 2, separate_nodes, "the two ReLUs are fused into their convolutions");
+}
+
 /// The output-shape comment above, spelled out: conv 9×7 → ⌊(9+2−3)/2⌋+1 = 5,
 /// ⌊(7+2−3)/2⌋+1 = 4; pool → ⌊(5+2−3)/2⌋+1 = 3, ⌊(4+2−3)/2⌋+1 = 2; conv 2×3 pad 1 →
 /// ⌊(3+2−2)/1⌋+1 = 4, ⌊(2+2−3)/1⌋+1 = 2.

@@ -78,11 +78,7 @@ impl<T: Element> LeNet5<T> {
 
 impl<T: Element> Module<T> for LeNet5<T> {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
-        let mut x = x;
-        for (_, stage) in self.stages() {
-            x = stage.forward(x)?;
-        }
-        Ok(x)
+        layers::forward_chain(self.stages(), x)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

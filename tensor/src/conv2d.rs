@@ -8,7 +8,8 @@
 //! product (several images per call: `Wm` packed once per block, not once per image, and
 //! fewer partial tiles), written column by column into a scratch `z` whose column f holds,
 //! image after image, the plane of filter f; an epilogue pass copies those planes into the
-//! N×F×oh×ow output and adds the bias. The VJP, per block:
+//! N×F×oh×ow output and adds the bias (and applies a fused activation, [`conv2d_activated`],
+//! whose VJP masks `∇z` in the pass that gathers it). The VJP, per block:
 //! `∇Wmᵀ += ∇zᵀ·a` (which is `∇W` as `[F, C·kh·kw]`), `∇b = 1ᵀ·∇z`, `∇a = ∇z·Wmᵀ`,
 //! `∇x = col2im(∇a)`, with `∇z` gathered from ∇y's planes the same way.
 //!
@@ -20,6 +21,7 @@
 //! layer written as a convolution), `a` is the input itself seen as `[N, C·H·W]`: no im2col
 //! or col2im.
 
+use crate::activation::Activation;
 use crate::columns::{add_col2im_columns, im2col_columns, im2col_rows};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -77,12 +79,24 @@ pub fn conv2d<T: Element>(
     bias: Option<&Tensor<T>>,
     window: &Window2d,
 ) -> Result<Tensor<T>> {
-    const OP: &str = "conv2d";
-    let g = Geometry::new(OP, x, weight, window)?;
+    conv2d_activated(x, weight, bias, window, None)
+}
+
+/// `y = act(conv2d(x, W, b))`, the activation applied in the same output pass as the bias:
+/// one tensor written (and, on a tape, kept) instead of the pre-activation `z` and `y`.
+pub fn conv2d_activated<T: Element>(
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    window: &Window2d,
+    activation: Option<Activation>,
+) -> Result<Tensor<T>> {
+    let op = if activation.is_some() { "conv2d_activated" } else { "conv2d" };
+    let g = Geometry::new(op, x, weight, window)?;
     if let Some(b) = bias
         && b.shape() != [g.f]
     {
-        return Err(TensorError::ShapeMismatch { op: OP, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() });
+        return Err(TensorError::ShapeMismatch { op, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() });
     }
     let (n, p, f, taps) = (g.d.n, g.d.positions(), g.f, g.taps);
     let bias = bias.map(|b| b.to_vec()).unwrap_or_else(|| vec![T::zero(); f]);
@@ -127,7 +141,10 @@ pub fn conv2d<T: Element>(
         }
         for b in 0..images.len() {
             for (plane, &bias) in z.chunks_exact(rows).map(|column| &column[b * p..(b + 1) * p]).zip(&bias) {
-                y.extend(plane.iter().map(|&v| v + bias));
+                match activation {
+                    None => y.extend(plane.iter().map(|&v| v + bias)),
+                    Some(act) => y.extend(plane.iter().map(|&v| act.apply(v + bias))),
+                }
             }
         }
     }
@@ -143,21 +160,34 @@ pub fn conv2d_backward<T: Element>(
     grad: &Tensor<T>,
     want: [bool; 3],
 ) -> Result<Conv2dGrads<T>> {
+    conv2d_activated_backward(x, weight, window, grad, None, want)
+}
+
+/// The VJP of [`conv2d_activated`] given its output `y` (`activated = (act, y)`):
+/// `∇z = act'(∇y, y)` (for ReLU `∇y ⊙ 1(y > 0)`), applied while `∇z` is gathered block by
+/// block, then [`conv2d_backward`]'s rules. `None` is [`conv2d_backward`].
+pub fn conv2d_activated_backward<T: Element>(
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    window: &Window2d,
+    grad: &Tensor<T>,
+    activated: Option<(Activation, &Tensor<T>)>,
+    want: [bool; 3],
+) -> Result<Conv2dGrads<T>> {
     const OP: &str = "conv2d_backward";
     let g = Geometry::new(OP, x, weight, window)?;
     let (n, p, f, taps) = (g.d.n, g.d.positions(), g.f, g.taps);
-    if grad.shape() != [n, f, g.d.oh, g.d.ow] {
-        return Err(TensorError::ShapeMismatch { op: OP, lhs: grad.shape().to_vec(), rhs: vec![n, f, g.d.oh, g.d.ow] });
+    let out_shape = [n, f, g.d.oh, g.d.ow];
+    for t in std::iter::once(grad).chain(activated.map(|(_, y)| y)) {
+        if t.shape() != out_shape {
+            return Err(TensorError::ShapeMismatch { op: OP, lhs: t.shape().to_vec(), rhs: out_shape.to_vec() });
+        }
     }
     let gy = grad.to_contiguous();
     let gyd = gy.as_slice().expect("contiguous");
-    let bias = want[2].then(|| {
-        let mut sums = vec![T::zero(); f];
-        for (plane, s) in gyd.chunks_exact(p).zip((0..f).cycle()) {
-            sums[s] += lane_sum(plane);
-        }
-        Tensor::from_vec(&[f], sums)
-    });
+    let y = activated.map(|(act, y)| (act, y.to_contiguous()));
+    let y = y.as_ref().map(|(act, y)| (*act, y.as_slice().expect("contiguous")));
+    let mut bias_sums = want[2].then(|| vec![T::zero(); f]);
     let w = weight.to_contiguous();
     let wd = w.as_slice().expect("contiguous");
     let per_block = g.images_per_block();
@@ -167,16 +197,29 @@ pub fn conv2d_backward<T: Element>(
     let gx_view = gx.as_ref().and_then(|gx| im2col_view(gx.strides(), window, &g.d));
     let block_needed = (gw.is_some() && x_view.is_none()) || (gx.is_some() && gx_view.is_none());
     let mut a = if block_needed { vec![T::zero(); per_block * p * taps] } else { Vec::new() };
-    let mut gz = if want[0] || want[1] { vec![T::zero(); per_block * p * f] } else { Vec::new() };
+    let any = want.iter().any(|&w| w);
+    let mut gz = if any { vec![T::zero(); per_block * p * f] } else { Vec::new() };
     let mut ws = Workspace::default();
     let gx_strides = gx.as_ref().map(|gx| gx.strides().to_vec()).unwrap_or_default();
     let mut gx_data = gx.as_mut().map(|gx| gx.dense_mut_slice().expect("a dense gradient"));
-    for images in g.blocks().filter(|_| want[0] || want[1]) {
+    for images in g.blocks().filter(|_| any) {
         let rows = images.len() * p;
-        // ∇z of the block, column by column: column f holds the images' planes ∇y[n, f].
+        // ∇z of the block, column by column: column f holds the images' planes ∇y[n, f]
+        // (through the activation's VJP); ∇b sums them plane by plane, image after image.
         for (fi, column) in gz[..rows * f].chunks_exact_mut(rows).enumerate() {
             for (b, plane) in images.clone().zip(column.chunks_exact_mut(p)) {
-                plane.copy_from_slice(&gyd[(b * f + fi) * p..(b * f + fi + 1) * p]);
+                let at = (b * f + fi) * p..(b * f + fi + 1) * p;
+                match y {
+                    None => plane.copy_from_slice(&gyd[at]),
+                    Some((act, yd)) => {
+                        for ((d, &g), &y) in plane.iter_mut().zip(&gyd[at.clone()]).zip(&yd[at]) {
+                            *d = act.vjp_from_output(g, y);
+                        }
+                    }
+                }
+                if let Some(sums) = bias_sums.as_mut() {
+                    sums[fi] += lane_sum(plane);
+                }
             }
         }
         if let Some(gw) = gw.as_mut() {
@@ -243,7 +286,7 @@ pub fn conv2d_backward<T: Element>(
     Ok(Conv2dGrads {
         input: gx,
         weight: gw.map(|v| Tensor::from_vec(weight.shape(), v)).transpose()?,
-        bias: bias.transpose()?,
+        bias: bias_sums.map(|sums| Tensor::from_vec(&[f], sums)).transpose()?,
     })
 }
 

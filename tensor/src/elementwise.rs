@@ -79,7 +79,7 @@ impl<T: Element> Tensor<T> {
 
     /// `max(x, 0)`; NaN stays NaN.
     pub fn relu(&self) -> Tensor<T> {
-        self.map(|x| if x < T::zero() { T::zero() } else { x })
+        self.map(crate::activation::relu)
     }
 
     /// `eˣ`.

@@ -42,8 +42,9 @@ mod tensor;
 mod view;
 mod window;
 
+pub use activation::Activation;
 pub use avg_pool::{avg_pool2d, avg_pool2d_backward};
-pub use conv2d::{Conv2dGrads, conv2d, conv2d_backward};
+pub use conv2d::{Conv2dGrads, conv2d, conv2d_activated, conv2d_activated_backward, conv2d_backward};
 pub use counter_rng::{CounterRng, splitmix64_mix};
 pub use element::Element;
 pub use error::{Result, TensorError};

@@ -1,13 +1,12 @@
-//! The fused kernels (`conv2d`, `conv2d_backward`, `max_pool2d`, `max_pool2d_values`,
-//! `max_pool2d_backward`)
-//! against the definitions written as plain loops, on random geometries and on inputs laid
+//! The fused kernels (`conv2d`, `conv2d_backward`, their ReLU-fused `_activated` forms,
+//! `max_pool2d`, `max_pool2d_values`, `max_pool2d_backward`) against the definitions written as plain loops, on random geometries and on inputs laid
 //! out contiguously, channels-last, or as a strided slice.
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
-use tensor::{Tensor, Window2d};
+use tensor::{Activation, Tensor, Window2d};
 
 /// A random geometry with at least one output position.
 fn geometry() -> impl Strategy<Value = ([usize; 4], usize, Window2d, u8, u64)> {
@@ -81,29 +80,34 @@ fn check_conv(shape: [usize; 4], f: usize, g: Window2d, layout: u8, seed: u64) -
     let bias = Tensor::from_vec(&[f], bv.clone()).unwrap();
     let grad = laid_out([n, f, oh, ow], &gv, (layout + 1) % 3);
 
-    let (mut y, mut gx, mut gw, mut gb) =
-        (vec![0.0; n * f * oh * ow], vec![0.0; xv.len()], vec![0.0; wv.len()], vec![0.0; f]);
-    for (ni, fi, oi, oj) in boxed(n, f, oh, ow) {
-        let out = ((ni * f + fi) * oh + oi) * ow + oj;
-        y[out] = bv[fi];
-        gb[fi] += gv[out];
-        for ci in 0..c {
-            for i in 0..kh {
-                for j in 0..kw {
-                    let (Some(hh), Some(ww)) =
-                        (src(oi, i, g.stride[0], g.padding[0], h), src(oj, j, g.stride[1], g.padding[1], w))
-                    else {
-                        continue;
-                    };
-                    let xi = ((ni * c + ci) * h + hh) * w + ww;
-                    let wi = ((fi * c + ci) * kh + i) * kw + j;
-                    y[out] += xv[xi] * wv[wi];
-                    gw[wi] += gv[out] * xv[xi];
-                    gx[xi] += gv[out] * wv[wi];
+    // y, ∇x, ∇W, ∇b for ∇z = gz by the definition, as loops.
+    let loops = |gz: &[f64]| {
+        let (mut y, mut gx, mut gw, mut gb) =
+            (vec![0.0; n * f * oh * ow], vec![0.0; xv.len()], vec![0.0; wv.len()], vec![0.0; f]);
+        for (ni, fi, oi, oj) in boxed(n, f, oh, ow) {
+            let out = ((ni * f + fi) * oh + oi) * ow + oj;
+            y[out] = bv[fi];
+            gb[fi] += gz[out];
+            for ci in 0..c {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        let (Some(hh), Some(ww)) =
+                            (src(oi, i, g.stride[0], g.padding[0], h), src(oj, j, g.stride[1], g.padding[1], w))
+                        else {
+                            continue;
+                        };
+                        let xi = ((ni * c + ci) * h + hh) * w + ww;
+                        let wi = ((fi * c + ci) * kh + i) * kw + j;
+                        y[out] += xv[xi] * wv[wi];
+                        gw[wi] += gz[out] * xv[xi];
+                        gx[xi] += gz[out] * wv[wi];
+                    }
                 }
             }
         }
-    }
+        (y, gx, gw, gb)
+    };
+    let (y, gx, gw, gb) = loops(&gv);
     let got = tensor::conv2d(&x, &weight, Some(&bias), &g).unwrap();
     prop_assert_eq!(got.shape(), &[n, f, oh, ow]);
     close(&got.to_vec(), &y)?;
@@ -114,6 +118,30 @@ fn check_conv(shape: [usize; 4], f: usize, g: Window2d, layout: u8, seed: u64) -
     let only_w = tensor::conv2d_backward(&x, &weight, &g, &grad, [false, true, false]).unwrap();
     prop_assert!(only_w.input.is_none() && only_w.bias.is_none());
     close(&only_w.weight.unwrap().to_vec(), &gw)?;
+
+    // With a fused ReLU: y = max(z, 0) and ∇z = ∇y ⊙ 1(z > 0).
+    let relu = Some(Activation::Relu);
+    let got = tensor::conv2d_activated(&x, &weight, Some(&bias), &g, relu).unwrap();
+    close(&got.to_vec(), &y.iter().map(|&z| z.max(0.0)).collect::<Vec<_>>())?;
+    let masked: Vec<f64> = gv.iter().zip(&y).map(|(&g, &z)| if z > 0.0 { g } else { 0.0 }).collect();
+    let (_, gx, gw, gb) = loops(&masked);
+    let output = laid_out([n, f, oh, ow], &got.to_vec(), layout);
+    let grads = tensor::conv2d_activated_backward(&x, &weight, &g, &grad, Some((Activation::Relu, &output)), [true; 3])
+        .unwrap();
+    close(&grads.input.unwrap().to_vec(), &gx)?;
+    close(&grads.weight.unwrap().to_vec(), &gw)?;
+    close(&grads.bias.unwrap().to_vec(), &gb)?;
+    let only_b = tensor::conv2d_activated_backward(
+        &x,
+        &weight,
+        &g,
+        &grad,
+        Some((Activation::Relu, &output)),
+        [false, false, true],
+    )
+    .unwrap();
+    prop_assert!(only_b.input.is_none() && only_b.weight.is_none());
+    close(&only_b.bias.unwrap().to_vec(), &gb)?;
     Ok(())
 }
 

@@ -10,6 +10,11 @@
 //! `∂x̂ᵢ/∂xⱼ = (δᵢⱼ − 1/M − x̂ᵢ·x̂ⱼ/M)/σ`, a symmetric matrix, so
 //! `∇xⱼ = (1/σ)·(∇x̂ⱼ − mean(∇x̂) − x̂ⱼ·mean(∇x̂ ⊙ x̂))`.
 //!
+//! `x̂` is not kept: the VJP recomputes it from `x` (which the tape holds anyway) with the
+//! forward's `μ` and `1/σ`, the same numbers. With a fused activation (`y = act(γ·x̂ + β)`,
+//! [`Var::batch_norm_train_activated`]) the VJP starts from `∇y ⊙ act'`, read from the
+//! output: neither `x̂` nor the pre-activation is kept.
+//!
 //! **Shards.** When a batch is split across threads, each recording on its own tape, the
 //! op takes the shards' [`ReduceGroup`] and normalises with the whole batch's statistics:
 //! the forward pass all-reduces per channel `(Σ x, count)` and then `Σ (x − μ)²` (two
@@ -22,7 +27,7 @@
 
 use std::sync::Arc;
 
-use tensor::{Element, Tensor, TensorError};
+use tensor::{Activation, Element, Tensor, TensorError};
 
 use crate::collective::ReduceGroup;
 use crate::error::{AutogradError, Result};
@@ -119,6 +124,34 @@ pub(super) fn map_lanes<U: Copy, V: Default + Clone>(
     out
 }
 
+/// `act(γ·((x − μ)·(1/σ)) + β)` per channel of a contiguous `[N, C, …]` buffer, `per_channel`
+/// holding `[μ, 1/σ, γ, β]`. The constants are bound before each lane's loop, so that it
+/// vectorises (read through a closure's captures, they are reloaded for every element).
+pub(super) fn normalise<T: Element>(
+    data: &[T],
+    c: usize,
+    inner: usize,
+    per_channel: [&[T]; 4],
+    activation: Option<Activation>,
+) -> Vec<T> {
+    let [mean, inv_std, gamma, beta] = per_channel;
+    map_lanes(data, c, inner, |ch, lane, dst| {
+        let (mu, inv, gamma, beta) = (mean[ch], inv_std[ch], gamma[ch], beta[ch]);
+        match activation {
+            None => {
+                for (d, &v) in dst.iter_mut().zip(lane) {
+                    *d = gamma * ((v - mu) * inv) + beta;
+                }
+            }
+            Some(act) => {
+                for (d, &v) in dst.iter_mut().zip(lane) {
+                    *d = act.apply(gamma * ((v - mu) * inv) + beta);
+                }
+            }
+        }
+    })
+}
+
 /// `Σ f(v)` over `values` widened to f64, in four interleaved partial sums (one running
 /// sum is a chain of dependent adds, and a sum read and written through a captured
 /// vector is not kept in a register); the order is fixed, so the result is deterministic.
@@ -153,11 +186,40 @@ pub(super) fn contiguous<T: Element>(t: &Tensor<T>) -> Tensor<T> {
 }
 
 struct BatchNorm<T> {
-    x_hat: Tensor<T>,
+    /// The input, contiguous (the tape's own value, not a copy).
+    x: Tensor<T>,
+    /// `μ_c` and `1/σ_c` as the forward used them.
+    mean: Vec<T>,
+    inv_std: Vec<T>,
     /// `γ_c/σ_c` per channel.
     gamma_inv_std: Vec<T>,
     count: usize,
     group: Option<(Arc<ReduceGroup>, usize)>,
+    /// The fused activation and the op's output.
+    activated: Option<(Activation, Tensor<T>)>,
+}
+
+impl<T: Element> BatchNorm<T> {
+    /// Lane `k` (channel `ch`) of `x̂` into `x_hat`, as the forward computed it, and of the
+    /// gradient at `γ·x̂ + β` (through the activation, into `buf`), returned.
+    fn lane<'a>(&self, k: usize, ch: usize, g: &'a [T], x_hat: &mut [T], buf: &'a mut [T]) -> &'a [T] {
+        let at = k * x_hat.len()..(k + 1) * x_hat.len();
+        let (mu, inv) = (self.mean[ch], self.inv_std[ch]);
+        let x = self.x.as_slice().expect("contiguous");
+        for (d, &v) in x_hat.iter_mut().zip(&x[at.clone()]) {
+            *d = (v - mu) * inv;
+        }
+        match &self.activated {
+            None => &g[at],
+            Some((act, y)) => {
+                let y = &y.as_slice().expect("contiguous")[at.clone()];
+                for ((d, &gv), &yv) in buf.iter_mut().zip(&g[at]).zip(y) {
+                    *d = act.vjp_from_output(gv, yv);
+                }
+                buf
+            }
+        }
+    }
 }
 
 impl<T: Element> Op<T> for BatchNorm<T> {
@@ -166,19 +228,20 @@ impl<T: Element> Op<T> for BatchNorm<T> {
     }
 
     fn vjp(&self, grad: &Tensor<T>, want: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
-        let shape = self.x_hat.shape();
-        let (c, inner) = (shape[1], shape[2..].iter().product());
+        let shape = self.x.shape();
+        let (c, inner): (usize, usize) = (shape[1], shape[2..].iter().product());
+        let lanes = self.x.numel().checked_div(inner).unwrap_or(0);
         let grad = contiguous(grad);
-        let (g, xh) = (grad.as_slice().expect("contiguous"), self.x_hat.as_slice().expect("contiguous"));
+        let g = grad.as_slice().expect("contiguous");
+        let (mut x_hat, mut buf) = (vec![T::zero(); inner], vec![T::zero(); inner]);
         // [Σ ∇y | Σ ∇y ⊙ x̂] per channel, this shard's.
         let mut sums = vec![0.0f64; 2 * c];
-        let mut k = 0;
-        for_each_lane(g, c, inner, |ch, lane| {
-            let xl = &xh[k * inner..(k + 1) * inner];
-            sums[ch] += sum_f64(lane, |g| g);
-            sums[c + ch] += sum_f64_pairs(lane, xl);
-            k += 1;
-        });
+        for k in 0..lanes {
+            let ch = k % c;
+            let gl = self.lane(k, ch, g, &mut x_hat, &mut buf);
+            sums[ch] += sum_f64(gl, |g| g);
+            sums[c + ch] += sum_f64_pairs(gl, &x_hat);
+        }
         let local = sums.clone();
         if let Some((group, shard)) = &self.group {
             group.all_reduce_sum(*shard, &mut sums)?;
@@ -187,15 +250,15 @@ impl<T: Element> Op<T> for BatchNorm<T> {
         let mean_g: Vec<T> = sums[..c].iter().map(|s| T::from_f64_lossy(s / m)).collect();
         let mean_gx: Vec<T> = sums[c..].iter().map(|s| T::from_f64_lossy(s / m)).collect();
         let grad_x = if want[0] {
-            let mut k = 0;
-            let data = map_lanes(g, c, inner, |ch, lane, dst| {
-                let xl = &xh[k * inner..(k + 1) * inner];
+            let mut data = vec![T::zero(); self.x.numel()];
+            for (k, dst) in data.chunks_exact_mut(inner.max(1)).enumerate().take(lanes) {
+                let ch = k % c;
+                let gl = self.lane(k, ch, g, &mut x_hat, &mut buf);
                 let (a, mg, mgx) = (self.gamma_inv_std[ch], mean_g[ch], mean_gx[ch]);
-                for ((d, &gv), &xv) in dst.iter_mut().zip(lane).zip(xl) {
+                for ((d, &gv), &xv) in dst.iter_mut().zip(gl).zip(&x_hat) {
                     *d = a * (gv - mg - xv * mgx);
                 }
-                k += 1;
-            });
+            }
             Some(Tensor::from_vec(shape, data)?)
         } else {
             None
@@ -223,7 +286,21 @@ impl<'t, T: Element> Var<'t, T> {
         eps: T,
         group: Option<(Arc<ReduceGroup>, usize)>,
     ) -> Result<BatchNormOutput<'t, T>> {
-        let result = self.batch_norm_train_inner(gamma, beta, eps, group.clone());
+        self.batch_norm_train_activated(gamma, beta, eps, group, None)
+    }
+
+    /// [`Var::batch_norm_train`] followed by `activation`, as one op (the same numbers as
+    /// the activation's own op after it): `y = act(γ·x̂ + β)`, keeping `y` only; the VJP
+    /// starts with `∇y ⊙ act'` (ReLU: `1(y > 0)`).
+    pub fn batch_norm_train_activated(
+        self,
+        gamma: Var<'t, T>,
+        beta: Var<'t, T>,
+        eps: T,
+        group: Option<(Arc<ReduceGroup>, usize)>,
+        activation: Option<Activation>,
+    ) -> Result<BatchNormOutput<'t, T>> {
+        let result = self.batch_norm_train_inner(gamma, beta, eps, group.clone(), activation);
         if let (Err(e), Some((group, shard))) = (&result, &group) {
             group.abort(&format!("batch_norm failed on shard {shard}: {e}"));
         }
@@ -236,10 +313,11 @@ impl<'t, T: Element> Var<'t, T> {
         beta: Var<'t, T>,
         eps: T,
         group: Option<(Arc<ReduceGroup>, usize)>,
+        activation: Option<Activation>,
     ) -> Result<BatchNormOutput<'t, T>> {
-        const OP: &str = "batch_norm_train";
+        let op = if activation.is_some() { "batch_norm_train_activated" } else { "batch_norm_train" };
         let (x, g, b) = (contiguous(&self.value()), gamma.value(), beta.value());
-        let (n, c, inner) = channel_layout(OP, x.shape(), g.shape(), b.shape(), eps)?;
+        let (n, c, inner) = channel_layout(op, x.shape(), g.shape(), b.shape(), eps)?;
         let data = x.as_slice().expect("contiguous");
         let reduce = |values: &mut [f64]| match &group {
             Some((group, shard)) => group.all_reduce_sum(*shard, values),
@@ -253,7 +331,7 @@ impl<'t, T: Element> Var<'t, T> {
         let count = sums[c] as usize;
         if count < 2 {
             return Err(AutogradError::InvalidArgument {
-                op: OP,
+                op,
                 reason: format!(
                     "expected more than 1 value per channel in the batch, got {count} (input shape {:?})",
                     x.shape()
@@ -273,29 +351,24 @@ impl<'t, T: Element> Var<'t, T> {
         let (gv, bv) = (g.to_vec(), b.to_vec());
         let mean_t: Vec<T> = mean.iter().map(|&v| T::from_f64_lossy(v)).collect();
         let inv_std_t: Vec<T> = inv_std.iter().map(|&v| T::from_f64_lossy(v)).collect();
-        // Per-channel constants bound before each loop, so that it vectorises (read through
-        // the closure's captures, they are reloaded for every element).
-        let x_hat = map_lanes(data, c, inner, |ch, lane, dst| {
-            let (mu, inv) = (mean_t[ch], inv_std_t[ch]);
-            for (d, &v) in dst.iter_mut().zip(lane) {
-                *d = (v - mu) * inv;
-            }
-        });
-        let y = map_lanes(&x_hat, c, inner, |ch, lane, dst| {
-            let (gamma, beta) = (gv[ch], bv[ch]);
-            for (d, &v) in dst.iter_mut().zip(lane) {
-                *d = gamma * v + beta;
-            }
-        });
+        let y = normalise(data, c, inner, [&mean_t, &inv_std_t, &gv, &bv], activation);
+        let gamma_inv_std = gv.iter().zip(&inv_std_t).map(|(&g, &s)| g * s).collect();
         let stats = BatchStats {
-            mean: Tensor::from_vec(&[c], mean_t)?,
+            mean: Tensor::from_vec(&[c], mean_t.clone())?,
             unbiased_var: Tensor::from_vec(&[c], squares.iter().map(|s| T::from_f64_lossy(s / (m - 1.0))).collect())?,
             count,
         };
         let y = Tensor::from_vec(x.shape(), y)?;
-        let x_hat = Tensor::from_vec(x.shape(), x_hat)?;
-        let gamma_inv_std = gv.iter().zip(&inv_std_t).map(|(&g, &s)| g * s).collect();
-        let y = self.tape().record(&[self, gamma, beta], y, || BatchNorm { x_hat, gamma_inv_std, count, group })?;
+        let activated = activation.map(|act| (act, y.clone()));
+        let y = self.tape().record(&[self, gamma, beta], y, || BatchNorm {
+            x,
+            mean: mean_t,
+            inv_std: inv_std_t,
+            gamma_inv_std,
+            count,
+            group,
+            activated,
+        })?;
         Ok(BatchNormOutput { y, stats })
     }
 }

@@ -5,9 +5,9 @@
 //! VJP: the map is diagonal per element, so `∇x = ∇y ⊙ γ/√(σ²_r + ε)` (no coupling across
 //! the batch, unlike training mode), `∇γ = Σ ∇y ⊙ x̂`, `∇β = Σ ∇y`, the sums per channel.
 
-use tensor::{Element, Tensor, TensorError};
+use tensor::{Activation, Element, Tensor, TensorError};
 
-use super::batch_norm::{channel_layout, contiguous, for_each_lane, map_lanes};
+use super::batch_norm::{channel_layout, contiguous, for_each_lane, map_lanes, normalise};
 use crate::error::{AutogradError, Result};
 use crate::op::Op;
 use crate::tape::Var;
@@ -71,22 +71,33 @@ impl<'t, T: Element> Var<'t, T> {
         running_var: &Tensor<T>,
         eps: T,
     ) -> Result<Var<'t, T>> {
-        const OP: &str = "batch_norm_eval";
+        self.batch_norm_eval_activated(gamma, beta, running_mean, running_var, eps, None)
+    }
+
+    /// [`Var::batch_norm_eval`] followed by `activation`: in the same pass when nothing is
+    /// differentiated (inference), else as the activation's own op after it.
+    pub fn batch_norm_eval_activated(
+        self,
+        gamma: Var<'t, T>,
+        beta: Var<'t, T>,
+        running_mean: &Tensor<T>,
+        running_var: &Tensor<T>,
+        eps: T,
+        activation: Option<Activation>,
+    ) -> Result<Var<'t, T>> {
+        let op = if activation.is_some() { "batch_norm_eval_activated" } else { "batch_norm_eval" };
         let (x, g, b) = (contiguous(&self.value()), gamma.value(), beta.value());
-        let (_, c, inner) = channel_layout(OP, x.shape(), g.shape(), b.shape(), eps)?;
+        let (_, c, inner) = channel_layout(op, x.shape(), g.shape(), b.shape(), eps)?;
         for stat in [running_mean, running_var] {
             if stat.shape() != [c] {
                 return Err(
-                    TensorError::ShapeMismatch { op: OP, lhs: x.shape().to_vec(), rhs: stat.shape().to_vec() }.into()
+                    TensorError::ShapeMismatch { op, lhs: x.shape().to_vec(), rhs: stat.shape().to_vec() }.into()
                 );
             }
         }
         let (mean, var) = (running_mean.to_vec(), running_var.to_vec());
         if let Some(bad) = var.iter().find(|v| v.is_nan() || **v < T::zero()) {
-            return Err(AutogradError::InvalidArgument {
-                op: OP,
-                reason: format!("running variance {bad} is negative"),
-            });
+            return Err(AutogradError::InvalidArgument { op, reason: format!("running variance {bad} is negative") });
         }
         let inv_std: Vec<T> = var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect();
         let (gv, bv) = (g.to_vec(), b.to_vec());
@@ -94,12 +105,7 @@ impl<'t, T: Element> Var<'t, T> {
         let tape = self.tape();
         if !(tape.is_recording() && [self, gamma, beta].iter().any(Var::requires_grad)) {
             // Nothing to differentiate (inference): one pass, no x̂ kept, the same rounding.
-            let y = map_lanes(data, c, inner, |ch, lane, dst| {
-                let (mu, inv, gamma, beta) = (mean[ch], inv_std[ch], gv[ch], bv[ch]);
-                for (d, &v) in dst.iter_mut().zip(lane) {
-                    *d = gamma * ((v - mu) * inv) + beta;
-                }
-            });
+            let y = normalise(data, c, inner, [&mean, &inv_std, &gv, &bv], activation);
             return Ok(tape.constant(Tensor::from_vec(x.shape(), y)?));
         }
         // Per-channel constants bound before each loop, so that it vectorises.
@@ -118,6 +124,10 @@ impl<'t, T: Element> Var<'t, T> {
         let y = Tensor::from_vec(x.shape(), y)?;
         let x_hat = Tensor::from_vec(x.shape(), x_hat)?;
         let gamma_inv_std = gv.iter().zip(&inv_std).map(|(&g, &s)| g * s).collect();
-        self.tape().record(&[self, gamma, beta], y, || BatchNormEval { x_hat, gamma_inv_std })
+        let y = self.tape().record(&[self, gamma, beta], y, || BatchNormEval { x_hat, gamma_inv_std })?;
+        match activation {
+            Some(act) => y.activation(act),
+            None => Ok(y),
+        }
     }
 }

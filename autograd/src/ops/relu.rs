@@ -5,7 +5,7 @@
 //! value in [0, 1] is a valid subgradient there; exact zeros are rare in float training and
 //! the choice does not change the result of training.
 
-use tensor::{Element, Tensor};
+use tensor::{Activation, Element, Tensor};
 
 use super::wanted;
 use crate::error::Result;
@@ -34,5 +34,14 @@ impl<'t, T: Element> Var<'t, T> {
     pub fn relu(self) -> Result<Var<'t, T>> {
         let y = self.value().relu();
         self.tape().record(&[self], y.clone(), || Relu { output: y })
+    }
+}
+
+impl<'t, T: Element> Var<'t, T> {
+    /// The activation `act` as its own op (for ReLU [`Var::relu`]).
+    pub fn activation(self, act: Activation) -> Result<Var<'t, T>> {
+        match act {
+            Activation::Relu => self.relu(),
+        }
     }
 }

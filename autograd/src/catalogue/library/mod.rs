@@ -47,11 +47,14 @@ pub fn entries() -> Vec<Box<dyn AnyEntry>> {
         Box::new(matrix::SoftmaxCrossEntropy),
         Box::new(windows::Im2col),
         Box::new(windows::Conv2d),
+        Box::new(windows::Conv2dRelu),
         Box::new(windows::PoolWindows),
         Box::new(windows::MaxPool2d),
         Box::new(pooling::AvgPool2d),
         Box::new(normalisation::BatchNormTrain),
         Box::new(normalisation::BatchNormEval),
+        Box::new(normalisation::BatchNormTrainRelu),
+        Box::new(normalisation::BatchNormEvalRelu),
     ]
 }
 

@@ -1,9 +1,10 @@
-//! Entries of the windowed ops: im2col, convolution, pooling windows, max-pooling.
+//! Entries of the windowed ops: im2col, convolution (also with a fused ReLU), pooling
+//! windows, max-pooling.
 
 use proptest::prelude::*;
-use tensor::{Element, Window2d};
+use tensor::{Activation, Element, Tensor, Window2d};
 
-use super::{dense, on_grid, small_windows, tie_step, zeros};
+use super::{dense, on_grid, small_windows, tie_step, uniform, zeros};
 use crate::catalogue::{Convention, Entry, KinkCase, OpCase, nudge_toward_first};
 use crate::error::Result;
 use crate::strategies::{self, WindowCase, conv_geometry, pool_geometry};
@@ -69,6 +70,48 @@ impl Entry for Conv2d {
             zeros(&[&[2, 4, 4], &[3, 2, 2, 2]], (w, false)),
             zeros(&[&[1, 2, 4, 4], &[3, 2, 3, 3]], (w, false)),
         ]
+    }
+}
+
+/// `relu(conv2d(x, W, b))` as one op (`conv2d_activated`) over convolution geometries, away
+/// from the kink: `x` in [0.1, 1], and each filter's weights and bias of one sign (drawn per
+/// filter) and at least 0.1 and 0.05 from 0, so every pre-activation has the filter's sign
+/// and is at least 0.05 from 0 (a window wholly in the padding gives the bias); filters of
+/// both signs, so the gradient is passed by some and stopped by others.
+pub(super) struct Conv2dRelu;
+
+impl Entry for Conv2dRelu {
+    type Args = Window2d;
+
+    fn name(&self) -> &'static str {
+        "conv2d_activated"
+    }
+
+    fn cases(&self) -> BoxedStrategy<OpCase<Window2d>> {
+        conv_geometry(small_windows())
+            .prop_flat_map(|WindowCase { input, window, out_channels: f }| {
+                let weight = vec![f, input[1], window.kernel[0], window.kernel[1]];
+                let signs = proptest::collection::vec(any::<bool>(), f);
+                (uniform(input, 0.1, 1.0), uniform(weight, 0.1, 1.0), uniform(vec![f], 0.05, 1.0), signs, Just(window))
+            })
+            .prop_map(|(x, w, b, signs, window)| {
+                let signed = |t: &Tensor<f64>| {
+                    let per_filter = t.numel() / signs.len();
+                    let v = t.iter().enumerate().map(|(i, v)| if signs[i / per_filter] { v } else { -v }).collect();
+                    Tensor::from_vec(t.shape(), v).expect("same size")
+                };
+                OpCase::new(vec![x, signed(&w), signed(&b)], window)
+            })
+            .boxed()
+    }
+
+    fn call<'t, T: Element>(&self, x: &[Var<'t, T>], window: &Window2d) -> Result<Var<'t, T>> {
+        x[0].conv2d_activated(x[1], Some(x[2]), window, Some(Activation::Relu))
+    }
+
+    fn wrong_shapes(&self) -> Vec<OpCase<Window2d>> {
+        let w = Window2d::square(2, 1, 0);
+        vec![zeros(&[&[1, 2, 4, 4], &[3, 3, 2, 2], &[3]], w), zeros(&[&[1, 2, 4, 4], &[3, 2, 2, 2], &[4]], w)]
     }
 }
 
