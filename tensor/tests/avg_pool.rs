@@ -1,6 +1,7 @@
 //! Average pooling (`avg_pool2d`, PyTorch's floor mode and `count_include_pad`) against a
 //! direct loop over each window, its backward pass against a naive scatter and the adjoint
-//! identity `⟨avg(x), g⟩ = ⟨x, avgᵀ(g)⟩`, and its geometry errors.
+//! identity `⟨avg(x), g⟩ = ⟨x, avgᵀ(g)⟩`, and its geometry errors; the 2×2/2 window (its
+//! own loop) on sizes odd and even.
 
 mod common;
 
@@ -108,9 +109,22 @@ fn check_backward<T: Element>(g: Geometry, seed: u64) -> TestResult {
     Ok(())
 }
 
+/// The 2×2 window with stride 2 and no padding (its own fast path), on odd and even sizes.
+fn halving_geometries() -> impl Strategy<Value = Geometry> {
+    (1usize..=3, 1usize..=4, 2usize..=11, 2usize..=11).prop_map(|(n, c, h, w)| Geometry {
+        n,
+        c,
+        h,
+        w,
+        window: Window2d { kernel: [2, 2], stride: [2, 2], padding: [0, 0] },
+    })
+}
+
 stamp_f32_f64! {
     fn avg_pool_matches_direct_loop(g in pool_geometries(), seed in any::<u64>()) => check_forward;
     fn avg_pool_backward_matches_scatter_and_adjoint(g in pool_geometries(), seed in any::<u64>()) => check_backward;
+    fn halving_avg_pool_matches_direct_loop(g in halving_geometries(), seed in any::<u64>()) => check_forward;
+    fn halving_avg_pool_backward_matches_scatter(g in halving_geometries(), seed in any::<u64>()) => check_backward;
 }
 
 /// `count_include_pad`: a 2×2 window at the corner of a 1-padded input holds one input
