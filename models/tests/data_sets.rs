@@ -37,6 +37,13 @@ fn fit_computes_each_channels_mean_and_std() {
         assert!((f64::from(p.std()[c]) - var.sqrt()).abs() < 1e-6, "channel {c}");
     }
     assert_eq!(p.pad(), 1);
+    // The same images as floats (`b/255`, used as they are): the same statistics.
+    let floats: Vec<f32> = set.images.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let floats = TensorSet::new(&Tensor::from_vec(&[7, 3, 5, 4], floats).unwrap(), vec![0; 7], 1).unwrap();
+    let q = Preprocess::fit(&floats, 1).unwrap();
+    for c in 0..3 {
+        assert!((q.mean()[c] - p.mean()[c]).abs() < 1e-6 && (q.std()[c] - p.std()[c]).abs() < 1e-6, "channel {c}");
+    }
     // A channel of constant pixels has no spread: an error, not a division by zero.
     let flat = ImageSet { images: vec![7; 2 * 3 * 20], ..random_set(2, [3, 5, 4], 2) };
     assert!(Preprocess::fit(&flat, 0).is_err());

@@ -80,15 +80,39 @@ impl Preprocess {
     pub fn fit(data: &dyn Dataset, pad: usize) -> Result<Self, PreprocessError> {
         let [c, h, w] = data.image_shape();
         let plane = h * w;
+        // Bytes are counted per channel and value (four interleaved histograms, so that runs
+        // of equal bytes do not wait on one counter), then summed once per value; floats are
+        // summed plane by plane.
+        let mut counts = vec![[[0u64; 256]; 4]; c];
         let (mut sum, mut sum_sq) = (vec![0f64; c], vec![0f64; c]);
-        let mut add = |k: usize, x: f64| {
-            sum[k / plane] += x;
-            sum_sq[k / plane] += x * x;
-        };
         for i in 0..data.len() {
             match data.pixels(i) {
-                Pixels::U8(p) => p.iter().enumerate().for_each(|(k, &b)| add(k, f64::from(b) / 255.0)),
-                Pixels::F32(p) => p.iter().enumerate().for_each(|(k, &x)| add(k, f64::from(x))),
+                Pixels::U8(p) => {
+                    for (hist, px) in counts.iter_mut().zip(p.chunks_exact(plane.max(1))) {
+                        let quads = px.chunks_exact(4);
+                        for &b in quads.remainder() {
+                            hist[0][usize::from(b)] += 1;
+                        }
+                        for q in quads {
+                            for (lane, &b) in hist.iter_mut().zip(q) {
+                                lane[usize::from(b)] += 1;
+                            }
+                        }
+                    }
+                }
+                Pixels::F32(p) => {
+                    for (k, px) in p.chunks_exact(plane.max(1)).enumerate() {
+                        sum[k] += px.iter().map(|&x| f64::from(x)).sum::<f64>();
+                        sum_sq[k] += px.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
+                    }
+                }
+            }
+        }
+        for (k, hist) in counts.iter().enumerate() {
+            for b in 0..256 {
+                let (n, x) = (hist.iter().map(|lane| lane[b]).sum::<u64>() as f64, b as f64 / 255.0);
+                sum[k] += n * x;
+                sum_sq[k] += n * x * x;
             }
         }
         let count = (data.len() * plane) as f64;
