@@ -135,21 +135,17 @@ pub(super) fn normalise<T: Element>(
     activation: Option<Activation>,
 ) -> Vec<T> {
     let [mean, inv_std, gamma, beta] = per_channel;
-    map_lanes(data, c, inner, |ch, lane, dst| {
+    let mut out = Vec::with_capacity(data.len());
+    // With `inner = 0` there is no data and no lane.
+    for (k, lane) in data.chunks_exact(inner.max(1)).enumerate() {
+        let ch = k % c;
         let (mu, inv, gamma, beta) = (mean[ch], inv_std[ch], gamma[ch], beta[ch]);
         match activation {
-            None => {
-                for (d, &v) in dst.iter_mut().zip(lane) {
-                    *d = gamma * ((v - mu) * inv) + beta;
-                }
-            }
-            Some(act) => {
-                for (d, &v) in dst.iter_mut().zip(lane) {
-                    *d = act.apply(gamma * ((v - mu) * inv) + beta);
-                }
-            }
+            None => out.extend(lane.iter().map(|&v| gamma * ((v - mu) * inv) + beta)),
+            Some(act) => out.extend(lane.iter().map(|&v| act.apply(gamma * ((v - mu) * inv) + beta))),
         }
-    })
+    }
+    out
 }
 
 /// `Σ f(v)` over `values` widened to f64, in four interleaved partial sums (one running
