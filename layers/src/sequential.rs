@@ -125,7 +125,6 @@ impl<T: Element> Module<T> for Sequential<T> {
     }
 }
 
-/// An input-shape error of the layer `name`, naming it (`layer 3 (Conv2d(…))`).
 /// Runs `layers` in order from `x`. A layer followed by an activation layer applies it in
 /// its own output pass ([`Module::forward_activated`]: for a convolution one op, and no
 /// pre-activation tensor kept), with the same numbers as running both. A shape error names
@@ -148,6 +147,7 @@ pub fn forward_chain<'t, 'a, T: Element>(
     Ok(x)
 }
 
+/// An input-shape error of the layer `name`, naming it (`layer 3 (Conv2d(…))`).
 fn at_layer(name: &str, e: LayerError) -> LayerError {
     match e {
         LayerError::InputShape { module, expected, got } => {

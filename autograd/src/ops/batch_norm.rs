@@ -182,7 +182,7 @@ pub(super) fn contiguous<T: Element>(t: &Tensor<T>) -> Tensor<T> {
 }
 
 struct BatchNorm<T> {
-    /// The input, contiguous (the tape's own value, not a copy).
+    /// The input, contiguous (the tape's own value when it was contiguous already).
     x: Tensor<T>,
     /// `μ_c` and `1/σ_c` as the forward used them.
     mean: Vec<T>,
