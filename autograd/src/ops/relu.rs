@@ -22,9 +22,9 @@ impl<T: Element> Op<T> for Relu<T> {
     }
 
     fn vjp(&self, grad: &Tensor<T>, want: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
-        // y > 0 exactly where x > 0.
+        // y > 0 exactly where x > 0; the rule the fused ops apply too.
         Ok(vec![wanted(want[0], || {
-            grad.zip_map(&self.output, "relu_vjp", |g, y| if y > T::zero() { g } else { T::zero() })
+            grad.zip_map(&self.output, "relu_vjp", |g, y| Activation::Relu.vjp_from_output(g, y))
         })?])
     }
 }
