@@ -5,7 +5,7 @@
 //! bit for bit where the command's straight run ends; 1 and 2 threads reach the same
 //! accuracy.
 
-mod common;
+use crate::common;
 
 use layers::Module;
 use layers::checkpoint::read_checkpoint;

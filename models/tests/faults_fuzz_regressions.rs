@@ -7,7 +7,7 @@
 //!   Fixed: the header is read first and more than `MAX_IMAGE_PIXELS` is refused before
 //!   any pixel is decoded.
 
-mod resume_support;
+use crate::resume_support;
 
 use std::path::Path;
 use std::time::Instant;

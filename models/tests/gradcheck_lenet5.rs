@@ -19,7 +19,7 @@
 //!
 //! Training runs in f32: its gradients are compared with the f64 ones at batch 64.
 
-mod common;
+use crate::common;
 
 use autograd::{GradcheckConfig, Tape, Var, gradcheck};
 use layers::Module;
