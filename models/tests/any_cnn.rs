@@ -52,7 +52,7 @@ fn the_command_trains_evaluates_predicts_and_resumes_a_spec() {
     let meta = read_checkpoint::<f32>(&out).unwrap().metadata;
     assert_eq!(meta["arch"], SPEC);
     assert_eq!(meta["input"], "1,12,12");
-    assert_eq!(meta["classes"], "0/1/2");
+    assert_eq!(meta["classes"], "0\n1\n2\n");
     assert_eq!(meta["preprocess.pad"], "0");
     let data = models::mnist::load(&data_dir).unwrap();
     let fitted = Preprocess::fit(&data.train, 0).unwrap();

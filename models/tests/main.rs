@@ -10,6 +10,7 @@ mod any_cnn;
 mod arch_layers;
 mod arch_spec;
 mod checkpoint;
+mod class_names;
 mod cli;
 mod cnn_new_layers;
 mod data_sets;
@@ -23,6 +24,7 @@ mod explorer_arch;
 mod explorer_arch_server;
 #[cfg(feature = "serve")]
 mod explorer_server;
+mod export;
 mod faults_cli;
 mod faults_corrupt_files;
 mod faults_fuzz_regressions;

@@ -233,9 +233,36 @@ where
     root.present().map_err(draw_err)
 }
 
+/// The longest class name drawn whole; longer ones end in `…`.
+const NAME_CHARS: usize = 14;
+
+/// A class's label on the confusion matrix: its name, shortened to [`NAME_CHARS`].
+fn short_name(names: &[String], class: usize) -> String {
+    match names.get(class) {
+        Some(n) if n.chars().count() > NAME_CHARS => {
+            format!("{}…", n.chars().take(NAME_CHARS - 1).collect::<String>().trim_end())
+        }
+        Some(n) => n.clone(),
+        None => class.to_string(),
+    }
+}
+
+/// The confusion matrix's picture size for `k` classes named `names`: cells wide enough for
+/// the longest (shortened) name at 14 px, the whole no wider than 1600 px.
+fn confusion_size(k: usize, names: &[String]) -> (u32, u32) {
+    let longest = (0..k).map(|c| short_name(names, c).chars().count()).max().unwrap_or(1) as u32;
+    let cell = (longest * 8 + 10).clamp(44, 120).min(1400 / (k as u32).max(1)).max(8);
+    let side = (cell * k as u32 + 120).clamp(CONFUSION_SIZE.0, 1600);
+    (side, side)
+}
+
 /// Draws a confusion matrix: rows are true labels, columns predictions, each cell shaded
-/// by its share of its row and labelled with its count.
-fn draw_confusion<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, confusion: &[Vec<usize>]) -> Result<(), PlotError>
+/// by its share of its row and labelled with its count; the axes name the classes.
+fn draw_confusion<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    confusion: &[Vec<usize>],
+    names: &[String],
+) -> Result<(), PlotError>
 where
     DB::ErrorType: 'static,
 {
@@ -248,14 +275,17 @@ where
     root.fill(&WHITE).map_err(draw_err)?;
     let accuracy = if total > 0 { 100.0 * correct as f64 / total as f64 } else { 0.0 };
     let caption = format!("Confusion matrix ({total} images, {accuracy:.2} % correct)");
+    let longest = (0..k).map(|c| short_name(names, c).chars().count()).max().unwrap_or(1) as u32;
     let mut chart = ChartBuilder::on(&root)
         .caption(caption, (FAMILY, 20))
         .margin(16)
         .x_label_area_size(44)
-        .y_label_area_size(50)
+        .y_label_area_size((longest * 8 + 30).max(50))
         .build_cartesian_2d(0..k as i32, 0..k as i32)
         .map_err(draw_err)?;
     let flip = move |v: i32| k as i32 - 1 - v;
+    let label = |v: i32| if (0..k as i32).contains(&v) { short_name(names, v as usize) } else { String::new() };
+    let cell = chart.backend_coord(&(1, 0)).0 - chart.backend_coord(&(0, 0)).0;
     chart
         .configure_mesh()
         .disable_mesh()
@@ -263,10 +293,10 @@ where
         .y_labels(k)
         .x_desc("predicted")
         .y_desc("true label")
-        .x_label_offset(20)
-        .y_label_offset(-20)
-        .x_label_formatter(&|v| if (*v as usize) < k { v.to_string() } else { String::new() })
-        .y_label_formatter(&move |v| if (*v as usize) < k { flip(*v).to_string() } else { String::new() })
+        .x_label_offset(cell / 2)
+        .y_label_offset(-cell / 2)
+        .x_label_formatter(&|v| label(*v))
+        .y_label_formatter(&|v| label(flip(*v)))
         .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 15))
         .draw()
@@ -360,24 +390,26 @@ pub fn metrics_svg(rows: &[MetricsRow]) -> Result<String, PlotError> {
 }
 
 /// Draws a confusion matrix (`confusion[true][predicted]` counts) into `out`, PNG or SVG by
-/// its extension.
-pub fn confusion_plot(confusion: &[Vec<usize>], out: &Path) -> Result<(), PlotError> {
-    render(out, CONFUSION_SIZE, |a| draw_confusion(a, confusion), |a| draw_confusion(a, confusion))
+/// its extension, its axes labelled with `class_names` (numbers where there is none).
+pub fn confusion_plot(confusion: &[Vec<usize>], class_names: &[String], out: &Path) -> Result<(), PlotError> {
+    let size = confusion_size(confusion.len(), class_names);
+    render(out, size, |a| draw_confusion(a, confusion, class_names), |a| draw_confusion(a, confusion, class_names))
 }
 
 /// Draws a confusion matrix as a PNG (`out` must end in `.png`).
-pub fn confusion_png(confusion: &[Vec<usize>], out: &Path) -> Result<(), PlotError> {
+pub fn confusion_png(confusion: &[Vec<usize>], class_names: &[String], out: &Path) -> Result<(), PlotError> {
     if format_of(out)? != "png" {
         return Err(PlotError::Extension(out.to_path_buf()));
     }
-    confusion_plot(confusion, out)
+    confusion_plot(confusion, class_names, out)
 }
 
 /// The confusion matrix as an SVG document.
-pub fn confusion_svg(confusion: &[Vec<usize>]) -> Result<String, PlotError> {
+pub fn confusion_svg(confusion: &[Vec<usize>], class_names: &[String]) -> Result<String, PlotError> {
     register_font();
     let mut s = String::new();
-    draw_confusion(SVGBackend::with_string(&mut s, CONFUSION_SIZE).into_drawing_area(), confusion)?;
+    let size = confusion_size(confusion.len(), class_names);
+    draw_confusion(SVGBackend::with_string(&mut s, size).into_drawing_area(), confusion, class_names)?;
     Ok(s)
 }
 
