@@ -3,7 +3,7 @@
 //!
 //! Text is set in DejaVu Sans, compiled into the binary (`models/assets/fonts`, Bitstream
 //! Vera licence), so plotting needs no system fonts or fontconfig; on PNGs it is laid out
-//! by [`typeset`] (plotters' own glyph placement leaves gaps inside words).
+//! by the `typeset` module (plotters' own glyph placement leaves gaps inside words).
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
