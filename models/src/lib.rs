@@ -25,6 +25,7 @@ pub mod download;
 pub mod explorer;
 pub mod idx;
 pub mod lenet5;
+pub mod memory;
 pub mod mnist;
 pub mod network;
 #[cfg(feature = "plot")]

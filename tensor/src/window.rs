@@ -114,7 +114,7 @@ impl Window2d {
                 reason: "the input has no pixel".into(),
             });
         }
-        if (0..2).any(|a| 2 * self.padding[a] > self.kernel[a]) {
+        if (0..2).any(|a| self.padding[a] > self.kernel[a] / 2) {
             return Err(TensorError::InvalidGeometry {
                 op,
                 input: input.to_vec(),

@@ -87,8 +87,11 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
         Err(e) => return ExplorerError::Input(e.to_string()).into_response(),
     };
     let (table, layers) = match &s.net {
-        Net::LeNet5(model) => (crate::shapes::table(model, 1), Vec::new()),
-        Net::Layers { specs, model, .. } => (crate::shapes::sequential_table(model, input, 1), layer_cards(specs)),
+        Net::LeNet5(_) => (crate::shapes::table(1), Vec::new()),
+        Net::Layers { specs, .. } => {
+            let table = crate::arch::plan_layers(specs, input, None).and_then(|p| crate::shapes::plan_table(&p, 1));
+            (table, layer_cards(specs))
+        }
     };
     let shapes = table.map(|rows| {
         rows.iter()
@@ -100,7 +103,7 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
     });
     let shapes = match shapes {
         Ok(s) => s,
-        Err(e) => return ExplorerError::from(e).into_response(),
+        Err(e) => return ExplorerError::Internal(format!("the shapes table: {e}")).into_response(),
     };
     Json(json!({
         "model": s.net.module().describe(),
