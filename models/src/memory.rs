@@ -9,7 +9,7 @@
 //! | parameters | `P` | `P` |
 //! | gradients | `P` per thread (each slice of the batch has its own) | — |
 //! | optimizer | `P` per buffer: SGD's momentum (none without momentum), Adam's two moments | — |
-//! | activations | `N · Σ` (input and every layer's output), kept for the backward pass, and as much again for their gradients | the two largest neighbouring outputs of a batch |
+//! | activations | `N · Σ` (input and every layer's output), kept for the backward pass, and as much again for their gradients; or evaluation's, when larger | the two largest neighbouring outputs of a batch (evaluation: of [`EVAL_BATCH`] images) |
 //! | im2col | per thread, two blocks of the largest convolution (the forward block and the backward's `∇a`), each at least one image's matrix or the kernel's 64 Ki-element block | one block per thread |
 //! | data | the decoded images held in memory (the caller adds them) | the same |
 //!
@@ -19,6 +19,7 @@
 use std::fmt;
 
 use crate::arch::NetworkPlan;
+use crate::train::{EVAL_BATCH, OptimizerKind, TrainConfig};
 
 /// The bytes of one value (training runs in f32).
 const VALUE: u128 = 4;
@@ -65,8 +66,20 @@ pub enum Workload {
     },
 }
 
+impl Workload {
+    /// Training as `config` says: its batch size, threads and optimizer.
+    pub fn training(config: &TrainConfig) -> Self {
+        let optimizer_buffers = match config.optimizer {
+            OptimizerKind::Sgd => usize::from(config.momentum != 0.0),
+            OptimizerKind::Adam | OptimizerKind::AdamW => 2,
+        };
+        Workload::Training { batch: config.batch_size, threads: config.threads, optimizer_buffers }
+    }
+}
+
 impl MemoryEstimate {
-    /// The estimate for `plan` under `workload` (no data counted yet).
+    /// The estimate for `plan` under `workload` (no data counted yet). Training counts the
+    /// larger of a step's activations and those of evaluating a batch of [`EVAL_BATCH`].
     pub fn of(plan: &NetworkPlan, workload: Workload) -> Self {
         let parameters = (plan.parameters() as u128 + plan.buffers() as u128) * VALUE;
         let outputs = || std::iter::once(&plan.input[..]).chain(plan.layers.iter().map(|(_, p)| &p.output[..]));
@@ -82,12 +95,14 @@ impl MemoryEstimate {
         match workload {
             Workload::Training { batch, threads, optimizer_buffers } => {
                 let per_sample = outputs().fold(0u128, |acc, s| acc.saturating_add(numel(s)));
+                let evaluation = MemoryEstimate::of(plan, Workload::Inference { batch: EVAL_BATCH, threads });
                 let threads = threads.clamp(1, batch.max(1)) as u128;
+                let step = per_sample.saturating_mul(batch as u128).saturating_mul(2 * VALUE);
                 MemoryEstimate {
                     parameters,
                     gradients: (plan.parameters() as u128 * VALUE).saturating_mul(threads),
                     optimizer: plan.parameters() as u128 * VALUE * optimizer_buffers as u128,
-                    activations: per_sample.saturating_mul(batch as u128).saturating_mul(2 * VALUE),
+                    activations: step.max(evaluation.activations),
                     im2col: im2col_block.saturating_mul(2 * threads),
                     data: 0,
                 }
@@ -148,7 +163,7 @@ impl fmt::Display for MemoryEstimate {
 
 /// A run that would need more memory than its budget.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} needs {estimate}, over the memory budget of {budget} (--max-memory to change it)")]
+#[error("{what} needs {estimate}, over the memory budget of {budget}")]
 pub struct MemoryError {
     /// What was estimated (`the network at batch 64 with 2 threads`).
     pub what: String,
@@ -207,10 +222,17 @@ impl Budget {
 impl fmt::Display for Budget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.source {
-            BudgetSource::Machine(total) => {
-                write!(f, "{} (half of this machine's {})", bytes(u128::from(self.bytes)), bytes(u128::from(total)))
-            }
-            BudgetSource::Fallback => write!(f, "{} (this machine's memory is unknown)", bytes(u128::from(self.bytes))),
+            BudgetSource::Machine(total) => write!(
+                f,
+                "{} (half of this machine's {}; --max-memory to change it)",
+                bytes(u128::from(self.bytes)),
+                bytes(u128::from(total))
+            ),
+            BudgetSource::Fallback => write!(
+                f,
+                "{} (this machine's memory is unknown; --max-memory to change it)",
+                bytes(u128::from(self.bytes))
+            ),
             BudgetSource::Given => write!(f, "{} (--max-memory)", bytes(u128::from(self.bytes))),
         }
     }

@@ -194,7 +194,7 @@ impl LayerSpec {
                 Err(format!("the drop probability {p} is outside [0, 1]"))
             }
             LayerSpec::LeakyRelu { slope } if !(slope as f32).is_finite() => {
-                Err(format!("the slope {slope:e} is not a finite 32-bit float (at most {:e} in size)", f32::MAX))
+                Err(format!("the slope {slope:e} is not a finite 32-bit float (at most ±{:e})", f32::MAX))
             }
             _ => Ok(()),
         }

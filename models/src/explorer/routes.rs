@@ -3,7 +3,7 @@
 //! with a 4xx for a bad request and a 500 for a bug.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use autograd::Tape;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -18,13 +18,14 @@ use tensor::Tensor;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use super::assets::{APP_JS, DERIVATION_HTML, DERIVATION_JS, DERIVATION_MD, INDEX_HTML, PANELS_JS, STYLE_CSS, page};
+use super::http::read_body;
 use super::layer_text::layer_cards;
 use super::server::{AppState, BODY_LIMIT, MAX_LIST};
 use super::{ExplorerError, Image, Net, Pass, layers_pass, pass, step_net};
 use crate::mnist::Split;
 
 /// The routes over a shared state.
-pub(super) fn router(state: Arc<AppState>) -> Router {
+pub(super) fn router(state: Arc<AppState>, body_timeout: Duration) -> Router {
     Router::new()
         .route("/", get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }))
         .route("/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
@@ -45,6 +46,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
             error(StatusCode::METHOD_NOT_ALLOWED, "wrong method for this route".into())
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(body_timeout, read_body))
         // gzip at its fastest level when the browser asks: one LeNet-5 pass is 4.0 MB of JSON,
         // 1.5 MB gzipped in 39 ms (the default level: 1.3 MB in 175 ms, more than it saves).
         .layer(CompressionLayer::new().gzip(true).quality(CompressionLevel::Fastest))
@@ -52,7 +54,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
 }
 
 /// A JSON error `{"error": message}` with `status`.
-fn error(status: StatusCode, message: String) -> Response {
+pub(super) fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
@@ -70,21 +72,10 @@ fn rejected(r: JsonRejection) -> Response {
     error(r.status(), r.body_text())
 }
 
-/// Runs CPU work off the async threads; a panic in it becomes a 500, not a dead server.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ExplorerError> + Send + 'static,
-) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(e.into_response()),
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("the computation failed: {e}"))),
-    }
-}
-
 async fn info(State(s): State<Arc<AppState>>) -> Response {
     let input = match s.preprocess.output_shape(s.info.input) {
         Ok(shape) => shape,
-        Err(e) => return ExplorerError::Input(e.to_string()).into_response(),
+        Err(e) => return ExplorerError::Internal(e.to_string()).into_response(),
     };
     let (table, layers) = match &s.net {
         Net::LeNet5(_) => (crate::shapes::table(1), Vec::new()),
@@ -124,6 +115,9 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
+/// Test images predicted per forward pass.
+pub(super) const PREDICTION_BATCH: usize = 500;
+
 /// The prediction of every test image: computed once (started in the background when the
 /// server starts); callers that come meanwhile wait for it.
 pub(super) fn predictions(s: &AppState) -> Result<&[u8], ExplorerError> {
@@ -138,12 +132,12 @@ fn predict_test(s: &AppState) -> Result<Vec<u8>, ExplorerError> {
     let mut out = Vec::with_capacity(test.len());
     let (mut batch, mut labels) = (Vec::new(), Vec::new());
     let indices: Vec<usize> = (0..test.len()).collect();
-    let [c, h, w] = s.preprocess.output_shape(s.info.input).map_err(|e| ExplorerError::Input(e.to_string()))?;
+    let [c, h, w] = s.preprocess.output_shape(s.info.input).map_err(|e| ExplorerError::Internal(e.to_string()))?;
     let classes = s.info.class_names.len();
-    for chunk in indices.chunks(500) {
+    for chunk in indices.chunks(PREDICTION_BATCH) {
         s.preprocess
             .fill_batch(test, chunk, &mut batch, &mut labels)
-            .map_err(|e| ExplorerError::Input(e.to_string()))?;
+            .map_err(|e| ExplorerError::Internal(e.to_string()))?;
         let x = Tensor::from_vec(&[chunk.len(), c, h, w], std::mem::take(&mut batch))?;
         let tape = Tape::no_grad();
         let logits = s.net.module().forward(tape.constant(x))?.value();
@@ -180,23 +174,26 @@ async fn test_images(State(s): State<Arc<AppState>>, q: Result<Query<TestQuery>,
     if s.test.is_none() {
         return error(StatusCode::NOT_FOUND, "no test images: start the server with --data DIR".into());
     }
-    let result = blocking(move || {
-        let test = s.test.as_ref().expect("checked above");
-        let preds = predictions(&s)?;
-        let matching: Vec<usize> = (0..test.len())
-            .filter(|&i| !q.wrong || u16::from(preds[i]) != test.labels[i])
-            .filter(|&i| q.label.is_none_or(|l| usize::from(test.labels[i]) == l))
-            .collect();
-        let images: Vec<Value> = matching
+    let result = s
+        .limiter
+        .clone()
+        .run(move || {
+            let test = s.test.as_ref().expect("checked above");
+            let preds = predictions(&s)?;
+            let matching: Vec<usize> = (0..test.len())
+                .filter(|&i| !q.wrong || u16::from(preds[i]) != test.labels[i])
+                .filter(|&i| q.label.is_none_or(|l| usize::from(test.labels[i]) == l))
+                .collect();
+            let images: Vec<Value> = matching
             .iter()
             .skip(q.start)
             .take(q.count.min(MAX_LIST))
             .map(|&i| json!({ "index": i, "label": test.labels[i], "prediction": preds[i], "pixels": test.image(i) }))
             .collect();
-        let wrong = (0..test.len()).filter(|&i| u16::from(preds[i]) != test.labels[i]).count();
-        Ok(json!({ "total": test.len(), "matching": matching.len(), "wrong": wrong, "images": images }))
-    })
-    .await;
+            let wrong = (0..test.len()).filter(|&i| u16::from(preds[i]) != test.labels[i]).count();
+            Ok(json!({ "total": test.len(), "matching": matching.len(), "wrong": wrong, "images": images }))
+        })
+        .await;
     match result {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
@@ -215,14 +212,17 @@ async fn pass_route(State(s): State<Arc<AppState>>, body: Result<Json<PassReques
         Ok(b) => b,
         Err(r) => return rejected(r),
     };
-    let result = blocking(move || {
-        let start = Instant::now();
-        let p = pass_of(&s, &req.pixels, req.label)?;
-        let mut v = serde_json::to_value(&p).map_err(|e| ExplorerError::Internal(e.to_string()))?;
-        v["elapsed_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
-        Ok(v)
-    })
-    .await;
+    let result = s
+        .limiter
+        .clone()
+        .run(move || {
+            let start = Instant::now();
+            let p = pass_of(&s, &req.pixels, req.label)?;
+            let mut v = serde_json::to_value(&p).map_err(|e| ExplorerError::Internal(e.to_string()))?;
+            v["elapsed_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
+            Ok(v)
+        })
+        .await;
     match result {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
@@ -256,7 +256,7 @@ async fn step_route(State(s): State<Arc<AppState>>, body: Result<Json<StepReques
         Ok(b) => b,
         Err(r) => return rejected(r),
     };
-    let result = blocking(move || {
+    let result = s.limiter.clone().run(move || {
         let x = req.pixels.input(&s.preprocess, s.info.input)?;
         step_net(&s.net, &x, req.label, req.lr, req.steps)
     });
@@ -287,7 +287,7 @@ async fn metrics_svg(State(s): State<Arc<AppState>>) -> Response {
     let Some(path) = s.metrics.clone() else {
         return error(StatusCode::NOT_FOUND, "no metrics: start the server with --metrics FILE.csv".into());
     };
-    match blocking(move || Ok(crate::plot::metrics_svg(&crate::plot::read_metrics(&path)?)?)).await {
+    match s.limiter.clone().run(move || Ok(crate::plot::metrics_svg(&crate::plot::read_metrics(&path)?)?)).await {
         Ok(body) => svg(body),
         Err(r) => r,
     }
@@ -297,17 +297,20 @@ async fn confusion_svg(State(s): State<Arc<AppState>>) -> Response {
     if s.test.is_none() {
         return error(StatusCode::NOT_FOUND, "no test images: start the server with --data DIR".into());
     }
-    let result = blocking(move || {
-        let test = s.test.as_ref().expect("checked above");
-        let preds = predictions(&s)?;
-        let classes = s.info.class_names.len();
-        let mut confusion = vec![vec![0usize; classes]; classes];
-        for (l, p) in test.labels.iter().zip(preds) {
-            confusion[usize::from(*l)][usize::from(*p)] += 1;
-        }
-        Ok(crate::plot::confusion_svg(&confusion)?)
-    })
-    .await;
+    let result = s
+        .limiter
+        .clone()
+        .run(move || {
+            let test = s.test.as_ref().expect("checked above");
+            let preds = predictions(&s)?;
+            let classes = s.info.class_names.len();
+            let mut confusion = vec![vec![0usize; classes]; classes];
+            for (l, p) in test.labels.iter().zip(preds) {
+                confusion[usize::from(*l)][usize::from(*p)] += 1;
+            }
+            Ok(crate::plot::confusion_svg(&confusion)?)
+        })
+        .await;
     match result {
         Ok(body) => svg(body),
         Err(r) => r,

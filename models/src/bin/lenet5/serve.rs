@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use models::explorer::{ServeOptions, serve};
 
-use crate::Failure;
+use crate::{Failure, MemoryArg};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -27,6 +27,8 @@ pub struct ServeArgs {
     /// The port (0: any free port; the URL is printed).
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    #[command(flatten)]
+    memory: MemoryArg,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -36,6 +38,8 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         metrics: args.metrics,
         host: args.host,
         port: args.port,
+        max_memory: args.memory.max_memory()?,
+        ..ServeOptions::default()
     };
     serve(options)?;
     Ok(())

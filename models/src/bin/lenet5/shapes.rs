@@ -49,7 +49,7 @@ pub fn run(args: ShapesArgs) -> Result<(), Failure> {
     let threads = default_threads();
     let workload = Workload::Training { batch: args.batch_size, threads, optimizer_buffers: 1 };
     println!(
-        "training at batch {} (SGD with momentum, {threads} thread(s)): {}",
+        "\ntraining at batch {} (SGD with momentum, {threads} thread(s)): {}",
         args.batch_size,
         MemoryEstimate::of(&plan, workload)
     );
