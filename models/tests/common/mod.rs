@@ -11,7 +11,7 @@ pub mod shapes;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use autograd::{AutogradError, Tape};
 use layers::{LayerError, Module};
@@ -173,6 +173,34 @@ impl Run {
     pub fn stderr_lines(&self) -> Vec<&str> {
         self.stderr.lines().filter(|l| !l.trim().is_empty()).collect()
     }
+
+    /// Asserts the exit code, and that the last line of stderr is an error message
+    /// (`lenet5: error: …`) containing each of `needles`, the only line of stderr that
+    /// says "error" (a run that started training prints its progress before it).
+    pub fn assert_error_last(&self, what: &str, code: i32, needles: &[&str]) {
+        self.assert_no_panic(what);
+        assert_eq!(self.code, Some(code), "{what}: exit status\nstderr:\n{}", self.stderr);
+        let lines = self.stderr_lines();
+        let last = lines.last().unwrap_or_else(|| panic!("{what}: nothing on stderr"));
+        assert!(last.starts_with("lenet5: error: "), "{what}: {last}");
+        assert_eq!(lines.iter().filter(|l| l.contains("error")).count(), 1, "{what}:\n{}", self.stderr);
+        for n in needles {
+            assert!(last.contains(n), "{what}: {last:?} does not mention {n:?}");
+        }
+    }
+
+    /// Asserts the exit code and that stderr is exactly one line, an error message
+    /// (`lenet5: error: …`) containing each of `needles`.
+    pub fn assert_one_line_error(&self, what: &str, code: i32, needles: &[&str]) {
+        self.assert_no_panic(what);
+        assert_eq!(self.code, Some(code), "{what}: exit status\nstderr:\n{}", self.stderr);
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "{what}: stderr is not one line:\n{}", self.stderr);
+        assert!(lines[0].starts_with("lenet5: error: "), "{what}: {}", lines[0]);
+        for n in needles {
+            assert!(lines[0].contains(n), "{what}: {:?} does not mention {n:?}", lines[0]);
+        }
+    }
 }
 
 /// Runs `lenet5 args…` with `MNIST_MIRROR` pointing at a closed local port (so a missing
@@ -264,4 +292,67 @@ pub fn ag<T>(r: layers::Result<T>) -> autograd::Result<T> {
         LayerError::Autograd(e) => e,
         other => AutogradError::InvalidArgument { op: "module", reason: other.to_string() },
     })
+}
+
+/// A finished `lenet5` run with its peak resident memory and wall time.
+pub struct Measured {
+    /// The run (`code` is `None` when it was killed at the deadline).
+    pub run: Run,
+    /// Its peak resident set, in MiB (`ru_maxrss` of this child alone, from `wait4`).
+    pub peak_mib: u64,
+    /// How long it ran.
+    pub seconds: f64,
+    /// Whether it was killed at the deadline.
+    pub timed_out: bool,
+}
+
+/// Runs `cmd` (a [`lenet5_command`]), killing it after `deadline`, and measures its peak
+/// resident memory: `wait4` on its pid gives the rusage of that child only.
+pub fn measured(mut cmd: Command, deadline: std::time::Duration) -> Measured {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    // Reaped by wait4 below (which Child::wait cannot do: it gives no rusage).
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the lenet5 binary runs");
+    let pid = child.id() as libc::pid_t;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let reaped = std::sync::Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let reaped = std::sync::Arc::clone(&reaped);
+        std::thread::spawn(move || {
+            while started.elapsed() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                if reaped.load(Ordering::SeqCst) {
+                    return false;
+                }
+            }
+            // SAFETY: kill(2) on our own child; it is not reaped yet (checked just above,
+            // and the waiting thread reaps it only after it exits).
+            !reaped.load(Ordering::SeqCst) && unsafe { libc::kill(pid, libc::SIGKILL) } == 0
+        })
+    };
+    // SAFETY: an all-zero rusage is a valid value of that plain C struct.
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: wait4 on our own child's pid with valid out-pointers.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    reaped.store(true, Ordering::SeqCst);
+    assert_eq!(rc, pid, "wait4");
+    let seconds = started.elapsed().as_secs_f64();
+    let timed_out = watchdog.join().unwrap();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let run = Run { code, stdout: out.join().unwrap(), stderr: err.join().unwrap() };
+    Measured { run, peak_mib: usage.ru_maxrss as u64 / 1024, seconds, timed_out }
 }
