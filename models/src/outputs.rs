@@ -10,9 +10,9 @@
 //!   `<stem>.metrics.csv`).
 //! - **Another network's files.** An existing weights or state file whose metadata names a
 //!   different network (architecture, image shape, classes) or data folder than the run's
-//!   is refused ([`check_replaceable`]); so is a file that is neither (no metadata and not
-//!   LeNet-5's tensors, or not a safetensors file), unless the caller was told to
-//!   overwrite.
+//!   is refused ([`check_replaceable`]); so is a file without metadata, unless it holds
+//!   LeNet-5's tensors and the run trains LeNet-5, and a file that is not a network at
+//!   all; unless the caller was told to overwrite.
 //! - **Nothing before a step.** A run checks that it can write into the folder with a
 //!   probe file it removes at once ([`probe_folder`]); the weights, state and metrics files
 //!   are first written after a successful step, so a run that fails before that leaves
@@ -57,11 +57,34 @@ impl RunIdentity {
         let info = NetworkInfo::from_metadata(metadata, path).map_err(|e| e.to_string())?;
         Ok(info.map(|info| RunIdentity { info, data: metadata.get("data.dir").map(PathBuf::from) }))
     }
+}
 
-    /// Whether a file of `self` may be replaced by a run of `run`: the same network, and
-    /// the same data folder when both are known.
-    fn same_as(&self, run: &RunIdentity) -> bool {
-        self.info == run.info && (self.data.is_none() || run.data.is_none() || self.data == run.data)
+/// What an existing file holds: a run's identity from its metadata, or LeNet-5's tensors
+/// without metadata (whose image shape, classes and data nobody recorded).
+enum Held {
+    Run(RunIdentity),
+    BareLeNet5,
+}
+
+impl Held {
+    /// Whether a run of `run` may replace it: the same network, and the same data folder
+    /// when both are known; LeNet-5's bare tensors by any LeNet-5 run.
+    fn replaceable_by(&self, run: &RunIdentity) -> bool {
+        match self {
+            Held::Run(held) => {
+                held.info == run.info && (held.data.is_none() || run.data.is_none() || held.data == run.data)
+            }
+            Held::BareLeNet5 => run.info.arch == Arch::LeNet5,
+        }
+    }
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Held::Run(run) => run.fmt(f),
+            Held::BareLeNet5 => f.write_str("LeNet-5's weights without metadata"),
+        }
     }
 }
 
@@ -111,8 +134,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Checks that the existing file at `path` (if any) may be replaced by a run of `run`:
-/// its metadata names the same network and data folder, or it has no metadata and holds
-/// LeNet-5's tensors and the run trains LeNet-5.
+/// its metadata names the same network (architecture, image shape, classes) and data
+/// folder, or it has no metadata and holds LeNet-5's tensors and the run trains LeNet-5.
 pub fn check_replaceable(path: &Path, run: &RunIdentity) -> Result<(), OutputError> {
     if !path.exists() {
         return Ok(());
@@ -121,12 +144,12 @@ pub fn check_replaceable(path: &Path, run: &RunIdentity) -> Result<(), OutputErr
     let checkpoint =
         read_checkpoint::<f32>(path).map_err(|e| refuse(format!("something lenet5 cannot read as a network ({e})")))?;
     let held = match RunIdentity::from_metadata(&checkpoint.metadata, path) {
-        Ok(Some(identity)) => identity,
-        Ok(None) if holds_lenet5(&checkpoint) => RunIdentity { info: NetworkInfo::lenet5_mnist(), data: None },
+        Ok(Some(identity)) => Held::Run(identity),
+        Ok(None) if holds_lenet5(&checkpoint) => Held::BareLeNet5,
         Ok(None) => return Err(refuse("tensors of a network without metadata (not LeNet-5's)".into())),
         Err(e) => return Err(refuse(format!("a network whose metadata does not parse ({e})"))),
     };
-    if held.same_as(run) { Ok(()) } else { Err(refuse(held.to_string())) }
+    if held.replaceable_by(run) { Ok(()) } else { Err(refuse(held.to_string())) }
 }
 
 /// Whether a file without metadata is LeNet-5's: its tensors (or, in a state file, its
@@ -135,9 +158,9 @@ fn holds_lenet5(checkpoint: &layers::checkpoint::Checkpoint<f32>) -> bool {
     let Ok(model) = crate::LeNet5::<f32>::new(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0)) else {
         return false;
     };
-    let expected: Vec<(String, Vec<usize>)> =
+    let expected: std::collections::BTreeSet<(String, Vec<usize>)> =
         layers::Module::named_parameters(&model).into_iter().map(|(n, p)| (n, p.shape().to_vec())).collect();
-    let held = |prefix: &str| -> Vec<(String, Vec<usize>)> {
+    let held = |prefix: &str| -> std::collections::BTreeSet<(String, Vec<usize>)> {
         checkpoint
             .tensors
             .iter()
