@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// 1×28×28 images).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// A metrics CSV (`train --metrics`) to plot on the page.
+    /// A metrics CSV to plot on the page (train writes one beside its weights, e.g.
+    /// lenet5.metrics.csv).
     #[arg(long)]
     metrics: Option<PathBuf>,
     /// The address to listen on (127.0.0.1: this machine only).
