@@ -107,6 +107,32 @@ fn status(head: &[u8]) -> Option<u16> {
     std::str::from_utf8(head).ok()?.split(' ').nth(1)?.parse().ok()
 }
 
+/// A whole `POST /api/pass` of a 28×28 image, the connection closed after the answer.
+fn pass_request() -> String {
+    let body = format!("{{\"pixels\": {}, \"label\": 3}}", pixels(784));
+    format!(
+        "POST /api/pass HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// `request` sent on `n` connections at once: each answer as text.
+fn burst(addr: SocketAddr, request: &str, n: usize) -> Vec<String> {
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let request = request.to_string();
+            std::thread::spawn(move || {
+                let mut s = connect(addr, request.as_bytes());
+                let mut text = Vec::new();
+                s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+                let _ = s.read_to_end(&mut text);
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
 fn connect(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(bytes).unwrap();
@@ -153,25 +179,10 @@ fn slow_and_oversized_requests_are_answered_or_dropped() {
 #[test]
 fn computations_beyond_the_slots_get_503_with_retry_after() {
     let addr = serve(ServeOptions { max_in_flight: 1, queue_timeout: Duration::from_millis(100), ..short_timeouts() });
-    let body = format!("{{\"pixels\": {}, \"label\": 3}}", pixels(784));
-    let request = format!(
-        "POST /api/pass HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let threads: Vec<_> = (0..24)
-        .map(|_| {
-            let request = request.clone();
-            std::thread::spawn(move || {
-                let mut s = connect(addr, request.as_bytes());
-                let mut text = String::new();
-                s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-                let _ = s.read_to_string(&mut text);
-                let code = status(text.as_bytes());
-                (code, text.to_ascii_lowercase().contains("\r\nretry-after: 1\r\n"))
-            })
-        })
+    let results: Vec<(Option<u16>, bool)> = burst(addr, &pass_request(), 24)
+        .iter()
+        .map(|text| (status(text.as_bytes()), text.to_ascii_lowercase().contains("\r\nretry-after: 1\r\n")))
         .collect();
-    let results: Vec<(Option<u16>, bool)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     let ok = results.iter().filter(|r| r.0 == Some(200)).count();
     let busy: Vec<_> = results.iter().filter(|r| r.0 == Some(503)).collect();
     println!("24 concurrent passes, 1 slot: {ok} × 200, {} × 503", busy.len());
@@ -201,27 +212,11 @@ fn memory_returns_near_idle_after_a_burst() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
     let port: u16 = line.trim().trim_end_matches('/').rsplit(':').next().unwrap().parse().unwrap();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let body = format!("{{\"pixels\": {}, \"label\": 3}}", pixels(784));
-    let request = format!(
-        "POST /api/pass HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let request = pass_request();
     let mut warm = connect(addr, request.as_bytes());
     assert_eq!(answer(&mut warm, Duration::from_secs(30)).0, Some(200));
     let idle = rss_mib(child.id());
-    let threads: Vec<_> = (0..200)
-        .map(|_| {
-            let request = request.clone();
-            std::thread::spawn(move || {
-                let mut s = connect(addr, request.as_bytes());
-                let mut text = Vec::new();
-                s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-                let _ = s.read_to_end(&mut text);
-                status(&text)
-            })
-        })
-        .collect();
-    let codes: Vec<Option<u16>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let codes: Vec<Option<u16>> = burst(addr, &request, 200).iter().map(|t| status(t.as_bytes())).collect();
     assert!(codes.iter().all(|c| matches!(c, Some(200 | 503))), "{codes:?}");
     let after = rss_mib(child.id());
     std::thread::sleep(Duration::from_secs(6));

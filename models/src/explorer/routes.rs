@@ -171,33 +171,43 @@ async fn test_images(State(s): State<Arc<AppState>>, q: Result<Query<TestQuery>,
         Ok(Query(q)) => q,
         Err(r) => return error(r.status(), r.body_text()),
     };
-    if s.test.is_none() {
-        return error(StatusCode::NOT_FOUND, "no test images: start the server with --data DIR".into());
-    }
-    let result = s
-        .limiter
-        .clone()
-        .run(move || {
-            let test = s.test.as_ref().expect("checked above");
-            let preds = predictions(&s)?;
-            let matching: Vec<usize> = (0..test.len())
-                .filter(|&i| !q.wrong || u16::from(preds[i]) != test.labels[i])
-                .filter(|&i| q.label.is_none_or(|l| usize::from(test.labels[i]) == l))
-                .collect();
-            let images: Vec<Value> = matching
+    let result = with_test_set(s, move |test, preds, _| {
+        let matching: Vec<usize> = (0..test.len())
+            .filter(|&i| !q.wrong || u16::from(preds[i]) != test.labels[i])
+            .filter(|&i| q.label.is_none_or(|l| usize::from(test.labels[i]) == l))
+            .collect();
+        let images: Vec<Value> = matching
             .iter()
             .skip(q.start)
             .take(q.count.min(MAX_LIST))
             .map(|&i| json!({ "index": i, "label": test.labels[i], "prediction": preds[i], "pixels": test.image(i) }))
             .collect();
-            let wrong = (0..test.len()).filter(|&i| u16::from(preds[i]) != test.labels[i]).count();
-            Ok(json!({ "total": test.len(), "matching": matching.len(), "wrong": wrong, "images": images }))
-        })
-        .await;
+        let wrong = (0..test.len()).filter(|&i| u16::from(preds[i]) != test.labels[i]).count();
+        Ok(json!({ "total": test.len(), "matching": matching.len(), "wrong": wrong, "images": images }))
+    })
+    .await;
     match result {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
     }
+}
+
+/// Runs `f` on the test images and their predictions in a computation slot; a 404 when
+/// the server has no test images.
+async fn with_test_set<T: Send + 'static>(
+    s: Arc<AppState>,
+    f: impl FnOnce(&Split, &[u8], &AppState) -> Result<T, ExplorerError> + Send + 'static,
+) -> Result<T, Response> {
+    if s.test.is_none() {
+        return Err(error(StatusCode::NOT_FOUND, "no test images: start the server with --data DIR".into()));
+    }
+    s.limiter
+        .clone()
+        .run(move || {
+            let test = s.test.as_ref().expect("checked above");
+            f(test, predictions(&s)?, &s)
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -294,23 +304,15 @@ async fn metrics_svg(State(s): State<Arc<AppState>>) -> Response {
 }
 
 async fn confusion_svg(State(s): State<Arc<AppState>>) -> Response {
-    if s.test.is_none() {
-        return error(StatusCode::NOT_FOUND, "no test images: start the server with --data DIR".into());
-    }
-    let result = s
-        .limiter
-        .clone()
-        .run(move || {
-            let test = s.test.as_ref().expect("checked above");
-            let preds = predictions(&s)?;
-            let classes = s.info.class_names.len();
-            let mut confusion = vec![vec![0usize; classes]; classes];
-            for (l, p) in test.labels.iter().zip(preds) {
-                confusion[usize::from(*l)][usize::from(*p)] += 1;
-            }
-            Ok(crate::plot::confusion_svg(&confusion)?)
-        })
-        .await;
+    let result = with_test_set(s, |test, preds, s| {
+        let classes = s.info.class_names.len();
+        let mut confusion = vec![vec![0usize; classes]; classes];
+        for (l, p) in test.labels.iter().zip(preds) {
+            confusion[usize::from(*l)][usize::from(*p)] += 1;
+        }
+        Ok(crate::plot::confusion_svg(&confusion)?)
+    })
+    .await;
     match result {
         Ok(body) => svg(body),
         Err(r) => r,
