@@ -67,13 +67,15 @@ pub enum Workload {
 }
 
 impl Workload {
-    /// Training as `config` says: its batch size, threads and optimizer.
-    pub fn training(config: &TrainConfig) -> Self {
+    /// Training as `config` says (its batch size, threads and optimizer) on `images`
+    /// training images (a batch is never more than those).
+    pub fn training(config: &TrainConfig, images: usize) -> Self {
         let optimizer_buffers = match config.optimizer {
             OptimizerKind::Sgd => usize::from(config.momentum != 0.0),
             OptimizerKind::Adam | OptimizerKind::AdamW => 2,
         };
-        Workload::Training { batch: config.batch_size, threads: config.threads, optimizer_buffers }
+        let batch = config.batch_size.min(images.max(1));
+        Workload::Training { batch, threads: config.threads, optimizer_buffers }
     }
 }
 

@@ -240,15 +240,14 @@ pub fn run(args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
     }
     let preprocess = Preprocess::from_metadata(&checkpoint.metadata).unwrap_or_else(|_| Preprocess::mnist());
     let plan = info.plan(&preprocess).map_err(|e| Failure::Run(format!("{}: {e}", state.display())))?;
-    let what = training_words(&config);
-    check_memory(MemoryEstimate::of(&plan, Workload::training(&config)), &budget, &what)?;
+    // Built for the file's values (so no larger than the file): checked before the data.
     let model = info
         .build_for_file(&preprocess, held_values(&checkpoint, "model."))
         .map_err(|e| Failure::Run(format!("{}: {e}", state.display())))?;
     let mut trainer = resume_from(checkpoint, model, &state)?;
     let data = data::load(&dir, true, &budget)?;
-    let estimate = MemoryEstimate::of(&plan, Workload::training(&config)).with_data(data::bytes(&data));
-    check_memory(estimate, &budget, &what)?;
+    let workload = Workload::training(&config, data.train.len());
+    check_memory(MemoryEstimate::of(&plan, workload).with_data(data::bytes(&data)), &budget, &training_words(&config))?;
     if trainer.train_images != data.train.len() {
         return Err(ResumeError::Data { path: state, expected: trainer.train_images, got: data.train.len() }.into());
     }
@@ -361,7 +360,8 @@ fn train_fresh(
     let info = NetworkInfo::for_data(arch, &data.train);
     // The whole network checked from its shapes, and its memory, before anything is built.
     let plan = info.plan(&preprocess).map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
-    let estimate = MemoryEstimate::of(&plan, Workload::training(&config)).with_data(data::bytes(&data));
+    let workload = Workload::training(&config, data.train.len());
+    let estimate = MemoryEstimate::of(&plan, workload).with_data(data::bytes(&data));
     check_memory(estimate, budget, &training_words(&config))?;
     let out = out.unwrap_or_else(|| default_weights(&info.arch, dir));
     let files = RunFiles::new(out, args.metrics.clone(), &args, &info, dir)?;
