@@ -1,7 +1,7 @@
 //! The op catalogue's suite over every entry of the library: gradients against central
 //! differences in f64, f32 against f64, non-contiguous inputs against contiguous copies,
 //! errors on wrong shapes, and the conventions at kinks and ties. Prints each entry's
-//! counts (`cargo test --test catalogue -- --nocapture`).
+//! counts (`cargo test -p autograd --test integration catalogue:: -- --nocapture`).
 
 use autograd::catalogue::{self, SuiteConfig};
 

@@ -1,7 +1,7 @@
 //! `AvgPool2d`, `Tanh`, `Sigmoid`, `LeakyReLU`: gradients against central differences on
 //! random shapes, forward values against naive loops and formulas.
 
-mod common;
+use crate::common;
 
 use autograd::GradcheckConfig;
 use common::{assert_close, out_size, random_tensor, tap, to_f64};

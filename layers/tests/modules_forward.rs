@@ -3,7 +3,7 @@
 //! random geometries; Sequential's shape inference against the shapes the forward pass
 //! actually produces; parameter names, layouts and configuration/shape errors.
 
-mod common;
+use crate::common;
 
 use autograd::Tape;
 use autograd::strategies::{self, GeometryBounds, conv_geometry, pool_geometry};

@@ -8,7 +8,7 @@
 //! Inputs stay away from the kinks: ReLU inputs at least 0.05 from 0, pooling inputs
 //! pairwise at least 0.01 apart (`strategies::distinct_tensor`), far above the step 1e-6.
 
-mod common;
+use crate::common;
 
 use autograd::strategies::{
     self, GeometryBounds, conv_geometry, distinct_tensor, pool_geometry, tensor_away_from_zero,

@@ -1,7 +1,8 @@
 //! A trained network as a file: the weights (a PyTorch `state_dict`) with, in the
 //! safetensors metadata, what is needed to use them without repeating any option: the
 //! architecture (`arch`), the image shape (`input`, `C,H,W` before padding), the class
-//! names (`classes`, `/`-separated) and the preprocessing (`preprocess.*`).
+//! names (`classes`, one per line; older files separate them by `/`) and the
+//! preprocessing (`preprocess.*`).
 //!
 //! A weights file without that metadata (written by PyTorch, or by an older `lenet5`) is
 //! read as LeNet-5 on MNIST: 1×28×28 images, classes 0–9, [`Preprocess::mnist`].
@@ -69,7 +70,7 @@ impl NetworkInfo {
         vec![
             ("arch".into(), self.arch.to_string()),
             ("input".into(), input.join(",")),
-            ("classes".into(), self.class_names.join("/")),
+            ("classes".into(), self.class_names.iter().map(|n| format!("{n}\n")).collect()),
         ]
     }
 
@@ -87,7 +88,7 @@ impl NetworkInfo {
             .collect::<Result<_, _>>()?;
         let input: [usize; 3] = dims.try_into().map_err(|_| bad("input", format!("{input:?} is not C,H,W")))?;
         let classes = metadata.get("classes").ok_or_else(|| bad("classes", "missing".into()))?;
-        let class_names: Vec<String> = classes.split('/').map(str::to_string).collect();
+        let class_names = parse_class_names(classes);
         Ok(Some(NetworkInfo { arch, input, class_names }))
     }
 
@@ -136,6 +137,16 @@ pub fn held_values(checkpoint: &layers::checkpoint::Checkpoint<f32>, prefix: &st
         .filter(|(n, _)| n.starts_with(prefix))
         .map(|(_, t)| t.numel())
         .fold(0, usize::saturating_add)
+}
+
+/// The `classes` metadata: one name per line (as `classes.txt`), or, in files written
+/// before class names could hold a `/`, names separated by `/`.
+fn parse_class_names(classes: &str) -> Vec<String> {
+    if classes.contains('\n') {
+        classes.lines().map(str::to_string).collect()
+    } else {
+        classes.split('/').map(str::to_string).collect()
+    }
 }
 
 /// A network loaded from a weights file, with its description and preprocessing.

@@ -5,7 +5,7 @@
 //! bit for bit where the command's straight run ends; 1 and 2 threads reach the same
 //! accuracy.
 
-mod common;
+use crate::common;
 
 use layers::Module;
 use layers::checkpoint::read_checkpoint;
@@ -52,7 +52,7 @@ fn the_command_trains_evaluates_predicts_and_resumes_a_spec() {
     let meta = read_checkpoint::<f32>(&out).unwrap().metadata;
     assert_eq!(meta["arch"], SPEC);
     assert_eq!(meta["input"], "1,12,12");
-    assert_eq!(meta["classes"], "0/1/2");
+    assert_eq!(meta["classes"], "0\n1\n2\n");
     assert_eq!(meta["preprocess.pad"], "0");
     let data = models::mnist::load(&data_dir).unwrap();
     let fitted = Preprocess::fit(&data.train, 0).unwrap();

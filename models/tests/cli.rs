@@ -6,7 +6,7 @@
 //! None of these needs MNIST: the folders given to `eval` hold a tiny MNIST written here,
 //! and `MNIST_MIRROR` points at a closed port so nothing reaches the network.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

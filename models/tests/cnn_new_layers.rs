@@ -5,7 +5,7 @@
 //! and resumed by the command ends bit for bit where the straight run ends (the running
 //! statistics travel in the state file, the dropout masks are keyed by the global step).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

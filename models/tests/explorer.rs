@@ -7,7 +7,7 @@
 //!   `∇z⁽⁷⁾` against `P − Y`, sampled elements against central differences in f64.
 //! - SGD step: `ΔW = −η·∇W`, the label's probability rises, the caller's weights unchanged.
 
-mod explorer_support;
+use crate::explorer_support;
 
 use autograd::Tape;
 use layers::Module;

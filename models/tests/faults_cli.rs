@@ -2,7 +2,7 @@
 //! that blow up: each is one line on stderr with the right exit status (2 for usage, 1 for
 //! a failed run), never a panic, and a failure keeps the last good checkpoint.
 
-mod resume_support;
+use crate::resume_support;
 
 use std::process::Stdio;
 

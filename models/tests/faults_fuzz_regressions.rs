@@ -11,8 +11,9 @@
 //! are replayed here through the targets' own checks (`fuzz/src/targets.rs`), so that
 //! each check runs on every test run, not only under the fuzzer.
 
-mod resume_support;
+use crate::resume_support;
 
+#[cfg(feature = "serve")]
 #[path = "../../fuzz/src/targets.rs"]
 mod targets;
 
@@ -63,6 +64,7 @@ fn the_same_jpeg_shrunk_to_an_allowed_size_decodes_or_fails_cleanly() {
 }
 
 /// Every committed seed of `target` by name, through `check`.
+#[cfg(feature = "serve")]
 fn replay<R: std::fmt::Debug>(target: &str, check: fn(&[u8]) -> R) -> std::collections::BTreeMap<String, R> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds").join(target);
     let mut out = std::collections::BTreeMap::new();
@@ -78,6 +80,7 @@ fn replay<R: std::fmt::Debug>(target: &str, check: fn(&[u8]) -> R) -> std::colle
 }
 
 #[test]
+#[cfg(feature = "serve")]
 fn the_spec_seeds_plan_build_or_fail_cleanly() {
     use targets::SpecOutcome::*;
     let outcomes = replay("spec", targets::spec);
@@ -100,6 +103,7 @@ fn the_spec_seeds_plan_build_or_fail_cleanly() {
 }
 
 #[test]
+#[cfg(feature = "serve")]
 fn the_image_folder_seeds_load_or_fail_cleanly() {
     let outcomes = replay("image_folder", targets::image_folder);
     assert_eq!(outcomes["gray-two-classes"], Ok(4));
@@ -112,6 +116,7 @@ fn the_image_folder_seeds_load_or_fail_cleanly() {
 }
 
 #[test]
+#[cfg(feature = "serve")]
 fn the_http_seeds_are_answered_without_a_server_error() {
     let statuses = replay("http", targets::http);
     // The valid requests succeed on both networks; the broken ones are the client's fault.

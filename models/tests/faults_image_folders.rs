@@ -3,7 +3,7 @@
 //! the two there were), and a cap on the decoded bytes of the whole set (`--max-memory`,
 //! by default half the machine's memory).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

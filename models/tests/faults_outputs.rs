@@ -4,7 +4,7 @@
 //! file of another network is refused, naming both, unless `--overwrite`; a signal before
 //! training starts ends the run at once, having written nothing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

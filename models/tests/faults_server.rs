@@ -2,7 +2,7 @@
 //! bodies declared huge, clients that send their headers or body slowly, bursts of
 //! concurrent computations, and the memory such a burst leaves behind.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -5,7 +5,7 @@
 //! generates valid and invalid specs: valid ones build with the sizes `shapes` gives, and
 //! invalid ones are exit-2 errors.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -15,11 +15,11 @@
 //! f7.weight (840), and a seeded random sample of 1,000 elements of each of c3.weight,
 //! c5.weight and f6.weight: 4,226 elements, about 12 s over two tests that run in
 //! parallel. The exhaustive check is the ignored test `every_parameter_element_…`
-//! (`cargo test -p models --test gradcheck_lenet5 -- --ignored`).
+//! (`cargo test -p models --test integration gradcheck_lenet5 -- --ignored`).
 //!
 //! Training runs in f32: its gradients are compared with the f64 ones at batch 64.
 
-mod common;
+use crate::common;
 
 use autograd::{GradcheckConfig, Tape, Var, gradcheck};
 use layers::Module;

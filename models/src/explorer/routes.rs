@@ -310,7 +310,7 @@ async fn confusion_svg(State(s): State<Arc<AppState>>) -> Response {
         for (l, p) in test.labels.iter().zip(preds) {
             confusion[usize::from(*l)][usize::from(*p)] += 1;
         }
-        Ok(crate::plot::confusion_svg(&confusion)?)
+        Ok(crate::plot::confusion_svg(&confusion, &s.info.class_names)?)
     })
     .await;
     match result {

@@ -11,7 +11,7 @@ pub mod shapes;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use autograd::{AutogradError, Tape};
 use layers::{LayerError, Module};
@@ -298,7 +298,7 @@ pub fn ag<T>(r: layers::Result<T>) -> autograd::Result<T> {
 pub struct Measured {
     /// The run (`code` is `None` when it was killed at the deadline).
     pub run: Run,
-    /// Its peak resident set, in MiB (`ru_maxrss` of this child alone, from `wait4`).
+    /// Its peak resident set, in MiB (see [`measured`]).
     pub peak_mib: u64,
     /// How long it ran.
     pub seconds: f64,
@@ -307,19 +307,19 @@ pub struct Measured {
 }
 
 /// Runs `cmd` (a [`lenet5_command`]), killing it after `deadline`, and measures its peak
-/// resident memory: `wait4` on its pid gives the rusage of that child only.
+/// resident memory: `VmHWM` of `/proc/PID/status`, read every millisecond while it runs.
+/// (Not `ru_maxrss`: a child spawned by a large process, as the test binary is, inherits
+/// its parent's high-water mark at `exec`.)
 pub fn measured(mut cmd: Command, deadline: std::time::Duration) -> Measured {
     use std::io::Read;
     let started = std::time::Instant::now();
-    // Reaped by wait4 below (which Child::wait cannot do: it gives no rusage).
-    #[allow(clippy::zombie_processes)]
     let mut child = cmd
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the lenet5 binary runs");
-    let pid = child.id() as libc::pid_t;
+    let pid = child.id();
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut text = String::new();
@@ -329,30 +329,25 @@ pub fn measured(mut cmd: Command, deadline: std::time::Duration) -> Measured {
     };
     let out = drain(Box::new(child.stdout.take().unwrap()));
     let err = drain(Box::new(child.stderr.take().unwrap()));
-    let reaped = std::sync::Arc::new(AtomicBool::new(false));
-    let watchdog = {
-        let reaped = std::sync::Arc::clone(&reaped);
-        std::thread::spawn(move || {
-            while started.elapsed() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                if reaped.load(Ordering::SeqCst) {
-                    return false;
-                }
-            }
-            // SAFETY: kill(2) on our own child; it is not reaped yet (checked just above,
-            // and the waiting thread reaps it only after it exits).
-            !reaped.load(Ordering::SeqCst) && unsafe { libc::kill(pid, libc::SIGKILL) } == 0
-        })
+    let high_water = |pid: u32| -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
     };
-    // SAFETY: an all-zero rusage is a valid value of that plain C struct.
-    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-    // SAFETY: wait4 on our own child's pid with valid out-pointers.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    reaped.store(true, Ordering::SeqCst);
-    assert_eq!(rc, pid, "wait4");
+    let (mut peak_kib, mut timed_out) = (0, false);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            break status;
+        }
+        peak_kib = peak_kib.max(high_water(pid).unwrap_or(0));
+        if started.elapsed() > deadline {
+            timed_out = true;
+            child.kill().expect("kill the child");
+            break child.wait().expect("the child's status");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
     let seconds = started.elapsed().as_secs_f64();
-    let timed_out = watchdog.join().unwrap();
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    let run = Run { code, stdout: out.join().unwrap(), stderr: err.join().unwrap() };
-    Measured { run, peak_mib: usage.ru_maxrss as u64 / 1024, seconds, timed_out }
+    let run = Run { code: status.code(), stdout: out.join().unwrap(), stderr: err.join().unwrap() };
+    Measured { run, peak_mib: peak_kib / 1024, seconds, timed_out }
 }

@@ -12,8 +12,7 @@ use rand::{RngExt, SeedableRng};
 
 /// The helpers shared with the other suites (MNIST_DIR, scratch folders, IDX and gzip
 /// bytes, running `lenet5`).
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 // Each suite uses a subset.
 #[allow(unused_imports)]
 pub use common::{Run, Scratch, gzip, idx_bytes, lenet5, lenet5_command, lenet5_trainer, list, mnist_dir, s};

@@ -71,7 +71,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         println!("  {name:>width$}: {}", row.iter().map(|n| format!("{n:>cell$}")).collect::<String>());
     }
     if let Some(png) = &args.confusion_png {
-        models::plot::confusion_png(&e.confusion, png)?;
+        models::plot::confusion_png(&e.confusion, &names, png)?;
         eprintln!("wrote {}", png.display());
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! `lenet5`: train LeNet-5 or any small CNN (`--arch`) on MNIST or another data set,
-//! evaluate a checkpoint, classify image files, show the derivation's matrix shapes, and
-//! measure speed. One file per subcommand.
+//! evaluate a checkpoint, classify image files, export a test image, show the
+//! derivation's matrix shapes, and measure speed. One file per subcommand.
 //!
 //! Exit status: 0 on success, 2 for a usage error (bad argument, a spec that does not
 //! parse or fit, missing data folder, an option that conflicts with the run being
@@ -11,6 +11,7 @@
 mod bench;
 mod data;
 mod eval;
+mod export;
 mod plot;
 mod predict;
 mod progress;
@@ -42,6 +43,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Classify PNG or JPEG images with a checkpoint.
     Predict(predict::PredictArgs),
+    /// Write one test image of a data set as a PNG (to try predict on).
+    Export(export::ExportArgs),
     /// Training and inference speed on a fixed random batch (PyTorch's protocol).
     Bench(bench::BenchArgs),
     /// The shape and size of every layer output and derivation matrix for a batch.
@@ -85,7 +88,7 @@ fn main() -> ExitCode {
         Err(e) if e.use_stderr() => {
             // One line: clap's message up to its usage block, joined, without its prefix.
             let message = if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                "a command is required: train, eval, predict, bench, shapes, serve or plot".to_string()
+                "a command is required: train, eval, predict, export, bench, shapes, serve or plot".to_string()
             } else {
                 let rendered = e.render().to_string();
                 let lines: Vec<&str> = rendered
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         }
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Export(args) => export::run(args),
         Command::Bench(args) => bench::run(args, || ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)),
         Command::Shapes(args) => shapes::run(args),
         Command::Serve(args) => serve::run(args),

@@ -2,8 +2,8 @@
 //! matrix, as PNG or SVG (chosen by the output's extension).
 //!
 //! Text is set in DejaVu Sans, compiled into the binary (`models/assets/fonts`, Bitstream
-//! Vera licence) and drawn through plotters' `ab_glyph` support, so plotting needs no
-//! system fonts or fontconfig.
+//! Vera licence), so plotting needs no system fonts or fontconfig; on PNGs it is laid out
+//! by [`typeset`] (plotters' own glyph placement leaves gaps inside words).
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -11,6 +11,10 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use thiserror::Error;
+
+mod typeset;
+
+use typeset::Typeset;
 
 /// What went wrong reading metrics or writing a picture.
 #[derive(Debug, Error)]
@@ -64,7 +68,7 @@ pub struct MetricsRow {
     pub test_accuracy: f64,
 }
 
-const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 const PNG_SCALE: u32 = 1;
 
@@ -127,6 +131,40 @@ fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> P
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const TEST: RGBColor = RGBColor(230, 85, 13);
 
+/// A value axis whose ticks are `step` apart from `first`, a whole multiple of `step`, to the
+/// last one at or above the data: the lowest and highest ticks sit just inside the range,
+/// so each is labelled (plotters drops a label whose tick rounds to outside it), and every
+/// label has the same decimals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Axis {
+    first: f64,
+    step: f64,
+    ticks: usize,
+    decimals: usize,
+}
+
+impl Axis {
+    /// About six ticks of 1, 2 or 5 × 10ᵏ around `[lo, hi]` and a twentieth of it more on
+    /// each side (so that no point sits on the frame).
+    fn around(lo: f64, hi: f64) -> Axis {
+        let span = (hi - lo).max(1e-3 * hi.abs().max(1e-3));
+        let (lo, hi) = (lo - span / 20.0, hi + span / 20.0);
+        let rough = span / 5.0;
+        let magnitude = 10f64.powf(rough.log10().floor());
+        let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|s| *s >= rough).unwrap_or(rough);
+        let first = (lo / step).floor() * step;
+        let ticks = ((hi - first) / step).ceil().max(1.0) as usize + 1;
+        let decimals = (-step.log10().floor()).max(0.0) as usize;
+        Axis { first, step, ticks, decimals }
+    }
+
+    /// From a hair below the first tick to a hair above the last.
+    fn range(&self) -> std::ops::Range<f64> {
+        let margin = 0.02 * self.step;
+        (self.first - margin)..(self.first + (self.ticks - 1) as f64 * self.step + margin)
+    }
+}
+
 /// Draws loss and accuracy per epoch side by side.
 fn draw_metrics<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, rows: &[MetricsRow]) -> Result<(), PlotError>
 where
@@ -153,13 +191,13 @@ where
     for (area, title, ylabel, train, test, legend) in panels {
         let values = rows.iter().flat_map(|r| [train(r), test(r)]);
         let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-        let pad = ((hi - lo) * 0.1).max(1e-3);
+        let axis = Axis::around(lo, hi);
         let mut chart = ChartBuilder::on(area)
             .caption(title, (FAMILY, 22))
             .margin(14)
             .x_label_area_size(42)
             .y_label_area_size(58)
-            .build_cartesian_2d(x0..x1, (lo - pad)..(hi + pad))
+            .build_cartesian_2d(x0..x1, axis.range())
             .map_err(draw_err)?;
         chart
             .configure_mesh()
@@ -167,6 +205,8 @@ where
             .y_desc(ylabel)
             .x_labels(rows.len().clamp(2, 10))
             .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_labels(axis.ticks)
+            .y_label_formatter(&|v| format!("{v:.*}", axis.decimals))
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 15))
             .light_line_style(RGBColor(235, 235, 235))
@@ -193,9 +233,36 @@ where
     root.present().map_err(draw_err)
 }
 
+/// The longest class name drawn whole; longer ones end in `…`.
+const NAME_CHARS: usize = 14;
+
+/// A class's label on the confusion matrix: its name, shortened to [`NAME_CHARS`].
+fn short_name(names: &[String], class: usize) -> String {
+    match names.get(class) {
+        Some(n) if n.chars().count() > NAME_CHARS => {
+            format!("{}…", n.chars().take(NAME_CHARS - 1).collect::<String>().trim_end())
+        }
+        Some(n) => n.clone(),
+        None => class.to_string(),
+    }
+}
+
+/// The confusion matrix's picture size for `k` classes named `names`: cells wide enough for
+/// the longest (shortened) name at 14 px, the whole no wider than 1600 px.
+fn confusion_size(k: usize, names: &[String]) -> (u32, u32) {
+    let longest = (0..k).map(|c| short_name(names, c).chars().count()).max().unwrap_or(1) as u32;
+    let cell = (longest * 8 + 10).clamp(44, 120).min(1400 / (k as u32).max(1)).max(8);
+    let side = (cell * k as u32 + 120).clamp(CONFUSION_SIZE.0, 1600);
+    (side, side)
+}
+
 /// Draws a confusion matrix: rows are true labels, columns predictions, each cell shaded
-/// by its share of its row and labelled with its count.
-fn draw_confusion<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, confusion: &[Vec<usize>]) -> Result<(), PlotError>
+/// by its share of its row and labelled with its count; the axes name the classes.
+fn draw_confusion<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    confusion: &[Vec<usize>],
+    names: &[String],
+) -> Result<(), PlotError>
 where
     DB::ErrorType: 'static,
 {
@@ -208,14 +275,17 @@ where
     root.fill(&WHITE).map_err(draw_err)?;
     let accuracy = if total > 0 { 100.0 * correct as f64 / total as f64 } else { 0.0 };
     let caption = format!("Confusion matrix ({total} images, {accuracy:.2} % correct)");
+    let longest = (0..k).map(|c| short_name(names, c).chars().count()).max().unwrap_or(1) as u32;
     let mut chart = ChartBuilder::on(&root)
         .caption(caption, (FAMILY, 20))
         .margin(16)
         .x_label_area_size(44)
-        .y_label_area_size(50)
+        .y_label_area_size((longest * 8 + 30).max(50))
         .build_cartesian_2d(0..k as i32, 0..k as i32)
         .map_err(draw_err)?;
     let flip = move |v: i32| k as i32 - 1 - v;
+    let label = |v: i32| if (0..k as i32).contains(&v) { short_name(names, v as usize) } else { String::new() };
+    let cell = chart.backend_coord(&(1, 0)).0 - chart.backend_coord(&(0, 0)).0;
     chart
         .configure_mesh()
         .disable_mesh()
@@ -223,10 +293,10 @@ where
         .y_labels(k)
         .x_desc("predicted")
         .y_desc("true label")
-        .x_label_offset(20)
-        .y_label_offset(-20)
-        .x_label_formatter(&|v| if (*v as usize) < k { v.to_string() } else { String::new() })
-        .y_label_formatter(&move |v| if (*v as usize) < k { flip(*v).to_string() } else { String::new() })
+        .x_label_offset(cell / 2)
+        .y_label_offset(-cell / 2)
+        .x_label_formatter(&|v| label(*v))
+        .y_label_formatter(&|v| label(flip(*v)))
         .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 15))
         .draw()
@@ -275,7 +345,7 @@ fn format_of(out: &Path) -> Result<&'static str, PlotError> {
 fn render(
     out: &Path,
     size: (u32, u32),
-    draw_png: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), PlotError>,
+    draw_png: impl FnOnce(DrawingArea<Typeset<BitMapBackend<'_>>, Shift>) -> Result<(), PlotError>,
     draw_svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
 ) -> Result<(), PlotError> {
     register_font();
@@ -284,7 +354,8 @@ fn render(
         "png" => {
             let (w, h) = (size.0 * PNG_SCALE, size.1 * PNG_SCALE);
             let mut buf = vec![255u8; (w * h * 3) as usize];
-            draw_png(BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area())?;
+            let font = ab_glyph::FontRef::try_from_slice(FONT).map_err(|e| PlotError::Draw(e.to_string()))?;
+            draw_png(Typeset::new(BitMapBackend::with_buffer(&mut buf, (w, h)), font).into_drawing_area())?;
             image::save_buffer_with_format(out, &buf, w, h, image::ExtendedColorType::Rgb8, image::ImageFormat::Png)
                 .map_err(|e| match e {
                     image::ImageError::IoError(source) => io(source),
@@ -319,23 +390,48 @@ pub fn metrics_svg(rows: &[MetricsRow]) -> Result<String, PlotError> {
 }
 
 /// Draws a confusion matrix (`confusion[true][predicted]` counts) into `out`, PNG or SVG by
-/// its extension.
-pub fn confusion_plot(confusion: &[Vec<usize>], out: &Path) -> Result<(), PlotError> {
-    render(out, CONFUSION_SIZE, |a| draw_confusion(a, confusion), |a| draw_confusion(a, confusion))
+/// its extension, its axes labelled with `class_names` (numbers where there is none).
+pub fn confusion_plot(confusion: &[Vec<usize>], class_names: &[String], out: &Path) -> Result<(), PlotError> {
+    let size = confusion_size(confusion.len(), class_names);
+    render(out, size, |a| draw_confusion(a, confusion, class_names), |a| draw_confusion(a, confusion, class_names))
 }
 
 /// Draws a confusion matrix as a PNG (`out` must end in `.png`).
-pub fn confusion_png(confusion: &[Vec<usize>], out: &Path) -> Result<(), PlotError> {
+pub fn confusion_png(confusion: &[Vec<usize>], class_names: &[String], out: &Path) -> Result<(), PlotError> {
     if format_of(out)? != "png" {
         return Err(PlotError::Extension(out.to_path_buf()));
     }
-    confusion_plot(confusion, out)
+    confusion_plot(confusion, class_names, out)
 }
 
 /// The confusion matrix as an SVG document.
-pub fn confusion_svg(confusion: &[Vec<usize>]) -> Result<String, PlotError> {
+pub fn confusion_svg(confusion: &[Vec<usize>], class_names: &[String]) -> Result<String, PlotError> {
     register_font();
     let mut s = String::new();
-    draw_confusion(SVGBackend::with_string(&mut s, CONFUSION_SIZE).into_drawing_area(), confusion)?;
+    let size = confusion_size(confusion.len(), class_names);
+    draw_confusion(SVGBackend::with_string(&mut s, size).into_drawing_area(), confusion, class_names)?;
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Axis;
+
+    #[test]
+    fn the_axis_ticks_cover_the_data_and_sit_inside_the_range() {
+        let cases =
+            [(0.0139, 0.2843), (0.204, 0.52), (91.2, 99.6), (80.0, 89.0), (0.5, 0.5), (-3.0, 7.5), (1e-4, 2e-4)];
+        for (lo, hi) in cases {
+            let axis = Axis::around(lo, hi);
+            let range = axis.range();
+            let last = axis.first + (axis.ticks - 1) as f64 * axis.step;
+            assert!(axis.first <= lo && last >= hi, "{lo}..{hi}: ticks {}..{last}", axis.first);
+            assert!(range.start < axis.first && last < range.end, "{lo}..{hi}: {range:?}");
+            assert!((3..=12).contains(&axis.ticks), "{lo}..{hi}: {} ticks", axis.ticks);
+            let mantissa = axis.step / 10f64.powf(axis.step.log10().floor());
+            assert!([1.0, 2.0, 5.0].iter().any(|m| (m - mantissa).abs() < 1e-9), "step {}", axis.step);
+            let label = format!("{:.*}", axis.decimals, axis.first + axis.step);
+            assert!((label.parse::<f64>().unwrap() - (axis.first + axis.step)).abs() < axis.step * 1e-6, "{label}");
+        }
+    }
 }
