@@ -17,7 +17,7 @@ impl PoolWindow {
     pub(crate) fn new(name: &'static str, window: Window2d) -> Result<Self> {
         if window.kernel.contains(&0)
             || window.stride.contains(&0)
-            || (0..2).any(|a| 2 * window.padding[a] > window.kernel[a])
+            || (0..2).any(|a| window.padding[a] > window.kernel[a] / 2)
         {
             return Err(LayerError::Config {
                 what: format!("{name}({window:?})"),

@@ -28,7 +28,12 @@ mod export;
 mod faults_cli;
 mod faults_corrupt_files;
 mod faults_fuzz_regressions;
+mod faults_image_folders;
 mod faults_numbers;
+mod faults_outputs;
+#[cfg(feature = "serve")]
+mod faults_server;
+mod faults_specs;
 mod gradcheck_lenet5;
 #[cfg(feature = "plot")]
 mod plot;

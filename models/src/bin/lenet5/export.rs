@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use image::ImageEncoder;
 use models::data::Dataset;
 
-use crate::{Failure, data};
+use crate::{Failure, MemoryArg, data};
 
 #[derive(clap::Args)]
 pub struct ExportArgs {
@@ -19,6 +19,8 @@ pub struct ExportArgs {
     /// The PNG to write (default: test-N.png).
     #[arg(long, value_name = "FILE.png")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    memory: MemoryArg,
 }
 
 pub fn run(args: ExportArgs) -> Result<(), Failure> {
@@ -28,7 +30,7 @@ pub fn run(args: ExportArgs) -> Result<(), Failure> {
     }
     let dir = data::data_dir(args.data);
     data::existing(&dir)?;
-    let test = data::load(&dir, false)?.test;
+    let test = data::load(&dir, false, &args.memory.budget()?)?.test;
     if args.index >= test.len() {
         return Err(Failure::Usage(format!(
             "--index {}: {} has {} test images (0 to {})",
