@@ -58,6 +58,7 @@ mod pool_window;
 pub mod prelude;
 mod sequential;
 mod sigmoid;
+mod state;
 mod tanh;
 
 pub use autograd::{Param, Tape, Var};
@@ -83,4 +84,5 @@ pub use parts::{Part, PartMut};
 pub use pool2d::{Pool2d, PoolKind};
 pub use sequential::{Sequential, forward_chain};
 pub use sigmoid::Sigmoid;
+pub use state::copy_state;
 pub use tanh::Tanh;

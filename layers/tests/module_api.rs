@@ -225,3 +225,25 @@ fn a_boxed_module_shows_the_parts_and_faces_of_the_module() {
     assert!(format!("{bn:?}").starts_with("BatchNorm1d(2"));
     assert_eq!(bn.named_buffers().len(), 3);
 }
+
+#[test]
+fn copy_state_copies_parameters_and_buffers_or_nothing() {
+    let x = Tensor::<f32>::rand_normal(&[2, 1, 5, 5], 0.0, 1.0, &mut StdRng::seed_from_u64(11)).unwrap();
+    let mut trained = residual_net(true);
+    trained.predict(&x).unwrap(); // moves the running statistics away from their start
+    trained.set_training(false);
+    let mut copy = residual_net(true);
+    for (_, p) in copy.named_parameters_mut() {
+        p.value = Tensor::zeros(p.value.shape()).unwrap();
+    }
+    copy.set_training(false);
+    layers::copy_state(&mut copy, &trained).unwrap();
+    assert_eq!(copy.predict(&x).unwrap().to_vec(), trained.predict(&x).unwrap().to_vec());
+
+    let before: Vec<Vec<f32>> = copy.parameters().iter().map(|p| p.value.to_vec()).collect();
+    let err = layers::copy_state(&mut copy, &residual_net(false)).unwrap_err();
+    assert!(matches!(&err, LayerError::State { name, .. } if name == "3.shortcut.0.weight"), "{err}");
+    assert_eq!(copy.parameters().iter().map(|p| p.value.to_vec()).collect::<Vec<_>>(), before, "nothing copied");
+    let err = layers::copy_state(&mut residual_net(false), &trained).unwrap_err();
+    assert!(err.to_string().contains("in the source only"), "{err}");
+}
