@@ -265,3 +265,13 @@ pub fn ag<T>(r: layers::Result<T>) -> autograd::Result<T> {
         other => AutogradError::InvalidArgument { op: "module", reason: other.to_string() },
     })
 }
+
+/// The `num_batches_tracked` counter of every batch norm of `model`, in order.
+pub fn batches_tracked(model: &dyn Module<f32>) -> Vec<f32> {
+    model
+        .named_buffers()
+        .into_iter()
+        .filter(|(n, _)| n.ends_with("num_batches_tracked"))
+        .map(|(_, b)| b.get().item().unwrap())
+        .collect()
+}
