@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use tensor::{Element, Window2d};
 
-use super::{dense, small_windows, zeros};
+use super::{small_windows, windowed, zeros};
 use crate::catalogue::{Entry, OpCase};
 use crate::error::Result;
 use crate::strategies::conv_geometry;
@@ -21,10 +21,7 @@ impl Entry for Im2col {
     }
 
     fn cases(&self) -> BoxedStrategy<OpCase<Window2d>> {
-        conv_geometry(small_windows())
-            .prop_flat_map(|g| (dense(g.input), Just(g.window)))
-            .prop_map(|(x, window)| OpCase::new(vec![x], window))
-            .boxed()
+        windowed(conv_geometry(small_windows()))
     }
 
     fn call<'t, T: Element>(&self, x: &[Var<'t, T>], window: &Window2d) -> Result<Var<'t, T>> {

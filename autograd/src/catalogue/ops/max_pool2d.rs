@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use tensor::{Element, Window2d};
 
-use super::{on_grid, small_windows, tie_step, zeros};
+use super::{on_grid, pool_wrong_shapes, small_windows, tie_step};
 use crate::catalogue::{Convention, Entry, KinkCase, OpCase, nudge_toward_first};
 use crate::error::Result;
 use crate::strategies::{self, pool_geometry};
@@ -32,7 +32,7 @@ impl Entry for MaxPool2d {
     }
 
     fn wrong_shapes(&self) -> Vec<OpCase<Window2d>> {
-        vec![zeros(&[&[2, 3, 4]], Window2d::square(2, 2, 0)), zeros(&[&[1, 1, 4, 4]], Window2d::square(2, 1, 2))]
+        pool_wrong_shapes()
     }
 
     fn convention(&self) -> Option<Convention<Window2d>> {

@@ -34,11 +34,11 @@ mod tanh;
 use std::marker::PhantomData;
 
 use proptest::prelude::*;
-use tensor::{Element, Tensor};
+use tensor::{Element, Tensor, Window2d};
 
 use super::{AnyEntry, Entry, OpCase};
 use crate::error::Result;
-use crate::strategies::{self, GeometryBounds};
+use crate::strategies::{self, GeometryBounds, WindowCase};
 use crate::tape::Var;
 
 /// Every op of `autograd::ops`, as a catalogue entry, in the order of the files.
@@ -195,6 +195,21 @@ fn cast_arg<T: Element>(t: &Tensor<f64>, strided: bool) -> tensor::Result<Tensor
 /// A case of zero tensors of `shapes`, for the wrong-shape calls.
 fn zeros<A>(shapes: &[&[usize]], args: A) -> OpCase<A> {
     OpCase::new(shapes.iter().map(|s| Tensor::zeros(s).expect("a small shape")).collect(), args)
+}
+
+/// One input of each geometry `geometry` draws, uniform in [−1, 1], with the window as
+/// the argument: the cases of the windowed ops without kinks or ties.
+fn windowed(geometry: impl Strategy<Value = WindowCase> + 'static) -> BoxedStrategy<OpCase<Window2d>> {
+    geometry
+        .prop_flat_map(|g| (dense(g.input), Just(g.window)))
+        .prop_map(|(x, window)| OpCase::new(vec![x], window))
+        .boxed()
+}
+
+/// The wrong-shape calls every pooling op refuses: an input of rank 3, and padding over
+/// half the kernel.
+fn pool_wrong_shapes() -> Vec<OpCase<Window2d>> {
+    vec![zeros(&[&[2, 3, 4]], Window2d::square(2, 2, 0)), zeros(&[&[1, 1, 4, 4]], Window2d::square(2, 1, 2))]
 }
 
 /// Small geometries: at most 2·3·6·6 = 216 input elements, kernels up to 4 (non-square),

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use tensor::{Element, Window2d};
 
-use super::{dense, small_windows, zeros};
+use super::{pool_wrong_shapes, small_windows, windowed};
 use crate::catalogue::{Entry, OpCase};
 use crate::error::Result;
 use crate::strategies::pool_geometry;
@@ -20,10 +20,7 @@ impl Entry for PoolWindows {
     }
 
     fn cases(&self) -> BoxedStrategy<OpCase<Window2d>> {
-        pool_geometry(small_windows())
-            .prop_flat_map(|g| (dense(g.input), Just(g.window)))
-            .prop_map(|(x, window)| OpCase::new(vec![x], window))
-            .boxed()
+        windowed(pool_geometry(small_windows()))
     }
 
     fn call<'t, T: Element>(&self, x: &[Var<'t, T>], window: &Window2d) -> Result<Var<'t, T>> {
@@ -31,6 +28,6 @@ impl Entry for PoolWindows {
     }
 
     fn wrong_shapes(&self) -> Vec<OpCase<Window2d>> {
-        vec![zeros(&[&[2, 3, 4]], Window2d::square(2, 2, 0)), zeros(&[&[1, 1, 4, 4]], Window2d::square(2, 1, 2))]
+        pool_wrong_shapes()
     }
 }
