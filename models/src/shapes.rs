@@ -32,7 +32,7 @@ fn row(layer: &str, what: String, shape: Vec<usize>, source_bytes: Option<usize>
 }
 
 /// The table of a [`Sequential`](layers::Sequential) for a batch of `n` inputs of `input =
-/// [C, H, W]`: each layer's matrices ([`Module::matrix_shapes`](layers::Module::matrix_shapes))
+/// [C, H, W]`: each layer's matrices ([`MatrixForm`](layers::MatrixForm))
 /// and output. Layers are named by their index, as in the checkpoint. (A network described
 /// by a spec has its table from shapes alone: [`plan_table`].)
 pub fn sequential_table(net: &layers::Sequential<f32>, input: [usize; 3], n: usize) -> layers::Result<Vec<ShapeRow>> {

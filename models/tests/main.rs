@@ -42,4 +42,5 @@ mod pytorch_layers;
 mod pytorch_spec;
 mod resume_inprocess;
 mod resume_kill;
+mod train_config;
 mod train_one_epoch;

@@ -351,3 +351,13 @@ pub fn measured(mut cmd: Command, deadline: std::time::Duration) -> Measured {
     let run = Run { code: status.code(), stdout: out.join().unwrap(), stderr: err.join().unwrap() };
     Measured { run, peak_mib: peak_kib / 1024, seconds, timed_out }
 }
+
+/// The `num_batches_tracked` counter of every batch norm of `model`, in order.
+pub fn batches_tracked(model: &dyn Module<f32>) -> Vec<f32> {
+    model
+        .named_buffers()
+        .into_iter()
+        .filter(|(n, _)| n.ends_with("num_batches_tracked"))
+        .map(|(_, b)| b.get().item().unwrap())
+        .collect()
+}

@@ -97,7 +97,7 @@ pub struct TrainArgs {
 pub fn with_hyper_parameters(cmd: clap::Command) -> clap::Command {
     let defaults = TrainConfig::default();
     cmd.args(HYPER_PARAMETERS.iter().map(|h| {
-        let arg = Arg::new(h.name).help(h.help);
+        let arg = Arg::new(h.name).help(h.help());
         match h.switch {
             Some((flag, _)) => arg.long(flag).action(ArgAction::SetTrue),
             None => {

@@ -1,9 +1,9 @@
-//! The entry of average pooling (max-pooling, with its ties, is in `windows`).
+//! The entry of `avg_pool2d`.
 
 use proptest::prelude::*;
 use tensor::{Element, Window2d};
 
-use super::{dense, small_windows, zeros};
+use super::{pool_wrong_shapes, small_windows, windowed, zeros};
 use crate::catalogue::{Entry, OpCase};
 use crate::error::Result;
 use crate::strategies::pool_geometry;
@@ -21,10 +21,7 @@ impl Entry for AvgPool2d {
     }
 
     fn cases(&self) -> BoxedStrategy<OpCase<Window2d>> {
-        pool_geometry(small_windows())
-            .prop_flat_map(|g| (dense(g.input), Just(g.window)))
-            .prop_map(|(x, window)| OpCase::new(vec![x], window))
-            .boxed()
+        windowed(pool_geometry(small_windows()))
     }
 
     fn call<'t, T: Element>(&self, x: &[Var<'t, T>], window: &Window2d) -> Result<Var<'t, T>> {
@@ -32,11 +29,8 @@ impl Entry for AvgPool2d {
     }
 
     fn wrong_shapes(&self) -> Vec<OpCase<Window2d>> {
-        vec![
-            zeros(&[&[2, 3, 4]], Window2d::square(2, 2, 0)),
-            zeros(&[&[1, 1, 4, 4]], Window2d::square(2, 1, 2)),
-            zeros(&[&[1, 1, 2, 2]], Window2d::square(3, 1, 0)),
-            zeros(&[&[1, 1, 4, 4]], Window2d::square(2, 0, 0)),
-        ]
+        let larger_than_the_input = zeros(&[&[1, 1, 2, 2]], Window2d::square(3, 1, 0));
+        let zero_stride = zeros(&[&[1, 1, 4, 4]], Window2d::square(2, 0, 0));
+        [pool_wrong_shapes(), vec![larger_than_the_input, zero_stride]].concat()
     }
 }

@@ -1,4 +1,4 @@
-//! Entries of the reductions over one axis: sum and mean, the axis removed or kept.
+//! The entries of `sum_axis` and `mean_axis`.
 
 use proptest::prelude::*;
 use tensor::Element;

@@ -1,4 +1,4 @@
-//! The entry of dropout with a given keep-mask.
+//! The entry of `dropout` with a given keep-mask.
 
 use proptest::prelude::*;
 use tensor::{Element, Tensor};

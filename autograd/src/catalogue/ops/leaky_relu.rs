@@ -1,51 +1,13 @@
-//! Entries of the activations other than ReLU: tanh, sigmoid, leaky ReLU.
+//! The entry of `leaky_relu`.
 
 use proptest::prelude::*;
 use tensor::Element;
 
-use super::{any_shape, dense, on_grid};
+use super::{any_shape, on_grid, zeros};
 use crate::catalogue::{Convention, Entry, KinkCase, OpCase, nudge};
 use crate::error::Result;
 use crate::strategies;
 use crate::tape::Var;
-
-/// `tanh x` for `x` in [−3, 3] (into the saturating tails, where `1 − y²` is small).
-pub(super) struct Tanh;
-
-impl Entry for Tanh {
-    type Args = ();
-
-    fn name(&self) -> &'static str {
-        "tanh"
-    }
-
-    fn cases(&self) -> BoxedStrategy<OpCase<()>> {
-        any_shape().prop_flat_map(dense).prop_map(|x| OpCase::new(vec![x.mul_scalar(3.0)], ())).boxed()
-    }
-
-    fn call<'t, T: Element>(&self, x: &[Var<'t, T>], _: &()) -> Result<Var<'t, T>> {
-        x[0].tanh()
-    }
-}
-
-/// `σ(x) = 1/(1 + e⁻ˣ)` for `x` in [−6, 6] (both branches of the overflow-free form).
-pub(super) struct Sigmoid;
-
-impl Entry for Sigmoid {
-    type Args = ();
-
-    fn name(&self) -> &'static str {
-        "sigmoid"
-    }
-
-    fn cases(&self) -> BoxedStrategy<OpCase<()>> {
-        any_shape().prop_flat_map(dense).prop_map(|x| OpCase::new(vec![x.mul_scalar(6.0)], ())).boxed()
-    }
-
-    fn call<'t, T: Element>(&self, x: &[Var<'t, T>], _: &()) -> Result<Var<'t, T>> {
-        x[0].sigmoid()
-    }
-}
 
 /// Negative slopes: PyTorch's default 0.01, 0 (ReLU), or any in [0, 1].
 fn slope() -> impl Strategy<Value = f64> {
@@ -75,7 +37,7 @@ impl Entry for LeakyRelu {
 
     /// A slope that is not finite (the shapes fit; the argument does not).
     fn wrong_shapes(&self) -> Vec<OpCase<f64>> {
-        vec![super::zeros(&[&[2, 3]], f64::NAN), super::zeros(&[&[2, 3]], f64::INFINITY)]
+        vec![zeros(&[&[2, 3]], f64::NAN), zeros(&[&[2, 3]], f64::INFINITY)]
     }
 
     fn convention(&self) -> Option<Convention<f64>> {
