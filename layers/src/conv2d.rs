@@ -149,17 +149,8 @@ impl<T: Element> Conv2d<T> {
 }
 
 fn describe(c: &Conv2dConfig) -> String {
-    let w = &c.window;
-    format!(
-        "Conv2d({}→{}, kernel {}×{}, stride {:?}, padding {:?}{})",
-        c.in_channels,
-        c.out_channels,
-        w.kernel[0],
-        w.kernel[1],
-        w.stride,
-        w.padding,
-        if c.bias { "" } else { ", no bias" }
-    )
+    let bias = if c.bias { "" } else { ", no bias" };
+    format!("Conv2d({}→{}, {}{bias})", c.in_channels, c.out_channels, c.window)
 }
 
 impl<T> fmt::Debug for Conv2d<T> {

@@ -29,7 +29,7 @@ pub trait MatrixForm {
 /// The faces of any module, read from its parts (methods of every `dyn Module`, which no
 /// module overrides).
 impl<'m, T: Element> dyn Module<T> + 'm {
-    /// A one-line description with the configuration, e.g. `Conv2d(1→6, kernel 5×5, …)`:
+    /// A one-line description with the configuration, e.g. `Conv2d(1→6, 5×5)`:
     /// the module's `Debug` text.
     pub fn describe(&self) -> String {
         format!("{self:?}")

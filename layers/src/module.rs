@@ -23,7 +23,7 @@ use crate::parts::{Part, PartMut};
 /// and every module must write it, or is derived and reaches `M` through the four).
 ///
 /// What is not computation lives apart: its description is its [`Debug`](fmt::Debug)
-/// text (`Conv2d(1→6, kernel 5×5, …)`; `#[derive(Debug)]` for a module of your own), and
+/// text (`Conv2d(1→6, 5×5)`; `#[derive(Debug)]` for a module of your own), and
 /// the faces a layer may show (the activation it is, the activation it can apply in its
 /// own output pass, its matrices in the derivation) are [`Part`]s it lists with the
 /// others; see [`Fuse`](crate::Fuse) and [`MatrixForm`](crate::MatrixForm).

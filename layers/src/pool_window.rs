@@ -44,7 +44,6 @@ impl PoolWindow {
 
     /// The layer with its window.
     pub(crate) fn describe(&self) -> String {
-        let w = &self.window;
-        format!("{}(kernel {}×{}, stride {:?}, padding {:?})", self.name, w.kernel[0], w.kernel[1], w.stride, w.padding)
+        format!("{}({})", self.name, self.window)
     }
 }

@@ -33,6 +33,22 @@ pub struct WindowDims {
     pub ow: usize,
 }
 
+/// As a layer spec writes it: `3×3, s=2, p=1` (stride and padding left out at 1 and 0;
+/// an axis pair such as `s=(1,2)` when the axes differ).
+impl std::fmt::Display for Window2d {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pair = |[a, b]: [usize; 2]| if a == b { a.to_string() } else { format!("({a},{b})") };
+        write!(f, "{}×{}", self.kernel[0], self.kernel[1])?;
+        if self.stride != [1, 1] {
+            write!(f, ", s={}", pair(self.stride))?;
+        }
+        if self.padding != [0, 0] {
+            write!(f, ", p={}", pair(self.padding))?;
+        }
+        Ok(())
+    }
+}
+
 impl WindowDims {
     /// The number of output positions per image and channel, `oh·ow`.
     pub fn positions(&self) -> usize {
