@@ -2,7 +2,7 @@
 //! im2col and col2im of C1 and C3, the pooling gather/scatter of S2, and each layer's
 //! forward and backward; and the layers of the grid's other networks (`bench/grid.sh`):
 //! padded 3×3 and stride-2 convolutions, 3×3/2 max-pooling.
-//! `cargo bench -p layers --bench kernels`.
+//! `cargo bench -p bench-kernels`.
 
 use std::hint::black_box;
 
