@@ -145,10 +145,12 @@ struct Axis {
 
 impl Axis {
     /// About six ticks of 1, 2 or 5 × 10ᵏ around `[lo, hi]` and a twentieth of it more on
-    /// each side (so that no point sits on the frame).
-    fn around(lo: f64, hi: f64) -> Axis {
+    /// each side (so that no point sits on the frame), that margin not past `bounds` (a loss
+    /// axis does not go below 0, an accuracy axis not above 100 %).
+    fn around(lo: f64, hi: f64, bounds: std::ops::RangeInclusive<f64>) -> Axis {
         let span = (hi - lo).max(1e-3 * hi.abs().max(1e-3));
-        let (lo, hi) = (lo - span / 20.0, hi + span / 20.0);
+        let lo = (lo - span / 20.0).max(*bounds.start()).min(lo);
+        let hi = (hi + span / 20.0).min(*bounds.end()).max(hi);
         let rough = span / 5.0;
         let magnitude = 10f64.powf(rough.log10().floor());
         let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|s| *s >= rough).unwrap_or(rough);
@@ -176,22 +178,32 @@ where
     let last = rows.iter().map(|r| r.epoch).max().unwrap_or(1) as f64;
     let (x0, x1) = if last > first { (first, last) } else { (first - 0.5, last + 0.5) };
     type Get = fn(&MetricsRow) -> f64;
-    type Panel<'a, DB> = (&'a DrawingArea<DB, Shift>, &'a str, &'a str, Get, Get, SeriesLabelPosition);
+    type Panel<'a, DB> =
+        (&'a DrawingArea<DB, Shift>, &'a str, &'a str, Get, Get, std::ops::RangeInclusive<f64>, SeriesLabelPosition);
     let panels: [Panel<'_, DB>; 2] = [
-        (&left, "Loss per epoch", "cross-entropy", |r| r.train_loss, |r| r.test_loss, SeriesLabelPosition::UpperRight),
+        (
+            &left,
+            "Loss per epoch",
+            "cross-entropy",
+            |r| r.train_loss,
+            |r| r.test_loss,
+            0.0..=f64::INFINITY,
+            SeriesLabelPosition::UpperRight,
+        ),
         (
             &right,
             "Accuracy per epoch",
             "accuracy (%)",
             |r| 100.0 * r.train_accuracy,
             |r| 100.0 * r.test_accuracy,
+            0.0..=100.0,
             SeriesLabelPosition::LowerRight,
         ),
     ];
-    for (area, title, ylabel, train, test, legend) in panels {
+    for (area, title, ylabel, train, test, bounds, legend) in panels {
         let values = rows.iter().flat_map(|r| [train(r), test(r)]);
         let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-        let axis = Axis::around(lo, hi);
+        let axis = Axis::around(lo, hi, bounds);
         let mut chart = ChartBuilder::on(area)
             .caption(title, (FAMILY, 22))
             .margin(14)
@@ -422,7 +434,7 @@ mod tests {
         let cases =
             [(0.0139, 0.2843), (0.204, 0.52), (91.2, 99.6), (80.0, 89.0), (0.5, 0.5), (-3.0, 7.5), (1e-4, 2e-4)];
         for (lo, hi) in cases {
-            let axis = Axis::around(lo, hi);
+            let axis = Axis::around(lo, hi, f64::NEG_INFINITY..=f64::INFINITY);
             let range = axis.range();
             let last = axis.first + (axis.ticks - 1) as f64 * axis.step;
             assert!(axis.first <= lo && last >= hi, "{lo}..{hi}: ticks {}..{last}", axis.first);
@@ -433,5 +445,19 @@ mod tests {
             let label = format!("{:.*}", axis.decimals, axis.first + axis.step);
             assert!((label.parse::<f64>().unwrap() - (axis.first + axis.step)).abs() < axis.step * 1e-6, "{label}");
         }
+    }
+
+    /// A loss that reaches 0.006 gets no tick below 0, an accuracy of 99.9 % none above
+    /// 100; data outside the bounds still lies within the ticks.
+    #[test]
+    fn the_axis_margin_stops_at_its_bounds() {
+        let loss = Axis::around(0.006, 0.25, 0.0..=f64::INFINITY);
+        assert_eq!(loss.first, 0.0, "{loss:?}");
+        let accuracy = Axis::around(92.6, 99.9, 0.0..=100.0);
+        let last = accuracy.first + (accuracy.ticks - 1) as f64 * accuracy.step;
+        assert!((99.9..=100.0 + 1e-9).contains(&last), "{accuracy:?}");
+        let outside = Axis::around(-1.0, 101.0, 0.0..=100.0);
+        let last = outside.first + (outside.ticks - 1) as f64 * outside.step;
+        assert!(outside.first <= -1.0 && last >= 101.0, "{outside:?}");
     }
 }
