@@ -97,6 +97,8 @@ fn the_spec_seeds_plan_build_or_fail_cleanly() {
         ("infinite-slope", ParseError),
         ("unbalanced", ParseError),
         ("no-parameter", PlanError),
+        // Found by fuzzing: LeNet-5 on 1×32×36 planned a wider F6 than `LeNet5` builds.
+        ("lenet5-wider-input", PlanError),
     ] {
         assert_eq!(outcomes[seed], expected, "{seed}");
     }
