@@ -99,6 +99,8 @@ fn the_spec_seeds_plan_build_or_fail_cleanly() {
         ("no-parameter", PlanError),
         // Found by fuzzing: LeNet-5 on 1×32×36 planned a wider F6 than `LeNet5` builds.
         ("lenet5-wider-input", PlanError),
+        // Found by fuzzing: a 0×16356×1 input planned a linear layer of 0 input features.
+        ("empty-input", PlanError),
     ] {
         assert_eq!(outcomes[seed], expected, "{seed}");
     }

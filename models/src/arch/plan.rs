@@ -115,9 +115,12 @@ pub fn plan_layers(layers: &[LayerSpec], input: [usize; 3], classes: Option<usiz
     if layers.is_empty() {
         return Err(whole("the spec has no layer".into()));
     }
+    let [c, h, w] = input;
     if numel(&input).is_none() {
-        let [c, h, w] = input;
         return Err(whole(format!("the input {c}×{h}×{w} has more values than this machine can count")));
+    }
+    if input.contains(&0) {
+        return Err(whole(format!("the input {c}×{h}×{w} has no values (every size must be at least 1)")));
     }
     let mut planned = Vec::with_capacity(layers.len());
     let (mut shape, mut parameters) = (input.to_vec(), 0usize);
