@@ -39,8 +39,11 @@ impl<T: Element> std::fmt::Debug for Checkpoint<T> {
 }
 
 /// Saves a module's parameters to `path` (atomically).
-pub fn save_module<T: Element, M: Module<T> + ?Sized>(module: &M, path: &Path) -> Result<(), CheckpointError> {
-    save_module_with_metadata(module, path, &BTreeMap::new())
+pub fn save_module<T: Element, M: Module<T> + ?Sized>(
+    module: &M,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
+    save_module_with_metadata(module, path.as_ref(), &BTreeMap::new())
 }
 
 /// Saves a module's parameters and string metadata (safetensors' `__metadata__`, which
@@ -67,7 +70,11 @@ pub fn state_names<T: Element, M: Module<T> + ?Sized>(module: &M) -> std::collec
 /// Loads a module's parameters and buffers from `path`: every one must be present with its
 /// shape and a loadable dtype, and the file must hold nothing else (PyTorch's
 /// `strict=True`). On error nothing is assigned.
-pub fn load_module<T: Element, M: Module<T> + ?Sized>(module: &mut M, path: &Path) -> Result<(), CheckpointError> {
+pub fn load_module<T: Element, M: Module<T> + ?Sized>(
+    module: &mut M,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
     let mut checkpoint = read_checkpoint::<T>(path)?;
     let names = state_names(module);
     if let Some(name) = checkpoint.tensors.keys().find(|n| !names.contains(*n)) {
@@ -159,7 +166,8 @@ fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
 }
 
 /// Reads every tensor of a safetensors file into `T` (see the module docs for dtypes).
-pub fn read_checkpoint<T: Element>(path: &Path) -> Result<Checkpoint<T>, CheckpointError> {
+pub fn read_checkpoint<T: Element>(path: impl AsRef<Path>) -> Result<Checkpoint<T>, CheckpointError> {
+    let path = path.as_ref();
     let bytes = fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
     parse_checkpoint(&bytes, path)
 }

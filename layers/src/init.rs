@@ -1,9 +1,11 @@
-//! Weight initialisers, drawn from a caller's seeded generator.
+//! Weight initialisers, drawn from a caller's seeded generator, or from a seed
+//! ([`weight_rng`]).
 //!
 //! Fans of a weight: a Linear weight `[out, in]` has fan-in `in` and fan-out `out`; a
 //! convolution weight `[out, in, kh, kw]` has fan-in `in·kh·kw` and fan-out `out·kh·kw`.
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tensor::{Element, Tensor};
 
 use crate::error::Result;
@@ -35,6 +37,14 @@ impl Init {
             }
         })
     }
+}
+
+/// The generator of a network's initial weights for `seed`: `StdRng` seeded by it, drawn
+/// layer by layer in order (weight, then bias). [`SequentialBuilder::build`](crate::SequentialBuilder::build),
+/// `models`' `TrainConfig::weight_rng` and `lenet5 train` all draw from it, so a seed
+/// gives the same weights everywhere.
+pub fn weight_rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
 }
 
 /// Kaiming-uniform: uniform in `±gain·√(3/fan_in)`, `gain = √(2/(1 + a²))` (leaky-ReLU

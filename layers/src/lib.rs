@@ -16,16 +16,20 @@
 //! give the same trajectory; [`checkpoint`] reads and writes safetensors files that
 //! PyTorch loads as a `state_dict`.
 //!
+//! A network is described from the shape of one sample, each layer sized by the one before
+//! ([`Sequential::input`], [`LazyConv2d`], [`LazyLinear`]), weights drawn from a seed; or
+//! built layer by layer from a generator of your own (`Conv2d::new(config, &mut rng)`).
+//!
 //! ```
 //! use layers::prelude::*;
 //!
-//! let mut rng = StdRng::seed_from_u64(0);
-//! let net = Sequential::<f32>::new()
-//!     .with(Conv2d::new(Conv2dConfig::new(3, 8, 3).padding(1), &mut rng)?)
+//! let net = Sequential::<f32>::input([3, 8, 8])
+//!     .with(LazyConv2d::new(8, 3).padding(1))
 //!     .with(ReLU)
 //!     .with(MaxPool2d::new(2, 2)?)
 //!     .with(Flatten)
-//!     .with(Linear::new(8 * 4 * 4, 10, &mut rng)?);
+//!     .with(LazyLinear::new(10))
+//!     .build(0)?;
 //! assert_eq!(net.output_shape(&[5, 3, 8, 8])?, vec![5, 10]);
 //! let tape = Tape::new();
 //! let x = tape.constant(Tensor::zeros(&[5, 3, 8, 8])?);
@@ -39,6 +43,7 @@ mod activation;
 mod avg_pool2d;
 mod batch_norm;
 mod buffer;
+pub mod build;
 pub mod checkpoint;
 mod conv2d;
 mod dropout;
@@ -67,6 +72,7 @@ pub use activation::{Flatten, ReLU};
 pub use avg_pool2d::{Avg, AvgPool2d};
 pub use batch_norm::{BatchNorm, BatchNormKind};
 pub use buffer::Buffer;
+pub use build::{Blueprint, Built, Lazy, LazyBatchNorm, LazyConv2d, LazyDropout, LazyLinear, SequentialBuilder};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use error::{CheckpointError, LayerError, Result};

@@ -1,5 +1,7 @@
 //! A chain of modules, each feeding the next; parameters named `0.weight`, `1.bias`, … as
 //! in PyTorch's `nn.Sequential`, or by the names given with [`Sequential::with_named`].
+//! [`Sequential::input`] builds one from the shape of a sample, each layer sized by the one
+//! before ([`crate::build`]).
 
 use std::fmt;
 
@@ -146,7 +148,7 @@ pub fn forward_chain<'t, 'a, T: Element>(
 }
 
 /// An input-shape error of the layer `name`, naming it (`layer 3 (Conv2d(…))`).
-fn at_layer(name: &str, e: LayerError) -> LayerError {
+pub(crate) fn at_layer(name: &str, e: LayerError) -> LayerError {
     match e {
         LayerError::InputShape { module, expected, got } => {
             LayerError::InputShape { module: format!("layer {name} ({module})"), expected, got }

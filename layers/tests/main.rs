@@ -5,6 +5,7 @@ mod common;
 
 mod avg_pool_and_activations;
 mod batch_norm;
+mod build;
 mod checkpoint;
 mod dropout;
 mod module_api;

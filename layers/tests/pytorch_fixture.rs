@@ -93,7 +93,7 @@ fn parameter_names_match_the_state_dict() {
 fn f32_forward_and_gradients_match_pytorch() {
     let io = Io::load();
     let mut m = model::<f32>(1);
-    load_module(&mut m, &fixture("pytorch_cnn.safetensors")).unwrap();
+    load_module(&mut m, fixture("pytorch_cnn.safetensors")).unwrap();
     let (out, loss, grads) = run(&m, &io);
     assert_eq!(out.shape(), &[2, 5]);
     assert_close(&to_f64(&out), &io.get("output").to_vec(), 1e-5, 1e-6);
@@ -110,7 +110,7 @@ fn f32_forward_and_gradients_match_pytorch() {
 fn f64_forward_and_gradients_match_pytorch() {
     let io = Io::load();
     let mut m = model::<f64>(1);
-    load_module(&mut m, &fixture("pytorch_cnn.safetensors")).unwrap();
+    load_module(&mut m, fixture("pytorch_cnn.safetensors")).unwrap();
     let (out, loss, grads) = run(&m, &io);
     assert_close(&out.to_vec(), &io.get("output_f64").to_vec(), 1e-12, 1e-14);
     assert_close(&[loss], &io.get("loss_f64").to_vec(), 1e-12, 1e-14);
@@ -127,7 +127,7 @@ fn f64_forward_and_gradients_match_pytorch() {
 #[test]
 fn resaved_checkpoint_equals_pytorchs() {
     let mut m = model::<f32>(1);
-    load_module(&mut m, &fixture("pytorch_cnn.safetensors")).unwrap();
+    load_module(&mut m, fixture("pytorch_cnn.safetensors")).unwrap();
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pytorch_cnn_from_rust.safetensors");
     save_module(&m, &out).unwrap();
     let ours = read_checkpoint::<f32>(&out).unwrap();

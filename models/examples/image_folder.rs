@@ -60,27 +60,25 @@ fn main() -> Result<(), Box<dyn Error>> {
         data.train.class_names
     );
 
-    let net = Sequential::<f32>::new()
-        .with(Conv2d::new(Conv2dConfig::new(3, 8, 3).padding(1), &mut rng)?)
+    // Adam at 3e-3 (constant, no weight decay: the defaults' other values), one seed.
+    let config = TrainConfig { epochs: 4, batch_size: 16, lr: 3e-3, seed: 7, ..TrainConfig::default() };
+    let net = Sequential::input(data.train.image_shape())
+        .with(LazyConv2d::new(8, 3).padding(1))
         .with(ReLU)
         .with(MaxPool2d::new(2, 2)?)
-        .with(Conv2d::new(Conv2dConfig::new(8, 16, 3).padding(1), &mut rng)?)
+        .with(LazyConv2d::new(16, 3).padding(1))
         .with(ReLU)
         .with(MaxPool2d::new(2, 2)?)
         .with(Flatten)
-        .with(Linear::new(16 * 4 * 4, CLASSES.len(), &mut rng)?);
+        .with(LazyLinear::new(CLASSES.len()))
+        .build(config.seed)?;
     let preprocess = Preprocess::fit(&data.train, 0)?;
     println!("per-channel mean {:?}, std {:?}", preprocess.mean(), preprocess.std());
-    let config = TrainConfig {
-        epochs: 4,
-        batch_size: 16,
-        optimizer: OptimizerKind::Adam,
-        lr: 3e-3,
-        threads: 2,
-        ..TrainConfig::default()
-    };
     let mut trainer = Trainer::new(net, config, preprocess)?;
-    trainer.fit(&data.train, &data.test, &mut PrintEpochs)?;
+    let history = trainer.fit(&data.train, &data.test, &mut PrintEpochs)?;
+    if let Some(best) = history.best() {
+        println!("best test accuracy {:.1}% after epoch {}", 100.0 * best.test.accuracy, best.epoch);
+    }
 
     let e = trainer.evaluate(&data.test)?;
     for (name, accuracy) in CLASSES.iter().zip(e.per_class()) {

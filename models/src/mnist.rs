@@ -119,7 +119,8 @@ pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 /// Loads and checks both splits from `dir`.
-pub fn load(dir: &Path) -> Result<Mnist, MnistError> {
+pub fn load(dir: impl AsRef<Path>) -> Result<Mnist, MnistError> {
+    let dir = dir.as_ref();
     let path = |name: &str| {
         find_file(dir, name).ok_or_else(|| MnistError::Missing { dir: dir.to_path_buf(), file: name.to_string() })
     };
@@ -167,7 +168,8 @@ fn class_names(path: &Path, labels: usize) -> Result<Option<Vec<String>>, MnistE
 }
 
 /// Loads one split from its image and label files, checking sizes, counts and labels.
-pub fn load_split(images: &Path, labels: &Path) -> Result<Split, MnistError> {
+pub fn load_split(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Split, MnistError> {
+    let (images, labels) = (images.as_ref(), labels.as_ref());
     let img = read_idx(images, 3)?;
     let lab = read_idx(labels, 1)?;
     split_from_idx(img, lab, images, labels)

@@ -12,8 +12,6 @@ use std::path::Path;
 
 use layers::checkpoint::{assign_parameters, read_checkpoint};
 use layers::{CheckpointError, Module};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use crate::arch::{Arch, NetworkPlan, SpecError};
 use crate::data::{Dataset, Preprocess};
@@ -103,10 +101,12 @@ impl NetworkInfo {
         self.arch.plan(shape, Some(self.class_names.len()))
     }
 
-    /// Builds the network (weights from `seed`) for images preprocessed by `preprocess`.
+    /// Builds the network (weights from [`layers::init::weight_rng`]`(seed)`, as
+    /// [`layers::SequentialBuilder::build`] draws them) for images preprocessed by
+    /// `preprocess`.
     pub fn build(&self, preprocess: &Preprocess, seed: u64) -> Result<Box<dyn Module<f32>>, SpecError> {
         let shape = self.plan(preprocess)?.input;
-        self.arch.build(shape, Some(self.class_names.len()), &mut StdRng::seed_from_u64(seed))
+        self.arch.build(shape, Some(self.class_names.len()), &mut layers::init::weight_rng(seed))
     }
 
     /// Builds the network to take the weights of a file holding `held` values: refused
@@ -162,7 +162,8 @@ pub struct LoadedNetwork {
 /// Loads a weights file: the network its metadata describes (LeNet-5 on MNIST when it has
 /// none), with its weights, in evaluation mode; every tensor must be present with its
 /// shape, and nothing else.
-pub fn load_network(path: &Path) -> Result<LoadedNetwork, NetworkError> {
+pub fn load_network(path: impl AsRef<Path>) -> Result<LoadedNetwork, NetworkError> {
+    let path = path.as_ref();
     let mut checkpoint = read_checkpoint::<f32>(path)?;
     let (info, preprocess) = match NetworkInfo::from_metadata(&checkpoint.metadata, path)? {
         Some(info) => {

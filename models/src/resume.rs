@@ -276,7 +276,8 @@ impl Resumed {
 
 /// Reads a state file written by [`save_state`] (through a [`Checkpointer`]), builds the
 /// network its metadata describes, and restores the run (see [`resume_from`]).
-pub fn load_state(path: &Path) -> Result<Resumed, ResumeError> {
+pub fn load_state(path: impl AsRef<Path>) -> Result<Resumed, ResumeError> {
+    let path = path.as_ref();
     resume_checkpoint(read_checkpoint::<f32>(path)?, path)
 }
 

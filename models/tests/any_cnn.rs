@@ -132,7 +132,7 @@ fn a_run_paused_in_process_and_resumed_by_the_command_matches_a_straight_run() {
     ])
     .assert_ok("straight run");
 
-    let config = TrainConfig { epochs: 2, batch_size: 32, threads: 2, seed: 5, ..TrainConfig::default() };
+    let config = TrainConfig { epochs: 2, batch_size: 32, threads: 2, seed: 5, ..TrainConfig::lenet5_recipe() };
     let out = paused_and_resumed(&scratch, &data_dir, SPEC, config, 7);
     assert_eq!(weights_bits(&out), weights_bits(&straight), "resumed and straight runs end with the same weights");
 }

@@ -91,6 +91,7 @@ fn the_command_trains_evaluates_predicts_and_resumes_the_spec() {
         optimizer: OptimizerKind::Adam,
         lr: 0.01,
         schedule: ScheduleKind::Constant,
+        // The command's Adam: no weight decay unless asked.
         ..TrainConfig::default()
     };
     let out = paused_and_resumed(&scratch, &data_dir, SPEC, config, 20);

@@ -67,7 +67,7 @@ fn bad_files_are_one_line_with_status_1() {
     let png = scratch.join("junk.png");
     std::fs::write(&png, b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR garbage").unwrap();
     let weights = scratch.join("w.safetensors");
-    let model = lenet5_trainer(TrainConfig::default()).model;
+    let model = lenet5_trainer(TrainConfig::lenet5_recipe()).model;
     save_module(&model, &weights).unwrap();
     let truncated = scratch.join("t.state.safetensors");
     std::fs::write(&truncated, &std::fs::read(&weights).unwrap()[..1000]).unwrap();
@@ -167,7 +167,7 @@ fn a_nan_stops_training_naming_step_and_parameter_and_keeps_the_last_good_checkp
     let step: u64 = line.split("at step ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     assert!(step >= 2, "{line}");
     let names: Vec<String> =
-        lenet5_trainer(TrainConfig::default()).model.named_parameters().into_iter().map(|(n, _)| n).collect();
+        lenet5_trainer(TrainConfig::lenet5_recipe()).model.named_parameters().into_iter().map(|(n, _)| n).collect();
     assert!(names.iter().any(|n| line.contains(&format!("gradient of {n} is not finite"))), "{line}");
     // The last checkpoint is the one after the step before, and it loads.
     assert!(line.contains(&format!("after step {}", step - 1)), "{line}");
@@ -201,7 +201,7 @@ fn a_tiny_gradient_norm_clip_keeps_the_weights_where_they_started() {
         "--out",
         s(&out),
     ];
-    let start = lenet5_trainer(TrainConfig { seed: 4, ..TrainConfig::default() }).model;
+    let start = lenet5_trainer(TrainConfig { seed: 4, ..TrainConfig::lenet5_recipe() }).model;
     let initial: Vec<f32> = start.named_parameters().into_iter().flat_map(|(_, p)| p.value.to_vec()).collect();
     let moved = |clip: Option<&str>| {
         let mut a = args.to_vec();
@@ -209,7 +209,7 @@ fn a_tiny_gradient_norm_clip_keeps_the_weights_where_they_started() {
             a.extend(["--clip-grad-norm", c]);
         }
         lenet5(&a).assert_ok("a clipped run");
-        let state = load_state(&scratch.join("w.state.safetensors")).unwrap();
+        let state = load_state(scratch.join("w.state.safetensors")).unwrap();
         assert_eq!(state.trainer.config.clip_grad_norm, clip.map(|c| c.parse().unwrap()));
         let now: Vec<f32> =
             state.trainer.model.named_parameters().into_iter().flat_map(|(_, p)| p.value.to_vec()).collect();

@@ -43,7 +43,7 @@ fn names_a_file(msg: &str, paths: &[&Path]) {
 
 /// The bytes of a LeNet-5 weights file.
 fn weights_file() -> Vec<u8> {
-    let model = lenet5_trainer(TrainConfig { seed: 3, ..TrainConfig::default() }).model;
+    let model = lenet5_trainer(TrainConfig { seed: 3, ..TrainConfig::lenet5_recipe() }).model;
     let scratch = Scratch::new("weights");
     let path = scratch.join("w.safetensors");
     save_module(&model, &path).unwrap();
@@ -54,7 +54,7 @@ fn weights_file() -> Vec<u8> {
 fn state_file() -> Vec<u8> {
     let train = synthetic_split(64, 1);
     let test = synthetic_split(8, 2);
-    let config = TrainConfig { batch_size: 16, threads: 1, max_steps: Some(3), ..TrainConfig::default() };
+    let config = TrainConfig { batch_size: 16, threads: 1, max_steps: Some(3), ..TrainConfig::lenet5_recipe() };
     let mut trainer = lenet5_trainer(config);
     trainer.run_epoch(&train, &test, |_| {}).unwrap();
     let scratch = Scratch::new("state");
@@ -195,7 +195,7 @@ proptest! {
         let scratch = Scratch::new("trunc-w");
         let path = scratch.join("w.safetensors");
         std::fs::write(&path, &bytes[..at.index(bytes.len())]).unwrap();
-        let mut model = lenet5_trainer(TrainConfig { seed: 99, ..TrainConfig::default() }).model;
+        let mut model = lenet5_trainer(TrainConfig { seed: 99, ..TrainConfig::lenet5_recipe() }).model;
         let before = weight_bits(&model);
         let err = load_module(&mut model, &path).unwrap_err();
         prop_assert!(matches!(err, CheckpointError::Format { .. }), "{err:?}");
@@ -223,7 +223,7 @@ proptest! {
         let scratch = Scratch::new("spoil-w");
         let path = scratch.join("w.safetensors");
         std::fs::write(&path, &bytes).unwrap();
-        let mut model = lenet5_trainer(TrainConfig { seed: 99, ..TrainConfig::default() }).model;
+        let mut model = lenet5_trainer(TrainConfig { seed: 99, ..TrainConfig::lenet5_recipe() }).model;
         let before = weight_bits(&model);
         if let Err(e) = load_module(&mut model, &path) {
             names_a_file(&e.to_string(), &[&path]);
@@ -380,7 +380,7 @@ fn hand_made_idx_faults_get_their_named_errors() {
 fn hand_made_checkpoint_faults_get_their_named_errors() {
     let scratch = Scratch::new("ckpt-hand");
     let path = scratch.join("c.safetensors");
-    let mut model = lenet5_trainer(TrainConfig::default()).model;
+    let mut model = lenet5_trainer(TrainConfig::lenet5_recipe()).model;
     let shapes: Vec<(String, Vec<usize>)> =
         model.named_parameters().into_iter().map(|(n, p)| (n, p.shape().to_vec())).collect();
     let f32_bytes = |shape: &[usize]| vec![0u8; 4 * shape.iter().product::<usize>()];

@@ -29,7 +29,7 @@ fn batch(split: &Split, n: usize) -> (Tensor<f32>, Vec<usize>) {
 }
 
 fn config() -> TrainConfig {
-    TrainConfig { batch_size: 16, threads: 1, epochs: 2, seed: 8, ..TrainConfig::default() }
+    TrainConfig { batch_size: 16, threads: 1, epochs: 2, seed: 8, ..TrainConfig::lenet5_recipe() }
 }
 
 /// Poisons element 0 of parameter `name` with `value`.
@@ -178,7 +178,7 @@ fn a_clipped_training_step_is_sgd_on_the_scaled_gradient() {
         shuffle: false,
         clip_grad_norm: Some(0.01),
         max_steps: Some(1),
-        ..TrainConfig::default()
+        ..TrainConfig::lenet5_recipe()
     };
     let mut trainer = lenet5_trainer(config.clone());
     let (x, labels) = batch(&train, 16);

@@ -468,7 +468,7 @@ fn a_missing_file_is_named() {
     assert!(matches!(&e, MnistError::Missing { file, .. } if file == "t10k-labels-idx1-ubyte.gz"), "{e:?}");
     assert!(e.to_string().contains("t10k-labels-idx1-ubyte.gz is missing"), "{e}");
     // A folder that does not exist: the first file is missing.
-    assert!(matches!(load(&dir.join("nowhere")), Err(MnistError::Missing { .. })));
+    assert!(matches!(load(dir.join("nowhere")), Err(MnistError::Missing { .. })));
 }
 
 #[test]

@@ -45,13 +45,13 @@ fn training_net() -> Box<dyn Module<f32>> {
     let spec = SPEC.replace("dropout(0.25)", "dropout(0)").replace("dropout(0.5)", "dropout(0)");
     let arch: Arch = spec.parse().unwrap();
     let mut net = arch.build::<f32, _>([1, 16, 16], Some(10), &mut rand::rngs::StdRng::seed_from_u64(3)).unwrap();
-    load_module(&mut net, &fixture("layers_net.safetensors")).unwrap();
+    load_module(&mut net, fixture("layers_net.safetensors")).unwrap();
     net
 }
 
 #[test]
 fn pytorch_state_with_int64_counters_gives_pytorchs_evaluation_outputs() {
-    let net = load_network(&fixture("layers_net.safetensors")).unwrap();
+    let net = load_network(fixture("layers_net.safetensors")).unwrap();
     assert_eq!(net.info.arch.to_string(), SPEC);
     let io = io();
     let out = net.model.predict(&io["input"]).unwrap();

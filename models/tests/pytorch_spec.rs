@@ -24,7 +24,7 @@ fn max_diff(a: &tensor::Tensor<f32>, b: &tensor::Tensor<f32>) -> f32 {
 
 #[test]
 fn pytorch_weights_give_pytorchs_outputs_loss_and_gradients() {
-    let net = load_network(&fixture("spec_net.safetensors")).unwrap();
+    let net = load_network(fixture("spec_net.safetensors")).unwrap();
     let io = read_checkpoint::<f32>(&fixture("spec_net_io.safetensors")).unwrap().tensors;
     assert_eq!(
         net.info.arch.to_string(),

@@ -31,7 +31,7 @@ fn config(optimizer: OptimizerKind, threads: usize, clip: Option<f64>) -> TrainC
         seed: 11,
         threads,
         clip_grad_norm: clip,
-        ..TrainConfig::default()
+        ..TrainConfig::lenet5_recipe()
     }
 }
 
@@ -345,12 +345,12 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
 
     // The weights file is not a state file.
     let weights = scratch.join("w.safetensors");
-    let model = lenet5_trainer(TrainConfig::default()).model;
+    let model = lenet5_trainer(TrainConfig::lenet5_recipe()).model;
     layers::checkpoint::save_module(&model, &weights).unwrap();
     assert!(matches!(load_state(&weights), Err(ResumeError::NotState { .. })));
     // A missing file and a file that is not safetensors at all.
     assert!(matches!(
-        load_state(&scratch.join("nope.state.safetensors")),
+        load_state(scratch.join("nope.state.safetensors")),
         Err(ResumeError::Checkpoint(CheckpointError::Io { .. }))
     ));
     std::fs::write(&path, b"not a safetensors file").unwrap();

@@ -188,7 +188,7 @@ fn runs_killed_at_random_moments_resume_to_the_same_end() {
             let resumed = load_state(&state).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
             assert!(steps_seen.last().is_none_or(|&last| resumed.trainer.steps >= last), "{steps_seen:?}");
             steps_seen.push(resumed.trainer.steps);
-            let mut model = lenet5_trainer(TrainConfig::default()).model;
+            let mut model = lenet5_trainer(TrainConfig::lenet5_recipe()).model;
             load_module(&mut model, &weights).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
         }
     }

@@ -8,7 +8,7 @@ use models::train::{HYPER_PARAMETERS, OptimizerKind, ScheduleKind, TrainConfig};
 
 #[test]
 fn the_state_files_entries_keep_their_keys_and_text() {
-    let written: Vec<(String, String)> = TrainConfig::default().metadata();
+    let written: Vec<(String, String)> = TrainConfig { threads: 1, ..TrainConfig::lenet5_recipe() }.metadata();
     let expected = [
         ("config.epochs", "10"),
         ("config.batch_size", "64"),
@@ -25,6 +25,41 @@ fn the_state_files_entries_keep_their_keys_and_text() {
     ];
     let expected: Vec<(String, String)> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     assert_eq!(written, expected);
+}
+
+/// The defaults as PyTorch documents them (`torch.optim.Adam`: lr 1e-3, weight_decay 0;
+/// `SGD`: lr 1e-3, momentum 0, weight_decay 0; no scheduler), written out here rather than
+/// read from the table.
+#[test]
+fn the_default_is_pytorchs_for_every_optimizer() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from).to_string();
+    let expected = [
+        ("config.epochs", "10"),
+        ("config.batch_size", "64"),
+        ("config.optimizer", "adam"),
+        ("config.lr", "0.001"),
+        ("config.schedule", "constant"),
+        ("config.momentum", "0.0"),
+        ("config.weight_decay", "0.0"),
+        ("config.seed", "0"),
+        ("config.threads", cores.as_str()),
+        ("config.max_steps", "none"),
+        ("config.shuffle", "true"),
+        ("config.clip_grad_norm", "none"),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(TrainConfig::default().metadata(), expected);
+    for (optimizer, _) in OptimizerKind::ALL {
+        let config = TrainConfig { optimizer, ..TrainConfig::default() };
+        assert_eq!((config.lr, config.weight_decay, config.momentum), (1e-3, 0.0, 0.0), "{optimizer}");
+        assert_eq!(config.schedule, ScheduleKind::Constant);
+    }
+    let recipe = TrainConfig { threads: 1, ..TrainConfig::lenet5_recipe() };
+    assert_eq!(
+        recipe.to_string(),
+        "epochs 10, batch_size 64, optimizer sgd, lr 0.05, schedule cosine, momentum 0.9, weight_decay 0.0005, \
+         seed 0, threads 1, max_steps none, shuffle true, clip_grad_norm none"
+    );
 }
 
 #[test]
@@ -68,11 +103,11 @@ fn every_value_reads_back() {
 #[test]
 fn range_checks_name_the_flag() {
     let check = |change: fn(&mut TrainConfig)| {
-        let mut config = TrainConfig::default();
+        let mut config = TrainConfig::lenet5_recipe();
         change(&mut config);
         config.validate().unwrap_err()
     };
-    assert!(TrainConfig::default().validate().is_ok());
+    assert!(TrainConfig::lenet5_recipe().validate().is_ok());
     assert_eq!(check(|c| c.epochs = 0), "--epochs must be at least 1");
     assert_eq!(check(|c| c.threads = 0), "--threads must be at least 1");
     assert_eq!(check(|c| c.lr = 0.0), "--lr must be positive");

@@ -25,7 +25,7 @@ fn one_epoch(test: &str) -> Option<EpochMetrics> {
     let data = common::mnist(&dir);
     assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));
 
-    let config = TrainConfig { epochs: 1, threads: 2, ..TrainConfig::default() };
+    let config = TrainConfig { epochs: 1, threads: 2, ..TrainConfig::lenet5_recipe() };
     let mut trainer = common::lenet5_trainer(config);
     let mut steps_seen = 0usize;
     let started = Instant::now();

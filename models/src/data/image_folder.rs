@@ -95,7 +95,7 @@ pub fn is_image_folder(dir: &Path) -> bool {
 
 /// Loads both splits of the image folder at `root`, at most half the machine's memory of
 /// decoded pixels ([`Budget::of_machine`]; see [`load_limited`]).
-pub fn load(root: &Path) -> Result<TrainTest<ImageSet>, ImageFolderError> {
+pub fn load(root: impl AsRef<Path>) -> Result<TrainTest<ImageSet>, ImageFolderError> {
     load_limited(root, Budget::of_machine().bytes)
 }
 
@@ -103,7 +103,8 @@ pub fn load(root: &Path) -> Result<TrainTest<ImageSet>, ImageFolderError> {
 /// before any pixel is decoded, an image of more than [`MAX_IMAGE_PIXELS`] pixels and a set
 /// whose decoded pixels (both splits, one byte per channel) exceed `max_bytes`. Images are
 /// then decoded one at a time into the set.
-pub fn load_limited(root: &Path, max_bytes: u64) -> Result<TrainTest<ImageSet>, ImageFolderError> {
+pub fn load_limited(root: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<ImageSet>, ImageFolderError> {
+    let root = root.as_ref();
     let classes = class_folders(&root.join("train"))?;
     let test_classes = class_folders(&root.join("test"))?;
     if let Some(extra) = test_classes.iter().find(|c| !classes.contains(c)) {

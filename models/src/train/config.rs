@@ -250,14 +250,59 @@ macro_rules! hyper_parameters {
         $(, check $check:path)? $(, switch $flag:literal = $set:literal)?;
     )+) => {
         /// Hyper-parameters of a run.
+        ///
+        /// Two starting points, each listed in full (write `..TrainConfig::default()` or
+        /// `..TrainConfig::lenet5_recipe()` after the fields you set):
+        ///
+        /// | field | [`TrainConfig::default()`] | [`TrainConfig::lenet5_recipe()`] |
+        /// |---|---|---|
+        /// | `epochs` | 10 | 10 |
+        /// | `batch_size` | 64 | 64 |
+        /// | `optimizer` | Adam | SGD |
+        /// | `lr` | 1e-3 | 0.05 |
+        /// | `schedule` | constant | cosine (to 0 at the last step) |
+        /// | `momentum` (SGD only) | 0 | 0.9 |
+        /// | `weight_decay` (weights, not biases) | 0 | 5e-4 |
+        /// | `seed` | 0 | 0 |
+        /// | `threads` | the machine's cores | the machine's cores |
+        /// | `max_steps` | none | none |
+        /// | `shuffle` | true | true |
+        /// | `clip_grad_norm` | none | none |
+        ///
+        /// The default is PyTorch's for each optimizer: `optimizer: OptimizerKind::Sgd` (or
+        /// `AdamW`) with `..TrainConfig::default()` is `torch.optim.SGD(params, lr=1e-3)` (or
+        /// `AdamW(params, lr=1e-3, weight_decay=0)`: unlike PyTorch's `AdamW`, no decay
+        /// unless asked), with a constant rate. Adam's betas are (0.9, 0.999) and its eps
+        /// 1e-8 ([`AdamConfig`](layers::AdamConfig)). LeNet-5's recipe reaches 99% test
+        /// accuracy on MNIST in its 10 epochs; `lenet5 train` starts from it.
+        ///
+        /// One seed drives the run: the initial weights of a network built with
+        /// [`SequentialBuilder::build`](layers::SequentialBuilder::build) (or by `lenet5
+        /// train`) come from [`TrainConfig::weight_rng`], the shuffle of each epoch from
+        /// `(seed, epoch)` ([`Trainer::epoch_order`](super::Trainer::epoch_order)), dropout's
+        /// masks from `(seed, step, layer, sample)`. The same seed and thread count give the
+        /// same run, bit for bit.
+        ///
+        /// ```
+        /// use models::prelude::*;
+        ///
+        /// let adam = TrainConfig::default();
+        /// assert_eq!((adam.optimizer, adam.lr, adam.weight_decay), (OptimizerKind::Adam, 1e-3, 0.0));
+        /// assert_eq!((adam.schedule, adam.momentum, adam.epochs, adam.batch_size), (ScheduleKind::Constant, 0.0, 10, 64));
+        /// let sgd = TrainConfig { optimizer: OptimizerKind::Sgd, ..TrainConfig::default() };
+        /// assert_eq!((sgd.lr, sgd.momentum, sgd.weight_decay), (1e-3, 0.0, 0.0));
+        /// let lenet5 = TrainConfig::lenet5_recipe();
+        /// assert_eq!((lenet5.optimizer, lenet5.lr, lenet5.momentum), (OptimizerKind::Sgd, 0.05, 0.9));
+        /// assert_eq!((lenet5.weight_decay, lenet5.schedule), (5e-4, ScheduleKind::Cosine));
+        /// ```
         #[derive(Debug, Clone, PartialEq)]
         pub struct TrainConfig {
             $($(#[doc = $doc])* pub $name: $t,)+
         }
 
         impl Default for TrainConfig {
-            /// LeNet-5's defaults, which reach 99% test accuracy on MNIST within their 10
-            /// epochs.
+            /// PyTorch's defaults for every optimizer (the table on [`TrainConfig`]); LeNet-5's
+            /// SGD recipe is [`TrainConfig::lenet5_recipe`].
             fn default() -> Self {
                 TrainConfig { $($name: $default,)+ }
             }
@@ -291,20 +336,21 @@ hyper_parameters! {
     /// Images per step.
     batch_size: usize = 64, "N", "Images per step", check at_least_one;
     /// The update rule.
-    optimizer: OptimizerKind = OptimizerKind::Sgd, "NAME", "The update rule";
+    optimizer: OptimizerKind = OptimizerKind::Adam, "NAME", "The update rule";
     /// The base learning rate.
-    lr: f64 = 0.05, "F", "Base learning rate", check positive;
+    lr: f64 = 1e-3, "F", "Base learning rate", check positive;
     /// How the learning rate changes, step by step.
-    schedule: ScheduleKind = ScheduleKind::Cosine, "SCHEDULE",
+    schedule: ScheduleKind = ScheduleKind::Constant, "SCHEDULE",
         "Learning-rate schedule, per step: cosine (to 0 at the end), constant, or step:EPOCHS:GAMMA";
-    /// SGD momentum.
-    momentum: f64 = 0.9, "F", "SGD momentum", check below_one;
+    /// SGD momentum (unused by Adam and AdamW).
+    momentum: f64 = 0.0, "F", "SGD momentum", check below_one;
     /// Weight decay on the weights (not the biases).
-    weight_decay: f64 = 5e-4, "F", "Weight decay on the weights (not the biases)", check non_negative;
-    /// Seeds the initial weights and every epoch's shuffle.
-    seed: u64 = 0, "N", "Seed of the initial weights and the shuffles";
-    /// Threads per step (the batch is split in that many slices).
-    threads: usize = 1, "N", "Threads per step (default: the machine's cores)", check at_least_one;
+    weight_decay: f64 = 0.0, "F", "Weight decay on the weights (not the biases)", check non_negative;
+    /// Seeds the initial weights, every epoch's shuffle and the dropout masks.
+    seed: u64 = 0, "N", "Seed of the initial weights, the shuffles and the dropout masks";
+    /// Threads per step (the batch is split in that many slices); the machine's cores by
+    /// default. A run is reproducible for a given seed and thread count.
+    threads: usize = machine_cores(), "N", "Threads per step (default: the machine's cores)", check at_least_one;
     /// Stop after this many optimizer steps.
     max_steps: Option<u64> = None, "N", "Stop after this many optimizer steps";
     /// Shuffle each epoch (else file order).
@@ -312,6 +358,11 @@ hyper_parameters! {
     /// Scale the gradients so their global L2 norm is at most this (no clipping if `None`).
     clip_grad_norm: Option<f64> = None, "F", "Scale the gradients so their global L2 norm is at most this",
         check positive_if_set;
+}
+
+/// The machine's cores (1 when unknown).
+fn machine_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn at_least_one(v: &usize) -> Result<(), String> {
@@ -340,6 +391,29 @@ fn positive_if_set(v: &Option<f64>) -> Result<(), String> {
 }
 
 impl TrainConfig {
+    /// LeNet-5's recipe, the `lenet5` command's defaults: SGD with momentum 0.9, rate 0.05
+    /// annealed by a cosine to 0 over the run, weight decay 5e-4 on the weights, 10 epochs
+    /// of batches of 64 (99% test accuracy on MNIST). The other fields are
+    /// [`TrainConfig::default`]'s.
+    pub fn lenet5_recipe() -> Self {
+        TrainConfig {
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.05,
+            schedule: ScheduleKind::Cosine,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            ..TrainConfig::default()
+        }
+    }
+
+    /// The generator of the initial weights of a run with this seed: `StdRng` seeded by
+    /// [`TrainConfig::seed`], drawn layer by layer in order (what
+    /// [`SequentialBuilder::build`](layers::SequentialBuilder::build) and `lenet5 train`
+    /// use).
+    pub fn weight_rng(&self) -> rand::rngs::StdRng {
+        layers::init::weight_rng(self.seed)
+    }
+
     /// The configuration's `config.*` metadata entries.
     pub fn metadata(&self) -> Vec<(String, String)> {
         HYPER_PARAMETERS.iter().map(|h| (h.key(), (h.get)(self))).collect()
@@ -390,5 +464,14 @@ impl TrainConfig {
                 StepDecay { step_size: epochs, gamma }.lr(self.lr, step / per_epoch)
             }
         }
+    }
+}
+
+/// Every hyper-parameter as `name value`, comma-separated, in table order (the recipe
+/// `lenet5 train` prints at start): `epochs 10, batch_size 64, optimizer sgd, lr 0.05, …`.
+impl fmt::Display for TrainConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<String> = HYPER_PARAMETERS.iter().map(|h| format!("{} {}", h.name, (h.get)(self))).collect();
+        f.write_str(&items.join(", "))
     }
 }

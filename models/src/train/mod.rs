@@ -6,17 +6,19 @@
 //! use models::prelude::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let data = models::mnist::load("data/mnist".as_ref())?;
-//! let mut rng = StdRng::seed_from_u64(0);
-//! let net = Sequential::<f32>::new()
-//!     .with(Conv2d::new(Conv2dConfig::new(1, 16, 3).padding(1), &mut rng)?)
+//! let data = mnist::load("data/mnist")?;
+//! let config = TrainConfig { epochs: 1, seed: 3, ..TrainConfig::default() }; // Adam, 1e-3
+//! let net = Sequential::input(data.train.image_shape())
+//!     .with(LazyConv2d::new(16, 3).padding(1))
 //!     .with(ReLU)
 //!     .with(MaxPool2d::new(2, 2)?)
 //!     .with(Flatten)
-//!     .with(Linear::new(16 * 14 * 14, 10, &mut rng)?);
-//! let config = TrainConfig { epochs: 1, threads: 2, ..TrainConfig::default() };
+//!     .with(LazyLinear::new(10))
+//!     .build(config.seed)?;
 //! let mut trainer = Trainer::new(net, config, Preprocess::fit(&data.train, 0)?)?;
-//! trainer.fit(&data.train, &data.test, &mut PrintEpochs)?;
+//! let history = trainer.fit(&data.train, &data.test, &mut PrintEpochs)?;
+//! println!("test accuracy {:.2}%", 100.0 * history.test_accuracy());
+//! trainer.save("mnist-cnn.safetensors")?;
 //! # Ok(()) }
 //! ```
 //!
@@ -47,6 +49,7 @@
 mod config;
 mod error;
 mod evaluate;
+mod history;
 mod metrics;
 mod step;
 mod trainer;
@@ -54,6 +57,7 @@ mod trainer;
 pub use config::{HYPER_PARAMETERS, HyperParameter, OptimizerKind, ScheduleKind, TrainConfig};
 pub use error::{NonFinite, TrainError};
 pub use evaluate::{Evaluation, check_model, evaluate};
+pub use history::History;
 pub use metrics::{EpochMetrics, MetricsCsv, StepReport, append_metrics, truncate_metrics};
 pub use step::{StepOutcome, count_correct, forward_backward, forward_backward_step, infer, slices};
-pub use trainer::{Advance, EVAL_BATCH, EpochProgress, Fit, Flow, Observer, PrintEpochs, Trainer};
+pub use trainer::{Advance, EVAL_BATCH, EpochProgress, Flow, Observer, PrintEpochs, Trainer};

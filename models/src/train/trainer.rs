@@ -1,9 +1,12 @@
 //! A run in progress over any model and any data set: seeded shuffles, data-parallel
 //! steps, the schedule, clipping, the non-finite stop, per-epoch evaluation.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Instant;
 
 use layers::Module;
+use layers::checkpoint::save_module_with_metadata;
 use layers::optim::{clip_grad_norm, first_non_finite_gradient};
 use layers::{LayerError, Optimizer};
 use rand::SeedableRng;
@@ -13,7 +16,7 @@ use tensor::Tensor;
 
 use super::evaluate::{check_model, evaluate};
 use super::step::forward_backward_step;
-use super::{EpochMetrics, NonFinite, StepReport, TrainConfig, TrainError};
+use super::{EpochMetrics, History, NonFinite, StepReport, TrainConfig, TrainError};
 use crate::data::{Dataset, Preprocess};
 
 /// Images per evaluation batch.
@@ -94,8 +97,20 @@ impl<M: Module<f32>> Trainer<M> {
     }
 
     /// A seeded generator for the initial weights: `StdRng` from the run's seed.
+    #[deprecated(
+        note = "use `TrainConfig::weight_rng` (or `layers::init::weight_rng(seed)`), which needs no model type"
+    )]
     pub fn weight_rng(seed: u64) -> StdRng {
-        StdRng::seed_from_u64(seed)
+        layers::init::weight_rng(seed)
+    }
+
+    /// Saves the network's weights (a PyTorch `state_dict`) to `path` atomically, with its
+    /// preprocessing (`preprocess.*`) and the run's hyper-parameters (`config.*`) in the
+    /// metadata.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), TrainError> {
+        let mut meta: BTreeMap<String, String> = self.config.metadata().into_iter().collect();
+        meta.extend(self.preprocess.metadata());
+        Ok(save_module_with_metadata(&self.model, path.as_ref(), &meta)?)
     }
 
     /// Whether the run has reached its epochs or its step limit.
@@ -148,24 +163,29 @@ impl<M: Module<f32>> Trainer<M> {
     }
 
     /// Trains until the run is finished or an observer pauses it, calling `observer` after
-    /// each step and each epoch.
+    /// each step and each epoch (`&mut ()` for a silent run, `&mut PrintEpochs` for a line
+    /// per epoch). Returns the epochs it completed, with the last and the best.
     pub fn fit(
         &mut self,
         train: &dyn Dataset,
         test: &dyn Dataset,
         observer: &mut dyn Observer<M>,
-    ) -> Result<Fit, TrainError> {
+    ) -> Result<History, TrainError> {
+        let mut history = History::default();
         while !self.finished() {
             match self.advance_observed(train, test, &mut |t, r| observer.on_step(t, r))? {
-                Advance::Paused => return Ok(Fit::Paused),
+                Advance::Paused => return Ok(history),
                 Advance::EpochEnd(m) => {
-                    if observer.on_epoch(self, &m)? == Flow::Pause && !self.finished() {
-                        return Ok(Fit::Paused);
+                    let flow = observer.on_epoch(self, &m)?;
+                    history.epochs.push(*m);
+                    if flow == Flow::Pause && !self.finished() {
+                        return Ok(history);
                     }
                 }
             }
         }
-        Ok(Fit::Finished)
+        history.finished = true;
+        Ok(history)
     }
 
     /// Trains from where the current epoch stands ([`Trainer::progress`]) until `on_step`
@@ -267,15 +287,6 @@ impl<M: Module<f32>> Trainer<M> {
             images_per_second: p.seen as f64 / train_seconds.max(1e-9),
         })))
     }
-}
-
-/// How [`Trainer::fit`] returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fit {
-    /// Every epoch (or the step limit) is done.
-    Finished,
-    /// An observer paused the run; it can go on with another `fit`.
-    Paused,
 }
 
 /// Watches a run: after each step and each epoch. Every method has a default that does

@@ -234,7 +234,7 @@ pub fn s(p: &Path) -> &str {
 /// A short seeded training run: `steps` SGD steps of the default configuration on 2
 /// threads. Returns the trained model.
 pub fn train_steps(data: &Mnist, steps: u64, seed: u64) -> LeNet5<f32> {
-    let config = TrainConfig { epochs: 1, threads: 2, seed, max_steps: Some(steps), ..TrainConfig::default() };
+    let config = TrainConfig { epochs: 1, threads: 2, seed, max_steps: Some(steps), ..TrainConfig::lenet5_recipe() };
     let mut trainer = lenet5_trainer(config);
     trainer.run_epoch(&data.train, &data.test, |_| {}).unwrap();
     assert_eq!(trainer.steps, steps, "the run stopped at its step limit");
@@ -244,7 +244,7 @@ pub fn train_steps(data: &Mnist, steps: u64, seed: u64) -> LeNet5<f32> {
 /// A fresh LeNet-5 run as `lenet5 train` starts one before it knows the data: weights
 /// drawn from the seed, MNIST's fixed preprocessing (so that [`preprocess`] matches it).
 pub fn lenet5_trainer(config: TrainConfig) -> Trainer<LeNet5<f32>> {
-    let model = LeNet5::new(&mut Trainer::<LeNet5<f32>>::weight_rng(config.seed)).unwrap();
+    let model = LeNet5::new(&mut config.weight_rng()).unwrap();
     Trainer::new(model, config, models::data::Preprocess::mnist()).unwrap()
 }
 

@@ -94,7 +94,7 @@ pub fn trained(spec: &str, threads: usize) -> (Trainer<Box<dyn Module<f32>>>, Im
         schedule: ScheduleKind::Constant,
         threads,
         seed: 2,
-        ..TrainConfig::default()
+        ..TrainConfig::lenet5_recipe()
     };
     let preprocess = Preprocess::fit(&train, 0).unwrap();
     let model = NetworkInfo::for_data(spec.parse().unwrap(), &train).build(&preprocess, 2).unwrap();

@@ -28,7 +28,7 @@ use models::memory::{Budget, MemoryEstimate, Workload};
 use models::network::{NetworkInfo, held_values, load_network};
 use models::outputs::{RunIdentity, check_replaceable, default_weights, metrics_path, probe_folder};
 use models::resume::{Checkpointer, ResumeError, check_format, resume_from, state_path, weights_path};
-use models::train::{Fit, HYPER_PARAMETERS, MetricsCsv, TrainConfig, TrainError, Trainer};
+use models::train::{HYPER_PARAMETERS, MetricsCsv, OptimizerKind, TrainConfig, TrainError, Trainer};
 
 use crate::progress::CliObserver;
 use crate::{Failure, MemoryArg, check_memory, data, default_threads};
@@ -93,18 +93,41 @@ pub struct TrainArgs {
     checkpoint_every: u64,
 }
 
-/// Adds one flag per hyper-parameter ([`HYPER_PARAMETERS`]) to the `train` command.
+/// The command's defaults for `optimizer`: LeNet-5's recipe ([`TrainConfig::lenet5_recipe`]),
+/// whose SGD numbers (rate 0.05, weight decay 5e-4) give way to PyTorch's for Adam and AdamW
+/// (rate 1e-3, no weight decay: [`TrainConfig::default`]'s). The machine's cores as threads.
+pub fn command_defaults(optimizer: OptimizerKind) -> TrainConfig {
+    let recipe = TrainConfig { threads: default_threads(), ..TrainConfig::lenet5_recipe() };
+    match optimizer {
+        OptimizerKind::Sgd => recipe,
+        OptimizerKind::Adam | OptimizerKind::AdamW => {
+            let pytorch = TrainConfig::default();
+            TrainConfig { optimizer, lr: pytorch.lr, weight_decay: pytorch.weight_decay, ..recipe }
+        }
+    }
+}
+
+/// Adds one flag per hyper-parameter ([`HYPER_PARAMETERS`]) to the `train` command, with its
+/// default, or its default per optimizer when that differs.
 pub fn with_hyper_parameters(cmd: clap::Command) -> clap::Command {
-    let defaults = TrainConfig::default();
     cmd.args(HYPER_PARAMETERS.iter().map(|h| {
         let arg = Arg::new(h.name).help(h.help());
         match h.switch {
             Some((flag, _)) => arg.long(flag).action(ArgAction::SetTrue),
             None => {
-                let default = (h.get)(&defaults);
+                let defaults: Vec<(&str, String)> =
+                    OptimizerKind::ALL.iter().map(|&(kind, name)| (name, (h.get)(&command_defaults(kind)))).collect();
                 let arg = arg.long(h.flag().trim_start_matches("--").to_string()).value_name(h.value_name);
                 let arg = arg.allow_negative_numbers(true).action(ArgAction::Set);
-                if default == "none" || h.name == "threads" { arg } else { arg.default_value(default) }
+                let default = defaults[0].1.clone();
+                if default == "none" || h.name == "threads" {
+                    arg
+                } else if defaults.iter().all(|(_, d)| *d == default) {
+                    arg.default_value(default)
+                } else {
+                    let each: Vec<String> = defaults.iter().map(|(name, d)| format!("{d} with {name}")).collect();
+                    arg.help(format!("{} [default: {}]", h.help(), each.join(", ")))
+                }
             }
         }
     }))
@@ -115,19 +138,26 @@ fn given(matches: &ArgMatches, id: &str) -> bool {
     matches.value_source(id) == Some(ValueSource::CommandLine)
 }
 
-/// The hyper-parameters the command line gives (defaults for the others; threads: the
-/// machine's cores).
+/// The hyper-parameters the command line gives, the others from [`command_defaults`] for
+/// the optimizer it names.
 fn config_from(matches: &ArgMatches) -> Result<TrainConfig, Failure> {
-    let mut config = TrainConfig { threads: default_threads(), ..TrainConfig::default() };
-    for h in &HYPER_PARAMETERS {
+    let mut given_values = Vec::new();
+    for h in HYPER_PARAMETERS.iter().filter(|h| given(matches, h.name)) {
         let value = match h.switch {
-            Some((_, value)) => matches.get_flag(h.name).then(|| value.to_string()),
-            None => matches.get_one::<String>(h.name).cloned(),
+            Some((_, value)) => value.to_string(),
+            None => matches.get_one::<String>(h.name).cloned().unwrap_or_default(),
         };
-        if let Some(value) = value {
-            let flag = h.switch.map_or_else(|| h.flag(), |(f, _)| format!("--{f}"));
-            (h.set)(&mut config, &value).map_err(|e| Failure::Usage(format!("{flag}: {e}")))?;
-        }
+        let flag = h.switch.map_or_else(|| h.flag(), |(f, _)| format!("--{f}"));
+        given_values.push((h, flag, value));
+    }
+    // The optimizer first: the defaults of the others follow it.
+    let mut config = TrainConfig::lenet5_recipe();
+    for (h, flag, value) in given_values.iter().filter(|(h, _, _)| h.name == "optimizer") {
+        (h.set)(&mut config, value).map_err(|e| Failure::Usage(format!("{flag}: {e}")))?;
+    }
+    config = command_defaults(config.optimizer);
+    for (h, flag, value) in &given_values {
+        (h.set)(&mut config, value).map_err(|e| Failure::Usage(format!("{flag}: {e}")))?;
     }
     config.validate().map_err(Failure::Usage)?;
     Ok(config)
@@ -421,6 +451,7 @@ fn train_loop(
         checkpoints.state.display(),
         files.metrics.display(),
     );
+    eprintln!("recipe: {}", trainer.config);
     // The folders were probed; the files themselves are first written after a step.
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
         .map_err(|e| Failure::Run(e.to_string()))?
@@ -431,7 +462,7 @@ fn train_loop(
     let fit = trainer.fit(&data.train, &data.test, &mut observer);
     observer.clear();
     match fit {
-        Ok(Fit::Finished) => {
+        Ok(history) if history.finished => {
             eprintln!(
                 "wrote {} (and {}, to resume from)",
                 observer.checkpoints.weights.display(),
@@ -439,7 +470,7 @@ fn train_loop(
             );
             Ok(())
         }
-        Ok(Fit::Paused) => {
+        Ok(_) => {
             let c = &observer.checkpoints;
             let resume = resume_command(files, c);
             let at = if trainer.progress.step > 0 {
