@@ -35,6 +35,7 @@ mod faults_outputs;
 mod faults_server;
 mod faults_specs;
 mod gradcheck_lenet5;
+mod kind_added;
 #[cfg(feature = "plot")]
 mod plot;
 mod predict;
