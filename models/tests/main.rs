@@ -36,6 +36,7 @@ mod faults_server;
 mod faults_specs;
 mod gradcheck_lenet5;
 mod kind_added;
+mod kinds_list;
 #[cfg(feature = "plot")]
 mod plot;
 mod predict;
