@@ -47,39 +47,37 @@ def tokens(spec: str):
     return out + ([cur] if cur else [])
 
 
+# One entry per layer kind of the spec language, as `Kinds::builtin()` lists them in Rust
+# (models/src/arch/kinds/; a test checks that the two lists hold the same names): the
+# PyTorch module for an input `x` of shape [1, C, H, W] or [1, F], positional arguments
+# `pos` and named ones `kw`.
+MODULES = {
+    "conv": lambda x, pos, kw: nn.Conv2d(x.shape[1], pos[0], pos[1], stride=kw.get("s", 1), padding=kw.get("p", 0)),
+    "maxpool": lambda x, pos, kw: nn.MaxPool2d(pos[0], stride=kw.get("s", pos[0]), padding=kw.get("p", 0)),
+    "avgpool": lambda x, pos, kw: nn.AvgPool2d(pos[0], stride=kw.get("s", pos[0]), padding=kw.get("p", 0)),
+    "batchnorm": lambda x, pos, kw: nn.BatchNorm2d(x.shape[1]) if x.dim() == 4 else nn.BatchNorm1d(x.shape[1]),
+    "dropout": lambda x, pos, kw: nn.Dropout(float(pos[0])),
+    "relu": lambda x, pos, kw: nn.ReLU(),
+    "leakyrelu": lambda x, pos, kw: nn.LeakyReLU(float(pos[0]) if pos else 0.01),
+    "tanh": lambda x, pos, kw: nn.Tanh(),
+    "sigmoid": lambda x, pos, kw: nn.Sigmoid(),
+    "flatten": lambda x, pos, kw: nn.Flatten(),
+    "linear": lambda x, pos, kw: nn.Linear(x.shape[1], pos[0]),
+}
+
+
 def build(spec: str, shape):
     """nn.Sequential of the spec for inputs of shape [1, C, H, W] (sizes inferred)."""
     spec = PRESETS.get(spec.strip(), spec)
     layers, x = [], torch.zeros(1, *shape)
     for tok in tokens(spec):
-        m = re.fullmatch(r"(\w+)(?:\((.*)\))?", tok)
+        m = re.fullmatch(r"([\w-]+)(?:\((.*)\))?", tok)
         name, args = m.group(1), (m.group(2) or "")
         pos = [float(a) if "." in a else int(a) for a in args.split(",") if a and "=" not in a]
         kw = {k: int(v) for k, v in (a.split("=") for a in args.split(",") if "=" in a)}
-        if name == "conv":
-            layer = nn.Conv2d(x.shape[1], pos[0], pos[1], stride=kw.get("s", 1), padding=kw.get("p", 0))
-        elif name == "maxpool":
-            layer = nn.MaxPool2d(pos[0], stride=kw.get("s", pos[0]), padding=kw.get("p", 0))
-        elif name == "avgpool":
-            layer = nn.AvgPool2d(pos[0], stride=kw.get("s", pos[0]), padding=kw.get("p", 0))
-        elif name == "relu":
-            layer = nn.ReLU()
-        elif name == "tanh":
-            layer = nn.Tanh()
-        elif name == "sigmoid":
-            layer = nn.Sigmoid()
-        elif name == "flatten":
-            layer = nn.Flatten()
-        elif name == "linear":
-            layer = nn.Linear(x.shape[1], pos[0])
-        elif name == "batchnorm":
-            layer = nn.BatchNorm2d(x.shape[1]) if x.dim() == 4 else nn.BatchNorm1d(x.shape[1])
-        elif name == "dropout":
-            layer = nn.Dropout(float(args))
-        elif name == "leakyrelu":
-            layer = nn.LeakyReLU(float(args) if args else 0.01)
-        else:
+        if name not in MODULES:
             raise SystemExit(f"unknown layer {tok!r}")
+        layer = MODULES[name](x, pos, kw)
         layers.append(layer)
         x = layer.eval()(x)
     return nn.Sequential(*layers), x.shape[1]

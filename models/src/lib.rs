@@ -28,6 +28,7 @@ pub mod lenet5;
 pub mod memory;
 pub mod mnist;
 pub mod network;
+pub mod notation;
 pub mod outputs;
 #[cfg(feature = "plot")]
 pub mod plot;

@@ -93,11 +93,7 @@ impl NetworkInfo {
     /// The network's sizes for images preprocessed by `preprocess`, from shapes alone
     /// ([`Arch::plan`]).
     pub fn plan(&self, preprocess: &Preprocess) -> Result<NetworkPlan, SpecError> {
-        let shape = preprocess.output_shape(self.input).map_err(|e| SpecError {
-            position: None,
-            text: String::new(),
-            reason: e.to_string(),
-        })?;
+        let shape = preprocess.output_shape(self.input).map_err(|e| SpecError::whole(e.to_string()))?;
         self.arch.plan(shape, Some(self.class_names.len()))
     }
 
@@ -119,11 +115,9 @@ impl NetworkInfo {
         let plan = self.plan(preprocess)?;
         let needed = plan.parameters() + plan.buffers();
         if needed > held.saturating_add(BUILD_SLACK) {
-            return Err(SpecError {
-                position: None,
-                text: String::new(),
-                reason: format!("the network has {needed} parameters and buffers, but the file holds {held} values"),
-            });
+            return Err(SpecError::whole(format!(
+                "the network has {needed} parameters and buffers, but the file holds {held} values"
+            )));
         }
         self.build(preprocess, 0)
     }

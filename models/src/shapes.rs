@@ -7,7 +7,8 @@
 //! 25·784/1024 ≈ 19 times the pixels of the images it came from.
 
 use crate::arch::plan::numel;
-use crate::arch::{Arch, LayerSpec, NetworkPlan, SpecError};
+use crate::arch::{Arch, NetworkPlan, SpecError};
+use crate::notation::sup;
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,19 +57,18 @@ pub fn sequential_table(net: &layers::Sequential<f32>, input: [usize; 3], n: usi
 /// named by their index as in the checkpoint and described as the spec writes them. An
 /// error names the layer whose sizes at this batch overflow a `usize`.
 pub fn plan_table(plan: &NetworkPlan, n: usize) -> Result<Vec<ShapeRow>, SpecError> {
-    let input = checked_row("input", "x".into(), batched(&plan.input, n), None).ok_or_else(|| SpecError {
-        position: None,
-        text: String::new(),
-        reason: format!("a batch of {n} inputs has more bytes than this machine can count"),
-    })?;
+    let input = checked_row("input", "x".into(), batched(&plan.input, n), None)
+        .ok_or_else(|| SpecError::whole(format!("a batch of {n} inputs has more bytes than this machine can count")))?;
     let mut input_bytes = input.bytes;
     let mut rows = vec![input];
     for (i, (spec, layer)) in plan.layers.iter().enumerate() {
         let name = i.to_string();
-        let fail = |what: &str| SpecError {
-            position: Some(i + 1),
-            text: spec.to_string(),
-            reason: format!("its {what} for a batch of {n} has more bytes than this machine can count"),
+        let fail = |what: &str| {
+            SpecError::at(
+                i + 1,
+                spec,
+                format!("its {what} for a batch of {n} has more bytes than this machine can count"),
+            )
         };
         for m in &layer.matrices {
             let source = m.copies_input.then_some(input_bytes);
@@ -106,41 +106,35 @@ pub fn table(n: usize) -> Result<Vec<ShapeRow>, SpecError> {
     let plan = Arch::LeNet5.plan([1, 32, 32], None)?;
     let rows = plan_table(&plan, n)?;
     let mut out = vec![rows[0].clone()];
-    let mut rows = rows.into_iter().skip(1).peekable();
-    for ((spec, layer), name) in plan.layers.iter().zip(LENET5_NAMES) {
+    let mut rows = rows.into_iter().skip(1);
+    for ((_, layer), name) in plan.layers.iter().zip(LENET5_NAMES) {
         // The derivation numbers layers C1 = 1 … F7 = 7; layer L reads a⁽ᴸ⁻¹⁾.
         let l = name[1..].parse::<usize>().unwrap_or(0);
         let (prev, this) = (sup(l.saturating_sub(1)), sup(l));
-        let labels: Vec<String> = match spec {
-            LayerSpec::Conv { .. } => vec![
-                format!("a{prev} = im2col(input)"),
-                format!("W{this}"),
-                format!("z{this} = a{prev}·W{this} + b{this}"),
-                "output, N×C×H×W".into(),
-            ],
-            LayerSpec::MaxPool { .. } => vec![format!("a{prev} windows"), format!("z{this} = max of each row")],
-            LayerSpec::Linear { .. } => vec![format!("W{this}"), format!("z{this} = a{prev}·W{this} + b{this}")],
-            _ => Vec::new(),
+        let label = |what: &str| match what {
+            "a = im2col(input)" => format!("a{prev} = im2col(input)"),
+            "W" => format!("W{this}"),
+            "z = a·W + b" => format!("z{this} = a{prev}·W{this} + b{this}"),
+            "windows" => format!("a{prev} windows"),
+            "max of each row" => format!("z{this} = max of each row"),
+            other => other.to_string(),
         };
-        // Each layer's rows: its matrices, then its output (shown for a convolution only:
-        // a pool's and a linear layer's outputs are their last matrices).
-        for i in 0..=layer.matrices.len() {
+        // Each layer's rows: its matrices, then its output, shown for a convolution only
+        // (a pool's and a linear layer's outputs are their last matrices).
+        for m in &layer.matrices {
             let Some(mut r) = rows.next() else { break };
-            if let Some(label) = labels.get(i) {
-                r.layer = name.to_string();
-                r.what = label.clone();
-                out.push(r);
-            }
+            r.layer = name.to_string();
+            r.what = label(m.what);
+            out.push(r);
+        }
+        let Some(mut r) = rows.next() else { break };
+        if layer.im2col_per_image > 0 {
+            r.layer = name.to_string();
+            r.what = "output, N×C×H×W".into();
+            out.push(r);
         }
     }
     Ok(out)
-}
-
-/// `⁽ⁿ⁾` for a layer number.
-fn sup(n: usize) -> String {
-    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
-    let digits: String = n.to_string().chars().map(|c| DIGITS[c.to_digit(10).unwrap_or(0) as usize]).collect();
-    format!("⁽{digits}⁾")
 }
 
 /// The table as aligned text.

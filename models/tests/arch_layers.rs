@@ -3,6 +3,7 @@
 //! the built network's layers, names, shapes and modes.
 
 use layers::Module;
+use models::arch::kinds::{AvgPool, BatchNorm, Dropout, LeakyRelu, MaxPool, Relu, Sigmoid, Tanh};
 use models::arch::{Arch, LENET5_1998, LayerSpec, SpecError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -21,14 +22,14 @@ fn new_tokens_parse_and_print_canonically() {
     assert_eq!(
         layers,
         &[
-            LayerSpec::BatchNorm,
-            LayerSpec::Dropout { p: 0.25 },
-            LayerSpec::AvgPool { kernel: 3, stride: 2, padding: 1 },
-            LayerSpec::Tanh,
-            LayerSpec::Sigmoid,
-            LayerSpec::LeakyRelu { slope: 0.01 },
-            LayerSpec::LeakyRelu { slope: 0.2 },
-            LayerSpec::AvgPool { kernel: 2, stride: 2, padding: 0 },
+            LayerSpec::new(BatchNorm),
+            LayerSpec::new(Dropout { p: 0.25 }),
+            LayerSpec::new(AvgPool { kernel: 3, stride: 2, padding: 1 }),
+            LayerSpec::new(Tanh),
+            LayerSpec::new(Sigmoid),
+            LayerSpec::new(LeakyRelu { slope: 0.01 }),
+            LayerSpec::new(LeakyRelu { slope: 0.2 }),
+            LayerSpec::new(AvgPool { kernel: 2, stride: 2, padding: 0 }),
         ]
     );
     let canonical = arch.to_string();
@@ -140,12 +141,9 @@ fn the_lenet5_1998_preset_is_tanh_and_average_subsampling_on_28x28() {
     assert_eq!(arch.to_string(), LENET5_1998);
     assert_eq!(arch.default_pad(), 0);
     let Arch::Layers(layers) = &arch else { panic!("a list of layers") };
-    assert_eq!(layers.iter().filter(|l| **l == LayerSpec::Tanh).count(), 4);
-    assert_eq!(
-        layers.iter().filter(|l| matches!(l, LayerSpec::AvgPool { kernel: 2, stride: 2, padding: 0 })).count(),
-        2
-    );
-    assert!(!layers.iter().any(|l| matches!(l, LayerSpec::Relu | LayerSpec::MaxPool { .. })));
+    assert_eq!(layers.iter().filter(|l| l.is::<Tanh>()).count(), 4);
+    assert_eq!(layers.iter().filter(|l| l.get() == Some(&AvgPool { kernel: 2, stride: 2, padding: 0 })).count(), 2);
+    assert!(!layers.iter().any(|l| l.is::<Relu>() || l.is::<MaxPool>()));
     let net = arch.build::<f32, _>([1, 28, 28], Some(10), &mut StdRng::seed_from_u64(0)).unwrap();
     assert_eq!(net.output_shape(&[3, 1, 28, 28]).unwrap(), vec![3, 10]);
     // LeNet-5's parameter count: 156 + 2 416 + 48 120 + 10 164 + 850.

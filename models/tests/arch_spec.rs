@@ -3,6 +3,7 @@
 //! built network has `nn.Sequential`'s parameter names and the shapes the formulas give.
 
 use layers::Module;
+use models::arch::kinds::{Conv, Linear, MaxPool};
 use models::arch::{Arch, LayerSpec, SpecError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -17,10 +18,10 @@ fn specs_parse_and_print_canonically() {
         .parse()
         .unwrap();
     let Arch::Layers(layers) = &arch else { panic!("a list of layers") };
-    assert_eq!(layers[0], LayerSpec::Conv { out: 16, kernel: 3, stride: 1, padding: 1 });
-    assert_eq!(layers[2], LayerSpec::Conv { out: 32, kernel: 3, stride: 2, padding: 1 });
-    assert_eq!(layers[4], LayerSpec::MaxPool { kernel: 3, stride: 2, padding: 0 });
-    assert_eq!(layers[8], LayerSpec::Linear { out: 10 });
+    assert_eq!(layers[0], LayerSpec::new(Conv { out: 16, kernel: 3, stride: 1, padding: 1 }));
+    assert_eq!(layers[2], LayerSpec::new(Conv { out: 32, kernel: 3, stride: 2, padding: 1 }));
+    assert_eq!(layers[4], LayerSpec::new(MaxPool { kernel: 3, stride: 2, padding: 0 }));
+    assert_eq!(layers[8], LayerSpec::new(Linear { out: 10 }));
     let canonical = arch.to_string();
     assert_eq!(
         canonical,

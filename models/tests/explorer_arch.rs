@@ -174,9 +174,9 @@ fn gradients_match_the_tape_through_the_library_forward() {
     let mut checked = 0;
     for (name, param) in net.named_parameters() {
         let (i, what) = name.split_once('.').unwrap();
-        let id = match (&specs[i.parse::<usize>().unwrap()], what) {
-            (models::arch::LayerSpec::BatchNorm, "weight") => format!("dg{i}"),
-            (models::arch::LayerSpec::BatchNorm, _) => format!("dbe{i}"),
+        let id = match (specs[i.parse::<usize>().unwrap()].is::<models::arch::kinds::BatchNorm>(), what) {
+            (true, "weight") => format!("dg{i}"),
+            (true, _) => format!("dbe{i}"),
             (_, "weight") => format!("dW{i}"),
             _ => format!("db{i}"),
         };

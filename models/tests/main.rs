@@ -35,6 +35,8 @@ mod faults_outputs;
 mod faults_server;
 mod faults_specs;
 mod gradcheck_lenet5;
+mod kind_added;
+mod kinds_list;
 mod library_api;
 #[cfg(feature = "plot")]
 mod plot;

@@ -16,8 +16,8 @@
 //! Links outside the repository (`http…`, `mailto:`) are not followed. Fenced code blocks,
 //! inline code spans and `$…$` math are skipped, so brackets there are not taken for links.
 //!
-//! `docs/testing-gradients.md` is held to the same link rules, and each of its ```rust
-//! blocks must be quoted verbatim from the example or the tests it names.
+//! `docs/testing-gradients.md` and `docs/adding-a-layer.md` are held to the same link rules,
+//! and each of their ```rust blocks must be quoted verbatim from the code they name.
 //!
 //! Two more tests tie the guide's figures to the code, so that they cannot drift apart: the
 //! byte counts it quotes for the im2col matrices are those of `models::shapes::table` (what
@@ -363,17 +363,8 @@ fn testing_gradients_guide_links_resolve() {
     assert!(checked >= 30, "only {checked} relative links found in docs/testing-gradients.md");
 }
 
-/// Every ```rust block of `docs/testing-gradients.md` is quoted verbatim from the example or
-/// the tests it names, so the guide's code compiles and runs (in `.ci/run` and the tests).
-#[test]
-fn testing_gradients_guide_quotes_code_that_exists() {
-    let root = workspace_root();
-    let guide = fs::read_to_string(root.join("docs/testing-gradients.md")).expect("the guide exists");
-    let sources: Vec<String> =
-        ["autograd/examples/custom_op.rs", "autograd/tests/catalogue_planted.rs", "layers/tests/module_gradcheck.rs"]
-            .iter()
-            .map(|p| fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}")))
-            .collect();
+/// The ```rust blocks of a markdown guide.
+fn rust_blocks(guide: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in guide.lines() {
@@ -387,7 +378,43 @@ fn testing_gradients_guide_quotes_code_that_exists() {
             (None, _) => {}
         }
     }
-    assert!(blocks.len() >= 5, "only {} rust blocks in the guide", blocks.len());
+    blocks
+}
+
+/// Checks that every ```rust block of the guide at `guide` (at least `min` of them) is
+/// quoted verbatim from one of `files`, so that its code compiles and runs.
+fn assert_quotes(guide: &str, files: &[&str], min: usize) {
+    let root = workspace_root();
+    let text = fs::read_to_string(root.join(guide)).expect("the guide exists");
+    let sources: Vec<String> =
+        files.iter().map(|p| fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))).collect();
+    let blocks = rust_blocks(&text);
+    assert!(blocks.len() >= min, "only {} rust blocks in {guide}", blocks.len());
     let missing: Vec<&String> = blocks.iter().filter(|b| !sources.iter().any(|s| s.contains(b.as_str()))).collect();
-    assert!(missing.is_empty(), "rust blocks of the guide not found verbatim in the files it quotes:\n{missing:#?}");
+    assert!(missing.is_empty(), "rust blocks of {guide} not found verbatim in the files it quotes:\n{missing:#?}");
+}
+
+/// Every ```rust block of `docs/testing-gradients.md` is quoted verbatim from the example or
+/// the tests it names, so the guide's code compiles and runs (in `.ci/run` and the tests).
+#[test]
+fn testing_gradients_guide_quotes_code_that_exists() {
+    let files =
+        ["autograd/examples/custom_op.rs", "autograd/tests/catalogue_planted.rs", "layers/tests/module_gradcheck.rs"];
+    assert_quotes("docs/testing-gradients.md", &files, 5);
+}
+
+#[test]
+fn adding_a_layer_guide_links_resolve() {
+    let guide = workspace_root().join("docs/adding-a-layer.md");
+    let (checked, problems) = check_file(&guide);
+    assert!(problems.is_empty(), "broken links in the guide:\n{}", problems.join("\n"));
+    assert!(checked >= 10, "only {checked} relative links found in docs/adding-a-layer.md");
+}
+
+/// Every ```rust block of `docs/adding-a-layer.md` is quoted verbatim from the kind it walks
+/// through, the list, or the test that adds a kind of its own.
+#[test]
+fn adding_a_layer_guide_quotes_code_that_exists() {
+    let files = ["models/src/arch/kinds/leakyrelu.rs", "models/src/arch/kinds/mod.rs", "models/tests/kind_added.rs"];
+    assert_quotes("docs/adding-a-layer.md", &files, 5);
 }

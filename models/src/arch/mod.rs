@@ -1,29 +1,21 @@
 //! Networks described by a line of text: `lenet5 train --arch SPEC`.
 //!
-//! A spec is layers separated by whitespace (spaces inside parentheses allowed):
+//! A spec is layers separated by whitespace (spaces inside parentheses allowed), each a
+//! layer of one [`Kind`], e.g. `conv(16,3,p=1) relu conv(32,3,s=2,p=1) relu maxpool(3,s=2)
+//! flatten linear(64) relu linear(10)`. Each kind is one file of [`kinds`] (its token and
+//! arguments, parser, canonical text, sizes, builder, PyTorch module and, for the explorer
+//! page, its matrices), listed once in [`Kinds::builtin`]; [`Kinds::markdown_table`] is the
+//! table of them the README shows. A kind of your own joins a copy of the list
+//! ([`Kinds::register`]) and parses with [`Kinds::parse`]; `docs/adding-a-layer.md` walks
+//! through one.
 //!
-//! | token | layer | PyTorch |
-//! |---|---|---|
-//! | `conv(OUT,K[,s=S][,p=P])` | [`Conv2d`], input channels inferred | `nn.Conv2d(in, OUT, K, stride=S, padding=P)` |
-//! | `maxpool(K[,s=S][,p=P])` | [`MaxPool2d`], stride defaults to K | `nn.MaxPool2d(K, stride=S, padding=P)` |
-//! | `relu` | [`ReLU`] | `nn.ReLU()` |
-//! | `flatten` | [`Flatten`] | `nn.Flatten()` |
-//! | `linear(OUT)` | [`Linear`], input features inferred | `nn.Linear(in, OUT)` |
-//! | `batchnorm` | [`BatchNorm`], 1d after a 2-D output, 2d after a 4-D one, channels inferred | `nn.BatchNorm1d(C)` / `nn.BatchNorm2d(C)` |
-//! | `dropout(P)` | [`Dropout`] with drop probability P, mask stream keyed by the layer's index | `nn.Dropout(P)` |
-//! | `avgpool(K[,s=S][,p=P])` | [`AvgPool2d`], stride defaults to K | `nn.AvgPool2d(K, stride=S, padding=P)` |
-//! | `tanh` | [`Tanh`] | `nn.Tanh()` |
-//! | `sigmoid` | [`Sigmoid`] | `nn.Sigmoid()` |
-//! | `leakyrelu[(SLOPE)]` | [`LeakyReLU`], slope defaults to 0.01 | `nn.LeakyReLU(SLOPE)` |
-//!
-//! e.g. `conv(16,3,p=1) relu conv(32,3,s=2,p=1) relu maxpool(3,s=2) flatten linear(64) relu
-//! linear(10)`. The network is a [`Sequential`] whose parameters are named by position
-//! (`0.weight`, `0.bias`, `2.weight`, …), so PyTorch's `nn.Sequential` of the same layers
-//! loads its checkpoint with `strict=True` (batch norm's buffers `running_mean`,
-//! `running_var` and `num_batches_tracked` included). The preset `lenet5` is [`LeNet5`], whose
-//! parameters keep their names `c1.*` … `f7.*`. The preset `lenet5-1998` is LeCun's 1998
-//! network written as layers ([`LENET5_1998`]): tanh squashing and average subsampling, the
-//! first convolution padded by 2 so that MNIST's 28×28 images need no other padding.
+//! The network is a [`Sequential`] whose parameters are named by position (`0.weight`,
+//! `0.bias`, `2.weight`, …), so PyTorch's `nn.Sequential` of the same layers loads its
+//! checkpoint with `strict=True` (batch norm's buffers `running_mean`, `running_var` and
+//! `num_batches_tracked` included). The preset `lenet5` is [`LeNet5`], whose parameters keep
+//! their names `c1.*` … `f7.*`. The preset `lenet5-1998` is LeCun's 1998 network written as
+//! layers ([`LENET5_1998`]): tanh squashing and average subsampling, the first convolution
+//! padded by 2 so that MNIST's 28×28 images need no other padding.
 //!
 //! A spec that does not parse, or does not fit its input (a kernel larger than its map,
 //! `linear` on a 4-D output, a last layer without one output per class), is a [`SpecError`]
@@ -31,12 +23,9 @@
 
 use std::fmt;
 
-use layers::{
-    AvgPool2d, BatchNorm, Conv2d, Conv2dConfig, Dropout, Flatten, LayerError, LeakyReLU, Linear, MaxPool2d, Module,
-    ReLU, Sequential, Sigmoid, Tanh,
-};
+use layers::{Module, Sequential};
 use rand::Rng;
-use tensor::{Element, Window2d};
+use tensor::Element;
 
 use crate::lenet5::{self, LeNet5};
 
@@ -45,100 +34,6 @@ use crate::lenet5::{self, LeNet5};
 /// frame of the paper).
 pub const LENET5_1998: &str =
     "conv(6,5,p=2) tanh avgpool(2) conv(16,5) tanh avgpool(2) conv(120,5) tanh flatten linear(84) tanh linear(10)";
-
-/// One layer of a spec.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LayerSpec {
-    /// `conv(OUT,K[,s=S][,p=P])`.
-    Conv {
-        /// Output channels.
-        out: usize,
-        /// Kernel side.
-        kernel: usize,
-        /// Stride.
-        stride: usize,
-        /// Zero padding.
-        padding: usize,
-    },
-    /// `maxpool(K[,s=S][,p=P])`.
-    MaxPool {
-        /// Window side.
-        kernel: usize,
-        /// Stride.
-        stride: usize,
-        /// Padding.
-        padding: usize,
-    },
-    /// `relu`.
-    Relu,
-    /// `flatten`.
-    Flatten,
-    /// `linear(OUT)`.
-    Linear {
-        /// Output features.
-        out: usize,
-    },
-    /// `batchnorm`.
-    BatchNorm,
-    /// `dropout(P)`.
-    Dropout {
-        /// The drop probability, in [0, 1].
-        p: f64,
-    },
-    /// `avgpool(K[,s=S][,p=P])`.
-    AvgPool {
-        /// Window side.
-        kernel: usize,
-        /// Stride.
-        stride: usize,
-        /// Padding.
-        padding: usize,
-    },
-    /// `tanh`.
-    Tanh,
-    /// `sigmoid`.
-    Sigmoid,
-    /// `leakyrelu[(SLOPE)]`.
-    LeakyRelu {
-        /// The negative slope.
-        slope: f64,
-    },
-}
-
-impl fmt::Display for LayerSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let extras = |stride: usize, default_stride: usize, padding: usize| {
-            let mut s = String::new();
-            if stride != default_stride {
-                s += &format!(",s={stride}");
-            }
-            if padding != 0 {
-                s += &format!(",p={padding}");
-            }
-            s
-        };
-        match *self {
-            LayerSpec::Conv { out, kernel, stride, padding } => {
-                write!(f, "conv({out},{kernel}{})", extras(stride, 1, padding))
-            }
-            LayerSpec::MaxPool { kernel, stride, padding } => {
-                write!(f, "maxpool({kernel}{})", extras(stride, kernel, padding))
-            }
-            LayerSpec::Relu => f.write_str("relu"),
-            LayerSpec::Flatten => f.write_str("flatten"),
-            LayerSpec::Linear { out } => write!(f, "linear({out})"),
-            LayerSpec::BatchNorm => f.write_str("batchnorm"),
-            LayerSpec::Dropout { p } => write!(f, "dropout({p})"),
-            LayerSpec::AvgPool { kernel, stride, padding } => {
-                write!(f, "avgpool({kernel}{})", extras(stride, kernel, padding))
-            }
-            LayerSpec::Tanh => f.write_str("tanh"),
-            LayerSpec::Sigmoid => f.write_str("sigmoid"),
-            LayerSpec::LeakyRelu { slope } if slope == LeakyReLU::DEFAULT_SLOPE => f.write_str("leakyrelu"),
-            LayerSpec::LeakyRelu { slope } => write!(f, "leakyrelu({slope})"),
-        }
-    }
-}
 
 /// A network: the LeNet-5 preset or a list of layers.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -166,9 +61,27 @@ pub struct SpecError {
     pub reason: String,
 }
 
+impl SpecError {
+    /// An error about the whole spec (no layer's position).
+    pub fn whole(reason: impl Into<String>) -> Self {
+        SpecError { position: None, text: String::new(), reason: reason.into() }
+    }
+
+    /// An error about layer `layer` (at `position`, from 1).
+    pub fn at(position: usize, layer: &LayerSpec, reason: impl Into<String>) -> Self {
+        SpecError { position: Some(position), text: layer.to_string(), reason: reason.into() }
+    }
+}
+
+pub mod args;
+mod kind;
+pub mod kinds;
 mod parse;
 pub mod plan;
 
+pub use args::{ArgError, Args};
+pub use kind::{BuildContext, Kind, LayerSpec};
+pub use kinds::{KindEntry, KindError, Kinds};
 pub use plan::{LayerPlan, NetworkPlan, plan_layers};
 
 impl fmt::Display for Arch {
@@ -214,20 +127,17 @@ impl Arch {
         // an F6 that `LeNet5` does not have.
         if *self == Arch::LeNet5 && input != [1, 32, 32] {
             let [c, h, w] = input;
-            return Err(SpecError {
-                position: None,
-                text: String::new(),
-                reason: format!("LeNet-5 takes 1×32×32 images (pad 28×28 ones by 2), not {c}×{h}×{w}"),
-            });
+            return Err(SpecError::whole(format!(
+                "LeNet-5 takes 1×32×32 images (pad 28×28 ones by 2), not {c}×{h}×{w}"
+            )));
         }
         let plan = plan?;
         if let Some(classes) = classes.filter(|&c| plan.output()[0] < c) {
             return match self {
-                Arch::LeNet5 => Err(SpecError {
-                    position: None,
-                    text: String::new(),
-                    reason: format!("LeNet-5 gives {} outputs, the data has {classes} classes", lenet5::CLASSES),
-                }),
+                Arch::LeNet5 => Err(SpecError::whole(format!(
+                    "LeNet-5 gives {} outputs, the data has {classes} classes",
+                    lenet5::CLASSES
+                ))),
                 Arch::Layers(layers) => plan_layers(layers, input, Some(classes)),
             };
         }
@@ -246,10 +156,7 @@ impl Arch {
     ) -> Result<Box<dyn Module<T>>, SpecError> {
         let plan = self.plan(input, classes)?;
         match self {
-            Arch::LeNet5 => {
-                let whole = |reason: String| SpecError { position: None, text: String::new(), reason };
-                Ok(Box::new(LeNet5::<T>::new(rng).map_err(|e| whole(e.to_string()))?))
-            }
+            Arch::LeNet5 => Ok(Box::new(LeNet5::<T>::new(rng).map_err(|e| SpecError::whole(e.to_string()))?)),
             Arch::Layers(_) => Ok(Box::new(build_planned(&plan, rng)?)),
         }
     }
@@ -272,32 +179,12 @@ pub fn build_layers<T: Element, R: Rng + ?Sized>(
 
 /// The [`Sequential`] a plan describes, each layer built for its planned input.
 fn build_planned<T: Element, R: Rng + ?Sized>(plan: &NetworkPlan, rng: &mut R) -> Result<Sequential<T>, SpecError> {
+    let mut rng = rng;
     let mut net = Sequential::<T>::new();
     let mut shape: &[usize] = &plan.input;
     for (i, (spec, planned)) in plan.layers.iter().enumerate() {
-        let err = |e: LayerError| SpecError { position: Some(i + 1), text: spec.to_string(), reason: e.to_string() };
-        let layer: Box<dyn Module<T>> = match *spec {
-            LayerSpec::Conv { out, kernel, stride, padding } => {
-                let config = Conv2dConfig::new(shape[0], out, kernel).stride(stride).padding(padding);
-                Box::new(Conv2d::new(config, rng).map_err(err)?)
-            }
-            LayerSpec::MaxPool { kernel, stride, padding } => {
-                Box::new(MaxPool2d::with_window(Window2d::square(kernel, stride, padding)).map_err(err)?)
-            }
-            LayerSpec::AvgPool { kernel, stride, padding } => {
-                Box::new(AvgPool2d::with_window(Window2d::square(kernel, stride, padding)).map_err(err)?)
-            }
-            LayerSpec::Relu => Box::new(ReLU),
-            LayerSpec::Flatten => Box::new(Flatten),
-            LayerSpec::BatchNorm if shape.len() == 1 => Box::new(BatchNorm::new_1d(shape[0]).map_err(err)?),
-            LayerSpec::BatchNorm => Box::new(BatchNorm::new_2d(shape[0]).map_err(err)?),
-            LayerSpec::Dropout { p } => Box::new(Dropout::new(p, i as u64).map_err(err)?),
-            LayerSpec::Tanh => Box::new(Tanh),
-            LayerSpec::Sigmoid => Box::new(Sigmoid),
-            LayerSpec::LeakyRelu { slope } => Box::new(LeakyReLU::new(slope).map_err(err)?),
-            LayerSpec::Linear { out } => Box::new(Linear::new(shape[0], out, rng).map_err(err)?),
-        };
-        net.push_boxed(layer);
+        let mut at = BuildContext { index: i, input: shape, rng: &mut rng };
+        net.push_boxed(spec.build(&mut at).map_err(|e| SpecError::at(i + 1, spec, e.to_string()))?);
         shape = &planned.output;
     }
     Ok(net)

@@ -1,7 +1,6 @@
 //! The network the explorer shows: LeNet-5 (its own pass, with the derivation's names) or
 //! any network of layers written with `--arch` (the generic pass, one card per layer).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use layers::{Module, Sequential};
@@ -92,9 +91,15 @@ impl Net {
         Ok(copy)
     }
 
-    /// Whether layer `i` is a batch norm (its parameters are `γ`, `β`).
-    pub fn is_batch_norm(&self, i: usize) -> bool {
-        matches!(self, Net::Layers { specs, .. } if matches!(specs.get(i), Some(LayerSpec::BatchNorm)))
+    /// The page's id prefix and symbol of `parameter` (`3.weight`) of layer `i`: `W`, `b`,
+    /// or what its kind calls it (`γ`, `β` for batch norm).
+    pub fn symbol(&self, i: usize, parameter: &str) -> (&'static str, &'static str) {
+        let what = parameter.rsplit('.').next().unwrap_or(parameter);
+        match self {
+            Net::Layers { specs, .. } if i < specs.len() => specs[i].erased().symbol(what),
+            _ if what == "bias" => ("b", "b"),
+            _ => ("W", "W"),
+        }
     }
 
     /// The layer a parameter belongs to, for the page: LeNet-5's `C1` … `F7` with the
@@ -117,29 +122,8 @@ pub fn layer_title(i: usize, spec: &LayerSpec) -> String {
     format!("layer {i} {spec}")
 }
 
-/// Copies every parameter and buffer of `src` into the one of `dst` with the same name and
-/// shape.
+/// Copies every parameter and buffer of `src` into `dst` ([`layers::copy_state`]): the two
+/// are the same network, so a difference is a bug.
 fn copy_state(dst: &mut dyn Module<f32>, src: &dyn Module<f32>) -> Result<(), ExplorerError> {
-    let params: BTreeMap<String, tensor::Tensor<f32>> =
-        src.named_parameters().into_iter().map(|(n, p)| (n, p.value.to_contiguous())).collect();
-    for (name, p) in dst.named_parameters_mut() {
-        let value = params.get(&name).ok_or_else(|| ExplorerError::Internal(format!("no parameter {name}")))?;
-        if value.shape() != p.value.shape() {
-            return Err(ExplorerError::Internal(format!(
-                "parameter {name}: shape {:?}, expected {:?}",
-                value.shape(),
-                p.value.shape()
-            )));
-        }
-        p.value = value.clone();
-    }
-    let buffers = src.named_buffers();
-    for (name, b) in dst.named_buffers() {
-        let (_, value) = buffers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| ExplorerError::Internal(format!("no buffer {name}")))?;
-        b.set(value.get());
-    }
-    Ok(())
+    layers::copy_state(dst, src).map_err(|e| ExplorerError::Internal(e.to_string()))
 }

@@ -8,10 +8,10 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 use tensor::Tensor;
 
-use super::layer_text::sup;
 use super::{ExplorerError, Image, Matrix, Net};
 use crate::data::Preprocess;
 use crate::lenet5::{CLASSES, LeNet5};
+use crate::notation::sup;
 
 /// The most steps one request may take.
 pub const MAX_STEPS: usize = 100;
@@ -104,16 +104,12 @@ pub fn step_net(net: &Net, x: &Tensor<f32>, label: usize, lr: f32, steps: usize)
         let (layer, l) = net.layer_of(&name);
         let delta = new.value.sub(&old.value)?;
         let s = delta.shape().to_vec();
-        let norm = net.is_batch_norm(l);
-        let (id, symbol, matrix) = if name.ends_with("bias") {
-            let (id, symbol) = if norm { ("Dbe", "β") } else { ("Db", "b") };
-            (format!("{id}{l}"), format!("{symbol}{}", sup(l)), delta.reshape(&[1, s[0]])?)
-        } else if norm {
-            (format!("Dg{l}"), format!("γ{}", sup(l)), delta.reshape(&[1, s[0]])?)
-        } else if s.len() == 4 {
-            (format!("DW{l}"), format!("W{}", sup(l)), delta.reshape(&[s[0], s[1] * s[2] * s[3]])?.t()?)
-        } else {
-            (format!("DW{l}"), format!("W{}", sup(l)), delta.t()?)
+        let (id, symbol) = net.symbol(l, &name);
+        let (id, symbol) = (format!("D{id}{l}"), format!("{symbol}{}", sup(l)));
+        let matrix = match s[..] {
+            [n] => delta.reshape(&[1, n])?,
+            [f, c, kh, kw] => delta.reshape(&[f, c * kh * kw])?.t()?,
+            _ => delta.t()?,
         };
         let shape = matrix.shape().to_vec();
         let formula = if steps == 1 {

@@ -4,6 +4,7 @@
 
 use autograd::Tape;
 use layers::{Module, Sequential};
+use models::arch::kinds::BatchNorm;
 use models::arch::{Arch, LayerSpec, build_layers};
 use models::data::Preprocess;
 use models::explorer::Image;
@@ -46,7 +47,7 @@ pub fn arch_net(seed: u64) -> Sequential<f32> {
     }
     for (name, p) in net.named_parameters_mut() {
         let i: usize = name.split('.').next().unwrap().parse().unwrap();
-        if specs[i] == LayerSpec::BatchNorm {
+        if specs[i].is::<BatchNorm>() {
             let n = p.value.numel();
             p.value = if name.ends_with("weight") { draw(n, 0.5, 1.5) } else { draw(n, -0.3, 0.3) };
         }

@@ -46,10 +46,7 @@ pub struct TrainArgs {
     #[arg(
         long,
         value_name = "SPEC",
-        help = "The network: lenet5 (the default) or layers separated by spaces, e.g. \
-                \"conv(16,3,p=1) relu conv(32,3,s=2,p=1) relu maxpool(3,s=2) flatten linear(64) relu linear(10)\". \
-                Layers: conv(OUT,K[,s=S][,p=P]), maxpool(K[,s=S][,p=P]), avgpool(K[,s=S][,p=P]), batchnorm, \
-                dropout(P), relu, leakyrelu[(SLOPE)], tanh, sigmoid, flatten, linear(OUT). Presets: lenet5, lenet5-1998"
+        help = models::arch::Kinds::builtin().arch_help()
     )]
     arch: Option<String>,
     /// Zero padding on every side of each image (default: 2 for lenet5, else 0).

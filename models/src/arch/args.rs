@@ -1,0 +1,136 @@
+//! The arguments of one layer of a spec, `NAME` or `NAME(A,B,k=V,…)`: positional ones as
+//! written (whole numbers or decimals, as the kind reads them), then named whole numbers.
+//! A kind's parser ([`Kind::parse`](super::Kind::parse)) reads them through [`Args`].
+
+use thiserror::Error;
+
+/// What is wrong with a layer's arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ArgError {
+    /// Arguments given to a kind that takes none.
+    #[error("{name} takes no arguments (expected {usage})")]
+    NoneTaken {
+        /// The kind's token.
+        name: String,
+        /// How it is written.
+        usage: String,
+    },
+    /// Too few or too many positional arguments.
+    #[error("expected {usage}")]
+    Count {
+        /// How the kind is written.
+        usage: String,
+    },
+    /// A named argument the kind does not take.
+    #[error("unknown argument {key:?} (expected {usage})")]
+    UnknownKey {
+        /// The argument's name.
+        key: String,
+        /// How the kind is written.
+        usage: String,
+    },
+    /// A value that should be a whole number.
+    #[error("{0:?} is not a whole number")]
+    NotWhole(String),
+    /// A value that should be a finite number.
+    #[error("{0:?} is not a number")]
+    NotNumber(String),
+    /// A positional argument after a named one.
+    #[error("{0:?}: positional arguments come first")]
+    PositionalAfterNamed(String),
+    /// Nothing between two commas or in the parentheses.
+    #[error("an empty argument")]
+    Empty,
+    /// Text after the closing parenthesis.
+    #[error("text after the closing ')'")]
+    TrailingText,
+    /// Values that parse but that the kind does not take (a kernel of 0, …).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The arguments of one layer: `conv(16, 3, s=2)` has the positional `16`, `3` and the
+/// named `s = 2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    name: String,
+    given: bool,
+    positional: Vec<String>,
+    named: Vec<(String, usize)>,
+}
+
+impl Args {
+    /// Splits a layer's token into its name and arguments: `"conv(16,3,p=1)"`.
+    pub fn parse(token: &str) -> Result<Args, ArgError> {
+        let (name, inner) = match token.split_once('(') {
+            Some((name, rest)) => (name, Some(rest.strip_suffix(')').ok_or(ArgError::TrailingText)?)),
+            None => (token, None),
+        };
+        let (mut positional, mut named) = (Vec::new(), Vec::new());
+        for item in inner.iter().flat_map(|inner| inner.split(',')).map(str::trim) {
+            match item.split_once('=') {
+                Some((k, v)) => named.push((k.trim().to_string(), whole_number(v)?)),
+                None if !named.is_empty() => return Err(ArgError::PositionalAfterNamed(item.into())),
+                None if item.is_empty() => return Err(ArgError::Empty),
+                None => positional.push(item.to_string()),
+            }
+        }
+        Ok(Args { name: name.to_string(), given: inner.is_some(), positional, named })
+    }
+
+    /// The layer's token: `conv`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How many positional arguments there are.
+    pub fn len(&self) -> usize {
+        self.positional.len()
+    }
+
+    /// Whether there is no positional argument.
+    pub fn is_empty(&self) -> bool {
+        self.positional.is_empty()
+    }
+
+    /// Checks that there are `min..=max` positional arguments and no named one outside
+    /// `keys`; `usage` is how the kind is written, for the error.
+    pub fn expect(&self, usage: &str, min: usize, max: usize, keys: &[&str]) -> Result<(), ArgError> {
+        if self.given && max == 0 {
+            return Err(ArgError::NoneTaken { name: self.name.clone(), usage: usage.into() });
+        }
+        let n = self.positional.len();
+        if n < min || n > max || !self.given && min > 0 {
+            return Err(ArgError::Count { usage: usage.into() });
+        }
+        if let Some((k, _)) = self.named.iter().find(|(k, _)| !keys.contains(&k.as_str())) {
+            return Err(ArgError::UnknownKey { key: k.clone(), usage: usage.into() });
+        }
+        Ok(())
+    }
+
+    /// The named argument `key` (the last one when given twice).
+    pub fn key(&self, key: &str) -> Option<usize> {
+        self.named.iter().rev().find(|(n, _)| n == key).map(|(_, v)| *v)
+    }
+
+    /// Positional argument `i` as a whole number (after [`Args::expect`] counted them).
+    pub fn whole(&self, i: usize) -> Result<usize, ArgError> {
+        whole_number(self.positional(i)?)
+    }
+
+    /// Positional argument `i` as a finite number.
+    pub fn number(&self, i: usize) -> Result<f64, ArgError> {
+        let v = self.positional(i)?;
+        v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| ArgError::NotNumber(v.into()))
+    }
+
+    fn positional(&self, i: usize) -> Result<&str, ArgError> {
+        self.positional.get(i).map(String::as_str).ok_or(ArgError::Empty)
+    }
+}
+
+/// `v` as a whole number, or the error saying it is not one.
+fn whole_number(v: &str) -> Result<usize, ArgError> {
+    v.trim().parse::<usize>().map_err(|_| ArgError::NotWhole(v.into()))
+}

@@ -1,0 +1,150 @@
+//! `conv(OUT,K[,s=S][,p=P])`: a 2-D convolution, the derivation's im2col and one matrix
+//! product, `z = im2col(x)·W + b`.
+
+use std::fmt;
+
+#[cfg(feature = "serve")]
+use autograd::Var;
+
+use layers::{Conv2d, Conv2dConfig, LayerError, Module};
+use tensor::Element;
+
+use super::window::Square;
+use crate::arch::args::{ArgError, Args};
+use crate::arch::plan::{Batched, LayerPlan, PlannedMatrix, image, numel, show, too_large};
+use crate::arch::{BuildContext, Kind};
+#[cfg(feature = "serve")]
+use crate::explorer::{Backward, ExplorerError, Forward, sections};
+
+/// `conv(OUT,K[,s=S][,p=P])`: [`Conv2d`] with input channels inferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv {
+    /// Output channels.
+    pub out: usize,
+    /// Kernel side.
+    pub kernel: usize,
+    /// Stride (default 1).
+    pub stride: usize,
+    /// Zero padding (default 0).
+    pub padding: usize,
+}
+
+impl Conv {
+    fn square(&self) -> Square {
+        Square { kernel: self.kernel, stride: self.stride, padding: self.padding }
+    }
+}
+
+impl Kind for Conv {
+    const NAME: &'static str = "conv";
+    const USAGE: &'static str = "conv(OUT,K[,s=S][,p=P])";
+    const LAYER: &'static str = "`Conv2d`, input channels inferred";
+    const PYTORCH: &'static str = "nn.Conv2d(in, OUT, K, stride=S, padding=P)";
+    const KEYS: &'static [&'static str] = &["weight", "bias"];
+
+    fn parse(args: &Args) -> Result<Self, ArgError> {
+        args.expect(Self::USAGE, 2, 2, &["s", "p"])?;
+        let Square { kernel, stride, padding } = Square::parse(args, 1, Some(1))?;
+        Ok(Conv { out: args.whole(0)?, kernel, stride, padding })
+    }
+
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conv({},{}", self.out, self.kernel)?;
+        self.square().write_extras(f, 1)?;
+        f.write_str(")")
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.out == 0 || self.kernel == 0 || self.stride == 0 {
+            return Err("sizes, kernels and strides must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// `[C, H, W] → [OUT, oh, ow]`, `OUT·C·K² + OUT` parameters; the derivation's
+    /// `a = im2col(x)` (`N·oh·ow × C·K²`), `W` (`C·K² × OUT`), `z = a·W + b`.
+    fn plan(&self, input: &[usize]) -> Result<LayerPlan, String> {
+        let Conv { out, kernel, .. } = *self;
+        let [c, h, w] = image("conv", input)?;
+        let [oh, ow] = self.square().output(input, [h, w])?;
+        let taps = numel(&[c, kernel, kernel])
+            .ok_or_else(|| too_large(&format!("a {kernel}×{kernel} kernel over {c} channels")))?;
+        let positions = oh.checked_mul(ow).ok_or_else(|| too_large(&format!("the {oh}×{ow} output")))?;
+        let parameters =
+            taps.checked_mul(out).and_then(|w| w.checked_add(out)).ok_or_else(|| too_large("the weight"))?;
+        let output = vec![out, oh, ow];
+        numel(&output).ok_or_else(|| too_large(&format!("the output {}", show(&output))))?;
+        let im2col_per_image = positions.checked_mul(taps).ok_or_else(|| too_large("one image's im2col matrix"))?;
+        let im2col = PlannedMatrix {
+            copies_input: true,
+            ..PlannedMatrix::new("a = im2col(input)", vec![positions, taps], Batched::Rows)
+        };
+        Ok(LayerPlan {
+            output,
+            parameters,
+            buffers: 0,
+            matrices: vec![
+                im2col,
+                PlannedMatrix::new("W", vec![taps, out], Batched::No),
+                PlannedMatrix::new("z = a·W + b", vec![positions, out], Batched::Rows),
+            ],
+            im2col_per_image,
+        })
+    }
+
+    fn build<T: Element>(&self, at: &mut BuildContext<'_>) -> Result<Box<dyn Module<T>>, LayerError> {
+        let config = Conv2dConfig::new(at.input[0], self.out, self.kernel).stride(self.stride).padding(self.padding);
+        Ok(Box::new(Conv2d::<T>::new(config, &mut *at.rng)?))
+    }
+
+    #[cfg(feature = "serve")]
+    fn card(&self) -> String {
+        let Conv { out, kernel, stride, padding } = *self;
+        format!(
+            "convolution to {out} maps, {kernel}×{kernel} kernel, stride {stride}, padding {padding}: im2col, one \
+             matrix product, bias, back to maps"
+        )
+    }
+
+    #[cfg(feature = "serve")]
+    fn sections(&self) -> (&'static str, &'static str) {
+        (sections::CONV, "c3-1")
+    }
+
+    /// `a = im2col(x)`, `W = reshape(weight, [F, C·kh·kw])ᵀ`, `z = a·W + b`, `y = maps(z)`.
+    #[cfg(feature = "serve")]
+    fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
+        let s = l.sup();
+        let a = l.probe("a", format!("a{s} = im2col(x{s})"), x.im2col(&self.square().window())?)?;
+        let weight = l.need("weight")?;
+        let ws = weight.shape();
+        let w = l.tape().param(weight).reshape(&[ws[0], ws[1] * ws[2] * ws[3]])?.t()?;
+        l.show("W", format!("W{s} = reshape(weight, [F, C·kh·kw])ᵀ"), &w.value());
+        let z = l.bias(a.matmul(w)?)?;
+        let z = l.probe("z", format!("z{s} = a{s}·W{s} + b{s}"), z)?;
+        let [n, c, oh, ow] = l.output_shape()[..] else {
+            return Err(ExplorerError::Internal(format!("the output of conv layer {}", l.index())));
+        };
+        let y = z.reshape(&[n, oh, ow, c])?.permute(&[0, 3, 1, 2])?;
+        l.probe("y", format!("y{s} = maps(z{s})"), y)
+    }
+
+    #[cfg(feature = "serve")]
+    fn show_backward(&self, l: &mut Backward<'_, '_>) -> Result<(), ExplorerError> {
+        let s = l.sup();
+        l.push("dz", format!("∇z{s} = rows(∇y{s})"), l.grad("z")?);
+        let g = l.param_grad("weight")?;
+        let gs = g.shape().to_vec();
+        l.push("dW", format!("∇W{s} = a{s}ᵀ·∇z{s}"), &g.reshape(&[gs[0], gs[1] * gs[2] * gs[3]])?.t()?);
+        if l.has_param("bias") {
+            l.push("db", format!("∇b{s} = 1ᵀ·∇z{s}"), &l.param_grad("bias")?);
+        }
+        l.push("da", format!("∇a{s} = ∇z{s}·W{s}ᵀ"), l.grad("a")?);
+        Ok(())
+    }
+
+    #[cfg(feature = "serve")]
+    fn dx(&self, i: &str) -> String {
+        format!("∇x{i} = col2im(∇a{i})")
+    }
+}
