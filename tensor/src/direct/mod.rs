@@ -1,0 +1,111 @@
+//! Direct convolution for `f32`, beside the im2col + matrixmultiply path of
+//! [`crate::conv2d`]: the forward pass ([`forward`]), `∇x` and `∇W` ([`backward`]) computed
+//! by this crate's SIMD kernels ([`crate::kernels`]) without an im2col matrix. The generic
+//! entry points take any [`Element`] and return `None` when the element type is not `f32`
+//! or the selected [`KernelPath`] is im2col, so callers fall back to the matrix product;
+//! f64 (gradient checks) always does.
+
+mod backward;
+mod forward;
+mod staging;
+#[cfg(test)]
+mod tests;
+
+use std::any::{Any, TypeId};
+
+use crate::cast::f32_slice;
+
+use crate::activation::Activation;
+use crate::element::Element;
+use crate::kernels::{KernelPath, Kernels};
+use crate::tensor::Tensor;
+use crate::window::{Window2d, WindowDims};
+
+/// `&Tensor<T>` as `&Tensor<U>` when they are the same type.
+fn same<T: 'static, U: 'static>(t: &Tensor<T>) -> Option<&Tensor<U>> {
+    (t as &dyn Any).downcast_ref()
+}
+
+/// A `Tensor<f32>` as `Tensor<T>` when `T` is `f32`.
+fn back<T: 'static>(t: Tensor<f32>) -> Option<Tensor<T>> {
+    (Box::new(t) as Box<dyn Any>).downcast().ok().map(|t| *t)
+}
+
+/// Which kernels compute each part of one convolution: `None` where the im2col path does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    pub forward: Option<Kernels>,
+    pub input_grad: Option<Kernels>,
+    pub weight_grad: Option<Kernels>,
+}
+
+impl Plan {
+    /// The plan for `T` on the selected path: all im2col unless `T` is `f32`. Not for a
+    /// convolution whose one output position covers the whole input (a fully connected
+    /// layer, one well-shaped matrix product across the batch).
+    pub(crate) fn new<T: 'static>(g: &Window2d, d: &WindowDims, filters: usize) -> Plan {
+        let path = if TypeId::of::<T>() == TypeId::of::<f32>() { KernelPath::selected() } else { KernelPath::Im2col };
+        Plan::on(path, g, d, filters)
+    }
+
+    /// The plan on `path`.
+    pub(crate) fn on(path: KernelPath, g: &Window2d, d: &WindowDims, filters: usize) -> Plan {
+        let whole = d.positions() == 1 && g.padding == [0, 0] && g.kernel == [d.h, d.w];
+        let k = |channels| Kernels::new(path, channels).filter(|_| !whole);
+        Plan { forward: k(filters), input_grad: k(d.c), weight_grad: k(filters) }
+    }
+}
+
+/// `act(conv2d(x, W) + b)` by `k`, or `None` if `T` is not `f32`. Shapes were checked by
+/// the caller.
+pub(crate) fn forward<T: Element>(
+    k: Kernels,
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    g: &Window2d,
+    d: &WindowDims,
+    act: Option<Activation>,
+) -> Option<Tensor<T>> {
+    let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
+    let filters = weight.shape()[0];
+    let bias = match bias {
+        Some(b) => same::<T, f32>(b)?.to_vec(),
+        None => vec![0.0; filters],
+    };
+    let w = weight.to_contiguous();
+    let y = forward::forward(k, x, w.as_slice().expect("contiguous"), &bias, g, d, filters, act);
+    back(Tensor::from_vec_unchecked(vec![d.n, filters, d.oh, d.ow], y))
+}
+
+/// `∇x` by `k` from `∇z` (N×F×oh×ow contiguous), laid out like `x` when `x` is dense; `None`
+/// if `T` is not `f32`.
+pub(crate) fn input_grad<T: Element>(
+    k: Kernels,
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    gz: &[T],
+    g: &Window2d,
+    d: &WindowDims,
+) -> Option<Tensor<T>> {
+    let (weight, gz) = (same::<T, f32>(weight)?, f32_slice(gz)?);
+    let w = weight.to_contiguous();
+    let strides = if x.is_dense() { x.strides().to_vec() } else { crate::contiguous_strides(x.shape()) };
+    let mut out = vec![0.0f32; x.numel()];
+    backward::input_grad(k, gz, w.as_slice().expect("contiguous"), g, d, weight.shape()[0], &mut out, &strides);
+    back(Tensor::from_parts(std::sync::Arc::new(out), x.shape().to_vec(), strides, 0))
+}
+
+/// `∇W` by `k` from `∇z` (N×F×oh×ow contiguous), F×C×kh×kw; `None` if `T` is not `f32`.
+pub(crate) fn weight_grad<T: Element>(
+    k: Kernels,
+    x: &Tensor<T>,
+    weight_shape: &[usize],
+    gz: &[T],
+    g: &Window2d,
+    d: &WindowDims,
+) -> Option<Tensor<T>> {
+    let (x, gz) = (same::<T, f32>(x)?, f32_slice(gz)?);
+    let gw = backward::weight_grad(k, x, gz, g, d, weight_shape[0]);
+    back(Tensor::from_vec_unchecked(weight_shape.to_vec(), gw))
+}

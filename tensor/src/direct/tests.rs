@@ -1,0 +1,184 @@
+//! The direct kernels against the im2col path in f64, on random geometries (kernel 1–7,
+//! stride 1–3, padding 0–3, channel counts that are not multiples of the vector width,
+//! batch 1–5, three input layouts), forward with bias and ReLU, `∇x` and `∇W`, on every
+//! kernel set this CPU can run, each called explicitly (not through `TENSOR_KERNELS`).
+//!
+//! The bound: a sum of `K` products in f32, in any order and with or without fused
+//! multiply-adds, is within `(K + 2)·u·Σ|terms|` of the exact sum (`u = 2⁻²⁴`); `Σ|terms|`
+//! is the same convolution of the absolute values, in f64. A wrong tap, offset or lane is
+//! off by a whole term, far outside it.
+
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::Plan;
+use crate::activation::Activation;
+use crate::kernels::{KernelPath, Kernels};
+use crate::tensor::Tensor;
+use crate::window::{Window2d, WindowDims};
+
+/// Every kernel set of every direct path this CPU runs, 16-lane and 8-lane ones on AVX-512.
+fn kernel_sets() -> Vec<Kernels> {
+    KernelPath::available().into_iter().flat_map(Kernels::variants).collect()
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    shape: [usize; 4],
+    filters: usize,
+    window: Window2d,
+    layout: u8,
+    seed: u64,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..=5, 1usize..=12, 1usize..=13, 1usize..=13),
+        1usize..=40,
+        ((1usize..=7, 1usize..=7), (1usize..=3, 1usize..=3), (0usize..=3, 0usize..=3)),
+        0u8..3,
+        any::<u64>(),
+    )
+        .prop_map(|((n, c, h, w), filters, ((kh, kw), (sh, sw), (ph, pw)), layout, seed)| Case {
+            shape: [n, c, h, w],
+            filters,
+            window: Window2d { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw] },
+            layout,
+            seed,
+        })
+        .prop_filter("the kernel fits the padded input", |c| {
+            c.shape[2] + 2 * c.window.padding[0] >= c.window.kernel[0]
+                && c.shape[3] + 2 * c.window.padding[1] >= c.window.kernel[1]
+        })
+}
+
+/// `values` (row-major over `shape`) contiguous, channels-last, or as a slice of a wider
+/// buffer.
+fn laid_out<T: crate::Element>(shape: [usize; 4], values: &[T], layout: u8) -> Tensor<T> {
+    let [n, c, h, w] = shape;
+    let at = |i: [usize; 4]| values[((i[0] * c + i[1]) * h + i[2]) * w + i[3]];
+    match layout {
+        0 => Tensor::from_vec(&shape, values.to_vec()).unwrap(),
+        1 => Tensor::from_fn(&[n, h, w, c], |i| at([i[0], i[3], i[1], i[2]])).unwrap().permute(&[0, 3, 1, 2]).unwrap(),
+        _ => Tensor::from_fn(&[n, c, h, w + 3], |i| {
+            if i[3] >= 2 && i[3] < w + 2 { at([i[0], i[1], i[2], i[3] - 2]) } else { T::nan() }
+        })
+        .unwrap()
+        .narrow(3, 2, w)
+        .unwrap(),
+    }
+}
+
+fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+fn abs(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x).abs()).collect()
+}
+
+/// `got` within `(terms + 2)·u·bound` of `want`, element by element.
+fn close(what: &str, got: &[f32], want: &[f64], bound: &[f64], terms: usize) -> Result<(), TestCaseError> {
+    prop_assert_eq!(got.len(), want.len());
+    let u = f64::from(f32::EPSILON) / 2.0;
+    for (i, ((&g, &w), &b)) in got.iter().zip(want).zip(bound).enumerate() {
+        let tol = (terms as f64 + 2.0) * u * b + f64::from(f32::MIN_POSITIVE);
+        prop_assert!((f64::from(g) - w).abs() <= tol, "{} element {}: {} vs {} (bound {})", what, i, g, w, tol);
+    }
+    Ok(())
+}
+
+fn check(case: &Case) -> Result<(), TestCaseError> {
+    let [n, c, h, w] = case.shape;
+    let (f, g) = (case.filters, case.window);
+    let d: WindowDims = g.dims("test", &case.shape).unwrap();
+    let mut rng = StdRng::seed_from_u64(case.seed);
+    let mut draw = |len: usize| (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<f32>>();
+    let (xv, wv, bv, gv) = (draw(n * c * h * w), draw(f * c * g.kernel_area()), draw(f), draw(n * f * d.positions()));
+    let x = laid_out(case.shape, &xv, case.layout);
+    let weight = Tensor::from_vec(&[f, c, g.kernel[0], g.kernel[1]], wv.clone()).unwrap();
+    let bias = Tensor::from_vec(&[f], bv.clone()).unwrap();
+    let x64 = laid_out(case.shape, &f64s(&xv), case.layout);
+    let w64 = Tensor::from_vec(weight.shape(), f64s(&wv)).unwrap();
+    let b64 = Tensor::from_vec(&[f], f64s(&bv)).unwrap();
+    let g64 = Tensor::from_vec(&[n, f, d.oh, d.ow], f64s(&gv)).unwrap();
+    let (ax, aw) =
+        (Tensor::from_vec(&case.shape, abs(&xv)).unwrap(), Tensor::from_vec(weight.shape(), abs(&wv)).unwrap());
+    let (ab, ag) =
+        (Tensor::from_vec(&[f], abs(&bv)).unwrap(), Tensor::from_vec(&[n, f, d.oh, d.ow], abs(&gv)).unwrap());
+
+    // The references: the im2col path in f64 (f64 always takes it), and its bounds.
+    let want_y = crate::conv2d(&x64, &w64, Some(&b64), &g).unwrap().to_vec();
+    let bound_y = crate::conv2d(&ax, &aw, Some(&ab), &g).unwrap().to_vec();
+    let want_g = crate::conv2d_backward(&x64, &w64, &g, &g64, [true, true, false]).unwrap();
+    let bound_g = crate::conv2d_backward(&ax, &aw, &g, &ag, [true, true, false]).unwrap();
+    let (want_gx, want_gw) = (want_g.input.unwrap().to_vec(), want_g.weight.unwrap().to_vec());
+    let (bound_gx, bound_gw) = (bound_g.input.unwrap().to_vec(), bound_g.weight.unwrap().to_vec());
+    let relu_y: Vec<f64> = want_y.iter().map(|&v| v.max(0.0)).collect();
+
+    for k in kernel_sets() {
+        let what = format!("{k:?}");
+        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, None).unwrap();
+        prop_assert_eq!(y.shape(), &[n, f, d.oh, d.ow]);
+        close(&format!("{what} y"), &y.to_vec(), &want_y, &bound_y, c * g.kernel_area())?;
+        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, Some(Activation::Relu)).unwrap();
+        close(&format!("{what} relu(y)"), &y.to_vec(), &relu_y, &bound_y, c * g.kernel_area())?;
+
+        let gx = super::input_grad(k, &x, &weight, &gv, &g, &d).unwrap();
+        prop_assert_eq!(gx.shape(), &case.shape);
+        if x.is_dense() {
+            prop_assert_eq!(gx.strides(), x.strides());
+        }
+        close(&format!("{what} ∇x"), &gx.to_vec(), &want_gx, &bound_gx, f * g.kernel_area())?;
+        let gw = super::weight_grad(k, &x, weight.shape(), &gv, &g, &d).unwrap();
+        close(&format!("{what} ∇W"), &gw.to_vec(), &want_gw, &bound_gw, n * d.positions())?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 160 }))]
+
+    #[test]
+    fn direct_kernels_match_the_im2col_path(case in case()) {
+        check(&case)?;
+    }
+}
+
+/// Wide layers: several chunks of filter vectors (up to 80 filters), more taps than a tile
+/// of weights fits in registers, and tall images (several tiles per row).
+#[test]
+fn wide_layers_match_the_im2col_path() {
+    let cases = [
+        ([2, 16, 14, 14], 32, Window2d::square(3, 1, 1)),
+        ([1, 3, 20, 9], 80, Window2d::square(5, 2, 2)),
+        ([3, 9, 6, 30], 17, Window2d::square(3, 3, 0)),
+    ];
+    for (seed, (shape, filters, window)) in cases.into_iter().enumerate() {
+        check(&Case { shape, filters, window, layout: 0, seed: seed as u64 }).unwrap();
+    }
+}
+
+/// The paths this CPU cannot run are said, not skipped silently.
+#[test]
+fn report_the_paths_this_cpu_lacks() {
+    let missing: Vec<_> = KernelPath::ALL.into_iter().filter(|p| !p.is_supported()).map(KernelPath::name).collect();
+    if !missing.is_empty() {
+        eprintln!("direct kernels not tested on this CPU: {}", missing.join(", "));
+    }
+    assert!(KernelPath::available().contains(&KernelPath::Portable));
+}
+
+/// The plan: f64 never takes the direct kernels, nor does a whole-input window.
+#[test]
+fn f64_and_whole_input_windows_take_the_im2col_path() {
+    let d = Window2d::square(3, 1, 1).dims("test", &[2, 3, 8, 8]).unwrap();
+    let p = Plan::new::<f64>(&Window2d::square(3, 1, 1), &d, 4);
+    assert!(p.forward.is_none() && p.input_grad.is_none() && p.weight_grad.is_none());
+    let whole = Window2d::square(5, 1, 0);
+    let d = whole.dims("test", &[2, 3, 5, 5]).unwrap();
+    assert!(Plan::on(KernelPath::Portable, &whole, &d, 4).forward.is_none());
+    let d = Window2d::square(3, 1, 1).dims("test", &[2, 3, 8, 8]).unwrap();
+    assert!(Plan::on(KernelPath::Portable, &Window2d::square(3, 1, 1), &d, 4).forward.is_some());
+}
