@@ -233,19 +233,24 @@ unsafe fn from_planes(p: FromPlanes<'_>) {
     }
 }
 
-/// The first `n ≤ 8` lanes of `v` stored at `at`.
+/// The first `n ≤ 8` lanes of `v` stored at `at` (a partial vector through an array: AMD's
+/// masked stores are microcoded, an order of magnitude slower than a store).
 ///
 /// # Safety
 /// AVX2; `at..at + n` is valid for writes.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn store(at: *mut f32, v: __m256, n: usize) {
+pub(super) unsafe fn store(at: *mut f32, v: __m256, n: usize) {
     if n == LANES {
         // SAFETY: 8 floats at `at` are valid (the caller's contract).
         unsafe { _mm256_storeu_ps(at, v) }
     } else {
-        // SAFETY: the masked store writes only the first n lanes.
-        unsafe { _mm256_maskstore_ps(at, first_lanes(n), v) }
+        let mut lanes = [0f32; LANES];
+        // SAFETY: an array of 8 floats; then n ≤ 8 of them to `at..at + n` (the contract).
+        unsafe {
+            _mm256_storeu_ps(lanes.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(lanes.as_ptr(), at, n);
+        }
     }
 }
 
@@ -268,7 +273,7 @@ unsafe fn load(at: *const f32, n: usize) -> __m256 {
 /// A mask of the first `n ≤ 8` lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn first_lanes(n: usize) -> __m256i {
+pub(super) fn first_lanes(n: usize) -> __m256i {
     _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 }
 

@@ -26,8 +26,12 @@ use crate::activation::Activation;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
+mod avx2_pool;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 mod portable;
+#[cfg(test)]
+mod tests;
 
 /// How `f32` convolutions are computed: through im2col and matrixmultiply (the
 /// derivation's path and the reference), or with this crate's direct kernels for one
@@ -225,6 +229,21 @@ pub(crate) struct FromPlanes<'a> {
     pub z_width: usize,
 }
 
+/// The arguments of [`Kernels::max_pool_plane`]: one channel plane of a `kernel × kernel`
+/// max-pool of stride 2 without padding, `rows × count` outputs: `out[r·count + q]` is the
+/// first maximum of the window whose top-left tap is `src[at + 2r·row_stride + 2q]` (rows
+/// `row_stride` apart), and `winners[r·count + q]` its index in `src`.
+pub(crate) struct PoolPlane<'a> {
+    pub src: &'a [f32],
+    pub at: usize,
+    pub row_stride: usize,
+    pub kernel: usize,
+    pub rows: usize,
+    pub count: usize,
+    pub out: &'a mut [f32],
+    pub winners: Option<&'a mut [usize]>,
+}
+
 impl Kernels {
     /// The kernels of `path` for a layer whose vectors hold `channels` channels: on the
     /// AVX-512 path, the 8-lane AVX2 kernels when 16 lanes would leave more of them empty.
@@ -397,6 +416,34 @@ impl Kernels {
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx512(token) => unsafe { token.avx2().gather_planes(p) },
             Kernels::Portable => portable::from_planes(p),
+        }
+    }
+
+    /// One channel plane of a 2×2 or 3×3 max-pool of stride 2 (see [`PoolPlane`]), if this
+    /// kernel set has one (the AVX2 and AVX-512 paths); false otherwise. Panics if an extent
+    /// exceeds its slice.
+    pub(crate) fn max_pool_plane(self, p: PoolPlane<'_>) -> bool {
+        let k = p.kernel;
+        assert!(k == 2 || k == 3, "max_pool_plane: kernel {k}");
+        if p.count == 0 || p.rows == 0 {
+            return true;
+        }
+        let last = p.at + (2 * (p.rows - 1) + k - 1) * p.row_stride + 2 * (p.count - 1) + k - 1;
+        assert!(last < p.src.len(), "max_pool_plane: input extent");
+        let outputs = p.rows * p.count;
+        assert!(
+            p.out.len() >= outputs && p.winners.as_ref().is_none_or(|w| w.len() >= outputs),
+            "max_pool_plane: output"
+        );
+        match self {
+            Kernels::Portable => false,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => {
+                // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one); the
+                // extents were asserted above.
+                unsafe { avx2_pool::max_pool_plane(p) };
+                true
+            }
         }
     }
 }
