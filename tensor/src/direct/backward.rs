@@ -12,6 +12,7 @@
 
 use super::forward::{Packed, run_tiles, tiled_rows};
 use super::staging::{Aligned, Staging, chunks};
+use crate::columns::copy_run;
 use crate::kernels::{FromPlanes, Ger, Kernels, Planes, Taps};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
@@ -27,8 +28,10 @@ struct Phase {
     cols: std::ops::Range<usize>,
 }
 
-/// `∇x` written into `out` (a dense buffer of x's shape with strides `s`; every element is
-/// written). `weight` is F×C×kh×kw contiguous, `gz` N×F×oh×ow contiguous.
+/// `∇x` written into `out` (a dense buffer of x's shape with strides `s`, maybe
+/// uninitialised): every element is written, since each input pixel `(y, x)` belongs to
+/// exactly one phase `((y + ph) mod sh, (x + pw) mod sw)`, whose rows and columns hold it.
+/// `weight` is F×C×kh×kw contiguous, `gz` N×F×oh×ow contiguous.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn input_grad(
     k: Kernels,
@@ -37,7 +40,7 @@ pub(crate) fn input_grad(
     g: &Window2d,
     d: &WindowDims,
     filters: usize,
-    out: &mut [f32],
+    out: &mut [std::mem::MaybeUninit<f32>],
     s: &[usize],
 ) {
     let ([kh, kw], [sh, sw], [ph, pw]) = (g.kernel, g.stride, g.padding);
@@ -87,7 +90,7 @@ pub(crate) fn input_grad(
         {
             for (oh, row) in planes.chunks_exact(d.ow.max(1)).enumerate() {
                 let at = f * plane + (oh + mt) * wy + nt;
-                ys[at..at + d.ow].copy_from_slice(row);
+                copy_run(&mut ys[at..at + d.ow], row);
             }
         }
         for p in &phases {

@@ -13,6 +13,7 @@
 //! padded 3×3 convolution on 28×28). The buffer has slack after the planes so that the
 //! last tile's extra pixels read zeros, not past its end.
 
+use crate::columns::copy_run;
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -89,7 +90,7 @@ impl Staging {
                 let (y, from) = (h + ph, x.offset() + n * s[0] + c * s[1] + h * s[2]);
                 let row = ((c * sh + y % sh) * sw) * plane + (y / sh) * self.wq;
                 if sw == 1 && s[3] == 1 {
-                    buf[row + pw..row + pw + self.w].copy_from_slice(&src[from..from + self.w]);
+                    copy_run(&mut buf[row + pw..row + pw + self.w], &src[from..from + self.w]);
                     continue;
                 }
                 let step = sw * s[3];

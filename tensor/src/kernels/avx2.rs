@@ -128,16 +128,21 @@ unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn ger<const R: usize, const FV: usize>(a: Ger<'_>) {
     let mut acc = [[_mm256_setzero_ps(); FV]; R];
-    let (src, g) = (a.src.as_ptr(), a.g.as_ptr());
+    let g = a.g.as_ptr();
+    let mut srcs = [a.src.as_ptr(); R];
+    for (s, &off) in srcs.iter_mut().zip(a.offsets) {
+        // SAFETY: off ≤ off + count − 1 < src.len().
+        *s = unsafe { s.add(off) };
+    }
     for q in 0..a.count {
         let mut gv = [_mm256_setzero_ps(); FV];
         for (v, gv) in gv.iter_mut().enumerate() {
             // SAFETY: q·g_stride + v·8 + 7 ≤ (count − 1)·g_stride + FV·8 − 1 < g.len().
             *gv = unsafe { _mm256_loadu_ps(g.add(q * a.g_stride + v * LANES)) };
         }
-        for (acc, &off) in acc.iter_mut().zip(a.offsets) {
-            // SAFETY: off + q ≤ off + count − 1 < src.len().
-            let x = _mm256_set1_ps(unsafe { *src.add(off + q) });
+        for (acc, &s) in acc.iter_mut().zip(&srcs) {
+            // SAFETY: off + q ≤ off + count − 1 < src.len() for the tap's offset `off`.
+            let x = _mm256_set1_ps(unsafe { *s.add(q) });
             for (acc, &gv) in acc.iter_mut().zip(&gv) {
                 *acc = _mm256_fmadd_ps(x, gv, *acc);
             }
@@ -166,7 +171,7 @@ unsafe fn ger<const R: usize, const FV: usize>(a: Ger<'_>) {
 unsafe fn store_planes(mut p: Planes<'_>) {
     let out = std::mem::take(&mut p.out);
     let vector_channels = (p.z_stride / LANES * LANES).min(p.channels.div_ceil(LANES) * LANES);
-    let (z, o) = (p.z.as_ptr(), out.as_mut_ptr());
+    let (z, o) = (p.z.as_ptr(), out.as_mut_ptr().cast::<f32>());
     let relu = p.act == Some(Activation::Relu);
     for ch0 in (0..vector_channels).step_by(LANES) {
         let count = (p.channels - ch0).min(LANES);
@@ -233,23 +238,31 @@ unsafe fn from_planes(p: FromPlanes<'_>) {
     }
 }
 
-/// The first `n ≤ 8` lanes of `v` stored at `at` (a partial vector through an array: AMD's
-/// masked stores are microcoded, an order of magnitude slower than a store).
+/// The first `n ≤ 8` lanes of `v` stored at `at`: a partial vector as stores of 4, 2 and 1
+/// lanes (AMD's masked stores are microcoded, an order of magnitude slower than a store,
+/// and a copy through an array becomes a `memcpy` call).
 ///
 /// # Safety
 /// AVX2; `at..at + n` is valid for writes.
 #[inline]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn store(at: *mut f32, v: __m256, n: usize) {
-    if n == LANES {
-        // SAFETY: 8 floats at `at` are valid (the caller's contract).
-        unsafe { _mm256_storeu_ps(at, v) }
-    } else {
-        let mut lanes = [0f32; LANES];
-        // SAFETY: an array of 8 floats; then n ≤ 8 of them to `at..at + n` (the contract).
-        unsafe {
-            _mm256_storeu_ps(lanes.as_mut_ptr(), v);
-            std::ptr::copy_nonoverlapping(lanes.as_ptr(), at, n);
+    // SAFETY: each store writes lanes below n, at `at` plus the lanes already written.
+    unsafe {
+        if n == LANES {
+            return _mm256_storeu_ps(at, v);
+        }
+        let (mut part, mut at, mut n) = (_mm256_castps256_ps128(v), at, n);
+        if n >= 4 {
+            _mm_storeu_ps(at, part);
+            (part, at, n) = (_mm256_extractf128_ps::<1>(v), at.add(4), n - 4);
+        }
+        if n >= 2 {
+            _mm_storel_pd(at.cast(), _mm_castps_pd(part));
+            (part, at, n) = (_mm_movehl_ps(part, part), at.add(2), n - 2);
+        }
+        if n == 1 {
+            _mm_store_ss(at, part);
         }
     }
 }

@@ -116,16 +116,21 @@ unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
 #[target_feature(enable = "avx512f")]
 unsafe fn ger<const R: usize, const FV: usize>(a: Ger<'_>) {
     let mut acc = [[_mm512_setzero_ps(); FV]; R];
-    let (src, g) = (a.src.as_ptr(), a.g.as_ptr());
+    let g = a.g.as_ptr();
+    let mut srcs = [a.src.as_ptr(); R];
+    for (s, &off) in srcs.iter_mut().zip(a.offsets) {
+        // SAFETY: off ≤ off + count − 1 < src.len().
+        *s = unsafe { s.add(off) };
+    }
     for q in 0..a.count {
         let mut gv = [_mm512_setzero_ps(); FV];
         for (v, gv) in gv.iter_mut().enumerate() {
             // SAFETY: q·g_stride + v·16 + 15 ≤ (count − 1)·g_stride + FV·16 − 1 < g.len().
             *gv = unsafe { _mm512_loadu_ps(g.add(q * a.g_stride + v * LANES)) };
         }
-        for (acc, &off) in acc.iter_mut().zip(a.offsets) {
-            // SAFETY: off + q ≤ off + count − 1 < src.len().
-            let x = _mm512_set1_ps(unsafe { *src.add(off + q) });
+        for (acc, &s) in acc.iter_mut().zip(&srcs) {
+            // SAFETY: off + q ≤ off + count − 1 < src.len() for the tap's offset `off`.
+            let x = _mm512_set1_ps(unsafe { *s.add(q) });
             for (acc, &gv) in acc.iter_mut().zip(&gv) {
                 *acc = _mm512_fmadd_ps(x, gv, *acc);
             }

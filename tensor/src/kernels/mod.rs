@@ -19,6 +19,7 @@
 //! `assert!` per call, not per element), so that the `unsafe` loads inside stay in bounds
 //! on every geometry.
 
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
 use crate::activation::Activation;
@@ -196,7 +197,8 @@ pub(crate) struct Ger<'a> {
 
 /// The arguments of [`Kernels::store_planes`]: for channel `ch < channels`, row `r < rows`
 /// and column `c` in `cols`, `out[at + ch·plane + r·row_stride + (c − cols.start)·col_stride]
-/// = act(z[(r·z_width + c)·z_stride + ch] + bias[ch])`.
+/// = act(z[(r·z_width + c)·z_stride + ch] + bias[ch])`. `out` may be uninitialised: the
+/// pass writes those elements and reads none.
 pub(crate) struct Planes<'a> {
     pub z: &'a [f32],
     pub z_stride: usize,
@@ -206,7 +208,7 @@ pub(crate) struct Planes<'a> {
     pub cols: std::ops::Range<usize>,
     pub bias: Option<&'a [f32]>,
     pub act: Option<Activation>,
-    pub out: &'a mut [f32],
+    pub out: &'a mut [MaybeUninit<f32>],
     pub at: usize,
     pub plane: usize,
     pub row_stride: usize,

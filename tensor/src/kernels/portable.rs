@@ -3,6 +3,8 @@
 //! kernels are tested against, and the path Miri runs. Every access is a checked slice
 //! index.
 
+use std::mem::MaybeUninit;
+
 use super::{FromPlanes, Ger, Planes, Tile};
 
 pub(super) const LANES: usize = 8;
@@ -84,14 +86,14 @@ pub(crate) fn store_planes(mut p: Planes<'_>) {
 
 /// [`store_planes`] for the channels `channels` only, into `out` (the `out` of `p`, passed
 /// separately because `p` is borrowed shared).
-pub(crate) fn store_channels(p: &Planes<'_>, channels: std::ops::Range<usize>, out: &mut [f32]) {
+pub(crate) fn store_channels(p: &Planes<'_>, channels: std::ops::Range<usize>, out: &mut [MaybeUninit<f32>]) {
     for ch in channels {
         let b = p.bias.map_or(0.0, |b| b[ch]);
         for r in 0..p.rows {
             let at = p.at + ch * p.plane + r * p.row_stride;
             for (i, c) in p.cols.clone().enumerate() {
                 let v = p.z[(r * p.z_width + c) * p.z_stride + ch] + b;
-                out[at + i * p.col_stride] = p.act.map_or(v, |a| a.apply(v));
+                out[at + i * p.col_stride].write(p.act.map_or(v, |a| a.apply(v)));
             }
         }
     }
