@@ -11,7 +11,7 @@
 //!   pixels × filters ([`Kernels::ger`]), summed image by image in registers.
 
 use super::forward::{Packed, run_tiles, tiled_rows};
-use super::staging::{Aligned, Staging, chunks};
+use super::staging::{Aligned, Source, Staging, chunks};
 use crate::columns::copy_run;
 use crate::kernels::{FromPlanes, Ger, Kernels, Planes, Taps};
 use crate::tensor::Tensor;
@@ -149,7 +149,7 @@ pub(crate) fn weight_grad(
     let mut parts = parts;
     let out_plane = d.oh * d.ow;
     for n in 0..d.n {
-        st.stage(x, n, xs.as_mut_slice());
+        st.stage(Source::tensor(x), n, xs.as_mut_slice());
         let gt = gt.as_mut_slice();
         k.gather_planes(FromPlanes {
             src: gz,

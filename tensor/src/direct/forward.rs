@@ -5,7 +5,7 @@
 //! output pass transposes the block into the N×F×oh×ow output with the bias and the
 //! activation ([`Kernels::store_planes`]).
 
-use super::staging::{Aligned, Staging, chunks};
+use super::staging::{Aligned, Source, Staging, chunks};
 use crate::activation::Activation;
 use crate::kernels::{Kernels, Planes, Taps, Tile};
 use crate::tensor::Tensor;
@@ -60,7 +60,17 @@ pub(crate) fn run_tiles(
 ) {
     for (&(v0, fv), w) in packed.chunks.iter().zip(&packed.rows) {
         let out = &mut z[v0 * k.lanes()..];
-        k.tiles(Tile { src, at, count, taps, w: w.as_slice(), fv, out, out_stride: z_stride });
+        k.tiles(Tile {
+            src,
+            at,
+            count,
+            taps,
+            w: w.as_slice(),
+            w_stride: fv * k.lanes(),
+            fv,
+            out,
+            out_stride: z_stride,
+        });
     }
 }
 
@@ -96,7 +106,7 @@ pub(crate) fn forward(
     let len = d.n * filters * plane;
     let mut y = Vec::with_capacity(len);
     for n in 0..d.n {
-        st.stage(x, n, xs.as_mut_slice());
+        st.stage(Source::tensor(x), n, xs.as_mut_slice());
         run_tiles(k, xs.as_slice(), 0, count, &taps, &packed, z.as_mut_slice(), fpad);
         k.store_planes(Planes {
             z: z.as_slice(),

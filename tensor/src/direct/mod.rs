@@ -10,10 +10,12 @@ mod forward;
 mod staging;
 #[cfg(test)]
 mod tests;
+mod winograd;
 
 use std::any::{Any, TypeId};
 
 use crate::cast::f32_slice;
+use staging::Source;
 
 use crate::activation::Activation;
 use crate::element::Element;
@@ -81,7 +83,19 @@ pub(crate) fn forward<T: Element>(
         None => vec![0.0; filters],
     };
     let w = weight.to_contiguous();
-    let y = forward::forward(k, x, w.as_slice().expect("contiguous"), &bias, g, d, filters, act);
+    let w = w.as_slice().expect("contiguous");
+    let y = if winograd::suits(g, d.c, filters) && winograd_enabled() {
+        let (len, plane) = (d.n * filters * d.positions(), d.positions());
+        let mut y = Vec::with_capacity(len);
+        let dest = winograd::Dest { out: &mut y.spare_capacity_mut()[..len], strides: [filters * plane, plane, d.ow] };
+        let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
+        winograd::forward(k, Source::tensor(x), weight, &bias, g, d, filters, act, dest);
+        // SAFETY: `winograd::forward` writes every element of every image's output.
+        unsafe { y.set_len(len) };
+        y
+    } else {
+        forward::forward(k, x, w, &bias, g, d, filters, act)
+    };
     back(Tensor::from_vec_unchecked(vec![d.n, filters, d.oh, d.ow], y))
 }
 
@@ -97,7 +111,13 @@ pub(crate) fn input_grad<T: Element>(
 ) -> Option<Tensor<T>> {
     let (weight, gz) = (same::<T, f32>(weight)?, f32_slice(gz)?);
     let w = weight.to_contiguous();
+    let filters = weight.shape()[0];
     let strides = if x.is_dense() { x.strides().to_vec() } else { crate::contiguous_strides(x.shape()) };
+    if winograd::suits(g, filters, d.c) && x.is_contiguous() && winograd_enabled() {
+        // Contiguous: x's strides (which may differ on axes of size 1) describe the same order.
+        let gx = winograd_input_grad(k, w.as_slice().expect("contiguous"), gz, g, d, filters);
+        return back(Tensor::from_parts(std::sync::Arc::new(gx), x.shape().to_vec(), strides, 0));
+    }
     let len = x.numel();
     let mut out = Vec::with_capacity(len);
     backward::input_grad(
@@ -113,6 +133,31 @@ pub(crate) fn input_grad<T: Element>(
     // SAFETY: `input_grad` writes every element of a dense buffer of x's shape (its docs).
     unsafe { out.set_len(len) };
     back(Tensor::from_parts(std::sync::Arc::new(out), x.shape().to_vec(), strides, 0))
+}
+
+/// `∇x` of a 3×3 stride-1 convolution, contiguous, as the forward convolution of ∇z with
+/// the filters turned 180° and transposed (`W̃[c, f, i, j] = W[f, c, 2 − i, 2 − j]`),
+/// padded by `2 − p`, by Winograd's F(2×2, 3×3).
+fn winograd_input_grad(k: Kernels, w: &[f32], gz: &[f32], g: &Window2d, d: &WindowDims, filters: usize) -> Vec<f32> {
+    let window = Window2d { kernel: [3, 3], stride: [1, 1], padding: [2 - g.padding[0], 2 - g.padding[1]] };
+    let dz = window.dims("conv2d_backward", &[d.n, filters, d.oh, d.ow]).expect("the transposed window fits ∇z");
+    debug_assert_eq!([dz.oh, dz.ow], [d.h, d.w]);
+    let (len, plane) = (d.n * d.c * d.h * d.w, d.h * d.w);
+    let mut out = Vec::with_capacity(len);
+    let dest = winograd::Dest { out: &mut out.spare_capacity_mut()[..len], strides: [d.c * plane, plane, d.w] };
+    let weight = |c: usize, f: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + 2 - i) * 3 + 2 - j];
+    let zeros = vec![0.0; d.c];
+    winograd::forward(k, Source::contiguous(gz, [filters, d.oh, d.ow]), weight, &zeros, &window, &dz, d.c, None, dest);
+    // SAFETY: `winograd::forward` writes every element of every image's output.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// Whether Winograd's F(2×2, 3×3) may replace the direct kernel where it applies: yes,
+/// unless the environment variable `TENSOR_WINOGRAD` is `0` or `off` (read once).
+pub(crate) fn winograd_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| !matches!(std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim), Ok("0" | "off")))
 }
 
 /// `∇W` by `k` from `∇z` (N×F×oh×ow contiguous), F×C×kh×kw; `None` if `T` is not `f32`.

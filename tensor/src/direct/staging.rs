@@ -45,6 +45,13 @@ impl Staging {
         }
     }
 
+    /// The same staging with planes of at least `hq × wq` (more zero rows and columns below
+    /// and right of the padded image).
+    pub(crate) fn at_least(mut self, hq: usize, wq: usize) -> Self {
+        (self.hq, self.wq) = (self.hq.max(hq), self.wq.max(wq));
+        self
+    }
+
     /// Floats in the planes of one image.
     pub(crate) fn planes_len(&self) -> usize {
         self.c * self.stride[0] * self.stride[1] * self.hq * self.wq
@@ -71,9 +78,8 @@ impl Staging {
 
     /// Copies image `n` of `x` (any layout) into `buf`, whose padding and slack are zero
     /// (only the interior is written, the same positions for every image).
-    pub(crate) fn stage(&self, x: &Tensor<f32>, n: usize, buf: &mut [f32]) {
-        let s = x.strides();
-        let src = x.storage();
+    pub(crate) fn stage(&self, x: Source<'_>, n: usize, buf: &mut [f32]) {
+        let (s, src) = (x.strides, x.data);
         let [sh, sw] = self.stride;
         let [ph, pw] = self.padding;
         let plane = self.hq * self.wq;
@@ -87,8 +93,10 @@ impl Staging {
             .collect();
         for c in 0..self.c {
             for h in 0..self.h {
-                let (y, from) = (h + ph, x.offset() + n * s[0] + c * s[1] + h * s[2]);
-                let row = ((c * sh + y % sh) * sw) * plane + (y / sh) * self.wq;
+                let (y, from) = (h + ph, x.offset + n * s[0] + c * s[1] + h * s[2]);
+                // (Divisions by a runtime stride cost tens of cycles: not for stride 1.)
+                let (a, r) = if sh == 1 { (0, y) } else { (y % sh, y / sh) };
+                let row = ((c * sh + a) * sw) * plane + r * self.wq;
                 if sw == 1 && s[3] == 1 {
                     copy_run(&mut buf[row + pw..row + pw + self.w], &src[from..from + self.w]);
                     continue;
@@ -102,6 +110,27 @@ impl Staging {
                 }
             }
         }
+    }
+}
+
+/// Where a convolution reads its N×C×H×W input: storage, the offset of element 0 and the
+/// strides (a tensor's, or a contiguous buffer's).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub data: &'a [f32],
+    pub offset: usize,
+    pub strides: [usize; 4],
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn tensor(x: &'a Tensor<f32>) -> Self {
+        let s = x.strides();
+        Source { data: x.storage(), offset: x.offset(), strides: [s[0], s[1], s[2], s[3]] }
+    }
+
+    /// A contiguous buffer of images of `c × h × w`.
+    pub(crate) fn contiguous(data: &'a [f32], [c, h, w]: [usize; 3]) -> Self {
+        Source { data, offset: 0, strides: [c * h * w, h * w, w, 1] }
     }
 }
 

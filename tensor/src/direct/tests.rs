@@ -12,7 +12,8 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::Plan;
+use super::staging::Source;
+use super::{Plan, backward, forward, winograd};
 use crate::activation::Activation;
 use crate::kernels::{KernelPath, Kernels};
 use crate::tensor::Tensor;
@@ -117,24 +118,73 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     let (bound_gx, bound_gw) = (bound_g.input.unwrap().to_vec(), bound_g.weight.unwrap().to_vec());
     let relu_y: Vec<f64> = want_y.iter().map(|&v| v.max(0.0)).collect();
 
+    let winograd = winograd::suits(&g, c, f);
+    let winograd_x = winograd::suits(&g, f, c) && x.is_contiguous();
+    // F(2×2, 3×3)'s transforms add up to 4 inputs and 9 products: a few more roundings.
+    let slack = if winograd || winograd_x { 8 } else { 1 };
     for k in kernel_sets() {
         let what = format!("{k:?}");
+        for act in [None, Some(Activation::Relu)] {
+            let want = if act.is_some() { &relu_y } else { &want_y };
+            let y = forward::forward(k, &x, &wv, &bv, &g, &d, f, act);
+            close(&format!("{what} y {act:?}"), &y, want, &bound_y, c * g.kernel_area())?;
+            if winograd {
+                let mut y = vec![std::mem::MaybeUninit::new(f32::NAN); y.len()];
+                let dest = winograd::Dest { out: &mut y, strides: [f * d.positions(), d.positions(), d.ow] };
+                let weight = |fi: usize, ci: usize, i: usize, j: usize| wv[((fi * c + ci) * 3 + i) * 3 + j];
+                winograd::forward(k, Source::tensor(&x), weight, &bv, &g, &d, f, act, dest);
+                // SAFETY: initialised above (to NaN, which a missed element would keep).
+                let y: Vec<f32> = y.iter().map(|v| unsafe { v.assume_init() }).collect();
+                close(&format!("{what} Winograd y {act:?}"), &y, want, &bound_y, slack * c * g.kernel_area())?;
+            }
+        }
         let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, None).unwrap();
         prop_assert_eq!(y.shape(), &[n, f, d.oh, d.ow]);
-        close(&format!("{what} y"), &y.to_vec(), &want_y, &bound_y, c * g.kernel_area())?;
-        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, Some(Activation::Relu)).unwrap();
-        close(&format!("{what} relu(y)"), &y.to_vec(), &relu_y, &bound_y, c * g.kernel_area())?;
+        close(&format!("{what} y by the entry point"), &y.to_vec(), &want_y, &bound_y, slack * c * g.kernel_area())?;
 
+        let strides = if x.is_dense() { x.strides().to_vec() } else { crate::contiguous_strides(x.shape()) };
+        let mut gx = vec![std::mem::MaybeUninit::new(f32::NAN); x.numel()];
+        backward::input_grad(k, &gv, &wv, &g, &d, f, &mut gx, &strides);
+        // SAFETY: initialised above (to NaN, which a missed element would keep).
+        let gx = Tensor::from_parts(
+            std::sync::Arc::new(gx.iter().map(|v| unsafe { v.assume_init() }).collect()),
+            case.shape.to_vec(),
+            strides,
+            0,
+        );
+        close(&format!("{what} ∇x"), &gx.to_vec(), &want_gx, &bound_gx, f * g.kernel_area())?;
         let gx = super::input_grad(k, &x, &weight, &gv, &g, &d).unwrap();
         prop_assert_eq!(gx.shape(), &case.shape);
         if x.is_dense() {
             prop_assert_eq!(gx.strides(), x.strides());
         }
-        close(&format!("{what} ∇x"), &gx.to_vec(), &want_gx, &bound_gx, f * g.kernel_area())?;
+        close(
+            &format!("{what} ∇x by the entry point"),
+            &gx.to_vec(),
+            &want_gx,
+            &bound_gx,
+            slack * f * g.kernel_area(),
+        )?;
         let gw = super::weight_grad(k, &x, weight.shape(), &gv, &g, &d).unwrap();
         close(&format!("{what} ∇W"), &gw.to_vec(), &want_gw, &bound_gw, n * d.positions())?;
     }
     Ok(())
+}
+
+/// Geometries that Winograd's F(2×2, 3×3) takes: 3×3, stride 1, padding 0–2, 16 or more
+/// channels in and out, odd and even sizes (partial 2×2 blocks).
+fn winograd_case() -> impl Strategy<Value = Case> {
+    ((1usize..=3, 16usize..=20, 1usize..=17, 1usize..=17), 16usize..=36, (0usize..=2, 0usize..=2), 0u8..3, any::<u64>())
+        .prop_map(|((n, c, h, w), filters, (ph, pw), layout, seed)| Case {
+            shape: [n, c, h, w],
+            filters,
+            window: Window2d { kernel: [3, 3], stride: [1, 1], padding: [ph, pw] },
+            layout,
+            seed,
+        })
+        .prop_filter("the kernel fits the padded input", |c| {
+            c.shape[2] + 2 * c.window.padding[0] >= 3 && c.shape[3] + 2 * c.window.padding[1] >= 3
+        })
 }
 
 proptest! {
@@ -142,6 +192,11 @@ proptest! {
 
     #[test]
     fn direct_kernels_match_the_im2col_path(case in case()) {
+        check(&case)?;
+    }
+
+    #[test]
+    fn winograd_matches_the_im2col_path(case in winograd_case()) {
         check(&case)?;
     }
 }

@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{FromPlanes, Ger, Planes, Tile, portable};
+use super::{FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, portable};
 use crate::activation::Activation;
 
 pub(super) const LANES: usize = 8;
@@ -91,7 +91,7 @@ impl Token {
 ///
 /// # Safety
 /// AVX2 and FMA; `at + tiled(count) − 1 + max offset < src.len()`, `w` holds a row of `FV`
-/// vectors per tap, and `out` holds `tiled(count)` rows of `FV` vectors `out_stride` apart.
+/// vectors per tap (`w_stride` apart), and `out` holds `tiled(count)` rows of `FV` vectors `out_stride` apart.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
     let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
@@ -100,8 +100,9 @@ unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
         for (k, &off) in t.taps.offsets().iter().enumerate() {
             let mut wv = [_mm256_setzero_ps(); FV];
             for (v, wv) in wv.iter_mut().enumerate() {
-                // SAFETY: tap k < taps.len() has FV vectors of weights inside `w`.
-                *wv = unsafe { _mm256_loadu_ps(w.add((k * FV + v) * LANES)) };
+                // SAFETY: tap k < taps.len() has FV vectors of weights at k·w_stride
+                // inside `w` (asserted extent).
+                *wv = unsafe { _mm256_loadu_ps(w.add(k * t.w_stride + v * LANES)) };
             }
             for (p, acc) in acc.iter_mut().enumerate() {
                 // SAFETY: at + q0 + p + off ≤ at + tiled(count) − 1 + max offset < src.len().
@@ -318,4 +319,145 @@ fn transpose8(v: &mut [__m256; 8]) {
     v[5] = _mm256_permute2f128_ps::<0x31>(s1, s5);
     v[6] = _mm256_permute2f128_ps::<0x31>(s2, s6);
     v[7] = _mm256_permute2f128_ps::<0x31>(s3, s7);
+}
+
+/// The Winograd input transform (see `winograd::input`, the same arithmetic): for 8 tiles
+/// side by side, each patch row is two pairs of vectors split into even and odd columns
+/// (columns 2l, 2l + 1, 2l + 2, 2l + 3 of tile l), then `Bᵀ d B` in registers.
+///
+/// # Safety
+/// AVX2; the extents `Kernels::winograd_input` asserts.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn winograd_input(p: WinogradIn<'_>) {
+    let plane = p.hst * p.wst;
+    let (src, v) = (p.src.as_ptr(), p.v.as_mut_ptr());
+    for c in 0..p.channels {
+        for ty in 0..p.th {
+            for tx in (0..p.twp).step_by(LANES) {
+                let base = c * plane + 2 * ty * p.wst + 2 * tx;
+                let mut d = [[_mm256_setzero_ps(); 4]; 4];
+                for (i, d) in d.iter_mut().enumerate() {
+                    // SAFETY: columns 2·tx .. 2·tx + 17 of patch row 2·ty + i: inside the
+                    // staged image (wst ≥ 2·twp + 2, hst ≥ 2·th + 2, asserted).
+                    let row = unsafe { src.add(base + i * p.wst) };
+                    let (a, b, e, f) = unsafe {
+                        (
+                            _mm256_loadu_ps(row),
+                            _mm256_loadu_ps(row.add(8)),
+                            _mm256_loadu_ps(row.add(2)),
+                            _mm256_loadu_ps(row.add(10)),
+                        )
+                    };
+                    (d[0], d[1]) = (even(a, b), odd(a, b));
+                    (d[2], d[3]) = (even(e, f), odd(e, f));
+                }
+                let t = ty * p.twp + tx;
+                let cols = [
+                    bt(d[0][0], d[1][0], d[2][0], d[3][0]),
+                    bt(d[0][1], d[1][1], d[2][1], d[3][1]),
+                    bt(d[0][2], d[1][2], d[2][2], d[3][2]),
+                    bt(d[0][3], d[1][3], d[2][3], d[3][3]),
+                ];
+                for (i, ((c0, c1), (c2, c3))) in
+                    cols[0].iter().zip(&cols[1]).zip(cols[2].iter().zip(&cols[3])).enumerate()
+                {
+                    let row = bt(*c0, *c1, *c2, *c3);
+                    for (j, &x) in row.iter().enumerate() {
+                        // SAFETY: ((ξ·channels + c)·tiles + t) + 8 ≤ 16·channels·tiles, as
+                        // t + 8 ≤ th·twp ≤ tiles (asserted).
+                        unsafe { _mm256_storeu_ps(v.add(((i * 4 + j) * p.channels + c) * p.tiles + t), x) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The Winograd output transform (see `winograd::output`): per filter and 8 tiles of a
+/// tile row, 16 vectors in, `Aᵀ M A` in registers, and per output row the two columns of
+/// the blocks interleaved into 16 consecutive pixels, stored with bias and activation.
+///
+/// # Safety
+/// AVX2; the extents `Kernels::winograd_output` asserts.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
+    let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
+    let relu = p.act == Some(Activation::Relu);
+    for f in 0..p.filters {
+        let b = _mm256_set1_ps(p.bias[f]);
+        for ty in 0..p.th {
+            for g in (0..p.twp).step_by(LANES).take_while(|&g| 2 * g < p.ow) {
+                let t = f * p.tiles + ty * p.twp + g;
+                let mut x = [_mm256_setzero_ps(); 16];
+                for (xi, x) in x.iter_mut().enumerate() {
+                    // SAFETY: ξ·m_block + t + 8 ≤ 15·m_block + (filters − 1)·tiles + th·twp
+                    // (asserted), as g + 8 ≤ twp.
+                    *x = unsafe { _mm256_loadu_ps(m.add(xi * p.m_block + t)) };
+                }
+                let cols = [
+                    at(x[0], x[4], x[8], x[12]),
+                    at(x[1], x[5], x[9], x[13]),
+                    at(x[2], x[6], x[10], x[14]),
+                    at(x[3], x[7], x[11], x[15]),
+                ];
+                for r in (0..2).filter(|r| 2 * ty + r < p.oh) {
+                    let [y0, y1] = at(cols[0][r], cols[1][r], cols[2][r], cols[3][r]);
+                    // Columns 2l and 2l + 1 side by side: pixels 2g .. 2g + 8, 2g + 8 .. 2g + 16.
+                    let (lo, hi) = (_mm256_unpacklo_ps(y0, y1), _mm256_unpackhi_ps(y0, y1));
+                    let halves = [_mm256_permute2f128_ps::<0x20>(lo, hi), _mm256_permute2f128_ps::<0x31>(lo, hi)];
+                    let row = p.at + f * p.plane + (2 * ty + r) * p.row_stride;
+                    for (h, &v) in halves.iter().enumerate() {
+                        let col = 2 * g + h * LANES;
+                        if col >= p.ow {
+                            break;
+                        }
+                        let mut v = _mm256_add_ps(v, b);
+                        if relu {
+                            // max(0, v) returns v when v is NaN (the second operand).
+                            v = _mm256_max_ps(_mm256_setzero_ps(), v);
+                        }
+                        // SAFETY: filter f, row 2·ty + r < oh, columns col .. min(col + 8, ow):
+                        // inside the asserted extent of `out`.
+                        unsafe { store(out.add(row + col), v, (p.ow - col).min(LANES)) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `Bᵀ [a b c d]ᵀ` of Winograd's F(2×2, 3×3).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn bt(a: __m256, b: __m256, c: __m256, d: __m256) -> [__m256; 4] {
+    [_mm256_sub_ps(a, c), _mm256_add_ps(b, c), _mm256_sub_ps(c, b), _mm256_sub_ps(b, d)]
+}
+
+/// `Aᵀ [a b c d]ᵀ` of Winograd's F(2×2, 3×3).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn at(a: __m256, b: __m256, c: __m256, d: __m256) -> [__m256; 2] {
+    [_mm256_add_ps(_mm256_add_ps(a, b), c), _mm256_sub_ps(_mm256_sub_ps(b, c), d)]
+}
+
+/// The even lanes of `a` then `b` (columns 0, 2, …, 14 of the 16 floats `a b`).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn even(a: __m256, b: __m256) -> __m256 {
+    in_order(_mm256_shuffle_ps::<0x88>(a, b))
+}
+
+/// The odd lanes of `a` then `b`.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn odd(a: __m256, b: __m256) -> __m256 {
+    in_order(_mm256_shuffle_ps::<0xDD>(a, b))
+}
+
+/// `[a0 a2 b0 b2 | a4 a6 b4 b6]` (a shuffle's pairs) as `[a0 a2 a4 a6 b0 b2 b4 b6]`: the
+/// 64-bit lanes in order 0, 2, 1, 3.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn in_order(v: __m256) -> __m256 {
+    _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(v)))
 }

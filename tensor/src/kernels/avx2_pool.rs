@@ -7,7 +7,7 @@
 use std::arch::x86_64::*;
 
 use super::PoolPlane;
-use super::avx2::{first_lanes, store};
+use super::avx2::{even, first_lanes, odd, store};
 
 const LANES: usize = 8;
 
@@ -91,13 +91,5 @@ unsafe fn split(at: *const f32, len: usize, room: usize) -> (__m256, __m256) {
             (lo, hi)
         }
     };
-    (in_order(_mm256_shuffle_ps::<0x88>(lo, hi)), in_order(_mm256_shuffle_ps::<0xDD>(lo, hi)))
-}
-
-/// `[a0 a2 b0 b2 | a4 a6 b4 b6]` (a shuffle's pairs) as `[a0 a2 a4 a6 b0 b2 b4 b6]`: the
-/// 64-bit lanes in order 0, 2, 1, 3.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn in_order(v: __m256) -> __m256 {
-    _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(v)))
+    (even(lo, hi), odd(lo, hi))
 }

@@ -79,7 +79,7 @@ impl Token {
 ///
 /// # Safety
 /// AVX-512F; `at + tiled(count) − 1 + max offset < src.len()`, `w` holds a row of `FV`
-/// vectors per tap, and `out` holds `tiled(count)` rows of `FV` vectors `out_stride` apart.
+/// vectors per tap (`w_stride` apart), and `out` holds `tiled(count)` rows of `FV` vectors `out_stride` apart.
 #[target_feature(enable = "avx512f")]
 unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
     let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
@@ -88,8 +88,9 @@ unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
         for (k, &off) in t.taps.offsets().iter().enumerate() {
             let mut wv = [_mm512_setzero_ps(); FV];
             for (v, wv) in wv.iter_mut().enumerate() {
-                // SAFETY: tap k < taps.len() has FV vectors of weights inside `w`.
-                *wv = unsafe { _mm512_loadu_ps(w.add((k * FV + v) * LANES)) };
+                // SAFETY: tap k < taps.len() has FV vectors of weights at k·w_stride
+                // inside `w` (asserted extent).
+                *wv = unsafe { _mm512_loadu_ps(w.add(k * t.w_stride + v * LANES)) };
             }
             for (p, acc) in acc.iter_mut().enumerate() {
                 // SAFETY: at + q0 + p + off ≤ at + tiled(count) − 1 + max offset < src.len().

@@ -33,6 +33,9 @@ mod avx512;
 mod portable;
 #[cfg(test)]
 mod tests;
+mod winograd;
+
+pub(crate) use winograd::filter as winograd_filter;
 
 /// How `f32` convolutions are computed: through im2col and matrixmultiply (the
 /// derivation's path and the reference), or with this crate's direct kernels for one
@@ -41,7 +44,8 @@ mod tests;
 /// Chosen once per process ([`KernelPath::selected`]): the best path the CPU has, capped by
 /// the environment variable `TENSOR_KERNELS=im2col|portable|avx2|avx512`, which can lower
 /// the choice but never raise it above what the CPU supports. f64 always takes the im2col
-/// path.
+/// path. On the direct paths, 3×3 stride-1 convolutions with 16 or more channels in and
+/// out use Winograd's F(2×2, 3×3) (forward and `∇x`) unless `TENSOR_WINOGRAD=off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelPath {
     /// im2col and `matrixmultiply` only, as for f64.
@@ -175,8 +179,9 @@ pub(crate) struct Tile<'a> {
     pub at: usize,
     pub count: usize,
     pub taps: &'a Taps,
-    /// `taps.len()` rows of `fv · lanes` weights.
+    /// `taps.len()` rows of `fv · lanes` weights, `w_stride` apart.
     pub w: &'a [f32],
+    pub w_stride: usize,
     pub fv: usize,
     /// Row `p` of the result starts at `out[p · out_stride]`.
     pub out: &'a mut [f32],
@@ -244,6 +249,43 @@ pub(crate) struct PoolPlane<'a> {
     pub count: usize,
     pub out: &'a mut [f32],
     pub winners: Option<&'a mut [usize]>,
+}
+
+/// The arguments of [`Kernels::winograd_input`]: `src` holds `channels` planes of
+/// `hst × wst` (a staged, zero-padded image); tile `(ty, tx)` (for `ty < th`, `tx < twp`, a
+/// multiple of 8) reads the 4×4 patch at row `2·ty`, column `2·tx`; its transform goes to
+/// `v[(ξ·channels + c)·tiles + ty·twp + tx]`.
+pub(crate) struct WinogradIn<'a> {
+    pub src: &'a [f32],
+    pub channels: usize,
+    pub hst: usize,
+    pub wst: usize,
+    pub th: usize,
+    pub twp: usize,
+    pub tiles: usize,
+    pub v: &'a mut [f32],
+}
+
+/// The arguments of [`Kernels::winograd_output`]: `m[ξ·m_block + f·tiles + ty·twp + tx]`
+/// holds the transformed products of filter `f` and tile `(ty, tx)` (tiles in the lanes);
+/// the tile's 2×2 output block, with bias and activation, goes to rows `2·ty + r < oh` and
+/// columns `2·tx + s < ow` of `out[at + f·plane + row·row_stride + column]`, which may be
+/// uninitialised (the pass writes and never reads it).
+pub(crate) struct WinogradOut<'a> {
+    pub m: &'a [f32],
+    pub m_block: usize,
+    pub tiles: usize,
+    pub th: usize,
+    pub twp: usize,
+    pub filters: usize,
+    pub bias: &'a [f32],
+    pub act: Option<Activation>,
+    pub out: &'a mut [MaybeUninit<f32>],
+    pub at: usize,
+    pub plane: usize,
+    pub row_stride: usize,
+    pub oh: usize,
+    pub ow: usize,
 }
 
 impl Kernels {
@@ -340,7 +382,8 @@ impl Kernels {
             return;
         }
         assert!(t.taps.len() == 0 || t.at + rows - 1 + t.taps.max() < t.src.len(), "tiles: input extent");
-        assert!(t.w.len() >= t.taps.len() * width, "tiles: weight extent");
+        assert!(t.w_stride >= width, "tiles: weight stride");
+        assert!(t.taps.len() == 0 || t.w.len() >= (t.taps.len() - 1) * t.w_stride + width, "tiles: weight extent");
         assert!(t.out_stride >= width && t.out.len() >= (rows - 1) * t.out_stride + width, "tiles: output extent");
         match self {
             Kernels::Portable => portable::tiles(t),
@@ -446,6 +489,46 @@ impl Kernels {
                 unsafe { avx2_pool::max_pool_plane(p) };
                 true
             }
+        }
+    }
+
+    /// The input transform of Winograd's F(2×2, 3×3) (see [`WinogradIn`]). Panics if an
+    /// extent exceeds its slice.
+    pub(crate) fn winograd_input(self, p: WinogradIn<'_>) {
+        assert!(p.twp.is_multiple_of(8) && p.wst >= 2 * p.twp + 2 && p.hst >= 2 * p.th + 2, "winograd_input: layout");
+        assert!(p.src.len() >= p.channels * p.hst * p.wst && p.tiles >= p.th * p.twp, "winograd_input: input extent");
+        assert!(p.v.len() >= 16 * p.channels * p.tiles, "winograd_input: output extent");
+        match self {
+            Kernels::Portable => winograd::input(p),
+            // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one).
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2::winograd_input(p) },
+        }
+    }
+
+    /// The output transform of Winograd's F(2×2, 3×3) (see [`WinogradOut`]). Panics if an
+    /// extent exceeds its slice.
+    pub(crate) fn winograd_output(self, p: WinogradOut<'_>) {
+        assert!(
+            p.twp.is_multiple_of(8) && 2 * p.th >= p.oh && 2 * p.twp >= p.ow && p.tiles >= p.th * p.twp,
+            "winograd_output: layout"
+        );
+        if p.filters == 0 || p.oh == 0 || p.ow == 0 {
+            return;
+        }
+        assert!(
+            p.m.len() >= 15 * p.m_block + (p.filters - 1) * p.tiles + p.th * p.twp,
+            "winograd_output: input extent"
+        );
+        assert!(p.bias.len() >= p.filters, "winograd_output: bias");
+        let last = p.at + (p.filters - 1) * p.plane + (p.oh - 1) * p.row_stride + p.ow - 1;
+        assert!(last < p.out.len(), "winograd_output: output extent");
+        match self {
+            Kernels::Portable => winograd::output(p),
+            // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one); the
+            // extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2::winograd_output(p) },
         }
     }
 }

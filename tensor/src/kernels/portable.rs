@@ -29,7 +29,8 @@ pub(super) fn tiles(t: Tile<'_>) {
 fn tiles_n<const FV: usize, const P: usize>(t: Tile<'_>) {
     for q0 in (0..t.count).step_by(P) {
         let mut acc = [[[0f32; LANES]; FV]; P];
-        for (&off, w) in t.taps.offsets().iter().zip(t.w.chunks_exact(FV * LANES)) {
+        for (k, &off) in t.taps.offsets().iter().enumerate() {
+            let w = &t.w[k * t.w_stride..k * t.w_stride + FV * LANES];
             let at = t.at + q0 + off;
             let s: &[f32; P] = t.src[at..at + P].try_into().expect("P pixels");
             for (a, &x) in acc.iter_mut().zip(s) {
