@@ -187,7 +187,7 @@ pub fn conv2d_activated_backward<T: Element>(
 ) -> Result<Conv2dGrads<T>> {
     const OP: &str = "conv2d_backward";
     let g = Geometry::new(OP, x, weight, window)?;
-    let (n, p, f) = (g.d.n, g.d.positions(), g.f);
+    let (n, f) = (g.d.n, g.f);
     let out_shape = [n, f, g.d.oh, g.d.ow];
     for t in std::iter::once(grad).chain(activated.map(|(_, y)| y)) {
         if t.shape() != out_shape {
@@ -203,27 +203,15 @@ pub fn conv2d_activated_backward<T: Element>(
     if kernels.iter().all(Option::is_none) {
         return blocked_backward(x, weight, window, &g, gyd, y, want);
     }
-    // The direct kernels read ∇z whole: gathered once through the activation's VJP, with
-    // ∇b summed plane by plane, image after image (the order of the blocked loop).
-    let gz: Vec<T> = match y {
-        None => gyd.to_vec(),
-        Some((act, yd)) => gyd.iter().zip(yd).map(|(&g, &y)| act.vjp_from_output(g, y)).collect(),
+    let Some(direct) = direct::backward(kernels, x, weight, gyd, y, window, &g.d, want[2]) else {
+        return blocked_backward(x, weight, window, &g, gyd, y, want);
     };
-    let bias = want[2].then(|| {
-        let mut sums = vec![T::zero(); f];
-        for (i, plane) in gz.chunks_exact(p.max(1)).enumerate() {
-            sums[i % f.max(1)] += lane_sum(plane);
-        }
-        sums
-    });
-    let input = kernels[0].and_then(|k| direct::input_grad(k, x, weight, &gz, window, &g.d));
-    let weight_grad = kernels[1].and_then(|k| direct::weight_grad(k, x, weight.shape(), &gz, window, &g.d));
-    let rest = [want[0] && input.is_none(), want[1] && weight_grad.is_none(), false];
+    let rest = [want[0] && direct.input.is_none(), want[1] && direct.weight.is_none(), false];
     let rest = blocked_backward(x, weight, window, &g, gyd, y, rest)?;
     Ok(Conv2dGrads {
-        input: input.or(rest.input),
-        weight: weight_grad.or(rest.weight),
-        bias: bias.map(|sums| Tensor::from_vec(&[f], sums)).transpose()?,
+        input: direct.input.or(rest.input),
+        weight: direct.weight.or(rest.weight),
+        bias: direct.bias.map(|sums| Tensor::from_vec(&[f], sums)).transpose()?,
     })
 }
 
@@ -387,7 +375,7 @@ fn im2col_view(strides: &[usize], window: &Window2d, d: &WindowDims) -> Option<u
 
 /// `Σ v` in eight interleaved partial sums, which the compiler keeps in one vector register
 /// (a single running sum is a chain of dependent scalar adds).
-fn lane_sum<T: Element>(v: &[T]) -> T {
+pub(crate) fn lane_sum<T: Element>(v: &[T]) -> T {
     let mut lanes = [T::zero(); 8];
     let chunks = v.chunks_exact(8);
     let tail = chunks.remainder().iter().copied().sum::<T>();

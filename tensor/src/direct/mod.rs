@@ -15,6 +15,7 @@ mod winograd;
 use std::any::{Any, TypeId};
 
 use crate::cast::f32_slice;
+use crate::conv2d::lane_sum;
 use staging::Source;
 
 use crate::activation::Activation;
@@ -99,58 +100,89 @@ pub(crate) fn forward<T: Element>(
     back(Tensor::from_vec_unchecked(vec![d.n, filters, d.oh, d.ow], y))
 }
 
-/// `∇x` by `k` from `∇z` (N×F×oh×ow contiguous), laid out like `x` when `x` is dense; `None`
-/// if `T` is not `f32`.
-pub(crate) fn input_grad<T: Element>(
-    k: Kernels,
-    x: &Tensor<T>,
-    weight: &Tensor<T>,
-    gz: &[T],
-    g: &Window2d,
-    d: &WindowDims,
-) -> Option<Tensor<T>> {
-    let (weight, gz) = (same::<T, f32>(weight)?, f32_slice(gz)?);
-    let w = weight.to_contiguous();
-    let filters = weight.shape()[0];
-    let strides = if x.is_dense() { x.strides().to_vec() } else { crate::contiguous_strides(x.shape()) };
-    if winograd::suits(g, filters, d.c) && x.is_contiguous() && winograd_enabled() {
-        // Contiguous: x's strides (which may differ on axes of size 1) describe the same order.
-        let gx = winograd_input_grad(k, w.as_slice().expect("contiguous"), gz, g, d, filters);
-        return back(Tensor::from_parts(std::sync::Arc::new(gx), x.shape().to_vec(), strides, 0));
-    }
-    let len = x.numel();
-    let mut out = Vec::with_capacity(len);
-    backward::input_grad(
-        k,
-        gz,
-        w.as_slice().expect("contiguous"),
-        g,
-        d,
-        weight.shape()[0],
-        &mut out.spare_capacity_mut()[..len],
-        &strides,
-    );
-    // SAFETY: `input_grad` writes every element of a dense buffer of x's shape (its docs).
-    unsafe { out.set_len(len) };
-    back(Tensor::from_parts(std::sync::Arc::new(out), x.shape().to_vec(), strides, 0))
+/// The gradients of [`backward`]: `∇x` and `∇W` where it was given their kernels, `∇b` when
+/// asked for.
+pub(crate) struct Grads<T> {
+    pub input: Option<Tensor<T>>,
+    pub weight: Option<Tensor<T>>,
+    pub bias: Option<Vec<T>>,
 }
 
-/// `∇x` of a 3×3 stride-1 convolution, contiguous, as the forward convolution of ∇z with
-/// the filters turned 180° and transposed (`W̃[c, f, i, j] = W[f, c, 2 − i, 2 − j]`),
-/// padded by `2 − p`, by Winograd's F(2×2, 3×3).
-fn winograd_input_grad(k: Kernels, w: &[f32], gz: &[f32], g: &Window2d, d: &WindowDims, filters: usize) -> Vec<f32> {
-    let window = Window2d { kernel: [3, 3], stride: [1, 1], padding: [2 - g.padding[0], 2 - g.padding[1]] };
-    let dz = window.dims("conv2d_backward", &[d.n, filters, d.oh, d.ow]).expect("the transposed window fits ∇z");
-    debug_assert_eq!([dz.oh, dz.ow], [d.h, d.w]);
-    let (len, plane) = (d.n * d.c * d.h * d.w, d.h * d.w);
-    let mut out = Vec::with_capacity(len);
-    let dest = winograd::Dest { out: &mut out.spare_capacity_mut()[..len], strides: [d.c * plane, plane, d.w] };
-    let weight = |c: usize, f: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + 2 - i) * 3 + 2 - j];
-    let zeros = vec![0.0; d.c];
-    winograd::forward(k, Source::contiguous(gz, [filters, d.oh, d.ow]), weight, &zeros, &window, &dz, d.c, None, dest);
-    // SAFETY: `winograd::forward` writes every element of every image's output.
-    unsafe { out.set_len(len) };
-    out
+/// `∇x` by `kernels[0]` (laid out like `x` when `x` is dense), `∇W` by `kernels[1]`, and `∇b`
+/// if `want_bias`, image by image from `∇y` (N×F×oh×ow contiguous) through the activation's
+/// VJP given its output `y` (`∇z = act'(∇y, y)`); `None` if `T` is not `f32`. `∇b` sums
+/// each plane of ∇z in eight lanes, image after image: the order of the blocked path.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward<T: Element>(
+    kernels: [Option<Kernels>; 2],
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    gy: &[T],
+    y: Option<(Activation, &[T])>,
+    g: &Window2d,
+    d: &WindowDims,
+    want_bias: bool,
+) -> Option<Grads<T>> {
+    let (xf, weight, gy) = (same::<T, f32>(x)?, same::<T, f32>(weight)?, f32_slice(gy)?);
+    let y = match y {
+        Some((act, y)) => Some((act, f32_slice(y)?)),
+        None => None,
+    };
+    let (filters, plane) = (weight.shape()[0], d.positions());
+    let w = weight.to_contiguous();
+    let w = w.as_slice().expect("contiguous");
+    let strides = if x.is_dense() { x.strides().to_vec() } else { crate::contiguous_strides(x.shape()) };
+    let winograd = winograd_enabled() && x.is_contiguous();
+    let mut input = kernels[0].map(|k| backward::InputGrad::new(k, w, g, d, filters, winograd));
+    let mut weight_grad = kernels[1].map(|k| backward::WeightGrad::new(k, g, d, filters));
+    let len = if input.is_some() { x.numel() } else { 0 };
+    let mut gx = Vec::with_capacity(len);
+    let mut bias = want_bias.then(|| vec![0.0f32; filters]);
+    let per_image = filters * plane;
+    let mut gz = vec![0.0f32; if y.is_some() { per_image } else { 0 }];
+    for n in 0..d.n {
+        let gy = &gy[n * per_image..(n + 1) * per_image];
+        let gz = match y {
+            None => gy,
+            Some((act, y)) => {
+                for ((z, &g), &y) in gz.iter_mut().zip(gy).zip(&y[n * per_image..]) {
+                    *z = act.vjp_from_output(g, y);
+                }
+                &gz[..]
+            }
+        };
+        if let Some(sums) = bias.as_mut() {
+            for (sum, plane) in sums.iter_mut().zip(gz.chunks_exact(plane)) {
+                *sum += lane_sum(plane);
+            }
+        }
+        if let Some(input) = input.as_mut() {
+            input.image(gz, n, &mut gx.spare_capacity_mut()[..len], &strides);
+        }
+        if let Some(weight_grad) = weight_grad.as_mut() {
+            weight_grad.image(Source::tensor(xf), n, gz);
+        }
+    }
+    let input = input.map(|_| {
+        // SAFETY: `InputGrad::image` wrote every element of every image of the dense
+        // buffer of x's shape (its docs).
+        unsafe { gx.set_len(len) };
+        Tensor::from_parts(std::sync::Arc::new(gx), x.shape().to_vec(), strides, 0)
+    });
+    Some(Grads {
+        input: match input {
+            Some(t) => Some(back(t)?),
+            None => None,
+        },
+        weight: match weight_grad {
+            Some(wg) => Some(back(Tensor::from_vec_unchecked(weight.shape().to_vec(), wg.finish()))?),
+            None => None,
+        },
+        bias: match bias {
+            Some(b) => Some(*(Box::new(b) as Box<dyn Any>).downcast::<Vec<T>>().ok()?),
+            None => None,
+        },
+    })
 }
 
 /// Whether Winograd's F(2×2, 3×3) may replace the direct kernel where it applies: yes,
@@ -158,18 +190,4 @@ fn winograd_input_grad(k: Kernels, w: &[f32], gz: &[f32], g: &Window2d, d: &Wind
 pub(crate) fn winograd_enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| !matches!(std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim), Ok("0" | "off")))
-}
-
-/// `∇W` by `k` from `∇z` (N×F×oh×ow contiguous), F×C×kh×kw; `None` if `T` is not `f32`.
-pub(crate) fn weight_grad<T: Element>(
-    k: Kernels,
-    x: &Tensor<T>,
-    weight_shape: &[usize],
-    gz: &[T],
-    g: &Window2d,
-    d: &WindowDims,
-) -> Option<Tensor<T>> {
-    let (x, gz) = (same::<T, f32>(x)?, f32_slice(gz)?);
-    let gw = backward::weight_grad(k, x, gz, g, d, weight_shape[0]);
-    back(Tensor::from_vec_unchecked(weight_shape.to_vec(), gw))
 }

@@ -142,31 +142,48 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         prop_assert_eq!(y.shape(), &[n, f, d.oh, d.ow]);
         close(&format!("{what} y by the entry point"), &y.to_vec(), &want_y, &bound_y, slack * c * g.kernel_area())?;
 
+        // ∇x by the stride phases (and by Winograd where it applies), image by image, into
+        // a buffer of NaNs, which an element left unwritten would keep.
         let strides = if x.is_dense() { x.strides().to_vec() } else { crate::contiguous_strides(x.shape()) };
-        let mut gx = vec![std::mem::MaybeUninit::new(f32::NAN); x.numel()];
-        backward::input_grad(k, &gv, &wv, &g, &d, f, &mut gx, &strides);
-        // SAFETY: initialised above (to NaN, which a missed element would keep).
-        let gx = Tensor::from_parts(
-            std::sync::Arc::new(gx.iter().map(|v| unsafe { v.assume_init() }).collect()),
-            case.shape.to_vec(),
-            strides,
-            0,
-        );
-        close(&format!("{what} ∇x"), &gx.to_vec(), &want_gx, &bound_gx, f * g.kernel_area())?;
-        let gx = super::input_grad(k, &x, &weight, &gv, &g, &d).unwrap();
+        let per_image = f * d.positions();
+        for wino in [false, true].into_iter().filter(|&wino| !wino || winograd_x) {
+            let mut input = backward::InputGrad::new(k, &wv, &g, &d, f, wino);
+            let mut gx = vec![std::mem::MaybeUninit::new(f32::NAN); x.numel()];
+            for ni in 0..n {
+                input.image(&gv[ni * per_image..(ni + 1) * per_image], ni, &mut gx, &strides);
+            }
+            // SAFETY: initialised above.
+            let gx: Vec<f32> = gx.iter().map(|v| unsafe { v.assume_init() }).collect();
+            let gx = Tensor::from_parts(std::sync::Arc::new(gx), case.shape.to_vec(), strides.clone(), 0);
+            let terms = if wino { slack } else { 1 } * f * g.kernel_area();
+            close(&format!("{what} ∇x (Winograd: {wino})"), &gx.to_vec(), &want_gx, &bound_gx, terms)?;
+        }
+        let mut weight_grad = backward::WeightGrad::new(k, &g, &d, f);
+        for ni in 0..n {
+            weight_grad.image(Source::tensor(&x), ni, &gv[ni * per_image..(ni + 1) * per_image]);
+        }
+        close(&format!("{what} ∇W"), &weight_grad.finish(), &want_gw, &bound_gw, n * d.positions())?;
+
+        // The entry point with ReLU's VJP, ∇z = ∇y ⊙ 1(y > 0) for the y it computed.
+        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, Some(Activation::Relu)).unwrap().to_vec();
+        let masked: Vec<f32> = gv.iter().zip(&y).map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }).collect();
+        let gm = Tensor::from_vec(&[n, f, d.oh, d.ow], f64s(&masked)).unwrap();
+        let am = Tensor::from_vec(&[n, f, d.oh, d.ow], abs(&masked)).unwrap();
+        let want = crate::conv2d_backward(&x64, &w64, &g, &gm, [true, true, true]).unwrap();
+        let bound = crate::conv2d_backward(&ax, &aw, &g, &am, [true, true, true]).unwrap();
+        let got =
+            super::backward([Some(k), Some(k)], &x, &weight, &gv, Some((Activation::Relu, &y)), &g, &d, true).unwrap();
+        let gx = got.input.unwrap();
         prop_assert_eq!(gx.shape(), &case.shape);
         if x.is_dense() {
             prop_assert_eq!(gx.strides(), x.strides());
         }
-        close(
-            &format!("{what} ∇x by the entry point"),
-            &gx.to_vec(),
-            &want_gx,
-            &bound_gx,
-            slack * f * g.kernel_area(),
-        )?;
-        let gw = super::weight_grad(k, &x, weight.shape(), &gv, &g, &d).unwrap();
-        close(&format!("{what} ∇W"), &gw.to_vec(), &want_gw, &bound_gw, n * d.positions())?;
+        let (want_x, bound_x) = (want.input.unwrap().to_vec(), bound.input.unwrap().to_vec());
+        close(&format!("{what} masked ∇x"), &gx.to_vec(), &want_x, &bound_x, slack * f * g.kernel_area())?;
+        let (want_w, bound_w) = (want.weight.unwrap().to_vec(), bound.weight.unwrap().to_vec());
+        close(&format!("{what} masked ∇W"), &got.weight.unwrap().to_vec(), &want_w, &bound_w, n * d.positions())?;
+        let (want_b, bound_b) = (want.bias.unwrap().to_vec(), bound.bias.unwrap().to_vec());
+        close(&format!("{what} masked ∇b"), &got.bias.unwrap(), &want_b, &bound_b, n * d.positions())?;
     }
     Ok(())
 }

@@ -30,6 +30,119 @@ pub(crate) struct Dest<'a> {
     pub strides: [usize; 3],
 }
 
+/// One convolution's transformed filters and buffers, for its images one at a time.
+pub(crate) struct Conv {
+    k: Kernels,
+    d: WindowDims,
+    filters: usize,
+    st: Staging,
+    th: usize,
+    twp: usize,
+    tiles: usize,
+    chunks: Vec<(usize, usize)>,
+    u: Vec<Aligned>,
+    taps: Taps,
+    m_block: usize,
+    xs: Aligned,
+    v: Aligned,
+    m: Aligned,
+}
+
+impl Conv {
+    /// A 3×3 stride-1 window `g` over inputs of dims `d` (its batch size is ignored), with
+    /// `weight(f, c, i, j)`.
+    pub(crate) fn new(
+        k: Kernels,
+        weight: impl Fn(usize, usize, usize, usize) -> f32,
+        g: &Window2d,
+        d: &WindowDims,
+        filters: usize,
+    ) -> Self {
+        let c = d.c;
+        let lanes = k.lanes();
+        let (th, tw) = (d.oh.div_ceil(2), d.ow.div_ceil(2));
+        // Tile rows padded to whole vectors of tiles (the lanes of the products).
+        let twp = tw.div_ceil(lanes) * lanes;
+        let tiles = th * twp;
+        let st = Staging::new(g, d).at_least(2 * th + 2, 2 * twp + 2);
+        // The products: for each ξ, M[f][tiles] = Σ_c U[c][f]·V[c][tiles], filters broadcast
+        // (the tile kernel's pixels) against vectors of tiles (its lanes), input channels as
+        // its taps. U is stored [c][fp], filters past the last zero, fp whole tiles.
+        let chunks = chunks(tiles / lanes, k.max_fv());
+        let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
+        let mut u: Vec<Aligned> = (0..16).map(|_| Aligned::zeros(c * fp)).collect();
+        for f in 0..filters {
+            for ci in 0..c {
+                let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
+                for (xi, &v) in winograd_filter(&g).iter().enumerate() {
+                    u[xi].as_mut_slice()[ci * fp + f] = v;
+                }
+            }
+        }
+        let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
+        let m_block = fp * tiles;
+        let (xs, v, m) =
+            (Aligned::zeros(st.planes_len()), Aligned::zeros(16 * c * tiles), Aligned::zeros(16 * m_block));
+        Conv { k, d: *d, filters, st, th, twp, tiles, chunks, u, taps, m_block, xs, v, m }
+    }
+
+    /// `act(conv(x[n], W) + b)`: every element of image `at`'s output in `dest` written
+    /// (`dest.strides[0]` is not used: the image starts at `dest.out[at]`).
+    pub(crate) fn image(
+        &mut self,
+        x: Source<'_>,
+        n: usize,
+        bias: &[f32],
+        act: Option<Activation>,
+        dest: &mut Dest<'_>,
+        at: usize,
+    ) {
+        let (k, c, lanes) = (self.k, self.d.c, self.k.lanes());
+        self.st.stage(x, n, self.xs.as_mut_slice());
+        k.winograd_input(WinogradIn {
+            src: self.xs.as_slice(),
+            channels: c,
+            hst: self.st.hq,
+            wst: self.st.wq,
+            th: self.th,
+            twp: self.twp,
+            tiles: self.tiles,
+            v: self.v.as_mut_slice(),
+        });
+        for (xi, u) in self.u.iter().enumerate() {
+            for &(v0, fv) in &self.chunks {
+                k.tiles(Tile {
+                    src: u.as_slice(),
+                    at: 0,
+                    count: self.filters,
+                    taps: &self.taps,
+                    w: &self.v.as_slice()[xi * c * self.tiles + v0 * lanes..],
+                    w_stride: self.tiles,
+                    fv,
+                    out: &mut self.m.as_mut_slice()[xi * self.m_block + v0 * lanes..],
+                    out_stride: self.tiles,
+                });
+            }
+        }
+        k.winograd_output(WinogradOut {
+            m: self.m.as_slice(),
+            m_block: self.m_block,
+            tiles: self.tiles,
+            th: self.th,
+            twp: self.twp,
+            filters: self.filters,
+            bias,
+            act,
+            out: &mut *dest.out,
+            at,
+            plane: dest.strides[1],
+            row_stride: dest.strides[2],
+            oh: self.d.oh,
+            ow: self.d.ow,
+        });
+    }
+}
+
 /// `act(conv(x, W) + b)` for a 3×3 stride-1 window `g` over `x` of dims `d`, with
 /// `weight(f, c, i, j)`; every output element is written into `dest`.
 #[allow(clippy::too_many_arguments)]
@@ -42,77 +155,11 @@ pub(crate) fn forward(
     d: &WindowDims,
     filters: usize,
     act: Option<Activation>,
-    dest: Dest<'_>,
+    mut dest: Dest<'_>,
 ) {
-    let c = d.c;
-    let lanes = k.lanes();
-    let (th, tw) = (d.oh.div_ceil(2), d.ow.div_ceil(2));
-    // Tile rows padded to whole vectors of tiles (the lanes of the products).
-    let twp = tw.div_ceil(lanes) * lanes;
-    let tiles = th * twp;
-    let st = Staging::new(g, d).at_least(2 * th + 2, 2 * twp + 2);
-    // The products: for each ξ, M[f][tiles] = Σ_c U[c][f]·V[c][tiles], filters broadcast
-    // (the tile kernel's pixels) against vectors of tiles (its lanes), input channels as
-    // its taps. U is stored [c][fp], filters past the last zero, fp a whole number of tiles.
-    let chunks = chunks(tiles / lanes, k.max_fv());
-    let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
-    let mut u: Vec<Aligned> = (0..16).map(|_| Aligned::zeros(c * fp)).collect();
-    for f in 0..filters {
-        for ci in 0..c {
-            let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
-            for (xi, &v) in winograd_filter(&g).iter().enumerate() {
-                u[xi].as_mut_slice()[ci * fp + f] = v;
-            }
-        }
-    }
-    let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
-    let m_block = fp * tiles;
-    let mut xs = Aligned::zeros(st.planes_len());
-    let mut v = Aligned::zeros(16 * c * tiles);
-    let mut m = Aligned::zeros(16 * m_block);
-    let Dest { out, strides } = dest;
+    let mut conv = Conv::new(k, weight, g, d, filters);
     for n in 0..d.n {
-        st.stage(x, n, xs.as_mut_slice());
-        k.winograd_input(WinogradIn {
-            src: xs.as_slice(),
-            channels: c,
-            hst: st.hq,
-            wst: st.wq,
-            th,
-            twp,
-            tiles,
-            v: v.as_mut_slice(),
-        });
-        for (xi, u) in u.iter().enumerate() {
-            for &(v0, fv) in &chunks {
-                k.tiles(Tile {
-                    src: u.as_slice(),
-                    at: 0,
-                    count: filters,
-                    taps: &taps,
-                    w: &v.as_slice()[xi * c * tiles + v0 * lanes..],
-                    w_stride: tiles,
-                    fv,
-                    out: &mut m.as_mut_slice()[xi * m_block + v0 * lanes..],
-                    out_stride: tiles,
-                });
-            }
-        }
-        k.winograd_output(WinogradOut {
-            m: m.as_slice(),
-            m_block,
-            tiles,
-            th,
-            twp,
-            filters,
-            bias,
-            act,
-            out: &mut *out,
-            at: n * strides[0],
-            plane: strides[1],
-            row_stride: strides[2],
-            oh: d.oh,
-            ow: d.ow,
-        });
+        let at = n * dest.strides[0];
+        conv.image(x, n, bias, act, &mut dest, at);
     }
 }
