@@ -178,9 +178,12 @@ pub(crate) struct WeightGrad {
     taps: usize,
     count: usize,
     fpad: usize,
+    max_off: usize,
     xs: Aligned,
     gt: Aligned,
     parts: Vec<(usize, usize, Vec<usize>, Vec<f32>)>,
+    /// One group's offsets from the start of the slice it reads.
+    offsets: Vec<usize>,
 }
 
 impl WeightGrad {
@@ -203,13 +206,19 @@ impl WeightGrad {
                 (v0, fv, padded, sums)
             })
             .collect();
-        WeightGrad { k, d: *d, filters, st, taps, count, fpad, xs, gt, parts }
+        WeightGrad { k, d: *d, filters, st, taps, count, fpad, max_off, xs, gt, parts, offsets: Vec::new() }
     }
 
     /// Adds image n's outer products: its input from `x`, its `∇z` (F×oh×ow contiguous).
     pub(crate) fn image(&mut self, x: Source<'_>, n: usize, gz: &[f32]) {
         let (k, d, lanes) = (self.k, self.d, self.k.lanes());
-        self.st.stage(x, n, self.xs.as_mut_slice());
+        let (src, at) = match self.st.in_place(x, n, self.max_off + self.count) {
+            Some(image) => image,
+            None => {
+                self.st.stage(x, n, self.xs.as_mut_slice());
+                (self.xs.as_slice(), 0)
+            }
+        };
         k.gather_planes(FromPlanes {
             src: gz,
             at: 0,
@@ -222,12 +231,15 @@ impl WeightGrad {
             z_stride: self.fpad,
             z_width: self.st.wq,
         });
+        let offsets = &mut self.offsets;
         for (v0, fv, padded, sums) in &mut self.parts {
             let (r, width) = (k.ger_taps(*fv), *fv * lanes);
             for (group, out) in padded.chunks_exact(r).zip(sums.chunks_exact_mut(r * width)) {
+                offsets.clear();
+                offsets.extend(group.iter().map(|&o| at + o));
                 k.ger(Ger {
-                    src: self.xs.as_slice(),
-                    offsets: group,
+                    src,
+                    offsets,
                     count: self.count,
                     g: &self.gt.as_slice()[*v0 * lanes..],
                     g_stride: self.fpad,

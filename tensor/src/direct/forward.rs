@@ -106,8 +106,14 @@ pub(crate) fn forward(
     let len = d.n * filters * plane;
     let mut y = Vec::with_capacity(len);
     for n in 0..d.n {
-        st.stage(Source::tensor(x), n, xs.as_mut_slice());
-        run_tiles(k, xs.as_slice(), 0, count, &taps, &packed, z.as_mut_slice(), fpad);
+        let (src, at) = match st.in_place(Source::tensor(x), n, rows + taps.max()) {
+            Some(image) => image,
+            None => {
+                st.stage(Source::tensor(x), n, xs.as_mut_slice());
+                (xs.as_slice(), 0)
+            }
+        };
+        run_tiles(k, src, at, count, &taps, &packed, z.as_mut_slice(), fpad);
         k.store_planes(Planes {
             z: z.as_slice(),
             z_stride: fpad,

@@ -52,6 +52,21 @@ impl Staging {
         self
     }
 
+    /// Image n of `x` itself, when it is laid out as its planes would be (no padding, stride
+    /// 1, contiguous rows and planes) and the `reach` elements from its start lie inside x's
+    /// storage: the storage and the index of the image's start. Staging it would only copy.
+    pub(crate) fn in_place<'a>(&self, x: Source<'a>, n: usize, reach: usize) -> Option<(&'a [f32], usize)> {
+        let s = x.strides;
+        let same = self.padding == [0, 0]
+            && self.stride == [1, 1]
+            && [self.hq, self.wq] == [self.h, self.w]
+            && (self.w <= 1 || s[3] == 1)
+            && (self.h <= 1 || s[2] == self.w)
+            && (self.c <= 1 || s[1] == self.h * self.w);
+        let at = x.offset + n * s[0];
+        (same && at + reach <= x.data.len()).then_some((x.data, at))
+    }
+
     /// Floats in the planes of one image.
     pub(crate) fn planes_len(&self) -> usize {
         self.c * self.stride[0] * self.stride[1] * self.hq * self.wq
@@ -92,20 +107,35 @@ impl Staging {
             })
             .collect();
         for c in 0..self.c {
+            // The padded row y = h + ph is row r of phase a = y mod sh: counted, not divided
+            // (a division by a runtime stride costs tens of cycles per row).
+            let (mut a, mut r) = (ph % sh, ph / sh);
             for h in 0..self.h {
-                let (y, from) = (h + ph, x.offset + n * s[0] + c * s[1] + h * s[2]);
-                // (Divisions by a runtime stride cost tens of cycles: not for stride 1.)
-                let (a, r) = if sh == 1 { (0, y) } else { (y % sh, y / sh) };
+                let from = x.offset + n * s[0] + c * s[1] + h * s[2];
                 let row = ((c * sh + a) * sw) * plane + r * self.wq;
+                (a, r) = if a + 1 == sh { (0, r + 1) } else { (a + 1, r) };
                 if sw == 1 && s[3] == 1 {
                     copy_run(&mut buf[row + pw..row + pw + self.w], &src[from..from + self.w]);
-                    continue;
-                }
-                let step = sw * s[3];
-                for &[at, w0, len] in &runs {
-                    let from = from + w0 * s[3];
-                    for (t, v) in buf[row + at..row + at + len].iter_mut().enumerate() {
-                        *v = src[from + t * step];
+                } else if let (&[even, odd], 2, 1) = (&runs[..], sw, s[3]) {
+                    // Stride 2: pairs of input columns to the two phases side by side, a
+                    // loop the compiler vectorises (runs start at input columns 0 and 1).
+                    let (even, odd) = if even[1] == 0 { (even, odd) } else { (odd, even) };
+                    let row_in = &src[from..from + self.w];
+                    let (e, o) = (row + even[0], row + odd[0]);
+                    for (t, pair) in row_in.chunks_exact(2).enumerate() {
+                        buf[e + t] = pair[0];
+                        buf[o + t] = pair[1];
+                    }
+                    if let [last] = row_in.chunks_exact(2).remainder() {
+                        buf[e + self.w / 2] = *last;
+                    }
+                } else {
+                    let step = sw * s[3];
+                    for &[at, w0, len] in &runs {
+                        let from = from + w0 * s[3];
+                        for (t, v) in buf[row + at..row + at + len].iter_mut().enumerate() {
+                            *v = src[from + t * step];
+                        }
                     }
                 }
             }

@@ -16,14 +16,20 @@ const LANES: usize = 8;
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn max_pool_plane(p: PoolPlane<'_>) {
     // SAFETY: forwarded.
-    unsafe { if p.kernel == 2 { row::<2>(p) } else { row::<3>(p) } }
+    unsafe {
+        match (p.kernel, p.winners.is_some()) {
+            (2, true) => row::<2, true>(p),
+            (2, false) => row::<2, false>(p),
+            (_, true) => row::<3, true>(p),
+            (_, false) => row::<3, false>(p),
+        }
+    }
 }
 
 /// # Safety
-/// As [`max_pool_plane`], with `K = p.kernel`.
+/// As [`max_pool_plane`], with `K = p.kernel` and `WINNERS = p.winners.is_some()`.
 #[target_feature(enable = "avx2")]
-unsafe fn row<const K: usize>(mut p: PoolPlane<'_>) {
-    let (src, len) = (p.src.as_ptr(), p.src.len());
+unsafe fn row<const K: usize, const WINNERS: bool>(mut p: PoolPlane<'_>) {
     // Tap t of a window (row-major) sits `offset[t]` after its top-left tap.
     let offset: [usize; 9] = std::array::from_fn(|t| (t / K) * p.row_stride + t % K);
     let chunks = p.count.div_ceil(LANES);
@@ -32,32 +38,12 @@ unsafe fn row<const K: usize>(mut p: PoolPlane<'_>) {
         let n = (p.count - q).min(LANES);
         let base = p.at + 2 * r * p.row_stride + 2 * q;
         let o = r * p.count + q;
-        let (mut best, mut value, mut tap, mut nan) =
-            (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_si256(), _mm256_setzero_ps());
-        for i in 0..K {
-            let row = base + i * p.row_stride;
-            // SAFETY: columns row..row + 2n − 1 (and, for K = 3, row + 2n) are taps of the
-            // row's windows, inside the asserted extent; whole vectors only inside `src`.
-            let (even, odd) = unsafe { split(src.add(row), 2 * n, len - row) };
-            let mut taps = [even, odd, even];
-            if K == 3 {
-                // SAFETY: as above, from column row + 2.
-                taps[2] = unsafe { split(src.add(row + 2), 2 * n - 1, len - row - 2) }.0;
-            }
-            for (j, &v) in taps.iter().enumerate().take(K) {
-                let v_nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v);
-                if i == 0 && j == 0 {
-                    (best, value, nan) = (v, v, v_nan);
-                    continue;
-                }
-                let greater = _mm256_cmp_ps::<_CMP_GT_OQ>(v, best);
-                let take = _mm256_andnot_ps(nan, _mm256_or_ps(greater, v_nan));
-                nan = _mm256_or_ps(nan, v_nan);
-                best = _mm256_max_ps(v, best);
-                value = _mm256_blendv_ps(value, v, take);
-                let k = _mm256_set1_epi32((i * K + j) as i32);
-                tap = _mm256_blendv_epi8(tap, k, _mm256_castps_si256(take));
-            }
+        // SAFETY: the windows of outputs q..q + n of row r are inside the asserted extent.
+        let (mut value, mut tap, nan) = unsafe { windows::<K, WINNERS>(p.src, base, p.row_stride, n) };
+        if !WINNERS && _mm256_movemask_ps(nan) != 0 {
+            // A NaN wins its window with its own bits: found by the full scan (rare).
+            // SAFETY: as above.
+            (value, tap, _) = unsafe { windows::<K, true>(p.src, base, p.row_stride, n) };
         }
         // SAFETY: outputs o..o + n lie inside `out` (asserted).
         unsafe { store(p.out.as_mut_ptr().add(o), value, n) };
@@ -70,6 +56,57 @@ unsafe fn row<const K: usize>(mut p: PoolPlane<'_>) {
             }
         }
     }
+}
+
+/// The windows of `n ≤ 8` outputs side by side, the first one's top-left tap at `src[base]`:
+/// with `TRACK`, each window's first maximum (a NaN wins, the first one) and its tap in
+/// row-major order; without, only the maximum of the values other than NaN (or a NaN when
+/// the first tap is one) and a mask of the windows holding a NaN.
+///
+/// # Safety
+/// AVX2; taps `base + i·row_stride + 2l + j` (i, j < K, l < n) inside `src`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn windows<const K: usize, const TRACK: bool>(
+    src: &[f32],
+    base: usize,
+    row_stride: usize,
+    n: usize,
+) -> (__m256, __m256i, __m256) {
+    let (ptr, len) = (src.as_ptr(), src.len());
+    let (mut best, mut value, mut tap, mut nan) =
+        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_si256(), _mm256_setzero_ps());
+    for i in 0..K {
+        let row = base + i * row_stride;
+        // SAFETY: columns row..row + 2n − 1 (and, for K = 3, row + 2n) are taps of the
+        // windows, inside `src`; whole vectors only where 16 floats are.
+        let (even, odd) = unsafe { split(ptr.add(row), 2 * n, len - row) };
+        let mut taps = [even, odd, even];
+        if K == 3 {
+            // SAFETY: as above, from column row + 2.
+            taps[2] = unsafe { split(ptr.add(row + 2), 2 * n - 1, len - row - 2) }.0;
+        }
+        for (j, &v) in taps.iter().enumerate().take(K) {
+            let v_nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v);
+            if i == 0 && j == 0 {
+                (best, value, nan) = (v, v, v_nan);
+                continue;
+            }
+            if !TRACK {
+                nan = _mm256_or_ps(nan, v_nan);
+                best = _mm256_max_ps(v, best);
+                continue;
+            }
+            let greater = _mm256_cmp_ps::<_CMP_GT_OQ>(v, best);
+            let take = _mm256_andnot_ps(nan, _mm256_or_ps(greater, v_nan));
+            nan = _mm256_or_ps(nan, v_nan);
+            best = _mm256_max_ps(v, best);
+            value = _mm256_blendv_ps(value, v, take);
+            let k = _mm256_set1_epi32((i * K + j) as i32);
+            tap = _mm256_blendv_epi8(tap, k, _mm256_castps_si256(take));
+        }
+    }
+    (if TRACK { value } else { best }, tap, nan)
 }
 
 /// The even and odd columns of the `len ≤ 16` floats at `at` (lanes past them are zero,
