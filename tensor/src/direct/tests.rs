@@ -218,9 +218,10 @@ proptest! {
     }
 }
 
-/// Wide layers: several chunks of filter vectors (up to 80 filters), more taps than a tile
+/// Wide layers (too slow for Miri): several chunks of filter vectors (up to 80 filters), more taps than a tile
 /// of weights fits in registers, and tall images (several tiles per row).
 #[test]
+#[cfg_attr(miri, ignore)]
 fn wide_layers_match_the_im2col_path() {
     let cases = [
         ([2, 16, 14, 14], 32, Window2d::square(3, 1, 1)),
