@@ -5,14 +5,15 @@
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`) and a nightly toolchain; without one it
 # sets RUSTC_BOOTSTRAP=1 so that stable rustc takes the nightly flags. The seed corpora
-# are written first (src/make_seeds.rs); corpora grow in corpus/<target>/, crashes land
+# are written first (src/make_seeds.rs, and the committed seeds/<target>/ copied in);
+# corpora grow in corpus/<target>/, crashes land
 # in artifacts/<target>/ and each run's log in logs/<target>.log. libFuzzer counts a
 # single allocation over 300 MB as a crash (-malloc_limit_mb), and an input that runs
 # over 10 s as one too (-timeout). Exit status 1 if any target crashed.
 set -uo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-600}"
-targets="${TARGETS:-idx checkpoint image}"
+targets="${TARGETS:-idx checkpoint image spec image_folder http}"
 
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   cargo=(cargo +nightly)
@@ -23,6 +24,11 @@ fi
 command -v cargo-fuzz >/dev/null || { echo "fuzz/run.sh: cargo-fuzz is not installed (cargo install cargo-fuzz)" >&2; exit 2; }
 
 "${cargo[@]}" run --quiet --release --bin make_seeds || exit 2
+for t in $targets; do
+  if [ -d "seeds/$t" ]; then
+    mkdir -p "corpus/$t" && cp seeds/"$t"/* "corpus/$t/"
+  fi
+done
 mkdir -p logs
 status=0
 for t in $targets; do

@@ -1,7 +1,7 @@
 //! Gradient checking: the tape's gradients against central finite differences in f64.
 
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use thiserror::Error;
 
 use tensor::Tensor;
@@ -134,45 +134,97 @@ where
     let mut work: Vec<Tensor<f64>> = inputs.iter().map(Tensor::to_contiguous).collect();
     let mut reports = Vec::with_capacity(inputs.len());
     for (input, grad) in analytic.iter().enumerate() {
-        let numel = work[input].numel();
-        let elements: Vec<usize> = match config.max_elements {
-            Some(k) if k < numel => rand::seq::index::sample(&mut rng, numel, k).into_vec(),
-            _ => (0..numel).collect(),
-        };
-        let grad = grad.to_vec();
-        let mut report = InputReport { checked: 0, max_abs_error: 0.0, max_rel_error: 0.0 };
-        for &flat in &elements {
+        let value_at = |flat: usize, delta: f64| {
             let original = work[input].as_mut_slice()[flat];
-            work[input].as_mut_slice()[flat] = original + config.eps;
-            let plus = evaluate(&work)?;
-            work[input].as_mut_slice()[flat] = original - config.eps;
-            let minus = evaluate(&work)?;
+            work[input].as_mut_slice()[flat] = original + delta;
+            let value = evaluate(&work);
             work[input].as_mut_slice()[flat] = original;
-
-            let numeric = (plus - minus) / (2.0 * config.eps);
-            let analytic = grad[flat];
-            let diff = (analytic - numeric).abs();
-            let tolerance = config.atol + config.rtol * numeric.abs();
-            if diff > tolerance || diff.is_nan() {
-                return Err(GradcheckError::Mismatch {
-                    input,
-                    index: unravel(flat, inputs[input].shape()),
-                    analytic,
-                    numeric,
-                    tolerance,
-                });
-            }
-            report.checked += 1;
-            report.max_abs_error = report.max_abs_error.max(diff);
-            report.max_rel_error = report.max_rel_error.max(diff / numeric.abs().max(config.atol));
-        }
-        reports.push(report);
+            value
+        };
+        let mismatch = |m: ElementMismatch| GradcheckError::Mismatch {
+            input,
+            index: m.index,
+            analytic: m.analytic,
+            numeric: m.numeric,
+            tolerance: m.tolerance,
+        };
+        reports.push(check_tensor(grad, config, &mut rng, value_at, mismatch)?);
     }
     Ok(GradcheckReport { inputs: reports })
 }
 
+/// An element whose analytic gradient and central difference differ beyond tolerance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElementMismatch {
+    /// The element's multi-index.
+    pub index: Vec<usize>,
+    /// The analytic gradient.
+    pub analytic: f64,
+    /// The central difference.
+    pub numeric: f64,
+    /// `atol + rtol·|numeric|`, which `|analytic − numeric|` exceeded.
+    pub tolerance: f64,
+}
+
+/// Compares `analytic`, the gradient of a scalar `s` with respect to one tensor `θ`, with
+/// the central differences `(s(θ + h·eᵢ) − s(θ − h·eᵢ)) / 2h` (`h = config.eps`): every
+/// element, or `config.max_elements` of them drawn from `rng`. `value_at(i, δ)` returns `s`
+/// with the row-major element `i` of `θ` moved by `δ` (and puts it back), so `θ` can be
+/// anything the caller can perturb in place: an input of [`gradcheck()`], a module's
+/// parameter. A mismatch `|analytic − numeric| > atol + rtol·|numeric|` (or NaN) stops the
+/// check with `mismatch(…)`; otherwise the largest errors are returned.
+///
+/// ```
+/// use autograd::{check_tensor, GradcheckConfig};
+/// use rand::SeedableRng;
+/// use tensor::Tensor;
+///
+/// // s(θ) = Σ θᵢ³, so ∂s/∂θᵢ = 3θᵢ².
+/// let mut theta = vec![0.5, -1.5, 2.0];
+/// let analytic = Tensor::from_vec(&[3], theta.iter().map(|t| 3.0 * t * t).collect())?;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let value_at = |i: usize, delta: f64| -> Result<f64, String> {
+///     theta[i] += delta;
+///     let s = theta.iter().map(|t| t * t * t).sum();
+///     theta[i] -= delta;
+///     Ok(s)
+/// };
+/// let report = check_tensor(&analytic, &GradcheckConfig::default(), &mut rng, value_at, |m| format!("{m:?}"))?;
+/// assert_eq!(report.checked, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_tensor<E, R: Rng + ?Sized>(
+    analytic: &Tensor<f64>,
+    config: &GradcheckConfig,
+    rng: &mut R,
+    mut value_at: impl FnMut(usize, f64) -> Result<f64, E>,
+    mismatch: impl FnOnce(ElementMismatch) -> E,
+) -> Result<InputReport, E> {
+    let (analytic_shape, numel) = (analytic.shape(), analytic.numel());
+    let elements: Vec<usize> = match config.max_elements {
+        Some(k) if k < numel => rand::seq::index::sample(rng, numel, k).into_vec(),
+        _ => (0..numel).collect(),
+    };
+    let grad = analytic.to_vec();
+    let mut report = InputReport { checked: 0, max_abs_error: 0.0, max_rel_error: 0.0 };
+    for flat in elements {
+        let numeric = (value_at(flat, config.eps)? - value_at(flat, -config.eps)?) / (2.0 * config.eps);
+        let analytic = grad[flat];
+        let diff = (analytic - numeric).abs();
+        let tolerance = config.atol + config.rtol * numeric.abs();
+        if diff > tolerance || diff.is_nan() {
+            let index = unravel(flat, analytic_shape);
+            return Err(mismatch(ElementMismatch { index, analytic, numeric, tolerance }));
+        }
+        report.checked += 1;
+        report.max_abs_error = report.max_abs_error.max(diff);
+        report.max_rel_error = report.max_rel_error.max(diff / numeric.abs().max(config.atol));
+    }
+    Ok(report)
+}
+
 /// The multi-index of a row-major flat index.
-fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+pub(crate) fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     let mut index = vec![0; shape.len()];
     for (i, &d) in index.iter_mut().zip(shape).rev() {
         *i = flat % d;

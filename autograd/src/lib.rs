@@ -53,7 +53,9 @@ mod tape;
 pub use collective::{AbortOnPanic, ReduceGroup};
 pub use context::StepContext;
 pub use error::{AutogradError, Result};
-pub use gradcheck::{GradcheckConfig, GradcheckError, GradcheckReport, InputReport, gradcheck};
+pub use gradcheck::{
+    ElementMismatch, GradcheckConfig, GradcheckError, GradcheckReport, InputReport, check_tensor, gradcheck,
+};
 pub use gradients::Gradients;
 pub use op::Op;
 pub use ops::{BatchNormOutput, BatchStats, softmax_rows};

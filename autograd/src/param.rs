@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tensor::{Element, Tensor};
+use tensor::Tensor;
 
 /// The identity of a [`Param`], unique within the process; gradients are looked up by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,7 +49,7 @@ impl<T: Clone> Clone for Param<T> {
     }
 }
 
-impl<T: Element> std::fmt::Debug for Param<T> {
+impl<T> std::fmt::Debug for Param<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Param({:?}, shape {:?})", self.id, self.value.shape())
     }

@@ -4,8 +4,8 @@
 //! f64; with a fused ReLU, the same numbers as batch norm then ReLU, and finite differences
 //! away from the kink. The sharded op is in `batch_norm_shards.rs`.
 
-mod bn_common;
-mod common;
+use crate::bn_common;
+use crate::common;
 
 use autograd::strategies;
 use autograd::{AutogradError, BatchStats, Tape};

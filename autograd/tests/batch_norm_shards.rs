@@ -3,8 +3,8 @@
 //! gradients, statistics, summed parameter gradients), also with a shard of one sample or of
 //! none; and a shard that fails, panics or disagrees makes the others fail instead of hang.
 
-mod bn_common;
-mod common;
+use crate::bn_common;
+use crate::common;
 
 use std::sync::{Arc, mpsc};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The op catalogue's suite over every entry of the library: gradients against central
 //! differences in f64, f32 against f64, non-contiguous inputs against contiguous copies,
 //! errors on wrong shapes, and the conventions at kinks and ties. Prints each entry's
-//! counts (`cargo test --test catalogue -- --nocapture`).
+//! counts (`cargo test -p autograd --test integration catalogue:: -- --nocapture`).
 
 use autograd::catalogue::{self, SuiteConfig};
 
@@ -58,4 +58,34 @@ fn every_entry_passes_the_suite() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The `.rs` files of `src/<dir>` other than `mod.rs`, sorted.
+fn files(dir: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".rs") && n != "mod.rs")
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_catalogue_is_laid_out_as_the_ops() {
+    assert_eq!(files("catalogue/ops"), files("ops"));
+}
+
+#[test]
+fn the_index_of_vjp_rules_has_a_row_per_op_file() {
+    let index =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ops/mod.rs")).unwrap();
+    let rows: Vec<&str> = index.lines().filter(|l| l.starts_with("//! | `")).collect();
+    let listed: Vec<String> = rows.iter().map(|r| r.split('`').nth(1).unwrap().to_string()).collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), listed.len(), "a file listed twice: {listed:?}");
+    assert_eq!(sorted, files("ops"));
 }

@@ -4,7 +4,7 @@
 //! naive index-loop implementation, and its gradients w.r.t. x, W1, b1 and W2 must pass
 //! gradcheck (half of the cases pool with the fused `max_pool2d` instead). Points within a margin of a ReLU kink or a max tie are discarded.
 
-mod common;
+use crate::common;
 
 use autograd::{GradcheckConfig, Param, Tape, gradcheck, strategies};
 use common::*;

@@ -2,7 +2,7 @@
 //! input, the element and both values), accept the corrected one, refuse a non-scalar
 //! function, sample exactly `max_elements` elements, and pass function errors through.
 
-mod common;
+use crate::common;
 
 use autograd::{AutogradError, GradcheckConfig, GradcheckError, Op, Var, gradcheck};
 use common::scalar_fn;

@@ -3,7 +3,7 @@
 //! ln, sum and mean over an axis, tanh, sigmoid, leaky ReLU, average pooling and dropout;
 //! their forward values against the definitions; the tape's step context.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! reduced to a scalar by a fixed random weighting (`common::weighted_sum`), so that the
 //! check sees every output element.
 
-mod common;
+use crate::common;
 
 use autograd::Tape;
 use autograd::strategies::{

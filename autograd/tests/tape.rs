@@ -2,7 +2,7 @@
 //! gradients, no-grad mode and its guard, the error variants, custom ops recorded with
 //! `Tape::record`, and gradients that outlive their tape.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -3,7 +3,7 @@
 //! cross-entropy gradient = (P − Y)/N, ties to the first maximum, ReLU'(0) = 0) that
 //! gradcheck cannot decide at a kink.
 
-mod common;
+use crate::common;
 
 use autograd::Tape;
 use common::assert_close;

@@ -22,13 +22,11 @@ impl<T: Element> Module<T> for ReLU {
         Ok(x.relu()?)
     }
 
-    fn activation(&self) -> Option<Activation> {
-        Some(Activation::Relu)
-    }
-
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         ReLU::output_shape(self, input)
     }
+
+    crate::parts!(T; activation: Activation::Relu);
 }
 
 /// `[N, d₁, d₂, …] → [N, d₁·d₂·…]` (row-major, as `torch.flatten(x, 1)`).
@@ -44,6 +42,8 @@ impl<T: Element> Module<T> for Flatten {
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         Flatten::output_shape(self, input)
     }
+
+    crate::parts!(T);
 }
 
 impl Flatten {

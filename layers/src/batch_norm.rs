@@ -16,11 +16,14 @@
 //! over the shards, so every shard normalises alike and the running statistics, updated by
 //! shard 0 only, are the whole batch's. Without a context the tape's batch is the batch.
 
+use std::fmt;
+
 use autograd::{Param, Var};
 use tensor::{Activation, Element, Tensor};
 
 use crate::buffer::Buffer;
 use crate::error::{LayerError, Result};
+use crate::faces::Fuse;
 use crate::module::Module;
 
 /// Which input a [`BatchNorm`] takes: PyTorch's `BatchNorm1d` or `BatchNorm2d`.
@@ -89,7 +92,7 @@ impl<T: Element> BatchNorm<T> {
     pub fn with_eps(mut self, eps: f64) -> Result<Self> {
         if !(eps > 0.0 && eps.is_finite()) {
             return Err(LayerError::Config {
-                what: self.describe_layer(),
+                what: format!("{self:?}"),
                 reason: format!("eps {eps} must be positive"),
             });
         }
@@ -101,7 +104,7 @@ impl<T: Element> BatchNorm<T> {
     pub fn with_momentum(mut self, momentum: f64) -> Result<Self> {
         if !(0.0..=1.0).contains(&momentum) {
             return Err(LayerError::Config {
-                what: self.describe_layer(),
+                what: format!("{self:?}"),
                 reason: format!("momentum {momentum} must be in [0, 1]"),
             });
         }
@@ -134,10 +137,6 @@ impl<T: Element> BatchNorm<T> {
         self.num_batches_tracked.get().item().map_or(0, |v| v.to_f64_exact() as u64)
     }
 
-    fn describe_layer(&self) -> String {
-        format!("BatchNorm{}({}, eps {:e}, momentum {})", self.kind.suffix(), self.channels, self.eps, self.momentum)
-    }
-
     fn forward_with<'t>(&self, x: Var<'t, T>, act: Option<Activation>) -> Result<Var<'t, T>> {
         self.check(&x.shape())?;
         let tape = x.tape();
@@ -166,7 +165,7 @@ impl<T: Element> BatchNorm<T> {
                 BatchNormKind::D1 => format!("[N, {}]", self.channels),
                 BatchNormKind::D2 => format!("[N, {}, H, W]", self.channels),
             };
-            return Err(LayerError::InputShape { module: self.describe_layer(), expected, got: input.to_vec() });
+            return Err(LayerError::InputShape { module: format!("{self:?}"), expected, got: input.to_vec() });
         }
         Ok(())
     }
@@ -192,14 +191,15 @@ impl BatchNormKind {
     }
 }
 
+impl<T> fmt::Debug for BatchNorm<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BatchNorm{}({}, eps {:e}, momentum {})", self.kind.suffix(), self.channels, self.eps, self.momentum)
+    }
+}
+
 impl<T: Element> Module<T> for BatchNorm<T> {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
         self.forward_with(x, None)
-    }
-
-    /// One op: the activation is applied in the normalisation's output pass.
-    fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
-        self.forward_with(x, Some(act))
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -207,27 +207,17 @@ impl<T: Element> Module<T> for BatchNorm<T> {
         Ok(input.to_vec())
     }
 
-    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {
-        f("weight", &self.weight);
-        f("bias", &self.bias);
-    }
+    crate::parts!(T;
+        params: weight, bias;
+        buffers: running_mean, running_var, num_batches_tracked;
+        training: training;
+        faces: Fuse
+    );
+}
 
-    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<T>)) {
-        f("weight", &mut self.weight);
-        f("bias", &mut self.bias);
-    }
-
-    fn visit_buffers<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Buffer<T>)) {
-        f("running_mean", &self.running_mean);
-        f("running_var", &self.running_var);
-        f("num_batches_tracked", &self.num_batches_tracked);
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    fn describe(&self) -> String {
-        self.describe_layer()
+/// One op: the activation is applied in the normalisation's output pass.
+impl<T: Element> Fuse<T> for BatchNorm<T> {
+    fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
+        self.forward_with(x, Some(act))
     }
 }

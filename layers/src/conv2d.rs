@@ -9,11 +9,14 @@
 //! written straight into N×F×oh×ow order); [`Conv2d::forward_matrix_form`] records the derivation's chain op by
 //! op, for study and as the reference the fused op is tested against.
 
+use std::fmt;
+
 use autograd::{Param, Var};
 use rand::Rng;
 use tensor::{Activation, Element, Window2d};
 
 use crate::error::{LayerError, Result};
+use crate::faces::{Fuse, MatrixForm};
 use crate::init::{Init, bias_uniform, fans};
 use crate::module::Module;
 
@@ -109,7 +112,7 @@ impl<T: Element> Conv2d<T> {
 
     fn check(&self, input: &[usize]) -> Result<tensor::WindowDims> {
         let err = || LayerError::InputShape {
-            module: self.describe(),
+            module: describe(&self.config),
             expected: format!("[N, {}, H, W] with H, W large enough for the kernel", self.config.in_channels),
             got: input.to_vec(),
         };
@@ -146,17 +149,14 @@ impl<T: Element> Conv2d<T> {
 }
 
 fn describe(c: &Conv2dConfig) -> String {
-    let w = &c.window;
-    format!(
-        "Conv2d({}→{}, kernel {}×{}, stride {:?}, padding {:?}{})",
-        c.in_channels,
-        c.out_channels,
-        w.kernel[0],
-        w.kernel[1],
-        w.stride,
-        w.padding,
-        if c.bias { "" } else { ", no bias" }
-    )
+    let bias = if c.bias { "" } else { ", no bias" };
+    format!("Conv2d({}→{}, {}{bias})", c.in_channels, c.out_channels, c.window)
+}
+
+impl<T> fmt::Debug for Conv2d<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&describe(&self.config))
+    }
 }
 
 impl<T: Element> Module<T> for Conv2d<T> {
@@ -164,31 +164,23 @@ impl<T: Element> Module<T> for Conv2d<T> {
         self.forward_with(x, None)
     }
 
-    /// One op: the activation is applied where the bias is added.
-    fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
-        self.forward_with(x, Some(act))
-    }
-
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let d = self.check(input)?;
         Ok(vec![d.n, self.config.out_channels, d.oh, d.ow])
     }
 
-    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {
-        f("weight", &self.weight);
-        self.bias.iter().for_each(|b| f("bias", b));
-    }
+    crate::parts!(T; params: weight, bias; faces: Fuse, MatrixForm);
+}
 
-    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<T>)) {
-        f("weight", &mut self.weight);
-        self.bias.iter_mut().for_each(|b| f("bias", b));
+/// One op: the activation is applied where the bias is added.
+impl<T: Element> Fuse<T> for Conv2d<T> {
+    fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
+        self.forward_with(x, Some(act))
     }
+}
 
-    fn describe(&self) -> String {
-        describe(&self.config)
-    }
-
-    /// `a = im2col(x): [N·oh·ow, C·kh·kw]`, `Wm: [C·kh·kw, F]`, `z = a·Wm + 1·bᵀ: [N·oh·ow, F]`.
+/// `a = im2col(x): [N·oh·ow, C·kh·kw]`, `Wm: [C·kh·kw, F]`, `z = a·Wm + 1·bᵀ: [N·oh·ow, F]`.
+impl<T: Element> MatrixForm for Conv2d<T> {
     fn matrix_shapes(&self, input: &[usize]) -> Vec<(String, Vec<usize>)> {
         let Ok(d) = self.check(input) else { return Vec::new() };
         let (f, taps) = (self.config.out_channels, self.config.in_channels * self.config.window.kernel_area());

@@ -16,6 +16,8 @@
 //! evaluation mode (`set_training(false)`) for inference. With `p = 0` the layer is the
 //! identity in both modes and needs no context.
 
+use std::fmt;
+
 use autograd::{StepContext, Var};
 use tensor::{Element, Tensor};
 
@@ -23,7 +25,7 @@ use crate::error::{LayerError, Result};
 use crate::module::Module;
 
 /// An inverted-dropout layer; see the module documentation. Starts in training mode.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 pub struct Dropout {
     p: f64,
     layer: u64,
@@ -80,9 +82,9 @@ impl Dropout {
         Ok(())
     }
 
-    /// The layer with its configuration.
+    /// The layer with its configuration (its `Debug` text).
     pub fn describe(&self) -> String {
-        format!("Dropout(p={}, layer id {})", self.p, self.layer)
+        format!("{self:?}")
     }
 }
 
@@ -110,11 +112,11 @@ impl<T: Element> Module<T> for Dropout {
         Ok(input.to_vec())
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
+    crate::parts!(T; training: training);
+}
 
-    fn describe(&self) -> String {
-        Dropout::describe(self)
+impl fmt::Debug for Dropout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dropout(p={}, layer id {})", self.p, self.layer)
     }
 }

@@ -28,6 +28,14 @@ pub enum LayerError {
         /// What is wrong.
         reason: String,
     },
+    /// Two modules' states (parameters and buffers by name) do not match.
+    #[error("state {name:?}: {reason}")]
+    State {
+        /// The parameter's or buffer's dotted name.
+        name: String,
+        /// How it differs.
+        reason: String,
+    },
     /// An op failed while recording or differentiating.
     #[error(transparent)]
     Autograd(#[from] AutogradError),

@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use thiserror::Error;
 
-use autograd::{AutogradError, GradcheckConfig, Tape, Var};
+use autograd::{AutogradError, ElementMismatch, GradcheckConfig, Tape, Var, check_tensor};
 use tensor::Tensor;
 
 use crate::error::LayerError;
@@ -108,48 +108,37 @@ pub fn gradcheck_module<M: Module<f64> + ?Sized>(
     let mut tensors = Vec::with_capacity(analytic.len());
     let mut work = input.to_contiguous();
     for (k, (name, grad)) in analytic.iter().enumerate() {
-        let (shape, numel) = (grad.shape().to_vec(), grad.numel());
-        let elements: Vec<usize> = match config.max_elements {
-            Some(m) if m < numel => rand::seq::index::sample(&mut rng, numel, m).into_vec(),
-            _ => (0..numel).collect(),
-        };
-        let grad = grad.to_vec();
-        let mut check = TensorCheck { name: name.clone(), shape, checked: 0, max_abs_error: 0.0, max_rel_error: 0.0 };
-        for flat in elements {
-            let mut at = |delta: f64| -> Result<f64, ModuleGradcheckError> {
-                let previous = if k == 0 {
-                    nudge(&mut work, flat, delta)
-                } else {
-                    nudge(&mut module.named_parameters_mut()[k - 1].1.value, flat, delta)
-                };
-                let s = weighted_output(module, &work, &weights);
-                if k == 0 {
-                    work.as_mut_slice()[flat] = previous;
-                } else {
-                    module.named_parameters_mut()[k - 1].1.value.as_mut_slice()[flat] = previous;
-                }
-                s
+        let shape = grad.shape().to_vec();
+        let value_at = |flat: usize, delta: f64| -> Result<f64, ModuleGradcheckError> {
+            let previous = if k == 0 {
+                nudge(&mut work, flat, delta)
+            } else {
+                nudge(&mut module.named_parameters_mut()[k - 1].1.value, flat, delta)
             };
-            let numeric = (at(config.eps)? - at(-config.eps)?) / (2.0 * config.eps);
-            let analytic = grad[flat];
-            let diff = (analytic - numeric).abs();
-            let tolerance = config.atol + config.rtol * numeric.abs();
-            if diff > tolerance || diff.is_nan() {
-                let index = unravel(flat, &check.shape);
-                return Err(ModuleGradcheckError::Mismatch {
-                    name: check.name,
-                    shape: check.shape,
-                    index,
-                    analytic,
-                    numeric,
-                    tolerance,
-                });
+            let s = weighted_output(module, &work, &weights);
+            if k == 0 {
+                work.as_mut_slice()[flat] = previous;
+            } else {
+                module.named_parameters_mut()[k - 1].1.value.as_mut_slice()[flat] = previous;
             }
-            check.checked += 1;
-            check.max_abs_error = check.max_abs_error.max(diff);
-            check.max_rel_error = check.max_rel_error.max(diff / numeric.abs().max(config.atol));
-        }
-        tensors.push(check);
+            s
+        };
+        let mismatch = |m: ElementMismatch| ModuleGradcheckError::Mismatch {
+            name: name.clone(),
+            shape: shape.clone(),
+            index: m.index,
+            analytic: m.analytic,
+            numeric: m.numeric,
+            tolerance: m.tolerance,
+        };
+        let report = check_tensor(grad, config, &mut rng, value_at, mismatch)?;
+        tensors.push(TensorCheck {
+            name: name.clone(),
+            shape: shape.clone(),
+            checked: report.checked,
+            max_abs_error: report.max_abs_error,
+            max_rel_error: report.max_rel_error,
+        });
     }
     Ok(ModuleReport { tensors })
 }
@@ -209,14 +198,4 @@ fn analytic_gradients<M: Module<f64> + ?Sized>(
         out.push((name, grads.param(p).cloned().map_or_else(|| zeros(p.shape()), Ok)?));
     }
     Ok(out)
-}
-
-/// The multi-index of a row-major flat index.
-fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
-    let mut index = vec![0; shape.len()];
-    for (i, &d) in index.iter_mut().zip(shape).rev() {
-        *i = flat % d;
-        flat /= d;
-    }
-    index
 }

@@ -3,6 +3,8 @@
 //! `∇x = ∇y ⊙ (1(x > 0) + s·1(x ≤ 0))` (subgradient `s` at 0, as PyTorch; the op
 //! `Var::leaky_relu`).
 
+use std::fmt;
+
 use autograd::Var;
 use tensor::Element;
 
@@ -10,7 +12,7 @@ use crate::error::{LayerError, Result};
 use crate::module::Module;
 
 /// `y = max(x, 0) + s·min(x, 0)` element-wise, negative slope `s` (PyTorch's default 0.01).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 pub struct LeakyReLU {
     slope: f64,
 }
@@ -51,7 +53,11 @@ impl<T: Element> Module<T> for LeakyReLU {
         Ok(input.to_vec())
     }
 
-    fn describe(&self) -> String {
-        format!("LeakyReLU(negative slope {})", self.slope)
+    crate::parts!(T);
+}
+
+impl fmt::Debug for LeakyReLU {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LeakyReLU(negative slope {})", self.slope)
     }
 }

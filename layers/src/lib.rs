@@ -1,7 +1,9 @@
 //! Modules to build small CNNs, with initialisers, losses, optimizers and checkpoints.
 //!
-//! A [`Module`] records its forward pass on the tape of its input [`Var`]
-//! and names its parameters PyTorch style. [`Conv2d`] is the derivation's im2col → matmul →
+//! A [`Module`] records its forward pass on the tape of its input [`Var`] and lists its
+//! parts (parameters named PyTorch style, buffers, children) in one line of [`parts!`] or
+//! [`children!`]; fusion ([`Fuse`]) and the derivation's matrices ([`MatrixForm`]) are faces
+//! it may show, and its description is its `Debug` text. [`Conv2d`] is the derivation's im2col → matmul →
 //! bias, with weights in PyTorch's `[out, in, kh, kw]` layout; [`MaxPool2d`] takes any
 //! kernel and stride (overlapping windows too); [`Linear`] keeps PyTorch's `[out, in]`
 //! weight. [`BatchNorm`] (PyTorch's `BatchNorm1d`/`BatchNorm2d`, with running statistics as
@@ -41,6 +43,7 @@ pub mod checkpoint;
 mod conv2d;
 mod dropout;
 mod error;
+mod faces;
 pub mod gradcheck;
 pub mod init;
 mod leaky_relu;
@@ -49,28 +52,37 @@ mod loss;
 mod max_pool2d;
 mod module;
 pub mod optim;
+mod parts;
+mod pool2d;
 mod pool_window;
 pub mod prelude;
 mod sequential;
 mod sigmoid;
+mod state;
 mod tanh;
 
 pub use autograd::{Param, Tape, Var};
 
 pub use activation::{Flatten, ReLU};
-pub use avg_pool2d::AvgPool2d;
+pub use avg_pool2d::{Avg, AvgPool2d};
 pub use batch_norm::{BatchNorm, BatchNormKind};
 pub use buffer::Buffer;
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use error::{CheckpointError, LayerError, Result};
+pub use faces::{Fuse, MatrixForm};
 pub use init::Init;
 pub use leaky_relu::LeakyReLU;
 pub use linear::Linear;
 pub use loss::{cross_entropy, cross_entropy_smoothed, l2_penalty};
-pub use max_pool2d::MaxPool2d;
-pub use module::{Module, visit_child, visit_child_buffers, visit_child_mut};
+pub use max_pool2d::{Max, MaxPool2d};
+pub use module::{Module, output_shape_by_forward};
 pub use optim::{Adam, AdamConfig, DecayFilter, Optimizer, OptimizerState, Sgd, SgdConfig};
+#[doc(hidden)]
+pub use parts::ParamField;
+pub use parts::{Part, PartMut};
+pub use pool2d::{Pool2d, PoolKind};
 pub use sequential::{Sequential, forward_chain};
 pub use sigmoid::Sigmoid;
+pub use state::copy_state;
 pub use tanh::Tanh;

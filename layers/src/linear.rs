@@ -2,11 +2,14 @@
 //!
 //! Gradients (from the ops): `∇Wᵀ = aᵀ·∇z` (so `∇W = ∇zᵀ·a`), `∇b = 1ᵀ·∇z`, `∇a = ∇z·W`.
 
+use std::fmt;
+
 use autograd::{Param, Var};
 use rand::Rng;
 use tensor::Element;
 
 use crate::error::{LayerError, Result};
+use crate::faces::MatrixForm;
 use crate::init::{Init, bias_uniform};
 use crate::module::Module;
 
@@ -48,12 +51,19 @@ impl<T: Element> Linear<T> {
     fn check(&self, input: &[usize]) -> Result<()> {
         if input.len() != 2 || input[1] != self.in_features {
             return Err(LayerError::InputShape {
-                module: self.describe(),
+                module: format!("{self:?}"),
                 expected: format!("[N, {}]", self.in_features),
                 got: input.to_vec(),
             });
         }
         Ok(())
+    }
+}
+
+impl<T> fmt::Debug for Linear<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bias = if self.bias.is_some() { "" } else { ", no bias" };
+        write!(f, "Linear({}→{}{bias})", self.in_features, self.out_features)
     }
 }
 
@@ -73,17 +83,11 @@ impl<T: Element> Module<T> for Linear<T> {
         Ok(vec![input[0], self.out_features])
     }
 
-    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {
-        f("weight", &self.weight);
-        self.bias.iter().for_each(|b| f("bias", b));
-    }
+    crate::parts!(T; params: weight, bias; faces: MatrixForm);
+}
 
-    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<T>)) {
-        f("weight", &mut self.weight);
-        self.bias.iter_mut().for_each(|b| f("bias", b));
-    }
-
-    /// `W: [in, out]` (the derivation's layout, `Wᵀ` of the stored weight) and `z = a·W + b`.
+/// `W: [in, out]` (the derivation's layout, `Wᵀ` of the stored weight) and `z = a·W + b`.
+impl<T: Element> MatrixForm for Linear<T> {
     fn matrix_shapes(&self, input: &[usize]) -> Vec<(String, Vec<usize>)> {
         if self.check(input).is_err() {
             return Vec::new();
@@ -92,14 +96,5 @@ impl<T: Element> Module<T> for Linear<T> {
             ("W".into(), vec![self.in_features, self.out_features]),
             ("z = a·W + b".into(), vec![input[0], self.out_features]),
         ]
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "Linear({}→{}{})",
-            self.in_features,
-            self.out_features,
-            if self.bias.is_some() { "" } else { ", no bias" }
-        )
     }
 }

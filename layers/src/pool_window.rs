@@ -17,7 +17,7 @@ impl PoolWindow {
     pub(crate) fn new(name: &'static str, window: Window2d) -> Result<Self> {
         if window.kernel.contains(&0)
             || window.stride.contains(&0)
-            || (0..2).any(|a| 2 * window.padding[a] > window.kernel[a])
+            || (0..2).any(|a| window.padding[a] > window.kernel[a] / 2)
         {
             return Err(LayerError::Config {
                 what: format!("{name}({window:?})"),
@@ -44,7 +44,6 @@ impl PoolWindow {
 
     /// The layer with its window.
     pub(crate) fn describe(&self) -> String {
-        let w = &self.window;
-        format!("{}(kernel {}×{}, stride {:?}, padding {:?})", self.name, w.kernel[0], w.kernel[1], w.stride, w.padding)
+        format!("{}({})", self.name, self.window)
     }
 }

@@ -9,6 +9,6 @@ pub use tensor::{Tensor, Window2d};
 pub use crate::optim::{Cosine, Schedule, StepDecay};
 pub use crate::{
     Adam, AdamConfig, AvgPool2d, BatchNorm, BatchNormKind, Conv2d, Conv2dConfig, Dropout, Flatten, Init, LayerError,
-    LeakyReLU, Linear, MaxPool2d, Module, Optimizer, ReLU, Sequential, Sgd, SgdConfig, Sigmoid, Tanh, cross_entropy,
-    cross_entropy_smoothed,
+    LeakyReLU, Linear, MaxPool2d, Module, Optimizer, Part, PartMut, ReLU, Sequential, Sgd, SgdConfig, Sigmoid, Tanh,
+    copy_state, cross_entropy, cross_entropy_smoothed,
 };

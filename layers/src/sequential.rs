@@ -1,12 +1,14 @@
 //! A chain of modules, each feeding the next; parameters named `0.weight`, `1.bias`, … as
 //! in PyTorch's `nn.Sequential`, or by the names given with [`Sequential::with_named`].
 
-use autograd::{Param, Var};
+use std::fmt;
+
+use autograd::Var;
 use tensor::Element;
 
-use crate::buffer::Buffer;
 use crate::error::{LayerError, Result};
-use crate::module::{Module, visit_child, visit_child_buffers, visit_child_mut};
+use crate::module::Module;
+use crate::parts::{Part, PartMut};
 
 /// Modules applied in order. Shareable across threads, like every [`Module`].
 pub struct Sequential<T> {
@@ -63,6 +65,11 @@ impl<T: Element> Sequential<T> {
         self.layers.iter().find(|(n, _)| n == name).map(|(_, l)| l.as_ref())
     }
 
+    /// The chain and its modules (its `Debug` text), e.g. `Sequential[Linear(4→2), ReLU]`.
+    pub fn describe(&self) -> String {
+        format!("{self:?}")
+    }
+
     /// The number of modules.
     pub fn len(&self) -> usize {
         self.layers.len()
@@ -95,40 +102,31 @@ impl<T: Element> Module<T> for Sequential<T> {
         Ok(self.shapes(input)?.pop().unwrap_or_else(|| input.to_vec()))
     }
 
-    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {
+    fn visit<'a>(&'a self, f: &mut dyn FnMut(Part<'a, T>)) {
         for (name, layer) in &self.layers {
-            visit_child(name, layer.as_ref(), f);
+            f(Part::Child(name, layer.as_ref()));
         }
     }
 
-    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<T>)) {
+    fn visit_mut<'a>(&'a mut self, f: &mut dyn FnMut(PartMut<'a, T>)) {
         for (name, layer) in &mut self.layers {
-            visit_child_mut(name, layer.as_mut(), f);
+            f(PartMut::Child(name, layer.as_mut()));
         }
     }
+}
 
-    fn visit_buffers<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Buffer<T>)) {
-        for (name, layer) in &self.layers {
-            visit_child_buffers(name, layer.as_ref(), f);
-        }
-    }
-
-    fn set_training(&mut self, training: bool) {
-        for (_, layer) in &mut self.layers {
-            layer.set_training(training);
-        }
-    }
-
-    fn describe(&self) -> String {
-        let inner: Vec<String> = self.layers.iter().map(|(_, l)| l.describe()).collect();
-        format!("Sequential[{}]", inner.join(", "))
+/// `Sequential[Conv2d(…), ReLU, …]`.
+impl<T> fmt::Debug for Sequential<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner: Vec<String> = self.layers.iter().map(|(_, l)| format!("{l:?}")).collect();
+        write!(f, "Sequential[{}]", inner.join(", "))
     }
 }
 
 /// Runs `layers` in order from `x`. A layer followed by an activation layer applies it in
-/// its own output pass ([`Module::forward_activated`]: for a convolution one op, and no
-/// pre-activation tensor kept), with the same numbers as running both. A shape error names
-/// the layer.
+/// its own output pass when it can ([`Fuse`](crate::Fuse): for a convolution one op, and
+/// no pre-activation tensor kept), with the same numbers as running both. A shape error
+/// names the layer.
 pub fn forward_chain<'t, 'a, T: Element>(
     layers: impl IntoIterator<Item = (&'a str, &'a dyn Module<T>)>,
     mut x: Var<'t, T>,

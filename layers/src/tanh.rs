@@ -19,4 +19,6 @@ impl<T: Element> Module<T> for Tanh {
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         Ok(input.to_vec())
     }
+
+    crate::parts!(T);
 }

@@ -1,7 +1,7 @@
 //! `AvgPool2d`, `Tanh`, `Sigmoid`, `LeakyReLU`: gradients against central differences on
 //! random shapes, forward values against naive loops and formulas.
 
-mod common;
+use crate::common;
 
 use autograd::GradcheckConfig;
 use common::{assert_close, out_size, random_tensor, tap, to_f64};
@@ -81,7 +81,7 @@ fn check_activation<M: Module<f64>>(mut layer: M, formula: impl Fn(f64) -> f64) 
         assert_close(&to_f64(&y), &expected, 1e-12, 1e-12);
         assert_eq!(layer.output_shape(shape).unwrap(), shape.to_vec());
         let report = gradcheck_module(&mut layer, &x, &GradcheckConfig::default()).unwrap();
-        assert!(report.tensors[0].max_abs_error < 1e-7, "{}: {report:?}", layer.describe());
+        assert!(report.tensors[0].max_abs_error < 1e-7, "{layer:?}: {report:?}");
     }
 }
 

@@ -2,7 +2,7 @@
 //! batch split over 2 shards on 2 threads against the unsplit batch, evaluation mode and
 //! the running statistics against naive loops, and the buffers through a checkpoint.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 //! the tensor's name and leaves the model as it was; writes are atomic (a failed write
 //! leaves the previous file intact and no temporary file behind).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -2,7 +2,7 @@
 //! the masks' statistics and keys (seed, step, layer, sample), identity in evaluation mode,
 //! and the error without a context.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

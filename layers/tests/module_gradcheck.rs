@@ -72,6 +72,7 @@ impl<T: Element> Op<T> for GainOp<T> {
 }
 
 /// A user's module with one parameter, `gain`.
+#[derive(Debug)]
 struct Gain {
     gain: Param<f64>,
     planted: bool,
@@ -90,17 +91,7 @@ impl Module<f64> for Gain {
         Ok(input.to_vec())
     }
 
-    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<f64>)) {
-        f("gain", &self.gain);
-    }
-
-    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<f64>)) {
-        f("gain", &mut self.gain);
-    }
-
-    fn describe(&self) -> String {
-        "Gain".into()
-    }
+    layers::parts!(f64; params: gain);
 }
 
 fn net_with_gain(planted: bool) -> Sequential<f64> {

@@ -8,7 +8,7 @@
 //! Inputs stay away from the kinks: ReLU inputs at least 0.05 from 0, pooling inputs
 //! pairwise at least 0.01 apart (`strategies::distinct_tensor`), far above the step 1e-6.
 
-mod common;
+use crate::common;
 
 use autograd::strategies::{
     self, GeometryBounds, conv_geometry, distinct_tensor, pool_geometry, tensor_away_from_zero,
@@ -16,7 +16,7 @@ use autograd::strategies::{
 use autograd::{GradcheckConfig, Param, Tape, Var, gradcheck};
 use common::*;
 use layers::{
-    Conv2d, Conv2dConfig, Flatten, Init, Linear, MaxPool2d, Module, ReLU, Sequential, cross_entropy,
+    Conv2d, Conv2dConfig, Flatten, Init, Linear, MaxPool2d, Module, Part, PartMut, ReLU, Sequential, cross_entropy,
     cross_entropy_smoothed, l2_penalty,
 };
 use proptest::prelude::*;
@@ -176,7 +176,9 @@ fn small_cnn_shapes() {
 }
 
 /// A module that applies one Linear twice, `y = L(ReLU(L(x)))`: its parameters are on the
-/// tape twice, and `Gradients::param` must sum both uses.
+/// tape twice, and `Gradients::param` must sum both uses. Its parts are the layer's own
+/// (`weight`, `bias`).
+#[derive(Debug)]
 struct Twice(Linear<f64>);
 
 impl Module<f64> for Twice {
@@ -186,11 +188,11 @@ impl Module<f64> for Twice {
     fn output_shape(&self, input: &[usize]) -> layers::Result<Vec<usize>> {
         self.0.output_shape(input)
     }
-    fn visit_parameters<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<f64>)) {
-        self.0.visit_parameters(f)
+    fn visit<'a>(&'a self, f: &mut dyn FnMut(Part<'a, f64>)) {
+        self.0.visit(f)
     }
-    fn visit_parameters_mut<'a>(&'a mut self, f: &mut dyn FnMut(&str, &'a mut Param<f64>)) {
-        self.0.visit_parameters_mut(f)
+    fn visit_mut<'a>(&'a mut self, f: &mut dyn FnMut(PartMut<'a, f64>)) {
+        self.0.visit_mut(f)
     }
 }
 

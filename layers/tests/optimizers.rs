@@ -9,7 +9,7 @@
 //!   p −= lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε)`.
 //! - AdamW: `p *= 1 − lr·wd`, then Adam without the wd term.
 
-mod common;
+use crate::common;
 
 use autograd::{Gradients, Param, Tape};
 use common::*;

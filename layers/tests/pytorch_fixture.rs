@@ -8,7 +8,7 @@
 //! The tests need no Python: they read the committed files. The script checked that the
 //! input keeps every ReLU input and every pooling maximum at least 1e-3 from a kink.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

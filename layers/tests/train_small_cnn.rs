@@ -7,8 +7,6 @@
 //! random 4×4 quadrant of every channel); the label is the quadrant with the largest mean,
 //! computed from the pixels. Chance-level loss is ln 4 ≈ 1.39.
 
-mod common;
-
 use autograd::Tape;
 use layers::{
     Adam, AdamConfig, Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Module, Optimizer, ReLU, Sequential, Sgd,

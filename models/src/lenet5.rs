@@ -90,8 +90,10 @@ impl<T: Element> Module<T> for LeNet5<T> {
     }
 
     layers::children!(T: c1, c3, c5, f6, f7);
+}
 
-    fn describe(&self) -> String {
-        "LeNet5(C1 6@5×5, S2, C3 16@5×5, S4, C5 120@5×5, F6 84, F7 10)".into()
+impl<T> std::fmt::Debug for LeNet5<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeNet5(C1 6@5×5, S2, C3 16@5×5, S4, C5 120@5×5, F6 84, F7 10)")
     }
 }

@@ -25,8 +25,10 @@ pub mod download;
 pub mod explorer;
 pub mod idx;
 pub mod lenet5;
+pub mod memory;
 pub mod mnist;
 pub mod network;
+pub mod outputs;
 #[cfg(feature = "plot")]
 pub mod plot;
 #[cfg(feature = "images")]

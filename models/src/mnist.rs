@@ -1,6 +1,8 @@
 //! An IDX folder with MNIST's four file names — MNIST itself, Fashion-MNIST, KMNIST, … —
 //! read and checked: images of any size (the same in both splits), one byte per pixel,
-//! labels of one byte; the classes are `0 … max label`.
+//! labels of one byte; the classes are `0 … max label`, named by a `classes.txt` beside
+//! the files when there is one (one name per line, in label order: Fashion-MNIST's
+//! `T-shirt/top`, `Trouser`, …), else by their numbers.
 //!
 //! The preprocessing LeNet-5 takes (pad to 32×32, normalise) is [`Preprocess`](crate::data::Preprocess).
 
@@ -21,6 +23,12 @@ pub const FILES: [&str; 4] = [
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 ];
+
+/// The file of class names beside the IDX files: one name per line, in label order.
+pub const CLASSES_FILE: &str = "classes.txt";
+
+/// The largest `classes.txt` read (names of at most 256 classes, one byte's labels).
+const CLASSES_FILE_LIMIT: u64 = 1 << 20;
 
 /// What is wrong with the MNIST data.
 #[derive(Debug, Error)]
@@ -77,6 +85,14 @@ pub enum MnistError {
         /// The image file.
         path: PathBuf,
     },
+    /// A `classes.txt` that cannot be read, or does not name every label once.
+    #[error("{path}: {reason}")]
+    Classes {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A split whose images have no pixel (0 rows or columns).
     #[error("{path}: images of {rows}×{cols} pixels")]
     NoPixels {
@@ -116,9 +132,38 @@ pub fn load(dir: &Path) -> Result<Mnist, MnistError> {
         return Err(MnistError::ImageSize { path: path(tei)?, rows, cols, expected_rows, expected_cols });
     }
     let classes = train.class_names.len().max(test.class_names.len());
-    train.class_names = ImageSet::numbered_classes(classes);
+    train.class_names = match class_names(&dir.join(CLASSES_FILE), classes)? {
+        Some(names) => names,
+        None => ImageSet::numbered_classes(classes),
+    };
     test.class_names = train.class_names.clone();
     Ok(Mnist { train, test })
+}
+
+/// The names in a `classes.txt` at `path` (`None` when there is no such file) for labels
+/// `0 … labels−1`: at least one non-empty, distinct name per label, at most 256.
+fn class_names(path: &Path, labels: usize) -> Result<Option<Vec<String>>, MnistError> {
+    let bad = |reason: String| MnistError::Classes { path: path.to_path_buf(), reason };
+    let size = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    if size > CLASSES_FILE_LIMIT {
+        return Err(bad(format!("{size} bytes; a list of class names is at most {CLASSES_FILE_LIMIT}")));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let names: Vec<String> = text.trim_end().lines().map(|l| l.trim().to_string()).collect();
+    if let Some(line) = names.iter().position(String::is_empty) {
+        return Err(bad(format!("line {} is empty: one class name per line", line + 1)));
+    }
+    if names.len() < labels || names.len() > 256 {
+        return Err(bad(format!("{} names for labels 0…{}: one name per label, at most 256", names.len(), labels - 1)));
+    }
+    if let Some(i) = (1..names.len()).find(|&i| names[..i].contains(&names[i])) {
+        return Err(bad(format!("line {}: {:?} names two classes", i + 1, names[i])));
+    }
+    Ok(Some(names))
 }
 
 /// Loads one split from its image and label files, checking sizes, counts and labels.

@@ -1,7 +1,8 @@
 //! A trained network as a file: the weights (a PyTorch `state_dict`) with, in the
 //! safetensors metadata, what is needed to use them without repeating any option: the
 //! architecture (`arch`), the image shape (`input`, `C,H,W` before padding), the class
-//! names (`classes`, `/`-separated) and the preprocessing (`preprocess.*`).
+//! names (`classes`, one per line; older files separate them by `/`) and the
+//! preprocessing (`preprocess.*`).
 //!
 //! A weights file without that metadata (written by PyTorch, or by an older `lenet5`) is
 //! read as LeNet-5 on MNIST: 1×28×28 images, classes 0–9, [`Preprocess::mnist`].
@@ -14,8 +15,12 @@ use layers::{CheckpointError, Module};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::arch::{Arch, SpecError};
+use crate::arch::{Arch, NetworkPlan, SpecError};
 use crate::data::{Dataset, Preprocess};
+
+/// Values a network may have beyond those of the file it is built for (4 MiB of f32): past
+/// that, [`NetworkInfo::build_for_file`] refuses before allocating.
+pub const BUILD_SLACK: usize = 1 << 20;
 
 /// What a weights file says about its network.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +70,7 @@ impl NetworkInfo {
         vec![
             ("arch".into(), self.arch.to_string()),
             ("input".into(), input.join(",")),
-            ("classes".into(), self.class_names.join("/")),
+            ("classes".into(), self.class_names.iter().map(|n| format!("{n}\n")).collect()),
         ]
     }
 
@@ -83,18 +88,64 @@ impl NetworkInfo {
             .collect::<Result<_, _>>()?;
         let input: [usize; 3] = dims.try_into().map_err(|_| bad("input", format!("{input:?} is not C,H,W")))?;
         let classes = metadata.get("classes").ok_or_else(|| bad("classes", "missing".into()))?;
-        let class_names: Vec<String> = classes.split('/').map(str::to_string).collect();
+        let class_names = parse_class_names(classes);
         Ok(Some(NetworkInfo { arch, input, class_names }))
     }
 
-    /// Builds the network (weights from `seed`) for images preprocessed by `preprocess`.
-    pub fn build(&self, preprocess: &Preprocess, seed: u64) -> Result<Box<dyn Module<f32>>, SpecError> {
+    /// The network's sizes for images preprocessed by `preprocess`, from shapes alone
+    /// ([`Arch::plan`]).
+    pub fn plan(&self, preprocess: &Preprocess) -> Result<NetworkPlan, SpecError> {
         let shape = preprocess.output_shape(self.input).map_err(|e| SpecError {
             position: None,
             text: String::new(),
             reason: e.to_string(),
         })?;
+        self.arch.plan(shape, Some(self.class_names.len()))
+    }
+
+    /// Builds the network (weights from `seed`) for images preprocessed by `preprocess`.
+    pub fn build(&self, preprocess: &Preprocess, seed: u64) -> Result<Box<dyn Module<f32>>, SpecError> {
+        let shape = self.plan(preprocess)?.input;
         self.arch.build(shape, Some(self.class_names.len()), &mut StdRng::seed_from_u64(seed))
+    }
+
+    /// Builds the network to take the weights of a file holding `held` values: refused
+    /// before anything is allocated when the network has over [`BUILD_SLACK`] more
+    /// parameters and buffers than that (metadata naming a network that the file's tensors
+    /// cannot fill, such as a 16-byte file claiming `linear(5000000000)`). Within the
+    /// slack, the network is built and the file's tensors are checked one by one, which
+    /// names the tensor that is missing or misshapen.
+    pub fn build_for_file(&self, preprocess: &Preprocess, held: usize) -> Result<Box<dyn Module<f32>>, SpecError> {
+        let plan = self.plan(preprocess)?;
+        let needed = plan.parameters() + plan.buffers();
+        if needed > held.saturating_add(BUILD_SLACK) {
+            return Err(SpecError {
+                position: None,
+                text: String::new(),
+                reason: format!("the network has {needed} parameters and buffers, but the file holds {held} values"),
+            });
+        }
+        self.build(preprocess, 0)
+    }
+}
+
+/// The values held by the tensors of `checkpoint` whose names start with `prefix`.
+pub fn held_values(checkpoint: &layers::checkpoint::Checkpoint<f32>, prefix: &str) -> usize {
+    checkpoint
+        .tensors
+        .iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .map(|(_, t)| t.numel())
+        .fold(0, usize::saturating_add)
+}
+
+/// The `classes` metadata: one name per line (as `classes.txt`), or, in files written
+/// before class names could hold a `/`, names separated by `/`.
+fn parse_class_names(classes: &str) -> Vec<String> {
+    if classes.contains('\n') {
+        classes.lines().map(str::to_string).collect()
+    } else {
+        classes.split('/').map(str::to_string).collect()
     }
 }
 
@@ -122,8 +173,9 @@ pub fn load_network(path: &Path) -> Result<LoadedNetwork, NetworkError> {
         }
         None => (NetworkInfo::lenet5_mnist(), Preprocess::mnist()),
     };
-    let mut model =
-        info.build(&preprocess, 0).map_err(|source| NetworkError::Spec { path: path.to_path_buf(), source })?;
+    let mut model = info
+        .build_for_file(&preprocess, held_values(&checkpoint, ""))
+        .map_err(|source| NetworkError::Spec { path: path.to_path_buf(), source })?;
     let names = layers::checkpoint::state_names(model.as_ref());
     if let Some(name) = checkpoint.tensors.keys().find(|n| !names.contains(*n)) {
         return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name: name.clone() }.into());

@@ -288,7 +288,7 @@ pub fn resume_checkpoint(checkpoint: Checkpoint<f32>, path: &Path) -> Result<Res
         .unwrap_or_else(NetworkInfo::lenet5_mnist);
     let preprocess = Preprocess::from_metadata(&checkpoint.metadata).unwrap_or_else(|_| Preprocess::mnist());
     let model = info
-        .build(&preprocess, 0)
+        .build_for_file(&preprocess, crate::network::held_values(&checkpoint, "model."))
         .map_err(|e| ResumeError::Invalid { path: path.to_path_buf(), reason: format!("arch: {e}") })?;
     let trainer = resume_from(checkpoint, model, path)?;
     Ok(Resumed { train_images: trainer.train_images, trainer, info })

@@ -125,7 +125,7 @@ fn batchnorm_is_1d_or_2d_by_the_input_with_pytorchs_names_and_shapes() {
         .map(|(n, s)| (n.to_string(), s))
     );
     let described = net.describe();
-    for needle in ["BatchNorm2d(4", "BatchNorm1d(6", "Dropout(p=0.5, layer id 7)", "AvgPool2d(kernel 2×2"] {
+    for needle in ["BatchNorm2d(4", "BatchNorm1d(6", "Dropout(p=0.5, layer id 7)", "AvgPool2d(2×2, s=2"] {
         assert!(described.contains(needle), "{described} does not mention {needle}");
     }
     assert_eq!(net.output_shape(&[5, 2, 6, 6]).unwrap(), vec![5, 3]);

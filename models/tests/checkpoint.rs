@@ -2,7 +2,7 @@
 //! from another seed, the logits are bit-identical; and through the command, a checkpoint
 //! passed through `train --init-from CKPT --max-steps 0` evaluates exactly as the original.
 
-mod common;
+use crate::common;
 
 use autograd::Tape;
 use layers::Module;

@@ -6,7 +6,7 @@
 //! None of these needs MNIST: the folders given to `eval` hold a tiny MNIST written here,
 //! and `MNIST_MIRROR` points at a closed port so nothing reaches the network.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -250,8 +250,9 @@ fn parse_table(stdout: &str) -> Vec<Row> {
     let mut lines = stdout.lines();
     let header = lines.next().unwrap();
     assert!(header.contains("shape") && header.contains("bytes"), "{header}");
+    // The table ends at the first blank line (the memory estimate follows it).
     lines
-        .filter(|l| !l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
         .map(|line| {
             let tokens: Vec<&str> = line.split_whitespace().collect();
             let is_shape = |t: &&str| t.contains('×') && t.split('×').all(|d| d.parse::<usize>().is_ok());

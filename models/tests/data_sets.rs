@@ -2,7 +2,7 @@
 //! computes, the batches it fills (padding, per-channel normalisation, bytes and floats),
 //! image folders (sorted classes, gray or RGB, one size), and the typed errors.
 
-mod common;
+use crate::common;
 
 use models::data::image_folder::{self, ImageFolderError};
 use models::data::{Dataset, ImageSet, Pixels, Preprocess, TensorSet};

@@ -5,7 +5,7 @@
 //! `MNIST_MIRROR`.
 #![cfg(feature = "download")]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

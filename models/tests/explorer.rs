@@ -7,7 +7,7 @@
 //!   `∇z⁽⁷⁾` against `P − Y`, sampled elements against central differences in f64.
 //! - SGD step: `ΔW = −η·∇W`, the label's probability rises, the caller's weights unchanged.
 
-mod explorer_support;
+use crate::explorer_support;
 
 use autograd::Tape;
 use layers::Module;
@@ -127,9 +127,7 @@ fn backward_matrices_match_the_fused_tape_and_finite_differences() {
     // Central differences in f64 on the largest-gradient element of each parameter and on
     // one input pixel (through ∇x = col2im(∇a⁽⁰⁾)).
     let mut m64 = LeNet5::<f64>::new(&mut StdRng::seed_from_u64(0)).unwrap();
-    for ((_, dst), (_, src)) in m64.named_parameters_mut().into_iter().zip(m.named_parameters()) {
-        dst.value = Tensor::from_vec(src.shape(), src.value.iter().map(f64::from).collect()).unwrap();
-    }
+    layers::copy_state(&mut m64, &m).unwrap();
     let x64: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
     let loss = |m: &LeNet5<f64>, x: &[f64]| -> f64 {
         let tape = Tape::no_grad();

@@ -10,7 +10,7 @@
 //!   the fused forward pass, `∇y⁽ᴸ⁾` against `P − Y`, the routing against the argmax;
 //! - SGD step: `ΔW = −η·∇W`, the label's probability rises, the network unchanged.
 
-mod explorer_support;
+use crate::explorer_support;
 
 use autograd::Tape;
 use layers::Module;

@@ -4,7 +4,7 @@
 //! forward), `/api/step` moves the label's probability up, a wrong-sized image or a label
 //! past the classes gets a 4xx, and answers are gzip-compressed when the client asks.
 
-mod explorer_support;
+use crate::explorer_support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

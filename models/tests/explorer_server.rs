@@ -3,7 +3,7 @@
 //! with a JSON error and the server answers afterwards, also to 8 clients at once; test
 //! images, metrics and plots are served; the page comes from the binary.
 
-mod explorer_support;
+use crate::explorer_support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -2,7 +2,7 @@
 //! that blow up: each is one line on stderr with the right exit status (2 for usage, 1 for
 //! a failed run), never a panic, and a failure keeps the last good checkpoint.
 
-mod resume_support;
+use crate::resume_support;
 
 use std::process::Stdio;
 
@@ -113,6 +113,7 @@ fn a_failed_checkpoint_write_is_an_error_that_keeps_the_previous_checkpoint() {
     first.extend(["--out", s(&out)]);
     lenet5(&first).assert_ok("first run");
     let state = run_dir.join("w.state.safetensors");
+    let metrics = run_dir.join("w.metrics.csv");
     let (weights_before, state_before) = (std::fs::read(&out).unwrap(), std::fs::read(&state).unwrap());
 
     // The same run again under a file-size limit of 64 KiB (the weights file is 247 KB):
@@ -125,7 +126,17 @@ fn a_failed_checkpoint_write_is_an_error_that_keeps_the_previous_checkpoint() {
     run.assert_error_last("a write over the size limit", 1, &[s(&out)]);
     assert_eq!(std::fs::read(&out).unwrap(), weights_before, "the previous weights are intact");
     assert_eq!(std::fs::read(&state).unwrap(), state_before, "the previous state is intact");
-    assert_eq!(list(&run_dir), vec!["w.safetensors", "w.state.safetensors"], "no temporary file is left");
+    // The metrics row of the epoch is written before its checkpoint (so that a kill
+    // between the two repeats the row, which the next run replaces, rather than losing
+    // it): the file holds the header and one row for epoch 1, this run's.
+    let rows = std::fs::read_to_string(&metrics).unwrap();
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    assert!(rows.lines().nth(1).unwrap().starts_with("1,"), "{rows}");
+    assert_eq!(
+        list(&run_dir),
+        vec!["w.metrics.csv", "w.safetensors", "w.state.safetensors"],
+        "no temporary file is left"
+    );
     assert_eq!(load_state(&state).unwrap().trainer.steps, 4);
 }
 

@@ -5,7 +5,7 @@
 //! truncated plain IDX file, one flipped byte of an IDX file), the exact error is checked.
 //! Then one hand-made file per kind of fault the readers name.
 
-mod resume_support;
+use crate::resume_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,8 +6,16 @@
 //!   the decoder's side and allocation limits, so it was decoded and resized in full.
 //!   Fixed: the header is read first and more than `MAX_IMAGE_PIXELS` is refused before
 //!   any pixel is decoded.
+//!
+//! The seeds committed for the targets `spec`, `image_folder` and `http` (`fuzz/seeds/`)
+//! are replayed here through the targets' own checks (`fuzz/src/targets.rs`), so that
+//! each check runs on every test run, not only under the fuzzer.
 
-mod resume_support;
+use crate::resume_support;
+
+#[cfg(feature = "serve")]
+#[path = "../../fuzz/src/targets.rs"]
+mod targets;
 
 use std::path::Path;
 use std::time::Instant;
@@ -52,5 +60,70 @@ fn the_same_jpeg_shrunk_to_an_allowed_size_decodes_or_fails_cleanly() {
     match digit_from_bytes(&small, Path::new("small.jpg")) {
         Ok(pixels) => assert_eq!(pixels.len(), 784),
         Err(e) => assert!(matches!(e, PredictError::Image { .. }), "{e:?}"),
+    }
+}
+
+/// Every committed seed of `target` by name, through `check`.
+#[cfg(feature = "serve")]
+fn replay<R: std::fmt::Debug>(target: &str, check: fn(&[u8]) -> R) -> std::collections::BTreeMap<String, R> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds").join(target);
+    let mut out = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let seed = entry.unwrap().path();
+        let started = Instant::now();
+        let outcome = check(&std::fs::read(&seed).unwrap());
+        let name = seed.file_name().unwrap().to_string_lossy().into_owned();
+        println!("{target}/{name}: {outcome:?} in {:.3} s", started.elapsed().as_secs_f64());
+        out.insert(name, outcome);
+    }
+    out
+}
+
+#[test]
+#[cfg(feature = "serve")]
+fn the_spec_seeds_plan_build_or_fail_cleanly() {
+    use targets::SpecOutcome::*;
+    let outcomes = replay("spec", targets::spec);
+    for (seed, expected) in [
+        ("lenet5", Built),
+        ("lenet5-1998", Built),
+        ("readme-arch", Built),
+        ("every-kind", Built),
+        ("classes", PlanError),
+        ("huge-stride", Built),
+        ("huge-linear", Planned),
+        ("huge-input", Planned),
+        ("huge-padding", PlanError),
+        ("infinite-slope", ParseError),
+        ("unbalanced", ParseError),
+        ("no-parameter", PlanError),
+    ] {
+        assert_eq!(outcomes[seed], expected, "{seed}");
+    }
+}
+
+#[test]
+#[cfg(feature = "serve")]
+fn the_image_folder_seeds_load_or_fail_cleanly() {
+    let outcomes = replay("image_folder", targets::image_folder);
+    assert_eq!(outcomes["gray-two-classes"], Ok(4));
+    assert_eq!(outcomes["rgb-three-classes"], Ok(6));
+    let error = |seed: &str| outcomes[seed].clone().unwrap_err();
+    assert!(error("mixed-sizes").contains("every image must have one size"), "{}", error("mixed-sizes"));
+    assert!(error("header-declares-huge").contains("8000×8000"), "{}", error("header-declares-huge"));
+    assert!(error("truncated").contains("0.png"), "{}", error("truncated"));
+    assert!(outcomes["not-images"].is_err());
+}
+
+#[test]
+#[cfg(feature = "serve")]
+fn the_http_seeds_are_answered_without_a_server_error() {
+    let statuses = replay("http", targets::http);
+    // The valid requests succeed on both networks; the broken ones are the client's fault.
+    for ok in ["pass-lenet5", "step-lenet5", "info-lenet5", "pass-arch", "step-arch", "info-arch"] {
+        assert_eq!(statuses[ok].map(|s| s.as_u16()), Some(200), "{ok}");
+    }
+    for bad in ["pass-short", "step-bad-lr", "pass-nan-text", "test-query"] {
+        assert!(statuses[bad].is_some_and(|s| s.is_client_error()), "{bad}: {:?}", statuses[bad]);
     }
 }

@@ -3,7 +3,7 @@
 //! parameter whose gradient is not finite, and the trainer is left as it was after the
 //! step before; gradient-norm clipping scales every gradient by `F / (‖g‖₂ + 10⁻⁶)`.
 
-mod resume_support;
+use crate::resume_support;
 
 use layers::Module;
 use layers::optim::{clip_grad_norm, first_non_finite_gradient, gradient_norm};

@@ -15,11 +15,11 @@
 //! f7.weight (840), and a seeded random sample of 1,000 elements of each of c3.weight,
 //! c5.weight and f6.weight: 4,226 elements, about 12 s over two tests that run in
 //! parallel. The exhaustive check is the ignored test `every_parameter_element_…`
-//! (`cargo test -p models --test gradcheck_lenet5 -- --ignored`).
+//! (`cargo test -p models --test integration gradcheck_lenet5 -- --ignored`).
 //!
 //! Training runs in f32: its gradients are compared with the f64 ones at batch 64.
 
-mod common;
+use crate::common;
 
 use autograd::{GradcheckConfig, Tape, Var, gradcheck};
 use layers::Module;
@@ -267,10 +267,7 @@ fn f32_gradients_agree_with_f64_at_batch_64() {
     // the f64 model with the same weights, to f32 rounding.
     let m32: LeNet5<f32> = LeNet5::new(&mut StdRng::seed_from_u64(MODEL_SEED)).unwrap();
     let mut m64 = model();
-    for ((n32, p32), (n64, p64)) in m32.named_parameters().into_iter().zip(m64.named_parameters_mut()) {
-        assert_eq!(n32, n64);
-        p64.value = Tensor::from_vec(p32.shape(), p32.value.iter().map(f64::from).collect()).unwrap();
-    }
+    layers::copy_state(&mut m64, &m32).unwrap();
     let x64 = Tensor::<f64>::rand_uniform(&[64, 1, 32, 32], -0.42, 2.8, &mut StdRng::seed_from_u64(9)).unwrap();
     let x32 = Tensor::from_vec(&[64, 1, 32, 32], x64.iter().map(|v| v as f32).collect()).unwrap();
     let labels: Vec<usize> = (0..64).map(|i| (i * 7) % 10).collect();

@@ -70,19 +70,48 @@ fn confusion_plot_writes_a_png_and_an_svg() {
     let confusion: Vec<Vec<usize>> =
         (0..10).map(|t| (0..10).map(|p| if t == p { 950 + t } else { (t + 2 * p) % 5 }).collect()).collect();
     let png = dir.join("confusion.png");
-    confusion_png(&confusion, &png).unwrap();
+    confusion_png(&confusion, &[], &png).unwrap();
     let img = image::open(&png).unwrap().to_rgb8();
     assert_eq!((img.width(), img.height()), (560, 560));
     let (colours, share) = ink(&img);
     assert!(colours > 10 && share > 0.05, "{colours} colours, {share} drawn");
     let svg = dir.join("confusion.svg");
-    confusion_plot(&confusion, &svg).unwrap();
+    confusion_plot(&confusion, &[], &svg).unwrap();
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.contains("Confusion matrix") && text.contains("\n959\n"), "the SVG lacks its title or a count");
 
-    assert!(matches!(confusion_png(&confusion, &svg), Err(PlotError::Extension(_))), "confusion_png wants .png");
-    assert!(matches!(confusion_plot(&[vec![1, 2]], &png), Err(PlotError::Confusion(_))));
-    assert!(matches!(confusion_plot(&[], &png), Err(PlotError::Confusion(_))));
+    assert!(matches!(confusion_png(&confusion, &[], &svg), Err(PlotError::Extension(_))), "confusion_png wants .png");
+    assert!(matches!(confusion_plot(&[vec![1, 2]], &[], &png), Err(PlotError::Confusion(_))));
+    assert!(matches!(confusion_plot(&[], &[], &png), Err(PlotError::Confusion(_))));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn confusion_plot_names_the_classes() {
+    // Fashion-MNIST's names (its classes.txt): every name on both axes of the SVG, the
+    // one over the length limit shortened; the PNG grows so that the names fit their cells.
+    let dir = scratch("confusion-names");
+    let names: Vec<String> =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+            .map(String::from)
+            .to_vec();
+    let confusion: Vec<Vec<usize>> = (0..10).map(|t| (0..10).map(|p| usize::from(t == p) * 90 + 1).collect()).collect();
+    let svg = dir.join("confusion.svg");
+    confusion_plot(&confusion, &names, &svg).unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for name in &names {
+        assert_eq!(text.matches(&format!(">\n{name}\n<")).count(), 2, "{name} is not on both axes");
+    }
+    let mut long = names.clone();
+    long[3] = "A class with a very long name".into();
+    confusion_plot(&confusion, &long, &svg).unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(!text.contains("very long name") && text.contains("A class with…"), "the long name is not shortened");
+
+    let png = dir.join("confusion.png");
+    confusion_png(&confusion, &names, &png).unwrap();
+    let img = image::open(&png).unwrap().to_rgb8();
+    assert!(img.width() > 560 && img.width() == img.height(), "{}×{}", img.width(), img.height());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

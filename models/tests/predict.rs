@@ -3,7 +3,7 @@
 //! split), and the probability it prints is the softmax of the logits computed here;
 //! light-background (inverted) and RGB versions of the images give the same digits.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -59,14 +59,7 @@ fn pytorch_state_with_int64_counters_gives_pytorchs_evaluation_outputs() {
     println!("evaluation outputs: max |Rust − PyTorch| = {diff:e}");
     assert!(diff < 1e-5, "{diff}");
     // The counters (int64 in the file) arrive as 2.
-    let counters: Vec<f32> = net
-        .model
-        .named_buffers()
-        .into_iter()
-        .filter(|(n, _)| n.ends_with("num_batches_tracked"))
-        .map(|(_, b)| b.get().item().unwrap())
-        .collect();
-    assert_eq!(counters, [2.0, 2.0, 2.0]);
+    assert_eq!(crate::common::batches_tracked(&net.model), [2.0, 2.0, 2.0]);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! and a state file that lacks or mangles an entry is refused with a typed error naming
 //! the file and the entry.
 
-mod resume_support;
+use crate::resume_support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

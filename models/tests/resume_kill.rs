@@ -7,7 +7,7 @@
 //!
 //! Needs `MNIST_DIR` (skipped without it, except under `CI=true`, where it fails).
 
-mod resume_support;
+use crate::resume_support;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@
 //! (4,100 img/s). An earlier schedule that held the rate for the whole epoch stopped at
 //! 97.7–97.9%.
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 

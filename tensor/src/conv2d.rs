@@ -49,9 +49,11 @@ pub struct Conv2dGrads<T> {
     pub bias: Option<Tensor<T>>,
 }
 
-/// The checked sizes of one convolution.
+/// The checked sizes of one convolution, and its window with the strides clamped to the
+/// input ([`Window2d::clamped`]: the same output, no buffer sized by a huge stride).
 struct Geometry {
     d: WindowDims,
+    window: Window2d,
     f: usize,
     taps: usize,
 }
@@ -63,7 +65,7 @@ impl Geometry {
         if w.len() != 4 || w[1] != d.c || [w[2], w[3]] != window.kernel {
             return Err(TensorError::ShapeMismatch { op, lhs: x.shape().to_vec(), rhs: w.to_vec() });
         }
-        Ok(Geometry { d, f: w[0], taps: d.c * window.kernel_area() })
+        Ok(Geometry { d, window: window.clamped(&d), f: w[0], taps: d.c * window.kernel_area() })
     }
 
     fn images_per_block(&self) -> usize {
@@ -99,6 +101,7 @@ pub fn conv2d_activated<T: Element>(
 ) -> Result<Tensor<T>> {
     let op = if activation.is_some() { "conv2d_activated" } else { "conv2d" };
     let g = Geometry::new(op, x, weight, window)?;
+    let window = &g.window;
     if let Some(b) = bias
         && b.shape() != [g.f]
     {
@@ -187,6 +190,7 @@ pub fn conv2d_activated_backward<T: Element>(
 ) -> Result<Conv2dGrads<T>> {
     const OP: &str = "conv2d_backward";
     let g = Geometry::new(OP, x, weight, window)?;
+    let window = &g.window;
     let (n, f) = (g.d.n, g.f);
     let out_shape = [n, f, g.d.oh, g.d.ow];
     for t in std::iter::once(grad).chain(activated.map(|(_, y)| y)) {

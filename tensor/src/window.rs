@@ -33,6 +33,22 @@ pub struct WindowDims {
     pub ow: usize,
 }
 
+/// As a layer spec writes it: `3×3, s=2, p=1` (stride and padding left out at 1 and 0;
+/// an axis pair such as `s=(1,2)` when the axes differ).
+impl std::fmt::Display for Window2d {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pair = |[a, b]: [usize; 2]| if a == b { a.to_string() } else { format!("({a},{b})") };
+        write!(f, "{}×{}", self.kernel[0], self.kernel[1])?;
+        if self.stride != [1, 1] {
+            write!(f, ", s={}", pair(self.stride))?;
+        }
+        if self.padding != [0, 0] {
+            write!(f, ", p={}", pair(self.padding))?;
+        }
+        Ok(())
+    }
+}
+
 impl WindowDims {
     /// The number of output positions per image and channel, `oh·ow`.
     pub fn positions(&self) -> usize {
@@ -52,8 +68,9 @@ impl Window2d {
     }
 
     /// Checks the geometry against an N×C×H×W input shape and returns its sizes: an error
-    /// when the input is not rank 4, the kernel or stride is 0, or the kernel does not fit
-    /// in the padded input (no output position).
+    /// when the input is not rank 4, the kernel or stride is 0, the kernel does not fit in
+    /// the padded input (no output position), or the output or the im2col matrix
+    /// (`N·oh·ow × C·kh·kw`) would have more elements than a `usize` counts.
     pub fn dims(&self, op: &'static str, input: &[usize]) -> Result<WindowDims> {
         let invalid = |reason: String| TensorError::InvalidGeometry { op, input: input.to_vec(), reason };
         if input.len() != 4 {
@@ -69,7 +86,8 @@ impl Window2d {
             let padded = p.checked_mul(2).and_then(|p2| size.checked_add(p2));
             match padded {
                 Some(padded) if padded >= k => out[axis] = (padded - k) / s + 1,
-                _ => {
+                None => return Err(invalid(format!("the input padded by {:?} is too large to count", self.padding))),
+                Some(_) => {
                     return Err(invalid(format!(
                         "kernel {:?} is larger than the input {}x{} padded by {:?}",
                         self.kernel, h, w, self.padding
@@ -77,7 +95,28 @@ impl Window2d {
                 }
             }
         }
+        let columns = [n, out[0], out[1], c, self.kernel[0], self.kernel[1]];
+        if columns.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).is_none() {
+            return Err(invalid(format!(
+                "the output {n}×{c}×{}×{} or its im2col matrix is too large to count",
+                out[0], out[1]
+            )));
+        }
         Ok(WindowDims { n, c, h, w, oh: out[0], ow: out[1] })
+    }
+
+    /// The same windows over an input of sizes `d` (as [`Window2d::dims`] gave them) with
+    /// each stride clamped to `padded − kernel + 1`: a larger stride gives the one output
+    /// position that this one gives (`⌊(padded − kernel) / stride⌋ + 1 = 1`), so that
+    /// nothing sized or looped over by the stride (a phase-split row, its phases) grows
+    /// beyond the input whatever stride a caller passes.
+    pub(crate) fn clamped(&self, d: &WindowDims) -> Window2d {
+        let mut g = *self;
+        for (axis, size) in [d.h, d.w].into_iter().enumerate() {
+            let reach = size + 2 * self.padding[axis] - self.kernel[axis] + 1;
+            g.stride[axis] = g.stride[axis].min(reach);
+        }
+        g
     }
 
     /// Like [`Window2d::dims`], and also requires what pooling needs: padding at most half
@@ -91,7 +130,7 @@ impl Window2d {
                 reason: "the input has no pixel".into(),
             });
         }
-        if (0..2).any(|a| 2 * self.padding[a] > self.kernel[a]) {
+        if (0..2).any(|a| self.padding[a] > self.kernel[a] / 2) {
             return Err(TensorError::InvalidGeometry {
                 op,
                 input: input.to_vec(),

@@ -1,7 +1,7 @@
 //! tanh, sigmoid and leaky ReLU against their definitions in f64, on random views; the
 //! sigmoid's stability at large |x|.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

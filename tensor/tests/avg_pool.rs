@@ -3,7 +3,7 @@
 //! identity `⟨avg(x), g⟩ = ⟨x, avgᵀ(g)⟩`, and its geometry errors; the 2×2/2 window (its
 //! own loop) on sizes odd and even.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

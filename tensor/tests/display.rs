@@ -1,6 +1,6 @@
 //! `Display` (and `Debug`): the shape line, values nested like numpy, elision of long axes.
 
-use tensor::Tensor;
+use tensor::{Tensor, Window2d};
 
 fn arange(shape: &[usize]) -> Tensor<f32> {
     let mut k = 0.0;
@@ -63,4 +63,19 @@ fn large_matrix_is_elided_on_every_axis() {
     // A big tensor prints in a bounded number of characters.
     let big = Tensor::<f64>::zeros(&[100, 100, 100]).unwrap().to_string();
     assert!(big.contains("...") && big.len() < 2000, "{} characters", big.len());
+}
+
+/// A window reads as a layer spec writes it: stride and padding only when not 1 and 0, an
+/// axis pair when the axes differ.
+#[test]
+fn a_window_displays_in_the_spec_style() {
+    let cases = [
+        (Window2d::square(5, 1, 0), "5×5"),
+        (Window2d::square(3, 2, 1), "3×3, s=2, p=1"),
+        (Window2d::square(2, 2, 0), "2×2, s=2"),
+        (Window2d { kernel: [3, 1], stride: [2, 1], padding: [1, 0] }, "3×1, s=(2,1), p=(1,0)"),
+    ];
+    for (window, text) in cases {
+        assert_eq!(window.to_string(), text, "{window:?}");
+    }
 }

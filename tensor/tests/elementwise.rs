@@ -1,7 +1,7 @@
 //! Element-wise arithmetic with numpy broadcasting, scalar and unary maps, comparison
 //! masks and the in-place updates, on random (often non-contiguous) views.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

@@ -200,6 +200,14 @@ fn invalid_geometry() {
     assert!(matches!(e, TensorError::InvalidGeometry { .. }), "{e:?}");
     // Padding of exactly half the kernel is allowed.
     assert!(pool_windows(&x, &Window2d::square(2, 2, 1)).is_ok());
+    // A padding whose output (or im2col matrix) has more elements than a usize counts: an
+    // error before anything is allocated, not a wrapped size.
+    for padding in [usize::MAX / 2, 1 << 40, 1 << 31] {
+        let e = err(im2col(&x, &Window2d::square(1, 1, padding)), "im2col");
+        assert!(matches!(&e, TensorError::InvalidGeometry { .. }) && e.to_string().contains("too large"), "{e:?}");
+    }
+    let e = err(tensor::conv2d(&x, &m(&[1, 1, 1, 1]), None, &Window2d::square(1, 1, 1 << 40)), "conv2d");
+    assert!(matches!(e, TensorError::InvalidGeometry { .. }), "{e:?}");
 }
 
 #[test]

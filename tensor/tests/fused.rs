@@ -197,6 +197,27 @@ proptest! {
         check_conv(shape, f, g, layout, seed)?;
     }
 
+    /// Strides past the padded input along one or both axes (up to `usize::MAX`): one
+    /// output position there, computed in time and memory bounded by the input (the
+    /// phase-split scratch is sized by the clamped stride), and the same values as the
+    /// definition.
+    #[test]
+    fn conv2d_with_a_stride_past_the_input_matches_the_definition(
+        (shape, f, g, layout, seed) in geometry(),
+        huge in prop_oneof![Just(usize::MAX), Just(1usize << 62), Just(1usize << 32), 10usize..=1000],
+        axes in 1usize..=3,
+    ) {
+        let mut g = g;
+        for axis in 0..2 {
+            if axes & (1 << axis) != 0 {
+                g.stride[axis] = huge;
+            }
+        }
+        check_conv(shape, f, g, layout, seed)?;
+        let pool = Window2d { padding: [g.padding[0].min(g.kernel[0] / 2), g.padding[1].min(g.kernel[1] / 2)], ..g };
+        check_pool(shape, pool, layout, &distinct(shape, seed), seed)?;
+    }
+
     /// No padding and unit column stride: im2col's whole-row copies.
     #[test]
     fn unpadded_conv2d_matches_the_definition((shape, f, g, layout, seed) in geometry()) {

@@ -2,7 +2,7 @@
 //! direct 7-loop definition with zero padding, and the adjoint identity
 //! `<im2col(x), y> == <x, col2im(y)>`, on random geometries and strided inputs.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

@@ -1,7 +1,7 @@
 //! Matrix products (2-D and batched 3-D with broadcast batch) and `gemm` with α/β, against
 //! a triple loop, on contiguous, transposed, sliced and other strided operands.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

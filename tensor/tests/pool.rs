@@ -2,7 +2,7 @@
 //! adjoint identity of pool_windows / pool_windows_adjoint, and pool_max_backward against
 //! the adjoint of the one-hot mask and against a naive scatter; ties separately.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

@@ -1,7 +1,7 @@
 //! Reductions (sum, mean, max, argmax per axis with and without keepdim, over all
 //! elements) and logsumexp_rows, against naive lane loops.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

@@ -1,7 +1,7 @@
 //! Views (reshape, permute, transpose, t, narrow, select, unsqueeze, broadcast_to),
 //! constructors and accessors, against naive index loops.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

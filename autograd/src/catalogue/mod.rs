@@ -54,7 +54,7 @@
 //! ```
 
 mod failure;
-mod library;
+mod ops;
 mod suite;
 mod views;
 
@@ -68,7 +68,7 @@ use crate::gradcheck::GradcheckConfig;
 use crate::tape::Var;
 
 pub use failure::{Check, Compared, Failure, SuiteFailure};
-pub use library::entries;
+pub use ops::entries;
 pub use suite::{SuiteReport, run_suite};
 pub use views::View;
 

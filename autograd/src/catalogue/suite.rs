@@ -9,7 +9,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use tensor::{Element, Tensor};
 
 use crate::error::AutogradError;
-use crate::gradcheck::gradcheck;
+use crate::gradcheck::{gradcheck, unravel};
 use crate::tape::Tape;
 
 use super::failure::{Check, Compared, Failure, SuiteFailure};
@@ -335,14 +335,4 @@ fn wrong_shapes<E: Entry>(entry: &E, case: &OpCase<E::Args>) -> Result<(), Failu
         Err(panicked) => Err(panicked),
         Ok(y) => Err(Failure::Accepted { shapes, output: y.shape().to_vec() }),
     }
-}
-
-/// The multi-index of a row-major flat index.
-fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
-    let mut index = vec![0; shape.len()];
-    for (i, &d) in index.iter_mut().zip(shape).rev() {
-        *i = flat % d;
-        flat /= d;
-    }
-    index
 }

@@ -9,13 +9,11 @@ use crate::module::Module;
 /// The first parameter of `model` (in `named_parameters` order) whose gradient holds a NaN
 /// or an infinity.
 pub fn first_non_finite_gradient<T: Element, M: Module<T> + ?Sized>(model: &M, grads: &Gradients<T>) -> Option<String> {
-    let mut found = None;
-    model.visit_parameters(&mut |name, p| {
-        if found.is_none() && grads.param(p).is_some_and(|g| g.iter().any(|x| !x.to_f64_exact().is_finite())) {
-            found = Some(name.to_string());
-        }
-    });
-    found
+    model
+        .named_parameters()
+        .into_iter()
+        .find(|(_, p)| grads.param(p).is_some_and(|g| g.iter().any(|x| !x.to_f64_exact().is_finite())))
+        .map(|(name, _)| name)
 }
 
 /// The global L2 norm of every parameter gradient, accumulated in f64.

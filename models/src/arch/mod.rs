@@ -38,7 +38,7 @@ use layers::{
 use rand::Rng;
 use tensor::{Element, Window2d};
 
-use crate::lenet5::LeNet5;
+use crate::lenet5::{self, LeNet5};
 
 /// LeCun's 1998 LeNet-5 as a spec (the preset `lenet5-1998`): tanh squashing and average
 /// subsampling, on 1×28×28 inputs (the first convolution's padding stands for the 32×32
@@ -167,6 +167,9 @@ pub struct SpecError {
 }
 
 mod parse;
+pub mod plan;
+
+pub use plan::{LayerPlan, NetworkPlan, plan_layers};
 
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -190,119 +193,110 @@ impl Arch {
         }
     }
 
+    /// The network's layers as a spec: [`LENET5_LAYERS`] for the preset (its sizes are
+    /// those of [`LeNet5`], whose parameters keep the derivation's names).
+    pub fn layers(&self) -> Vec<LayerSpec> {
+        match self {
+            Arch::LeNet5 => match LENET5_LAYERS.parse() {
+                Ok(Arch::Layers(layers)) => layers,
+                _ => unreachable!("LENET5_LAYERS is a valid spec of layers"),
+            },
+            Arch::Layers(layers) => layers.clone(),
+        }
+    }
+
+    /// The network's sizes for inputs of shape `input = [C, H, W]` and, when given,
+    /// `classes` outputs, from shapes alone ([`plan_layers`]): the check [`Arch::build`]
+    /// makes before it allocates anything.
+    pub fn plan(&self, input: [usize; 3], classes: Option<usize>) -> Result<NetworkPlan, SpecError> {
+        let plan = plan_layers(&self.layers(), input, None);
+        if *self == Arch::LeNet5 && plan.as_ref().map_or(true, |p| p.output() != [lenet5::CLASSES] || input[0] != 1) {
+            let [c, h, w] = input;
+            return Err(SpecError {
+                position: None,
+                text: String::new(),
+                reason: format!("LeNet-5 takes 1×32×32 images (pad 28×28 ones by 2), not {c}×{h}×{w}"),
+            });
+        }
+        let plan = plan?;
+        if let Some(classes) = classes.filter(|&c| plan.output()[0] < c) {
+            return match self {
+                Arch::LeNet5 => Err(SpecError {
+                    position: None,
+                    text: String::new(),
+                    reason: format!("LeNet-5 gives {} outputs, the data has {classes} classes", lenet5::CLASSES),
+                }),
+                Arch::Layers(layers) => plan_layers(layers, input, Some(classes)),
+            };
+        }
+        Ok(plan)
+    }
+
     /// Builds the network for inputs of shape `input = [C, H, W]` and, when given,
-    /// `classes` outputs, with weights drawn from `rng` (PyTorch's initialisation), checking
-    /// every layer's shape on the way.
+    /// `classes` outputs, with weights drawn from `rng` (PyTorch's initialisation), after
+    /// checking every layer's sizes ([`Arch::plan`]) so that nothing is allocated for a
+    /// spec that does not fit.
     pub fn build<T: Element, R: Rng + ?Sized>(
         &self,
         input: [usize; 3],
         classes: Option<usize>,
         rng: &mut R,
     ) -> Result<Box<dyn Module<T>>, SpecError> {
-        let whole = |reason: String| SpecError { position: None, text: String::new(), reason };
+        let plan = self.plan(input, classes)?;
         match self {
             Arch::LeNet5 => {
-                let net = LeNet5::<T>::new(rng).map_err(|e| whole(e.to_string()))?;
-                let out = net
-                    .output_shape(&[1, input[0], input[1], input[2]])
-                    .map_err(|e| whole(format!("LeNet-5 takes 1×32×32 images (pad 28×28 ones by 2): {e}")))?;
-                if let Some(classes) = classes.filter(|&c| out[1] < c) {
-                    return Err(whole(format!("LeNet-5 gives 10 outputs, the data has {classes} classes")));
-                }
-                Ok(Box::new(net))
+                let whole = |reason: String| SpecError { position: None, text: String::new(), reason };
+                Ok(Box::new(LeNet5::<T>::new(rng).map_err(|e| whole(e.to_string()))?))
             }
-            Arch::Layers(layers) => Ok(Box::new(build_layers(layers, input, classes, rng)?)),
+            Arch::Layers(_) => Ok(Box::new(build_planned(&plan, rng)?)),
         }
     }
 }
 
-/// The [`Sequential`] of `layers` for inputs `[C, H, W]` and, when given, `classes` outputs.
+/// LeNet-5 as layers (the sizes of [`LeNet5`]: ReLU, max-pooling, on 1×32×32).
+pub const LENET5_LAYERS: &str =
+    "conv(6,5) relu maxpool(2) conv(16,5) relu maxpool(2) conv(120,5) relu flatten linear(84) relu linear(10)";
+
+/// The [`Sequential`] of `layers` for inputs `[C, H, W]` and, when given, `classes` outputs:
+/// planned first ([`plan_layers`]), so that a spec that does not fit allocates nothing.
 pub fn build_layers<T: Element, R: Rng + ?Sized>(
     layers: &[LayerSpec],
     input: [usize; 3],
     classes: Option<usize>,
     rng: &mut R,
 ) -> Result<Sequential<T>, SpecError> {
-    {
-        let mut net = Sequential::<T>::new();
-        let mut shape = vec![1, input[0], input[1], input[2]];
-        for (i, spec) in layers.iter().enumerate() {
-            let err = |reason: String| SpecError { position: Some(i + 1), text: spec.to_string(), reason };
-            let need4 = |what: &str| {
-                if shape.len() == 4 {
-                    Ok(())
-                } else {
-                    Err(err(format!("{what} needs a 4-D input [N, C, H, W], got {}", show(&shape))))
-                }
-            };
-            let layer: Box<dyn Module<T>> = match *spec {
-                LayerSpec::Conv { out, kernel, stride, padding } => {
-                    need4("conv")?;
-                    let config = Conv2dConfig::new(shape[1], out, kernel).stride(stride).padding(padding);
-                    Box::new(Conv2d::new(config, rng).map_err(|e| err(e.to_string()))?)
-                }
-                LayerSpec::MaxPool { kernel, stride, padding } => {
-                    need4("maxpool")?;
-                    let window = Window2d::square(kernel, stride, padding);
-                    Box::new(MaxPool2d::with_window(window).map_err(|e| err(e.to_string()))?)
-                }
-                LayerSpec::Relu => Box::new(ReLU),
-                LayerSpec::Flatten => Box::new(Flatten),
-                LayerSpec::BatchNorm => {
-                    let bn = match shape.len() {
-                        2 => BatchNorm::new_1d(shape[1]),
-                        4 => BatchNorm::new_2d(shape[1]),
-                        _ => {
-                            return Err(err(format!(
-                                "batchnorm needs a 2-D [N, C] or 4-D [N, C, H, W] input, got {}",
-                                show(&shape)
-                            )));
-                        }
-                    };
-                    Box::new(bn.map_err(|e| err(e.to_string()))?)
-                }
-                LayerSpec::Dropout { p } => Box::new(Dropout::new(p, i as u64).map_err(|e| err(e.to_string()))?),
-                LayerSpec::AvgPool { kernel, stride, padding } => {
-                    need4("avgpool")?;
-                    let window = Window2d::square(kernel, stride, padding);
-                    Box::new(AvgPool2d::with_window(window).map_err(|e| err(e.to_string()))?)
-                }
-                LayerSpec::Tanh => Box::new(Tanh),
-                LayerSpec::Sigmoid => Box::new(Sigmoid),
-                LayerSpec::LeakyRelu { slope } => Box::new(LeakyReLU::new(slope).map_err(|e| err(e.to_string()))?),
-                LayerSpec::Linear { out } => {
-                    if shape.len() != 2 {
-                        return Err(err(format!(
-                            "linear needs a 2-D input [N, F], got {} (put flatten before it)",
-                            show(&shape)
-                        )));
-                    }
-                    Box::new(Linear::new(shape[1], out, rng).map_err(|e| err(e.to_string()))?)
-                }
-            };
-            shape = layer.output_shape(&shape).map_err(|e| match e {
-                LayerError::InputShape { .. } => err(format!("does not fit its input {}", show(&shape))),
-                other => err(other.to_string()),
-            })?;
-            net.push_boxed(layer);
-        }
-        if let Some(classes) = classes.filter(|&c| shape.len() != 2 || shape[1] < c) {
-            let last = layers.len();
-            return Err(SpecError {
-                position: Some(last),
-                text: layers[last - 1].to_string(),
-                reason: format!(
-                    "the network's output is {}, but the data has {classes} classes: end with linear({classes})",
-                    show(&shape)
-                ),
-            });
-        }
-        Ok(net)
-    }
+    build_planned(&plan_layers(layers, input, classes)?, rng)
 }
 
-/// `[N, 16, 5, 5]` for a shape whose first axis is the batch.
-fn show(shape: &[usize]) -> String {
-    let rest: Vec<String> = shape.iter().skip(1).map(usize::to_string).collect();
-    if rest.is_empty() { "[N]".into() } else { format!("[N, {}]", rest.join(", ")) }
+/// The [`Sequential`] a plan describes, each layer built for its planned input.
+fn build_planned<T: Element, R: Rng + ?Sized>(plan: &NetworkPlan, rng: &mut R) -> Result<Sequential<T>, SpecError> {
+    let mut net = Sequential::<T>::new();
+    let mut shape: &[usize] = &plan.input;
+    for (i, (spec, planned)) in plan.layers.iter().enumerate() {
+        let err = |e: LayerError| SpecError { position: Some(i + 1), text: spec.to_string(), reason: e.to_string() };
+        let layer: Box<dyn Module<T>> = match *spec {
+            LayerSpec::Conv { out, kernel, stride, padding } => {
+                let config = Conv2dConfig::new(shape[0], out, kernel).stride(stride).padding(padding);
+                Box::new(Conv2d::new(config, rng).map_err(err)?)
+            }
+            LayerSpec::MaxPool { kernel, stride, padding } => {
+                Box::new(MaxPool2d::with_window(Window2d::square(kernel, stride, padding)).map_err(err)?)
+            }
+            LayerSpec::AvgPool { kernel, stride, padding } => {
+                Box::new(AvgPool2d::with_window(Window2d::square(kernel, stride, padding)).map_err(err)?)
+            }
+            LayerSpec::Relu => Box::new(ReLU),
+            LayerSpec::Flatten => Box::new(Flatten),
+            LayerSpec::BatchNorm if shape.len() == 1 => Box::new(BatchNorm::new_1d(shape[0]).map_err(err)?),
+            LayerSpec::BatchNorm => Box::new(BatchNorm::new_2d(shape[0]).map_err(err)?),
+            LayerSpec::Dropout { p } => Box::new(Dropout::new(p, i as u64).map_err(err)?),
+            LayerSpec::Tanh => Box::new(Tanh),
+            LayerSpec::Sigmoid => Box::new(Sigmoid),
+            LayerSpec::LeakyRelu { slope } => Box::new(LeakyReLU::new(slope).map_err(err)?),
+            LayerSpec::Linear { out } => Box::new(Linear::new(shape[0], out, rng).map_err(err)?),
+        };
+        net.push_boxed(layer);
+        shape = &planned.output;
+    }
+    Ok(net)
 }

@@ -129,11 +129,7 @@ fn parse_layer(position: usize, token: &str) -> Result<LayerSpec, SpecError> {
         }
         "dropout" => {
             expect("dropout(P) with P in [0, 1]", 1, 1, &[])?;
-            let p = fraction(0)?;
-            if !(0.0..=1.0).contains(&p) {
-                return Err(err(format!("the drop probability {p} is outside [0, 1]")));
-            }
-            LayerSpec::Dropout { p }
+            LayerSpec::Dropout { p: fraction(0)? }
         }
         "tanh" => {
             expect("tanh", 0, 0, &[])?;
@@ -169,17 +165,7 @@ fn parse_layer(position: usize, token: &str) -> Result<LayerSpec, SpecError> {
             return Err(err(format!("unknown layer {other:?} (layers: {}){hint}", NAMES.join(", "))));
         }
     };
-    let zero = match layer {
-        LayerSpec::Conv { out, kernel, stride, .. } => out == 0 || kernel == 0 || stride == 0,
-        LayerSpec::MaxPool { kernel, stride, .. } | LayerSpec::AvgPool { kernel, stride, .. } => {
-            kernel == 0 || stride == 0
-        }
-        LayerSpec::Linear { out } => out == 0,
-        _ => false,
-    };
-    if zero {
-        return Err(err("sizes, kernels and strides must be at least 1".into()));
-    }
+    layer.check().map_err(err)?;
     Ok(layer)
 }
 

@@ -3,12 +3,16 @@
 //! order (a class's index is its position); files are taken in sorted order, other files
 //! are skipped. Images are gray (1 channel) when every image of both splits is gray, else
 //! RGB (3 channels, gray ones converted), and all of one size: another size is an error
-//! naming the file. Decoding runs under [`crate::predict::limits`].
+//! naming the file. Every header is read before any pixel is decoded: an image of more than
+//! [`MAX_IMAGE_PIXELS`] pixels (the limit of `predict` too), or a set whose decoded pixels
+//! exceed the caller's limit, is refused then. Decoding runs under
+//! [`crate::predict::limits`], one image at a time.
 
 use std::path::{Path, PathBuf};
 
 use super::{ImageSet, TrainTest};
-use crate::predict::{MAX_IMAGE_FILE_BYTES, limits};
+use crate::memory::{Budget, bytes as bytes_text};
+use crate::predict::{MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, limits};
 
 /// What is wrong with an image folder.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,33 @@ pub enum ImageFolderError {
         /// What is wrong.
         reason: String,
     },
+    /// An image of more than [`MAX_IMAGE_PIXELS`] pixels, or of none.
+    #[error("{path}: the image is {width}×{height} pixels; at most {MAX_IMAGE_PIXELS} and at least 1 are read")]
+    Pixels {
+        /// The file.
+        path: PathBuf,
+        /// Its width.
+        width: u32,
+        /// Its height.
+        height: u32,
+    },
+    /// The decoded set would be larger than the limit.
+    #[error(
+        "{path}: {images} images of {}×{}×{} decode to {}, over the limit of {} (--max-memory to raise it)",
+        shape[0], shape[1], shape[2], bytes_text(*bytes), bytes_text(u128::from(*limit))
+    )]
+    TooLarge {
+        /// The folder.
+        path: PathBuf,
+        /// Images in both splits.
+        images: usize,
+        /// Their shape `[C, H, W]`.
+        shape: [usize; 3],
+        /// Their decoded bytes.
+        bytes: u128,
+        /// The limit.
+        limit: u64,
+    },
     /// An image whose size differs from the first one's.
     #[error(
         "{path}: the image is {width}×{height}, but {first} is {first_width}×{first_height}; every image must have one size"
@@ -62,8 +93,17 @@ pub fn is_image_folder(dir: &Path) -> bool {
     dir.join("train").is_dir()
 }
 
-/// Loads both splits of the image folder at `root`.
+/// Loads both splits of the image folder at `root`, at most half the machine's memory of
+/// decoded pixels ([`Budget::of_machine`]; see [`load_limited`]).
 pub fn load(root: &Path) -> Result<TrainTest<ImageSet>, ImageFolderError> {
+    load_limited(root, Budget::of_machine().bytes)
+}
+
+/// Loads both splits of the image folder at `root`, refusing, from the images' headers and
+/// before any pixel is decoded, an image of more than [`MAX_IMAGE_PIXELS`] pixels and a set
+/// whose decoded pixels (both splits, one byte per channel) exceed `max_bytes`. Images are
+/// then decoded one at a time into the set.
+pub fn load_limited(root: &Path, max_bytes: u64) -> Result<TrainTest<ImageSet>, ImageFolderError> {
     let classes = class_folders(&root.join("train"))?;
     let test_classes = class_folders(&root.join("test"))?;
     if let Some(extra) = test_classes.iter().find(|c| !classes.contains(c)) {
@@ -72,7 +112,7 @@ pub fn load(root: &Path) -> Result<TrainTest<ImageSet>, ImageFolderError> {
             reason: "a class with no folder in train/".into(),
         });
     }
-    let mut files = Vec::new();
+    let mut splits = Vec::new();
     for split in ["train", "test"] {
         let mut list = Vec::new();
         for (index, class) in classes.iter().enumerate() {
@@ -86,35 +126,55 @@ pub fn load(root: &Path) -> Result<TrainTest<ImageSet>, ImageFolderError> {
             }
             list.extend(images.into_iter().map(|f| (f, index as u16)));
         }
-        files.push(list);
+        splits.push(list);
     }
-    let decoded: Vec<Vec<(PathBuf, image::DynamicImage, u16)>> = files
-        .into_iter()
-        .map(|list| list.into_iter().map(|(f, l)| decode(&f).map(|img| (f, img, l))).collect())
-        .collect::<Result<_, _>>()?;
-    let all = || decoded.iter().flatten();
-    let (first, first_img, _) = all().next().expect("train/ holds at least one class with an image");
-    let (width, height) = (first_img.width(), first_img.height());
-    if let Some((path, img, _)) = all().find(|(_, img, _)| (img.width(), img.height()) != (width, height)) {
-        return Err(ImageFolderError::Size {
-            path: path.clone(),
-            width: img.width(),
-            height: img.height(),
-            first: first.clone(),
-            first_width: width,
-            first_height: height,
-        });
+    // The headers first: one size, the pixel limit, the colour, the total.
+    let mut first: Option<(PathBuf, u32, u32)> = None;
+    let mut colour = false;
+    for (path, _) in splits.iter().flatten() {
+        let header = read_header(path)?;
+        colour |= header.colour;
+        match &first {
+            None => first = Some((path.clone(), header.width, header.height)),
+            Some((first, width, height)) if (header.width, header.height) != (*width, *height) => {
+                return Err(ImageFolderError::Size {
+                    path: path.clone(),
+                    width: header.width,
+                    height: header.height,
+                    first: first.clone(),
+                    first_width: *width,
+                    first_height: *height,
+                });
+            }
+            Some(_) => {}
+        }
     }
-    let channels = if all().all(|(_, img, _)| !img.color().has_color()) { 1 } else { 3 };
+    let Some((_, width, height)) = first else {
+        return Err(ImageFolderError::Layout { path: root.join("train"), reason: "no image".into() });
+    };
+    let channels = if colour { 3 } else { 1 };
     let shape = [channels, height as usize, width as usize];
-    let mut splits = decoded.into_iter().map(|list| {
+    let images = splits.iter().map(Vec::len).sum::<usize>();
+    let per_image = u128::from(width) * u128::from(height) * channels as u128;
+    let bytes = per_image * images as u128;
+    if bytes > u128::from(max_bytes) {
+        return Err(ImageFolderError::TooLarge { path: root.to_path_buf(), images, shape, bytes, limit: max_bytes });
+    }
+    let mut sets = splits.into_iter().map(|list| -> Result<ImageSet, ImageFolderError> {
         let mut set = ImageSet {
             shape,
-            images: Vec::new(),
+            images: Vec::with_capacity(list.len() * per_image as usize),
             labels: Vec::with_capacity(list.len()),
             class_names: classes.clone(),
         };
-        for (_, img, label) in list {
+        for (path, label) in list {
+            let img = decode(&path)?;
+            if (img.width(), img.height()) != (width, height) {
+                return Err(ImageFolderError::Decode {
+                    path,
+                    source: image::ImageError::IoError(std::io::Error::other("its pixels do not match its header")),
+                });
+            }
             if channels == 1 {
                 set.images.extend(img.to_luma8().into_raw());
             } else {
@@ -126,10 +186,10 @@ pub fn load(root: &Path) -> Result<TrainTest<ImageSet>, ImageFolderError> {
             }
             set.labels.push(label);
         }
-        set
+        Ok(set)
     });
-    let train = splits.next().expect("two splits");
-    let test = splits.next().expect("two splits");
+    let train = sets.next().expect("two splits")?;
+    let test = sets.next().expect("two splits")?;
     Ok(TrainTest { train, test })
 }
 
@@ -168,7 +228,16 @@ fn image_files(dir: &Path) -> Result<Vec<PathBuf>, ImageFolderError> {
     Ok(files)
 }
 
-fn decode(path: &Path) -> Result<image::DynamicImage, ImageFolderError> {
+/// What an image's header says.
+struct Header {
+    width: u32,
+    height: u32,
+    colour: bool,
+}
+
+/// A reader of the image file at `path` under the decoder's [`limits`], after checking its
+/// size on disk.
+fn reader(path: &Path) -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>, ImageFolderError> {
     let io = |source| ImageFolderError::Io { path: path.to_path_buf(), source };
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > MAX_IMAGE_FILE_BYTES {
@@ -176,5 +245,21 @@ fn decode(path: &Path) -> Result<image::DynamicImage, ImageFolderError> {
     }
     let mut reader = image::ImageReader::open(path).map_err(io)?.with_guessed_format().map_err(io)?;
     reader.limits(limits());
-    reader.decode().map_err(|source| ImageFolderError::Decode { path: path.to_path_buf(), source })
+    Ok(reader)
+}
+
+/// The size and colour of the image at `path`, from its header; an error for more than
+/// [`MAX_IMAGE_PIXELS`] pixels, or none.
+fn read_header(path: &Path) -> Result<Header, ImageFolderError> {
+    let decode_err = |source| ImageFolderError::Decode { path: path.to_path_buf(), source };
+    let decoder = reader(path)?.into_decoder().map_err(decode_err)?;
+    let (width, height) = image::ImageDecoder::dimensions(&decoder);
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS || width == 0 || height == 0 {
+        return Err(ImageFolderError::Pixels { path: path.to_path_buf(), width, height });
+    }
+    Ok(Header { width, height, colour: image::ImageDecoder::color_type(&decoder).has_color() })
+}
+
+fn decode(path: &Path) -> Result<image::DynamicImage, ImageFolderError> {
+    reader(path)?.decode().map_err(|source| ImageFolderError::Decode { path: path.to_path_buf(), source })
 }

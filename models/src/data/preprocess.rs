@@ -140,12 +140,20 @@ impl Preprocess {
     }
 
     /// The shape `[C, H + 2·pad, W + 2·pad]` of a preprocessed image, or an error when the
-    /// channel count differs.
+    /// channel count differs or the padded image has more values than a `usize` counts.
     pub fn output_shape(&self, image: [usize; 3]) -> Result<[usize; 3], PreprocessError> {
         if image[0] != self.mean.len() {
             return Err(PreprocessError::Channels { channels: self.mean.len(), shape: image });
         }
-        Ok([image[0], image[1] + 2 * self.pad, image[2] + 2 * self.pad])
+        let side = |s: usize| self.pad.checked_mul(2).and_then(|p| s.checked_add(p));
+        let shape = match (side(image[1]), side(image[2])) {
+            (Some(h), Some(w)) => [image[0], h, w],
+            _ => return Err(PreprocessError::Invalid(format!("the padding {} is too large to count", self.pad))),
+        };
+        if crate::arch::plan::numel(&shape).is_none() {
+            return Err(PreprocessError::Invalid(format!("an image padded by {} is too large to count", self.pad)));
+        }
+        Ok(shape)
     }
 
     /// Preprocesses one image of shape `shape` into `out` (the output shape's size).

@@ -61,7 +61,7 @@ impl Image {
     /// on `[0, 1]`, padded and normalised by `preprocess`.
     pub fn input(&self, preprocess: &Preprocess, shape: [usize; 3]) -> Result<Tensor<f32>, ExplorerError> {
         self.check_shape(shape)?;
-        let out = preprocess.output_shape(shape).map_err(|e| ExplorerError::Input(e.to_string()))?;
+        let out = preprocess.output_shape(shape).map_err(|e| ExplorerError::Internal(e.to_string()))?;
         let unit: Vec<f32> = self.0.iter().map(|p| p / 255.0).collect();
         let mut x = vec![0.0; out.iter().product()];
         preprocess.apply(Pixels::F32(&unit), shape, &mut x);

@@ -170,10 +170,10 @@ pub fn layers_pass(
             | LayerSpec::Flatten => r.probe(format!("y{i}"), &key, f.y(), f.section, layer.forward(h)?)?,
         };
     }
-    let last = specs.len().checked_sub(1).ok_or_else(|| ExplorerError::Input("the network has no layers".into()))?;
+    let last = specs.len().checked_sub(1).ok_or_else(|| ExplorerError::Internal("the network has no layers".into()))?;
     let out = h.shape();
     if out.len() != 2 || out[0] != 1 {
-        return Err(ExplorerError::Input(format!("the network's output is {out:?}, expected [1, classes]")));
+        return Err(ExplorerError::Internal(format!("the network's output is {out:?}, expected [1, classes]")));
     }
     if let Some(l) = label.filter(|l| *l >= out[1]) {
         return Err(ExplorerError::Input(format!("label {l} is not a class 0–{}", out[1] - 1)));

@@ -14,6 +14,7 @@
 
 mod assets;
 mod error;
+mod http;
 pub mod input;
 pub mod layer_text;
 pub mod layers_pass;
@@ -25,6 +26,7 @@ pub mod server;
 pub mod step;
 
 pub use error::ExplorerError;
+pub use http::release_free_memory;
 pub use input::{INPUT_SIDE, Image};
 pub use layer_text::{LayerCard, layer_cards};
 pub use layers_pass::layers_pass;

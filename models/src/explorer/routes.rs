@@ -3,7 +3,7 @@
 //! with a 4xx for a bad request and a 500 for a bug.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use autograd::Tape;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -18,13 +18,14 @@ use tensor::Tensor;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use super::assets::{APP_JS, DERIVATION_HTML, DERIVATION_JS, DERIVATION_MD, INDEX_HTML, PANELS_JS, STYLE_CSS, page};
+use super::http::read_body;
 use super::layer_text::layer_cards;
 use super::server::{AppState, BODY_LIMIT, MAX_LIST};
 use super::{ExplorerError, Image, Net, Pass, layers_pass, pass, step_net};
 use crate::mnist::Split;
 
 /// The routes over a shared state.
-pub(super) fn router(state: Arc<AppState>) -> Router {
+pub(super) fn router(state: Arc<AppState>, body_timeout: Duration) -> Router {
     Router::new()
         .route("/", get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }))
         .route("/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
@@ -45,6 +46,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
             error(StatusCode::METHOD_NOT_ALLOWED, "wrong method for this route".into())
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(body_timeout, read_body))
         // gzip at its fastest level when the browser asks: one LeNet-5 pass is 4.0 MB of JSON,
         // 1.5 MB gzipped in 39 ms (the default level: 1.3 MB in 175 ms, more than it saves).
         .layer(CompressionLayer::new().gzip(true).quality(CompressionLevel::Fastest))
@@ -52,7 +54,7 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
 }
 
 /// A JSON error `{"error": message}` with `status`.
-fn error(status: StatusCode, message: String) -> Response {
+pub(super) fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
@@ -70,25 +72,17 @@ fn rejected(r: JsonRejection) -> Response {
     error(r.status(), r.body_text())
 }
 
-/// Runs CPU work off the async threads; a panic in it becomes a 500, not a dead server.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ExplorerError> + Send + 'static,
-) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(e.into_response()),
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("the computation failed: {e}"))),
-    }
-}
-
 async fn info(State(s): State<Arc<AppState>>) -> Response {
     let input = match s.preprocess.output_shape(s.info.input) {
         Ok(shape) => shape,
-        Err(e) => return ExplorerError::Input(e.to_string()).into_response(),
+        Err(e) => return ExplorerError::Internal(e.to_string()).into_response(),
     };
     let (table, layers) = match &s.net {
-        Net::LeNet5(model) => (crate::shapes::table(model, 1), Vec::new()),
-        Net::Layers { specs, model, .. } => (crate::shapes::sequential_table(model, input, 1), layer_cards(specs)),
+        Net::LeNet5(_) => (crate::shapes::table(1), Vec::new()),
+        Net::Layers { specs, .. } => {
+            let table = crate::arch::plan_layers(specs, input, None).and_then(|p| crate::shapes::plan_table(&p, 1));
+            (table, layer_cards(specs))
+        }
     };
     let shapes = table.map(|rows| {
         rows.iter()
@@ -100,7 +94,7 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
     });
     let shapes = match shapes {
         Ok(s) => s,
-        Err(e) => return ExplorerError::from(e).into_response(),
+        Err(e) => return ExplorerError::Internal(format!("the shapes table: {e}")).into_response(),
     };
     Json(json!({
         "model": s.net.module().describe(),
@@ -121,6 +115,9 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
+/// Test images predicted per forward pass.
+pub(super) const PREDICTION_BATCH: usize = 500;
+
 /// The prediction of every test image: computed once (started in the background when the
 /// server starts); callers that come meanwhile wait for it.
 pub(super) fn predictions(s: &AppState) -> Result<&[u8], ExplorerError> {
@@ -135,12 +132,12 @@ fn predict_test(s: &AppState) -> Result<Vec<u8>, ExplorerError> {
     let mut out = Vec::with_capacity(test.len());
     let (mut batch, mut labels) = (Vec::new(), Vec::new());
     let indices: Vec<usize> = (0..test.len()).collect();
-    let [c, h, w] = s.preprocess.output_shape(s.info.input).map_err(|e| ExplorerError::Input(e.to_string()))?;
+    let [c, h, w] = s.preprocess.output_shape(s.info.input).map_err(|e| ExplorerError::Internal(e.to_string()))?;
     let classes = s.info.class_names.len();
-    for chunk in indices.chunks(500) {
+    for chunk in indices.chunks(PREDICTION_BATCH) {
         s.preprocess
             .fill_batch(test, chunk, &mut batch, &mut labels)
-            .map_err(|e| ExplorerError::Input(e.to_string()))?;
+            .map_err(|e| ExplorerError::Internal(e.to_string()))?;
         let x = Tensor::from_vec(&[chunk.len(), c, h, w], std::mem::take(&mut batch))?;
         let tape = Tape::no_grad();
         let logits = s.net.module().forward(tape.constant(x))?.value();
@@ -174,12 +171,7 @@ async fn test_images(State(s): State<Arc<AppState>>, q: Result<Query<TestQuery>,
         Ok(Query(q)) => q,
         Err(r) => return error(r.status(), r.body_text()),
     };
-    if s.test.is_none() {
-        return error(StatusCode::NOT_FOUND, "no test images: start the server with --data DIR".into());
-    }
-    let result = blocking(move || {
-        let test = s.test.as_ref().expect("checked above");
-        let preds = predictions(&s)?;
+    let result = with_test_set(s, move |test, preds, _| {
         let matching: Vec<usize> = (0..test.len())
             .filter(|&i| !q.wrong || u16::from(preds[i]) != test.labels[i])
             .filter(|&i| q.label.is_none_or(|l| usize::from(test.labels[i]) == l))
@@ -200,6 +192,24 @@ async fn test_images(State(s): State<Arc<AppState>>, q: Result<Query<TestQuery>,
     }
 }
 
+/// Runs `f` on the test images and their predictions in a computation slot; a 404 when
+/// the server has no test images.
+async fn with_test_set<T: Send + 'static>(
+    s: Arc<AppState>,
+    f: impl FnOnce(&Split, &[u8], &AppState) -> Result<T, ExplorerError> + Send + 'static,
+) -> Result<T, Response> {
+    if s.test.is_none() {
+        return Err(error(StatusCode::NOT_FOUND, "no test images: start the server with --data DIR".into()));
+    }
+    s.limiter
+        .clone()
+        .run(move || {
+            let test = s.test.as_ref().expect("checked above");
+            f(test, predictions(&s)?, &s)
+        })
+        .await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PassRequest {
@@ -212,14 +222,17 @@ async fn pass_route(State(s): State<Arc<AppState>>, body: Result<Json<PassReques
         Ok(b) => b,
         Err(r) => return rejected(r),
     };
-    let result = blocking(move || {
-        let start = Instant::now();
-        let p = pass_of(&s, &req.pixels, req.label)?;
-        let mut v = serde_json::to_value(&p).map_err(|e| ExplorerError::Internal(e.to_string()))?;
-        v["elapsed_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
-        Ok(v)
-    })
-    .await;
+    let result = s
+        .limiter
+        .clone()
+        .run(move || {
+            let start = Instant::now();
+            let p = pass_of(&s, &req.pixels, req.label)?;
+            let mut v = serde_json::to_value(&p).map_err(|e| ExplorerError::Internal(e.to_string()))?;
+            v["elapsed_ms"] = json!(start.elapsed().as_secs_f64() * 1e3);
+            Ok(v)
+        })
+        .await;
     match result {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
@@ -253,7 +266,7 @@ async fn step_route(State(s): State<Arc<AppState>>, body: Result<Json<StepReques
         Ok(b) => b,
         Err(r) => return rejected(r),
     };
-    let result = blocking(move || {
+    let result = s.limiter.clone().run(move || {
         let x = req.pixels.input(&s.preprocess, s.info.input)?;
         step_net(&s.net, &x, req.label, req.lr, req.steps)
     });
@@ -284,25 +297,20 @@ async fn metrics_svg(State(s): State<Arc<AppState>>) -> Response {
     let Some(path) = s.metrics.clone() else {
         return error(StatusCode::NOT_FOUND, "no metrics: start the server with --metrics FILE.csv".into());
     };
-    match blocking(move || Ok(crate::plot::metrics_svg(&crate::plot::read_metrics(&path)?)?)).await {
+    match s.limiter.clone().run(move || Ok(crate::plot::metrics_svg(&crate::plot::read_metrics(&path)?)?)).await {
         Ok(body) => svg(body),
         Err(r) => r,
     }
 }
 
 async fn confusion_svg(State(s): State<Arc<AppState>>) -> Response {
-    if s.test.is_none() {
-        return error(StatusCode::NOT_FOUND, "no test images: start the server with --data DIR".into());
-    }
-    let result = blocking(move || {
-        let test = s.test.as_ref().expect("checked above");
-        let preds = predictions(&s)?;
+    let result = with_test_set(s, |test, preds, s| {
         let classes = s.info.class_names.len();
         let mut confusion = vec![vec![0usize; classes]; classes];
         for (l, p) in test.labels.iter().zip(preds) {
             confusion[usize::from(*l)][usize::from(*p)] += 1;
         }
-        Ok(crate::plot::confusion_svg(&confusion)?)
+        Ok(crate::plot::confusion_svg(&confusion, &s.info.class_names)?)
     })
     .await;
     match result {

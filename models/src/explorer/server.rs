@@ -19,14 +19,17 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::routes::{predictions, router};
+use super::http::{Limiter, serve_connections};
+use super::routes::{PREDICTION_BATCH, predictions, router};
 use super::{ExplorerError, Net};
 use crate::data::Preprocess;
 use crate::lenet5::LeNet5;
+use crate::memory::{Budget, BudgetSource, MemoryEstimate, Workload};
 use crate::mnist::Split;
 use crate::network::NetworkInfo;
 
@@ -53,11 +56,34 @@ pub struct ServeOptions {
     pub port: u16,
     /// A metrics CSV (as `models::train::append_metrics` writes) to plot on the page.
     pub metrics: Option<PathBuf>,
+    /// The most memory the server may take, in bytes (default: half the machine's,
+    /// [`Budget::of_machine`]): the network's estimate for the computations that may run
+    /// at once, plus the test images, is checked against it at start.
+    pub max_memory: Option<u64>,
+    /// How long a client may take to send a request's headers (default 10 s).
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body (default 10 s).
+    pub body_timeout: Duration,
+    /// Computations (passes, steps, plots) run at once (default: the machine's cores).
+    pub max_in_flight: usize,
+    /// How long a request waits for a computation slot before a 503 (default 2 s).
+    pub queue_timeout: Duration,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        ServeOptions { checkpoint: None, data: None, host: "127.0.0.1".into(), port: 8080, metrics: None }
+        ServeOptions {
+            checkpoint: None,
+            data: None,
+            host: "127.0.0.1".into(),
+            port: 8080,
+            metrics: None,
+            max_memory: None,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_in_flight: std::thread::available_parallelism().map_or(1, usize::from),
+            queue_timeout: Duration::from_secs(2),
+        }
     }
 }
 
@@ -74,6 +100,8 @@ pub(super) struct AppState {
     /// The prediction of every test image, computed once (or why it failed).
     pub(super) predictions: OnceLock<Result<Vec<u8>, String>>,
     pub(super) metrics: Option<PathBuf>,
+    /// The bound on computations in flight.
+    pub(super) limiter: Arc<Limiter>,
 }
 
 /// Loads the model and data, binds, prints `explorer: listening on http://HOST:PORT/` on
@@ -91,6 +119,7 @@ pub struct Server {
     listener: std::net::TcpListener,
     addr: SocketAddr,
     state: Arc<AppState>,
+    options: ServeOptions,
 }
 
 impl Server {
@@ -102,7 +131,14 @@ impl Server {
         let listener = std::net::TcpListener::bind((options.host.as_str(), options.port)).map_err(io)?;
         listener.set_nonblocking(true).map_err(io)?;
         let addr = listener.local_addr().map_err(io)?;
-        Ok(Server { listener, addr, state })
+        Ok(Server { listener, addr, state, options: options.clone() })
+    }
+
+    /// The routes, with the body-read timeout and the bound on computations, to be called
+    /// in process (`tower::ServiceExt::oneshot`) as the server calls them; the connection
+    /// handling (header timeout) is [`Server::run`]'s.
+    pub fn router(&self) -> axum::Router {
+        router(Arc::clone(&self.state), self.options.body_timeout)
     }
 
     /// The address it listens on.
@@ -125,11 +161,20 @@ impl Server {
             let what = what.to_string();
             move |source| ExplorerError::Io { what, source }
         };
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(io("start the runtime"))?;
+        // Blocking threads: one per computation slot, and some for the trimmer and the
+        // body-less work; idle ones end after a few seconds.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .max_blocking_threads(self.options.max_in_flight.max(1) + 2)
+            .thread_keep_alive(Duration::from_secs(5))
+            .build()
+            .map_err(io("start the runtime"))?;
+        let app = self.router();
+        let header_timeout = self.options.header_timeout;
         runtime.block_on(async move {
+            tokio::spawn(Arc::clone(&self.state.limiter).trim_after_bursts());
             let listener = tokio::net::TcpListener::from_std(self.listener).map_err(io("listen"))?;
-            axum::serve(listener, router(self.state)).await.map_err(io("serve"))
+            serve_connections(listener, app, header_timeout).await.map_err(io("serve"))
         })
     }
 }
@@ -161,7 +206,8 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
     let test = match &options.data {
         Some(dir) => {
             let test = if crate::data::image_folder::is_image_folder(dir) {
-                crate::data::image_folder::load(dir)?.test
+                let limit = options.max_memory.unwrap_or_else(|| Budget::of_machine().bytes);
+                crate::data::image_folder::load_limited(dir, limit)?.test
             } else {
                 crate::mnist::load(dir)?.test
             };
@@ -183,6 +229,7 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
     if let Some(m) = options.metrics.as_ref().filter(|m| !m.is_file()) {
         return Err(ExplorerError::Missing(m.clone()));
     }
+    check_memory(&info, &preprocess, test.as_ref(), options)?;
     Ok(AppState {
         net,
         info,
@@ -192,5 +239,34 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
         test,
         predictions: OnceLock::new(),
         metrics: options.metrics.clone(),
+        limiter: Arc::new(Limiter::new(options)),
     })
+}
+
+/// The network's memory for the server's work: the computations that may run at once (a
+/// pass or a one-image step each), the test images' predictions in batches of
+/// [`PREDICTION_BATCH`], and the test images themselves, against the budget.
+fn check_memory(
+    info: &NetworkInfo,
+    preprocess: &Preprocess,
+    test: Option<&Split>,
+    options: &ServeOptions,
+) -> Result<(), ExplorerError> {
+    let budget = match options.max_memory {
+        Some(bytes) => Budget { bytes, source: BudgetSource::Given },
+        None => Budget::of_machine(),
+    };
+    let plan = info.plan(preprocess).map_err(|e| ExplorerError::Input(e.to_string()))?;
+    let one = MemoryEstimate::of(&plan, Workload::Training { batch: 1, threads: 1, optimizer_buffers: 0 });
+    let predictions = MemoryEstimate::of(&plan, Workload::Inference { batch: PREDICTION_BATCH, threads: 1 });
+    let slots = options.max_in_flight.max(1) as u128;
+    let estimate = MemoryEstimate {
+        gradients: one.gradients * slots,
+        activations: (one.activations * slots).max(predictions.activations),
+        im2col: one.im2col * slots,
+        ..one
+    };
+    let data = test.map_or(0, |t| t.images.len() as u128);
+    let what = format!("serving this network with {slots} computation(s) at once");
+    estimate.with_data(data).check(&budget, &what).map_err(|e| ExplorerError::Input(e.to_string()))
 }

@@ -1,8 +1,9 @@
 //! The hyper-parameters of a run, described once: [`HYPER_PARAMETERS`] lists each with its
-//! name, help, and how to read and write it as text. That one table drives the command's
-//! flags, the checkpoint's `config.*` metadata, reading them back, and the check that a
-//! resumed run is not given conflicting values. Adding a hyper-parameter is a field, its
-//! default and one entry.
+//! name, help, how to read and write it as text and the range it must be in. That one table
+//! drives the command's flags, the checkpoint's `config.*` metadata, reading them back, the
+//! check of the values ([`TrainConfig::validate`]) and the check that a resumed run is not
+//! given conflicting values. Adding a hyper-parameter is one entry of the table below: the
+//! field, its type, default, value name, help and range.
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,10 +28,13 @@ impl OptimizerKind {
         [(OptimizerKind::Sgd, "sgd"), (OptimizerKind::Adam, "adam"), (OptimizerKind::AdamW, "adamw")];
 }
 
+impl Named for OptimizerKind {
+    const NAMES: &'static [(Self, &'static str)] = &OptimizerKind::ALL;
+}
+
 impl fmt::Display for OptimizerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = OptimizerKind::ALL.iter().find(|(k, _)| k == self).map_or("?", |(_, n)| n);
-        f.write_str(name)
+        f.write_str(name_of(self).unwrap_or("?"))
     }
 }
 
@@ -38,10 +42,7 @@ impl FromStr for OptimizerKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        OptimizerKind::ALL.iter().find(|(_, n)| *n == s).map(|(k, _)| *k).ok_or_else(|| {
-            let names: Vec<&str> = OptimizerKind::ALL.iter().map(|(_, n)| *n).collect();
-            format!("{s:?} is not an optimizer ({})", names.join(", "))
-        })
+        named(s).ok_or_else(|| format!("{s:?} is not an optimizer ({})", names::<Self>().join(", ")))
     }
 }
 
@@ -61,12 +62,22 @@ pub enum ScheduleKind {
     },
 }
 
+impl ScheduleKind {
+    /// The form of [`ScheduleKind::Step`] as text: `step:EPOCHS:GAMMA`.
+    const STEP: &'static str = "step";
+}
+
+impl Named for ScheduleKind {
+    const NAMES: &'static [(Self, &'static str)] =
+        &[(ScheduleKind::Cosine, "cosine"), (ScheduleKind::Constant, "constant")];
+}
+
 impl fmt::Display for ScheduleKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ScheduleKind::Cosine => f.write_str("cosine"),
-            ScheduleKind::Constant => f.write_str("constant"),
-            ScheduleKind::Step { epochs, gamma } => write!(f, "step:{epochs}:{gamma:?}"),
+        match (self, name_of(self)) {
+            (_, Some(name)) => f.write_str(name),
+            (ScheduleKind::Step { epochs, gamma }, None) => write!(f, "{}:{epochs}:{gamma:?}", ScheduleKind::STEP),
+            _ => f.write_str("?"),
         }
     }
 }
@@ -75,79 +86,125 @@ impl FromStr for ScheduleKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cosine" => Ok(ScheduleKind::Cosine),
-            "constant" => Ok(ScheduleKind::Constant),
-            _ => {
-                let parts: Vec<&str> = s.split(':').collect();
-                let bad = || format!("{s:?} is not a schedule (cosine, constant or step:EPOCHS:GAMMA)");
-                let ["step", epochs, gamma] = parts.as_slice() else { return Err(bad()) };
-                let epochs: usize = epochs.parse().map_err(|_| bad())?;
-                let gamma: f64 = gamma.parse().map_err(|_| bad())?;
-                if epochs == 0 || !(gamma.is_finite() && gamma > 0.0) {
-                    return Err(format!("{s:?}: step:EPOCHS:GAMMA needs EPOCHS ≥ 1 and a finite GAMMA > 0"));
-                }
-                Ok(ScheduleKind::Step { epochs, gamma })
+        if let Some(kind) = named(s) {
+            return Ok(kind);
+        }
+        let step = format!("{}:EPOCHS:GAMMA", ScheduleKind::STEP);
+        let bad = || format!("{s:?} is not a schedule ({})", or_list(&[names::<Self>(), vec![step.as_str()]].concat()));
+        let mut parts = s.split(':');
+        let (Some(ScheduleKind::STEP), Some(epochs), Some(gamma), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let epochs: usize = epochs.parse().map_err(|_| bad())?;
+        let gamma: f64 = gamma.parse().map_err(|_| bad())?;
+        if epochs == 0 || !(gamma.is_finite() && gamma > 0.0) {
+            return Err(format!("{s:?}: {step} needs EPOCHS ≥ 1 and a finite GAMMA > 0"));
+        }
+        Ok(ScheduleKind::Step { epochs, gamma })
+    }
+}
+
+/// A value written as one of a fixed list of names.
+trait Named: Sized + Copy + PartialEq + 'static {
+    /// Each value with its name.
+    const NAMES: &'static [(Self, &'static str)];
+}
+
+fn name_of<V: Named>(v: &V) -> Option<&'static str> {
+    V::NAMES.iter().find(|(k, _)| k == v).map(|(_, n)| *n)
+}
+
+fn named<V: Named>(s: &str) -> Option<V> {
+    V::NAMES.iter().find(|(_, n)| *n == s).map(|(k, _)| *k)
+}
+
+fn names<V: Named>() -> Vec<&'static str> {
+    V::NAMES.iter().map(|(_, n)| *n).collect()
+}
+
+/// `a, b or c`.
+fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// The type of a hyper-parameter: how its values are written and read as text (flags,
+/// metadata), and the names it takes when it takes one of a list.
+pub trait HyperValue: Sized {
+    /// The value as text (`none` for an absent optional value).
+    fn show(&self) -> String;
+    /// The value of a text; a message when it does not parse.
+    fn read(text: &str) -> Result<Self, String>;
+    /// The names the value takes, when it is one of a list (shown in the help).
+    fn choices() -> Vec<&'static str> {
+        Vec::new()
+    }
+}
+
+fn parse<V: FromStr>(s: &str) -> Result<V, String> {
+    s.parse().map_err(|_| format!("{s:?} is not a valid value"))
+}
+
+macro_rules! shown_by {
+    ($($t:ty: $show:expr),+ $(,)?) => {$(
+        impl HyperValue for $t {
+            fn show(&self) -> String {
+                $show(self)
+            }
+            fn read(text: &str) -> Result<Self, String> {
+                parse(text)
             }
         }
+    )+};
+}
+
+shown_by!(usize: usize::to_string, u64: u64::to_string, bool: bool::to_string, f64: |v: &f64| format!("{v:?}"));
+
+impl<V: HyperValue> HyperValue for Option<V> {
+    fn show(&self) -> String {
+        self.as_ref().map_or_else(|| "none".into(), V::show)
+    }
+
+    fn read(text: &str) -> Result<Self, String> {
+        if text == "none" { Ok(None) } else { V::read(text).map(Some) }
     }
 }
 
-/// Hyper-parameters of a run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainConfig {
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Images per step.
-    pub batch_size: usize,
-    /// The update rule.
-    pub optimizer: OptimizerKind,
-    /// The base learning rate.
-    pub lr: f64,
-    /// How the learning rate changes, step by step.
-    pub schedule: ScheduleKind,
-    /// SGD momentum.
-    pub momentum: f64,
-    /// Weight decay on the weights (not the biases).
-    pub weight_decay: f64,
-    /// Seeds the initial weights and every epoch's shuffle.
-    pub seed: u64,
-    /// Threads per step (the batch is split in that many slices).
-    pub threads: usize,
-    /// Stop after this many optimizer steps.
-    pub max_steps: Option<u64>,
-    /// Shuffle each epoch (else file order).
-    pub shuffle: bool,
-    /// Scale the gradients so their global L2 norm is at most this (no clipping if `None`).
-    pub clip_grad_norm: Option<f64>,
-}
+impl HyperValue for OptimizerKind {
+    fn show(&self) -> String {
+        self.to_string()
+    }
 
-impl Default for TrainConfig {
-    /// LeNet-5's defaults, which reach 99% test accuracy on MNIST within their 10 epochs.
-    fn default() -> Self {
-        TrainConfig {
-            epochs: 10,
-            batch_size: 64,
-            optimizer: OptimizerKind::Sgd,
-            lr: 0.05,
-            schedule: ScheduleKind::Cosine,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            seed: 0,
-            threads: 1,
-            max_steps: None,
-            shuffle: true,
-            clip_grad_norm: None,
-        }
+    fn read(text: &str) -> Result<Self, String> {
+        text.parse()
+    }
+
+    fn choices() -> Vec<&'static str> {
+        names::<Self>()
     }
 }
 
-/// One hyper-parameter: how it is named, explained, written and read.
+impl HyperValue for ScheduleKind {
+    fn show(&self) -> String {
+        self.to_string()
+    }
+
+    fn read(text: &str) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+/// One hyper-parameter: how it is named, explained, written, read and checked.
 pub struct HyperParameter {
     /// The field's name; the flag is `--name` with `-` for `_`, the metadata key `config.name`.
     pub name: &'static str,
-    /// One line of help.
-    pub help: &'static str,
+    /// One line of help, without the list of choices ([`HyperParameter::help`] has it).
+    pub summary: &'static str,
     /// The flag's value name.
     pub value_name: &'static str,
     /// A flag without a value that sets this text (e.g. `--no-shuffle` sets `false`).
@@ -156,6 +213,10 @@ pub struct HyperParameter {
     pub get: fn(&TrainConfig) -> String,
     /// Sets the value from text; a message when it does not parse.
     pub set: fn(&mut TrainConfig, &str) -> Result<(), String>,
+    /// Whether the value is in range; what it must be (`must be at least 1`) when not.
+    pub check: fn(&TrainConfig) -> Result<(), String>,
+    /// The names the value takes, when it is one of a list.
+    pub choices: fn() -> Vec<&'static str>,
 }
 
 impl HyperParameter {
@@ -168,155 +229,115 @@ impl HyperParameter {
     pub fn key(&self) -> String {
         format!("config.{}", self.name)
     }
+
+    /// One line of help, with the choices when there is a list of them (`The update rule:
+    /// sgd, adam or adamw`).
+    pub fn help(&self) -> String {
+        match (self.choices)() {
+            choices if choices.is_empty() => self.summary.to_string(),
+            choices => format!("{}: {}", self.summary, or_list(&choices)),
+        }
+    }
 }
 
-fn parse<V: FromStr>(s: &str) -> Result<V, String> {
-    s.parse().map_err(|_| format!("{s:?} is not a valid value"))
+/// Declares [`TrainConfig`] (its fields, their defaults) and [`HYPER_PARAMETERS`] from one
+/// table: per field, `name: Type = default, "VALUE NAME", "help"`, then optionally
+/// `check RANGE` (a function of the value) and `switch "flag" = "value"`.
+macro_rules! hyper_parameters {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $t:ty = $default:expr, $value_name:literal, $summary:literal
+        $(, check $check:path)? $(, switch $flag:literal = $set:literal)?;
+    )+) => {
+        /// Hyper-parameters of a run.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct TrainConfig {
+            $($(#[doc = $doc])* pub $name: $t,)+
+        }
+
+        impl Default for TrainConfig {
+            /// LeNet-5's defaults, which reach 99% test accuracy on MNIST within their 10
+            /// epochs.
+            fn default() -> Self {
+                TrainConfig { $($name: $default,)+ }
+            }
+        }
+
+        /// Every hyper-parameter of [`TrainConfig`].
+        pub const HYPER_PARAMETERS: [HyperParameter; [$(stringify!($name)),+].len()] = [$(
+            HyperParameter {
+                name: stringify!($name),
+                summary: $summary,
+                value_name: $value_name,
+                switch: [$(Some(($flag, $set)),)? None][0],
+                get: |c| HyperValue::show(&c.$name),
+                set: |c, s| {
+                    c.$name = HyperValue::read(s)?;
+                    Ok(())
+                },
+                check: |_c| {
+                    $($check(&_c.$name)?;)?
+                    Ok(())
+                },
+                choices: <$t as HyperValue>::choices,
+            },
+        )+];
+    };
 }
 
-fn optional<V: FromStr>(s: &str) -> Result<Option<V>, String> {
-    if s == "none" { Ok(None) } else { parse(s).map(Some) }
+hyper_parameters! {
+    /// Passes over the training set.
+    epochs: usize = 10, "N", "Passes over the training set", check at_least_one;
+    /// Images per step.
+    batch_size: usize = 64, "N", "Images per step", check at_least_one;
+    /// The update rule.
+    optimizer: OptimizerKind = OptimizerKind::Sgd, "NAME", "The update rule";
+    /// The base learning rate.
+    lr: f64 = 0.05, "F", "Base learning rate", check positive;
+    /// How the learning rate changes, step by step.
+    schedule: ScheduleKind = ScheduleKind::Cosine, "SCHEDULE",
+        "Learning-rate schedule, per step: cosine (to 0 at the end), constant, or step:EPOCHS:GAMMA";
+    /// SGD momentum.
+    momentum: f64 = 0.9, "F", "SGD momentum", check below_one;
+    /// Weight decay on the weights (not the biases).
+    weight_decay: f64 = 5e-4, "F", "Weight decay on the weights (not the biases)", check non_negative;
+    /// Seeds the initial weights and every epoch's shuffle.
+    seed: u64 = 0, "N", "Seed of the initial weights and the shuffles";
+    /// Threads per step (the batch is split in that many slices).
+    threads: usize = 1, "N", "Threads per step (default: the machine's cores)", check at_least_one;
+    /// Stop after this many optimizer steps.
+    max_steps: Option<u64> = None, "N", "Stop after this many optimizer steps";
+    /// Shuffle each epoch (else file order).
+    shuffle: bool = true, "BOOL", "Take the images in file order", switch "no-shuffle" = "false";
+    /// Scale the gradients so their global L2 norm is at most this (no clipping if `None`).
+    clip_grad_norm: Option<f64> = None, "F", "Scale the gradients so their global L2 norm is at most this",
+        check positive_if_set;
 }
 
-fn show_optional<V: fmt::Debug>(v: Option<V>) -> String {
-    v.map_or_else(|| "none".into(), |v| format!("{v:?}"))
+fn at_least_one(v: &usize) -> Result<(), String> {
+    if *v == 0 { Err("must be at least 1".into()) } else { Ok(()) }
 }
 
-/// Every hyper-parameter of [`TrainConfig`].
-pub const HYPER_PARAMETERS: [HyperParameter; 12] = [
-    HyperParameter {
-        name: "epochs",
-        help: "Passes over the training set",
-        value_name: "N",
-        switch: None,
-        get: |c| c.epochs.to_string(),
-        set: |c, s| {
-            c.epochs = parse(s)?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "batch_size",
-        help: "Images per step",
-        value_name: "N",
-        switch: None,
-        get: |c| c.batch_size.to_string(),
-        set: |c, s| {
-            c.batch_size = parse(s)?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "optimizer",
-        help: "The update rule: sgd, adam or adamw",
-        value_name: "NAME",
-        switch: None,
-        get: |c| c.optimizer.to_string(),
-        set: |c, s| {
-            c.optimizer = s.parse()?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "lr",
-        help: "Base learning rate",
-        value_name: "F",
-        switch: None,
-        get: |c| format!("{:?}", c.lr),
-        set: |c, s| {
-            c.lr = parse(s)?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "schedule",
-        help: "Learning-rate schedule, per step: cosine (to 0 at the end), constant, or step:EPOCHS:GAMMA",
-        value_name: "SCHEDULE",
-        switch: None,
-        get: |c| c.schedule.to_string(),
-        set: |c, s| {
-            c.schedule = s.parse()?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "momentum",
-        help: "SGD momentum",
-        value_name: "F",
-        switch: None,
-        get: |c| format!("{:?}", c.momentum),
-        set: |c, s| {
-            c.momentum = parse(s)?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "weight_decay",
-        help: "Weight decay on the weights (not the biases)",
-        value_name: "F",
-        switch: None,
-        get: |c| format!("{:?}", c.weight_decay),
-        set: |c, s| {
-            c.weight_decay = parse(s)?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "seed",
-        help: "Seed of the initial weights and the shuffles",
-        value_name: "N",
-        switch: None,
-        get: |c| c.seed.to_string(),
-        set: |c, s| {
-            c.seed = parse(s)?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "threads",
-        help: "Threads per step (default: the machine's cores)",
-        value_name: "N",
-        switch: None,
-        get: |c| c.threads.to_string(),
-        set: |c, s| {
-            c.threads = parse(s)?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "max_steps",
-        help: "Stop after this many optimizer steps",
-        value_name: "N",
-        switch: None,
-        get: |c| show_optional(c.max_steps),
-        set: |c, s| {
-            c.max_steps = optional(s)?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "shuffle",
-        help: "Take the images in file order",
-        value_name: "BOOL",
-        switch: Some(("no-shuffle", "false")),
-        get: |c| c.shuffle.to_string(),
-        set: |c, s| {
-            c.shuffle = parse(s)?;
-            Ok(())
-        },
-    },
-    HyperParameter {
-        name: "clip_grad_norm",
-        help: "Scale the gradients so their global L2 norm is at most this",
-        value_name: "F",
-        switch: None,
-        get: |c| show_optional(c.clip_grad_norm),
-        set: |c, s| {
-            c.clip_grad_norm = optional(s)?;
-            Ok(())
-        },
-    },
-];
+fn non_negative(v: &f64) -> Result<(), String> {
+    if v.is_finite() && *v >= 0.0 { Ok(()) } else { Err(format!("must be a finite number ≥ 0, got {v}")) }
+}
+
+fn positive(v: &f64) -> Result<(), String> {
+    non_negative(v)?;
+    if *v == 0.0 { Err("must be positive".into()) } else { Ok(()) }
+}
+
+fn below_one(v: &f64) -> Result<(), String> {
+    non_negative(v)?;
+    if *v >= 1.0 { Err(format!("must be below 1, got {v}")) } else { Ok(()) }
+}
+
+fn positive_if_set(v: &Option<f64>) -> Result<(), String> {
+    match v {
+        Some(c) if !(c.is_finite() && *c > 0.0) => Err(format!("must be a finite number > 0, got {c}")),
+        _ => Ok(()),
+    }
+}
 
 impl TrainConfig {
     /// The configuration's `config.*` metadata entries.
@@ -336,30 +357,10 @@ impl TrainConfig {
         Ok(c)
     }
 
-    /// Checks the values a user can get wrong; the message names the option.
+    /// Checks the values a user can get wrong; the message names the option (e.g.
+    /// `--epochs must be at least 1`).
     pub fn validate(&self) -> Result<(), String> {
-        for (name, v) in [("--epochs", self.epochs), ("--batch-size", self.batch_size), ("--threads", self.threads)] {
-            if v == 0 {
-                return Err(format!("{name} must be at least 1"));
-            }
-        }
-        for (name, v) in [("--lr", self.lr), ("--momentum", self.momentum), ("--weight-decay", self.weight_decay)] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(format!("{name} must be a finite number ≥ 0, got {v}"));
-            }
-        }
-        if self.lr == 0.0 {
-            return Err("--lr must be positive".into());
-        }
-        if self.momentum >= 1.0 {
-            return Err(format!("--momentum must be below 1, got {}", self.momentum));
-        }
-        if let Some(c) = self.clip_grad_norm
-            && !(c.is_finite() && c > 0.0)
-        {
-            return Err(format!("--clip-grad-norm must be a finite number > 0, got {c}"));
-        }
-        Ok(())
+        HYPER_PARAMETERS.iter().try_for_each(|h| (h.check)(self).map_err(|e| format!("{} {e}", h.flag())))
     }
 
     /// The optimizer these hyper-parameters describe (weight decay on weights only).

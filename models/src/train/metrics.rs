@@ -60,7 +60,10 @@ pub struct StepReport {
     pub global_step: u64,
 }
 
-/// An observer that appends each epoch's row to a metrics CSV file ([`append_metrics`]).
+/// An observer that writes each epoch's row to a metrics CSV file: rows of this epoch and
+/// later ones (an earlier run's, or one a killed run wrote before its checkpoint) are
+/// dropped first ([`truncate_metrics`]), then the row is appended ([`append_metrics`]). The
+/// file is not touched before the first epoch ends.
 #[derive(Debug, Clone)]
 pub struct MetricsCsv {
     /// The file.
@@ -69,6 +72,7 @@ pub struct MetricsCsv {
 
 impl<M> Observer<M> for MetricsCsv {
     fn on_epoch(&mut self, _: &Trainer<M>, m: &EpochMetrics) -> Result<Flow, TrainError> {
+        truncate_metrics(&self.path, m.epoch.saturating_sub(1))?;
         append_metrics(&self.path, m)?;
         Ok(Flow::Continue)
     }

@@ -173,6 +173,34 @@ impl Run {
     pub fn stderr_lines(&self) -> Vec<&str> {
         self.stderr.lines().filter(|l| !l.trim().is_empty()).collect()
     }
+
+    /// Asserts the exit code, and that the last line of stderr is an error message
+    /// (`lenet5: error: …`) containing each of `needles`, the only line of stderr that
+    /// says "error" (a run that started training prints its progress before it).
+    pub fn assert_error_last(&self, what: &str, code: i32, needles: &[&str]) {
+        self.assert_no_panic(what);
+        assert_eq!(self.code, Some(code), "{what}: exit status\nstderr:\n{}", self.stderr);
+        let lines = self.stderr_lines();
+        let last = lines.last().unwrap_or_else(|| panic!("{what}: nothing on stderr"));
+        assert!(last.starts_with("lenet5: error: "), "{what}: {last}");
+        assert_eq!(lines.iter().filter(|l| l.contains("error")).count(), 1, "{what}:\n{}", self.stderr);
+        for n in needles {
+            assert!(last.contains(n), "{what}: {last:?} does not mention {n:?}");
+        }
+    }
+
+    /// Asserts the exit code and that stderr is exactly one line, an error message
+    /// (`lenet5: error: …`) containing each of `needles`.
+    pub fn assert_one_line_error(&self, what: &str, code: i32, needles: &[&str]) {
+        self.assert_no_panic(what);
+        assert_eq!(self.code, Some(code), "{what}: exit status\nstderr:\n{}", self.stderr);
+        let lines = self.stderr_lines();
+        assert_eq!(lines.len(), 1, "{what}: stderr is not one line:\n{}", self.stderr);
+        assert!(lines[0].starts_with("lenet5: error: "), "{what}: {}", lines[0]);
+        for n in needles {
+            assert!(lines[0].contains(n), "{what}: {:?} does not mention {n:?}", lines[0]);
+        }
+    }
 }
 
 /// Runs `lenet5 args…` with `MNIST_MIRROR` pointing at a closed local port (so a missing
@@ -264,4 +292,72 @@ pub fn ag<T>(r: layers::Result<T>) -> autograd::Result<T> {
         LayerError::Autograd(e) => e,
         other => AutogradError::InvalidArgument { op: "module", reason: other.to_string() },
     })
+}
+
+/// A finished `lenet5` run with its peak resident memory and wall time.
+pub struct Measured {
+    /// The run (`code` is `None` when it was killed at the deadline).
+    pub run: Run,
+    /// Its peak resident set, in MiB (see [`measured`]).
+    pub peak_mib: u64,
+    /// How long it ran.
+    pub seconds: f64,
+    /// Whether it was killed at the deadline.
+    pub timed_out: bool,
+}
+
+/// Runs `cmd` (a [`lenet5_command`]), killing it after `deadline`, and measures its peak
+/// resident memory: `VmHWM` of `/proc/PID/status`, read every millisecond while it runs.
+/// (Not `ru_maxrss`: a child spawned by a large process, as the test binary is, inherits
+/// its parent's high-water mark at `exec`.)
+pub fn measured(mut cmd: Command, deadline: std::time::Duration) -> Measured {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the lenet5 binary runs");
+    let pid = child.id();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let high_water = |pid: u32| -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    };
+    let (mut peak_kib, mut timed_out) = (0, false);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            break status;
+        }
+        peak_kib = peak_kib.max(high_water(pid).unwrap_or(0));
+        if started.elapsed() > deadline {
+            timed_out = true;
+            child.kill().expect("kill the child");
+            break child.wait().expect("the child's status");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let run = Run { code: status.code(), stdout: out.join().unwrap(), stderr: err.join().unwrap() };
+    Measured { run, peak_mib: peak_kib / 1024, seconds, timed_out }
+}
+
+/// The `num_batches_tracked` counter of every batch norm of `model`, in order.
+pub fn batches_tracked(model: &dyn Module<f32>) -> Vec<f32> {
+    model
+        .named_buffers()
+        .into_iter()
+        .filter(|(n, _)| n.ends_with("num_batches_tracked"))
+        .map(|(_, b)| b.get().item().unwrap())
+        .collect()
 }

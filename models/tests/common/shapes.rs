@@ -1,13 +1,19 @@
 //! A small synthetic data set for training tests: 12×12 images of noise with a bright
 //! horizontal bar (class 0), vertical bar (1) or square (2), as bytes or as an IDX folder.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use layers::Module;
 use layers::checkpoint::read_checkpoint;
+use models::arch::Arch;
+use models::data::{ImageSet, Preprocess};
+use models::network::NetworkInfo;
+use models::resume::{Checkpointer, load_state};
+use models::train::{Advance, Flow, OptimizerKind, ScheduleKind, StepReport, TrainConfig, Trainer};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::idx_bytes;
+use super::{Run, Scratch, idx_bytes, lenet5, s};
 
 /// The images' side.
 const SIDE: usize = 12;
@@ -51,4 +57,89 @@ pub fn weights_bits(path: &Path) -> Vec<(String, Vec<u32>)> {
         .into_iter()
         .map(|(n, t)| (n, t.iter().map(f32::to_bits).collect()))
         .collect()
+}
+
+/// The shapes folder ([`write_folder`]) in `scratch/shapes`.
+pub fn folder_in(scratch: &Scratch) -> PathBuf {
+    let dir = scratch.join("shapes");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_folder(&dir);
+    dir
+}
+
+/// The recipe of [`trained`] as flags of `lenet5 train`: Adam at a constant 0.01.
+pub const ADAM: [&str; 6] = ["--optimizer", "adam", "--lr", "0.01", "--schedule", "constant"];
+
+/// The shapes data set in memory: 240 training and 60 test images.
+pub fn sets() -> (ImageSet, ImageSet) {
+    let (pixels, labels) = images(300, 3);
+    let set = |range: std::ops::Range<usize>| ImageSet {
+        shape: [1, SIDE, SIDE],
+        images: pixels[range.start * SIDE * SIDE..range.end * SIDE * SIDE].to_vec(),
+        labels: labels[range].iter().map(|&l| u16::from(l)).collect(),
+        class_names: ImageSet::numbered_classes(3),
+    };
+    (set(0..240), set(240..300))
+}
+
+/// `spec` trained on [`sets`] for 6 epochs of Adam at a constant 0.01 on `threads`
+/// threads, and the test set.
+pub fn trained(spec: &str, threads: usize) -> (Trainer<Box<dyn Module<f32>>>, ImageSet) {
+    let (train, test) = sets();
+    let config = TrainConfig {
+        epochs: 6,
+        batch_size: 16,
+        optimizer: OptimizerKind::Adam,
+        lr: 0.01,
+        schedule: ScheduleKind::Constant,
+        threads,
+        seed: 2,
+        ..TrainConfig::default()
+    };
+    let preprocess = Preprocess::fit(&train, 0).unwrap();
+    let model = NetworkInfo::for_data(spec.parse().unwrap(), &train).build(&preprocess, 2).unwrap();
+    let mut trainer = Trainer::new(model, config, preprocess).unwrap();
+    trainer.fit(&train, &test, &mut ()).unwrap();
+    (trainer, test)
+}
+
+/// The accuracy on the test set that `lenet5 eval`'s first line states, in per cent.
+pub fn eval_accuracy(eval: &Run) -> f64 {
+    let first = eval.stdout.lines().next().unwrap();
+    first.split("accuracy ").nth(1).unwrap().split('%').next().unwrap().parse().unwrap()
+}
+
+/// `lenet5 predict` of a 12×12 PNG of a vertical bar (written in `scratch`) prints one line
+/// for it.
+pub fn predicts_a_bar(scratch: &Scratch, checkpoint: &Path) {
+    let png = scratch.join("bar.png");
+    image::GrayImage::from_fn(12, 12, |x, y| image::Luma([if x == 5 && (3..8).contains(&y) { 255 } else { 0 }]))
+        .save(&png)
+        .unwrap();
+    let predict = lenet5(&["predict", "--checkpoint", s(checkpoint), s(&png)]);
+    predict.assert_ok("predict");
+    assert!(predict.stdout.starts_with(&format!("{}: ", png.display())), "{}", predict.stdout);
+}
+
+/// Trains `spec` on the shapes folder `data_dir` in-process with `config`, pauses after
+/// global step `step`, writes the checkpoint and state as the command does (to
+/// `scratch/paused.safetensors`), and resumes with `lenet5 train --resume` alone; the
+/// weights the resumed run ends with.
+pub fn paused_and_resumed(scratch: &Scratch, data_dir: &Path, spec: &str, config: TrainConfig, step: u64) -> PathBuf {
+    let data = models::mnist::load(data_dir).unwrap();
+    let info = NetworkInfo::for_data(spec.parse::<Arch>().unwrap(), &data.train);
+    let preprocess = Preprocess::fit(&data.train, 0).unwrap();
+    let (model, epochs) = (info.build(&preprocess, config.seed).unwrap(), config.epochs);
+    let mut trainer = Trainer::new(model, config, preprocess).unwrap();
+    let pause = |r: &StepReport| if r.global_step == step { Flow::Pause } else { Flow::Continue };
+    let paused = (0..epochs).any(|_| trainer.advance(&data.train, &data.test, pause).unwrap() == Advance::Paused);
+    assert!(paused, "the run ends before step {step}");
+    let out = scratch.join("paused.safetensors");
+    let mut meta = info.metadata();
+    meta.push(("data.dir".into(), data_dir.display().to_string()));
+    Checkpointer::new(out.clone(), 0, meta).write(&trainer).unwrap();
+    let state = scratch.join("paused.state.safetensors");
+    assert_eq!(load_state(&state).unwrap().trainer.steps, step);
+    lenet5(&["train", "--resume", s(&state)]).assert_ok("resume");
+    out
 }

@@ -12,8 +12,7 @@ use rand::{RngExt, SeedableRng};
 
 /// The helpers shared with the other suites (MNIST_DIR, scratch folders, IDX and gzip
 /// bytes, running `lenet5`).
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 // Each suite uses a subset.
 #[allow(unused_imports)]
 pub use common::{Run, Scratch, gzip, idx_bytes, lenet5, lenet5_command, lenet5_trainer, list, mnist_dir, s};
@@ -88,36 +87,6 @@ pub fn safetensors_bytes(tensors: &[(&str, &str, &[usize], Vec<u8>)], metadata: 
         out.extend_from_slice(bytes);
     }
     out
-}
-
-impl Run {
-    /// Asserts the exit code, and that the last line of stderr is an error message
-    /// (`lenet5: error: …`) containing each of `needles`, the only line of stderr that
-    /// says "error" (a run that started training prints its progress before it).
-    pub fn assert_error_last(&self, what: &str, code: i32, needles: &[&str]) {
-        self.assert_no_panic(what);
-        assert_eq!(self.code, Some(code), "{what}: exit status\nstderr:\n{}", self.stderr);
-        let lines = self.stderr_lines();
-        let last = lines.last().unwrap_or_else(|| panic!("{what}: nothing on stderr"));
-        assert!(last.starts_with("lenet5: error: "), "{what}: {last}");
-        assert_eq!(lines.iter().filter(|l| l.contains("error")).count(), 1, "{what}:\n{}", self.stderr);
-        for n in needles {
-            assert!(last.contains(n), "{what}: {last:?} does not mention {n:?}");
-        }
-    }
-
-    /// Asserts the exit code and that stderr is exactly one line, an error message
-    /// (`lenet5: error: …`) containing each of `needles`.
-    pub fn assert_one_line_error(&self, what: &str, code: i32, needles: &[&str]) {
-        self.assert_no_panic(what);
-        assert_eq!(self.code, Some(code), "{what}: exit status\nstderr:\n{}", self.stderr);
-        let lines = self.stderr_lines();
-        assert_eq!(lines.len(), 1, "{what}: stderr is not one line:\n{}", self.stderr);
-        assert!(lines[0].starts_with("lenet5: error: "), "{what}: {}", lines[0]);
-        for n in needles {
-            assert!(lines[0].contains(n), "{what}: {:?} does not mention {n:?}", lines[0]);
-        }
-    }
 }
 
 /// The columns of a metrics CSV that do not depend on timing (epoch, lr, train loss and

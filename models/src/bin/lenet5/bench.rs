@@ -3,7 +3,9 @@
 
 use models::arch::Arch;
 
-use crate::{Failure, default_threads, parse_input};
+use models::memory::{MemoryEstimate, Workload};
+
+use crate::{Failure, MemoryArg, check_memory, default_threads, parse_input};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -28,6 +30,8 @@ pub struct BenchArgs {
     /// Print one JSON line instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    memory: MemoryArg,
 }
 
 pub fn run(args: BenchArgs, allocations: impl Fn() -> u64) -> Result<(), Failure> {
@@ -42,9 +46,12 @@ pub fn run(args: BenchArgs, allocations: impl Fn() -> u64) -> Result<(), Failure
     let arch: Arch = args.arch.parse().map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
     let default_input = if arch == Arch::LeNet5 { "1,32,32" } else { "1,28,28" };
     let input = parse_input(args.input.as_deref().unwrap_or(default_input))?;
-    // A network that does not fit its input is a usage error, found before any timing.
-    arch.build::<f32, _>(input, None, &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0))
-        .map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
+    // A network that does not fit its input, or the memory, is a usage error, found before
+    // anything is allocated.
+    let plan = arch.plan(input, None).map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
+    let workload = Workload::Training { batch: args.batch_size, threads, optimizer_buffers: 1 };
+    let what = format!("benchmarking this network at batch {} with {threads} thread(s)", args.batch_size);
+    check_memory(MemoryEstimate::of(&plan, workload), &args.memory.budget()?, &what)?;
     let config =
         models::bench::BenchConfig { batch: args.batch_size, threads, steps: args.steps, reps: args.reps, input };
     let report = models::bench::run(config, &arch, allocations)?;

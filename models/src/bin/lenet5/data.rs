@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use models::data::{ImageSet, TrainTest, image_folder};
+use models::memory::Budget;
 use models::mnist;
 
 use crate::Failure;
@@ -17,12 +18,15 @@ pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
     arg.or_else(|| std::env::var_os("MNIST_DIR").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA))
 }
 
-/// Loads both splits from `dir`: an image folder when it has a `train` subfolder, else an
-/// IDX folder, whose missing files are downloaded first when `fetch` is set (and the
-/// feature is on).
-pub fn load(dir: &Path, fetch: bool) -> Result<TrainTest<ImageSet>, Failure> {
+/// Loads both splits from `dir`: an image folder when it has a `train` subfolder (its
+/// decoded pixels at most `budget`, checked from the headers), else an IDX folder, whose
+/// missing files are downloaded first when `fetch` is set (and the feature is on).
+pub fn load(dir: &Path, fetch: bool, budget: &Budget) -> Result<TrainTest<ImageSet>, Failure> {
     if image_folder::is_image_folder(dir) {
-        return Ok(image_folder::load(dir)?);
+        return image_folder::load_limited(dir, budget.bytes).map_err(|e| match e {
+            image_folder::ImageFolderError::TooLarge { .. } => Failure::Usage(e.to_string()),
+            other => other.into(),
+        });
     }
     let missing = mnist::FILES.iter().any(|f| mnist::find_file(dir, f).is_none());
     if missing && fetch {
@@ -46,4 +50,9 @@ pub fn existing(dir: &Path) -> Result<(), Failure> {
         return Err(Failure::Usage(format!("{}: no such data folder (pass --data DIR)", dir.display())));
     }
     Ok(())
+}
+
+/// The bytes of both splits' pixels, held in memory while the command runs.
+pub fn bytes(data: &TrainTest<ImageSet>) -> u128 {
+    (data.train.images.len() + data.test.images.len()) as u128
 }

@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 
 use models::data::Dataset;
+use models::memory::{MemoryEstimate, Workload};
 use models::network::load_network;
 use models::train::{EVAL_BATCH, evaluate};
 
-use crate::{Failure, data, default_threads};
+use crate::{Failure, MemoryArg, check_memory, data, default_threads};
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
@@ -22,6 +23,8 @@ pub struct EvalArgs {
     /// Also draw the confusion matrix into this PNG file.
     #[arg(long, value_name = "FILE.png")]
     confusion_png: Option<PathBuf>,
+    #[command(flatten)]
+    memory: MemoryArg,
 }
 
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
@@ -30,7 +33,12 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     {
         return Err(Failure::Usage(format!("--confusion-png {}: the file must end in .png", png.display())));
     }
+    let budget = args.memory.budget()?;
     let net = load_network(&args.checkpoint)?;
+    let plan = net.info.plan(&net.preprocess)?;
+    let workload = Workload::Inference { batch: EVAL_BATCH, threads: default_threads() };
+    let what = format!("evaluating this network in batches of {EVAL_BATCH}");
+    check_memory(MemoryEstimate::of(&plan, workload), &budget, &what)?;
     let remembered = layers::checkpoint::read_checkpoint::<f32>(&args.checkpoint)?
         .metadata
         .get("data.dir")
@@ -38,7 +46,8 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         .filter(|d| d.is_dir());
     let dir = data::data_dir(args.data.or(remembered));
     data::existing(&dir)?;
-    let data = data::load(&dir, false)?;
+    let data = data::load(&dir, false, &budget)?;
+    check_memory(MemoryEstimate::of(&plan, workload).with_data(data::bytes(&data)), &budget, &what)?;
     if data.test.image_shape() != net.info.input {
         return Err(Failure::Run(format!(
             "{}: images of {:?}, but the network takes {:?}",
@@ -62,7 +71,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         println!("  {name:>width$}: {}", row.iter().map(|n| format!("{n:>cell$}")).collect::<String>());
     }
     if let Some(png) = &args.confusion_png {
-        models::plot::confusion_png(&e.confusion, png)?;
+        models::plot::confusion_png(&e.confusion, &names, png)?;
         eprintln!("wrote {}", png.display());
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! `lenet5`: train LeNet-5 or any small CNN (`--arch`) on MNIST or another data set,
-//! evaluate a checkpoint, classify image files, show the derivation's matrix shapes, and
-//! measure speed. One file per subcommand.
+//! evaluate a checkpoint, classify image files, export a test image, show the
+//! derivation's matrix shapes, and measure speed. One file per subcommand.
 //!
 //! Exit status: 0 on success, 2 for a usage error (bad argument, a spec that does not
 //! parse or fit, missing data folder, an option that conflicts with the run being
@@ -11,6 +11,7 @@
 mod bench;
 mod data;
 mod eval;
+mod export;
 mod plot;
 mod predict;
 mod progress;
@@ -42,6 +43,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Classify PNG or JPEG images with a checkpoint.
     Predict(predict::PredictArgs),
+    /// Write one test image of a data set as a PNG (to try predict on).
+    Export(export::ExportArgs),
     /// Training and inference speed on a fixed random batch (PyTorch's protocol).
     Bench(bench::BenchArgs),
     /// The shape and size of every layer output and derivation matrix for a batch.
@@ -76,15 +79,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    // A training step frees and reallocates the same few large buffers (im2col blocks,
-    // activations): glibc would hand them back to the kernel (mmap above 128 KiB, heap
-    // trimming) and pay page faults and zeroing on every step. Keep them in the heap.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only tunes the allocator; called before any thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
-    }
     std::panic::set_hook(Box::new(|info| {
         eprintln!("lenet5: internal error (please report): {info}");
     }));
@@ -94,7 +88,7 @@ fn main() -> ExitCode {
         Err(e) if e.use_stderr() => {
             // One line: clap's message up to its usage block, joined, without its prefix.
             let message = if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                "a command is required: train, eval, predict, bench, shapes, serve or plot".to_string()
+                "a command is required: train, eval, predict, export, bench, shapes, serve or plot".to_string()
             } else {
                 let rendered = e.render().to_string();
                 let lines: Vec<&str> = rendered
@@ -114,6 +108,19 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    // A training step (or an evaluation batch) frees and reallocates the same few large
+    // buffers (im2col blocks, activations): glibc would hand them back to the kernel (mmap
+    // above 128 KiB, heap trimming) and pay page faults and zeroing on every step. Keep
+    // them in the heap. Not for `serve`, whose bursts of requests should give their memory
+    // back once they are over.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if matches!(cli.command, Command::Train(_) | Command::Bench(_) | Command::Eval(_)) {
+        // SAFETY: mallopt only tunes the allocator; called before any thread exists.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+        }
+    }
     let result = match cli.command {
         Command::Train(args) => {
             let explicit = matches.subcommand_matches("train").cloned().unwrap_or_default();
@@ -121,6 +128,7 @@ fn main() -> ExitCode {
         }
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Export(args) => export::run(args),
         Command::Bench(args) => bench::run(args, || ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)),
         Command::Shapes(args) => shapes::run(args),
         Command::Serve(args) => serve::run(args),
@@ -170,6 +178,40 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// `--max-memory`: the most memory a command may take.
+#[derive(clap::Args)]
+pub struct MemoryArg {
+    /// The most memory this run may take, e.g. 8G, 512M or 1.5GiB (binary units; default:
+    /// half of this machine's memory, from /proc/meminfo, leaving room for the allocator's
+    /// slack, the page cache and other programs). A network whose estimate (parameters,
+    /// gradients, optimizer state, a batch's activations, im2col blocks) plus the decoded
+    /// data exceeds it is refused before anything is allocated; an image folder's headers
+    /// are checked against it before any pixel is decoded.
+    #[arg(long, value_name = "SIZE")]
+    max_memory: Option<String>,
+}
+
+impl MemoryArg {
+    /// The budget the flag gives, or the machine's default.
+    pub fn budget(&self) -> Result<models::memory::Budget, Failure> {
+        models::memory::Budget::from_flag(self.max_memory.as_deref()).map_err(Failure::Usage)
+    }
+
+    /// The bytes the flag gives, if given.
+    pub fn max_memory(&self) -> Result<Option<u64>, Failure> {
+        Ok(self.max_memory.is_some().then(|| self.budget()).transpose()?.map(|b| b.bytes))
+    }
+}
+
+/// Checks `estimate` against `budget`: a usage error (exit 2) with the estimate when over.
+pub fn check_memory(
+    estimate: models::memory::MemoryEstimate,
+    budget: &models::memory::Budget,
+    what: &str,
+) -> Result<(), Failure> {
+    estimate.check(budget, what).map_err(|e| Failure::Usage(e.to_string()))
+}
 
 /// The machine's cores.
 pub fn default_threads() -> usize {

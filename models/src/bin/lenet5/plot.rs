@@ -1,5 +1,6 @@
 //! `lenet5 plot`: loss and accuracy per epoch, training and test, from a metrics CSV
-//! (`train --metrics`), as a PNG or an SVG (by the extension).
+//! (`train` writes one beside its weights, e.g. `lenet5.metrics.csv`), as a PNG or an SVG
+//! (by the extension).
 
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct PlotArgs {
-    /// The metrics CSV written by `lenet5 train --metrics`.
+    /// The metrics CSV `lenet5 train` writes beside its weights (e.g. lenet5.metrics.csv).
     #[arg(long)]
     metrics: PathBuf,
     /// The picture to write: FILE.png or FILE.svg.

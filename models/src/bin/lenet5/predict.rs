@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
+use models::memory::{MemoryEstimate, Workload};
 use models::network::load_network;
 use models::predict::{classify, load_image};
 
-use crate::Failure;
+use crate::{Failure, MemoryArg, check_memory};
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -16,10 +17,17 @@ pub struct PredictArgs {
     /// Image files (PNG or JPEG).
     #[arg(required = true)]
     images: Vec<PathBuf>,
+    #[command(flatten)]
+    memory: MemoryArg,
 }
 
 pub fn run(args: PredictArgs) -> Result<(), Failure> {
+    let budget = args.memory.budget()?;
     let net = load_network(&args.checkpoint)?;
+    let plan = net.info.plan(&net.preprocess)?;
+    let batch = args.images.len();
+    let estimate = MemoryEstimate::of(&plan, Workload::Inference { batch, threads: 1 });
+    check_memory(estimate, &budget, &format!("classifying {batch} image(s) with this network"))?;
     let shape = net.info.input;
     let images = args.images.iter().map(|p| load_image(p, shape)).collect::<Result<Vec<_>, _>>()?;
     for (path, (class, p)) in args.images.iter().zip(classify(net.model.as_ref(), &net.preprocess, shape, &images)?) {

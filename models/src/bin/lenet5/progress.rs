@@ -11,6 +11,26 @@ use models::train::{EpochMetrics, Flow, MetricsCsv, Observer, StepReport, TrainE
 /// Set by Ctrl-C (SIGINT) or SIGTERM; the training loop checks it after each step.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Set when training starts: before, a signal ends the process at once.
+pub static TRAINING: AtomicBool = AtomicBool::new(false);
+
+/// Handles Ctrl-C (SIGINT) and SIGTERM: before training starts (loading, downloading,
+/// building, fitting statistics, any of which can take long) the process exits at once
+/// with status 130, having written nothing; during training the first signal asks the loop
+/// to stop after the current step and write a checkpoint, a second one exits at once.
+pub fn handle_interrupts() {
+    let _ = ctrlc::set_handler(|| {
+        if !TRAINING.load(Ordering::SeqCst) {
+            eprintln!("lenet5: interrupted before training started; nothing was written");
+            std::process::exit(130);
+        }
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("lenet5: interrupted again: exiting without writing a checkpoint");
+            std::process::exit(130);
+        }
+    });
+}
+
 /// The progress bar, the checkpoints, the metrics file and Ctrl-C.
 pub struct CliObserver {
     bar: Option<ClearedBar>,

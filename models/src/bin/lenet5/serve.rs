@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use models::explorer::{ServeOptions, serve};
 
-use crate::Failure;
+use crate::{Failure, MemoryArg};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// 1×28×28 images).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// A metrics CSV (`train --metrics`) to plot on the page.
+    /// A metrics CSV to plot on the page (train writes one beside its weights, e.g.
+    /// lenet5.metrics.csv).
     #[arg(long)]
     metrics: Option<PathBuf>,
     /// The address to listen on (127.0.0.1: this machine only).
@@ -27,6 +28,8 @@ pub struct ServeArgs {
     /// The port (0: any free port; the URL is printed).
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    #[command(flatten)]
+    memory: MemoryArg,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -36,6 +39,8 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         metrics: args.metrics,
         host: args.host,
         port: args.port,
+        max_memory: args.memory.max_memory()?,
+        ..ServeOptions::default()
     };
     serve(options)?;
     Ok(())

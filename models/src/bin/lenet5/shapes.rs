@@ -1,11 +1,11 @@
-//! `lenet5 shapes`: every layer output and derivation matrix, with its bytes, for a batch.
+//! `lenet5 shapes`: every layer output and derivation matrix, with its bytes, for a batch,
+//! and the memory training it would take; from shapes alone (no weight is built).
 
-use models::arch::{Arch, build_layers};
-use models::{LeNet5, shapes};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use models::arch::Arch;
+use models::memory::{MemoryEstimate, Workload};
+use models::shapes;
 
-use crate::{Failure, parse_input};
+use crate::{Failure, default_threads, parse_input};
 
 #[derive(clap::Args)]
 pub struct ShapesArgs {
@@ -25,23 +25,33 @@ pub fn run(args: ShapesArgs) -> Result<(), Failure> {
         return Err(Failure::Usage("--batch-size must be at least 1".into()));
     }
     let arch: Arch = args.arch.parse().map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
-    let mut rng = StdRng::seed_from_u64(0);
-    let rows = match &arch {
+    fn usage(flag: &'static str) -> impl Fn(models::arch::SpecError) -> Failure {
+        move |e| Failure::Usage(format!("{flag}: {e}"))
+    }
+    let (plan, rows) = match &arch {
         Arch::LeNet5 => {
             if let Some(input) = &args.input
                 && parse_input(input)? != [1, 32, 32]
             {
                 return Err(Failure::Usage(format!("--input {input}: LeNet-5 takes 1,32,32")));
             }
-            shapes::table(&LeNet5::new(&mut rng)?, args.batch_size)?
+            let plan = arch.plan([1, 32, 32], None).map_err(usage("--arch"))?;
+            (plan, shapes::table(args.batch_size).map_err(usage("--batch-size"))?)
         }
-        Arch::Layers(layers) => {
+        Arch::Layers(_) => {
             let input = parse_input(args.input.as_deref().unwrap_or("1,28,28"))?;
-            let net = build_layers::<f32, _>(layers, input, None, &mut rng)
-                .map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
-            shapes::sequential_table(&net, input, args.batch_size)?
+            let plan = arch.plan(input, None).map_err(usage("--arch"))?;
+            let rows = shapes::plan_table(&plan, args.batch_size).map_err(usage("--batch-size"))?;
+            (plan, rows)
         }
     };
     print!("{}", shapes::render(&rows));
+    let threads = default_threads();
+    let workload = Workload::Training { batch: args.batch_size, threads, optimizer_buffers: 1 };
+    println!(
+        "\ntraining at batch {} (SGD with momentum, {threads} thread(s)): {}",
+        args.batch_size,
+        MemoryEstimate::of(&plan, workload)
+    );
     Ok(())
 }

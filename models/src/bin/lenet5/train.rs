@@ -3,11 +3,16 @@
 //!
 //! Every `--checkpoint-every` steps and at each epoch's end it writes the weights (`--out`,
 //! a PyTorch `state_dict` with the network, its preprocessing and the data folder in the
-//! metadata) and, beside them, the state a run resumes from (`<out stem>.state.safetensors`,
-//! see [`models::resume`]); both atomically. The resumed run's hyper-parameters, network,
-//! preprocessing and data folder come from the file: an option that disagrees with them is
-//! a usage error (leave it out when resuming); `--data`, `--out`, `--metrics` and
-//! `--checkpoint-every` may be given anew.
+//! metadata, named after the network by default: [`models::outputs`]) and, beside them,
+//! the state a run resumes from (`<out stem>.state.safetensors`, see [`models::resume`])
+//! and the metrics (`<out stem>.metrics.csv`); each atomically, and none before the run's
+//! first successful step, so that a run that fails early leaves existing files as they
+//! were. An existing file of another network is refused without `--overwrite`. The
+//! network's memory is estimated from its shapes and refused over `--max-memory` before
+//! anything is allocated. The resumed run's hyper-parameters, network, preprocessing and
+//! data folder come from the file: an option that disagrees with them is a usage error
+//! (leave it out when resuming); `--data`, `--out`, `--metrics` and `--checkpoint-every`
+//! may be given anew.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -19,12 +24,14 @@ use layers::Module;
 use layers::checkpoint::{read_checkpoint, remove_stale_temporaries};
 use models::arch::Arch;
 use models::data::{Dataset, Preprocess, parse_list};
-use models::network::{NetworkInfo, load_network};
-use models::resume::{Checkpointer, ResumeError, check_format, resume_from, weights_path};
-use models::train::{Fit, HYPER_PARAMETERS, MetricsCsv, TrainConfig, TrainError, Trainer, truncate_metrics};
+use models::memory::{Budget, MemoryEstimate, Workload};
+use models::network::{NetworkInfo, held_values, load_network};
+use models::outputs::{RunIdentity, check_replaceable, default_weights, metrics_path, probe_folder};
+use models::resume::{Checkpointer, ResumeError, check_format, resume_from, state_path, weights_path};
+use models::train::{Fit, HYPER_PARAMETERS, MetricsCsv, TrainConfig, TrainError, Trainer};
 
-use crate::progress::{CliObserver, INTERRUPTED};
-use crate::{Failure, data, default_threads};
+use crate::progress::CliObserver;
+use crate::{Failure, MemoryArg, check_memory, data, default_threads};
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
@@ -57,13 +64,26 @@ pub struct TrainArgs {
     /// Start from a checkpoint's weights (its network and preprocessing too).
     #[arg(long)]
     init_from: Option<PathBuf>,
-    /// Where to write the weights; the state to resume from goes beside it, in
-    /// STEM.state.safetensors (default when resuming: beside the state file).
-    #[arg(long, default_value = "lenet5.safetensors")]
-    out: PathBuf,
-    /// Append one CSV row per epoch to this file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help = "Where to write the weights; the state to resume from goes beside it, in STEM.state.safetensors. \
+                Default: named after the network, lenet5.safetensors for lenet5, lenet5-1998.safetensors for \
+                lenet5-1998, else DATA-HASH.safetensors (the data folder's name and 8 hex digits of the spec's \
+                hash, e.g. fashion-3f2a9c1e.safetensors); when resuming, beside the state file. An existing file \
+                of another network or data folder is refused without --overwrite; nothing is written before the \
+                first successful step"
+    )]
+    out: Option<PathBuf>,
+    /// One CSV row per epoch (rows of later epochs of an earlier run are replaced; default:
+    /// STEM.metrics.csv beside the weights).
     #[arg(long)]
     metrics: Option<PathBuf>,
+    /// Replace --out, its state file and its metrics even when they hold another network.
+    #[arg(long)]
+    overwrite: bool,
+    #[command(flatten)]
+    memory: MemoryArg,
     /// Resume the run whose state file (STEM.state.safetensors) this is; its
     /// hyper-parameters, network, preprocessing and data folder are kept.
     #[arg(long, value_name = "STATE")]
@@ -77,7 +97,7 @@ pub struct TrainArgs {
 pub fn with_hyper_parameters(cmd: clap::Command) -> clap::Command {
     let defaults = TrainConfig::default();
     cmd.args(HYPER_PARAMETERS.iter().map(|h| {
-        let arg = Arg::new(h.name).help(h.help);
+        let arg = Arg::new(h.name).help(h.help());
         match h.switch {
             Some((flag, _)) => arg.long(flag).action(ArgAction::SetTrue),
             None => {
@@ -153,14 +173,10 @@ fn preprocess_from(args: &TrainArgs, pad: usize, train: &dyn Dataset) -> Result<
 
 pub fn run(args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
     let cli_config = config_from(matches)?;
-    // From here on Ctrl-C (or SIGTERM) asks the run to stop after the current step and
-    // write a checkpoint; a second one exits at once.
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            eprintln!("lenet5: interrupted again: exiting without writing a checkpoint");
-            std::process::exit(130);
-        }
-    });
+    // Until training starts, Ctrl-C (or SIGTERM) exits at once; from then on it asks the
+    // run to stop after the current step and write a checkpoint (a second one exits).
+    crate::progress::handle_interrupts();
+    let budget = args.memory.budget()?;
     if args.resume.is_some() && args.init_from.is_some() {
         return Err(Failure::Usage(
             "--init-from and --resume exclude each other (a resumed run has its weights)".into(),
@@ -169,14 +185,15 @@ pub fn run(args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
     let arch_flag: Option<Arch> =
         args.arch.as_deref().map(str::parse).transpose().map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
 
-    // Where the checkpoints go: --out, or beside the state file when resuming.
-    let out = match &args.resume {
-        Some(state) if !given(matches, "out") => weights_path(state).unwrap_or(args.out.clone()),
-        _ => args.out.clone(),
+    // Where the checkpoints go: --out, or beside the state file when resuming, or (decided
+    // once the network is known) a name after the network in the current folder.
+    let out = match (&args.out, &args.resume) {
+        (Some(out), _) => Some(out.clone()),
+        (None, Some(state)) => weights_path(state),
+        (None, None) => None,
     };
-    let out_dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !out_dir.is_dir() {
-        return Err(Failure::Usage(format!("--out {}: no such folder {}", out.display(), out_dir.display())));
+    for target in out.iter().chain(&args.metrics).cloned().chain(out.is_none().then(|| PathBuf::from("x"))) {
+        check_folder(&target)?;
     }
 
     // A resumed run: its file first (it may name the data folder).
@@ -201,46 +218,42 @@ pub fn run(args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
     }
 
     // The run: from the state file, or fresh.
-    let (mut trainer, info) = match resumed {
-        Some((state, checkpoint)) => {
-            let info =
-                NetworkInfo::from_metadata(&checkpoint.metadata, &state)?.unwrap_or_else(NetworkInfo::lenet5_mnist);
-            let config = TrainConfig::from_metadata(&checkpoint.metadata).unwrap_or(cli_config.clone());
-            check_conflicts(matches, &cli_config, &config, &state)?;
-            if let Some(a) = &arch_flag
-                && *a != info.arch
-            {
-                return Err(conflict("--arch", "arch", &info.arch.to_string(), &state));
-            }
-            for flag in ["pad", "mean", "std"] {
-                if given(matches, flag) {
-                    let theirs = checkpoint.metadata.get(&format!("preprocess.{flag}")).cloned().unwrap_or_default();
-                    return Err(conflict(&format!("--{flag}"), flag, &theirs, &state));
-                }
-            }
-            let preprocess = Preprocess::from_metadata(&checkpoint.metadata).unwrap_or_else(|_| Preprocess::mnist());
-            let model =
-                info.build(&preprocess, config.seed).map_err(|e| Failure::Run(format!("{}: {e}", state.display())))?;
-            let trainer = resume_from(checkpoint, model, &state)?;
-            (trainer, info)
-        }
-        None => {
-            // The file to start from first: a bad one fails before any download.
-            let init = args.init_from.as_deref().map(load_network).transpose()?;
-            let data = data::load(&dir, true)?;
-            return train_fresh(args, arch_flag, init, cli_config, &out, &dir, data);
-        }
+    let Some((state, checkpoint)) = resumed else {
+        // The file to start from first: a bad one fails before any download.
+        let init = args.init_from.as_deref().map(load_network).transpose()?;
+        let data = data::load(&dir, true, &budget)?;
+        return train_fresh(args, arch_flag, init, cli_config, out, &dir, data, &budget);
     };
-    let data = data::load(&dir, true)?;
+    let info = NetworkInfo::from_metadata(&checkpoint.metadata, &state)?.unwrap_or_else(NetworkInfo::lenet5_mnist);
+    let config = TrainConfig::from_metadata(&checkpoint.metadata).unwrap_or(cli_config.clone());
+    check_conflicts(matches, &cli_config, &config, &state)?;
+    if let Some(a) = &arch_flag
+        && *a != info.arch
+    {
+        return Err(conflict("--arch", "arch", &info.arch.to_string(), &state));
+    }
+    for flag in ["pad", "mean", "std"] {
+        if given(matches, flag) {
+            let theirs = checkpoint.metadata.get(&format!("preprocess.{flag}")).cloned().unwrap_or_default();
+            return Err(conflict(&format!("--{flag}"), flag, &theirs, &state));
+        }
+    }
+    let preprocess = Preprocess::from_metadata(&checkpoint.metadata).unwrap_or_else(|_| Preprocess::mnist());
+    let plan = info.plan(&preprocess).map_err(|e| Failure::Run(format!("{}: {e}", state.display())))?;
+    // Built for the file's values (so no larger than the file): checked before the data.
+    let model = info
+        .build_for_file(&preprocess, held_values(&checkpoint, "model."))
+        .map_err(|e| Failure::Run(format!("{}: {e}", state.display())))?;
+    let mut trainer = resume_from(checkpoint, model, &state)?;
+    let data = data::load(&dir, true, &budget)?;
+    let workload = Workload::training(&config, data.train.len());
+    check_memory(MemoryEstimate::of(&plan, workload).with_data(data::bytes(&data)), &budget, &training_words(&config))?;
     if trainer.train_images != data.train.len() {
-        let path = args.resume.clone().unwrap_or_default();
-        return Err(ResumeError::Data { path, expected: trainer.train_images, got: data.train.len() }.into());
+        return Err(ResumeError::Data { path: state, expected: trainer.train_images, got: data.train.len() }.into());
     }
-    if let Some(path) = &args.metrics {
-        remove_stale_temporaries(path);
-        truncate_metrics(path, trainer.epoch)?;
-    }
-    let mut checkpoints = Checkpointer::new(out, args.checkpoint_every, run_metadata(&info, &dir));
+    let out = out.unwrap_or_else(|| default_weights(&info.arch, &dir));
+    let files = RunFiles::new(out, args.metrics.clone(), &args, &info, &dir)?;
+    let mut checkpoints = Checkpointer::new(files.weights.clone(), args.checkpoint_every, run_metadata(&info, &dir));
     checkpoints.last = Some(trainer.steps);
     if trainer.finished() {
         eprintln!(
@@ -251,25 +264,81 @@ pub fn run(args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    train_loop(&mut trainer, &info, &data, checkpoints, &args, true)
+    train_loop(&mut trainer, &info, &data, checkpoints, &files, true)
+}
+
+/// `training this network at batch 64 with 2 thread(s)`.
+fn training_words(config: &TrainConfig) -> String {
+    format!(
+        "training this network at batch {} with {} thread(s) and {}",
+        config.batch_size, config.threads, config.optimizer
+    )
+}
+
+/// That the folder of `target` exists and can be written (a probe file created and
+/// removed; no existing file is touched).
+fn check_folder(target: &Path) -> Result<(), Failure> {
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Failure::Usage(format!("{}: no such folder {}", target.display(), dir.display())));
+    }
+    probe_folder(target).map_err(|e| Failure::Usage(format!("{}: cannot write there: {e}", dir.display())))
+}
+
+/// The files a run writes, checked: the weights, the state beside them, the metrics.
+struct RunFiles {
+    weights: PathBuf,
+    metrics: PathBuf,
+    /// Whether the metrics file is the default one beside the weights.
+    default_metrics: bool,
+}
+
+impl RunFiles {
+    /// The run's files, each refused when it holds another network (unless
+    /// `--overwrite`), with its folder writable.
+    fn new(
+        weights: PathBuf,
+        metrics: Option<PathBuf>,
+        args: &TrainArgs,
+        info: &NetworkInfo,
+        dir: &Path,
+    ) -> Result<Self, Failure> {
+        let default_metrics = metrics.is_none();
+        let metrics = metrics.unwrap_or_else(|| metrics_path(&weights));
+        check_folder(&weights)?;
+        check_folder(&metrics)?;
+        if !args.overwrite {
+            let run = RunIdentity { info: info.clone(), data: Some(canonical(dir)) };
+            for path in [weights.clone(), state_path(&weights)] {
+                check_replaceable(&path, &run).map_err(|e| Failure::Usage(e.to_string()))?;
+            }
+        }
+        Ok(RunFiles { weights, metrics, default_metrics })
+    }
+}
+
+/// `dir` made absolute, as the metadata records it.
+fn canonical(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// The metadata every checkpoint of the run carries: the network and the data folder.
 fn run_metadata(info: &NetworkInfo, dir: &Path) -> Vec<(String, String)> {
     let mut meta = info.metadata();
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    meta.push(("data.dir".into(), dir.display().to_string()));
+    meta.push(("data.dir".into(), canonical(dir).display().to_string()));
     meta
 }
 
+#[allow(clippy::too_many_arguments)]
 fn train_fresh(
     args: TrainArgs,
     arch_flag: Option<Arch>,
     init: Option<models::network::LoadedNetwork>,
     config: TrainConfig,
-    out: &Path,
+    out: Option<PathBuf>,
     dir: &Path,
     data: models::data::TrainTest<models::data::ImageSet>,
+    budget: &Budget,
 ) -> Result<(), Failure> {
     // --init-from: the file's network and preprocessing, unless the flags say otherwise.
     let arch = match (&arch_flag, &init) {
@@ -289,6 +358,13 @@ fn train_fresh(
         _ => preprocess_from(&args, pad, &data.train)?,
     };
     let info = NetworkInfo::for_data(arch, &data.train);
+    // The whole network checked from its shapes, and its memory, before anything is built.
+    let plan = info.plan(&preprocess).map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
+    let workload = Workload::training(&config, data.train.len());
+    let estimate = MemoryEstimate::of(&plan, workload).with_data(data::bytes(&data));
+    check_memory(estimate, budget, &training_words(&config))?;
+    let out = out.unwrap_or_else(|| default_weights(&info.arch, dir));
+    let files = RunFiles::new(out, args.metrics.clone(), &args, &info, dir)?;
     let mut model = info.build(&preprocess, config.seed).map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
     if let Some(init) = init {
         let names = |m: &dyn Module<f32>| {
@@ -301,36 +377,34 @@ fn train_fresh(
     }
     let mut trainer = Trainer::new(model, config, preprocess)?;
     trainer.train_images = data.train.len();
-    let mut checkpoints = Checkpointer::new(out.to_path_buf(), args.checkpoint_every, run_metadata(&info, dir));
+    let mut checkpoints = Checkpointer::new(files.weights.clone(), args.checkpoint_every, run_metadata(&info, dir));
     if trainer.finished() {
         // `--max-steps 0`: nothing to train; write the starting weights as asked.
         checkpoints.write(&trainer)?;
         eprintln!("wrote {} (no step taken)", checkpoints.weights.display());
         return Ok(());
     }
-    train_loop(&mut trainer, &info, &data, checkpoints, &args, false)
+    train_loop(&mut trainer, &info, &data, checkpoints, &files, false)
 }
 
 fn train_loop(
     trainer: &mut Trainer<Box<dyn Module<f32>>>,
     info: &NetworkInfo,
     data: &models::data::TrainTest<models::data::ImageSet>,
-    mut checkpoints: Checkpointer,
-    args: &TrainArgs,
+    checkpoints: Checkpointer,
+    files: &RunFiles,
     resumed: bool,
 ) -> Result<(), Failure> {
     remove_stale_temporaries(&checkpoints.weights);
     remove_stale_temporaries(&checkpoints.state);
-    if let Some(path) = &args.metrics {
-        remove_stale_temporaries(path);
-    }
+    remove_stale_temporaries(&files.metrics);
     let steps_per_epoch = trainer.steps_per_epoch(data.train.len());
     let network = match info.arch {
         Arch::LeNet5 => "LeNet-5".to_string(),
         ref a => format!("\"{a}\""),
     };
     eprintln!(
-        "{} {network} on {} images ({} test, {:?} each), batch {}, {} epoch(s), {} thread(s){}; checkpoints: {} and {}",
+        "{} {network} on {} images ({} test, {:?} each), batch {}, {} epoch(s), {} thread(s){}; checkpoints: {} and {}, metrics: {}",
         if resumed { "resuming" } else { "training" },
         data.train.len(),
         data.test.len(),
@@ -345,15 +419,15 @@ fn train_loop(
         },
         checkpoints.weights.display(),
         checkpoints.state.display(),
+        files.metrics.display(),
     );
-    // A first checkpoint before any work: a folder that cannot be written fails now, not
-    // after the first hours of training.
-    checkpoints.write(trainer)?;
+    // The folders were probed; the files themselves are first written after a step.
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
         .map_err(|e| Failure::Run(e.to_string()))?
         .progress_chars("=> ");
     let mut observer =
-        CliObserver::new(style, steps_per_epoch, checkpoints, args.metrics.clone().map(|path| MetricsCsv { path }));
+        CliObserver::new(style, steps_per_epoch, checkpoints, Some(MetricsCsv { path: files.metrics.clone() }));
+    crate::progress::TRAINING.store(true, Ordering::SeqCst);
     let fit = trainer.fit(&data.train, &data.test, &mut observer);
     observer.clear();
     match fit {
@@ -367,7 +441,7 @@ fn train_loop(
         }
         Ok(Fit::Paused) => {
             let c = &observer.checkpoints;
-            let resume = resume_command(args, c);
+            let resume = resume_command(files, c);
             let at = if trainer.progress.step > 0 {
                 format!(
                     "step {} (epoch {}, step {}/{steps_per_epoch})",
@@ -393,13 +467,13 @@ fn train_loop(
 }
 
 /// The command that resumes this run (the data folder is in the state file).
-fn resume_command(args: &TrainArgs, checkpoints: &Checkpointer) -> String {
+fn resume_command(files: &RunFiles, checkpoints: &Checkpointer) -> String {
     let mut cmd = format!("lenet5 train --resume {}", checkpoints.state.display());
     if weights_path(&checkpoints.state).as_deref() != Some(checkpoints.weights.as_path()) {
         cmd += &format!(" --out {}", checkpoints.weights.display());
     }
-    if let Some(m) = &args.metrics {
-        cmd += &format!(" --metrics {}", m.display());
+    if !files.default_metrics {
+        cmd += &format!(" --metrics {}", files.metrics.display());
     }
     cmd
 }

@@ -1,0 +1,19 @@
+//! The integration tests of this crate as one test binary (one link, not one per file):
+//! each file of `tests/` is a module here.
+
+mod bn_common;
+mod common;
+
+mod batch_norm;
+mod batch_norm_shards;
+mod catalogue;
+mod catalogue_planted;
+mod collective;
+mod composite;
+mod conv2d_op;
+mod gradcheck;
+mod new_ops;
+mod op_gradients;
+mod tape;
+mod torch_fixture;
+mod vjp_literals;

@@ -1,0 +1,16 @@
+//! The integration tests of this crate as one test binary (one link, not one per file):
+//! each file of `tests/` is a module here.
+
+mod common;
+
+mod avg_pool_and_activations;
+mod batch_norm;
+mod checkpoint;
+mod dropout;
+mod module_api;
+mod module_gradcheck;
+mod modules_forward;
+mod modules_gradients;
+mod optimizers;
+mod pytorch_fixture;
+mod train_small_cnn;
