@@ -72,10 +72,7 @@ fn composites_name_and_update_their_parameters_once() {
         p.value = Tensor::zeros(p.value.shape()).unwrap();
     }
     assert!(n.parameters().iter().all(|p| p.value.iter().all(|v| v == 0.0)));
-    assert_eq!(
-        n.features.get("pool").map(|l| l.describe()),
-        Some("MaxPool2d(2×2, s=2)".into())
-    );
+    assert_eq!(n.features.get("pool").map(|l| l.describe()), Some("MaxPool2d(2×2, s=2)".into()));
     let names: Vec<&str> = n.features.named_layers().map(|(name, _)| name).collect();
     assert_eq!(names, ["0", "1", "pool"]);
 }

@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, portable};
+use super::{FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, in_bounds, portable};
 use crate::activation::Activation;
 
 pub(super) const LANES: usize = 8;
@@ -94,17 +94,20 @@ impl Token {
 /// vectors per tap (`w_stride` apart), and `out` holds `tiled(count)` rows of `FV` vectors `out_stride` apart.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
+    let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
     let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
     for q0 in (0..t.count).step_by(P) {
         let mut acc = [[_mm256_setzero_ps(); FV]; P];
         for (k, &off) in t.taps.offsets().iter().enumerate() {
             let mut wv = [_mm256_setzero_ps(); FV];
             for (v, wv) in wv.iter_mut().enumerate() {
+                in_bounds(k * t.w_stride + v * LANES, LANES, w_len);
                 // SAFETY: tap k < taps.len() has FV vectors of weights at k·w_stride
                 // inside `w` (asserted extent).
                 *wv = unsafe { _mm256_loadu_ps(w.add(k * t.w_stride + v * LANES)) };
             }
             for (p, acc) in acc.iter_mut().enumerate() {
+                in_bounds(t.at + q0 + p + off, 1, src_len);
                 // SAFETY: at + q0 + p + off ≤ at + tiled(count) − 1 + max offset < src.len().
                 let x = _mm256_set1_ps(unsafe { *src.add(t.at + q0 + p + off) });
                 for (acc, &wv) in acc.iter_mut().zip(&wv) {
@@ -114,6 +117,7 @@ unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
         }
         for (p, acc) in acc.iter().enumerate() {
             for (v, &acc) in acc.iter().enumerate() {
+                in_bounds((q0 + p) * t.out_stride + v * LANES, LANES, out_len);
                 // SAFETY: row q0 + p < tiled(count), vector v < FV: inside `out`.
                 unsafe { _mm256_storeu_ps(out.add((q0 + p) * t.out_stride + v * LANES), acc) };
             }
@@ -132,26 +136,30 @@ unsafe fn ger<const R: usize, const FV: usize>(a: Ger<'_>) {
     let g = a.g.as_ptr();
     let mut srcs = [a.src.as_ptr(); R];
     for (s, &off) in srcs.iter_mut().zip(a.offsets) {
+        in_bounds(off, a.count, a.src.len());
         // SAFETY: off ≤ off + count − 1 < src.len().
         *s = unsafe { s.add(off) };
     }
     for q in 0..a.count {
         let mut gv = [_mm256_setzero_ps(); FV];
         for (v, gv) in gv.iter_mut().enumerate() {
+            in_bounds(q * a.g_stride + v * LANES, LANES, a.g.len());
             // SAFETY: q·g_stride + v·8 + 7 ≤ (count − 1)·g_stride + FV·8 − 1 < g.len().
             *gv = unsafe { _mm256_loadu_ps(g.add(q * a.g_stride + v * LANES)) };
         }
         for (acc, &s) in acc.iter_mut().zip(&srcs) {
-            // SAFETY: off + q ≤ off + count − 1 < src.len() for the tap's offset `off`.
+            // SAFETY: off + q ≤ off + count − 1 < src.len() for the tap's offset `off`
+            // (checked above, once per tap, in builds with debug assertions).
             let x = _mm256_set1_ps(unsafe { *s.add(q) });
             for (acc, &gv) in acc.iter_mut().zip(&gv) {
                 *acc = _mm256_fmadd_ps(x, gv, *acc);
             }
         }
     }
-    let out = a.out.as_mut_ptr();
+    let (out_len, out) = (a.out.len(), a.out.as_mut_ptr());
     for (r, acc) in acc.iter().enumerate() {
         for (v, &acc) in acc.iter().enumerate() {
+            in_bounds((r * FV + v) * LANES, LANES, out_len);
             // SAFETY: row r < R, vector v < FV lie inside `out` (asserted extent).
             unsafe {
                 let at = out.add((r * FV + v) * LANES);
@@ -172,6 +180,7 @@ unsafe fn ger<const R: usize, const FV: usize>(a: Ger<'_>) {
 unsafe fn store_planes(mut p: Planes<'_>) {
     let out = std::mem::take(&mut p.out);
     let vector_channels = (p.z_stride / LANES * LANES).min(p.channels.div_ceil(LANES) * LANES);
+    let (z_len, out_len) = (p.z.len(), out.len());
     let (z, o) = (p.z.as_ptr(), out.as_mut_ptr().cast::<f32>());
     let relu = p.act == Some(Activation::Relu);
     for ch0 in (0..vector_channels).step_by(LANES) {
@@ -186,6 +195,7 @@ unsafe fn store_planes(mut p: Planes<'_>) {
                 let n = (p.cols.end - c0).min(LANES);
                 let mut v = [_mm256_setzero_ps(); LANES];
                 for (i, v) in v.iter_mut().enumerate().take(n) {
+                    in_bounds((r * p.z_width + c0 + i) * p.z_stride + ch0, LANES, z_len);
                     // SAFETY: pixel (r, c0 + i) with c0 + i < cols.end is a row of the
                     // asserted block, and ch0 + 8 ≤ z_stride.
                     *v = unsafe { _mm256_loadu_ps(z.add((r * p.z_width + c0 + i) * p.z_stride + ch0)) };
@@ -197,6 +207,7 @@ unsafe fn store_planes(mut p: Planes<'_>) {
                         // max(0, y) returns y when y is NaN (the second operand): NaN stays.
                         y = _mm256_max_ps(_mm256_setzero_ps(), y);
                     }
+                    in_bounds(plane_row + j * p.plane + c0 - p.cols.start, n, out_len);
                     // SAFETY: channel ch0 + j < channels, row r < rows, columns c0..c0 + n
                     // inside cols: inside the asserted extent of `out`.
                     unsafe { store(o.add(plane_row + j * p.plane + c0 - p.cols.start), y, n) };
@@ -215,6 +226,7 @@ unsafe fn store_planes(mut p: Planes<'_>) {
 /// AVX2; the extents `Kernels::gather_planes` asserts; `z_stride` a multiple of 8.
 #[target_feature(enable = "avx2")]
 unsafe fn from_planes(p: FromPlanes<'_>) {
+    let (src_len, z_len) = (p.src.len(), p.z.len());
     let (src, z) = (p.src.as_ptr(), p.z.as_mut_ptr());
     for ch0 in (0..p.channels).step_by(LANES) {
         let count = (p.channels - ch0).min(LANES);
@@ -224,12 +236,14 @@ unsafe fn from_planes(p: FromPlanes<'_>) {
                 let n = (p.cols.end - c0).min(LANES);
                 let mut v = [_mm256_setzero_ps(); LANES];
                 for (j, v) in v.iter_mut().enumerate().take(count) {
+                    in_bounds(plane_row + j * p.plane + c0 - p.cols.start, n, src_len);
                     // SAFETY: channel ch0 + j < channels, row r, columns c0..c0 + n inside
                     // cols: inside the asserted extent of `src`.
                     *v = unsafe { load(src.add(plane_row + j * p.plane + c0 - p.cols.start), n) };
                 }
                 transpose8(&mut v);
                 for (i, &v) in v.iter().enumerate().take(n) {
+                    in_bounds((r * p.z_width + c0 + i) * p.z_stride + ch0, LANES, z_len);
                     // SAFETY: pixel (r, c0 + i) is a row of the asserted block, and
                     // ch0 + 8 ≤ z_stride (a multiple of 8 above channels).
                     unsafe { _mm256_storeu_ps(z.add((r * p.z_width + c0 + i) * p.z_stride + ch0), v) };
@@ -330,6 +344,7 @@ fn transpose8(v: &mut [__m256; 8]) {
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn winograd_input(p: WinogradIn<'_>) {
     let plane = p.hst * p.wst;
+    let (src_len, v_len) = (p.src.len(), p.v.len());
     let (src, v) = (p.src.as_ptr(), p.v.as_mut_ptr());
     for c in 0..p.channels {
         for ty in 0..p.th {
@@ -337,6 +352,7 @@ pub(super) unsafe fn winograd_input(p: WinogradIn<'_>) {
                 let base = c * plane + 2 * ty * p.wst + 2 * tx;
                 let mut d = [[_mm256_setzero_ps(); 4]; 4];
                 for (i, d) in d.iter_mut().enumerate() {
+                    in_bounds(base + i * p.wst, 18, src_len);
                     // SAFETY: columns 2·tx .. 2·tx + 17 of patch row 2·ty + i: inside the
                     // staged image (wst ≥ 2·twp + 2, hst ≥ 2·th + 2, asserted).
                     let row = unsafe { src.add(base + i * p.wst) };
@@ -363,6 +379,7 @@ pub(super) unsafe fn winograd_input(p: WinogradIn<'_>) {
                 {
                     let row = bt(*c0, *c1, *c2, *c3);
                     for (j, &x) in row.iter().enumerate() {
+                        in_bounds(((i * 4 + j) * p.channels + c) * p.tiles + t, LANES, v_len);
                         // SAFETY: ((ξ·channels + c)·tiles + t) + 8 ≤ 16·channels·tiles, as
                         // t + 8 ≤ th·twp ≤ tiles (asserted).
                         unsafe { _mm256_storeu_ps(v.add(((i * 4 + j) * p.channels + c) * p.tiles + t), x) };
@@ -381,6 +398,7 @@ pub(super) unsafe fn winograd_input(p: WinogradIn<'_>) {
 /// AVX2; the extents `Kernels::winograd_output` asserts.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
+    let (m_len, out_len) = (p.m.len(), p.out.len());
     let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
     let relu = p.act == Some(Activation::Relu);
     for f in 0..p.filters {
@@ -390,6 +408,7 @@ pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
                 let t = f * p.tiles + ty * p.twp + g;
                 let mut x = [_mm256_setzero_ps(); 16];
                 for (xi, x) in x.iter_mut().enumerate() {
+                    in_bounds(xi * p.m_block + t, LANES, m_len);
                     // SAFETY: ξ·m_block + t + 8 ≤ 15·m_block + (filters − 1)·tiles + th·twp
                     // (asserted), as g + 8 ≤ twp.
                     *x = unsafe { _mm256_loadu_ps(m.add(xi * p.m_block + t)) };
@@ -416,6 +435,7 @@ pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
                             // max(0, v) returns v when v is NaN (the second operand).
                             v = _mm256_max_ps(_mm256_setzero_ps(), v);
                         }
+                        in_bounds(row + col, (p.ow - col).min(LANES), out_len);
                         // SAFETY: filter f, row 2·ty + r < oh, columns col .. min(col + 8, ow):
                         // inside the asserted extent of `out`.
                         unsafe { store(out.add(row + col), v, (p.ow - col).min(LANES)) };

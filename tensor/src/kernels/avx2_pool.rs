@@ -6,8 +6,8 @@
 
 use std::arch::x86_64::*;
 
-use super::PoolPlane;
 use super::avx2::{even, first_lanes, odd, store};
+use super::{PoolPlane, in_bounds};
 
 const LANES: usize = 8;
 
@@ -45,6 +45,7 @@ unsafe fn row<const K: usize, const WINNERS: bool>(mut p: PoolPlane<'_>) {
             // SAFETY: as above.
             (value, tap, _) = unsafe { windows::<K, true>(p.src, base, p.row_stride, n) };
         }
+        in_bounds(o, n, p.out.len());
         // SAFETY: outputs o..o + n lie inside `out` (asserted).
         unsafe { store(p.out.as_mut_ptr().add(o), value, n) };
         if let Some(winners) = p.winners.as_deref_mut() {
@@ -78,6 +79,8 @@ unsafe fn windows<const K: usize, const TRACK: bool>(
         (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_si256(), _mm256_setzero_ps());
     for i in 0..K {
         let row = base + i * row_stride;
+        // Window row i of outputs l < n: columns 2l + j, j < K, so 2n + K − 2 floats.
+        in_bounds(row, 2 * n + K - 2, len);
         // SAFETY: columns row..row + 2n − 1 (and, for K = 3, row + 2n) are taps of the
         // windows, inside `src`; whole vectors only where 16 floats are.
         let (even, odd) = unsafe { split(ptr.add(row), 2 * n, len - row) };

@@ -113,6 +113,17 @@ impl KernelPath {
     }
 }
 
+/// Checks, in builds with debug assertions (the test profile), that the `n` floats from
+/// index `at` lie inside a slice of `len`: the SIMD kernels call it before every raw load
+/// and store, so the property tests run them bounds-checked access by access. Release
+/// builds compile it away; their safety rests on the extents each entry point asserts.
+#[inline(always)]
+#[track_caller]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(super) fn in_bounds(at: usize, n: usize, len: usize) {
+    debug_assert!(at.checked_add(n).is_some_and(|end| end <= len), "kernel access {at}..{at}+{n} outside 0..{len}");
+}
+
 #[cfg(target_arch = "x86_64")]
 fn avx2_token() -> Option<avx2::Token> {
     avx2::Token::detect()
