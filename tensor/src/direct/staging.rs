@@ -28,28 +28,37 @@ pub(crate) struct Staging {
     /// Rows and columns of one phase plane.
     pub hq: usize,
     pub wq: usize,
+    /// Where each column phase of an input row goes: input columns `w0, w0 + sw, …` (`len`
+    /// of them) to `at..at + len` of the row in the phase's plane (`[at, w0, len]`); made
+    /// once, not per staged image.
+    runs: Vec<[usize; 3]>,
 }
 
 impl Staging {
     pub(crate) fn new(g: &Window2d, d: &WindowDims) -> Self {
         let [sh, sw] = g.stride;
         let (hp, wp) = (d.h + 2 * g.padding[0], d.w + 2 * g.padding[1]);
-        Staging {
-            c: d.c,
-            h: d.h,
-            w: d.w,
-            stride: g.stride,
-            padding: g.padding,
-            hq: hp.div_ceil(sh),
-            wq: wp.div_ceil(sw),
-        }
+        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
+        Staging { c: d.c, h: d.h, w: d.w, stride: g.stride, padding: g.padding, hq, wq, runs: Vec::new() }.with_runs()
+    }
+
+    /// The column runs for the current plane size.
+    fn with_runs(mut self) -> Self {
+        let (sw, pw, plane) = (self.stride[1], self.padding[1], self.hq * self.wq);
+        self.runs = (0..sw)
+            .filter_map(|b| {
+                let w0 = (b + sw - pw % sw) % sw;
+                (w0 < self.w).then(|| [b * plane + (w0 + pw) / sw, w0, (self.w - 1 - w0) / sw + 1])
+            })
+            .collect();
+        self
     }
 
     /// The same staging with planes of at least `hq × wq` (more zero rows and columns below
     /// and right of the padded image).
     pub(crate) fn at_least(mut self, hq: usize, wq: usize) -> Self {
         (self.hq, self.wq) = (self.hq.max(hq), self.wq.max(wq));
-        self
+        self.with_runs()
     }
 
     /// Image n of `x` itself, when it is laid out as its planes would be (no padding, stride
@@ -98,14 +107,7 @@ impl Staging {
         let [sh, sw] = self.stride;
         let [ph, pw] = self.padding;
         let plane = self.hq * self.wq;
-        // Where each column phase of a row goes: input columns w0, w0 + sw, … (`len` of
-        // them) to `at..at + len` of the row in the phase's plane.
-        let runs: Vec<[usize; 3]> = (0..sw)
-            .filter_map(|b| {
-                let w0 = (b + sw - pw % sw) % sw;
-                (w0 < self.w).then(|| [b * plane + (w0 + pw) / sw, w0, (self.w - 1 - w0) / sw + 1])
-            })
-            .collect();
+        let runs = &self.runs;
         for c in 0..self.c {
             // The padded row y = h + ph is row r of phase a = y mod sh: counted, not divided
             // (a division by a runtime stride costs tens of cycles per row).
@@ -131,7 +133,7 @@ impl Staging {
                     }
                 } else {
                     let step = sw * s[3];
-                    for &[at, w0, len] in &runs {
+                    for &[at, w0, len] in runs {
                         let from = from + w0 * s[3];
                         for (t, v) in buf[row + at..row + at + len].iter_mut().enumerate() {
                             *v = src[from + t * step];
