@@ -273,7 +273,9 @@ pub(super) unsafe fn store(at: *mut f32, v: __m256, n: usize) {
             (part, at, n) = (_mm256_extractf128_ps::<1>(v), at.add(4), n - 4);
         }
         if n >= 2 {
-            _mm_storel_pd(at.cast(), _mm_castps_pd(part));
+            // Two floats as one unaligned 8-byte store (`_mm_storel_pd` writes through an
+            // `*mut f64`, which must be 8-aligned: Miri reports that as undefined).
+            at.cast::<f64>().write_unaligned(_mm_cvtsd_f64(_mm_castps_pd(part)));
             (part, at, n) = (_mm_movehl_ps(part, part), at.add(2), n - 2);
         }
         if n == 1 {
