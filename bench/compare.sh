@@ -50,6 +50,8 @@ for line in open(sys.argv[1]):
 def med(key, field):
     return statistics.median(r[field] for r in rows[key])
 onnx = any(who == "onnx" for (_, _, who) in rows)
+paths = sorted({r.get("kernels", "?") for (_, _, who), rs in rows.items() if who == "rust" for r in rs})
+print(f"lenet5-rs convolution kernels: {', '.join(paths)}")
 print(f"{'batch':>5} {'thr':>3} | {'rust train':>10} {'torch train':>11} {'ratio':>6} | {'rust infer':>10} {'torch infer':>11} {'ratio':>6} |"
       + (f" {'onnx infer':>10} {'ratio':>6} |" if onnx else "") + f" {'rust RSS MiB':>12} {'torch RSS MiB':>13} | allocs/step")
 for (batch, threads) in sorted({(b, t) for (b, t, _) in rows}):

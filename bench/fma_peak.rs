@@ -2,8 +2,7 @@
 //! (no loads or stores), timed, for AVX-512 (16 f32 lanes) and AVX2 (8 lanes) when the CPU
 //! has them. Twelve accumulators hide the FMA latency (4 cycles × up to 2 units = 8 in
 //! flight needed). The figure is the denominator of `bench/NOTES.md`'s "share of the FMA
-//! limit". Not part of the workspace (AVX-512 intrinsics need Rust 1.89, above the crates'
-//! MSRV 1.85):
+//! limit". Not part of the workspace (one file, built on its own):
 //!     rustc -C opt-level=3 --edition 2024 -o /tmp/fma_peak bench/fma_peak.rs && /tmp/fma_peak
 
 #[cfg(target_arch = "x86_64")]

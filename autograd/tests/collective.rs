@@ -35,7 +35,7 @@ fn run_shards<R: Send + 'static>(
 
 /// Values whose sum depends on the order of addition: `1e16 + 1 = 1e16` in f64.
 fn order_sensitive(shard: usize, round: usize) -> Vec<f64> {
-    let big = 1e16 * if (shard + round) % 2 == 0 { 1.0 } else { -1.0 };
+    let big = 1e16 * if (shard + round).is_multiple_of(2) { 1.0 } else { -1.0 };
     vec![big, 1.0 + shard as f64, 0.1 * (shard * round) as f64, -(shard as f64) / 3.0]
 }
 

@@ -48,10 +48,12 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
-    /// One JSON line with the fields the comparison script reads.
+    /// One JSON line with the fields the comparison script reads, and the process's
+    /// convolution kernels (`tensor::KernelPath::selected`).
     pub fn json(&self) -> String {
         format!(
-            "{{\"system\":\"lenet5-rs\",\"arch\":\"{}\",\"input\":\"{}\",\"batch\":{},\"threads\":{},\"train_img_per_s\":{:.1},\"infer_img_per_s\":{:.1},\"peak_rss_bytes\":{},\"allocs_per_step\":{:.1}}}",
+            "{{\"system\":\"lenet5-rs\",\"kernels\":\"{}\",\"arch\":\"{}\",\"input\":\"{}\",\"batch\":{},\"threads\":{},\"train_img_per_s\":{:.1},\"infer_img_per_s\":{:.1},\"peak_rss_bytes\":{},\"allocs_per_step\":{:.1}}}",
+            tensor::KernelPath::selected().name(),
             self.arch,
             self.config.input.map(|d| d.to_string()).join(","),
             self.config.batch,

@@ -339,7 +339,7 @@ impl Checkpointer {
 impl<M: Module<f32>> Observer<M> for Checkpointer {
     fn on_step(&mut self, trainer: &Trainer<M>, r: &StepReport) -> Result<Flow, TrainError> {
         let ends_epoch = r.step == r.steps || trainer.config.max_steps == Some(r.global_step);
-        if self.every > 0 && r.global_step % self.every == 0 && !ends_epoch {
+        if self.every > 0 && r.global_step.is_multiple_of(self.every) && !ends_epoch {
             self.write(trainer)?;
         }
         Ok(Flow::Continue)

@@ -195,7 +195,7 @@ fn add_columns<T: Element>(
 /// overlapping last chunk (4-element ones from 4 to 7), inlined, where `copy_from_slice`
 /// would call `memcpy` for every run.
 #[inline(always)]
-fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+pub(crate) fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
     let len = dst.len();
     if len < 4 {
         for (d, &s) in dst.iter_mut().zip(src) {

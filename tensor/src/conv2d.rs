@@ -20,9 +20,15 @@
 //! With one output position whose window is the whole input (LeNet's C5, a fully connected
 //! layer written as a convolution), `a` is the input itself seen as `[N, C·H·W]`: no im2col
 //! or col2im.
+//!
+//! For `f32` the forward pass, `∇x` and `∇W` go instead through this crate's direct kernels
+//! (`crate::direct`, the same sums in another order) on the [`KernelPath`](crate::KernelPath)
+//! the process selected, where they are faster; this matrix form stays the reference they
+//! are tested against, the path of f64, and the one `TENSOR_KERNELS=im2col` selects.
 
 use crate::activation::Activation;
 use crate::columns::{add_col2im_columns, im2col_columns, im2col_rows};
+use crate::direct::{self, Plan};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::planes::Workspace;
@@ -100,6 +106,11 @@ pub fn conv2d_activated<T: Element>(
         && b.shape() != [g.f]
     {
         return Err(TensorError::ShapeMismatch { op, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() });
+    }
+    if let Some(k) = Plan::new::<T>(window, &g.d, g.f).forward
+        && let Some(y) = direct::forward(k, x, weight, bias, window, &g.d, activation)
+    {
+        return Ok(y);
     }
     let (n, p, f, taps) = (g.d.n, g.d.positions(), g.f, g.taps);
     let bias = bias.map(|b| b.to_vec()).unwrap_or_else(|| vec![T::zero(); f]);
@@ -180,7 +191,7 @@ pub fn conv2d_activated_backward<T: Element>(
     const OP: &str = "conv2d_backward";
     let g = Geometry::new(OP, x, weight, window)?;
     let window = &g.window;
-    let (n, p, f, taps) = (g.d.n, g.d.positions(), g.f, g.taps);
+    let (n, f) = (g.d.n, g.f);
     let out_shape = [n, f, g.d.oh, g.d.ow];
     for t in std::iter::once(grad).chain(activated.map(|(_, y)| y)) {
         if t.shape() != out_shape {
@@ -191,6 +202,34 @@ pub fn conv2d_activated_backward<T: Element>(
     let gyd = gy.as_slice().expect("contiguous");
     let y = activated.map(|(act, y)| (act, y.to_contiguous()));
     let y = y.as_ref().map(|(act, y)| (*act, y.as_slice().expect("contiguous")));
+    let plan = Plan::new::<T>(window, &g.d, f);
+    let kernels = [plan.input_grad.filter(|_| want[0]), plan.weight_grad.filter(|_| want[1])];
+    if kernels.iter().all(Option::is_none) {
+        return blocked_backward(x, weight, window, &g, gyd, y, want);
+    }
+    let Some(direct) = direct::backward(kernels, x, weight, gyd, y, window, &g.d, want[2]) else {
+        return blocked_backward(x, weight, window, &g, gyd, y, want);
+    };
+    let rest = [want[0] && direct.input.is_none(), want[1] && direct.weight.is_none(), false];
+    let rest = blocked_backward(x, weight, window, &g, gyd, y, rest)?;
+    Ok(Conv2dGrads {
+        input: direct.input.or(rest.input),
+        weight: direct.weight.or(rest.weight),
+        bias: direct.bias.map(|sums| Tensor::from_vec(&[f], sums)).transpose()?,
+    })
+}
+
+/// The VJP through im2col blocks and matrix products, for the parts `want` asks for.
+fn blocked_backward<T: Element>(
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    window: &Window2d,
+    g: &Geometry,
+    gyd: &[T],
+    y: Option<(Activation, &[T])>,
+    want: [bool; 3],
+) -> Result<Conv2dGrads<T>> {
+    let (p, f, taps) = (g.d.positions(), g.f, g.taps);
     let mut bias_sums = want[2].then(|| vec![T::zero(); f]);
     let w = weight.to_contiguous();
     let wd = w.as_slice().expect("contiguous");
@@ -340,7 +379,7 @@ fn im2col_view(strides: &[usize], window: &Window2d, d: &WindowDims) -> Option<u
 
 /// `Σ v` in eight interleaved partial sums, which the compiler keeps in one vector register
 /// (a single running sum is a chain of dependent scalar adds).
-fn lane_sum<T: Element>(v: &[T]) -> T {
+pub(crate) fn lane_sum<T: Element>(v: &[T]) -> T {
     let mut lanes = [T::zero(); 8];
     let chunks = v.chunks_exact(8);
     let tail = chunks.remainder().iter().copied().sum::<T>();

@@ -10,6 +10,9 @@
 //! for max-pooling. Every operation a caller can misuse returns [`Result`] with a
 //! [`TensorError`] that names the operation and the shapes.
 //!
+//! `f32` convolutions run on direct SIMD kernels (AVX-512F, AVX2 + FMA, or a portable
+//! set), chosen once per process: see [`KernelPath`] and the `TENSOR_KERNELS` variable.
+//!
 //! ```
 //! use tensor::{Tensor, Window2d, im2col};
 //! let x = Tensor::<f32>::from_fn(&[1, 1, 3, 3], |i| (i[2] * 3 + i[3]) as f32)?;
@@ -23,14 +26,17 @@
 
 mod activation;
 mod avg_pool;
+mod cast;
 mod columns;
 mod conv2d;
 mod counter_rng;
+mod direct;
 mod display;
 mod element;
 mod elementwise;
 mod error;
 mod im2col;
+mod kernels;
 mod layout;
 mod matmul;
 mod max_pool;
@@ -49,6 +55,7 @@ pub use counter_rng::{CounterRng, splitmix64_mix};
 pub use element::Element;
 pub use error::{Result, TensorError};
 pub use im2col::{col2im, col2im_into, im2col, im2col_into};
+pub use kernels::KernelPath;
 pub use layout::{broadcast_shapes, contiguous_strides, is_dense};
 pub use matmul::gemm;
 pub use max_pool::{PoolArgmax, max_pool2d, max_pool2d_backward, max_pool2d_values};

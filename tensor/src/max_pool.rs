@@ -3,9 +3,11 @@
 //! order; a NaN wins), with the storage index of the winner kept for the backward pass (or
 //! not, for inference), and the backward scatter by those indices.
 
+use crate::cast::{f32_slice, f32_slice_mut};
 use crate::element::Element;
 use crate::error::Result;
 use crate::im2col::expect_shape;
+use crate::kernels::{KernelPath, Kernels, PoolPlane};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -96,6 +98,8 @@ fn pool<T: Element>(
                 }
             }
         }
+    } else if simd_rows(src, s, window, &d, &mut values, &mut winners) {
+        // Done by the SIMD kernels.
     } else if window.kernel == [2, 2] && window.stride == [2, 2] && window.padding == [0, 0] && s[3] == 1 {
         max_pool_2x2(src, s, &d, &mut values, &mut winners);
     } else {
@@ -103,6 +107,50 @@ fn pool<T: Element>(
     }
     let y = Tensor::from_parts(std::sync::Arc::new(values), out_shape, out_strides, 0);
     Ok((y, x, winners))
+}
+
+/// f32 on a SIMD path: 2×2 and 3×3 windows of stride 2 without padding over rows with unit
+/// stride, a channel plane per kernel call (`Kernels::max_pool_plane`), the same rule as
+/// [`first_max`]. False (nothing written) for anything else.
+fn simd_rows<T: Element>(
+    src: &[T],
+    s: &[usize],
+    window: &Window2d,
+    d: &WindowDims,
+    values: &mut [T],
+    winners: &mut [usize],
+) -> bool {
+    let k = window.kernel[0];
+    if window.kernel != [k, k]
+        || !(k == 2 || k == 3)
+        || window.stride != [2, 2]
+        || window.padding != [0, 0]
+        || s[3] != 1
+    {
+        return false;
+    }
+    let Some(kernels) = Kernels::new(KernelPath::selected(), d.c) else { return false };
+    let (Some(src), Some(values)) = (f32_slice(src), f32_slice_mut(values)) else { return false };
+    let plane = d.positions();
+    for n in 0..d.n {
+        for c in 0..d.c {
+            let o = (n * d.c + c) * plane;
+            let p = PoolPlane {
+                src,
+                at: n * s[0] + c * s[1],
+                row_stride: s[2],
+                kernel: k,
+                rows: d.oh,
+                count: d.ow,
+                out: &mut values[o..o + plane],
+                winners: winners.get_mut(o..o + plane),
+            };
+            if !kernels.max_pool_plane(p) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// LeNet's pooling (2×2 windows, stride 2, no padding) over rows with unit stride: each

@@ -137,7 +137,7 @@ pub(crate) fn with_planes<T: Element>(
 fn deinterleave<T: Copy>(row: &[T], dst: &mut [T], phase: usize, pw: usize) {
     let (first, second) = dst.split_at_mut(phase);
     // Even input columns land in the phase of pw's parity, odd ones in the other.
-    let (even, odd) = if pw % 2 == 0 {
+    let (even, odd) = if pw.is_multiple_of(2) {
         (&mut first[pw / 2..], &mut second[pw / 2..])
     } else {
         (&mut second[pw / 2..], &mut first[pw / 2 + 1..])
@@ -156,8 +156,11 @@ fn deinterleave<T: Copy>(row: &[T], dst: &mut [T], phase: usize, pw: usize) {
 /// input row.
 fn interleave_add<T: Element>(src: &[T], row: &mut [T], phase: usize, pw: usize) {
     let (first, second) = src.split_at(phase);
-    let (even, odd) =
-        if pw % 2 == 0 { (&first[pw / 2..], &second[pw / 2..]) } else { (&second[pw / 2..], &first[pw / 2 + 1..]) };
+    let (even, odd) = if pw.is_multiple_of(2) {
+        (&first[pw / 2..], &second[pw / 2..])
+    } else {
+        (&second[pw / 2..], &first[pw / 2 + 1..])
+    };
     let n = row.len();
     let mut pairs = row.chunks_exact_mut(2);
     for ((pair, &e), &o) in pairs.by_ref().zip(even).zip(odd) {

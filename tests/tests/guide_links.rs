@@ -73,16 +73,16 @@ fn links(markdown: &str) -> Vec<Link> {
                         i += 1;
                         continue;
                     };
-                    if chars.get(close + 1) == Some(&'(') {
-                        if let Some(end) = chars[close + 2..].iter().position(|&c| c == ')') {
-                            let text: String = chars[i + 1..close].iter().collect();
-                            let target: String = chars[close + 2..close + 2 + end].iter().collect();
-                            // Drop an optional title: `(path "title")`.
-                            let target = target.split_whitespace().next().unwrap_or("").to_string();
-                            out.push(Link { line: number + 1, text, target });
-                            i = close + 3 + end;
-                            continue;
-                        }
+                    if chars.get(close + 1) == Some(&'(')
+                        && let Some(end) = chars[close + 2..].iter().position(|&c| c == ')')
+                    {
+                        let text: String = chars[i + 1..close].iter().collect();
+                        let target: String = chars[close + 2..close + 2 + end].iter().collect();
+                        // Drop an optional title: `(path "title")`.
+                        let target = target.split_whitespace().next().unwrap_or("").to_string();
+                        out.push(Link { line: number + 1, text, target });
+                        i = close + 3 + end;
+                        continue;
                     }
                     i = close + 1;
                 }
@@ -251,10 +251,10 @@ fn check_file(path: &Path) -> (usize, Vec<String>) {
                     ));
                 }
                 let qualifier = segments.len().checked_sub(2).map(|k| segments[k]);
-                if let Some(qualifier) = qualifier.filter(|q| q.starts_with(|c: char| c.is_ascii_uppercase())) {
-                    if !mentions(&source, qualifier) {
-                        problems.push(format!("{at}: the type `{qualifier}` does not occur in {file}"));
-                    }
+                if let Some(qualifier) = qualifier.filter(|q| q.starts_with(|c: char| c.is_ascii_uppercase()))
+                    && !mentions(&source, qualifier)
+                {
+                    problems.push(format!("{at}: the type `{qualifier}` does not occur in {file}"));
                 }
             } else if !mentions(&source, last) {
                 problems.push(format!("{at}: `{last}` does not occur in {file}"));
@@ -284,7 +284,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -59,8 +59,9 @@ pub fn run(args: BenchArgs, allocations: impl Fn() -> u64) -> Result<(), Failure
         println!("{}", report.json());
     } else {
         println!(
-            "{arch}, input {input:?}, batch {}, {threads} thread(s): train {:.0} img/s, inference {:.0} img/s, peak RSS {:.1} MiB, {:.0} allocations per train step",
+            "{arch}, input {input:?}, batch {}, {threads} thread(s), {} kernels: train {:.0} img/s, inference {:.0} img/s, peak RSS {:.1} MiB, {:.0} allocations per train step",
             args.batch_size,
+            tensor::KernelPath::selected().name(),
             report.train_img_per_s,
             report.infer_img_per_s,
             report.peak_rss_bytes as f64 / (1024.0 * 1024.0),

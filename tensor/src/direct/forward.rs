@@ -1,0 +1,137 @@
+//! The direct forward convolution: `y[n, f, oh, ow] = act(b[f] + Σ_{c,i,j} W[f, c, i, j] ·
+//! x_pad[n, c, oh·sh + i, ow·sw + j])`, image by image: the image is staged into phase
+//! planes ([`Staging`]), tiles of consecutive output pixels × vectors of filters are
+//! accumulated in registers ([`Kernels::tile`]) into a pixels × filters block, and the
+//! output pass transposes the block into the N×F×oh×ow output with the bias and the
+//! activation ([`Kernels::store_planes`]).
+
+use super::staging::{Aligned, Source, Staging, chunks};
+use crate::activation::Activation;
+use crate::kernels::{Kernels, Planes, Taps, Tile};
+use crate::tensor::Tensor;
+use crate::window::{Window2d, WindowDims};
+
+/// Weights for the tile kernel: for each chunk of filter vectors, one row of `fv · lanes`
+/// filters per tap (filters past the last one are zero).
+pub(crate) struct Packed {
+    pub chunks: Vec<(usize, usize)>,
+    pub rows: Vec<Aligned>,
+}
+
+impl Packed {
+    /// `weight(f, t)` for `f < filters`, `t < taps`, packed for `k`.
+    pub(crate) fn new(k: Kernels, filters: usize, taps: usize, weight: impl Fn(usize, usize) -> f32) -> Self {
+        let lanes = k.lanes();
+        let chunks = chunks(filters.div_ceil(lanes), k.max_fv());
+        let rows = chunks
+            .iter()
+            .map(|&(v0, fv)| {
+                let width = fv * lanes;
+                let mut rows = Aligned::zeros(taps * width);
+                let data = rows.as_mut_slice();
+                for t in 0..taps {
+                    for l in 0..width {
+                        let f = v0 * lanes + l;
+                        if f < filters {
+                            data[t * width + l] = weight(f, t);
+                        }
+                    }
+                }
+                rows
+            })
+            .collect();
+        Packed { chunks, rows }
+    }
+}
+
+/// The pixels × filters block of pixels `0..count`, into `z` (rows of `z_stride`; rows up
+/// to [`tiled_rows`] are written). `src[at + q + offset]` is what pixel `q` reads for a tap
+/// at `offset`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_tiles(
+    k: Kernels,
+    src: &[f32],
+    at: usize,
+    count: usize,
+    taps: &Taps,
+    packed: &Packed,
+    z: &mut [f32],
+    z_stride: usize,
+) {
+    for (&(v0, fv), w) in packed.chunks.iter().zip(&packed.rows) {
+        let out = &mut z[v0 * k.lanes()..];
+        k.tiles(Tile {
+            src,
+            at,
+            count,
+            taps,
+            w: w.as_slice(),
+            w_stride: fv * k.lanes(),
+            fv,
+            out,
+            out_stride: z_stride,
+        });
+    }
+}
+
+/// The rows of a [`run_tiles`] block of `count` pixels: `count` rounded up to every chunk's
+/// tile.
+pub(crate) fn tiled_rows(k: Kernels, packed: &Packed, count: usize) -> usize {
+    packed.chunks.iter().map(|&(_, fv)| k.tiled(count, fv)).max().unwrap_or(0)
+}
+
+/// `act(conv2d(x, W) + b)` with direct kernels, N×F×oh×ow contiguous. `weight` is
+/// F×C×kh×kw contiguous, `bias` has F entries.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward(
+    k: Kernels,
+    x: &Tensor<f32>,
+    weight: &[f32],
+    bias: &[f32],
+    g: &Window2d,
+    d: &WindowDims,
+    filters: usize,
+    act: Option<Activation>,
+) -> Vec<f32> {
+    let st = Staging::new(g, d);
+    let taps = Taps::new(st.offsets(g.kernel));
+    let n_taps = taps.len();
+    let packed = Packed::new(k, filters, n_taps, |f, t| weight[f * n_taps + t]);
+    let fpad = filters.div_ceil(k.lanes()) * k.lanes();
+    let count = d.oh * st.wq;
+    let rows = tiled_rows(k, &packed, count);
+    let mut xs = Aligned::zeros(st.planes_len().max(rows + taps.max()));
+    let mut z = Aligned::zeros(rows * fpad);
+    let plane = d.positions();
+    let len = d.n * filters * plane;
+    let mut y = Vec::with_capacity(len);
+    for n in 0..d.n {
+        let (src, at) = match st.in_place(Source::tensor(x), n, rows + taps.max()) {
+            Some(image) => image,
+            None => {
+                st.stage(Source::tensor(x), n, xs.as_mut_slice());
+                (xs.as_slice(), 0)
+            }
+        };
+        run_tiles(k, src, at, count, &taps, &packed, z.as_mut_slice(), fpad);
+        k.store_planes(Planes {
+            z: z.as_slice(),
+            z_stride: fpad,
+            z_width: st.wq,
+            channels: filters,
+            rows: d.oh,
+            cols: 0..d.ow,
+            bias: Some(bias),
+            act,
+            out: &mut y.spare_capacity_mut()[..len],
+            at: n * filters * plane,
+            plane,
+            row_stride: d.ow,
+            col_stride: 1,
+        });
+    }
+    // SAFETY: image n's pass wrote every channel, row and column of its block
+    // n·F·oh·ow..(n + 1)·F·oh·ow, so all `len` elements are initialised.
+    unsafe { y.set_len(len) };
+    y
+}

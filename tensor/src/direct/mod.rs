@@ -1,0 +1,193 @@
+//! Direct convolution for `f32`, beside the im2col + matrixmultiply path of
+//! [`crate::conv2d`]: the forward pass ([`forward`]), `∇x` and `∇W` ([`backward`]) computed
+//! by this crate's SIMD kernels ([`crate::kernels`]) without an im2col matrix. The generic
+//! entry points take any [`Element`] and return `None` when the element type is not `f32`
+//! or the selected [`KernelPath`] is im2col, so callers fall back to the matrix product;
+//! f64 (gradient checks) always does.
+
+mod backward;
+mod forward;
+mod staging;
+#[cfg(test)]
+mod tests;
+mod winograd;
+
+use std::any::{Any, TypeId};
+
+use crate::cast::f32_slice;
+use crate::conv2d::lane_sum;
+use staging::Source;
+
+use crate::activation::Activation;
+use crate::element::Element;
+use crate::kernels::{KernelPath, Kernels};
+use crate::tensor::Tensor;
+use crate::window::{Window2d, WindowDims};
+
+/// `&Tensor<T>` as `&Tensor<U>` when they are the same type.
+fn same<T: 'static, U: 'static>(t: &Tensor<T>) -> Option<&Tensor<U>> {
+    (t as &dyn Any).downcast_ref()
+}
+
+/// A `Tensor<f32>` as `Tensor<T>` when `T` is `f32`.
+fn back<T: 'static>(t: Tensor<f32>) -> Option<Tensor<T>> {
+    (Box::new(t) as Box<dyn Any>).downcast().ok().map(|t| *t)
+}
+
+/// Which kernels compute each part of one convolution: `None` where the im2col path does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    pub forward: Option<Kernels>,
+    pub input_grad: Option<Kernels>,
+    pub weight_grad: Option<Kernels>,
+}
+
+impl Plan {
+    /// The plan for `T` on the selected path: all im2col unless `T` is `f32`. Not for a
+    /// convolution whose one output position covers the whole input (a fully connected
+    /// layer, one well-shaped matrix product across the batch).
+    pub(crate) fn new<T: 'static>(g: &Window2d, d: &WindowDims, filters: usize) -> Plan {
+        let path = if TypeId::of::<T>() == TypeId::of::<f32>() { KernelPath::selected() } else { KernelPath::Im2col };
+        Plan::on(path, g, d, filters)
+    }
+
+    /// The plan on `path`.
+    pub(crate) fn on(path: KernelPath, g: &Window2d, d: &WindowDims, filters: usize) -> Plan {
+        let whole = d.positions() == 1 && g.padding == [0, 0] && g.kernel == [d.h, d.w];
+        let k = |channels| Kernels::new(path, channels).filter(|_| !whole);
+        // ∇x has the input channels in the lanes: with fewer than 8 of them, or a last
+        // vector less than three quarters full, the matrix product is faster (LeNet's C3,
+        // 6 channels in 8 lanes: 1.34 against 1.11 ms per batch of 64; bench/NOTES.md).
+        let lanes_filled = |k: &Kernels| {
+            let padded = d.c.div_ceil(k.lanes()) * k.lanes();
+            d.c >= 8 && 4 * padded <= 5 * d.c
+        };
+        Plan { forward: k(filters), input_grad: k(d.c).filter(lanes_filled), weight_grad: k(filters) }
+    }
+}
+
+/// `act(conv2d(x, W) + b)` by `k`, or `None` if `T` is not `f32`. Shapes were checked by
+/// the caller.
+pub(crate) fn forward<T: Element>(
+    k: Kernels,
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    g: &Window2d,
+    d: &WindowDims,
+    act: Option<Activation>,
+) -> Option<Tensor<T>> {
+    let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
+    let filters = weight.shape()[0];
+    let bias = match bias {
+        Some(b) => same::<T, f32>(b)?.to_vec(),
+        None => vec![0.0; filters],
+    };
+    let w = weight.to_contiguous();
+    let w = w.as_slice().expect("contiguous");
+    let y = if winograd::suits(g, d.c, filters) && winograd_enabled() {
+        let (len, plane) = (d.n * filters * d.positions(), d.positions());
+        let mut y = Vec::with_capacity(len);
+        let dest = winograd::Dest { out: &mut y.spare_capacity_mut()[..len], strides: [filters * plane, plane, d.ow] };
+        let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
+        winograd::forward(k, Source::tensor(x), weight, &bias, g, d, filters, act, dest);
+        // SAFETY: `winograd::forward` writes every element of every image's output.
+        unsafe { y.set_len(len) };
+        y
+    } else {
+        forward::forward(k, x, w, &bias, g, d, filters, act)
+    };
+    back(Tensor::from_vec_unchecked(vec![d.n, filters, d.oh, d.ow], y))
+}
+
+/// The gradients of [`backward`]: `∇x` and `∇W` where it was given their kernels, `∇b` when
+/// asked for.
+pub(crate) struct Grads<T> {
+    pub input: Option<Tensor<T>>,
+    pub weight: Option<Tensor<T>>,
+    pub bias: Option<Vec<T>>,
+}
+
+/// `∇x` by `kernels[0]` (laid out like `x` when `x` is dense), `∇W` by `kernels[1]`, and `∇b`
+/// if `want_bias`, image by image from `∇y` (N×F×oh×ow contiguous) through the activation's
+/// VJP given its output `y` (`∇z = act'(∇y, y)`); `None` if `T` is not `f32`. `∇b` sums
+/// each plane of ∇z in eight lanes, image after image: the order of the blocked path.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward<T: Element>(
+    kernels: [Option<Kernels>; 2],
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    gy: &[T],
+    y: Option<(Activation, &[T])>,
+    g: &Window2d,
+    d: &WindowDims,
+    want_bias: bool,
+) -> Option<Grads<T>> {
+    let (xf, weight, gy) = (same::<T, f32>(x)?, same::<T, f32>(weight)?, f32_slice(gy)?);
+    let y = match y {
+        Some((act, y)) => Some((act, f32_slice(y)?)),
+        None => None,
+    };
+    let (filters, plane) = (weight.shape()[0], d.positions());
+    let w = weight.to_contiguous();
+    let w = w.as_slice().expect("contiguous");
+    let strides = if x.is_dense() { x.strides().to_vec() } else { crate::contiguous_strides(x.shape()) };
+    let winograd = winograd_enabled() && x.is_contiguous();
+    let mut input = kernels[0].map(|k| backward::InputGrad::new(k, w, g, d, filters, winograd));
+    let mut weight_grad = kernels[1].map(|k| backward::WeightGrad::new(k, g, d, filters));
+    let len = if input.is_some() { x.numel() } else { 0 };
+    let mut gx = Vec::with_capacity(len);
+    let mut bias = want_bias.then(|| vec![0.0f32; filters]);
+    let per_image = filters * plane;
+    let mut gz = vec![0.0f32; if y.is_some() { per_image } else { 0 }];
+    for n in 0..d.n {
+        let gy = &gy[n * per_image..(n + 1) * per_image];
+        let gz = match y {
+            None => gy,
+            Some((act, y)) => {
+                for ((z, &g), &y) in gz.iter_mut().zip(gy).zip(&y[n * per_image..]) {
+                    *z = act.vjp_from_output(g, y);
+                }
+                &gz[..]
+            }
+        };
+        if let Some(sums) = bias.as_mut() {
+            for (sum, plane) in sums.iter_mut().zip(gz.chunks_exact(plane)) {
+                *sum += lane_sum(plane);
+            }
+        }
+        if let Some(input) = input.as_mut() {
+            input.image(gz, n, &mut gx.spare_capacity_mut()[..len], &strides);
+        }
+        if let Some(weight_grad) = weight_grad.as_mut() {
+            weight_grad.image(Source::tensor(xf), n, gz);
+        }
+    }
+    let input = input.map(|_| {
+        // SAFETY: `InputGrad::image` wrote every element of every image of the dense
+        // buffer of x's shape (its docs).
+        unsafe { gx.set_len(len) };
+        Tensor::from_parts(std::sync::Arc::new(gx), x.shape().to_vec(), strides, 0)
+    });
+    Some(Grads {
+        input: match input {
+            Some(t) => Some(back(t)?),
+            None => None,
+        },
+        weight: match weight_grad {
+            Some(wg) => Some(back(Tensor::from_vec_unchecked(weight.shape().to_vec(), wg.finish()))?),
+            None => None,
+        },
+        bias: match bias {
+            Some(b) => Some(*(Box::new(b) as Box<dyn Any>).downcast::<Vec<T>>().ok()?),
+            None => None,
+        },
+    })
+}
+
+/// Whether Winograd's F(2×2, 3×3) may replace the direct kernel where it applies: yes,
+/// unless the environment variable `TENSOR_WINOGRAD` is `0` or `off` (read once).
+pub(crate) fn winograd_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| !matches!(std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim), Ok("0" | "off")))
+}

@@ -1,0 +1,207 @@
+//! Where the direct kernels read their input: one image at a time, zero-padded and split
+//! into `sh × sw` phase planes per channel ("space to depth": padded pixel `(y, x)` of
+//! channel `c` sits in plane `(c, y mod sh, x mod sw)` at row `y div sh`, column
+//! `x div sw`). In these planes every convolution has stride 1, and output pixel
+//! `(oh, ow)` reads tap `(c, i, j)` at
+//!
+//! `q + offset(c, i, j)`, with `q = oh·wq + ow` and
+//! `offset(c, i, j) = plane(c, i mod sh, j mod sw) + (i div sh)·wq + j div sw`.
+//!
+//! `q` numbers the output pixels as if each output row were `wq` wide (the planes' width),
+//! so a tile of consecutive `q` is a run of consecutive addresses for every tap, across
+//! rows too; the `wq − ow` extra columns per row are computed and dropped (2 of 30 for a
+//! padded 3×3 convolution on 28×28). The buffer has slack after the planes so that the
+//! last tile's extra pixels read zeros, not past its end.
+
+use crate::columns::copy_run;
+use crate::tensor::Tensor;
+use crate::window::{Window2d, WindowDims};
+
+/// The phase planes of one image for a window over an input of dims `d`.
+#[derive(Debug, Clone)]
+pub(crate) struct Staging {
+    c: usize,
+    h: usize,
+    w: usize,
+    stride: [usize; 2],
+    padding: [usize; 2],
+    /// Rows and columns of one phase plane.
+    pub hq: usize,
+    pub wq: usize,
+    /// Where each column phase of an input row goes: input columns `w0, w0 + sw, …` (`len`
+    /// of them) to `at..at + len` of the row in the phase's plane (`[at, w0, len]`); made
+    /// once, not per staged image.
+    runs: Vec<[usize; 3]>,
+}
+
+impl Staging {
+    pub(crate) fn new(g: &Window2d, d: &WindowDims) -> Self {
+        let [sh, sw] = g.stride;
+        let (hp, wp) = (d.h + 2 * g.padding[0], d.w + 2 * g.padding[1]);
+        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
+        Staging { c: d.c, h: d.h, w: d.w, stride: g.stride, padding: g.padding, hq, wq, runs: Vec::new() }.with_runs()
+    }
+
+    /// The column runs for the current plane size.
+    fn with_runs(mut self) -> Self {
+        let (sw, pw, plane) = (self.stride[1], self.padding[1], self.hq * self.wq);
+        self.runs = (0..sw)
+            .filter_map(|b| {
+                let w0 = (b + sw - pw % sw) % sw;
+                (w0 < self.w).then(|| [b * plane + (w0 + pw) / sw, w0, (self.w - 1 - w0) / sw + 1])
+            })
+            .collect();
+        self
+    }
+
+    /// The same staging with planes of at least `hq × wq` (more zero rows and columns below
+    /// and right of the padded image).
+    pub(crate) fn at_least(mut self, hq: usize, wq: usize) -> Self {
+        (self.hq, self.wq) = (self.hq.max(hq), self.wq.max(wq));
+        self.with_runs()
+    }
+
+    /// Image n of `x` itself, when it is laid out as its planes would be (no padding, stride
+    /// 1, contiguous rows and planes) and the `reach` elements from its start lie inside x's
+    /// storage: the storage and the index of the image's start. Staging it would only copy.
+    pub(crate) fn in_place<'a>(&self, x: Source<'a>, n: usize, reach: usize) -> Option<(&'a [f32], usize)> {
+        let s = x.strides;
+        let same = self.padding == [0, 0]
+            && self.stride == [1, 1]
+            && [self.hq, self.wq] == [self.h, self.w]
+            && (self.w <= 1 || s[3] == 1)
+            && (self.h <= 1 || s[2] == self.w)
+            && (self.c <= 1 || s[1] == self.h * self.w);
+        let at = x.offset + n * s[0];
+        (same && at + reach <= x.data.len()).then_some((x.data, at))
+    }
+
+    /// Floats in the planes of one image.
+    pub(crate) fn planes_len(&self) -> usize {
+        self.c * self.stride[0] * self.stride[1] * self.hq * self.wq
+    }
+
+    /// The offset of tap `(c, i, j)` from its output pixel's `q`.
+    pub(crate) fn offset(&self, c: usize, i: usize, j: usize) -> usize {
+        let [sh, sw] = self.stride;
+        ((c * sh + i % sh) * sw + j % sw) * self.hq * self.wq + (i / sh) * self.wq + j / sw
+    }
+
+    /// The offsets of the taps `(c, i, j)` in c, i, j order (the order of a weight row).
+    pub(crate) fn offsets(&self, kernel: [usize; 2]) -> Vec<usize> {
+        let mut v = Vec::with_capacity(self.c * kernel[0] * kernel[1]);
+        for c in 0..self.c {
+            for i in 0..kernel[0] {
+                for j in 0..kernel[1] {
+                    v.push(self.offset(c, i, j));
+                }
+            }
+        }
+        v
+    }
+
+    /// Copies image `n` of `x` (any layout) into `buf`, whose padding and slack are zero
+    /// (only the interior is written, the same positions for every image).
+    pub(crate) fn stage(&self, x: Source<'_>, n: usize, buf: &mut [f32]) {
+        let (s, src) = (x.strides, x.data);
+        let [sh, sw] = self.stride;
+        let [ph, pw] = self.padding;
+        let plane = self.hq * self.wq;
+        let runs = &self.runs;
+        for c in 0..self.c {
+            // The padded row y = h + ph is row r of phase a = y mod sh: counted, not divided
+            // (a division by a runtime stride costs tens of cycles per row).
+            let (mut a, mut r) = (ph % sh, ph / sh);
+            for h in 0..self.h {
+                let from = x.offset + n * s[0] + c * s[1] + h * s[2];
+                let row = ((c * sh + a) * sw) * plane + r * self.wq;
+                (a, r) = if a + 1 == sh { (0, r + 1) } else { (a + 1, r) };
+                if sw == 1 && s[3] == 1 {
+                    copy_run(&mut buf[row + pw..row + pw + self.w], &src[from..from + self.w]);
+                } else if let (&[even, odd], 2, 1) = (&runs[..], sw, s[3]) {
+                    // Stride 2: pairs of input columns to the two phases side by side, a
+                    // loop the compiler vectorises (runs start at input columns 0 and 1).
+                    let (even, odd) = if even[1] == 0 { (even, odd) } else { (odd, even) };
+                    let row_in = &src[from..from + self.w];
+                    let (e, o) = (row + even[0], row + odd[0]);
+                    for (t, pair) in row_in.chunks_exact(2).enumerate() {
+                        buf[e + t] = pair[0];
+                        buf[o + t] = pair[1];
+                    }
+                    if let [last] = row_in.chunks_exact(2).remainder() {
+                        buf[e + self.w / 2] = *last;
+                    }
+                } else {
+                    let step = sw * s[3];
+                    for &[at, w0, len] in runs {
+                        let from = from + w0 * s[3];
+                        for (t, v) in buf[row + at..row + at + len].iter_mut().enumerate() {
+                            *v = src[from + t * step];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where a convolution reads its N×C×H×W input: storage, the offset of element 0 and the
+/// strides (a tensor's, or a contiguous buffer's).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub data: &'a [f32],
+    pub offset: usize,
+    pub strides: [usize; 4],
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn tensor(x: &'a Tensor<f32>) -> Self {
+        let s = x.strides();
+        Source { data: x.storage(), offset: x.offset(), strides: [s[0], s[1], s[2], s[3]] }
+    }
+
+    /// A contiguous buffer of images of `c × h × w`.
+    pub(crate) fn contiguous(data: &'a [f32], [c, h, w]: [usize; 3]) -> Self {
+        Source { data, offset: 0, strides: [c * h * w, h * w, w, 1] }
+    }
+}
+
+/// A float buffer whose element `at` is aligned to 64 bytes (a cache line), zeroed.
+pub(crate) struct Aligned {
+    data: Vec<f32>,
+    at: usize,
+    len: usize,
+}
+
+impl Aligned {
+    pub(crate) fn zeros(len: usize) -> Self {
+        let data = vec![0.0f32; len + 16];
+        let at = data.as_ptr().align_offset(64).min(16);
+        Aligned { data, at, len }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[f32] {
+        &self.data[self.at..self.at + self.len]
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data[self.at..self.at + self.len]
+    }
+}
+
+/// Splits `nv` vectors into the fewest chunks of at most `max` vectors, as even as
+/// possible: `(first vector, vectors)` each.
+pub(crate) fn chunks(nv: usize, max: usize) -> Vec<(usize, usize)> {
+    let count = nv.div_ceil(max.max(1)).max(1);
+    let (base, extra) = (nv / count, nv % count);
+    let mut v0 = 0;
+    (0..count)
+        .map(|i| {
+            let fv = base + usize::from(i < extra);
+            let c = (v0, fv);
+            v0 += fv;
+            c
+        })
+        .filter(|&(_, fv)| fv > 0)
+        .collect()
+}

@@ -1,0 +1,165 @@
+//! 3×3 stride-1 convolutions by Winograd's F(2×2, 3×3): 2.25× fewer multiplications than
+//! the direct kernel, for layers wide enough that the transforms are small beside the 16
+//! matrix products (16 or more input and output channels). Per image: the input staged
+//! with room for whole tiles, transformed (`V[ξ][c][tile]`), multiplied by the transformed
+//! filters (`U[ξ][c][f]`, once per call) with the direct tile kernel (filters in the place of
+//! its pixels, tiles in its lanes, input channels as its taps), and transformed back into
+//! 2×2 output blocks written straight into the output planes with bias and activation.
+//!
+//! Its rounding differs from a direct sum by the transforms' additions: F(2×2, 3×3)'s
+//! matrices hold only 0, ±1 and ±½, so the error stays within a small multiple of the
+//! direct one (tested against the f64 im2col path; `research/direct-conv.md`).
+
+use std::mem::MaybeUninit;
+
+use super::staging::{Aligned, Source, Staging, chunks};
+use crate::activation::Activation;
+use crate::kernels::{Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_filter};
+use crate::window::{Window2d, WindowDims};
+
+/// Whether F(2×2, 3×3) takes a convolution: a 3×3 kernel, stride 1, padding at most 2 (for
+/// the transposed convolution of ∇x), and 16 or more channels in and out.
+pub(crate) fn suits(g: &Window2d, inputs: usize, outputs: usize) -> bool {
+    g.kernel == [3, 3] && g.stride == [1, 1] && g.padding[0] <= 2 && g.padding[1] <= 2 && inputs >= 16 && outputs >= 16
+}
+
+/// Where an output goes: the first element and the strides of images, channels, rows
+/// (columns are contiguous).
+pub(crate) struct Dest<'a> {
+    pub out: &'a mut [MaybeUninit<f32>],
+    pub strides: [usize; 3],
+}
+
+/// One convolution's transformed filters and buffers, for its images one at a time.
+pub(crate) struct Conv {
+    k: Kernels,
+    d: WindowDims,
+    filters: usize,
+    st: Staging,
+    th: usize,
+    twp: usize,
+    tiles: usize,
+    chunks: Vec<(usize, usize)>,
+    u: Vec<Aligned>,
+    taps: Taps,
+    m_block: usize,
+    xs: Aligned,
+    v: Aligned,
+    m: Aligned,
+}
+
+impl Conv {
+    /// A 3×3 stride-1 window `g` over inputs of dims `d` (its batch size is ignored), with
+    /// `weight(f, c, i, j)`.
+    pub(crate) fn new(
+        k: Kernels,
+        weight: impl Fn(usize, usize, usize, usize) -> f32,
+        g: &Window2d,
+        d: &WindowDims,
+        filters: usize,
+    ) -> Self {
+        let c = d.c;
+        let lanes = k.lanes();
+        let (th, tw) = (d.oh.div_ceil(2), d.ow.div_ceil(2));
+        // Tile rows padded to whole vectors of tiles (the lanes of the products).
+        let twp = tw.div_ceil(lanes) * lanes;
+        let tiles = th * twp;
+        let st = Staging::new(g, d).at_least(2 * th + 2, 2 * twp + 2);
+        // The products: for each ξ, M[f][tiles] = Σ_c U[c][f]·V[c][tiles], filters broadcast
+        // (the tile kernel's pixels) against vectors of tiles (its lanes), input channels as
+        // its taps. U is stored [c][fp], filters past the last zero, fp whole tiles.
+        let chunks = chunks(tiles / lanes, k.max_fv());
+        let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
+        let mut u: Vec<Aligned> = (0..16).map(|_| Aligned::zeros(c * fp)).collect();
+        for f in 0..filters {
+            for ci in 0..c {
+                let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
+                for (xi, &v) in winograd_filter(&g).iter().enumerate() {
+                    u[xi].as_mut_slice()[ci * fp + f] = v;
+                }
+            }
+        }
+        let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
+        let m_block = fp * tiles;
+        let (xs, v, m) =
+            (Aligned::zeros(st.planes_len()), Aligned::zeros(16 * c * tiles), Aligned::zeros(16 * m_block));
+        Conv { k, d: *d, filters, st, th, twp, tiles, chunks, u, taps, m_block, xs, v, m }
+    }
+
+    /// `act(conv(x[n], W) + b)`: every element of image `at`'s output in `dest` written
+    /// (`dest.strides[0]` is not used: the image starts at `dest.out[at]`).
+    pub(crate) fn image(
+        &mut self,
+        x: Source<'_>,
+        n: usize,
+        bias: &[f32],
+        act: Option<Activation>,
+        dest: &mut Dest<'_>,
+        at: usize,
+    ) {
+        let (k, c, lanes) = (self.k, self.d.c, self.k.lanes());
+        self.st.stage(x, n, self.xs.as_mut_slice());
+        k.winograd_input(WinogradIn {
+            src: self.xs.as_slice(),
+            channels: c,
+            hst: self.st.hq,
+            wst: self.st.wq,
+            th: self.th,
+            twp: self.twp,
+            tiles: self.tiles,
+            v: self.v.as_mut_slice(),
+        });
+        for (xi, u) in self.u.iter().enumerate() {
+            for &(v0, fv) in &self.chunks {
+                k.tiles(Tile {
+                    src: u.as_slice(),
+                    at: 0,
+                    count: self.filters,
+                    taps: &self.taps,
+                    w: &self.v.as_slice()[xi * c * self.tiles + v0 * lanes..],
+                    w_stride: self.tiles,
+                    fv,
+                    out: &mut self.m.as_mut_slice()[xi * self.m_block + v0 * lanes..],
+                    out_stride: self.tiles,
+                });
+            }
+        }
+        k.winograd_output(WinogradOut {
+            m: self.m.as_slice(),
+            m_block: self.m_block,
+            tiles: self.tiles,
+            th: self.th,
+            twp: self.twp,
+            filters: self.filters,
+            bias,
+            act,
+            out: &mut *dest.out,
+            at,
+            plane: dest.strides[1],
+            row_stride: dest.strides[2],
+            oh: self.d.oh,
+            ow: self.d.ow,
+        });
+    }
+}
+
+/// `act(conv(x, W) + b)` for a 3×3 stride-1 window `g` over `x` of dims `d`, with
+/// `weight(f, c, i, j)`; every output element is written into `dest`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward(
+    k: Kernels,
+    x: Source<'_>,
+    weight: impl Fn(usize, usize, usize, usize) -> f32,
+    bias: &[f32],
+    g: &Window2d,
+    d: &WindowDims,
+    filters: usize,
+    act: Option<Activation>,
+    mut dest: Dest<'_>,
+) {
+    let mut conv = Conv::new(k, weight, g, d, filters);
+    for n in 0..d.n {
+        let at = n * dest.strides[0];
+        conv.image(x, n, bias, act, &mut dest, at);
+    }
+}

@@ -1,0 +1,485 @@
+//! The AVX2 + FMA kernels: 8 lanes, sixteen ymm registers, of which a tile keeps twelve
+//! accumulators (`fv · pixels = 12`, as ONNX Runtime's FMA3 kernel: two FMA units × four
+//! cycles of latency need at least eight independent sums in flight).
+
+use std::arch::x86_64::*;
+
+use super::{FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, in_bounds, portable};
+use crate::activation::Activation;
+
+pub(super) const LANES: usize = 8;
+pub(super) const MAX_FV: usize = 2;
+
+pub(super) fn pixels(fv: usize) -> usize {
+    match fv {
+        1 => 12,
+        2 => 6,
+        3 => 4,
+        _ => 3,
+    }
+}
+
+pub(super) fn ger_taps(fv: usize) -> usize {
+    match fv {
+        1 => 8,
+        2 => 6,
+        3 => 4,
+        _ => 3,
+    }
+}
+
+/// Proof that this CPU has AVX2 and FMA: only [`Token::detect`] makes one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Token(());
+
+impl Token {
+    pub(super) fn detect() -> Option<Token> {
+        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")).then_some(Token(()))
+    }
+
+    /// # Safety
+    /// The extents of `t` must be those `Kernels::tiles` asserts.
+    pub(super) unsafe fn tiles(self, t: Tile<'_>) {
+        // SAFETY: the token proves AVX2 and FMA; the caller checked the extents.
+        unsafe {
+            match t.fv {
+                1 => tiles::<1, 12>(t),
+                2 => tiles::<2, 6>(t),
+                3 => tiles::<3, 4>(t),
+                _ => tiles::<4, 3>(t),
+            }
+        }
+    }
+
+    /// # Safety
+    /// The extents of `a` must be those `Kernels::ger` asserts.
+    pub(super) unsafe fn ger(self, a: Ger<'_>) {
+        // SAFETY: the token proves AVX2 and FMA; the caller checked the extents.
+        unsafe {
+            match a.fv {
+                1 => ger::<8, 1>(a),
+                2 => ger::<6, 2>(a),
+                3 => ger::<4, 3>(a),
+                _ => ger::<3, 4>(a),
+            }
+        }
+    }
+
+    /// # Safety
+    /// The extents of `p` must be those `Kernels::store_planes` asserts.
+    pub(super) unsafe fn store_planes(self, p: Planes<'_>) {
+        if p.col_stride != 1 {
+            return portable::store_planes(p);
+        }
+        // SAFETY: the token proves AVX2; the caller checked the extents.
+        unsafe { store_planes(p) }
+    }
+
+    /// # Safety
+    /// The extents of `p` must be those `Kernels::gather_planes` asserts.
+    pub(super) unsafe fn gather_planes(self, p: FromPlanes<'_>) {
+        if !p.z_stride.is_multiple_of(LANES) {
+            return portable::from_planes(p);
+        }
+        // SAFETY: the token proves AVX2; the caller checked the extents.
+        unsafe { from_planes(p) }
+    }
+}
+
+/// For each tile of `P` pixels from `q0`: `acc[p][v] = Σ_t src[at + q0 + p + off_t] · w[t][v]`,
+/// stored as row `q0 + p` of `out`.
+///
+/// # Safety
+/// AVX2 and FMA; `at + tiled(count) − 1 + max offset < src.len()`, `w` holds a row of `FV`
+/// vectors per tap (`w_stride` apart), and `out` holds `tiled(count)` rows of `FV` vectors `out_stride` apart.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
+    let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
+    let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
+    for q0 in (0..t.count).step_by(P) {
+        let mut acc = [[_mm256_setzero_ps(); FV]; P];
+        for (k, &off) in t.taps.offsets().iter().enumerate() {
+            let mut wv = [_mm256_setzero_ps(); FV];
+            for (v, wv) in wv.iter_mut().enumerate() {
+                in_bounds(k * t.w_stride + v * LANES, LANES, w_len);
+                // SAFETY: tap k < taps.len() has FV vectors of weights at k·w_stride
+                // inside `w` (asserted extent).
+                *wv = unsafe { _mm256_loadu_ps(w.add(k * t.w_stride + v * LANES)) };
+            }
+            for (p, acc) in acc.iter_mut().enumerate() {
+                in_bounds(t.at + q0 + p + off, 1, src_len);
+                // SAFETY: at + q0 + p + off ≤ at + tiled(count) − 1 + max offset < src.len().
+                let x = _mm256_set1_ps(unsafe { *src.add(t.at + q0 + p + off) });
+                for (acc, &wv) in acc.iter_mut().zip(&wv) {
+                    *acc = _mm256_fmadd_ps(x, wv, *acc);
+                }
+            }
+        }
+        for (p, acc) in acc.iter().enumerate() {
+            for (v, &acc) in acc.iter().enumerate() {
+                in_bounds((q0 + p) * t.out_stride + v * LANES, LANES, out_len);
+                // SAFETY: row q0 + p < tiled(count), vector v < FV: inside `out`.
+                unsafe { _mm256_storeu_ps(out.add((q0 + p) * t.out_stride + v * LANES), acc) };
+            }
+        }
+    }
+}
+
+/// `out[r][v] += Σ_q src[offsets[r] + q] · g[q·g_stride + v]`.
+///
+/// # Safety
+/// AVX2 and FMA; every `offsets[r] + count − 1 < src.len()`, `(count − 1)·g_stride + FV·8 ≤
+/// g.len()`, `out` holds `R` rows of `FV` vectors, `count > 0`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn ger<const R: usize, const FV: usize>(a: Ger<'_>) {
+    let mut acc = [[_mm256_setzero_ps(); FV]; R];
+    let g = a.g.as_ptr();
+    let mut srcs = [a.src.as_ptr(); R];
+    for (s, &off) in srcs.iter_mut().zip(a.offsets) {
+        in_bounds(off, a.count, a.src.len());
+        // SAFETY: off ≤ off + count − 1 < src.len().
+        *s = unsafe { s.add(off) };
+    }
+    for q in 0..a.count {
+        let mut gv = [_mm256_setzero_ps(); FV];
+        for (v, gv) in gv.iter_mut().enumerate() {
+            in_bounds(q * a.g_stride + v * LANES, LANES, a.g.len());
+            // SAFETY: q·g_stride + v·8 + 7 ≤ (count − 1)·g_stride + FV·8 − 1 < g.len().
+            *gv = unsafe { _mm256_loadu_ps(g.add(q * a.g_stride + v * LANES)) };
+        }
+        for (acc, &s) in acc.iter_mut().zip(&srcs) {
+            // SAFETY: off + q ≤ off + count − 1 < src.len() for the tap's offset `off`
+            // (checked above, once per tap, in builds with debug assertions).
+            let x = _mm256_set1_ps(unsafe { *s.add(q) });
+            for (acc, &gv) in acc.iter_mut().zip(&gv) {
+                *acc = _mm256_fmadd_ps(x, gv, *acc);
+            }
+        }
+    }
+    let (out_len, out) = (a.out.len(), a.out.as_mut_ptr());
+    for (r, acc) in acc.iter().enumerate() {
+        for (v, &acc) in acc.iter().enumerate() {
+            in_bounds((r * FV + v) * LANES, LANES, out_len);
+            // SAFETY: row r < R, vector v < FV lie inside `out` (asserted extent).
+            unsafe {
+                let at = out.add((r * FV + v) * LANES);
+                _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), acc));
+            }
+        }
+    }
+}
+
+/// The output pass of [`Planes`] with unit column stride: for each block of 8 channels
+/// and up to 8 columns, the block's rows of pixels × channels are loaded, transposed in
+/// registers and stored as runs of 8 (or, at a row's end, fewer: masked) columns of each
+/// plane. Channels past the last whole vector of a `z` row go through the portable pass.
+///
+/// # Safety
+/// AVX2; the extents `Kernels::store_planes` asserts; `col_stride = 1`.
+#[target_feature(enable = "avx2")]
+unsafe fn store_planes(mut p: Planes<'_>) {
+    let out = std::mem::take(&mut p.out);
+    let vector_channels = (p.z_stride / LANES * LANES).min(p.channels.div_ceil(LANES) * LANES);
+    let (z_len, out_len) = (p.z.len(), out.len());
+    let (z, o) = (p.z.as_ptr(), out.as_mut_ptr().cast::<f32>());
+    let relu = p.act == Some(Activation::Relu);
+    for ch0 in (0..vector_channels).step_by(LANES) {
+        let count = (p.channels - ch0).min(LANES);
+        let mut bias = [_mm256_setzero_ps(); LANES];
+        for (j, b) in bias.iter_mut().enumerate().take(count) {
+            *b = _mm256_set1_ps(p.bias.map_or(0.0, |b| b[ch0 + j]));
+        }
+        for r in 0..p.rows {
+            let plane_row = p.at + ch0 * p.plane + r * p.row_stride;
+            for c0 in p.cols.clone().step_by(LANES) {
+                let n = (p.cols.end - c0).min(LANES);
+                let mut v = [_mm256_setzero_ps(); LANES];
+                for (i, v) in v.iter_mut().enumerate().take(n) {
+                    in_bounds((r * p.z_width + c0 + i) * p.z_stride + ch0, LANES, z_len);
+                    // SAFETY: pixel (r, c0 + i) with c0 + i < cols.end is a row of the
+                    // asserted block, and ch0 + 8 ≤ z_stride.
+                    *v = unsafe { _mm256_loadu_ps(z.add((r * p.z_width + c0 + i) * p.z_stride + ch0)) };
+                }
+                transpose8(&mut v);
+                for (j, (&v, &b)) in v.iter().zip(&bias).enumerate().take(count) {
+                    let mut y = _mm256_add_ps(v, b);
+                    if relu {
+                        // max(0, y) returns y when y is NaN (the second operand): NaN stays.
+                        y = _mm256_max_ps(_mm256_setzero_ps(), y);
+                    }
+                    in_bounds(plane_row + j * p.plane + c0 - p.cols.start, n, out_len);
+                    // SAFETY: channel ch0 + j < channels, row r < rows, columns c0..c0 + n
+                    // inside cols: inside the asserted extent of `out`.
+                    unsafe { store(o.add(plane_row + j * p.plane + c0 - p.cols.start), y, n) };
+                }
+            }
+        }
+    }
+    portable::store_channels(&p, vector_channels.min(p.channels)..p.channels, out);
+}
+
+/// The inverse of the output pass ([`FromPlanes`]) with unit column stride: runs of up to
+/// 8 columns of 8 planes loaded (masked at a row's end; planes past `channels` read as
+/// zero), transposed, and stored as 8-channel vectors of pixel rows.
+///
+/// # Safety
+/// AVX2; the extents `Kernels::gather_planes` asserts; `z_stride` a multiple of 8.
+#[target_feature(enable = "avx2")]
+unsafe fn from_planes(p: FromPlanes<'_>) {
+    let (src_len, z_len) = (p.src.len(), p.z.len());
+    let (src, z) = (p.src.as_ptr(), p.z.as_mut_ptr());
+    for ch0 in (0..p.channels).step_by(LANES) {
+        let count = (p.channels - ch0).min(LANES);
+        for r in 0..p.rows {
+            let plane_row = p.at + ch0 * p.plane + r * p.row_stride;
+            for c0 in p.cols.clone().step_by(LANES) {
+                let n = (p.cols.end - c0).min(LANES);
+                let mut v = [_mm256_setzero_ps(); LANES];
+                for (j, v) in v.iter_mut().enumerate().take(count) {
+                    in_bounds(plane_row + j * p.plane + c0 - p.cols.start, n, src_len);
+                    // SAFETY: channel ch0 + j < channels, row r, columns c0..c0 + n inside
+                    // cols: inside the asserted extent of `src`.
+                    *v = unsafe { load(src.add(plane_row + j * p.plane + c0 - p.cols.start), n) };
+                }
+                transpose8(&mut v);
+                for (i, &v) in v.iter().enumerate().take(n) {
+                    in_bounds((r * p.z_width + c0 + i) * p.z_stride + ch0, LANES, z_len);
+                    // SAFETY: pixel (r, c0 + i) is a row of the asserted block, and
+                    // ch0 + 8 ≤ z_stride (a multiple of 8 above channels).
+                    unsafe { _mm256_storeu_ps(z.add((r * p.z_width + c0 + i) * p.z_stride + ch0), v) };
+                }
+            }
+        }
+    }
+}
+
+/// The first `n ≤ 8` lanes of `v` stored at `at`: a partial vector as stores of 4, 2 and 1
+/// lanes (AMD's masked stores are microcoded, an order of magnitude slower than a store,
+/// and a copy through an array becomes a `memcpy` call).
+///
+/// # Safety
+/// AVX2; `at..at + n` is valid for writes.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn store(at: *mut f32, v: __m256, n: usize) {
+    // SAFETY: each store writes lanes below n, at `at` plus the lanes already written.
+    unsafe {
+        if n == LANES {
+            return _mm256_storeu_ps(at, v);
+        }
+        let (mut part, mut at, mut n) = (_mm256_castps256_ps128(v), at, n);
+        if n >= 4 {
+            _mm_storeu_ps(at, part);
+            (part, at, n) = (_mm256_extractf128_ps::<1>(v), at.add(4), n - 4);
+        }
+        if n >= 2 {
+            // Two floats as one unaligned 8-byte store (`_mm_storel_pd` writes through an
+            // `*mut f64`, which must be 8-aligned: Miri reports that as undefined).
+            at.cast::<f64>().write_unaligned(_mm_cvtsd_f64(_mm_castps_pd(part)));
+            (part, at, n) = (_mm_movehl_ps(part, part), at.add(2), n - 2);
+        }
+        if n == 1 {
+            _mm_store_ss(at, part);
+        }
+    }
+}
+
+/// `n ≤ 8` floats loaded from `at` into the first lanes, zeros in the others.
+///
+/// # Safety
+/// AVX2; `at..at + n` is valid for reads.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load(at: *const f32, n: usize) -> __m256 {
+    if n == LANES {
+        // SAFETY: 8 floats at `at` are valid (the caller's contract).
+        unsafe { _mm256_loadu_ps(at) }
+    } else {
+        // SAFETY: the masked load reads only the first n lanes.
+        unsafe { _mm256_maskload_ps(at, first_lanes(n)) }
+    }
+}
+
+/// A mask of the first `n ≤ 8` lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn first_lanes(n: usize) -> __m256i {
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+}
+
+/// Transposes the 8×8 block whose rows are `v`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn transpose8(v: &mut [__m256; 8]) {
+    let t0 = _mm256_unpacklo_ps(v[0], v[1]);
+    let t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    let t2 = _mm256_unpacklo_ps(v[2], v[3]);
+    let t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    let t4 = _mm256_unpacklo_ps(v[4], v[5]);
+    let t5 = _mm256_unpackhi_ps(v[4], v[5]);
+    let t6 = _mm256_unpacklo_ps(v[6], v[7]);
+    let t7 = _mm256_unpackhi_ps(v[6], v[7]);
+    let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    v[0] = _mm256_permute2f128_ps::<0x20>(s0, s4);
+    v[1] = _mm256_permute2f128_ps::<0x20>(s1, s5);
+    v[2] = _mm256_permute2f128_ps::<0x20>(s2, s6);
+    v[3] = _mm256_permute2f128_ps::<0x20>(s3, s7);
+    v[4] = _mm256_permute2f128_ps::<0x31>(s0, s4);
+    v[5] = _mm256_permute2f128_ps::<0x31>(s1, s5);
+    v[6] = _mm256_permute2f128_ps::<0x31>(s2, s6);
+    v[7] = _mm256_permute2f128_ps::<0x31>(s3, s7);
+}
+
+/// The Winograd input transform (see `winograd::input`, the same arithmetic): for 8 tiles
+/// side by side, each patch row is two pairs of vectors split into even and odd columns
+/// (columns 2l, 2l + 1, 2l + 2, 2l + 3 of tile l), then `Bᵀ d B` in registers.
+///
+/// # Safety
+/// AVX2; the extents `Kernels::winograd_input` asserts.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn winograd_input(p: WinogradIn<'_>) {
+    let plane = p.hst * p.wst;
+    let (src_len, v_len) = (p.src.len(), p.v.len());
+    let (src, v) = (p.src.as_ptr(), p.v.as_mut_ptr());
+    for c in 0..p.channels {
+        for ty in 0..p.th {
+            for tx in (0..p.twp).step_by(LANES) {
+                let base = c * plane + 2 * ty * p.wst + 2 * tx;
+                let mut d = [[_mm256_setzero_ps(); 4]; 4];
+                for (i, d) in d.iter_mut().enumerate() {
+                    in_bounds(base + i * p.wst, 18, src_len);
+                    // SAFETY: columns 2·tx .. 2·tx + 17 of patch row 2·ty + i: inside the
+                    // staged image (wst ≥ 2·twp + 2, hst ≥ 2·th + 2, asserted).
+                    let row = unsafe { src.add(base + i * p.wst) };
+                    let (a, b, e, f) = unsafe {
+                        (
+                            _mm256_loadu_ps(row),
+                            _mm256_loadu_ps(row.add(8)),
+                            _mm256_loadu_ps(row.add(2)),
+                            _mm256_loadu_ps(row.add(10)),
+                        )
+                    };
+                    (d[0], d[1]) = (even(a, b), odd(a, b));
+                    (d[2], d[3]) = (even(e, f), odd(e, f));
+                }
+                let t = ty * p.twp + tx;
+                let cols = [
+                    bt(d[0][0], d[1][0], d[2][0], d[3][0]),
+                    bt(d[0][1], d[1][1], d[2][1], d[3][1]),
+                    bt(d[0][2], d[1][2], d[2][2], d[3][2]),
+                    bt(d[0][3], d[1][3], d[2][3], d[3][3]),
+                ];
+                for (i, ((c0, c1), (c2, c3))) in
+                    cols[0].iter().zip(&cols[1]).zip(cols[2].iter().zip(&cols[3])).enumerate()
+                {
+                    let row = bt(*c0, *c1, *c2, *c3);
+                    for (j, &x) in row.iter().enumerate() {
+                        in_bounds(((i * 4 + j) * p.channels + c) * p.tiles + t, LANES, v_len);
+                        // SAFETY: ((ξ·channels + c)·tiles + t) + 8 ≤ 16·channels·tiles, as
+                        // t + 8 ≤ th·twp ≤ tiles (asserted).
+                        unsafe { _mm256_storeu_ps(v.add(((i * 4 + j) * p.channels + c) * p.tiles + t), x) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The Winograd output transform (see `winograd::output`): per filter and 8 tiles of a
+/// tile row, 16 vectors in, `Aᵀ M A` in registers, and per output row the two columns of
+/// the blocks interleaved into 16 consecutive pixels, stored with bias and activation.
+///
+/// # Safety
+/// AVX2; the extents `Kernels::winograd_output` asserts.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
+    let (m_len, out_len) = (p.m.len(), p.out.len());
+    let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
+    let relu = p.act == Some(Activation::Relu);
+    for f in 0..p.filters {
+        let b = _mm256_set1_ps(p.bias[f]);
+        for ty in 0..p.th {
+            for g in (0..p.twp).step_by(LANES).take_while(|&g| 2 * g < p.ow) {
+                let t = f * p.tiles + ty * p.twp + g;
+                let mut x = [_mm256_setzero_ps(); 16];
+                for (xi, x) in x.iter_mut().enumerate() {
+                    in_bounds(xi * p.m_block + t, LANES, m_len);
+                    // SAFETY: ξ·m_block + t + 8 ≤ 15·m_block + (filters − 1)·tiles + th·twp
+                    // (asserted), as g + 8 ≤ twp.
+                    *x = unsafe { _mm256_loadu_ps(m.add(xi * p.m_block + t)) };
+                }
+                let cols = [
+                    at(x[0], x[4], x[8], x[12]),
+                    at(x[1], x[5], x[9], x[13]),
+                    at(x[2], x[6], x[10], x[14]),
+                    at(x[3], x[7], x[11], x[15]),
+                ];
+                for r in (0..2).filter(|r| 2 * ty + r < p.oh) {
+                    let [y0, y1] = at(cols[0][r], cols[1][r], cols[2][r], cols[3][r]);
+                    // Columns 2l and 2l + 1 side by side: pixels 2g .. 2g + 8, 2g + 8 .. 2g + 16.
+                    let (lo, hi) = (_mm256_unpacklo_ps(y0, y1), _mm256_unpackhi_ps(y0, y1));
+                    let halves = [_mm256_permute2f128_ps::<0x20>(lo, hi), _mm256_permute2f128_ps::<0x31>(lo, hi)];
+                    let row = p.at + f * p.plane + (2 * ty + r) * p.row_stride;
+                    for (h, &v) in halves.iter().enumerate() {
+                        let col = 2 * g + h * LANES;
+                        if col >= p.ow {
+                            break;
+                        }
+                        let mut v = _mm256_add_ps(v, b);
+                        if relu {
+                            // max(0, v) returns v when v is NaN (the second operand).
+                            v = _mm256_max_ps(_mm256_setzero_ps(), v);
+                        }
+                        in_bounds(row + col, (p.ow - col).min(LANES), out_len);
+                        // SAFETY: filter f, row 2·ty + r < oh, columns col .. min(col + 8, ow):
+                        // inside the asserted extent of `out`.
+                        unsafe { store(out.add(row + col), v, (p.ow - col).min(LANES)) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `Bᵀ [a b c d]ᵀ` of Winograd's F(2×2, 3×3).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn bt(a: __m256, b: __m256, c: __m256, d: __m256) -> [__m256; 4] {
+    [_mm256_sub_ps(a, c), _mm256_add_ps(b, c), _mm256_sub_ps(c, b), _mm256_sub_ps(b, d)]
+}
+
+/// `Aᵀ [a b c d]ᵀ` of Winograd's F(2×2, 3×3).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn at(a: __m256, b: __m256, c: __m256, d: __m256) -> [__m256; 2] {
+    [_mm256_add_ps(_mm256_add_ps(a, b), c), _mm256_sub_ps(_mm256_sub_ps(b, c), d)]
+}
+
+/// The even lanes of `a` then `b` (columns 0, 2, …, 14 of the 16 floats `a b`).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn even(a: __m256, b: __m256) -> __m256 {
+    in_order(_mm256_shuffle_ps::<0x88>(a, b))
+}
+
+/// The odd lanes of `a` then `b`.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn odd(a: __m256, b: __m256) -> __m256 {
+    in_order(_mm256_shuffle_ps::<0xDD>(a, b))
+}
+
+/// `[a0 a2 b0 b2 | a4 a6 b4 b6]` (a shuffle's pairs) as `[a0 a2 a4 a6 b0 b2 b4 b6]`: the
+/// 64-bit lanes in order 0, 2, 1, 3.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn in_order(v: __m256) -> __m256 {
+    _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(v)))
+}

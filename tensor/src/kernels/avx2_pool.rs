@@ -1,0 +1,135 @@
+//! Max-pooling of one channel plane with AVX2, for square 2×2 and 3×3 windows of stride 2
+//! (LeNet's and the overlapping pools): 8 outputs at a time, each window row loaded as 16
+//! floats and split into its even and odd columns, the taps compared in the window's
+//! row-major order with the scalar pass's rule (the first strict maximum wins; a NaN wins,
+//! the first one).
+
+use std::arch::x86_64::*;
+
+use super::avx2::{even, first_lanes, odd, store};
+use super::{PoolPlane, in_bounds};
+
+const LANES: usize = 8;
+
+/// # Safety
+/// AVX2; the extents `Kernels::max_pool_plane` asserts; `p.kernel` is 2 or 3.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn max_pool_plane(p: PoolPlane<'_>) {
+    // SAFETY: forwarded.
+    unsafe {
+        match (p.kernel, p.winners.is_some()) {
+            (2, true) => row::<2, true>(p),
+            (2, false) => row::<2, false>(p),
+            (_, true) => row::<3, true>(p),
+            (_, false) => row::<3, false>(p),
+        }
+    }
+}
+
+/// # Safety
+/// As [`max_pool_plane`], with `K = p.kernel` and `WINNERS = p.winners.is_some()`.
+#[target_feature(enable = "avx2")]
+unsafe fn row<const K: usize, const WINNERS: bool>(mut p: PoolPlane<'_>) {
+    // Tap t of a window (row-major) sits `offset[t]` after its top-left tap.
+    let offset: [usize; 9] = std::array::from_fn(|t| (t / K) * p.row_stride + t % K);
+    let chunks = p.count.div_ceil(LANES);
+    for chunk in 0..p.rows * chunks {
+        let (r, q) = (chunk / chunks, chunk % chunks * LANES);
+        let n = (p.count - q).min(LANES);
+        let base = p.at + 2 * r * p.row_stride + 2 * q;
+        let o = r * p.count + q;
+        // SAFETY: the windows of outputs q..q + n of row r are inside the asserted extent.
+        let (mut value, mut tap, nan) = unsafe { windows::<K, WINNERS>(p.src, base, p.row_stride, n) };
+        if !WINNERS && _mm256_movemask_ps(nan) != 0 {
+            // A NaN wins its window with its own bits: found by the full scan (rare).
+            // SAFETY: as above.
+            (value, tap, _) = unsafe { windows::<K, true>(p.src, base, p.row_stride, n) };
+        }
+        in_bounds(o, n, p.out.len());
+        // SAFETY: outputs o..o + n lie inside `out` (asserted).
+        unsafe { store(p.out.as_mut_ptr().add(o), value, n) };
+        if let Some(winners) = p.winners.as_deref_mut() {
+            let mut taps = [0i32; LANES];
+            // SAFETY: an array of 8 i32.
+            unsafe { _mm256_storeu_si256(taps.as_mut_ptr().cast(), tap) };
+            for (l, (w, &t)) in winners[o..o + n].iter_mut().zip(&taps).enumerate() {
+                *w = base + 2 * l + offset[t as usize];
+            }
+        }
+    }
+}
+
+/// The windows of `n ≤ 8` outputs side by side, the first one's top-left tap at `src[base]`:
+/// with `TRACK`, each window's first maximum (a NaN wins, the first one) and its tap in
+/// row-major order; without, only the maximum of the values other than NaN (or a NaN when
+/// the first tap is one) and a mask of the windows holding a NaN.
+///
+/// # Safety
+/// AVX2; taps `base + i·row_stride + 2l + j` (i, j < K, l < n) inside `src`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn windows<const K: usize, const TRACK: bool>(
+    src: &[f32],
+    base: usize,
+    row_stride: usize,
+    n: usize,
+) -> (__m256, __m256i, __m256) {
+    let (ptr, len) = (src.as_ptr(), src.len());
+    let (mut best, mut value, mut tap, mut nan) =
+        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_si256(), _mm256_setzero_ps());
+    for i in 0..K {
+        let row = base + i * row_stride;
+        // Window row i of outputs l < n: columns 2l + j, j < K, so 2n + K − 2 floats.
+        in_bounds(row, 2 * n + K - 2, len);
+        // SAFETY: columns row..row + 2n − 1 (and, for K = 3, row + 2n) are taps of the
+        // windows, inside `src`; whole vectors only where 16 floats are.
+        let (even, odd) = unsafe { split(ptr.add(row), 2 * n, len - row) };
+        let mut taps = [even, odd, even];
+        if K == 3 {
+            // SAFETY: as above, from column row + 2.
+            taps[2] = unsafe { split(ptr.add(row + 2), 2 * n - 1, len - row - 2) }.0;
+        }
+        for (j, &v) in taps.iter().enumerate().take(K) {
+            let v_nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v);
+            if i == 0 && j == 0 {
+                (best, value, nan) = (v, v, v_nan);
+                continue;
+            }
+            if !TRACK {
+                nan = _mm256_or_ps(nan, v_nan);
+                best = _mm256_max_ps(v, best);
+                continue;
+            }
+            let greater = _mm256_cmp_ps::<_CMP_GT_OQ>(v, best);
+            let take = _mm256_andnot_ps(nan, _mm256_or_ps(greater, v_nan));
+            nan = _mm256_or_ps(nan, v_nan);
+            best = _mm256_max_ps(v, best);
+            value = _mm256_blendv_ps(value, v, take);
+            let k = _mm256_set1_epi32((i * K + j) as i32);
+            tap = _mm256_blendv_epi8(tap, k, _mm256_castps_si256(take));
+        }
+    }
+    (if TRACK { value } else { best }, tap, nan)
+}
+
+/// The even and odd columns of the `len ≤ 16` floats at `at` (lanes past them are zero,
+/// or whatever follows them when `room ≥ 16` floats are readable).
+///
+/// # Safety
+/// AVX2; `at..at + min(len, room)` valid for reads, `len ≤ room`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn split(at: *const f32, len: usize, room: usize) -> (__m256, __m256) {
+    // SAFETY: two whole vectors when 16 floats are readable, else masked loads of the first
+    // `len` floats only.
+    let (lo, hi) = unsafe {
+        if room >= 2 * LANES {
+            (_mm256_loadu_ps(at), _mm256_loadu_ps(at.add(LANES)))
+        } else {
+            let lo = _mm256_maskload_ps(at, first_lanes(len.min(LANES)));
+            let hi = _mm256_maskload_ps(at.wrapping_add(LANES), first_lanes(len.saturating_sub(LANES)));
+            (lo, hi)
+        }
+    };
+    (even(lo, hi), odd(lo, hi))
+}

@@ -1,0 +1,545 @@
+//! The SIMD microkernels of the direct convolutions (`crate::direct`), one set per
+//! instruction set, chosen once per process: AVX-512F, AVX2 + FMA, or a portable set in
+//! safe Rust that the compiler vectorises for the baseline target.
+//!
+//! Every kernel works on `f32` with the output channels in the lanes of a vector ("channels
+//! in lanes", as ONNX Runtime's NCHWc kernels): an input value is broadcast and multiplied
+//! with a vector of weights, one per output channel, so any channel count above the vector
+//! width fills every lane, and any input channel count, kernel, stride and padding is the
+//! same loop over a list of tap offsets. The three kernels:
+//!
+//! - [`Kernels::tiles`]: `out[p][f] = Σ_t src[at + p + offset_t] · w[t][f]` for a tile of
+//!   `P` consecutive pixels and `fv` vectors of channels, the accumulators in registers;
+//! - [`Kernels::ger`]: `out[r][f] += Σ_q src[offset_r + q] · g[q][f]`, a sum of outer
+//!   products over pixels (the weight gradient) for `R` taps;
+//! - [`Kernels::store_planes`]: the output pass from a pixels × channels block to
+//!   channel planes, transposed 8×8 in registers, with bias and activation.
+//!
+//! Each checks its arguments' extents against its slices before it touches memory (an
+//! `assert!` per call, not per element), so that the `unsafe` loads inside stay in bounds
+//! on every geometry.
+
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+use crate::activation::Activation;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx2_pool;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod portable;
+#[cfg(test)]
+mod tests;
+mod winograd;
+
+pub(crate) use winograd::filter as winograd_filter;
+
+/// How `f32` convolutions are computed: through im2col and matrixmultiply (the
+/// derivation's path and the reference), or with this crate's direct kernels for one
+/// instruction set.
+///
+/// Chosen once per process ([`KernelPath::selected`]): the best path the CPU has, capped by
+/// the environment variable `TENSOR_KERNELS=im2col|portable|avx2|avx512`, which can lower
+/// the choice but never raise it above what the CPU supports. f64 always takes the im2col
+/// path. On the direct paths, 3×3 stride-1 convolutions with 16 or more channels in and
+/// out use Winograd's F(2×2, 3×3) (forward and `∇x`) unless `TENSOR_WINOGRAD=off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KernelPath {
+    /// im2col and `matrixmultiply` only, as for f64.
+    Im2col,
+    /// Direct kernels in safe Rust, vectorised by the compiler for the baseline target.
+    Portable,
+    /// Direct kernels with AVX2 and FMA (8 lanes).
+    Avx2,
+    /// Direct kernels with AVX-512F (16 lanes; 8-lane AVX2 kernels where a layer has 8
+    /// channels or fewer).
+    Avx512,
+}
+
+impl KernelPath {
+    /// Every path, slowest first.
+    pub const ALL: [KernelPath; 4] = [KernelPath::Im2col, KernelPath::Portable, KernelPath::Avx2, KernelPath::Avx512];
+
+    /// The name `TENSOR_KERNELS` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelPath::Im2col => "im2col",
+            KernelPath::Portable => "portable",
+            KernelPath::Avx2 => "avx2",
+            KernelPath::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_supported(self) -> bool {
+        match self {
+            KernelPath::Im2col | KernelPath::Portable => true,
+            KernelPath::Avx2 => avx2_token().is_some(),
+            KernelPath::Avx512 => avx512_token().is_some(),
+        }
+    }
+
+    /// The paths this CPU can run, slowest first.
+    pub fn available() -> Vec<KernelPath> {
+        KernelPath::ALL.into_iter().filter(|p| p.is_supported()).collect()
+    }
+
+    /// The path of this process: the best one the CPU supports, or the one `TENSOR_KERNELS`
+    /// names if that is lower. An unknown name, or a path the CPU lacks, is reported once on
+    /// standard error and replaced by the best supported path below it.
+    pub fn selected() -> KernelPath {
+        static SELECTED: OnceLock<KernelPath> = OnceLock::new();
+        *SELECTED.get_or_init(|| {
+            let best = KernelPath::available().into_iter().max().unwrap_or(KernelPath::Portable);
+            let Ok(wanted) = std::env::var("TENSOR_KERNELS") else { return best };
+            match KernelPath::ALL.into_iter().find(|p| p.name() == wanted.trim()) {
+                Some(p) if p <= best => p,
+                Some(p) => {
+                    eprintln!("TENSOR_KERNELS={}: this CPU cannot run it; using {}", p.name(), best.name());
+                    best
+                }
+                None => {
+                    eprintln!(
+                        "TENSOR_KERNELS={wanted}: expected im2col, portable, avx2 or avx512; using {}",
+                        best.name()
+                    );
+                    best
+                }
+            }
+        })
+    }
+}
+
+/// Checks, in builds with debug assertions (the test profile), that the `n` floats from
+/// index `at` lie inside a slice of `len`: the SIMD kernels call it before every raw load
+/// and store, so the property tests run them bounds-checked access by access. Release
+/// builds compile it away; their safety rests on the extents each entry point asserts.
+#[inline(always)]
+#[track_caller]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(super) fn in_bounds(at: usize, n: usize, len: usize) {
+    debug_assert!(at.checked_add(n).is_some_and(|end| end <= len), "kernel access {at}..{at}+{n} outside 0..{len}");
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx2_token() -> Option<avx2::Token> {
+    avx2::Token::detect()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx2_token() -> Option<()> {
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx512_token() -> Option<avx512::Token> {
+    avx512::Token::detect()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512_token() -> Option<()> {
+    None
+}
+
+/// The microkernels of one path and vector width. The x86 variants hold a token that exists
+/// only once the CPU's support was detected, which is what makes their safe wrappers sound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kernels {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(avx2::Token),
+    #[cfg(target_arch = "x86_64")]
+    Avx512(avx512::Token),
+}
+
+/// A list of tap offsets with its largest element, which the kernels' bounds checks use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Taps {
+    offsets: Vec<usize>,
+    max: usize,
+}
+
+impl Taps {
+    pub(crate) fn new(offsets: Vec<usize>) -> Self {
+        let max = offsets.iter().copied().max().unwrap_or(0);
+        Taps { offsets, max }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    pub(crate) fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+}
+
+/// The arguments of [`Kernels::tiles`]: `fv` vectors of channels for pixels `0..count`,
+/// computed in tiles of `pixels(fv)`, the last one running past `count` (to
+/// `tiled(count, fv)`).
+pub(crate) struct Tile<'a> {
+    pub src: &'a [f32],
+    /// Where pixel 0 reads its tap at offset 0.
+    pub at: usize,
+    pub count: usize,
+    pub taps: &'a Taps,
+    /// `taps.len()` rows of `fv · lanes` weights, `w_stride` apart.
+    pub w: &'a [f32],
+    pub w_stride: usize,
+    pub fv: usize,
+    /// Row `p` of the result starts at `out[p · out_stride]`.
+    pub out: &'a mut [f32],
+    pub out_stride: usize,
+}
+
+/// The arguments of [`Kernels::ger`]: `Σ_q src[offsets[r] + q] · g[q · g_stride + f]` added
+/// to `out[r · fv · lanes + f]`, for `r < offsets.len() = ger_taps(fv)` and `q < count`.
+pub(crate) struct Ger<'a> {
+    pub src: &'a [f32],
+    pub offsets: &'a [usize],
+    pub count: usize,
+    pub g: &'a [f32],
+    pub g_stride: usize,
+    pub fv: usize,
+    pub out: &'a mut [f32],
+}
+
+/// The arguments of [`Kernels::store_planes`]: for channel `ch < channels`, row `r < rows`
+/// and column `c` in `cols`, `out[at + ch·plane + r·row_stride + (c − cols.start)·col_stride]
+/// = act(z[(r·z_width + c)·z_stride + ch] + bias[ch])`. `out` may be uninitialised: the
+/// pass writes those elements and reads none.
+pub(crate) struct Planes<'a> {
+    pub z: &'a [f32],
+    pub z_stride: usize,
+    pub z_width: usize,
+    pub channels: usize,
+    pub rows: usize,
+    pub cols: std::ops::Range<usize>,
+    pub bias: Option<&'a [f32]>,
+    pub act: Option<Activation>,
+    pub out: &'a mut [MaybeUninit<f32>],
+    pub at: usize,
+    pub plane: usize,
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+/// The arguments of [`Kernels::gather_planes`], the inverse of the output pass: for channel
+/// `ch < channels`, row `r < rows` and column `c` in `cols`, `z[(r·z_width + c)·z_stride +
+/// ch] = src[at + ch·plane + r·row_stride + (c − cols.start)]`.
+pub(crate) struct FromPlanes<'a> {
+    pub src: &'a [f32],
+    pub at: usize,
+    pub plane: usize,
+    pub row_stride: usize,
+    pub channels: usize,
+    pub rows: usize,
+    pub cols: std::ops::Range<usize>,
+    pub z: &'a mut [f32],
+    pub z_stride: usize,
+    pub z_width: usize,
+}
+
+/// The arguments of [`Kernels::max_pool_plane`]: one channel plane of a `kernel × kernel`
+/// max-pool of stride 2 without padding, `rows × count` outputs: `out[r·count + q]` is the
+/// first maximum of the window whose top-left tap is `src[at + 2r·row_stride + 2q]` (rows
+/// `row_stride` apart), and `winners[r·count + q]` its index in `src`.
+pub(crate) struct PoolPlane<'a> {
+    pub src: &'a [f32],
+    pub at: usize,
+    pub row_stride: usize,
+    pub kernel: usize,
+    pub rows: usize,
+    pub count: usize,
+    pub out: &'a mut [f32],
+    pub winners: Option<&'a mut [usize]>,
+}
+
+/// The arguments of [`Kernels::winograd_input`]: `src` holds `channels` planes of
+/// `hst × wst` (a staged, zero-padded image); tile `(ty, tx)` (for `ty < th`, `tx < twp`, a
+/// multiple of 8) reads the 4×4 patch at row `2·ty`, column `2·tx`; its transform goes to
+/// `v[(ξ·channels + c)·tiles + ty·twp + tx]`.
+pub(crate) struct WinogradIn<'a> {
+    pub src: &'a [f32],
+    pub channels: usize,
+    pub hst: usize,
+    pub wst: usize,
+    pub th: usize,
+    pub twp: usize,
+    pub tiles: usize,
+    pub v: &'a mut [f32],
+}
+
+/// The arguments of [`Kernels::winograd_output`]: `m[ξ·m_block + f·tiles + ty·twp + tx]`
+/// holds the transformed products of filter `f` and tile `(ty, tx)` (tiles in the lanes);
+/// the tile's 2×2 output block, with bias and activation, goes to rows `2·ty + r < oh` and
+/// columns `2·tx + s < ow` of `out[at + f·plane + row·row_stride + column]`, which may be
+/// uninitialised (the pass writes and never reads it).
+pub(crate) struct WinogradOut<'a> {
+    pub m: &'a [f32],
+    pub m_block: usize,
+    pub tiles: usize,
+    pub th: usize,
+    pub twp: usize,
+    pub filters: usize,
+    pub bias: &'a [f32],
+    pub act: Option<Activation>,
+    pub out: &'a mut [MaybeUninit<f32>],
+    pub at: usize,
+    pub plane: usize,
+    pub row_stride: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Kernels {
+    /// The kernels of `path` for a layer whose vectors hold `channels` channels: on the
+    /// AVX-512 path, the 8-lane AVX2 kernels when 16 lanes would leave more of them empty.
+    /// None for [`KernelPath::Im2col`] and for paths the CPU lacks.
+    pub(crate) fn new(path: KernelPath, channels: usize) -> Option<Kernels> {
+        match path {
+            KernelPath::Im2col => None,
+            KernelPath::Portable => Some(Kernels::Portable),
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx2 => avx2_token().map(Kernels::Avx2),
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx512 => {
+                let token = avx512_token()?;
+                let narrow = channels.div_ceil(8) * 8 < channels.div_ceil(16) * 16;
+                Some(if narrow { Kernels::Avx2(token.avx2()) } else { Kernels::Avx512(token) })
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => None,
+        }
+    }
+
+    /// The kernel sets of `path` whatever the channel count (on AVX-512, the 16-lane ones
+    /// only), for tests that run each set explicitly.
+    #[cfg(test)]
+    pub(crate) fn variants(path: KernelPath) -> Vec<Kernels> {
+        match path {
+            KernelPath::Im2col => Vec::new(),
+            KernelPath::Portable => vec![Kernels::Portable],
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx2 => avx2_token().map(Kernels::Avx2).into_iter().collect(),
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx512 => avx512_token().map(Kernels::Avx512).into_iter().collect(),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => Vec::new(),
+        }
+    }
+
+    /// Floats per vector.
+    pub(crate) fn lanes(self) -> usize {
+        match self {
+            Kernels::Portable => portable::LANES,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) => avx2::LANES,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) => avx512::LANES,
+        }
+    }
+
+    /// The most vectors of channels one tile holds.
+    pub(crate) fn max_fv(self) -> usize {
+        match self {
+            Kernels::Portable => portable::MAX_FV,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) => avx2::MAX_FV,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) => avx512::MAX_FV,
+        }
+    }
+
+    /// Pixels per tile with `fv` vectors of channels.
+    pub(crate) fn pixels(self, fv: usize) -> usize {
+        match self {
+            Kernels::Portable => portable::pixels(fv),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) => avx2::pixels(fv),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) => avx512::pixels(fv),
+        }
+    }
+
+    /// Taps per [`Kernels::ger`] call with `fv` vectors of channels.
+    pub(crate) fn ger_taps(self, fv: usize) -> usize {
+        match self {
+            Kernels::Portable => portable::ger_taps(fv),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) => avx2::ger_taps(fv),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) => avx512::ger_taps(fv),
+        }
+    }
+
+    /// `count` rounded up to whole tiles of `fv` vectors.
+    pub(crate) fn tiled(self, count: usize, fv: usize) -> usize {
+        count.div_ceil(self.pixels(fv)) * self.pixels(fv)
+    }
+
+    /// Tiles of pixels × channels (see [`Tile`]). Panics if an extent exceeds its slice.
+    pub(crate) fn tiles(self, t: Tile<'_>) {
+        let (width, rows) = (t.fv * self.lanes(), self.tiled(t.count, t.fv));
+        assert!((1..=self.max_fv()).contains(&t.fv), "tiles: {} vectors", t.fv);
+        if rows == 0 {
+            return;
+        }
+        assert!(t.taps.len() == 0 || t.at + rows - 1 + t.taps.max() < t.src.len(), "tiles: input extent");
+        assert!(t.w_stride >= width, "tiles: weight stride");
+        assert!(t.taps.len() == 0 || t.w.len() >= (t.taps.len() - 1) * t.w_stride + width, "tiles: weight extent");
+        assert!(t.out_stride >= width && t.out.len() >= (rows - 1) * t.out_stride + width, "tiles: output extent");
+        match self {
+            Kernels::Portable => portable::tiles(t),
+            // SAFETY: the extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(token) => unsafe { token.tiles(t) },
+            // SAFETY: the extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(token) => unsafe { token.tiles(t) },
+        }
+    }
+
+    /// Outer products summed over pixels (see [`Ger`]). Panics if an extent exceeds its
+    /// slice.
+    pub(crate) fn ger(self, a: Ger<'_>) {
+        let width = a.fv * self.lanes();
+        assert!((1..=self.max_fv()).contains(&a.fv), "ger: {} vectors", a.fv);
+        assert_eq!(a.offsets.len(), self.ger_taps(a.fv), "ger: taps");
+        assert!(a.count == 0 || a.offsets.iter().all(|&o| o + a.count - 1 < a.src.len()), "ger: input extent");
+        assert!(a.count == 0 || (a.count - 1) * a.g_stride + width <= a.g.len(), "ger: gradient extent");
+        assert!(a.out.len() >= a.offsets.len() * width, "ger: output extent");
+        if a.count == 0 {
+            return;
+        }
+        match self {
+            Kernels::Portable => portable::ger(a),
+            // SAFETY: the extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(token) => unsafe { token.ger(a) },
+            // SAFETY: the extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(token) => unsafe { token.ger(a) },
+        }
+    }
+
+    /// The output pass into channel planes (see [`Planes`]). Panics if an extent exceeds
+    /// its slice.
+    pub(crate) fn store_planes(self, p: Planes<'_>) {
+        if p.channels == 0 || p.rows == 0 || p.cols.is_empty() {
+            return;
+        }
+        let (last_r, width) = (p.rows - 1, p.cols.len() - 1);
+        assert!(p.z_stride >= p.channels && p.cols.end <= p.z_width, "store_planes: layout");
+        assert!(p.z.len() >= (last_r * p.z_width + p.cols.end) * p.z_stride, "store_planes: block extent");
+        assert!(p.bias.is_none_or(|b| b.len() >= p.channels), "store_planes: bias");
+        let last = p.at + (p.channels - 1) * p.plane + last_r * p.row_stride + width * p.col_stride;
+        assert!(last < p.out.len(), "store_planes: output extent");
+        match self {
+            // SAFETY: the extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(token) => unsafe { token.store_planes(p) },
+            // SAFETY: the extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(token) => unsafe { token.avx2().store_planes(p) },
+            Kernels::Portable => portable::store_planes(p),
+        }
+    }
+
+    /// Channel planes into a pixels × channels block (see [`FromPlanes`]). Panics if an
+    /// extent exceeds its slice.
+    pub(crate) fn gather_planes(self, p: FromPlanes<'_>) {
+        if p.channels == 0 || p.rows == 0 || p.cols.is_empty() {
+            return;
+        }
+        let last_r = p.rows - 1;
+        assert!(p.z_stride >= p.channels && p.cols.end <= p.z_width, "gather_planes: layout");
+        assert!(p.z.len() >= (last_r * p.z_width + p.cols.end) * p.z_stride, "gather_planes: block extent");
+        let last = p.at + (p.channels - 1) * p.plane + last_r * p.row_stride + p.cols.len() - 1;
+        assert!(last < p.src.len(), "gather_planes: input extent");
+        match self {
+            // SAFETY: the extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(token) => unsafe { token.gather_planes(p) },
+            // SAFETY: the extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(token) => unsafe { token.avx2().gather_planes(p) },
+            Kernels::Portable => portable::from_planes(p),
+        }
+    }
+
+    /// One channel plane of a 2×2 or 3×3 max-pool of stride 2 (see [`PoolPlane`]), if this
+    /// kernel set has one (the AVX2 and AVX-512 paths); false otherwise. Panics if an extent
+    /// exceeds its slice.
+    pub(crate) fn max_pool_plane(self, p: PoolPlane<'_>) -> bool {
+        let k = p.kernel;
+        assert!(k == 2 || k == 3, "max_pool_plane: kernel {k}");
+        if p.count == 0 || p.rows == 0 {
+            return true;
+        }
+        let last = p.at + (2 * (p.rows - 1) + k - 1) * p.row_stride + 2 * (p.count - 1) + k - 1;
+        assert!(last < p.src.len(), "max_pool_plane: input extent");
+        let outputs = p.rows * p.count;
+        assert!(
+            p.out.len() >= outputs && p.winners.as_ref().is_none_or(|w| w.len() >= outputs),
+            "max_pool_plane: output"
+        );
+        match self {
+            Kernels::Portable => false,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => {
+                // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one); the
+                // extents were asserted above.
+                unsafe { avx2_pool::max_pool_plane(p) };
+                true
+            }
+        }
+    }
+
+    /// The input transform of Winograd's F(2×2, 3×3) (see [`WinogradIn`]). Panics if an
+    /// extent exceeds its slice.
+    pub(crate) fn winograd_input(self, p: WinogradIn<'_>) {
+        assert!(p.twp.is_multiple_of(8) && p.wst >= 2 * p.twp + 2 && p.hst >= 2 * p.th + 2, "winograd_input: layout");
+        assert!(p.src.len() >= p.channels * p.hst * p.wst && p.tiles >= p.th * p.twp, "winograd_input: input extent");
+        assert!(p.v.len() >= 16 * p.channels * p.tiles, "winograd_input: output extent");
+        match self {
+            Kernels::Portable => winograd::input(p),
+            // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one).
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2::winograd_input(p) },
+        }
+    }
+
+    /// The output transform of Winograd's F(2×2, 3×3) (see [`WinogradOut`]). Panics if an
+    /// extent exceeds its slice.
+    pub(crate) fn winograd_output(self, p: WinogradOut<'_>) {
+        assert!(
+            p.twp.is_multiple_of(8) && 2 * p.th >= p.oh && 2 * p.twp >= p.ow && p.tiles >= p.th * p.twp,
+            "winograd_output: layout"
+        );
+        if p.filters == 0 || p.oh == 0 || p.ow == 0 {
+            return;
+        }
+        assert!(
+            p.m.len() >= 15 * p.m_block + (p.filters - 1) * p.tiles + p.th * p.twp,
+            "winograd_output: input extent"
+        );
+        assert!(p.bias.len() >= p.filters, "winograd_output: bias");
+        let last = p.at + (p.filters - 1) * p.plane + (p.oh - 1) * p.row_stride + p.ow - 1;
+        assert!(last < p.out.len(), "winograd_output: output extent");
+        match self {
+            Kernels::Portable => winograd::output(p),
+            // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one); the
+            // extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2::winograd_output(p) },
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The SIMD max-pool rows against the definition (ties to the first maximum in the window's
+//! row-major order, the first NaN wins), on every kernel set this CPU runs that has them,
+//! with many ties (values from a set of three) and NaNs.
+
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::{KernelPath, Kernels, PoolPlane};
+
+fn check_pool(
+    k: usize,
+    [rows, count]: [usize; 2],
+    extra: [usize; 2],
+    slack: usize,
+    keep: bool,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let width = 2 * (count - 1) + k + extra[1];
+    let used = (2 * (rows - 1) + k - 1) * width + 2 * (count - 1) + k;
+    let at = extra[0] * width;
+    let len = at + used + slack;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let src: Vec<f32> = (0..len)
+        .map(|_| match rng.random_range(0..8) {
+            // NaNs of two payloads: the window's first one must win with its bits.
+            0 => f32::from_bits(0x7fc0_0001 + rng.random_range(0..2)),
+            v => (v % 3) as f32,
+        })
+        .collect();
+    let (mut want, mut want_at) = (vec![0f32; rows * count], vec![0usize; rows * count]);
+    for r in 0..rows {
+        for q in 0..count {
+            let mut best: Option<usize> = None;
+            for i in 0..k {
+                for j in 0..k {
+                    let a = at + (2 * r + i) * width + 2 * q + j;
+                    let better = match best {
+                        None => true,
+                        Some(b) => !src[b].is_nan() && (src[a] > src[b] || src[a].is_nan()),
+                    };
+                    if better {
+                        best = Some(a);
+                    }
+                }
+            }
+            want_at[r * count + q] = best.expect("a window has taps");
+            want[r * count + q] = src[want_at[r * count + q]];
+        }
+    }
+    for path in KernelPath::available() {
+        for kernels in Kernels::variants(path) {
+            let (mut out, mut winners) = (vec![-1f32; rows * count], vec![usize::MAX; rows * count]);
+            let plane = PoolPlane {
+                src: &src,
+                at,
+                row_stride: width,
+                kernel: k,
+                rows,
+                count,
+                out: &mut out,
+                winners: keep.then_some(&mut winners[..]),
+            };
+            if !kernels.max_pool_plane(plane) {
+                continue;
+            }
+            for o in 0..rows * count {
+                prop_assert_eq!(
+                    out[o].to_bits(),
+                    want[o].to_bits(),
+                    "{:?} value {} (a NaN wins with its own bits)",
+                    kernels,
+                    o
+                );
+                if keep {
+                    prop_assert_eq!(winners[o], want_at[o], "{:?} winner {}", kernels, o);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
+
+    /// Planes of 1–4 rows of 1–27 outputs, rows wider than the windows need, a plane
+    /// starting past the slice's start, and 0–2 floats after its last tap (0: the last
+    /// window ends the slice, so a load past it would be caught by the bounds checks).
+    #[test]
+    fn simd_max_pool_planes_match_the_definition(
+        k in 2usize..=3, rows in 1usize..=4, count in 1usize..=27, extra in (0usize..=2, 0usize..=3), slack in 0usize..=2, keep: bool, seed: u64,
+    ) {
+        check_pool(k, [rows, count], [extra.0, extra.1], slack, keep, seed)?;
+    }
+}

@@ -1,0 +1,119 @@
+//! The transforms of Winograd's F(2×2, 3×3) (Lavin & Gray, arXiv:1509.09308): a 2×2 block
+//! of a 3×3 convolution's output from a 4×4 input patch `d` with 16 multiplications per
+//! channel pair instead of 36,
+//!
+//! `Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A`, with
+//! `Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]`, `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`,
+//! `Aᵀ = [1 1 1 0; 0 1 −1 −1]`.
+//!
+//! The element-wise products summed over input channels are 16 matrix products (one per
+//! position ξ of the 4×4 transform), which the tile kernel computes; this file holds the
+//! input transform (patches → `V[ξ][c][tile]`) and the output transform (`M[ξ][f][tile]` →
+//! 2×2 output blocks in the filter's plane), tiles in the lanes, over a small vector type
+//! (AVX2 has its own, `avx2.rs`).
+
+use super::{WinogradIn, WinogradOut};
+
+/// Eight lanes, as an array the compiler keeps in one ymm register (AVX2) or two xmm.
+type V8 = [f32; 8];
+
+#[inline(always)]
+fn add(a: V8, b: V8) -> V8 {
+    std::array::from_fn(|l| a[l] + b[l])
+}
+
+#[inline(always)]
+fn sub(a: V8, b: V8) -> V8 {
+    std::array::from_fn(|l| a[l] - b[l])
+}
+
+/// `Bᵀ r` for a column `r` of four values per lane (also `r B` for a row).
+#[inline(always)]
+fn bt(r: [V8; 4]) -> [V8; 4] {
+    [sub(r[0], r[2]), add(r[1], r[2]), sub(r[2], r[1]), sub(r[1], r[3])]
+}
+
+/// `Aᵀ r` for a column `r` of four values per lane.
+#[inline(always)]
+fn at(r: [V8; 4]) -> [V8; 2] {
+    [add(add(r[0], r[1]), r[2]), sub(sub(r[1], r[2]), r[3])]
+}
+
+/// The input transform of 8 tiles side by side (lanes) for every channel and tile row.
+#[inline(always)]
+pub(super) fn input(p: WinogradIn<'_>) {
+    let plane = p.hst * p.wst;
+    for c in 0..p.channels {
+        for ty in 0..p.th {
+            for tx in (0..p.twp).step_by(8) {
+                let base = c * plane + 2 * ty * p.wst + 2 * tx;
+                // d[i][j][l] = src[base + i·wst + 2l + j]: the patch of tile tx + l.
+                let mut d = [[[0f32; 8]; 4]; 4];
+                for (i, d) in d.iter_mut().enumerate() {
+                    let row = &p.src[base + i * p.wst..base + i * p.wst + 18];
+                    for (j, d) in d.iter_mut().enumerate() {
+                        for (l, d) in d.iter_mut().enumerate() {
+                            *d = row[2 * l + j];
+                        }
+                    }
+                }
+                // Bᵀ d (columns), then (Bᵀ d) B (rows).
+                let cols: [[V8; 4]; 4] = std::array::from_fn(|j| bt([d[0][j], d[1][j], d[2][j], d[3][j]]));
+                let t = ty * p.twp + tx;
+                for (i, ((c0, c1), (c2, c3))) in
+                    cols[0].iter().zip(&cols[1]).zip(cols[2].iter().zip(&cols[3])).enumerate()
+                {
+                    let v = bt([*c0, *c1, *c2, *c3]);
+                    for (j, v) in v.iter().enumerate() {
+                        let at = ((i * 4 + j) * p.channels + c) * p.tiles + t;
+                        p.v[at..at + 8].copy_from_slice(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The output transform, 8 tiles of a tile row at a time (lanes), each filter's 2×2 blocks
+/// written into its plane with bias and activation.
+#[inline(always)]
+pub(super) fn output(p: WinogradOut<'_>) {
+    for f in 0..p.filters {
+        let b = p.bias[f];
+        for ty in 0..p.th {
+            for g in (0..p.twp).step_by(8).take_while(|&g| 2 * g < p.ow) {
+                let t = f * p.tiles + ty * p.twp + g;
+                let m: [V8; 16] = std::array::from_fn(|xi| {
+                    let at = xi * p.m_block + t;
+                    p.m[at..at + 8].try_into().expect("8 lanes")
+                });
+                // Aᵀ M (columns), then (Aᵀ M) A (rows).
+                let cols: [[V8; 2]; 4] = std::array::from_fn(|j| at([m[j], m[4 + j], m[8 + j], m[12 + j]]));
+                for r in (0..2).filter(|r| 2 * ty + r < p.oh) {
+                    let y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
+                    let row = p.at + f * p.plane + (2 * ty + r) * p.row_stride;
+                    for (l, s) in (0..8).flat_map(|l| [(l, 0), (l, 1)]) {
+                        let col = 2 * (g + l) + s;
+                        if col < p.ow {
+                            let v = y[s][l] + b;
+                            p.out[row + col].write(p.act.map_or(v, |a| a.apply(v)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `U = G g Gᵀ` of a 3×3 filter `g` (row-major), row-major 4×4.
+pub(crate) fn filter(g: &[f32]) -> [f32; 16] {
+    let gm = |r: [f32; 3]| [r[0], 0.5 * (r[0] + r[1] + r[2]), 0.5 * (r[0] - r[1] + r[2]), r[2]];
+    // G g: each column of g through G; then (G g) Gᵀ: each row through G.
+    let cols: [[f32; 4]; 3] = std::array::from_fn(|j| gm([g[j], g[3 + j], g[6 + j]]));
+    let mut u = [0f32; 16];
+    for i in 0..4 {
+        let row = gm([cols[0][i], cols[1][i], cols[2][i]]);
+        u[4 * i..4 * i + 4].copy_from_slice(&row);
+    }
+    u
+}
