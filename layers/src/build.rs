@@ -20,7 +20,7 @@
 //! # Ok::<(), layers::LayerError>(())
 //! ```
 //!
-//! Weights are drawn from [`weight_rng`](crate::init::weight_rng)`(seed)` layer by layer
+//! Weights are drawn from [`weight_rng`]`(seed)` layer by layer
 //! in order, as `lenet5 train` draws them for the same spec and seed, so both give the same
 //! network bit for bit ([`SequentialBuilder::build_with`] takes a generator of your own).
 
