@@ -14,7 +14,7 @@ use layers::checkpoint::{assign_parameters, read_checkpoint};
 use layers::{CheckpointError, Module};
 
 use crate::arch::{Arch, NetworkPlan, SpecError};
-use crate::data::{Dataset, Preprocess};
+use crate::data::{Dataset, Preprocess, PreprocessError};
 
 /// Values a network may have beyond those of the file it is built for (4 MiB of f32): past
 /// that, [`NetworkInfo::build_for_file`] refuses before allocating.
@@ -143,6 +143,32 @@ fn parse_class_names(classes: &str) -> Vec<String> {
     }
 }
 
+/// What `metadata` says the network and its preprocessing are: the one rule for every file
+/// this crate reads (weights and state files). The `arch` entry (with `input` and
+/// `classes`) gives the network, else it is LeNet-5 on MNIST ([`NetworkInfo::lenet5_mnist`]),
+/// as in files written before the metadata existed; the `preprocess.*` entries give the
+/// preprocessing (all of them, checked, when the file has an `arch` or any of them), else
+/// MNIST's ([`Preprocess::mnist`]). `path` names the file in errors.
+pub fn describe(
+    metadata: &BTreeMap<String, String>,
+    path: &Path,
+) -> Result<(NetworkInfo, Preprocess), NetworkError> {
+    let info = NetworkInfo::from_metadata(metadata, path)?;
+    let has_preprocess = metadata.keys().any(|k| k.starts_with("preprocess."));
+    let preprocess = if info.is_some() || has_preprocess {
+        Preprocess::from_metadata(metadata).map_err(|e| {
+            let (key, reason) = match e {
+                PreprocessError::Metadata { key, reason } => (key, reason),
+                other => ("preprocess".into(), other.to_string()),
+            };
+            CheckpointError::Metadata { path: path.to_path_buf(), key, reason }
+        })?
+    } else {
+        Preprocess::mnist()
+    };
+    Ok((info.unwrap_or_else(NetworkInfo::lenet5_mnist), preprocess))
+}
+
 /// A network loaded from a weights file, with its description and preprocessing.
 pub struct LoadedNetwork {
     /// The network with the file's weights.
@@ -153,21 +179,12 @@ pub struct LoadedNetwork {
     pub preprocess: Preprocess,
 }
 
-/// Loads a weights file: the network its metadata describes (LeNet-5 on MNIST when it has
-/// none), with its weights, in evaluation mode; every tensor must be present with its
+/// Loads a weights file: the network its metadata describes ([`describe`]), with its weights, in evaluation mode; every tensor must be present with its
 /// shape, and nothing else.
 pub fn load_network(path: impl AsRef<Path>) -> Result<LoadedNetwork, NetworkError> {
     let path = path.as_ref();
     let mut checkpoint = read_checkpoint::<f32>(path)?;
-    let (info, preprocess) = match NetworkInfo::from_metadata(&checkpoint.metadata, path)? {
-        Some(info) => {
-            let preprocess = Preprocess::from_metadata(&checkpoint.metadata).map_err(|e| {
-                CheckpointError::Metadata { path: path.to_path_buf(), key: "preprocess".into(), reason: e.to_string() }
-            })?;
-            (info, preprocess)
-        }
-        None => (NetworkInfo::lenet5_mnist(), Preprocess::mnist()),
-    };
+    let (info, preprocess) = describe(&checkpoint.metadata, path)?;
     let mut model = info
         .build_for_file(&preprocess, held_values(&checkpoint, ""))
         .map_err(|source| NetworkError::Spec { path: path.to_path_buf(), source })?;

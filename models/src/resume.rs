@@ -52,7 +52,7 @@ use layers::{CheckpointError, Module, OptimizerState};
 use tensor::Tensor;
 
 use crate::data::Preprocess;
-use crate::network::NetworkInfo;
+use crate::network::{NetworkError, NetworkInfo, describe};
 use crate::train::{EpochMetrics, EpochProgress, Flow, Observer, StepReport, TrainConfig, TrainError, Trainer};
 
 /// The `format` metadata of a state file.
@@ -100,6 +100,15 @@ pub enum ResumeError {
         /// Training images in the data now.
         got: usize,
     },
+}
+
+impl From<NetworkError> for ResumeError {
+    fn from(e: NetworkError) -> Self {
+        match e {
+            NetworkError::Checkpoint(c) => ResumeError::Checkpoint(c),
+            NetworkError::Spec { path, source } => ResumeError::Invalid { path, reason: format!("arch: {source}") },
+        }
+    }
 }
 
 /// The state file written beside the weights file `out`: `lenet5.safetensors` →
@@ -155,102 +164,136 @@ pub fn save_state<M: Module<f32>>(
     write_tensors(path, &named, &meta)
 }
 
-/// Checks that `checkpoint` is a state file of a version this code reads.
-pub fn check_format(checkpoint: &Checkpoint<f32>, path: &Path) -> Result<(), ResumeError> {
-    if checkpoint.metadata.get("format").map(String::as_str) != Some(STATE_FORMAT) {
-        return Err(ResumeError::NotState { path: path.to_path_buf() });
+/// A state file read and checked, before its network is built: the run it describes
+/// (network, hyper-parameters, preprocessing; [`crate::network::describe`]'s one rule for
+/// files without them) and where it stood. [`StateFile::resume`] then builds the network
+/// and restores the trainer; a caller may look at the run first (the command checks its
+/// flags against it and estimates its memory).
+pub struct StateFile {
+    /// The file.
+    pub path: PathBuf,
+    /// The network.
+    pub info: NetworkInfo,
+    /// The run's hyper-parameters.
+    pub config: TrainConfig,
+    /// Its preprocessing.
+    pub preprocess: Preprocess,
+    checkpoint: Checkpoint<f32>,
+}
+
+impl StateFile {
+    /// Reads and checks the state file at `path`.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, ResumeError> {
+        let path = path.as_ref();
+        StateFile::parse(read_checkpoint::<f32>(path)?, path)
     }
-    let m = Meta { map: &checkpoint.metadata, path };
-    let version = m.raw("version")?;
-    if version != "1" && version != STATE_VERSION.to_string() {
-        return Err(ResumeError::Version { path: path.to_path_buf(), found: version.to_string() });
+
+    /// Checks a parsed state file (`path` names it in errors): the format and version, the
+    /// network, the hyper-parameters and the preprocessing.
+    pub fn parse(checkpoint: Checkpoint<f32>, path: &Path) -> Result<Self, ResumeError> {
+        if checkpoint.metadata.get("format").map(String::as_str) != Some(STATE_FORMAT) {
+            return Err(ResumeError::NotState { path: path.to_path_buf() });
+        }
+        let m = Meta { map: &checkpoint.metadata, path };
+        let version = m.raw("version")?;
+        if version != "1" && version != STATE_VERSION.to_string() {
+            return Err(ResumeError::Version { path: path.to_path_buf(), found: version.to_string() });
+        }
+        let mut meta = checkpoint.metadata.clone();
+        if version == "1" {
+            // Version 1 spelled the switch `config.shuffle` as today, had no schedule (cosine).
+            meta.entry("config.schedule".into()).or_insert_with(|| "cosine".into());
+        }
+        let config = TrainConfig::from_metadata(&meta).map_err(|(key, reason)| m.bad(&key, reason))?;
+        config.validate().map_err(|e| m.invalid(format!("hyper-parameters out of range: {e}")))?;
+        let (info, preprocess) = describe(&checkpoint.metadata, path)?;
+        Ok(StateFile { path: path.to_path_buf(), info, config, preprocess, checkpoint })
     }
-    Ok(())
+
+    /// A metadata entry of the file (`data.dir`, `preprocess.pad`, …).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.checkpoint.metadata.get(key).map(String::as_str)
+    }
+
+    /// Builds the network the file describes (refused before allocating when it is larger
+    /// than the file's tensors can fill: [`NetworkInfo::build_for_file`]) and restores the
+    /// run into it.
+    pub fn resume(self) -> Result<Resumed, ResumeError> {
+        let held = crate::network::held_values(&self.checkpoint, "model.");
+        let model = self
+            .info
+            .build_for_file(&self.preprocess, held)
+            .map_err(|e| ResumeError::Invalid { path: self.path.clone(), reason: format!("arch: {e}") })?;
+        let info = self.info.clone();
+        let trainer = self.resume_into(model)?;
+        Ok(Resumed { train_images: trainer.train_images, trainer, info })
+    }
+
+    /// Restores the run into `model`, a network of the file's architecture built by the
+    /// caller. Everything is checked before anything is used: that the counters agree,
+    /// every model tensor (present, right shape, finite) and every optimizer buffer.
+    pub fn resume_into<M: Module<f32>>(self, mut model: M) -> Result<Trainer<M>, ResumeError> {
+        let StateFile { path, config, preprocess, checkpoint, .. } = self;
+        let path = path.as_path();
+        let Checkpoint { tensors, metadata } = checkpoint;
+        let m = Meta { map: &metadata, path };
+        let train_images: usize = m.get("data.train_images")?;
+        let epoch: usize = m.get("epoch")?;
+        let steps: u64 = m.get("steps")?;
+        let progress = EpochProgress {
+            step: m.get("step_in_epoch")?,
+            loss_sum: m.get("epoch.loss_sum")?,
+            correct: m.get("epoch.correct")?,
+            seen: m.get("epoch.seen")?,
+            train_seconds: m.get("epoch.train_seconds")?,
+        };
+        let optimizer_step: u64 = m.get("optimizer.step")?;
+        check_counters(&config, train_images, epoch, steps, optimizer_step, &progress).map_err(|r| m.invalid(r))?;
+
+        // The tensors: model.<name> and optimizer.<kind>.<name>, nothing else.
+        let shapes: BTreeMap<String, Vec<usize>> =
+            model.named_parameters().into_iter().map(|(n, p)| (n, p.shape().to_vec())).collect();
+        let buffer_names = layers::checkpoint::state_names(&model);
+        let mut weights = BTreeMap::new();
+        let mut buffers = Vec::new();
+        for (name, t) in tensors {
+            if let Some(param) = name.strip_prefix("model.") {
+                if !buffer_names.contains(param) {
+                    return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name }.into());
+                }
+                if t.iter().any(|x| !x.is_finite()) {
+                    return Err(m.invalid(format!("tensor {name:?} holds a NaN or an infinity")));
+                }
+                weights.insert(param.to_string(), t);
+            } else if let Some(buffer) = name.strip_prefix("optimizer.") {
+                check_buffer(buffer, &t, &shapes).map_err(|reason| m.invalid(format!("tensor {name:?}: {reason}")))?;
+                buffers.push((buffer.to_string(), t));
+            } else {
+                return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name }.into());
+            }
+        }
+        assign_parameters(&mut model, &mut weights, path).map_err(|e| match e {
+            CheckpointError::Missing { path, name } => CheckpointError::Missing { path, name: format!("model.{name}") },
+            CheckpointError::Shape { path, name, expected, got } => {
+                CheckpointError::Shape { path, name: format!("model.{name}"), expected, got }
+            }
+            other => other,
+        })?;
+        let mut trainer = Trainer::new(model, config, preprocess).map_err(|e| m.invalid(e.to_string()))?;
+        trainer
+            .optimizer
+            .load_state(OptimizerState { tensors: buffers, step: optimizer_step })
+            .map_err(|e| m.invalid(format!("optimizer state: {e}")))?;
+        trainer.restore_position(epoch, steps, progress, train_images);
+        Ok(trainer)
+    }
 }
 
 /// The trainer a parsed state file describes, with `model` (a network of the file's
-/// architecture, as built from its metadata) taking the file's weights (`path` names the
-/// file in errors). Everything is checked before anything is used: the format and version,
-/// every metadata entry, the hyper-parameters, that the counters agree, every model tensor
-/// (present, right shape, finite) and every optimizer buffer.
-pub fn resume_from<M: Module<f32>>(
-    checkpoint: Checkpoint<f32>,
-    mut model: M,
-    path: &Path,
-) -> Result<Trainer<M>, ResumeError> {
-    check_format(&checkpoint, path)?;
-    let Checkpoint { tensors, metadata } = checkpoint;
-    let m = Meta { map: &metadata, path };
-    let invalid = |reason: String| ResumeError::Invalid { path: path.to_path_buf(), reason };
-
-    let mut meta = metadata.clone();
-    if m.raw("version")? == "1" {
-        // Version 1 spelled the switch `config.shuffle` as today, had no schedule (cosine).
-        meta.entry("config.schedule".into()).or_insert_with(|| "cosine".into());
-    }
-    let config = TrainConfig::from_metadata(&meta).map_err(|(key, reason)| m.bad(&key, reason))?;
-    config.validate().map_err(|e| invalid(format!("hyper-parameters out of range: {e}")))?;
-    let preprocess = if m.raw("version")? == "1" {
-        Preprocess::mnist()
-    } else {
-        Preprocess::from_metadata(&metadata).map_err(|e| match e {
-            crate::data::PreprocessError::Metadata { key, reason } => m.bad(&key, reason),
-            other => invalid(other.to_string()),
-        })?
-    };
-
-    let train_images: usize = m.get("data.train_images")?;
-    let epoch: usize = m.get("epoch")?;
-    let steps: u64 = m.get("steps")?;
-    let progress = EpochProgress {
-        step: m.get("step_in_epoch")?,
-        loss_sum: m.get("epoch.loss_sum")?,
-        correct: m.get("epoch.correct")?,
-        seen: m.get("epoch.seen")?,
-        train_seconds: m.get("epoch.train_seconds")?,
-    };
-    let optimizer_step: u64 = m.get("optimizer.step")?;
-    check_counters(&config, train_images, epoch, steps, optimizer_step, &progress).map_err(invalid)?;
-
-    // The tensors: model.<name> and optimizer.<kind>.<name>, nothing else.
-    let shapes: BTreeMap<String, Vec<usize>> =
-        model.named_parameters().into_iter().map(|(n, p)| (n, p.shape().to_vec())).collect();
-    let buffer_names = layers::checkpoint::state_names(&model);
-    let mut weights = BTreeMap::new();
-    let mut buffers = Vec::new();
-    for (name, t) in tensors {
-        if let Some(param) = name.strip_prefix("model.") {
-            if !buffer_names.contains(param) {
-                return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name }.into());
-            }
-            if t.iter().any(|x| !x.is_finite()) {
-                return Err(invalid(format!("tensor {name:?} holds a NaN or an infinity")));
-            }
-            weights.insert(param.to_string(), t);
-        } else if let Some(buffer) = name.strip_prefix("optimizer.") {
-            check_buffer(buffer, &t, &shapes).map_err(|reason| invalid(format!("tensor {name:?}: {reason}")))?;
-            buffers.push((buffer.to_string(), t));
-        } else {
-            return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name }.into());
-        }
-    }
-    assign_parameters(&mut model, &mut weights, path).map_err(|e| match e {
-        CheckpointError::Missing { path, name } => CheckpointError::Missing { path, name: format!("model.{name}") },
-        CheckpointError::Shape { path, name, expected, got } => {
-            CheckpointError::Shape { path, name: format!("model.{name}"), expected, got }
-        }
-        other => other,
-    })?;
-    let mut trainer = Trainer::new(model, config, preprocess).map_err(|e| invalid(e.to_string()))?;
-    trainer
-        .optimizer
-        .load_state(OptimizerState { tensors: buffers, step: optimizer_step })
-        .map_err(|e| invalid(format!("optimizer state: {e}")))?;
-    trainer.epoch = epoch;
-    trainer.steps = steps;
-    trainer.progress = progress;
-    trainer.train_images = train_images;
-    Ok(trainer)
+/// architecture) taking the file's weights (`path` names the file in errors):
+/// [`StateFile::parse`] then [`StateFile::resume_into`].
+pub fn resume_from<M: Module<f32>>(checkpoint: Checkpoint<f32>, model: M, path: &Path) -> Result<Trainer<M>, ResumeError> {
+    StateFile::parse(checkpoint, path)?.resume_into(model)
 }
 
 /// A run read back from a state file, with the network its metadata describes.
@@ -275,24 +318,15 @@ impl Resumed {
 }
 
 /// Reads a state file written by [`save_state`] (through a [`Checkpointer`]), builds the
-/// network its metadata describes, and restores the run (see [`resume_from`]).
+/// network its metadata describes, and restores the run: [`StateFile::read`] then
+/// [`StateFile::resume`].
 pub fn load_state(path: impl AsRef<Path>) -> Result<Resumed, ResumeError> {
-    let path = path.as_ref();
-    resume_checkpoint(read_checkpoint::<f32>(path)?, path)
+    StateFile::read(path)?.resume()
 }
 
 /// [`load_state`] on a parsed file (`path` names it in errors).
 pub fn resume_checkpoint(checkpoint: Checkpoint<f32>, path: &Path) -> Result<Resumed, ResumeError> {
-    check_format(&checkpoint, path)?;
-    let info = NetworkInfo::from_metadata(&checkpoint.metadata, path)
-        .map_err(|e| ResumeError::Invalid { path: path.to_path_buf(), reason: e.to_string() })?
-        .unwrap_or_else(NetworkInfo::lenet5_mnist);
-    let preprocess = Preprocess::from_metadata(&checkpoint.metadata).unwrap_or_else(|_| Preprocess::mnist());
-    let model = info
-        .build_for_file(&preprocess, crate::network::held_values(&checkpoint, "model."))
-        .map_err(|e| ResumeError::Invalid { path: path.to_path_buf(), reason: format!("arch: {e}") })?;
-    let trainer = resume_from(checkpoint, model, path)?;
-    Ok(Resumed { train_images: trainer.train_images, trainer, info })
+    StateFile::parse(checkpoint, path)?.resume()
 }
 
 /// Writes checkpoints as a run goes: the weights (a `state_dict` with `metadata`) and the
@@ -427,6 +461,10 @@ struct Meta<'a> {
 impl Meta<'_> {
     fn bad(&self, key: &str, reason: String) -> ResumeError {
         CheckpointError::Metadata { path: self.path.to_path_buf(), key: key.to_string(), reason }.into()
+    }
+
+    fn invalid(&self, reason: String) -> ResumeError {
+        ResumeError::Invalid { path: self.path.to_path_buf(), reason }
     }
 
     fn raw(&self, key: &str) -> Result<&str, ResumeError> {

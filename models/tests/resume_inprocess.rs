@@ -373,3 +373,53 @@ fn data_of_another_size_is_refused() {
     let err = resumed.check_data(TRAIN + 1, &path).unwrap_err();
     assert!(matches!(err, ResumeError::Data { expected: TRAIN, got, .. } if got == TRAIN + 1));
 }
+
+#[test]
+fn a_state_file_is_looked_at_before_its_network_is_built() {
+    let train = synthetic_split(TRAIN, 10);
+    let test = synthetic_split(10, 12);
+    let mut trainer = lenet5_trainer(config(OptimizerKind::Adam, 1, None));
+    run(&mut trainer, &train, &test, Some(3), &mut Vec::new());
+    let scratch = Scratch::new("resume-look");
+    let path = scratch.join("l.state.safetensors");
+    save_state(&trainer, &path, &[("data.dir".into(), "/somewhere".into())]).unwrap();
+
+    let state = resume::StateFile::read(&path).unwrap();
+    assert_eq!(state.config.optimizer, OptimizerKind::Adam);
+    assert_eq!(state.config.batch_size, BATCH);
+    assert_eq!(state.metadata("data.dir"), Some("/somewhere"));
+    assert_eq!(state.preprocess.metadata(), trainer.preprocess.metadata());
+    // No `arch` entry: the one rule says LeNet-5 on MNIST.
+    assert_eq!(state.info, models::network::NetworkInfo::lenet5_mnist());
+    let resumed = state.resume().unwrap();
+    assert_eq!(resumed.trainer.steps, 3);
+    assert_eq!(resumed.trainer.optimizer.state().step, 3);
+    let bits = |m: &dyn Module<f32>| -> Vec<Vec<u32>> {
+        m.named_parameters().iter().map(|(_, p)| p.value.iter().map(|x| x.to_bits()).collect()).collect()
+    };
+    assert_eq!(bits(resumed.trainer.model.as_ref()), bits(&trainer.model));
+}
+
+#[test]
+fn one_rule_describes_every_file_without_metadata_as_lenet5_on_mnist() {
+    use models::data::Preprocess;
+    use models::network::{NetworkInfo, describe};
+    let path = Path::new("f.safetensors");
+    let none = BTreeMap::new();
+    assert_eq!(describe(&none, path).unwrap(), (NetworkInfo::lenet5_mnist(), Preprocess::mnist()));
+    // The preprocessing alone (a library run saved without the network): taken, checked.
+    let custom = Preprocess::new(0, vec![0.25], vec![2.0]).unwrap();
+    let only_preprocess: BTreeMap<String, String> = custom.metadata().into_iter().collect();
+    assert_eq!(describe(&only_preprocess, path).unwrap().1, custom);
+    let mut spoiled = only_preprocess.clone();
+    spoiled.remove("preprocess.std");
+    assert!(matches!(
+        describe(&spoiled, path),
+        Err(models::network::NetworkError::Checkpoint(CheckpointError::Metadata { key, .. })) if key == "preprocess.std"
+    ));
+    // A network named without its preprocessing is refused, not read as MNIST's.
+    let mut named: BTreeMap<String, String> = NetworkInfo::lenet5_mnist().metadata().into_iter().collect();
+    assert!(describe(&named, path).is_err());
+    named.extend(custom.metadata());
+    assert_eq!(describe(&named, path).unwrap(), (NetworkInfo::lenet5_mnist(), custom));
+}

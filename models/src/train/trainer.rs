@@ -96,6 +96,16 @@ impl<M: Module<f32>> Trainer<M> {
         })
     }
 
+    /// Puts the run where a saved one stood: `epoch` epochs completed, `steps` optimizer
+    /// steps, the current epoch's `progress`, on `train_images` images (the optimizer's
+    /// own state is restored through [`Optimizer::load_state`]).
+    pub fn restore_position(&mut self, epoch: usize, steps: u64, progress: EpochProgress, train_images: usize) {
+        self.epoch = epoch;
+        self.steps = steps;
+        self.progress = progress;
+        self.train_images = train_images;
+    }
+
     /// A seeded generator for the initial weights: `StdRng` from the run's seed.
     #[deprecated(
         note = "use `TrainConfig::weight_rng` (or `layers::init::weight_rng(seed)`), which needs no model type"

@@ -21,13 +21,13 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches};
 use indicatif::ProgressStyle;
 use layers::Module;
-use layers::checkpoint::{read_checkpoint, remove_stale_temporaries};
+use layers::checkpoint::remove_stale_temporaries;
 use models::arch::Arch;
 use models::data::{Dataset, Preprocess, parse_list};
 use models::memory::{Budget, MemoryEstimate, Workload};
-use models::network::{NetworkInfo, held_values, load_network};
+use models::network::{NetworkInfo, load_network};
 use models::outputs::{RunIdentity, check_replaceable, default_weights, metrics_path, probe_folder};
-use models::resume::{Checkpointer, ResumeError, check_format, resume_from, state_path, weights_path};
+use models::resume::{Checkpointer, StateFile, state_path, weights_path};
 use models::train::{HYPER_PARAMETERS, MetricsCsv, OptimizerKind, TrainConfig, TrainError, Trainer};
 
 use crate::progress::CliObserver;
@@ -224,15 +224,8 @@ pub fn run(args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
     }
 
     // A resumed run: its file first (it may name the data folder).
-    let resumed = match &args.resume {
-        Some(state) => {
-            let checkpoint = read_checkpoint::<f32>(state)?;
-            check_format(&checkpoint, state)?;
-            Some((state.clone(), checkpoint))
-        }
-        None => None,
-    };
-    let remembered = resumed.as_ref().and_then(|(_, c)| c.metadata.get("data.dir")).map(PathBuf::from);
+    let resumed = args.resume.as_deref().map(StateFile::read).transpose()?;
+    let remembered = resumed.as_ref().and_then(|s| s.metadata("data.dir")).map(PathBuf::from);
 
     // The data folder: an explicitly named one must exist.
     let explicit_data = args.data.is_some() || std::env::var_os("MNIST_DIR").is_some() || remembered.is_some();
@@ -245,39 +238,33 @@ pub fn run(args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
     }
 
     // The run: from the state file, or fresh.
-    let Some((state, checkpoint)) = resumed else {
+    let Some(state) = resumed else {
         // The file to start from first: a bad one fails before any download.
         let init = args.init_from.as_deref().map(load_network).transpose()?;
         let data = data::load(&dir, true, &budget)?;
         return train_fresh(args, arch_flag, init, cli_config, out, &dir, data, &budget);
     };
-    let info = NetworkInfo::from_metadata(&checkpoint.metadata, &state)?.unwrap_or_else(NetworkInfo::lenet5_mnist);
-    let config = TrainConfig::from_metadata(&checkpoint.metadata).unwrap_or(cli_config.clone());
-    check_conflicts(matches, &cli_config, &config, &state)?;
+    check_conflicts(matches, &cli_config, &state.config, &state.path)?;
     if let Some(a) = &arch_flag
-        && *a != info.arch
+        && *a != state.info.arch
     {
-        return Err(conflict("--arch", "arch", &info.arch.to_string(), &state));
+        return Err(conflict("--arch", "arch", &state.info.arch.to_string(), &state.path));
     }
     for flag in ["pad", "mean", "std"] {
         if given(matches, flag) {
-            let theirs = checkpoint.metadata.get(&format!("preprocess.{flag}")).cloned().unwrap_or_default();
-            return Err(conflict(&format!("--{flag}"), flag, &theirs, &state));
+            let theirs = state.metadata(&format!("preprocess.{flag}")).unwrap_or_default();
+            return Err(conflict(&format!("--{flag}"), flag, theirs, &state.path));
         }
     }
-    let preprocess = Preprocess::from_metadata(&checkpoint.metadata).unwrap_or_else(|_| Preprocess::mnist());
-    let plan = info.plan(&preprocess).map_err(|e| Failure::Run(format!("{}: {e}", state.display())))?;
+    let plan = state.info.plan(&state.preprocess).map_err(|e| Failure::Run(format!("{}: {e}", state.path.display())))?;
+    let (path, config) = (state.path.clone(), state.config.clone());
     // Built for the file's values (so no larger than the file): checked before the data.
-    let model = info
-        .build_for_file(&preprocess, held_values(&checkpoint, "model."))
-        .map_err(|e| Failure::Run(format!("{}: {e}", state.display())))?;
-    let mut trainer = resume_from(checkpoint, model, &state)?;
+    let resumed = state.resume()?;
     let data = data::load(&dir, true, &budget)?;
     let workload = Workload::training(&config, data.train.len());
     check_memory(MemoryEstimate::of(&plan, workload).with_data(data::bytes(&data)), &budget, &training_words(&config))?;
-    if trainer.train_images != data.train.len() {
-        return Err(ResumeError::Data { path: state, expected: trainer.train_images, got: data.train.len() }.into());
-    }
+    resumed.check_data(data.train.len(), &path)?;
+    let models::resume::Resumed { mut trainer, info, .. } = resumed;
     let out = out.unwrap_or_else(|| default_weights(&info.arch, &dir));
     let files = RunFiles::new(out, args.metrics.clone(), &args, &info, &dir)?;
     let mut checkpoints = Checkpointer::new(files.weights.clone(), args.checkpoint_every, run_metadata(&info, &dir));
