@@ -149,10 +149,7 @@ fn parse_class_names(classes: &str) -> Vec<String> {
 /// as in files written before the metadata existed; the `preprocess.*` entries give the
 /// preprocessing (all of them, checked, when the file has an `arch` or any of them), else
 /// MNIST's ([`Preprocess::mnist`]). `path` names the file in errors.
-pub fn describe(
-    metadata: &BTreeMap<String, String>,
-    path: &Path,
-) -> Result<(NetworkInfo, Preprocess), NetworkError> {
+pub fn describe(metadata: &BTreeMap<String, String>, path: &Path) -> Result<(NetworkInfo, Preprocess), NetworkError> {
     let info = NetworkInfo::from_metadata(metadata, path)?;
     let has_preprocess = metadata.keys().any(|k| k.starts_with("preprocess."));
     let preprocess = if info.is_some() || has_preprocess {

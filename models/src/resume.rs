@@ -292,7 +292,11 @@ impl StateFile {
 /// The trainer a parsed state file describes, with `model` (a network of the file's
 /// architecture) taking the file's weights (`path` names the file in errors):
 /// [`StateFile::parse`] then [`StateFile::resume_into`].
-pub fn resume_from<M: Module<f32>>(checkpoint: Checkpoint<f32>, model: M, path: &Path) -> Result<Trainer<M>, ResumeError> {
+pub fn resume_from<M: Module<f32>>(
+    checkpoint: Checkpoint<f32>,
+    model: M,
+    path: &Path,
+) -> Result<Trainer<M>, ResumeError> {
     StateFile::parse(checkpoint, path)?.resume_into(model)
 }
 

@@ -30,6 +30,8 @@ mod avx2;
 mod avx2_pool;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod fma_loops;
 mod portable;
 #[cfg(test)]
 mod tests;

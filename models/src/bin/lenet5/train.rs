@@ -256,7 +256,8 @@ pub fn run(args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
             return Err(conflict(&format!("--{flag}"), flag, theirs, &state.path));
         }
     }
-    let plan = state.info.plan(&state.preprocess).map_err(|e| Failure::Run(format!("{}: {e}", state.path.display())))?;
+    let plan =
+        state.info.plan(&state.preprocess).map_err(|e| Failure::Run(format!("{}: {e}", state.path.display())))?;
     let (path, config) = (state.path.clone(), state.config.clone());
     // Built for the file's values (so no larger than the file): checked before the data.
     let resumed = state.resume()?;
