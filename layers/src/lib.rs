@@ -90,5 +90,5 @@ pub use parts::{Part, PartMut};
 pub use pool2d::{Pool2d, PoolKind};
 pub use sequential::{Sequential, forward_chain};
 pub use sigmoid::Sigmoid;
-pub use state::copy_state;
+pub use state::{copy_state, parameter_bits};
 pub use tanh::Tanh;

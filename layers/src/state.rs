@@ -59,3 +59,26 @@ pub fn copy_state<T: Element, U: Element>(
     }
     Ok(())
 }
+
+/// Every parameter of `module` as `(name, shape, bit patterns)`, for tests that a run
+/// reproduces another bit for bit (`assert_eq!(parameter_bits(&a), parameter_bits(&b))`):
+/// unlike `==` on floats, it tells `0.0` from `-0.0` and equates a NaN with itself. Each
+/// value is widened exactly to f64 ([`Element::to_f64_exact`]) before taking its bits.
+///
+/// ```
+/// use layers::{Linear, parameter_bits};
+/// use rand::SeedableRng;
+///
+/// let a = Linear::<f32>::new(3, 2, &mut rand::rngs::StdRng::seed_from_u64(4))?;
+/// let b = Linear::<f32>::new(3, 2, &mut rand::rngs::StdRng::seed_from_u64(4))?;
+/// assert_eq!(parameter_bits(&a), parameter_bits(&b));
+/// assert_eq!(parameter_bits(&a)[0].0, "weight");
+/// # Ok::<(), layers::LayerError>(())
+/// ```
+pub fn parameter_bits<T: Element>(module: &(impl Module<T> + ?Sized)) -> Vec<(String, Vec<usize>, Vec<u64>)> {
+    module
+        .named_parameters()
+        .into_iter()
+        .map(|(name, p)| (name, p.shape().to_vec(), p.value.iter().map(|x| x.to_f64_exact().to_bits()).collect()))
+        .collect()
+}

@@ -2,16 +2,8 @@
 //! network spells out, and draw the same weights from the same seed; a layer that does not
 //! fit its input is named; batch norm's kind and dropout's mask ids follow the chain.
 
+use layers::parameter_bits;
 use layers::prelude::*;
-
-/// The values of every parameter, with its name and shape.
-fn bits(model: &dyn Module<f32>) -> Vec<(String, Vec<usize>, Vec<u32>)> {
-    model
-        .named_parameters()
-        .into_iter()
-        .map(|(n, p)| (n, p.shape().to_vec(), p.value.iter().map(f32::to_bits).collect()))
-        .collect()
-}
 
 #[test]
 fn lazy_layers_take_the_sizes_a_hand_built_network_spells_out() {
@@ -40,11 +32,11 @@ fn lazy_layers_take_the_sizes_a_hand_built_network_spells_out() {
         .with(Linear::with_options(4 * 2, 5, true, Init::XavierUniform, &mut rng).unwrap())
         .with(Tanh)
         .with(Linear::with_options(5, 2, false, Init::PytorchDefault, &mut rng).unwrap());
-    assert_eq!(bits(&lazy), bits(&by_hand));
+    assert_eq!(parameter_bits(&lazy), parameter_bits(&by_hand));
     assert_eq!(format!("{lazy:?}"), format!("{by_hand:?}"));
     assert_eq!(lazy.output_shape(&[7, 3, 10, 9]).unwrap(), [7, 2]);
     let other = Sequential::<f32>::input([3, 10, 9]).with(LazyConv2d::new(6, 3)).build(12).unwrap();
-    assert_ne!(bits(&other)[0], bits(&lazy)[0], "another seed, other weights");
+    assert_ne!(parameter_bits(&other)[0], parameter_bits(&lazy)[0], "another seed, other weights");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 use crate::common;
 
 use layers::checkpoint::{load_module, read_checkpoint};
+use layers::parameter_bits;
 use models::network::NetworkInfo;
 use models::prelude::*;
 use models::resume::state_path;
@@ -34,26 +35,18 @@ fn network(seed: u64, dropout: bool) -> Sequential<f32> {
         .unwrap()
 }
 
-fn bits(model: &dyn Module<f32>) -> Vec<(String, Vec<usize>, Vec<u32>)> {
-    model
-        .named_parameters()
-        .into_iter()
-        .map(|(n, p)| (n, p.shape().to_vec(), p.value.iter().map(f32::to_bits).collect()))
-        .collect()
-}
-
 #[test]
 fn the_builder_draws_the_weights_the_command_draws() {
     let (train, _) = sets();
     let preprocess = Preprocess::fit(&train, 0).unwrap();
     let command = NetworkInfo::for_data(SPEC.parse().unwrap(), &train).build(&preprocess, 7).unwrap();
     let mine = network(7, false);
-    assert_eq!(bits(&mine), bits(command.as_ref()));
+    assert_eq!(parameter_bits(&mine), parameter_bits(command.as_ref()));
     // The sizes the user never wrote: 12×12 → 12×12 → 6×6 → 2×2 maps of 32 channels, 64 → 3.
     let shapes: Vec<Vec<usize>> = mine.named_parameters().iter().map(|(_, p)| p.shape().to_vec()).collect();
     assert_eq!(shapes[4], [64, 32 * 2 * 2]);
     assert_eq!(shapes[6], [3, 64]);
-    assert_ne!(bits(&network(8, false)), bits(&mine), "another seed, other weights");
+    assert_ne!(parameter_bits(&network(8, false)), parameter_bits(&mine), "another seed, other weights");
 }
 
 #[test]
@@ -64,7 +57,7 @@ fn one_seed_reproduces_a_run_with_dropout() {
         let mut trainer = Trainer::new(network(seed, true), config, Preprocess::fit(&train, 0).unwrap()).unwrap();
         let history = trainer.fit(&train, &test, &mut ()).unwrap();
         let losses: Vec<u64> = history.epochs.iter().map(|e| e.train_loss.to_bits()).collect();
-        (bits(&trainer.model), losses)
+        (parameter_bits(&trainer.model), losses)
     };
     let first = run(3);
     assert_eq!(run(3), first, "the same seed, the same run");
@@ -123,7 +116,7 @@ fn save_writes_the_weights_the_preprocessing_and_the_recipe() {
     }
     let mut loaded = network(6, false);
     load_module(&mut loaded, &path).unwrap();
-    assert_eq!(bits(&loaded), bits(&trainer.model));
+    assert_eq!(parameter_bits(&loaded), parameter_bits(&trainer.model));
 }
 
 #[test]
