@@ -61,6 +61,7 @@ mod parts;
 mod pool2d;
 mod pool_window;
 pub mod prelude;
+mod residual;
 mod sequential;
 mod sigmoid;
 mod state;
@@ -88,6 +89,7 @@ pub use optim::{Adam, AdamConfig, DecayFilter, Optimizer, OptimizerState, Sgd, S
 pub use parts::ParamField;
 pub use parts::{Part, PartMut};
 pub use pool2d::{Pool2d, PoolKind};
+pub use residual::Residual;
 pub use sequential::{Sequential, forward_chain};
 pub use sigmoid::Sigmoid;
 pub use state::{copy_state, parameter_bits};

@@ -14,4 +14,5 @@ mod modules_forward;
 mod modules_gradients;
 mod optimizers;
 mod pytorch_fixture;
+mod residual;
 mod train_small_cnn;

@@ -9,7 +9,7 @@
 //!
 //! | file | `Var` method | forward | VJP |
 //! |---|---|---|---|
-//! | `add.rs` | `add` | `z = a + b` | `∇a = sum_to(∇z, shape(a))`, `∇b = sum_to(∇z, shape(b))` |
+//! | `add.rs` | `add` | `z = a + b`; a residual block's `y = body(x) + x` | `∇a = sum_to(∇z, shape(a))`, `∇b = sum_to(∇z, shape(b))`; a value used twice gets the sum: `∇x = (∂body/∂x)ᵀ·∇y + ∇y` |
 //! | `sub.rs` | `sub` | `z = a − b` | `∇a = sum_to(∇z, shape(a))`, `∇b = −sum_to(∇z, shape(b))` |
 //! | `mul.rs` | `mul` | `z = a ⊙ b` | `∇a = sum_to(∇z ⊙ b, shape(a))`, `∇b = sum_to(∇z ⊙ a, shape(b))` |
 //! | `div.rs` | `div` | `z = a / b` | `∇a = sum_to(∇z / b, shape(a))`, `∇b = −sum_to(∇z ⊙ z / b, shape(b))` |

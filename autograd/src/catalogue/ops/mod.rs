@@ -45,6 +45,7 @@ use crate::tape::Var;
 pub fn entries() -> Vec<Box<dyn AnyEntry>> {
     vec![
         Box::new(Broadcasting::<add::Add>::ENTRY),
+        Box::new(add::ResidualAdd),
         Box::new(add_bias::AddBias),
         Box::new(avg_pool2d::AvgPool2d),
         Box::new(batch_norm::BatchNormTrain),

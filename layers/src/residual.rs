@@ -1,0 +1,116 @@
+//! A residual block: `y = body(x) + shortcut(x)`, the shortcut the identity when absent
+//! (He et al. 2016).
+//!
+//! The backward pass needs no rule of its own: `x` feeds two paths, so the tape adds the
+//! two vector-Jacobian products it receives, `∇x = (∂body/∂x)ᵀ·∇y + (∂shortcut/∂x)ᵀ·∇y`,
+//! which for the identity shortcut is `(∂body/∂x)ᵀ·∇y + ∇y`: the gradient reaches `x`
+//! undiminished however deep the body, which is why residual networks train when plain
+//! chains of the same depth do not.
+//!
+//! Parameters are named as PyTorch names a module with attributes `body` and `shortcut`
+//! (both `nn.Sequential`): `body.0.weight`, `body.1.running_mean`, `shortcut.0.weight`.
+
+use std::fmt;
+
+use autograd::Var;
+use tensor::Element;
+
+use crate::error::{LayerError, Result};
+use crate::module::Module;
+use crate::parts::{Part, PartMut};
+use crate::sequential::Sequential;
+
+/// `y = body(x) + shortcut(x)`; the identity when there is no shortcut.
+///
+/// ```
+/// use layers::{Conv2d, Conv2dConfig, Module, ReLU, Residual, Sequential};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let body = Sequential::<f32>::new()
+///     .with(Conv2d::new(Conv2dConfig::new(4, 4, 3).padding(1), &mut rng)?)
+///     .with(ReLU)
+///     .with(Conv2d::new(Conv2dConfig::new(4, 4, 3).padding(1), &mut rng)?);
+/// let block = Residual::new(body);
+/// assert_eq!(block.output_shape(&[2, 4, 8, 8])?, vec![2, 4, 8, 8]);
+/// assert_eq!(block.named_parameters()[0].0, "body.0.weight");
+/// # Ok::<(), layers::LayerError>(())
+/// ```
+pub struct Residual<T> {
+    /// The block's main path.
+    pub body: Sequential<T>,
+    /// The projection on the other path (a 1×1 convolution and batch norm when the shape
+    /// changes), or `None` for the identity.
+    pub shortcut: Option<Sequential<T>>,
+}
+
+impl<T: Element> Residual<T> {
+    /// A block with the identity shortcut: `y = body(x) + x`.
+    pub fn new(body: Sequential<T>) -> Self {
+        Residual { body, shortcut: None }
+    }
+
+    /// A block with a projection shortcut: `y = body(x) + shortcut(x)`.
+    pub fn with_shortcut(body: Sequential<T>, shortcut: Sequential<T>) -> Self {
+        Residual { body, shortcut: Some(shortcut) }
+    }
+
+    /// The error for an input whose two paths give different shapes (they cannot be added).
+    fn mismatch(&self, input: &[usize], body: &[usize], shortcut: &[usize]) -> LayerError {
+        let path = if self.shortcut.is_some() { "shortcut" } else { "identity" };
+        LayerError::InputShape {
+            module: format!("{self:?}"),
+            expected: format!("one whose body and {path} outputs agree (body {body:?}, {path} {shortcut:?})"),
+            got: input.to_vec(),
+        }
+    }
+}
+
+impl<T: Element> Module<T> for Residual<T> {
+    fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        let input = x.shape();
+        self.output_shape(&input)?;
+        let body = self.body.forward(x)?;
+        let shortcut = match &self.shortcut {
+            Some(s) => s.forward(x)?,
+            None => x,
+        };
+        Ok(body.add(shortcut)?)
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let body = self.body.output_shape(input)?;
+        let shortcut = match &self.shortcut {
+            Some(s) => s.output_shape(input)?,
+            None => input.to_vec(),
+        };
+        if body != shortcut {
+            return Err(self.mismatch(input, &body, &shortcut));
+        }
+        Ok(body)
+    }
+
+    fn visit<'a>(&'a self, f: &mut dyn FnMut(Part<'a, T>)) {
+        f(Part::Child("body", &self.body));
+        if let Some(s) = &self.shortcut {
+            f(Part::Child("shortcut", s));
+        }
+    }
+
+    fn visit_mut<'a>(&'a mut self, f: &mut dyn FnMut(PartMut<'a, T>)) {
+        f(PartMut::Child("body", &mut self.body));
+        if let Some(s) = &mut self.shortcut {
+            f(PartMut::Child("shortcut", s));
+        }
+    }
+}
+
+/// `Residual(Sequential[…] + Sequential[…])`, or `+ identity`.
+impl<T> fmt::Debug for Residual<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.shortcut {
+            Some(s) => write!(f, "Residual({:?} + {s:?})", self.body),
+            None => write!(f, "Residual({:?} + identity)", self.body),
+        }
+    }
+}
