@@ -9,7 +9,7 @@
 //! | parameters | `P` | `P` |
 //! | gradients | `P` per thread (each slice of the batch has its own) | — |
 //! | optimizer | `P` per buffer: SGD's momentum (none without momentum), Adam's two moments | — |
-//! | activations | `N · Σ` (input and every layer's output), kept for the backward pass, and as much again for their gradients; or evaluation's, when larger | the two largest neighbouring outputs of a batch (evaluation: of [`EVAL_BATCH`] images) |
+//! | activations | `N · Σ` (input and every layer's output, and the outputs inside a residual block), kept for the backward pass, and as much again for their gradients; or evaluation's, when larger | the two largest neighbouring outputs of a batch (evaluation: of [`EVAL_BATCH`] images) |
 //! | im2col | per thread, two blocks of the largest convolution (the forward block and the backward's `∇a`), each at least one image's matrix or the kernel's 64 Ki-element block | one block per thread |
 //! | data | the decoded images held in memory (the caller adds them) | the same |
 //!
@@ -96,7 +96,8 @@ impl MemoryEstimate {
             .saturating_mul(VALUE);
         match workload {
             Workload::Training { batch, threads, optimizer_buffers } => {
-                let per_sample = outputs().fold(0u128, |acc, s| acc.saturating_add(numel(s)));
+                let inner = plan.layers.iter().fold(0u128, |acc, (_, p)| acc.saturating_add(p.inner as u128));
+                let per_sample = outputs().fold(inner, |acc, s| acc.saturating_add(numel(s)));
                 let evaluation = MemoryEstimate::of(plan, Workload::Inference { batch: EVAL_BATCH, threads });
                 let threads = threads.clamp(1, batch.max(1)) as u128;
                 let step = per_sample.saturating_mul(batch as u128).saturating_mul(2 * VALUE);

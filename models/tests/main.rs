@@ -42,6 +42,7 @@ mod library_api;
 mod plot;
 mod predict;
 mod pytorch_layers;
+mod pytorch_residual;
 mod pytorch_spec;
 mod resume_inprocess;
 mod resume_kill;

@@ -67,12 +67,13 @@ impl Args {
             None => (token, None),
         };
         let (mut positional, mut named) = (Vec::new(), Vec::new());
-        for item in inner.iter().flat_map(|inner| inner.split(',')).map(str::trim) {
-            match item.split_once('=') {
-                Some((k, v)) => named.push((k.trim().to_string(), whole_number(v)?)),
-                None if !named.is_empty() => return Err(ArgError::PositionalAfterNamed(item.into())),
-                None if item.is_empty() => return Err(ArgError::Empty),
-                None => positional.push(item.to_string()),
+        for item in inner.iter().flat_map(|inner| split_outside_parentheses(inner, ',')).map(str::trim) {
+            match split_outside_parentheses(item, '=')[..] {
+                [k, v] => named.push((k.trim().to_string(), whole_number(v)?)),
+                [_] if !named.is_empty() => return Err(ArgError::PositionalAfterNamed(item.into())),
+                [_] if item.is_empty() => return Err(ArgError::Empty),
+                [_] => positional.push(item.to_string()),
+                _ => return Err(ArgError::NotWhole(item.into())),
             }
         }
         Ok(Args { name: name.to_string(), given: inner.is_some(), positional, named })
@@ -119,6 +120,11 @@ impl Args {
         whole_number(self.positional(i)?)
     }
 
+    /// Positional argument `i` as written (a nested spec, for a kind that holds layers).
+    pub fn text(&self, i: usize) -> Result<&str, ArgError> {
+        self.positional(i)
+    }
+
     /// Positional argument `i` as a finite number.
     pub fn number(&self, i: usize) -> Result<f64, ArgError> {
         let v = self.positional(i)?;
@@ -128,6 +134,25 @@ impl Args {
     fn positional(&self, i: usize) -> Result<&str, ArgError> {
         self.positional.get(i).map(String::as_str).ok_or(ArgError::Empty)
     }
+}
+
+/// `text` split at each `sep` outside parentheses (a nested layer's arguments stay whole:
+/// `res(conv(8,3) relu)` has one argument).
+pub fn split_outside_parentheses(text: &str, sep: char) -> Vec<&str> {
+    let (mut parts, mut start, mut depth) = (Vec::new(), 0, 0usize);
+    for (i, ch) in text.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            c if c == sep && depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// `v` as a whole number, or the error saying it is not one.

@@ -44,6 +44,15 @@ impl Kinds {
         Ok(Arch::Layers(layers))
     }
 
+    /// The layers of `spec` (no preset): a nested spec, such as a residual block's body.
+    pub fn parse_layers(&self, spec: &str) -> Result<Vec<LayerSpec>, SpecError> {
+        let tokens = tokens(spec)?;
+        if tokens.is_empty() {
+            return Err(SpecError::whole("no layer"));
+        }
+        tokens.iter().enumerate().map(|(i, t)| self.parse_layer(i + 1, t)).collect()
+    }
+
     /// The layer `token` (at `position` in its spec, from 1) of one of these kinds.
     pub fn parse_layer(&self, position: usize, token: &str) -> Result<LayerSpec, SpecError> {
         let err = |reason: String| SpecError { position: Some(position), text: token.to_string(), reason };
@@ -63,9 +72,17 @@ impl Kinds {
 }
 
 /// Splits a spec at whitespace outside parentheses.
+/// Inside parentheses, whitespace is dropped except one space between two words, which
+/// separates the layers of a nested spec (`res(conv(8,3) relu)`).
 fn tokens(spec: &str) -> Result<Vec<String>, SpecError> {
-    let (mut out, mut current, mut depth) = (Vec::new(), String::new(), 0i32);
+    let (mut out, mut current, mut depth, mut space) = (Vec::new(), String::new(), 0i32, false);
     for ch in spec.chars() {
+        if depth > 0 && !ch.is_whitespace() {
+            if space && !matches!(ch, ',' | ')' | '|') && !current.ends_with(['(', ',', '|']) {
+                current.push(' ');
+            }
+            space = false;
+        }
         match ch {
             '(' => depth += 1,
             ')' => depth -= 1,
@@ -79,7 +96,9 @@ fn tokens(spec: &str) -> Result<Vec<String>, SpecError> {
             if !current.is_empty() {
                 out.push(std::mem::take(&mut current));
             }
-        } else if !(ch.is_whitespace() && depth > 0) {
+        } else if ch.is_whitespace() {
+            space = true;
+        } else {
             current.push(ch);
         }
     }

@@ -26,6 +26,9 @@ pub struct LayerPlan {
     /// A convolution's im2col matrix for one image (`oh·ow × C·kh·kw` elements); 0 for
     /// other layers.
     pub im2col_per_image: usize,
+    /// Values per sample of the outputs inside the layer, kept for the backward pass like
+    /// the layer's own output: a residual block's inner layers (0 for a single layer).
+    pub inner: usize,
 }
 
 /// One matrix of a layer, for a batch of any size.
@@ -169,6 +172,13 @@ pub fn image(kind: &str, input: &[usize]) -> Result<[usize; 3], String> {
 impl LayerPlan {
     /// An element-wise layer's plan: the shape unchanged, nothing to train, no matrix.
     pub fn element_wise(input: &[usize]) -> Self {
-        LayerPlan { output: input.to_vec(), parameters: 0, buffers: 0, matrices: Vec::new(), im2col_per_image: 0 }
+        LayerPlan {
+            output: input.to_vec(),
+            parameters: 0,
+            buffers: 0,
+            matrices: Vec::new(),
+            im2col_per_image: 0,
+            inner: 0,
+        }
     }
 }

@@ -89,6 +89,7 @@ impl Kind for Conv {
                 PlannedMatrix::new("z = a·W + b", vec![positions, out], Batched::Rows),
             ],
             im2col_per_image,
+            inner: 0,
         })
     }
 

@@ -64,6 +64,7 @@ impl Kind for Linear {
                 PlannedMatrix::new("z = a·W + b", vec![out], Batched::Axis),
             ],
             im2col_per_image: 0,
+            inner: 0,
         })
     }
 

@@ -17,6 +17,7 @@ mod leakyrelu;
 mod linear;
 mod maxpool;
 mod relu;
+mod res;
 mod sigmoid;
 mod tanh;
 mod window;
@@ -30,6 +31,7 @@ pub use leakyrelu::LeakyRelu;
 pub use linear::Linear;
 pub use maxpool::MaxPool;
 pub use relu::Relu;
+pub use res::Res;
 pub use sigmoid::Sigmoid;
 pub use tanh::Tanh;
 
@@ -127,6 +129,7 @@ impl Kinds {
                 KindEntry::of::<Sigmoid>(),
                 KindEntry::of::<Flatten>(),
                 KindEntry::of::<Linear>(),
+                KindEntry::of::<Res>(),
             ],
         }
     }

@@ -87,7 +87,7 @@ impl Square {
         } else {
             Vec::new()
         };
-        Ok(LayerPlan { output, parameters: 0, buffers: 0, matrices, im2col_per_image: 0 })
+        Ok(LayerPlan { output, parameters: 0, buffers: 0, matrices, im2col_per_image: 0, inner: 0 })
     }
 
     /// The window as the tensor ops take it.

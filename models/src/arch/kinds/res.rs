@@ -1,0 +1,169 @@
+//! `res(BODY)` and `res(BODY | SHORTCUT)`: a residual block, `y = body(x) + shortcut(x)`,
+//! the shortcut the identity when absent ([`layers::Residual`]). BODY and SHORTCUT are
+//! specs of their own (nesting allowed), e.g. `res(conv(32,3,s=2,p=1,bias=false) batchnorm
+//! relu conv(32,3,p=1,bias=false) batchnorm | conv(32,1,s=2,bias=false) batchnorm)`.
+
+use std::fmt;
+
+use layers::{LayerError, Module, Residual, Sequential};
+use tensor::Element;
+
+use crate::arch::args::{ArgError, Args, split_outside_parentheses};
+use crate::arch::plan::{LayerPlan, PlannedMatrix, show};
+use crate::arch::{BuildContext, Kind, Kinds, LayerSpec};
+
+/// `res(BODY[ | SHORTCUT])`: [`Residual`] of the two specs' layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Res {
+    /// The block's main path.
+    pub body: Vec<LayerSpec>,
+    /// The other path (none: the identity).
+    pub shortcut: Option<Vec<LayerSpec>>,
+}
+
+impl Res {
+    /// Plans `layers` (the `path` of the block: `body` or `shortcut`) from `input`: each
+    /// layer's plan, or an error naming the path, the layer's position in it and its text.
+    fn plan_path(path: &str, layers: &[LayerSpec], input: &[usize]) -> Result<Vec<LayerPlan>, String> {
+        let mut shape = input.to_vec();
+        let mut plans = Vec::with_capacity(layers.len());
+        for (i, layer) in layers.iter().enumerate() {
+            let plan = layer.plan(&shape).map_err(|e| format!("{path} layer {} \"{layer}\": {e}", i + 1))?;
+            shape = plan.output.clone();
+            plans.push(plan);
+        }
+        Ok(plans)
+    }
+
+    /// The two paths' layers with their names in the block (`body`, `shortcut`).
+    fn paths(&self) -> impl Iterator<Item = (&'static str, &[LayerSpec])> {
+        std::iter::once(("body", &self.body[..])).chain(self.shortcut.as_deref().map(|s| ("shortcut", s)))
+    }
+
+    /// The [`Sequential`] of one path, each layer built for its planned input. Nested
+    /// layers key their streams (dropout's masks) by an index of their own, above every
+    /// index of a top-level layer: `outer + (branch·256 + j + 1)·2³²`.
+    fn build_path<T: Element>(
+        layers: &[LayerSpec],
+        branch: usize,
+        at: &mut BuildContext<'_>,
+    ) -> Result<Sequential<T>, LayerError> {
+        let mut net = Sequential::new();
+        let mut shape = at.input.to_vec();
+        for (j, layer) in layers.iter().enumerate() {
+            let index = at.index.wrapping_add(((branch * 256 + j + 1) as u64).wrapping_shl(32) as usize);
+            let mut inner = BuildContext { index, input: &shape, rng: &mut *at.rng };
+            net.push_boxed(layer.build(&mut inner)?);
+            shape = layer.plan(&shape).map_err(|reason| LayerError::Config { what: layer.to_string(), reason })?.output;
+        }
+        Ok(net)
+    }
+}
+
+impl Kind for Res {
+    const NAME: &'static str = "res";
+    const USAGE: &'static str = "res(BODY[ | SHORTCUT])";
+    const LAYER: &'static str = "`Residual`: body(x) + shortcut(x), the identity without a shortcut";
+    const PYTORCH: &'static str = "a module with body and shortcut (nn.Sequential), forward body(x) + shortcut(x)";
+    const KEYS: &'static [&'static str] = &["body.*", "shortcut.*"];
+
+    fn parse(args: &Args) -> Result<Self, ArgError> {
+        args.expect(Self::USAGE, 1, 1, &[])?;
+        let text = args.text(0)?;
+        let paths = split_outside_parentheses(text, '|');
+        let kinds = Kinds::builtin();
+        let parse =
+            |path: &str, spec: &str| kinds.parse_layers(spec).map_err(|e| ArgError::Invalid(format!("{path}: {e}")));
+        match paths[..] {
+            [body] => Ok(Res { body: parse("body", body)?, shortcut: None }),
+            [body, shortcut] => Ok(Res { body: parse("body", body)?, shortcut: Some(parse("shortcut", shortcut)?) }),
+            _ => Err(ArgError::Invalid(format!("a block has one body and at most one shortcut ({})", Self::USAGE))),
+        }
+    }
+
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |layers: &[LayerSpec]| layers.iter().map(LayerSpec::to_string).collect::<Vec<_>>().join(" ");
+        write!(f, "res({}", join(&self.body))?;
+        if let Some(shortcut) = &self.shortcut {
+            write!(f, " | {}", join(shortcut))?;
+        }
+        f.write_str(")")
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.paths().flat_map(|(_, layers)| layers).try_for_each(LayerSpec::check)
+    }
+
+    fn plan(&self, input: &[usize]) -> Result<LayerPlan, String> {
+        let body = Res::plan_path("body", &self.body, input)?;
+        let shortcut = match &self.shortcut {
+            Some(layers) => Res::plan_path("shortcut", layers, input)?,
+            None => Vec::new(),
+        };
+        let out = |plans: &[LayerPlan]| plans.last().map_or(input.to_vec(), |p| p.output.clone());
+        let (y, s) = (out(&body), out(&shortcut));
+        if y != s {
+            let path = if self.shortcut.is_some() { "shortcut" } else { "identity shortcut" };
+            return Err(format!(
+                "the body gives {} but the {path} gives {}: the two must have one shape to be added{}",
+                show(&y),
+                show(&s),
+                if self.shortcut.is_none() { " (add a shortcut: res(BODY | conv(C,1,s=S) batchnorm))" } else { "" }
+            ));
+        }
+        // The inner layers' outputs (all but the body's last, which is the block's), and
+        // their own inner values; only a path's first layer copies the block's input.
+        let inner_outputs = body.iter().rev().skip(1).chain(&shortcut).map(|p| p.output.iter().product::<usize>());
+        let inner = inner_outputs
+            .chain(body.iter().chain(&shortcut).map(|p| p.inner))
+            .try_fold(0usize, usize::checked_add)
+            .ok_or("the block's sizes overflow")?;
+        let firsts = [body.first(), shortcut.first()];
+        let matrices = body
+            .iter()
+            .chain(&shortcut)
+            .flat_map(|p| {
+                let first = firsts.iter().any(|f| f.is_some_and(|f| std::ptr::eq(f, p)));
+                p.matrices.iter().map(move |m| PlannedMatrix { copies_input: m.copies_input && first, ..m.clone() })
+            })
+            .collect();
+        let all = body.iter().chain(&shortcut);
+        let sum = |f: fn(&LayerPlan) -> usize| {
+            all.clone().try_fold(0usize, |acc, p| acc.checked_add(f(p))).ok_or("the block's sizes overflow".to_string())
+        };
+        Ok(LayerPlan {
+            output: y,
+            parameters: sum(|p| p.parameters)?,
+            buffers: sum(|p| p.buffers)?,
+            matrices,
+            im2col_per_image: all.map(|p| p.im2col_per_image).max().unwrap_or(0),
+            inner,
+        })
+    }
+
+    fn build<T: Element>(&self, at: &mut BuildContext<'_>) -> Result<Box<dyn Module<T>>, LayerError> {
+        let body = Res::build_path(&self.body, 0, at)?;
+        Ok(Box::new(match &self.shortcut {
+            Some(layers) => Residual::with_shortcut(body, Res::build_path(layers, 1, at)?),
+            None => Residual::new(body),
+        }))
+    }
+
+    #[cfg(feature = "serve")]
+    fn card(&self) -> String {
+        match &self.shortcut {
+            Some(_) => {
+                "residual block: y = body(x) + shortcut(x); the gradient splits at the sum and adds up at x".into()
+            }
+            None => "residual block: y = body(x) + x; the identity path carries ∇y to x whole".into(),
+        }
+    }
+
+    #[cfg(feature = "serve")]
+    fn dx(&self, i: &str) -> String {
+        match &self.shortcut {
+            Some(_) => format!("∇x{i} = (∂body/∂x)ᵀ·∇y{i} + (∂shortcut/∂x)ᵀ·∇y{i}"),
+            None => format!("∇x{i} = (∂body/∂x)ᵀ·∇y{i} + ∇y{i}"),
+        }
+    }
+}

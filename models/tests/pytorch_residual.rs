@@ -1,0 +1,68 @@
+//! A spec with residual blocks (an identity shortcut and a projection, batch norm inside)
+//! against PyTorch's module tree of it, `Residual` modules with `body` and `shortcut`
+//! attributes (fixtures written by `tests/fixtures/make_residual_fixture.py`; the test does
+//! not run it): the `state_dict` loads under the same names (`3.body.0.weight`,
+//! `5.shortcut.1.running_var`, …), gives PyTorch's outputs in evaluation mode and its loss
+//! and gradients in training mode, and the spec writes exactly PyTorch's keys and shapes.
+
+use std::path::{Path, PathBuf};
+
+use autograd::Tape;
+use layers::Module;
+use layers::checkpoint::{read_checkpoint, save_module};
+use models::arch::Arch;
+use models::network::load_network;
+use rand::SeedableRng;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn max_diff(a: &tensor::Tensor<f32>, b: &tensor::Tensor<f32>) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn residual_blocks_give_pytorchs_outputs_loss_and_gradients() {
+    let mut net = load_network(fixture("residual_net.safetensors")).unwrap();
+    let io = read_checkpoint::<f32>(&fixture("residual_net_io.safetensors")).unwrap().tensors;
+    assert!(net.info.arch.to_string().contains("res(conv(16,3,s=2,p=1) batchnorm relu conv(16,3,p=1) batchnorm | "));
+
+    let out = net.model.predict(&io["input"]).unwrap();
+    let diff = max_diff(&out, &io["output"]);
+    println!("outputs (evaluation mode): max |Rust − PyTorch| = {diff:e}");
+    assert!(diff < 1e-5, "{diff}");
+
+    net.model.set_training(true);
+    let labels: Vec<usize> = io["labels"].iter().map(|l| l as usize).collect();
+    let tape = Tape::new();
+    let loss = layers::cross_entropy(net.model.forward(tape.constant(io["input"].clone())).unwrap(), &labels).unwrap();
+    let loss_value = loss.value().item().unwrap();
+    assert!((loss_value - io["loss"].iter().next().unwrap()).abs() < 1e-5, "{loss_value}");
+    let grads = tape.backward(loss).unwrap();
+    let names: Vec<String> = net.model.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&"3.body.0.weight".to_string()) && names.contains(&"5.shortcut.1.bias".to_string()));
+    for (name, p) in net.model.named_parameters() {
+        let diff = max_diff(grads.param(p).unwrap(), &io[&format!("grad.{name}")]);
+        println!("∇{name}: max |Rust − PyTorch| = {diff:e}");
+        assert!(diff < 2e-5, "{name}: {diff}");
+    }
+}
+
+#[test]
+fn a_residual_spec_writes_pytorchs_keys_and_shapes() {
+    let torch = read_checkpoint::<f32>(&fixture("residual_net.safetensors")).unwrap();
+    let arch: Arch = torch.metadata["arch"].parse().unwrap();
+    let model = arch.build::<f32, _>([3, 12, 12], Some(10), &mut rand::rngs::StdRng::seed_from_u64(1)).unwrap();
+    let dir = std::env::temp_dir().join(format!("pytorch-residual-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rust.safetensors");
+    save_module(&model, &path).unwrap();
+    let ours = read_checkpoint::<f32>(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let shapes = |c: &layers::checkpoint::Checkpoint<f32>| -> Vec<(String, Vec<usize>)> {
+        c.tensors.iter().map(|(n, t)| (n.clone(), t.shape().to_vec())).collect()
+    };
+    assert_eq!(shapes(&ours), shapes(&torch));
+}
