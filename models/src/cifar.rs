@@ -203,7 +203,7 @@ impl Files {
 
     /// Checks that a file of `size` bytes is whole records and fits the limit, counting it.
     fn admit(&mut self, file: &str, size: u64) -> Result<usize, CifarError> {
-        if size == 0 || size % RECORD_BYTES as u64 != 0 {
+        if size == 0 || !size.is_multiple_of(RECORD_BYTES as u64) {
             return Err(CifarError::Size { file: file.into(), size });
         }
         let records = size / RECORD_BYTES as u64;

@@ -1,6 +1,7 @@
 //! The arguments of one layer of a spec, `NAME` or `NAME(A,B,k=V,…)`: positional ones as
 //! written (whole numbers or decimals, as the kind reads them), then named ones (whole
-//! numbers, or `true`/`false` for a switch such as `bias=false`). A kind's parser ([`Kind::parse`](super::Kind::parse)) reads them through [`Args`].
+//! numbers, or `true`/`false` for a switch such as `bias=false`). A kind's parser
+//! ([`Kind::parse`](super::Kind::parse)) reads them through [`Args`].
 
 use thiserror::Error;
 
@@ -119,7 +120,7 @@ impl Args {
     }
 
     /// The named argument `key` as a whole number (the last one when given twice); an
-    /// error when it is `true` or `false`.
+    /// error when it is not one (`s=true`).
     pub fn key(&self, key: &str) -> Result<Option<usize>, ArgError> {
         self.named_value(key).map(whole_number).transpose()
     }
