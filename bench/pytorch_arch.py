@@ -52,9 +52,12 @@ def tokens(spec: str):
 # PyTorch module for an input `x` of shape [1, C, H, W] or [1, F], positional arguments
 # `pos` and named ones `kw`.
 MODULES = {
-    "conv": lambda x, pos, kw: nn.Conv2d(x.shape[1], pos[0], pos[1], stride=kw.get("s", 1), padding=kw.get("p", 0)),
+    "conv": lambda x, pos, kw: nn.Conv2d(
+        x.shape[1], pos[0], pos[1], stride=kw.get("s", 1), padding=kw.get("p", 0), bias=kw.get("bias", True)
+    ),
     "maxpool": lambda x, pos, kw: nn.MaxPool2d(pos[0], stride=kw.get("s", pos[0]), padding=kw.get("p", 0)),
     "avgpool": lambda x, pos, kw: nn.AvgPool2d(pos[0], stride=kw.get("s", pos[0]), padding=kw.get("p", 0)),
+    "gap": lambda x, pos, kw: nn.AdaptiveAvgPool2d(1),
     "batchnorm": lambda x, pos, kw: nn.BatchNorm2d(x.shape[1]) if x.dim() == 4 else nn.BatchNorm1d(x.shape[1]),
     "dropout": lambda x, pos, kw: nn.Dropout(float(pos[0])),
     "relu": lambda x, pos, kw: nn.ReLU(),
@@ -66,6 +69,12 @@ MODULES = {
 }
 
 
+def value(v: str):
+    """A named argument: a whole number, or true/false (`bias=false`)."""
+    flags = {"true": True, "false": False}
+    return flags[v.lower()] if v.lower() in flags else int(v)
+
+
 def build(spec: str, shape):
     """nn.Sequential of the spec for inputs of shape [1, C, H, W] (sizes inferred)."""
     spec = PRESETS.get(spec.strip(), spec)
@@ -74,7 +83,7 @@ def build(spec: str, shape):
         m = re.fullmatch(r"([\w-]+)(?:\((.*)\))?", tok)
         name, args = m.group(1), (m.group(2) or "")
         pos = [float(a) if "." in a else int(a) for a in args.split(",") if a and "=" not in a]
-        kw = {k: int(v) for k, v in (a.split("=") for a in args.split(",") if "=" in a)}
+        kw = {k: value(v) for k, v in (a.split("=") for a in args.split(",") if "=" in a)}
         if name not in MODULES:
             raise SystemExit(f"unknown layer {tok!r}")
         layer = MODULES[name](x, pos, kw)

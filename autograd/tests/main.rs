@@ -11,6 +11,7 @@ mod catalogue_planted;
 mod collective;
 mod composite;
 mod conv2d_op;
+mod global_avg_pool;
 mod gradcheck;
 mod new_ops;
 mod op_gradients;

@@ -7,7 +7,7 @@
 //! bias, with weights in PyTorch's `[out, in, kh, kw]` layout; [`MaxPool2d`] takes any
 //! kernel and stride (overlapping windows too); [`Linear`] keeps PyTorch's `[out, in]`
 //! weight. [`BatchNorm`] (PyTorch's `BatchNorm1d`/`BatchNorm2d`, with running statistics as
-//! [`Buffer`]s), [`Dropout`] (masks from the step's random stream), [`AvgPool2d`], [`Tanh`],
+//! [`Buffer`]s), [`Dropout`] (masks from the step's random stream), [`AvgPool2d`], [`GlobalAvgPool2d`], [`Tanh`],
 //! [`Sigmoid`] and [`LeakyReLU`] behave as PyTorch's in training and evaluation mode
 //! ([`Module::set_training`]). Nothing assumes LeNet-5's sizes: every module checks its input shape and
 //! returns [`LayerError::InputShape`] naming itself and the shape.
@@ -49,6 +49,7 @@ mod conv2d;
 mod dropout;
 mod error;
 mod faces;
+mod global_avg_pool2d;
 pub mod gradcheck;
 pub mod init;
 mod leaky_relu;
@@ -78,6 +79,7 @@ pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use error::{CheckpointError, LayerError, Result};
 pub use faces::{Fuse, MatrixForm};
+pub use global_avg_pool2d::GlobalAvgPool2d;
 pub use init::Init;
 pub use leaky_relu::LeakyReLU;
 pub use linear::Linear;

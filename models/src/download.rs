@@ -1,5 +1,6 @@
-//! Fetching the MNIST files that a data folder lacks, from the public mirrors in turn,
-//! each file checked against its known MD5 before it takes its final name.
+//! Fetching the MNIST files that a data folder lacks, from the public mirrors in turn, and
+//! CIFAR-10's tarball from its official location; each file checked against its known MD5
+//! before it takes its final name.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use md5::{Digest, Md5};
 
+use crate::cifar;
 use crate::mnist::{FILES, find_file};
 
 /// Where MNIST is usually fetched from (as torchvision does), tried in order.
@@ -47,26 +49,41 @@ pub enum DownloadError {
 /// Fetches every MNIST file missing from `dir` (creating it), trying `mirrors` in order;
 /// `on_file` is told each file before it is fetched. Files already present are left alone.
 pub fn fetch_missing(dir: &Path, mirrors: &[String], mut on_file: impl FnMut(&str)) -> Result<(), DownloadError> {
-    std::fs::create_dir_all(dir).map_err(|source| DownloadError::Folder { dir: dir.to_path_buf(), source })?;
+    create_folder(dir)?;
     for name in FILES {
         if find_file(dir, name).is_some() {
             continue;
         }
         on_file(name);
         let md5 = MD5.iter().find(|(n, _)| *n == name).map(|(_, m)| *m).expect("every file has an MD5");
-        let mut failures = Vec::new();
-        for mirror in mirrors {
-            let url = format!("{mirror}{name}");
-            match fetch_verified(&url, &dir.join(name), md5) {
-                Ok(()) => break,
-                Err(why) => failures.push(format!("{url}: {why}")),
-            }
-        }
-        if failures.len() == mirrors.len() {
-            return Err(DownloadError::AllMirrorsFailed { file: name.to_string(), dir: dir.to_path_buf(), failures });
-        }
+        let urls: Vec<String> = mirrors.iter().map(|m| format!("{m}{name}")).collect();
+        fetch_file(dir, name, &urls, md5)?;
     }
     Ok(())
+}
+
+/// Fetches CIFAR-10's tarball ([`cifar::TARBALL`]) into `dir` (creating it) from `url`
+/// ([`cifar::URL`] unless a test or a mirror says otherwise), checked against `md5`
+/// ([`cifar::TARBALL_MD5`] for the official file). `models::cifar` reads it as it is.
+pub fn fetch_cifar10(dir: &Path, url: &str, md5: &str) -> Result<(), DownloadError> {
+    create_folder(dir)?;
+    fetch_file(dir, cifar::TARBALL, &[url.to_string()], md5)
+}
+
+fn create_folder(dir: &Path) -> Result<(), DownloadError> {
+    std::fs::create_dir_all(dir).map_err(|source| DownloadError::Folder { dir: dir.to_path_buf(), source })
+}
+
+/// Fetches `dir/name` from the first of `urls` that gives bytes of MD5 `md5`.
+fn fetch_file(dir: &Path, name: &str, urls: &[String], md5: &str) -> Result<(), DownloadError> {
+    let mut failures = Vec::new();
+    for url in urls {
+        match fetch_verified(url, &dir.join(name), md5) {
+            Ok(()) => return Ok(()),
+            Err(why) => failures.push(format!("{url}: {why}")),
+        }
+    }
+    Err(DownloadError::AllMirrorsFailed { file: name.to_string(), dir: dir.to_path_buf(), failures })
 }
 
 /// Downloads `url` to a partial file beside `target`, checks its MD5, and renames it to

@@ -63,6 +63,13 @@ fn new_tokens_errors_name_the_layer() {
         ("tahn", 1, "tahn", "did you mean tanh"),
         ("conv(8,3) batchnrom", 2, "batchnrom", "did you mean batchnorm"),
         ("lenet5-1998 relu", 1, "lenet5-1998", "stands alone"),
+        // `bias=false` and `gap` (issue 23).
+        ("conv(8,3,bias=maybe)", 1, "conv(8,3,bias=maybe)", "bias=maybe: bias is true or false"),
+        ("conv(8,3,bias=0)", 1, "conv(8,3,bias=0)", "bias=0: bias is true or false"),
+        ("conv(8,3,s=true)", 1, "conv(8,3,s=true)", "\"true\" is not a whole number"),
+        ("relu maxpool(2,bias=false)", 2, "maxpool(2,bias=false)", "unknown argument \"bias\""),
+        ("gap(1)", 1, "gap(1)", "takes no arguments"),
+        ("relu gpa", 2, "gpa", "did you mean gap"),
     ] {
         let e = spec.parse::<Arch>().unwrap_err();
         assert_eq!(e.position, Some(position), "{spec}: {e}");

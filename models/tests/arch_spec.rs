@@ -18,8 +18,8 @@ fn specs_parse_and_print_canonically() {
         .parse()
         .unwrap();
     let Arch::Layers(layers) = &arch else { panic!("a list of layers") };
-    assert_eq!(layers[0], LayerSpec::new(Conv { out: 16, kernel: 3, stride: 1, padding: 1 }));
-    assert_eq!(layers[2], LayerSpec::new(Conv { out: 32, kernel: 3, stride: 2, padding: 1 }));
+    assert_eq!(layers[0], LayerSpec::new(Conv { out: 16, kernel: 3, stride: 1, padding: 1, bias: true }));
+    assert_eq!(layers[2], LayerSpec::new(Conv { out: 32, kernel: 3, stride: 2, padding: 1, bias: true }));
     assert_eq!(layers[4], LayerSpec::new(MaxPool { kernel: 3, stride: 2, padding: 0 }));
     assert_eq!(layers[8], LayerSpec::new(Linear { out: 10 }));
     let canonical = arch.to_string();

@@ -58,7 +58,7 @@ fn the_pytorch_parser_of_the_benchmarks_knows_the_same_kinds() {
 
 /// Every kind once, on 1×8×8 images of 3 classes.
 const EVERY_KIND: &str =
-    "conv(4,3,p=1) batchnorm relu maxpool(2) avgpool(1) dropout(0.5) leakyrelu tanh sigmoid flatten linear(3)";
+    "conv(4,3,p=1) batchnorm relu maxpool(2) avgpool(1) gap dropout(0.5) leakyrelu tanh sigmoid flatten linear(3)";
 
 #[test]
 fn each_kind_builds_the_keys_it_states_and_prints_back_canonically() {

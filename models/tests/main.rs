@@ -7,9 +7,12 @@ mod explorer_support;
 mod resume_support;
 
 mod any_cnn;
+mod arch_gap_bias;
 mod arch_layers;
 mod arch_spec;
+mod augment;
 mod checkpoint;
+mod cifar_reader;
 mod class_names;
 mod cli;
 mod cnn_new_layers;

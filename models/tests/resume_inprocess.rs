@@ -12,7 +12,7 @@ use std::path::Path;
 use layers::checkpoint::{read_checkpoint, write_tensors};
 use layers::{CheckpointError, Module};
 use models::resume::{ResumeError, STATE_FORMAT, load_state, save_state, state_path, weights_path};
-use models::train::{Advance, EpochMetrics, Flow, OptimizerKind, TrainConfig, Trainer};
+use models::train::{Advance, EpochMetrics, Flow, HYPER_PARAMETERS, OptimizerKind, TrainConfig, Trainer};
 use models::{Split, resume};
 use resume_support::{Scratch, lenet5_trainer, synthetic_split};
 use tensor::Tensor;
@@ -206,6 +206,7 @@ fn the_state_file_holds_the_documented_entries() {
         ("config.shuffle", "true"),
         ("config.clip_grad_norm", "2.5"),
         ("config.schedule", "cosine"),
+        ("config.augment", "none"),
         ("preprocess.pad", "2"),
         ("preprocess.mean", "0.1307"),
         ("preprocess.std", "0.3081"),
@@ -216,7 +217,7 @@ fn the_state_file_holds_the_documented_entries() {
     assert_eq!(loss_sum.to_bits(), trainer.progress.loss_sum.to_bits(), "the running loss round-trips exactly");
     assert_eq!(m["epoch.correct"], trainer.progress.correct.to_string());
     assert!(m.contains_key("epoch.train_seconds"));
-    assert_eq!(m.len(), 26, "{m:?}");
+    assert_eq!(m.len(), 27, "{m:?}");
 
     assert_eq!(state_path(Path::new("runs/lenet5.safetensors")), Path::new("runs/lenet5.state.safetensors"));
     assert_eq!(weights_path(Path::new("runs/lenet5.state.safetensors")).unwrap(), Path::new("runs/lenet5.safetensors"));
@@ -251,11 +252,18 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
     assert!(load_state(&path).is_ok(), "the unspoiled file loads");
 
     let mut tried = 0;
-    // Every metadata entry, missing: CheckpointError::Metadata naming it (format: NotState).
+    // Hyper-parameters added since the format began: missing means their default.
+    let added: Vec<String> = HYPER_PARAMETERS.iter().filter(|h| h.absent.is_some()).map(|h| h.key()).collect();
+    // Every other metadata entry, missing: CheckpointError::Metadata naming it (format: NotState).
     for key in meta.keys() {
         let mut m = meta.clone();
         m.remove(key);
         write_state(&path, &tensors, &m);
+        if added.contains(key) {
+            assert!(load_state(&path).is_ok(), "missing {key} takes its default");
+            tried += 1;
+            continue;
+        }
         let err = load_state(&path).err().unwrap_or_else(|| panic!("missing {key} was accepted"));
         match (&err, key.as_str()) {
             (ResumeError::NotState { .. }, "format") => {}

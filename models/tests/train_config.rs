@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use models::data::Augment;
 use models::train::{HYPER_PARAMETERS, OptimizerKind, ScheduleKind, TrainConfig};
 
 #[test]
@@ -22,6 +23,7 @@ fn the_state_files_entries_keep_their_keys_and_text() {
         ("config.max_steps", "none"),
         ("config.shuffle", "true"),
         ("config.clip_grad_norm", "none"),
+        ("config.augment", "none"),
     ];
     let expected: Vec<(String, String)> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     assert_eq!(written, expected);
@@ -46,6 +48,7 @@ fn the_default_is_pytorchs_for_every_optimizer() {
         ("config.max_steps", "none"),
         ("config.shuffle", "true"),
         ("config.clip_grad_norm", "none"),
+        ("config.augment", "none"),
     ];
     let expected: Vec<(String, String)> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     assert_eq!(TrainConfig::default().metadata(), expected);
@@ -58,7 +61,7 @@ fn the_default_is_pytorchs_for_every_optimizer() {
     assert_eq!(
         recipe.to_string(),
         "epochs 10, batch_size 64, optimizer sgd, lr 0.05, schedule cosine, momentum 0.9, weight_decay 0.0005, \
-         seed 0, threads 1, max_steps none, shuffle true, clip_grad_norm none"
+         seed 0, threads 1, max_steps none, shuffle true, clip_grad_norm none, augment none"
     );
 }
 
@@ -77,10 +80,16 @@ fn every_value_reads_back() {
         max_steps: Some(40),
         shuffle: false,
         clip_grad_norm: Some(1.5),
+        augment: Augment { crop: Some(4), flip: true },
     };
     let meta: BTreeMap<String, String> = config.metadata().into_iter().collect();
     assert_eq!(meta["config.schedule"], "step:2:0.5");
+    assert_eq!(meta["config.augment"], "crop:4,flip");
     assert_eq!(TrainConfig::from_metadata(&meta).unwrap(), config);
+    // A checkpoint written before `augment` existed: no augmentation.
+    let mut older = meta.clone();
+    older.remove("config.augment");
+    assert_eq!(TrainConfig::from_metadata(&older).unwrap(), TrainConfig { augment: Augment::NONE, ..config.clone() });
     let mut broken = meta.clone();
     broken.insert("config.optimizer".into(), "adagrad".into());
     assert_eq!(

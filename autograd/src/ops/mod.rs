@@ -34,6 +34,7 @@
 //! | `max_rows.rs` | `max_rows` | `z[r] = maxₖ a[r, k]` | `∇a[r, k] = ∇z[r]·1(k = argmaxₖ a[r, k])` (first maximum) |
 //! | `max_pool2d.rs` | `max_pool2d` | `y = max_rows(pool_windows(x))` | `∇x = Sᵀ·(onehot(argmax) ⊙ ∇y)` |
 //! | `avg_pool2d.rs` | `avg_pool2d` | `vec(y) = S·vec(x) / (kh·kw)` | `vec(∇x) = Sᵀ·vec(∇y) / (kh·kw)` |
+//! | `global_avg_pool2d.rs` | `global_avg_pool2d` | `y[n, c] = (1/(H·W))·Σᵢⱼ x[n, c, i, j]` | `∇x[n, c, i, j] = ∇y[n, c] / (H·W)` |
 //! | `batch_norm.rs` | `batch_norm_train`, `_activated` | `y = γ·x̂ + β`, `x̂ = (x − μ)/σ` | `∇x = (γ/σ)·(∇y − mean(∇y) − x̂ ⊙ mean(∇y ⊙ x̂))`, `∇γ = Σ ∇y ⊙ x̂`, `∇β = Σ ∇y` |
 //! | `batch_norm_eval.rs` | `batch_norm_eval`, `_activated` | `y = γ·(x − μ_r)/√(σ²_r + ε) + β` | `∇x = ∇y ⊙ γ/√(σ²_r + ε)`, `∇γ = Σ ∇y ⊙ x̂`, `∇β = Σ ∇y` |
 //! | `softmax_cross_entropy.rs` | `softmax_cross_entropy`, `_smoothed` | `L = (1/N)·Σᵢ (lseᵢ − Σₖ Qᵢₖ·Zᵢₖ)` | `∇Z = ∇L·(P − Q)/N` |
@@ -50,6 +51,7 @@ mod conv2d;
 mod div;
 mod dropout;
 mod exp;
+mod global_avg_pool2d;
 mod im2col;
 mod leaky_relu;
 mod ln;

@@ -1,6 +1,7 @@
 //! The arguments of one layer of a spec, `NAME` or `NAME(A,B,k=V,…)`: positional ones as
-//! written (whole numbers or decimals, as the kind reads them), then named whole numbers.
-//! A kind's parser ([`Kind::parse`](super::Kind::parse)) reads them through [`Args`].
+//! written (whole numbers or decimals, as the kind reads them), then named ones (whole
+//! numbers, or `true`/`false` for a switch such as `bias=false`). A kind's parser
+//! ([`Kind::parse`](super::Kind::parse)) reads them through [`Args`].
 
 use thiserror::Error;
 
@@ -35,6 +36,14 @@ pub enum ArgError {
     /// A value that should be a finite number.
     #[error("{0:?} is not a number")]
     NotNumber(String),
+    /// A named value that should be `true` or `false`.
+    #[error("{key}={value}: {key} is true or false")]
+    NotSwitch {
+        /// The argument's name.
+        key: String,
+        /// The value given.
+        value: String,
+    },
     /// A positional argument after a named one.
     #[error("{0:?}: positional arguments come first")]
     PositionalAfterNamed(String),
@@ -50,13 +59,14 @@ pub enum ArgError {
 }
 
 /// The arguments of one layer: `conv(16, 3, s=2)` has the positional `16`, `3` and the
-/// named `s = 2`.
+/// named `s = 2`. Named values are read as the kind asks: [`Args::key`] for a whole
+/// number, [`Args::switch`] for `true`/`false`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     name: String,
     given: bool,
     positional: Vec<String>,
-    named: Vec<(String, usize)>,
+    named: Vec<(String, String)>,
 }
 
 impl Args {
@@ -69,7 +79,7 @@ impl Args {
         let (mut positional, mut named) = (Vec::new(), Vec::new());
         for item in inner.iter().flat_map(|inner| split_outside_parentheses(inner, ',')).map(str::trim) {
             match split_outside_parentheses(item, '=')[..] {
-                [k, v] => named.push((k.trim().to_string(), whole_number(v)?)),
+                [k, v] => named.push((k.trim().to_string(), v.trim().to_string())),
                 [_] if !named.is_empty() => return Err(ArgError::PositionalAfterNamed(item.into())),
                 [_] if item.is_empty() => return Err(ArgError::Empty),
                 [_] => positional.push(item.to_string()),
@@ -110,9 +120,22 @@ impl Args {
         Ok(())
     }
 
-    /// The named argument `key` (the last one when given twice).
-    pub fn key(&self, key: &str) -> Option<usize> {
-        self.named.iter().rev().find(|(n, _)| n == key).map(|(_, v)| *v)
+    /// The named argument `key` as a whole number (the last one when given twice); an
+    /// error when it is not one (`s=true`).
+    pub fn key(&self, key: &str) -> Result<Option<usize>, ArgError> {
+        self.named_value(key).map(whole_number).transpose()
+    }
+
+    /// The named switch `key` (`key=true` or `key=false`; Python's `True`/`False` too), the
+    /// last one when given twice; an error when it is a number.
+    pub fn switch(&self, key: &str) -> Result<Option<bool>, ArgError> {
+        self.named_value(key)
+            .map(|v| switch_value(v).ok_or_else(|| ArgError::NotSwitch { key: key.into(), value: v.into() }))
+            .transpose()
+    }
+
+    fn named_value(&self, key: &str) -> Option<&str> {
+        self.named.iter().rev().find(|(n, _)| n == key).map(|(_, v)| v.as_str())
     }
 
     /// Positional argument `i` as a whole number (after [`Args::expect`] counted them).
@@ -153,6 +176,15 @@ pub fn split_outside_parentheses(text: &str, sep: char) -> Vec<&str> {
     }
     parts.push(&text[start..]);
     parts
+}
+
+/// `v` as a switch: `true`/`false`, or Python's `True`/`False`.
+fn switch_value(v: &str) -> Option<bool> {
+    match v {
+        "true" | "True" => Some(true),
+        "false" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 /// `v` as a whole number, or the error saying it is not one.

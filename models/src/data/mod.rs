@@ -5,15 +5,19 @@
 //! in-memory kinds implement it: [`ImageSet`] (bytes, as IDX files and image folders hold
 //! them; a byte `b` reads as `b/255`, as torchvision's `ToTensor`) and [`TensorSet`] (any
 //! `f32` values, e.g. synthetic data). [`Preprocess`] pads and normalises per channel, and
-//! fills a reused batch buffer from a list of indices. Loaders: [`crate::mnist::load`] (any folder
-//! with MNIST's four IDX file names: MNIST, Fashion-MNIST, KMNIST, …) and, with the
-//! `images` feature, [`image_folder`] (torchvision's `ImageFolder` layout).
+//! fills a reused batch buffer from a list of indices; [`Augment`] crops and flips training
+//! images in it, each drawn from `(seed, epoch, index)`. Loaders: [`crate::mnist::load`] (any folder
+//! with MNIST's four IDX file names: MNIST, Fashion-MNIST, KMNIST, …),
+//! [`crate::cifar::load`] (CIFAR-10's binary version) and, with the `images` feature,
+//! [`image_folder`] (torchvision's `ImageFolder` layout).
 
+mod augment;
 #[cfg(feature = "images")]
 pub mod image_folder;
 mod preprocess;
 mod sets;
 
+pub use augment::{Augment, Draw};
 pub use preprocess::{Preprocess, PreprocessError, parse_list};
 pub use sets::{ImageSet, TensorSet};
 

@@ -139,6 +139,11 @@ impl Preprocess {
         &self.std
     }
 
+    /// What a black pixel (and the padding) of channel `c` becomes: `−mean[c]/std[c]`.
+    pub fn background(&self, c: usize) -> f32 {
+        -self.mean[c] / self.std[c]
+    }
+
     /// The shape `[C, H + 2·pad, W + 2·pad]` of a preprocessed image, or an error when the
     /// channel count differs or the padded image has more values than a `usize` counts.
     pub fn output_shape(&self, image: [usize; 3]) -> Result<[usize; 3], PreprocessError> {
@@ -162,7 +167,7 @@ impl Preprocess {
         let (oh, ow, p) = (h + 2 * self.pad, w + 2 * self.pad, self.pad);
         for k in 0..c {
             let plane = &mut out[k * oh * ow..(k + 1) * oh * ow];
-            let background = -self.mean[k] / self.std[k];
+            let background = self.background(k);
             if p > 0 {
                 plane.fill(background);
             }

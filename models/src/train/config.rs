@@ -11,6 +11,8 @@ use std::str::FromStr;
 use layers::optim::{Constant, Cosine, Schedule, StepDecay};
 use layers::{Adam, AdamConfig, DecayFilter, LayerError, Optimizer, Sgd, SgdConfig};
 
+use crate::data::Augment;
+
 /// The update rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OptimizerKind {
@@ -189,6 +191,16 @@ impl HyperValue for OptimizerKind {
     }
 }
 
+impl HyperValue for Augment {
+    fn show(&self) -> String {
+        self.to_string()
+    }
+
+    fn read(text: &str) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
 impl HyperValue for ScheduleKind {
     fn show(&self) -> String {
         self.to_string()
@@ -217,6 +229,9 @@ pub struct HyperParameter {
     pub check: fn(&TrainConfig) -> Result<(), String>,
     /// The names the value takes, when it is one of a list.
     pub choices: fn() -> Vec<&'static str>,
+    /// The value of a checkpoint written before the hyper-parameter existed (`None`: the
+    /// key must be there).
+    pub absent: Option<&'static str>,
 }
 
 impl HyperParameter {
@@ -242,12 +257,13 @@ impl HyperParameter {
 
 /// Declares [`TrainConfig`] (its fields, their defaults) and [`HYPER_PARAMETERS`] from one
 /// table: per field, `name: Type = default, "VALUE NAME", "help"`, then optionally
-/// `check RANGE` (a function of the value) and `switch "flag" = "value"`.
+/// `check RANGE` (a function of the value), `switch "flag" = "value"` and `absent "value"`
+/// (its value in a checkpoint written before it existed).
 macro_rules! hyper_parameters {
     ($(
         $(#[doc = $doc:literal])*
         $name:ident: $t:ty = $default:expr, $value_name:literal, $summary:literal
-        $(, check $check:path)? $(, switch $flag:literal = $set:literal)?;
+        $(, check $check:path)? $(, switch $flag:literal = $set:literal)? $(, absent $absent:literal)?;
     )+) => {
         /// Hyper-parameters of a run.
         ///
@@ -268,6 +284,7 @@ macro_rules! hyper_parameters {
         /// | `max_steps` | none | none |
         /// | `shuffle` | true | true |
         /// | `clip_grad_norm` | none | none |
+        /// | `augment` | none | none |
         ///
         /// The default is PyTorch's for each optimizer: `optimizer: OptimizerKind::Sgd` (or
         /// `AdamW`) with `..TrainConfig::default()` is `torch.optim.SGD(params, lr=1e-3)` (or
@@ -280,8 +297,9 @@ macro_rules! hyper_parameters {
         /// [`SequentialBuilder::build`](layers::SequentialBuilder::build) (or by `lenet5
         /// train`) come from [`TrainConfig::weight_rng`], the shuffle of each epoch from
         /// `(seed, epoch)` ([`Trainer::epoch_order`](super::Trainer::epoch_order)), dropout's
-        /// masks from `(seed, step, layer, sample)`. The same seed and thread count give the
-        /// same run, bit for bit.
+        /// masks from `(seed, step, layer, sample)`, the augmentation of each training image
+        /// from `(seed, epoch, image)` ([`Augment::draw`]). The same seed and thread count
+        /// give the same run, bit for bit.
         ///
         /// ```
         /// use models::prelude::*;
@@ -325,6 +343,7 @@ macro_rules! hyper_parameters {
                     Ok(())
                 },
                 choices: <$t as HyperValue>::choices,
+                absent: [$(Some($absent),)? None][0],
             },
         )+];
     };
@@ -358,6 +377,13 @@ hyper_parameters! {
     /// Scale the gradients so their global L2 norm is at most this (no clipping if `None`).
     clip_grad_norm: Option<f64> = None, "F", "Scale the gradients so their global L2 norm is at most this",
         check positive_if_set;
+    /// Crops and flips of the training images, drawn per image from `(seed, epoch, image)`
+    /// as batches are filled; never at evaluation.
+    augment: Augment = Augment::NONE, "LIST",
+        "Augment the training images on the fly (never at evaluation): none, or crop:P (zero-pad by P, then a \
+         random crop back to size) and flip (left-right, probability 1/2), comma-separated, e.g. crop:4,flip; \
+         drawn from the seed, the epoch and the image",
+        absent "none";
 }
 
 /// The machine's cores (1 when unknown).
@@ -419,13 +445,15 @@ impl TrainConfig {
         HYPER_PARAMETERS.iter().map(|h| (h.key(), (h.get)(self))).collect()
     }
 
-    /// A configuration from `config.*` metadata (every key present); the error names the
-    /// key.
+    /// A configuration from `config.*` metadata (every key present, but those of
+    /// hyper-parameters added since, which take their [`HyperParameter::absent`] value);
+    /// the error names the key.
     pub fn from_metadata(meta: &std::collections::BTreeMap<String, String>) -> Result<Self, (String, String)> {
         let mut c = TrainConfig::default();
         for h in &HYPER_PARAMETERS {
             let key = h.key();
-            let value = meta.get(&key).ok_or_else(|| (key.clone(), "missing".to_string()))?;
+            let value = meta.get(&key).map(String::as_str).or(h.absent);
+            let value = value.ok_or_else(|| (key.clone(), "missing".to_string()))?;
             (h.set)(&mut c, value).map_err(|e| (key.clone(), e))?;
         }
         Ok(c)

@@ -240,6 +240,8 @@ impl<M: Module<f32>> Trainer<M> {
             }
             self.optimizer.set_learning_rate(self.config.lr_at(self.epoch * steps + k, steps));
             self.preprocess.fill_batch(train, chunk, &mut x, &mut labels)?;
+            let augment = &self.config.augment;
+            augment.apply_batch(&mut x, chunk, train.image_shape(), &self.preprocess, self.config.seed, self.epoch)?;
             let shape = [&[chunk.len()][..], &input].concat();
             let batch = Tensor::from_vec(&shape, std::mem::take(&mut x))?;
             let mut outcome =

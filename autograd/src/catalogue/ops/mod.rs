@@ -11,6 +11,7 @@ mod conv2d;
 mod div;
 mod dropout;
 mod exp;
+mod global_avg_pool2d;
 mod im2col;
 mod leaky_relu;
 mod ln;
@@ -57,6 +58,7 @@ pub fn entries() -> Vec<Box<dyn AnyEntry>> {
         Box::new(Broadcasting::<div::Div>::ENTRY),
         Box::new(dropout::Dropout),
         Box::new(exp::Exp),
+        Box::new(global_avg_pool2d::GlobalAvgPool2d),
         Box::new(im2col::Im2col),
         Box::new(leaky_relu::LeakyRelu),
         Box::new(ln::Ln),

@@ -1,5 +1,6 @@
-//! `conv(OUT,K[,s=S][,p=P])`: a 2-D convolution, the derivation's im2col and one matrix
-//! product, `z = im2col(x)·W + b`.
+//! `conv(OUT,K[,s=S][,p=P][,bias=false])`: a 2-D convolution, the derivation's im2col and
+//! one matrix product, `z = im2col(x)·W + b` (without `b` and its `bias` key for
+//! `bias=false`, PyTorch's `bias=False` before a batch norm).
 
 use std::fmt;
 
@@ -16,7 +17,7 @@ use crate::arch::{BuildContext, Kind};
 #[cfg(feature = "serve")]
 use crate::explorer::{Backward, ExplorerError, Forward, sections};
 
-/// `conv(OUT,K[,s=S][,p=P])`: [`Conv2d`] with input channels inferred.
+/// `conv(OUT,K[,s=S][,p=P][,bias=false])`: [`Conv2d`] with input channels inferred.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conv {
     /// Output channels.
@@ -27,6 +28,8 @@ pub struct Conv {
     pub stride: usize,
     /// Zero padding (default 0).
     pub padding: usize,
+    /// Whether a bias is added (default true; `bias=false` leaves it out).
+    pub bias: bool,
 }
 
 impl Conv {
@@ -37,20 +40,24 @@ impl Conv {
 
 impl Kind for Conv {
     const NAME: &'static str = "conv";
-    const USAGE: &'static str = "conv(OUT,K[,s=S][,p=P])";
-    const LAYER: &'static str = "`Conv2d`, input channels inferred";
-    const PYTORCH: &'static str = "nn.Conv2d(in, OUT, K, stride=S, padding=P)";
+    const USAGE: &'static str = "conv(OUT,K[,s=S][,p=P][,bias=false])";
+    const LAYER: &'static str = "`Conv2d`, input channels inferred; `bias=false`: no bias, no `bias` key";
+    const PYTORCH: &'static str = "nn.Conv2d(in, OUT, K, stride=S, padding=P, bias=B)";
     const KEYS: &'static [&'static str] = &["weight", "bias"];
 
     fn parse(args: &Args) -> Result<Self, ArgError> {
-        args.expect(Self::USAGE, 2, 2, &["s", "p"])?;
+        args.expect(Self::USAGE, 2, 2, &["s", "p", "bias"])?;
         let Square { kernel, stride, padding } = Square::parse(args, 1, Some(1))?;
-        Ok(Conv { out: args.whole(0)?, kernel, stride, padding })
+        let bias = args.switch("bias")?.unwrap_or(true);
+        Ok(Conv { out: args.whole(0)?, kernel, stride, padding, bias })
     }
 
     fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "conv({},{}", self.out, self.kernel)?;
         self.square().write_extras(f, 1)?;
+        if !self.bias {
+            f.write_str(",bias=false")?;
+        }
         f.write_str(")")
     }
 
@@ -61,7 +68,8 @@ impl Kind for Conv {
         Ok(())
     }
 
-    /// `[C, H, W] → [OUT, oh, ow]`, `OUT·C·K² + OUT` parameters; the derivation's
+    /// `[C, H, W] → [OUT, oh, ow]`, `OUT·C·K² + OUT` parameters (`OUT·C·K²` without
+    /// bias); the derivation's
     /// `a = im2col(x)` (`N·oh·ow × C·K²`), `W` (`C·K² × OUT`), `z = a·W + b`.
     fn plan(&self, input: &[usize]) -> Result<LayerPlan, String> {
         let Conv { out, kernel, .. } = *self;
@@ -70,8 +78,9 @@ impl Kind for Conv {
         let taps = numel(&[c, kernel, kernel])
             .ok_or_else(|| too_large(&format!("a {kernel}×{kernel} kernel over {c} channels")))?;
         let positions = oh.checked_mul(ow).ok_or_else(|| too_large(&format!("the {oh}×{ow} output")))?;
+        let biases = if self.bias { out } else { 0 };
         let parameters =
-            taps.checked_mul(out).and_then(|w| w.checked_add(out)).ok_or_else(|| too_large("the weight"))?;
+            taps.checked_mul(out).and_then(|w| w.checked_add(biases)).ok_or_else(|| too_large("the weight"))?;
         let output = vec![out, oh, ow];
         numel(&output).ok_or_else(|| too_large(&format!("the output {}", show(&output))))?;
         let im2col_per_image = positions.checked_mul(taps).ok_or_else(|| too_large("one image's im2col matrix"))?;
@@ -94,16 +103,20 @@ impl Kind for Conv {
     }
 
     fn build<T: Element>(&self, at: &mut BuildContext<'_>) -> Result<Box<dyn Module<T>>, LayerError> {
-        let config = Conv2dConfig::new(at.input[0], self.out, self.kernel).stride(self.stride).padding(self.padding);
+        let config = Conv2dConfig::new(at.input[0], self.out, self.kernel)
+            .stride(self.stride)
+            .padding(self.padding)
+            .bias(self.bias);
         Ok(Box::new(Conv2d::<T>::new(config, &mut *at.rng)?))
     }
 
     #[cfg(feature = "serve")]
     fn card(&self) -> String {
-        let Conv { out, kernel, stride, padding } = *self;
+        let Conv { out, kernel, stride, padding, bias } = *self;
+        let bias = if bias { "bias" } else { "no bias" };
         format!(
             "convolution to {out} maps, {kernel}×{kernel} kernel, stride {stride}, padding {padding}: im2col, one \
-             matrix product, bias, back to maps"
+             matrix product, {bias}, back to maps"
         )
     }
 

@@ -13,6 +13,7 @@ mod batchnorm;
 mod conv;
 mod dropout;
 mod flatten;
+mod gap;
 mod leakyrelu;
 mod linear;
 mod maxpool;
@@ -27,6 +28,7 @@ pub use batchnorm::BatchNorm;
 pub use conv::Conv;
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use gap::Gap;
 pub use leakyrelu::LeakyRelu;
 pub use linear::Linear;
 pub use maxpool::MaxPool;
@@ -121,6 +123,7 @@ impl Kinds {
                 KindEntry::of::<Conv>(),
                 KindEntry::of::<MaxPool>(),
                 KindEntry::of::<AvgPool>(),
+                KindEntry::of::<Gap>(),
                 KindEntry::of::<BatchNorm>(),
                 KindEntry::of::<Dropout>(),
                 KindEntry::of::<Relu>(),

@@ -20,8 +20,8 @@ impl Square {
     /// `default_stride`, or the kernel when `None`) and the padding `p` (default 0).
     pub(super) fn parse(args: &Args, i: usize, default_stride: Option<usize>) -> Result<Square, ArgError> {
         let kernel = args.whole(i)?;
-        let stride = args.key("s").unwrap_or(default_stride.unwrap_or(kernel));
-        Ok(Square { kernel, stride, padding: args.key("p").unwrap_or(0) })
+        let stride = args.key("s")?.unwrap_or(default_stride.unwrap_or(kernel));
+        Ok(Square { kernel, stride, padding: args.key("p")?.unwrap_or(0) })
     }
 
     /// `,s=S,p=P`, each left out at its default.

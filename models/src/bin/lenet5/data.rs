@@ -1,11 +1,13 @@
-//! Where the data is and how it is read: an image folder (`DIR/train/<class>/…`) or an IDX
-//! folder with MNIST's four file names, fetched from the mirrors when they are missing.
+//! Where the data is and how it is read: an image folder (`DIR/train/<class>/…`), a
+//! CIFAR-10 folder (its binary version, unpacked or as the tarball, fetched when missing
+//! into a folder whose name says cifar), or an IDX folder with MNIST's four file names,
+//! fetched from the mirrors when they are missing.
 
 use std::path::{Path, PathBuf};
 
 use models::data::{ImageSet, TrainTest, image_folder};
 use models::memory::Budget;
-use models::mnist;
+use models::{cifar, mnist};
 
 use crate::Failure;
 
@@ -19,12 +21,28 @@ pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
 }
 
 /// Loads both splits from `dir`: an image folder when it has a `train` subfolder (its
-/// decoded pixels at most `budget`, checked from the headers), else an IDX folder, whose
+/// decoded pixels at most `budget`, checked from the headers), a CIFAR-10 folder when it
+/// has CIFAR-10's files or its name says cifar ([`cifar::is_cifar_folder`]; the tarball
+/// fetched first when missing, from `$CIFAR10_URL` if set), else an IDX folder, whose
 /// missing files are downloaded first when `fetch` is set (and the feature is on).
 pub fn load(dir: &Path, fetch: bool, budget: &Budget) -> Result<TrainTest<ImageSet>, Failure> {
     if image_folder::is_image_folder(dir) {
         return image_folder::load_limited(dir, budget.bytes).map_err(|e| match e {
             image_folder::ImageFolderError::TooLarge { .. } => Failure::Usage(e.to_string()),
+            other => other.into(),
+        });
+    }
+    if cifar::is_cifar_folder(dir) {
+        if cifar::find(dir).is_none() && fetch {
+            #[cfg(feature = "download")]
+            {
+                let url = std::env::var("CIFAR10_URL").unwrap_or_else(|_| cifar::URL.to_string());
+                eprintln!("downloading {} into {}", cifar::TARBALL, dir.display());
+                models::download::fetch_cifar10(dir, &url, cifar::TARBALL_MD5)?;
+            }
+        }
+        return cifar::load_limited(dir, budget.bytes).map_err(|e| match e {
+            cifar::CifarError::TooLarge { .. } => Failure::Usage(e.to_string()),
             other => other.into(),
         });
     }

@@ -37,10 +37,13 @@ use crate::{Failure, MemoryArg, check_memory, data, default_threads};
 pub struct TrainArgs {
     #[arg(
         long,
-        help = "The data: an IDX folder with MNIST's four file names, or an image folder \
-                (DIR/train/CLASS/*.png|jpg, DIR/test/CLASS/...). Default: $MNIST_DIR, else data/mnist; \
-                missing MNIST files are downloaded into it (a folder named here or by $MNIST_DIR must \
-                exist; data/mnist is created). A resumed run remembers its folder"
+        help = "The data: an IDX folder with MNIST's four file names, an image folder \
+                (DIR/train/CLASS/*.png|jpg, DIR/test/CLASS/...), or CIFAR-10's binary version \
+                (data_batch_1.bin … test_batch.bin, batches.meta.txt, in DIR or DIR/cifar-10-batches-bin, or \
+                DIR/cifar-10-binary.tar.gz). Default: $MNIST_DIR, else data/mnist; missing MNIST files are \
+                downloaded into it, and CIFAR-10's tarball into a folder whose name contains cifar (from \
+                $CIFAR10_URL if set, MD5 checked; a folder named here or by $MNIST_DIR must exist; \
+                data/mnist is created). A resumed run remembers its folder"
     )]
     data: Option<PathBuf>,
     #[arg(
