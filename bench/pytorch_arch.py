@@ -33,18 +33,62 @@ PRESETS = {
 }
 
 
-def tokens(spec: str):
+def split(text: str, sep: str):
+    """`text` split at `sep` outside parentheses (`" "`: at runs of whitespace)."""
     out, cur, depth = [], "", 0
-    for ch in spec:
+    for ch in text:
         depth += ch == "("
         depth -= ch == ")"
-        if ch.isspace() and depth == 0:
-            if cur:
-                out.append(cur)
+        if depth == 0 and (ch == sep or (sep == " " and ch.isspace())):
+            if cur.strip():
+                out.append(cur.strip())
             cur = ""
-        elif not ch.isspace():
+        else:
             cur += ch
-    return out + ([cur] if cur else [])
+    return out + ([cur.strip()] if cur.strip() else [])
+
+
+def tokens(spec: str):
+    return split(spec, " ")
+
+
+class Residual(nn.Module):
+    """`res(BODY | SHORTCUT)`: body(x) + shortcut(x), the identity without a shortcut."""
+
+    def __init__(self, body, shortcut):
+        super().__init__()
+        self.body = body
+        if shortcut is not None:
+            self.shortcut = shortcut
+
+    def forward(self, x):
+        return self.body(x) + (self.shortcut(x) if hasattr(self, "shortcut") else x)
+
+    @staticmethod
+    def from_spec(x, text: str):
+        """The block `res(TEXT)` for the input `x`."""
+        paths = split(text, "|")
+        body = build_layers(paths[0], x)[0]
+        shortcut = build_layers(paths[1], x)[0] if len(paths) > 1 else None
+        return Residual(body, shortcut)
+
+
+def resnet(n: int) -> str:
+    """He et al.'s CIFAR ResNet-(6n+2), as `models/src/arch/resnet.rs` writes it."""
+
+    def conv(c, s):
+        return f"conv({c},3{'' if s == 1 else f',s={s}'},p=1,bias=false) batchnorm"
+
+    layers = [conv(16, 1) + " relu"]
+    for stage, c in enumerate([16, 32, 64]):
+        for block in range(n):
+            s = 2 if stage > 0 and block == 0 else 1
+            shortcut = "" if s == 1 else f" | conv({c},1,s=2,bias=false) batchnorm"
+            layers.append(f"res({conv(c, s)} relu {conv(c, 1)}{shortcut}) relu")
+    return " ".join(layers + ["gap flatten linear(10)"])
+
+
+PRESETS.update({f"resnet{6 * n + 2}": resnet(n) for n in (3, 5, 7, 9)})
 
 
 # One entry per layer kind of the spec language, as `Kinds::builtin()` lists them in Rust
@@ -66,6 +110,7 @@ MODULES = {
     "sigmoid": lambda x, pos, kw: nn.Sigmoid(),
     "flatten": lambda x, pos, kw: nn.Flatten(),
     "linear": lambda x, pos, kw: nn.Linear(x.shape[1], pos[0]),
+    "res": lambda x, pos, kw: Residual.from_spec(x, pos[0]),
 }
 
 
@@ -75,21 +120,27 @@ def value(v: str):
     return flags[v.lower()] if v.lower() in flags else int(v)
 
 
-def build(spec: str, shape):
-    """nn.Sequential of the spec for inputs of shape [1, C, H, W] (sizes inferred)."""
-    spec = PRESETS.get(spec.strip(), spec)
-    layers, x = [], torch.zeros(1, *shape)
+def build_layers(spec: str, x):
+    """nn.Sequential of the spec for the input `x` (sizes inferred), and its output."""
+    layers = []
     for tok in tokens(spec):
-        m = re.fullmatch(r"([\w-]+)(?:\((.*)\))?", tok)
+        m = re.fullmatch(r"([\w-]+)(?:\((.*)\))?", tok, re.S)
         name, args = m.group(1), (m.group(2) or "")
-        pos = [float(a) if "." in a else int(a) for a in args.split(",") if a and "=" not in a]
-        kw = {k: value(v) for k, v in (a.split("=") for a in args.split(",") if "=" in a)}
+        items = [] if name == "res" else split(args, ",")
+        pos = [args] if name == "res" else [float(a) if "." in a else int(a) for a in items if "=" not in a]
+        kw = {k: value(v) for k, v in (a.split("=") for a in items if "=" in a)}
         if name not in MODULES:
             raise SystemExit(f"unknown layer {tok!r}")
         layer = MODULES[name](x, pos, kw)
         layers.append(layer)
         x = layer.eval()(x)
-    return nn.Sequential(*layers), x.shape[1]
+    return nn.Sequential(*layers), x
+
+
+def build(spec: str, shape):
+    """nn.Sequential of the spec for inputs of shape [1, C, H, W] (sizes inferred)."""
+    model, x = build_layers(PRESETS.get(spec.strip(), spec), torch.zeros(1, *shape))
+    return model, x.shape[1]
 
 
 def main():

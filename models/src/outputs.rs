@@ -113,6 +113,9 @@ pub fn default_weights(arch: &Arch, data: &Path) -> PathBuf {
     if LENET5_1998.parse::<Arch>().is_ok_and(|a| a == *arch) {
         return PathBuf::from("lenet5-1998.safetensors");
     }
+    if let Some(name) = crate::arch::resnet::name_of(&arch.to_string()) {
+        return PathBuf::from(format!("{name}.safetensors"));
+    }
     let folder = std::fs::canonicalize(data).unwrap_or_else(|_| data.to_path_buf());
     let name: String = folder
         .file_name()

@@ -138,7 +138,7 @@ fn shapes_plan_it_and_the_built_layer_computes_it() {
 #[test]
 fn the_help_of_arch_lists_it() {
     let help = kinds().arch_help();
-    assert!(help.contains("linear(OUT), scale(F)."), "{help}");
+    assert!(help.contains("res(BODY[ | SHORTCUT]), scale(F). Presets"), "{help}");
     assert!(!Kinds::builtin().arch_help().contains("scale"));
 }
 

@@ -78,6 +78,7 @@ mod kind;
 pub mod kinds;
 mod parse;
 pub mod plan;
+pub mod resnet;
 
 pub use args::{ArgError, Args};
 pub use kind::{BuildContext, Kind, LayerSpec};

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use super::args::Args;
 use super::kinds::{Kinds, PRESETS};
-use super::{Arch, LENET5_1998, LayerSpec, SpecError};
+use super::{Arch, LENET5_1998, LayerSpec, SpecError, resnet};
 
 impl FromStr for Arch {
     type Err = SpecError;
@@ -39,6 +39,9 @@ impl Kinds {
         }
         if tokens.len() == 1 && tokens[0] == "lenet5-1998" {
             return self.parse(LENET5_1998);
+        }
+        if let Some(spec) = tokens.first().filter(|_| tokens.len() == 1).and_then(|t| resnet::spec(t)) {
+            return self.parse(&spec);
         }
         let layers = tokens.iter().enumerate().map(|(i, t)| self.parse_layer(i + 1, t)).collect::<Result<_, _>>()?;
         Ok(Arch::Layers(layers))

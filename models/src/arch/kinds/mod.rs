@@ -38,7 +38,7 @@ pub use sigmoid::Sigmoid;
 pub use tanh::Tanh;
 
 /// The presets of the spec language: each stands alone for a whole network.
-pub const PRESETS: [&str; 2] = ["lenet5", "lenet5-1998"];
+pub const PRESETS: [&str; 6] = ["lenet5", "lenet5-1998", "resnet20", "resnet32", "resnet44", "resnet56"];
 
 /// One kind as the parser, the help text and the README see it: its [`Kind`]'s constants
 /// and its parser.
@@ -191,7 +191,8 @@ impl Kinds {
         for e in &self.entries {
             let keys: Vec<String> = e.keys.iter().map(|k| format!("`{k}`")).collect();
             let keys = if keys.is_empty() { "none".to_string() } else { keys.join(", ") };
-            out += &format!("| `{}` | {} | `{}` | {keys} |\n", e.usage, e.layer, e.pytorch);
+            let cell = |text: &str| text.replace('|', "\\|");
+            out += &format!("| `{}` | {} | `{}` | {keys} |\n", cell(e.usage), cell(e.layer), cell(e.pytorch));
         }
         out
     }

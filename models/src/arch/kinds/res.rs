@@ -64,7 +64,7 @@ impl Kind for Res {
     const NAME: &'static str = "res";
     const USAGE: &'static str = "res(BODY[ | SHORTCUT])";
     const LAYER: &'static str = "`Residual`: body(x) + shortcut(x), the identity without a shortcut";
-    const PYTORCH: &'static str = "a module with body and shortcut (nn.Sequential), forward body(x) + shortcut(x)";
+    const PYTORCH: &'static str = "Residual(body=nn.Sequential(…), shortcut=nn.Sequential(…))";
     const KEYS: &'static [&'static str] = &["body.*", "shortcut.*"];
 
     fn parse(args: &Args) -> Result<Self, ArgError> {
