@@ -26,6 +26,8 @@
 
 mod activation;
 mod avg_pool;
+mod buffer;
+mod buffer_pool;
 mod cast;
 mod columns;
 mod conv2d;
@@ -50,6 +52,7 @@ mod window;
 
 pub use activation::Activation;
 pub use avg_pool::{avg_pool2d, avg_pool2d_backward};
+pub use buffer_pool::{BufferPool, Entered, IDLE_PER_PEAK, MIN_POOLED_BYTES, PoolStats};
 pub use conv2d::{Conv2dGrads, conv2d, conv2d_activated, conv2d_activated_backward, conv2d_backward};
 pub use counter_rng::{CounterRng, splitmix64_mix};
 pub use element::Element;
