@@ -139,7 +139,7 @@ pub(crate) fn backward<T: Element>(
     let mut gx = crate::buffer_pool::take(len);
     let mut bias = want_bias.then(|| vec![0.0f32; filters]);
     let per_image = filters * plane;
-    let mut gz = vec![0.0f32; if y.is_some() { per_image } else { 0 }];
+    let mut gz = crate::buffer_pool::filled(if y.is_some() { per_image } else { 0 }, 0.0f32);
     for n in 0..d.n {
         let gy = &gy[n * per_image..(n + 1) * per_image];
         let gz = match y {
