@@ -126,9 +126,9 @@ impl BufferPool {
 
     /// Makes the current thread take its large buffers from this pool until the guard
     /// is dropped; the guard then restores the pool entered before (entries nest).
-    pub fn enter(&self) -> Entered {
+    pub fn enter(&self) -> EnteredPool {
         let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
-        Entered { previous, _not_send: std::marker::PhantomData }
+        EnteredPool { previous, _not_send: std::marker::PhantomData }
     }
 
     /// What the pool has done so far and holds now.
@@ -158,12 +158,12 @@ impl fmt::Debug for BufferPool {
 /// The guard of [`BufferPool::enter`]: leaves the pool when dropped. Not `Send`, since
 /// it restores a thread-local setting.
 #[must_use = "the pool is left when the guard is dropped"]
-pub struct Entered {
+pub struct EnteredPool {
     previous: Option<BufferPool>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
-impl Drop for Entered {
+impl Drop for EnteredPool {
     fn drop(&mut self) {
         let previous = self.previous.take();
         // During thread teardown the thread-local may be gone already; nothing to restore.
@@ -171,9 +171,9 @@ impl Drop for Entered {
     }
 }
 
-impl fmt::Debug for Entered {
+impl fmt::Debug for EnteredPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Entered")
+        f.write_str("EnteredPool")
     }
 }
 

@@ -76,9 +76,9 @@ pub struct Trainer<M> {
     pub progress: EpochProgress,
     /// The size of the training set the run trains on (0 before the first step).
     pub train_images: usize,
-    /// The buffers of the steps and evaluations, reused from one to the next by every
-    /// thread of the run, so that their speed does not depend on how the allocator treats
-    /// large blocks (see [`BufferPool`]).
+    /// The buffers of the run's steps, reused from one step to the next by all its threads,
+    /// so that its speed does not depend on how the allocator treats large blocks (see
+    /// [`BufferPool`]). Evaluations use a pool of their own, which goes when they end.
     buffers: BufferPool,
 }
 
