@@ -15,6 +15,12 @@ fn pooled_len(k: usize) -> usize {
     k * MIN_POOLED_BYTES / 4
 }
 
+/// A tensor of `n` ones lent by `pool`, made on a thread that then leaves the pool.
+fn lent_ones(pool: &BufferPool, n: usize) -> Tensor<f32> {
+    let _entered = pool.enter();
+    Tensor::<f32>::ones(&[n]).unwrap()
+}
+
 #[test]
 fn a_buffer_of_the_same_size_is_reused() {
     let pool = BufferPool::new();
@@ -129,20 +135,14 @@ fn idle_buffers_stay_within_the_bound() {
 fn buffers_return_from_other_threads_and_outlive_their_pool() {
     let pool = BufferPool::new();
     let n = pooled_len(3);
-    let t = {
-        let _entered = pool.enter();
-        Tensor::<f32>::ones(&[n]).unwrap()
-    };
+    let t = lent_ones(&pool, n);
     assert_eq!(pool.stats().lent_bytes, n * 4);
     std::thread::spawn(move || drop(t)).join().unwrap();
     assert_eq!((pool.stats().lent_bytes, pool.stats().idle_bytes), (0, n * 4));
 
-    let survivor = {
-        let _entered = pool.enter();
-        Tensor::<f32>::zeros(&[n]).unwrap()
-    };
+    let survivor = lent_ones(&pool, n);
     drop(pool);
-    assert_eq!(survivor.sum_all(), 0.0);
+    assert_eq!(survivor.sum_all(), n as f32);
     drop(survivor); // back to no pool: freed
 }
 
@@ -150,10 +150,7 @@ fn buffers_return_from_other_threads_and_outlive_their_pool() {
 fn a_copy_on_write_copy_comes_from_the_same_pool() {
     let pool = BufferPool::new();
     let n = pooled_len(2);
-    let a = {
-        let _entered = pool.enter();
-        Tensor::<f32>::ones(&[n]).unwrap()
-    };
+    let a = lent_ones(&pool, n);
     let mut b = a.clone();
     b.as_mut_slice()[0] = 3.0;
     assert_eq!((a.get(&[0]).unwrap(), b.get(&[0]).unwrap()), (1.0, 3.0));
