@@ -10,7 +10,7 @@ use std::time::Instant;
 use layers::{DecayFilter, LayerError, Module, Optimizer, Sgd, SgdConfig};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tensor::Tensor;
+use tensor::{BufferPool, Tensor};
 
 use crate::arch::Arch;
 use crate::train::{TrainError, forward_backward};
@@ -69,6 +69,9 @@ impl BenchReport {
 /// Runs the benchmark of `arch`. `allocations` reads a process-wide allocation counter
 /// (the binary's counting allocator); pass `|| 0` where there is none.
 pub fn run(config: BenchConfig, arch: &Arch, allocations: impl Fn() -> u64) -> Result<BenchReport, TrainError> {
+    // The steps reuse their buffers as a `Trainer`'s do.
+    let buffers = BufferPool::new();
+    let _entered = buffers.enter();
     let mut rng = StdRng::seed_from_u64(0);
     let mut model = arch
         .build::<f32, _>(config.input, None, &mut rng)

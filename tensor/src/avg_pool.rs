@@ -7,6 +7,7 @@
 //! window's in-bounds taps, so its adjoint is `vec(∇x) = (1/(kh·kw))·Sᵀ·vec(∇y)`: each
 //! output's gradient, divided by the kernel area, is added to every input its window read.
 
+use crate::buffer_pool::{filled, take};
 use crate::element::Element;
 use crate::error::Result;
 use crate::im2col::expect_shape;
@@ -23,7 +24,7 @@ pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor
     if halving(window) && s[3] == 1 {
         // Rows in pairs, each output from two adjacent pixels of each: the sum in the same
         // order as `window_sum`'s, without a window's bounds or a call per output.
-        let mut out = Vec::with_capacity(d.n * d.c * d.positions());
+        let mut out = take(d.n * d.c * d.positions());
         for n in 0..d.n {
             for c in 0..d.c {
                 for oh in 0..d.oh {
@@ -36,13 +37,13 @@ pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor
                 }
             }
         }
-        return Tensor::from_vec(&[d.n, d.c, d.oh, d.ow], out);
+        return Ok(Tensor::from_vec_unchecked(vec![d.n, d.c, d.oh, d.ow], out));
     }
-    let mut out = vec![T::zero(); d.n * d.c * d.positions()];
+    let mut out = filled(d.n * d.c * d.positions(), T::zero());
     window.for_each_window(&d, [s[0], s[1], s[2], s[3]], x.offset(), |o, corner, rows, cols| {
         out[o] = window_sum(src, corner, rows, cols, s[2], s[3]) * inv_area;
     });
-    Tensor::from_vec(&[d.n, d.c, d.oh, d.ow], out)
+    Ok(Tensor::from_vec_unchecked(vec![d.n, d.c, d.oh, d.ow], out))
 }
 
 /// The 2×2 window with stride 2 and no padding, which halves each side (the common one).

@@ -27,6 +27,7 @@
 //! are tested against, the path of f64, and the one `TENSOR_KERNELS=im2col` selects.
 
 use crate::activation::Activation;
+use crate::buffer_pool::{filled, take};
 use crate::columns::{add_col2im_columns, im2col_columns, im2col_rows};
 use crate::direct::{self, Plan};
 use crate::element::Element;
@@ -117,7 +118,7 @@ pub fn conv2d_activated<T: Element>(
     // Wm = reshape(W, [F, taps])ᵀ stored row by row, once per call: as a stride view of W
     // it would be packed element by element in every block's product.
     let w = weight.to_contiguous();
-    let mut wm = vec![T::zero(); taps * f];
+    let mut wm = filled(taps * f, T::zero());
     for (fi, filter) in w.as_slice().expect("contiguous").chunks_exact(taps.max(1)).enumerate() {
         for (k, &v) in filter.iter().enumerate() {
             wm[k * f + fi] = v;
@@ -125,9 +126,9 @@ pub fn conv2d_activated<T: Element>(
     }
     let per_block = g.images_per_block();
     let view = im2col_view(x.strides(), window, &g.d);
-    let mut a = if view.is_some() { Vec::new() } else { vec![T::zero(); per_block * p * taps] };
-    let mut z = vec![T::zero(); per_block * p * f];
-    let mut y = Vec::with_capacity(n * f * p);
+    let mut a = if view.is_some() { take(0) } else { filled(per_block * p * taps, T::zero()) };
+    let mut z = filled(per_block * p * f, T::zero());
+    let mut y = take(n * f * p);
     let mut ws = Workspace::default();
     for images in g.blocks() {
         let rows = images.len() * p;
@@ -162,7 +163,8 @@ pub fn conv2d_activated<T: Element>(
             }
         }
     }
-    Tensor::from_vec(&[n, f, g.d.oh, g.d.ow], y)
+    debug_assert_eq!(y.len(), n * f * p);
+    Ok(Tensor::from_vec_unchecked(vec![n, f, g.d.oh, g.d.ow], y))
 }
 
 /// The VJP of [`conv2d`]: given `grad = ∇y` of shape `[N, F, oh, ow]` (any layout), the
@@ -234,14 +236,14 @@ fn blocked_backward<T: Element>(
     let w = weight.to_contiguous();
     let wd = w.as_slice().expect("contiguous");
     let per_block = g.images_per_block();
-    let mut gw = want[1].then(|| vec![T::zero(); f * taps]);
+    let mut gw = want[1].then(|| filled(f * taps, T::zero()));
     let mut gx = want[0].then(|| zeros_like_layout(x));
     let x_view = im2col_view(x.strides(), window, &g.d);
     let gx_view = gx.as_ref().and_then(|gx| im2col_view(gx.strides(), window, &g.d));
     let block_needed = (gw.is_some() && x_view.is_none()) || (gx.is_some() && gx_view.is_none());
-    let mut a = if block_needed { vec![T::zero(); per_block * p * taps] } else { Vec::new() };
+    let mut a = if block_needed { filled(per_block * p * taps, T::zero()) } else { take(0) };
     let any = want.iter().any(|&w| w);
-    let mut gz = if any { vec![T::zero(); per_block * p * f] } else { Vec::new() };
+    let mut gz = if any { filled(per_block * p * f, T::zero()) } else { take(0) };
     let mut ws = Workspace::default();
     let gx_strides = gx.as_ref().map(|gx| gx.strides().to_vec()).unwrap_or_default();
     let mut gx_data = gx.as_mut().map(|gx| gx.dense_mut_slice().expect("a dense gradient"));
@@ -328,7 +330,7 @@ fn blocked_backward<T: Element>(
     }
     Ok(Conv2dGrads {
         input: gx,
-        weight: gw.map(|v| Tensor::from_vec(weight.shape(), v)).transpose()?,
+        weight: gw.map(|v| Tensor::from_vec_unchecked(weight.shape().to_vec(), v)),
         bias: bias_sums.map(|sums| Tensor::from_vec(&[f], sums)).transpose()?,
     })
 }
@@ -393,6 +395,6 @@ pub(crate) fn lane_sum<T: Element>(v: &[T]) -> T {
 
 /// Zeros of `x`'s shape, laid out like `x` when it is dense (contiguous otherwise).
 fn zeros_like_layout<T: Element>(x: &Tensor<T>) -> Tensor<T> {
-    let zeros = vec![T::zero(); x.numel()];
+    let zeros = filled(x.numel(), T::zero());
     if x.is_dense() { x.with_dense_data(zeros) } else { Tensor::from_vec_unchecked(x.shape().to_vec(), zeros) }
 }

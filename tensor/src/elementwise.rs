@@ -1,5 +1,6 @@
 //! Element-wise arithmetic with numpy broadcasting, masks, and in-place updates.
 
+use crate::buffer_pool::{collected, take};
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::{broadcast_shapes, broadcast_strides, contiguous_strides, for_each_offset2};
@@ -10,8 +11,8 @@ impl<T: Element> Tensor<T> {
     /// The result keeps a dense input's layout (a channels-last view stays channels-last).
     pub fn map(&self, f: impl Fn(T) -> T) -> Tensor<T> {
         match self.dense_slice() {
-            Some(s) => self.with_dense_data(s.iter().map(|&x| f(x)).collect()),
-            None => Tensor::from_vec_unchecked(self.shape().to_vec(), self.iter().map(f).collect()),
+            Some(s) => self.with_dense_data(collected(s.len(), s.iter().map(|&x| f(x)))),
+            None => Tensor::from_vec_unchecked(self.shape().to_vec(), collected(self.numel(), self.iter().map(f))),
         }
     }
 
@@ -21,13 +22,13 @@ impl<T: Element> Tensor<T> {
             && same_dense_layout(self, other)
             && let (Some(a), Some(b)) = (self.dense_slice(), other.dense_slice())
         {
-            return Ok(self.with_dense_data(a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()));
+            return Ok(self.with_dense_data(collected(a.len(), a.iter().zip(b).map(|(&x, &y)| f(x, y)))));
         }
         let shape = broadcast_shapes(op, self.shape(), other.shape())?;
         let sa = broadcast_strides(op, self.shape(), self.strides(), &shape)?;
         let sb = broadcast_strides(op, other.shape(), other.strides(), &shape)?;
         let (da, db) = (self.storage(), other.storage());
-        let mut data = Vec::with_capacity(shape.iter().product());
+        let mut data = take(shape.iter().product());
         for_each_offset2(&shape, &sa, self.offset(), &sb, other.offset(), |i, j| data.push(f(da[i], db[j])));
         Ok(Tensor::from_vec_unchecked(shape, data))
     }

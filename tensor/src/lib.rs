@@ -10,6 +10,10 @@
 //! for max-pooling. Every operation a caller can misuse returns [`Result`] with a
 //! [`TensorError`] that names the operation and the shapes.
 //!
+//! A thread that has entered a [`BufferPool`] (a training loop's) takes its large buffers
+//! from it and they go back to it when dropped, so a step reuses the previous step's memory
+//! instead of asking the allocator again.
+//!
 //! `f32` convolutions run on direct SIMD kernels (AVX-512F, AVX2 + FMA, or a portable
 //! set), chosen once per process: see [`KernelPath`] and the `TENSOR_KERNELS` variable.
 //!
@@ -26,6 +30,8 @@
 
 mod activation;
 mod avg_pool;
+mod buffer;
+mod buffer_pool;
 mod cast;
 mod columns;
 mod conv2d;
@@ -50,6 +56,7 @@ mod window;
 
 pub use activation::Activation;
 pub use avg_pool::{avg_pool2d, avg_pool2d_backward};
+pub use buffer_pool::{BufferPool, EnteredPool, IDLE_PER_PEAK, MIN_POOLED_BYTES, PoolStats};
 pub use conv2d::{Conv2dGrads, conv2d, conv2d_activated, conv2d_activated_backward, conv2d_backward};
 pub use counter_rng::{CounterRng, splitmix64_mix};
 pub use element::Element;

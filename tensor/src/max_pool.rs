@@ -3,6 +3,8 @@
 //! order; a NaN wins), with the storage index of the winner kept for the backward pass (or
 //! not, for inference), and the backward scatter by those indices.
 
+use crate::buffer::Buffer;
+use crate::buffer_pool::{filled, take};
 use crate::cast::{f32_slice, f32_slice_mut};
 use crate::element::Element;
 use crate::error::Result;
@@ -16,7 +18,7 @@ use crate::window::{Window2d, WindowDims};
 pub struct PoolArgmax {
     /// For each output element in the output's storage order, the index of the winning
     /// input element within the input's dense storage block.
-    winners: Vec<usize>,
+    winners: Buffer<usize>,
     input_shape: Vec<usize>,
     /// The input's layout the winners index (dense).
     input_strides: Vec<usize>,
@@ -53,7 +55,7 @@ fn pool<T: Element>(
     x: &Tensor<T>,
     window: &Window2d,
     keep: bool,
-) -> Result<(Tensor<T>, Tensor<T>, Vec<usize>)> {
+) -> Result<(Tensor<T>, Tensor<T>, Buffer<usize>)> {
     let d = window.pool_dims(op, x.shape())?;
     let channels_last = x.is_dense() && x.strides()[1] == 1 && d.c > 1;
     let x = if x.is_dense() { x.clone() } else { x.to_contiguous() };
@@ -63,8 +65,8 @@ fn pool<T: Element>(
     let out_strides = crate::contiguous_strides(&out_shape);
     let p = d.positions();
     let total = d.n * d.c * d.positions();
-    let mut values = vec![T::neg_infinity(); total];
-    let mut winners = if keep { vec![usize::MAX; total] } else { Vec::new() };
+    let mut values = filled(total, T::neg_infinity());
+    let mut winners = if keep { filled(total, usize::MAX) } else { take(0) };
     let [kh, kw] = window.kernel;
     let better = |v: T, best: T| v > best || (v.is_nan() && !best.is_nan());
     if channels_last {
@@ -105,7 +107,7 @@ fn pool<T: Element>(
     } else {
         max_pool_windows(src, s, window, &d, &mut values, &mut winners);
     }
-    let y = Tensor::from_parts(std::sync::Arc::new(values), out_shape, out_strides, 0);
+    let y = Tensor::from_dense(values, out_shape, out_strides);
     Ok((y, x, winners))
 }
 
@@ -232,7 +234,7 @@ fn first_max<T: Element>(
 /// its window; the result has the input's shape (and layout, when it was dense).
 pub fn max_pool2d_backward<T: Element>(grad: &Tensor<T>, argmax: &PoolArgmax) -> Result<Tensor<T>> {
     expect_shape("max_pool2d_backward", grad.shape(), &argmax.output_shape)?;
-    let mut out = vec![T::zero(); argmax.input_shape.iter().product()];
+    let mut out = filled(argmax.input_shape.iter().product(), T::zero());
     let mut scatter = |o: usize, g: T| out[argmax.winners[o]] += g;
     if grad.strides() == argmax.output_strides.as_slice()
         && let Some(g) = grad.dense_slice()
@@ -252,5 +254,5 @@ pub fn max_pool2d_backward<T: Element>(grad: &Tensor<T>, argmax: &PoolArgmax) ->
             |src, slot| scatter(slot, data[src]),
         );
     }
-    Ok(Tensor::from_parts(std::sync::Arc::new(out), argmax.input_shape.clone(), argmax.input_strides.clone(), 0))
+    Ok(Tensor::from_dense(out, argmax.input_shape.clone(), argmax.input_strides.clone()))
 }

@@ -5,6 +5,8 @@
 //! along the width), so that every run of an im2col column is one contiguous copy. The
 //! adjoint adds into a zeroed scratch block the same way, then adds its interior back.
 
+use crate::buffer::Buffer;
+use crate::buffer_pool::filled;
 use crate::element::Element;
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
@@ -37,23 +39,23 @@ impl<B> Planes<B> {
 /// each block writes only the interior; the padded block the adjoint adds into; where each
 /// phase of a row goes ([`phase_runs`]); the tap offsets of the row-major block.
 pub(crate) struct Workspace<T> {
-    padded: Vec<T>,
-    adjoint: Vec<T>,
+    padded: Buffer<T>,
+    adjoint: Buffer<T>,
     runs: Vec<[usize; 3]>,
     offsets: Vec<usize>,
 }
 
 impl<T> Default for Workspace<T> {
     fn default() -> Self {
-        Workspace { padded: Vec::new(), adjoint: Vec::new(), runs: Vec::new(), offsets: Vec::new() }
+        Workspace { padded: Vec::new().into(), adjoint: Vec::new().into(), runs: Vec::new(), offsets: Vec::new() }
     }
 }
 
-/// `buffer[..len]` zeroed when it is first grown to `len`, else as the last block left it.
-fn grown<T: Element>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
+/// `buffer[..len]` zeroed when it is first grown to `len` (in a buffer from the thread's
+/// [`BufferPool`](crate::BufferPool), if any), else as the last block left it.
+fn grown<T: Element>(buffer: &mut Buffer<T>, len: usize) -> &mut [T] {
     if buffer.len() < len {
-        buffer.clear();
-        buffer.resize(len, T::zero());
+        *buffer = filled(len, T::zero());
     }
     &mut buffer[..len]
 }

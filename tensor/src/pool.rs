@@ -14,7 +14,7 @@ pub fn pool_windows<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tens
     let d = window.pool_dims("pool_windows", x.shape())?;
     let [kh, kw] = window.kernel;
     let (src, s) = (x.storage(), x.strides());
-    let mut out = Vec::with_capacity(d.n * d.c * d.positions() * kh * kw);
+    let mut out = crate::buffer_pool::take(d.n * d.c * d.positions() * kh * kw);
     for n in 0..d.n {
         for c in 0..d.c {
             let base = x.offset() + n * s[0] + c * s[1];
@@ -33,7 +33,7 @@ pub fn pool_windows<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tens
             }
         }
     }
-    Tensor::from_vec(&[d.n * d.c * d.positions(), kh * kw], out)
+    Ok(Tensor::from_vec_unchecked(vec![d.n * d.c * d.positions(), kh * kw], out))
 }
 
 /// The adjoint of [`pool_windows`]: adds each entry of a `[N·C·oh·ow, kh·kw]` matrix to the

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::buffer::Buffer;
 use crate::error::{Result, TensorError};
 use crate::layout::{checked_numel, contiguous_strides, for_each_offset};
 
@@ -16,7 +17,9 @@ use crate::layout::{checked_numel, contiguous_strides, for_each_offset};
 /// arithmetic needs [`Element`](crate::Element).
 #[derive(Clone)]
 pub struct Tensor<T> {
-    storage: Arc<Vec<T>>,
+    /// The elements; a buffer lent by a [`BufferPool`](crate::BufferPool) goes back to it
+    /// when the last tensor viewing it is dropped.
+    storage: Arc<Buffer<T>>,
     shape: Vec<usize>,
     strides: Vec<usize>,
     offset: usize,
@@ -25,7 +28,7 @@ pub struct Tensor<T> {
 impl<T> Tensor<T> {
     /// Assembles a tensor from its parts; the caller guarantees that every index of the
     /// layout falls inside `storage`.
-    pub(crate) fn from_parts(storage: Arc<Vec<T>>, shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
+    pub(crate) fn from_parts(storage: Arc<Buffer<T>>, shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
         debug_assert_eq!(shape.len(), strides.len());
         // An empty view has no element to point at, and a narrow or select along another
         // axis may have moved its offset past the end of the storage: pin it to 0 so that
@@ -45,9 +48,14 @@ impl<T> Tensor<T> {
     }
 
     /// A contiguous tensor that owns `data`, whose length the caller has checked.
-    pub(crate) fn from_vec_unchecked(shape: Vec<usize>, data: Vec<T>) -> Self {
+    pub(crate) fn from_vec_unchecked(shape: Vec<usize>, data: impl Into<Buffer<T>>) -> Self {
         let strides = contiguous_strides(&shape);
-        Tensor { storage: Arc::new(data), shape, strides, offset: 0 }
+        Tensor { storage: Arc::new(data.into()), shape, strides, offset: 0 }
+    }
+
+    /// A tensor of `shape` and `strides` over a dense block `data`.
+    pub(crate) fn from_dense(data: impl Into<Buffer<T>>, shape: Vec<usize>, strides: Vec<usize>) -> Self {
+        Tensor::from_parts(Arc::new(data.into()), shape, strides, 0)
     }
 
     /// The size of each axis.
@@ -125,9 +133,10 @@ impl<T> Tensor<T> {
     }
 
     /// A tensor of this one's shape and strides over a dense block `data` (storage order).
-    pub(crate) fn with_dense_data<U>(&self, data: Vec<U>) -> Tensor<U> {
+    pub(crate) fn with_dense_data<U>(&self, data: impl Into<Buffer<U>>) -> Tensor<U> {
+        let data = data.into();
         debug_assert!(self.is_dense() && data.len() == self.numel());
-        Tensor::from_parts(Arc::new(data), self.shape.clone(), self.strides.clone(), 0)
+        Tensor::from_dense(data, self.shape.clone(), self.strides.clone())
     }
 
     /// Storage offsets of every element in logical order.
@@ -230,6 +239,17 @@ impl<T: Clone> Tensor<T> {
         out
     }
 
+    /// A contiguous copy of the elements in a buffer from the pool this tensor's storage
+    /// came from, if any (see [`BufferPool`](crate::BufferPool)).
+    fn contiguous_copy(&self) -> Tensor<T> {
+        let mut data = self.storage.sibling(self.numel());
+        match self.as_slice() {
+            Some(s) => data.extend_from_slice(s),
+            None => self.for_each_offset(|o| data.push(self.storage[o].clone())),
+        }
+        Tensor::from_vec_unchecked(self.shape.clone(), data)
+    }
+
     /// Iterates over the elements in logical order.
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
         Offsets::new(&self.shape, &self.strides, self.offset).map(move |o| self.storage[o].clone())
@@ -240,7 +260,7 @@ impl<T: Clone> Tensor<T> {
         if self.is_contiguous() {
             return self.clone();
         }
-        Tensor::from_vec_unchecked(self.shape.clone(), self.to_vec())
+        self.contiguous_copy()
     }
 
     /// A contiguous, uniquely owned slice of this tensor's elements for writing: copies
@@ -248,7 +268,7 @@ impl<T: Clone> Tensor<T> {
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         let exact = self.is_contiguous() && self.offset == 0 && self.storage.len() == self.numel();
         if !exact {
-            *self = Tensor::from_vec_unchecked(self.shape.clone(), self.to_vec());
+            *self = self.contiguous_copy();
         }
         let n = self.numel();
         &mut Arc::make_mut(&mut self.storage)[..n]
@@ -268,7 +288,11 @@ impl<T: Clone> Tensor<T> {
     /// else shares it.
     pub fn into_vec(self) -> Vec<T> {
         let exact = self.is_contiguous() && self.offset == 0 && self.storage.len() == self.numel();
-        if exact { Arc::try_unwrap(self.storage).unwrap_or_else(|shared| (*shared).clone()) } else { self.to_vec() }
+        if exact {
+            Arc::try_unwrap(self.storage).map(Buffer::into_vec).unwrap_or_else(|shared| shared.to_vec())
+        } else {
+            self.to_vec()
+        }
     }
 }
 
@@ -319,13 +343,20 @@ impl<T: PartialEq + Clone> PartialEq for Tensor<T> {
 }
 
 impl<T: crate::Element> Tensor<T> {
-    /// A tensor of `shape` filled with zeros.
+    /// A tensor of `shape` filled with zeros (its buffer from the thread's
+    /// [`BufferPool`](crate::BufferPool), if it has entered one).
     pub fn zeros(shape: &[usize]) -> Result<Self> {
-        Tensor::full(shape, T::zero())
+        Tensor::filled(shape, T::zero())
     }
 
-    /// A tensor of `shape` filled with ones.
+    /// A tensor of `shape` filled with ones (its buffer from the thread's
+    /// [`BufferPool`](crate::BufferPool), if it has entered one).
     pub fn ones(shape: &[usize]) -> Result<Self> {
-        Tensor::full(shape, T::one())
+        Tensor::filled(shape, T::one())
+    }
+
+    fn filled(shape: &[usize], value: T) -> Result<Self> {
+        let n = checked_numel("full", shape)?;
+        Ok(Tensor::from_vec_unchecked(shape.to_vec(), crate::buffer_pool::filled(n, value)))
     }
 }

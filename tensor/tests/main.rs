@@ -6,6 +6,7 @@ mod common;
 
 mod activation;
 mod avg_pool;
+mod buffer_pool;
 mod counter_rng;
 mod display;
 mod elementwise;

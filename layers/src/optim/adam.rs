@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use autograd::{Gradients, Param};
 use tensor::{Element, Tensor};
 
-use super::{DecayFilter, Optimizer, OptimizerState, buffers, check_buffer, check_hyper, grad_slice};
+use super::{DecayFilter, Optimizer, OptimizerState, buffers, check_buffer, check_hyper, grad_contiguous};
 use crate::error::{LayerError, Result};
 
 /// Adam's hyper-parameters.
@@ -99,7 +99,8 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         let (lr, eps) = (T::from_f64_lossy(c.lr), T::from_f64_lossy(c.eps));
         let (tb1, tb2) = (T::from_f64_lossy(b1), T::from_f64_lossy(b2));
         for (name, param) in params {
-            let Some(g) = grad_slice(&name, param, grads)? else { continue };
+            let Some(g) = grad_contiguous(&name, param, grads)? else { continue };
+            let g = g.as_slice().expect("contiguous");
             let wd = T::from_f64_lossy(if c.decay.applies(&name) { c.weight_decay } else { 0.0 });
             let shape = param.shape().to_vec();
             let zeros = || Tensor::zeros(&shape).expect("a parameter's shape");

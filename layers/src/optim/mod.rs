@@ -73,13 +73,14 @@ pub trait Optimizer<T: Element> {
     fn load_state(&mut self, state: OptimizerState<T>) -> Result<()>;
 }
 
-/// The gradient of `param` as a contiguous slice, copying only when it is a strided view;
-/// an error when its shape differs from the parameter's.
-pub(crate) fn grad_slice<'g, T: Element>(
+/// The gradient of `param` as a contiguous tensor, copied (into a buffer from the pool the
+/// gradient's came from, if any) only when it is a strided view; an error when its shape
+/// differs from the parameter's.
+pub(crate) fn grad_contiguous<T: Element>(
     name: &str,
     param: &Param<T>,
-    grads: &'g Gradients<T>,
-) -> Result<Option<std::borrow::Cow<'g, [T]>>> {
+    grads: &Gradients<T>,
+) -> Result<Option<Tensor<T>>> {
     let Some(g) = grads.param(param) else { return Ok(None) };
     if g.shape() != param.shape() {
         return Err(LayerError::Config {
@@ -87,10 +88,7 @@ pub(crate) fn grad_slice<'g, T: Element>(
             reason: format!("gradient of {name} has shape {:?}, parameter {:?}", g.shape(), param.shape()),
         });
     }
-    Ok(Some(match g.as_slice() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(g.to_vec()),
-    }))
+    Ok(Some(g.to_contiguous()))
 }
 
 /// Checks a hyper-parameter: finite and non-negative.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use autograd::{Gradients, Param};
 use tensor::{Element, Tensor};
 
-use super::{DecayFilter, Optimizer, OptimizerState, buffers, check_buffer, check_hyper, grad_slice};
+use super::{DecayFilter, Optimizer, OptimizerState, buffers, check_buffer, check_hyper, grad_contiguous};
 use crate::error::{LayerError, Result};
 
 /// SGD's hyper-parameters.
@@ -107,7 +107,8 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
         let mu = T::from_f64_lossy(c.momentum);
         let keep = T::from_f64_lossy(1.0 - c.dampening);
         for (name, param) in params {
-            let Some(g) = grad_slice(&name, param, grads)? else { continue };
+            let Some(g) = grad_contiguous(&name, param, grads)? else { continue };
+            let g = g.as_slice().expect("contiguous");
             let wd = T::from_f64_lossy(if c.decay.applies(&name) { c.weight_decay } else { 0.0 });
             let shape = param.shape().to_vec();
             let p = param.value.as_mut_slice();

@@ -3,7 +3,7 @@
 
 use autograd::Tape;
 use layers::Module;
-use tensor::Tensor;
+use tensor::{BufferPool, Tensor};
 
 use super::TrainError;
 use super::step::infer;
@@ -50,7 +50,9 @@ pub fn check_model<M: Module<f32> + ?Sized>(
 }
 
 /// Evaluates `model` on `data` in batches of `batch`, each split over `threads` (the same
-/// figures for any count), without recording gradients.
+/// figures for any count), without recording gradients. The batches reuse their buffers
+/// through a [`BufferPool`] of the evaluation's own, freed at its end: evaluation batches
+/// are larger than training steps, and the run should not keep their buffers.
 pub fn evaluate<M: Module<f32> + ?Sized>(
     model: &M,
     data: &dyn Dataset,
@@ -58,6 +60,8 @@ pub fn evaluate<M: Module<f32> + ?Sized>(
     batch: usize,
     threads: usize,
 ) -> Result<Evaluation, TrainError> {
+    let buffers = BufferPool::new();
+    let _entered = buffers.enter();
     let (input, classes) = check_model(model, data, preprocess)?;
     let mut confusion = vec![vec![0usize; classes]; classes];
     let mut loss_sum = 0.0f64;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use autograd::{Gradients, ReduceGroup, StepContext, Tape};
 use layers::Module;
-use tensor::Tensor;
+use tensor::{BufferPool, Tensor};
 
 use super::TrainError;
 
@@ -106,15 +106,23 @@ pub fn infer<M: Module<f32> + ?Sized>(model: &M, x: &Tensor<f32>, threads: usize
 }
 
 /// Runs `f(index, slice)` on `threads` contiguous slices of `n` items (on the calling thread
-/// when there is one), returning the results in slice order.
+/// when there is one), returning the results in slice order. The threads draw their large
+/// buffers from the caller's [`BufferPool`], if it has entered one.
 fn on_threads<R: Send>(n: usize, threads: usize, f: impl Fn(usize, &(usize, usize)) -> R + Sync) -> Vec<R> {
     let slices = slices(n, threads);
     if slices.len() == 1 {
         return vec![f(0, &slices[0])];
     }
-    let f = &f;
+    let (f, pool) = (&f, BufferPool::current());
     std::thread::scope(|s| {
-        let handles: Vec<_> = slices.iter().enumerate().map(|(i, slice)| s.spawn(move || f(i, slice))).collect();
+        let run = |i, slice| {
+            let pool = pool.clone();
+            move || {
+                let _entered = pool.as_ref().map(BufferPool::enter);
+                f(i, slice)
+            }
+        };
+        let handles: Vec<_> = slices.iter().enumerate().map(|(i, slice)| s.spawn(run(i, slice))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     })
 }

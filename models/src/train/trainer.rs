@@ -12,7 +12,7 @@ use layers::{LayerError, Optimizer};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use tensor::Tensor;
+use tensor::{BufferPool, Tensor};
 
 use super::evaluate::{check_model, evaluate};
 use super::step::forward_backward_step;
@@ -76,6 +76,10 @@ pub struct Trainer<M> {
     pub progress: EpochProgress,
     /// The size of the training set the run trains on (0 before the first step).
     pub train_images: usize,
+    /// The buffers of the run's steps, reused from one step to the next by all its threads,
+    /// so that its speed does not depend on how the allocator treats large blocks (see
+    /// [`BufferPool`]). Evaluations use a pool of their own, which goes when they end.
+    buffers: BufferPool,
 }
 
 impl<M: Module<f32>> Trainer<M> {
@@ -93,6 +97,7 @@ impl<M: Module<f32>> Trainer<M> {
             steps: 0,
             progress: EpochProgress::default(),
             train_images: 0,
+            buffers: BufferPool::new(),
         })
     }
 
@@ -221,6 +226,7 @@ impl<M: Module<f32>> Trainer<M> {
         test: &dyn Dataset,
         on_step: &mut dyn FnMut(&Self, &StepReport) -> Result<Flow, TrainError>,
     ) -> Result<Advance, TrainError> {
+        let _entered = self.buffers.enter();
         let (input, _) = check_model(&self.model, train, &self.preprocess)?;
         if self.train_images != 0 && self.train_images != train.len() {
             return Err(TrainError::DataChanged { expected: self.train_images, got: train.len() });

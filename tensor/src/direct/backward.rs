@@ -20,6 +20,7 @@ use std::mem::MaybeUninit;
 use super::forward::{Packed, run_tiles, tiled_rows};
 use super::staging::{Aligned, Source, Staging, chunks};
 use super::winograd;
+use crate::buffer::Buffer;
 use crate::columns::copy_run;
 use crate::kernels::{FromPlanes, Ger, Kernels, Planes, Taps};
 use crate::window::{Window2d, WindowDims};
@@ -251,9 +252,9 @@ impl WeightGrad {
     }
 
     /// `∇W`, F×C×kh×kw contiguous.
-    pub(crate) fn finish(self) -> Vec<f32> {
+    pub(crate) fn finish(self) -> Buffer<f32> {
         let (lanes, taps) = (self.k.lanes(), self.taps);
-        let mut gw = vec![0.0f32; self.filters * taps];
+        let mut gw = crate::buffer_pool::filled(self.filters * taps, 0.0f32);
         for (v0, fv, _, sums) in &self.parts {
             let width = fv * lanes;
             for l in 0..width {

@@ -7,6 +7,7 @@
 
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::activation::Activation;
+use crate::buffer::Buffer;
 use crate::kernels::{Kernels, Planes, Taps, Tile};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
@@ -92,7 +93,7 @@ pub(crate) fn forward(
     d: &WindowDims,
     filters: usize,
     act: Option<Activation>,
-) -> Vec<f32> {
+) -> Buffer<f32> {
     let st = Staging::new(g, d);
     let taps = Taps::new(st.offsets(g.kernel));
     let n_taps = taps.len();
@@ -104,7 +105,7 @@ pub(crate) fn forward(
     let mut z = Aligned::zeros(rows * fpad);
     let plane = d.positions();
     let len = d.n * filters * plane;
-    let mut y = Vec::with_capacity(len);
+    let mut y = crate::buffer_pool::take(len);
     for n in 0..d.n {
         let (src, at) = match st.in_place(Source::tensor(x), n, rows + taps.max()) {
             Some(image) => image,

@@ -87,7 +87,7 @@ pub(crate) fn forward<T: Element>(
     let w = w.as_slice().expect("contiguous");
     let y = if winograd::suits(g, d.c, filters) && winograd_enabled() {
         let (len, plane) = (d.n * filters * d.positions(), d.positions());
-        let mut y = Vec::with_capacity(len);
+        let mut y = crate::buffer_pool::take(len);
         let dest = winograd::Dest { out: &mut y.spare_capacity_mut()[..len], strides: [filters * plane, plane, d.ow] };
         let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
         winograd::forward(k, Source::tensor(x), weight, &bias, g, d, filters, act, dest);
@@ -136,10 +136,10 @@ pub(crate) fn backward<T: Element>(
     let mut input = kernels[0].map(|k| backward::InputGrad::new(k, w, g, d, filters, winograd));
     let mut weight_grad = kernels[1].map(|k| backward::WeightGrad::new(k, g, d, filters));
     let len = if input.is_some() { x.numel() } else { 0 };
-    let mut gx = Vec::with_capacity(len);
+    let mut gx = crate::buffer_pool::take(len);
     let mut bias = want_bias.then(|| vec![0.0f32; filters]);
     let per_image = filters * plane;
-    let mut gz = vec![0.0f32; if y.is_some() { per_image } else { 0 }];
+    let mut gz = crate::buffer_pool::filled(if y.is_some() { per_image } else { 0 }, 0.0f32);
     for n in 0..d.n {
         let gy = &gy[n * per_image..(n + 1) * per_image];
         let gz = match y {
@@ -167,7 +167,7 @@ pub(crate) fn backward<T: Element>(
         // SAFETY: `InputGrad::image` wrote every element of every image of the dense
         // buffer of x's shape (its docs).
         unsafe { gx.set_len(len) };
-        Tensor::from_parts(std::sync::Arc::new(gx), x.shape().to_vec(), strides, 0)
+        Tensor::from_dense(gx, x.shape().to_vec(), strides)
     });
     Some(Grads {
         input: match input {

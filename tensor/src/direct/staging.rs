@@ -13,6 +13,7 @@
 //! padded 3×3 convolution on 28×28). The buffer has slack after the planes so that the
 //! last tile's extra pixels read zeros, not past its end.
 
+use crate::buffer::Buffer;
 use crate::columns::copy_run;
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
@@ -168,14 +169,14 @@ impl<'a> Source<'a> {
 
 /// A float buffer whose element `at` is aligned to 64 bytes (a cache line), zeroed.
 pub(crate) struct Aligned {
-    data: Vec<f32>,
+    data: Buffer<f32>,
     at: usize,
     len: usize,
 }
 
 impl Aligned {
     pub(crate) fn zeros(len: usize) -> Self {
-        let data = vec![0.0f32; len + 16];
+        let data = crate::buffer_pool::filled(len + 16, 0.0f32);
         let at = data.as_ptr().align_offset(64).min(16);
         Aligned { data, at, len }
     }

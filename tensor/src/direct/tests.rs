@@ -164,7 +164,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             }
             // SAFETY: initialised above.
             let gx: Vec<f32> = gx.iter().map(|v| unsafe { v.assume_init() }).collect();
-            let gx = Tensor::from_parts(std::sync::Arc::new(gx), case.shape.to_vec(), strides.clone(), 0);
+            let gx = Tensor::from_dense(gx, case.shape.to_vec(), strides.clone());
             let terms = if wino { slack } else { 1 } * f * g.kernel_area();
             close(&format!("{what} ∇x (Winograd: {wino})"), &gx.to_vec(), &want_gx, &bound_gx, terms)?;
         }

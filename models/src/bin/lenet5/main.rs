@@ -108,19 +108,6 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    // A training step (or an evaluation batch) frees and reallocates the same few large
-    // buffers (im2col blocks, activations): glibc would hand them back to the kernel (mmap
-    // above 128 KiB, heap trimming) and pay page faults and zeroing on every step. Keep
-    // them in the heap. Not for `serve`, whose bursts of requests should give their memory
-    // back once they are over.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if matches!(cli.command, Command::Train(_) | Command::Bench(_) | Command::Eval(_)) {
-        // SAFETY: mallopt only tunes the allocator; called before any thread exists.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
-        }
-    }
     let result = match cli.command {
         Command::Train(args) => {
             let explicit = matches.subcommand_matches("train").cloned().unwrap_or_default();
