@@ -35,13 +35,14 @@ impl Kinds {
             return Err(SpecError::whole("the spec has no layer"));
         }
         if tokens.len() == 1 && tokens[0] == "lenet5" {
-            return Ok(Arch::LeNet5);
+            return Ok(Arch::lenet5());
         }
         if tokens.len() == 1 && tokens[0] == "lenet5-1998" {
             return self.parse(LENET5_1998);
         }
-        let layers = tokens.iter().enumerate().map(|(i, t)| self.parse_layer(i + 1, t)).collect::<Result<_, _>>()?;
-        Ok(Arch::Layers(layers))
+        let layers: Vec<LayerSpec> =
+            tokens.iter().enumerate().map(|(i, t)| self.parse_layer(i + 1, t)).collect::<Result<_, _>>()?;
+        Ok(Arch::from(layers))
     }
 
     /// The layer `token` (at `position` in its spec, from 1) of one of these kinds.
