@@ -30,7 +30,7 @@ pub use error::ExplorerError;
 pub use http::release_free_memory;
 pub use input::{INPUT_SIDE, Image};
 pub use layer_text::{LayerCard, layer_cards};
-pub use layer_view::{Backward, Forward, sections};
+pub use layer_view::{Backward, Forward, LayerAt, sections};
 pub use layers_pass::layers_pass;
 pub use matrix::Matrix;
 pub use net::Net;

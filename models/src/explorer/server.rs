@@ -201,12 +201,8 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
     };
     let test = match &options.data {
         Some(dir) => {
-            let test = if crate::data::image_folder::is_image_folder(dir) {
-                let limit = options.max_memory.unwrap_or_else(|| Budget::of_machine().bytes);
-                crate::data::image_folder::load_limited(dir, limit)?.test
-            } else {
-                crate::mnist::load(dir)?.test
-            };
+            let limit = options.max_memory.unwrap_or_else(|| Budget::of_machine().bytes);
+            let test = crate::data::load_folder(dir, limit)?.test;
             if test.shape != info.input || test.class_names != info.class_names {
                 let [c, h, w] = test.shape;
                 let [nc, nh, nw] = info.input;
