@@ -42,6 +42,11 @@ impl<T: Element> Sequential<T> {
         self
     }
 
+    /// Appends a boxed module under `name`.
+    pub fn push_named(&mut self, name: &str, layer: Box<dyn Module<T>>) {
+        self.layers.push((name.to_string(), layer));
+    }
+
     /// Appends a module named by its index.
     pub fn push(&mut self, layer: impl Module<T> + 'static) {
         self.push_boxed(Box::new(layer));

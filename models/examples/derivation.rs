@@ -23,8 +23,9 @@
 
 use std::error::Error;
 
+use autograd::Param;
 use autograd::{Gradients, Tape, Var, softmax_rows};
-use layers::{Conv2d, Linear, Module};
+use layers::Module;
 use models::LeNet5;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -132,14 +133,20 @@ impl<'t> Recorder<'t> {
 }
 
 /// `W` of a convolution as the derivation's matrix: `reshape(W, [F, C·kh·kw])ᵀ`.
-fn conv_weight<'t>(tape: &'t Tape<f64>, conv: &Conv2d<f64>) -> Res<Var<'t, f64>> {
-    let w = conv.weight.shape();
-    Ok(tape.param(&conv.weight).reshape(&[w[0], w[1] * w[2] * w[3]])?.t()?)
+fn conv_weight<'t>(tape: &'t Tape<f64>, weight: &Param<f64>) -> Res<Var<'t, f64>> {
+    let w = weight.shape();
+    Ok(tape.param(weight).reshape(&[w[0], w[1] * w[2] * w[3]])?.t()?)
 }
 
 /// `W` of a linear layer as the derivation's matrix: PyTorch's `[out, in]` transposed.
-fn linear_weight<'t>(tape: &'t Tape<f64>, linear: &Linear<f64>) -> Res<Var<'t, f64>> {
-    Ok(tape.param(&linear.weight).t()?)
+fn linear_weight<'t>(tape: &'t Tape<f64>, weight: &Param<f64>) -> Res<Var<'t, f64>> {
+    Ok(tape.param(weight).t()?)
+}
+
+/// The parameter `name` (`c1.weight`) of the network.
+fn param<'m>(m: &'m LeNet5<f64>, name: &str) -> Res<&'m Param<f64>> {
+    let found = m.named_parameters().into_iter().find(|(n, _)| n == name);
+    Ok(found.ok_or_else(|| format!("LeNet-5 has no parameter {name}"))?.1)
 }
 
 /// The bias of a layer that has one.
@@ -156,9 +163,9 @@ fn forward<'t>(tape: &'t Tape<f64>, m: &LeNet5<f64>, x: &Tensor<f64>, labels: &[
 
     // C1: a⁽⁰⁾ = im2col(x), z⁽¹⁾ = a⁽⁰⁾·W⁽¹⁾ + b⁽¹⁾, y⁽¹⁾ = relu(z⁽¹⁾), back to N×6×28×28.
     let a0 = r.mark("a0", ("C1", "a⁽⁰⁾ = im2col(x)", "(N·784)×25"), x.im2col(&conv_window())?)?;
-    let w1 = conv_weight(tape, &m.c1)?;
+    let w1 = conv_weight(tape, param(m, "c1.weight")?)?;
     r.show("C1", "W⁽¹⁾ = reshape(W,[6,25])ᵀ", "25×6", w1);
-    let z1 = a0.matmul(w1)?.add_bias(bias(tape, m.c1.bias.as_ref())?)?;
+    let z1 = a0.matmul(w1)?.add_bias(bias(tape, param(m, "c1.bias").ok())?)?;
     let z1 = r.mark("z1", ("C1", "z⁽¹⁾ = a⁽⁰⁾·W⁽¹⁾ + b⁽¹⁾", "(N·784)×6"), z1)?;
     let y1 = r.mark("y1", ("C1", "y⁽¹⁾ = relu(z⁽¹⁾)", "(N·784)×6"), z1.relu()?)?;
     // Rows of y⁽¹⁾ are (n, oh, ow) and columns are channels: reshape to N×28×28×6, then
@@ -174,9 +181,9 @@ fn forward<'t>(tape: &'t Tape<f64>, m: &LeNet5<f64>, x: &Tensor<f64>, labels: &[
 
     // C3.
     let a2 = r.mark("a2", ("C3", "a⁽²⁾ = im2col(output⁽²⁾)", "(N·100)×150"), out2.im2col(&conv_window())?)?;
-    let w3 = conv_weight(tape, &m.c3)?;
+    let w3 = conv_weight(tape, param(m, "c3.weight")?)?;
     r.show("C3", "W⁽³⁾ = reshape(W,[16,150])ᵀ", "150×16", w3);
-    let z3 = a2.matmul(w3)?.add_bias(bias(tape, m.c3.bias.as_ref())?)?;
+    let z3 = a2.matmul(w3)?.add_bias(bias(tape, param(m, "c3.bias").ok())?)?;
     let z3 = r.mark("z3", ("C3", "z⁽³⁾ = a⁽²⁾·W⁽³⁾ + b⁽³⁾", "(N·100)×16"), z3)?;
     let y3 = r.mark("y3", ("C3", "y⁽³⁾ = relu(z⁽³⁾)", "(N·100)×16"), z3.relu()?)?;
     let out3 = y3.reshape(&[n, 10, 10, 16])?.permute(&[0, 3, 1, 2])?;
@@ -190,21 +197,21 @@ fn forward<'t>(tape: &'t Tape<f64>, m: &LeNet5<f64>, x: &Tensor<f64>, labels: &[
 
     // C5: the 5×5 kernel covers the whole 5×5 map, so im2col is one row per image.
     let a4 = r.mark("a4", ("C5", "a⁽⁴⁾ = im2col(output⁽⁴⁾)", "N×400"), out4.im2col(&conv_window())?)?;
-    let w5 = conv_weight(tape, &m.c5)?;
+    let w5 = conv_weight(tape, param(m, "c5.weight")?)?;
     r.show("C5", "W⁽⁵⁾ = reshape(W,[120,400])ᵀ", "400×120", w5);
-    let z5 = a4.matmul(w5)?.add_bias(bias(tape, m.c5.bias.as_ref())?)?;
+    let z5 = a4.matmul(w5)?.add_bias(bias(tape, param(m, "c5.bias").ok())?)?;
     let z5 = r.mark("z5", ("C5", "z⁽⁵⁾ = a⁽⁴⁾·W⁽⁵⁾ + b⁽⁵⁾", "N×120"), z5)?;
     let a5 = r.mark("a5", ("C5", "a⁽⁵⁾ = y⁽⁵⁾ = relu(z⁽⁵⁾)", "N×120"), z5.relu()?)?;
 
     // F6 and F7.
-    let w6 = linear_weight(tape, &m.f6)?;
+    let w6 = linear_weight(tape, param(m, "f6.weight")?)?;
     r.show("F6", "W⁽⁶⁾ = (f6.weight)ᵀ", "120×84", w6);
-    let z6 = a5.matmul(w6)?.add_bias(bias(tape, m.f6.bias.as_ref())?)?;
+    let z6 = a5.matmul(w6)?.add_bias(bias(tape, param(m, "f6.bias").ok())?)?;
     let z6 = r.mark("z6", ("F6", "z⁽⁶⁾ = a⁽⁵⁾·W⁽⁶⁾ + b⁽⁶⁾", "N×84"), z6)?;
     let a6 = r.mark("a6", ("F6", "a⁽⁶⁾ = y⁽⁶⁾ = relu(z⁽⁶⁾)", "N×84"), z6.relu()?)?;
-    let w7 = linear_weight(tape, &m.f7)?;
+    let w7 = linear_weight(tape, param(m, "f7.weight")?)?;
     r.show("F7", "W⁽⁷⁾ = (f7.weight)ᵀ", "84×10", w7);
-    let z7 = a6.matmul(w7)?.add_bias(bias(tape, m.f7.bias.as_ref())?)?;
+    let z7 = a6.matmul(w7)?.add_bias(bias(tape, param(m, "f7.bias").ok())?)?;
     let z7 = r.mark("z7", ("F7", "z⁽⁷⁾ = a⁽⁶⁾·W⁽⁷⁾ + b⁽⁷⁾", "N×10"), z7)?;
 
     // J = dataLoss + regLoss.
@@ -305,19 +312,18 @@ fn backward_by_hand(m: &LeNet5<f64>, pass: &Pass<'_>, grads: &Gradients<f64>, la
         Ok(())
     };
     // The tape's gradients of the parameters, in the derivation's matrix layout.
-    let conv_w = |c: &Conv2d<f64>| -> Res<Tensor<f64>> {
-        let g = grads.param(&c.weight).ok_or("no weight gradient")?;
+    let conv_w = |w: &Param<f64>| -> Res<Tensor<f64>> {
+        let g = grads.param(w).ok_or("no weight gradient")?;
         let s = g.shape();
         Ok(g.reshape(&[s[0], s[1] * s[2] * s[3]])?.t()?)
     };
-    let linear_w =
-        |l: &Linear<f64>| -> Res<Tensor<f64>> { Ok(grads.param(&l.weight).ok_or("no weight gradient")?.t()?) };
+    let linear_w = |w: &Param<f64>| -> Res<Tensor<f64>> { Ok(grads.param(w).ok_or("no weight gradient")?.t()?) };
     let bias_of = |b: Option<&autograd::Param<f64>>| -> Res<Tensor<f64>> {
         Ok(grads.param(b.ok_or("no bias")?).ok_or("no bias gradient")?.clone())
     };
-    let wm = |c: &Conv2d<f64>| -> Res<Tensor<f64>> {
-        let s = c.weight.shape();
-        Ok(c.weight.value.reshape(&[s[0], s[1] * s[2] * s[3]])?.t()?)
+    let wm = |w: &Param<f64>| -> Res<Tensor<f64>> {
+        let s = w.shape();
+        Ok(w.value.reshape(&[s[0], s[1] * s[2] * s[3]])?.t()?)
     };
     let relu_mask = |z: Var<'_, f64>| z.value().gt_scalar(0.0);
     let (pool, conv) = (pool_window(), conv_window());
@@ -327,30 +333,30 @@ fn backward_by_hand(m: &LeNet5<f64>, pass: &Pass<'_>, grads: &Gradients<f64>, la
     let y = Tensor::from_fn(&[n, 10], |i| if labels[i[0]] == i[1] { 1.0 } else { 0.0 })?;
     let dz7 = probs.sub(&y)?.div_scalar(n as f64);
     report("F7", "∇z⁽⁷⁾ = (probs − Y)/N", &dz7, pass.grad(grads, "z7")?)?;
-    let w7 = m.f7.weight.value.t()?;
+    let w7 = param(m, "f7.weight")?.value.t()?;
     let dw7 = pass.a6.value().t()?.matmul(&dz7)?.add(&w7.mul_scalar(REG))?;
-    report("F7", "∇W⁽⁷⁾ = a⁽⁶⁾ᵀ·∇z⁽⁷⁾ + reg·W⁽⁷⁾", &dw7, &linear_w(&m.f7)?)?;
-    report("F7", "∇b⁽⁷⁾ = 1ᵀ·∇z⁽⁷⁾", &dz7.sum_axis(0, false)?, &bias_of(m.f7.bias.as_ref())?)?;
+    report("F7", "∇W⁽⁷⁾ = a⁽⁶⁾ᵀ·∇z⁽⁷⁾ + reg·W⁽⁷⁾", &dw7, &linear_w(param(m, "f7.weight")?)?)?;
+    report("F7", "∇b⁽⁷⁾ = 1ᵀ·∇z⁽⁷⁾", &dz7.sum_axis(0, false)?, &bias_of(param(m, "f7.bias").ok())?)?;
     let da6 = dz7.matmul(&w7.t()?)?;
     report("F7", "∇a⁽⁶⁾ = ∇z⁽⁷⁾·W⁽⁷⁾ᵀ", &da6, pass.grad(grads, "a6")?)?;
 
     // F6.
     let dz6 = da6.mul(&relu_mask(pass.z6))?;
     report("F6", "∇z⁽⁶⁾ = ∇a⁽⁶⁾ ⊙ 1(z⁽⁶⁾ > 0)", &dz6, pass.grad(grads, "z6")?)?;
-    let w6 = m.f6.weight.value.t()?;
+    let w6 = param(m, "f6.weight")?.value.t()?;
     let dw6 = pass.a5.value().t()?.matmul(&dz6)?.add(&w6.mul_scalar(REG))?;
-    report("F6", "∇W⁽⁶⁾ = a⁽⁵⁾ᵀ·∇z⁽⁶⁾ + reg·W⁽⁶⁾", &dw6, &linear_w(&m.f6)?)?;
-    report("F6", "∇b⁽⁶⁾ = 1ᵀ·∇z⁽⁶⁾", &dz6.sum_axis(0, false)?, &bias_of(m.f6.bias.as_ref())?)?;
+    report("F6", "∇W⁽⁶⁾ = a⁽⁵⁾ᵀ·∇z⁽⁶⁾ + reg·W⁽⁶⁾", &dw6, &linear_w(param(m, "f6.weight")?)?)?;
+    report("F6", "∇b⁽⁶⁾ = 1ᵀ·∇z⁽⁶⁾", &dz6.sum_axis(0, false)?, &bias_of(param(m, "f6.bias").ok())?)?;
     let da5 = dz6.matmul(&w6.t()?)?;
     report("F6", "∇a⁽⁵⁾ = ∇z⁽⁶⁾·W⁽⁶⁾ᵀ", &da5, pass.grad(grads, "a5")?)?;
 
     // C5.
     let dz5 = da5.mul(&relu_mask(pass.z5))?;
     report("C5", "∇z⁽⁵⁾ = ∇a⁽⁵⁾ ⊙ 1(z⁽⁵⁾ > 0)", &dz5, pass.grad(grads, "z5")?)?;
-    let w5 = wm(&m.c5)?;
+    let w5 = wm(param(m, "c5.weight")?)?;
     let dw5 = pass.a4.value().t()?.matmul(&dz5)?.add(&w5.mul_scalar(REG))?;
-    report("C5", "∇W⁽⁵⁾ = a⁽⁴⁾ᵀ·∇z⁽⁵⁾ + reg·W⁽⁵⁾", &dw5, &conv_w(&m.c5)?)?;
-    report("C5", "∇b⁽⁵⁾ = 1ᵀ·∇z⁽⁵⁾", &dz5.sum_axis(0, false)?, &bias_of(m.c5.bias.as_ref())?)?;
+    report("C5", "∇W⁽⁵⁾ = a⁽⁴⁾ᵀ·∇z⁽⁵⁾ + reg·W⁽⁵⁾", &dw5, &conv_w(param(m, "c5.weight")?)?)?;
+    report("C5", "∇b⁽⁵⁾ = 1ᵀ·∇z⁽⁵⁾", &dz5.sum_axis(0, false)?, &bias_of(param(m, "c5.bias").ok())?)?;
     let da4 = dz5.matmul(&w5.t()?)?;
     report("C5", "∇a⁽⁴⁾ = ∇z⁽⁵⁾·W⁽⁵⁾ᵀ", &da4, pass.grad(grads, "a4")?)?;
 
@@ -366,10 +372,10 @@ fn backward_by_hand(m: &LeNet5<f64>, pass: &Pass<'_>, grads: &Gradients<f64>, la
     report("C3", "∇y⁽³⁾ = rows(Sᵀ·∇a⁽³⁾)", &dy3, pass.grad(grads, "y3")?)?;
     let dz3 = dy3.mul(&relu_mask(pass.z3))?;
     report("C3", "∇z⁽³⁾ = ∇y⁽³⁾ ⊙ 1(z⁽³⁾ > 0)", &dz3, pass.grad(grads, "z3")?)?;
-    let w3 = wm(&m.c3)?;
+    let w3 = wm(param(m, "c3.weight")?)?;
     let dw3 = pass.a2.value().t()?.matmul(&dz3)?.add(&w3.mul_scalar(REG))?;
-    report("C3", "∇W⁽³⁾ = a⁽²⁾ᵀ·∇z⁽³⁾ + reg·W⁽³⁾", &dw3, &conv_w(&m.c3)?)?;
-    report("C3", "∇b⁽³⁾ = 1ᵀ·∇z⁽³⁾", &dz3.sum_axis(0, false)?, &bias_of(m.c3.bias.as_ref())?)?;
+    report("C3", "∇W⁽³⁾ = a⁽²⁾ᵀ·∇z⁽³⁾ + reg·W⁽³⁾", &dw3, &conv_w(param(m, "c3.weight")?)?)?;
+    report("C3", "∇b⁽³⁾ = 1ᵀ·∇z⁽³⁾", &dz3.sum_axis(0, false)?, &bias_of(param(m, "c3.bias").ok())?)?;
     let da2 = dz3.matmul(&w3.t()?)?;
     report("C3", "∇a⁽²⁾ = ∇z⁽³⁾·W⁽³⁾ᵀ", &da2, pass.grad(grads, "a2")?)?;
 
@@ -385,10 +391,10 @@ fn backward_by_hand(m: &LeNet5<f64>, pass: &Pass<'_>, grads: &Gradients<f64>, la
     report("C1", "∇y⁽¹⁾ = rows(Sᵀ·∇a⁽¹⁾)", &dy1, pass.grad(grads, "y1")?)?;
     let dz1 = dy1.mul(&relu_mask(pass.z1))?;
     report("C1", "∇z⁽¹⁾ = ∇y⁽¹⁾ ⊙ 1(z⁽¹⁾ > 0)", &dz1, pass.grad(grads, "z1")?)?;
-    let w1 = wm(&m.c1)?;
+    let w1 = wm(param(m, "c1.weight")?)?;
     let dw1 = pass.a0.value().t()?.matmul(&dz1)?.add(&w1.mul_scalar(REG))?;
-    report("C1", "∇W⁽¹⁾ = a⁽⁰⁾ᵀ·∇z⁽¹⁾ + reg·W⁽¹⁾", &dw1, &conv_w(&m.c1)?)?;
-    report("C1", "∇b⁽¹⁾ = 1ᵀ·∇z⁽¹⁾", &dz1.sum_axis(0, false)?, &bias_of(m.c1.bias.as_ref())?)?;
+    report("C1", "∇W⁽¹⁾ = a⁽⁰⁾ᵀ·∇z⁽¹⁾ + reg·W⁽¹⁾", &dw1, &conv_w(param(m, "c1.weight")?)?)?;
+    report("C1", "∇b⁽¹⁾ = 1ᵀ·∇z⁽¹⁾", &dz1.sum_axis(0, false)?, &bias_of(param(m, "c1.bias").ok())?)?;
     let da0 = dz1.matmul(&w1.t()?)?;
     report("C1", "∇a⁽⁰⁾ = ∇z⁽¹⁾·W⁽¹⁾ᵀ", &da0, pass.grad(grads, "a0")?)?;
     Ok(worst)
@@ -414,7 +420,7 @@ fn central_difference(m: &mut LeNet5<f64>, k: usize, i: usize, x: &Tensor<f64>, 
 
 fn main() -> Res<()> {
     let mut rng = StdRng::seed_from_u64(5);
-    let mut model = LeNet5::<f64>::new(&mut rng)?;
+    let mut model = models::lenet5::new::<f64, _>(&mut rng)?;
     let labels = [3, 7];
 
     // Draw inputs until no ReLU input or pooling maximum sits near a kink.

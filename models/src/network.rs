@@ -50,7 +50,7 @@ pub enum NetworkError {
 impl NetworkInfo {
     /// LeNet-5 on MNIST (for files without metadata).
     pub fn lenet5_mnist() -> Self {
-        NetworkInfo { arch: Arch::LeNet5, input: [1, 28, 28], class_names: (0..10).map(|c| c.to_string()).collect() }
+        NetworkInfo { arch: Arch::lenet5(), input: [1, 28, 28], class_names: (0..10).map(|c| c.to_string()).collect() }
     }
 
     /// The network for `data` (its image shape and class names).

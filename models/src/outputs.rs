@@ -74,7 +74,7 @@ impl Held {
             Held::Run(held) => {
                 held.info == run.info && (held.data.is_none() || run.data.is_none() || held.data == run.data)
             }
-            Held::BareLeNet5 => run.info.arch == Arch::LeNet5,
+            Held::BareLeNet5 => run.info.arch.is_lenet5(),
         }
     }
 }
@@ -90,10 +90,7 @@ impl std::fmt::Display for Held {
 
 impl std::fmt::Display for RunIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let network = match &self.info.arch {
-            Arch::LeNet5 => "LeNet-5".to_string(),
-            a => format!("\"{a}\""),
-        };
+        let network = self.info.arch.title();
         let [c, h, w] = self.info.input;
         let classes = self.info.class_names.len();
         write!(f, "{network} on {c}×{h}×{w} images of {classes} classes")?;
@@ -107,8 +104,8 @@ impl std::fmt::Display for RunIdentity {
 /// The weights file a fresh run of `arch` on the data in `data` writes without `--out`
 /// (see the module docs).
 pub fn default_weights(arch: &Arch, data: &Path) -> PathBuf {
-    if *arch == Arch::LeNet5 {
-        return PathBuf::from("lenet5.safetensors");
+    if let Some(preset) = arch.named() {
+        return PathBuf::from(format!("{}.safetensors", preset.name));
     }
     if LENET5_1998.parse::<Arch>().is_ok_and(|a| a == *arch) {
         return PathBuf::from("lenet5-1998.safetensors");
@@ -158,7 +155,8 @@ pub fn check_replaceable(path: &Path, run: &RunIdentity) -> Result<(), OutputErr
 /// Whether a file without metadata is LeNet-5's: its tensors (or, in a state file, its
 /// `model.*` tensors) are exactly LeNet-5's names and shapes.
 fn holds_lenet5(checkpoint: &layers::checkpoint::Checkpoint<f32>) -> bool {
-    let Ok(model) = crate::LeNet5::<f32>::new(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0)) else {
+    let Ok(model) = crate::lenet5::new::<f32, _>(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0))
+    else {
         return false;
     };
     let expected: std::collections::BTreeSet<(String, Vec<usize>)> =
@@ -203,7 +201,7 @@ mod tests {
     #[test]
     fn default_names_follow_the_network() {
         let dir = Path::new("/nonexistent/fashion");
-        assert_eq!(default_weights(&Arch::LeNet5, dir), Path::new("lenet5.safetensors"));
+        assert_eq!(default_weights(&Arch::lenet5(), dir), Path::new("lenet5.safetensors"));
         assert_eq!(default_weights(&LENET5_1998.parse().unwrap(), dir), Path::new("lenet5-1998.safetensors"));
         let a: Arch = "conv(8,3) relu flatten linear(10)".parse().unwrap();
         let b: Arch = "conv(8, 3)  relu flatten linear(10)".parse().unwrap();

@@ -7,7 +7,7 @@
 //! 25·784/1024 ≈ 19 times the pixels of the images it came from.
 
 use crate::arch::plan::numel;
-use crate::arch::{Arch, NetworkPlan, SpecError};
+use crate::arch::{Arch, LENET5, NetworkPlan, Preset, SpecError};
 use crate::notation::sup;
 
 /// One row of the table.
@@ -27,35 +27,11 @@ pub struct ShapeRow {
 
 const F32: usize = std::mem::size_of::<f32>();
 
-fn row(layer: &str, what: String, shape: Vec<usize>, source_bytes: Option<usize>) -> ShapeRow {
-    let bytes = shape.iter().product::<usize>() * F32;
-    ShapeRow { layer: layer.to_string(), what, shape, bytes, source_bytes }
-}
-
-/// The table of a [`Sequential`](layers::Sequential) for a batch of `n` inputs of `input =
-/// [C, H, W]`: each layer's matrices ([`MatrixForm`](layers::MatrixForm))
-/// and output. Layers are named by their index, as in the checkpoint. (A network described
-/// by a spec has its table from shapes alone: [`plan_table`].)
-pub fn sequential_table(net: &layers::Sequential<f32>, input: [usize; 3], n: usize) -> layers::Result<Vec<ShapeRow>> {
-    let mut shape = vec![n, input[0], input[1], input[2]];
-    let mut rows = vec![row("input", "x".into(), shape.clone(), None)];
-    for (name, layer) in net.named_layers() {
-        let out = layer.output_shape(&shape)?;
-        let numel: usize = shape.iter().product();
-        for (what, matrix) in layer.matrix_shapes(&shape) {
-            let copied = (what.contains("im2col") || what == "windows").then_some(numel * F32);
-            rows.push(row(name, what, matrix, copied));
-        }
-        rows.push(row(name, format!("output of {}", layer.describe()), out.clone(), None));
-        shape = out;
-    }
-    Ok(rows)
-}
-
 /// The table of a planned network ([`Arch::plan`]) for a batch of `n`, from shapes alone
 /// (no weight is built): the input, then each layer's matrices and its output, layers
-/// named by their index as in the checkpoint and described as the spec writes them. An
-/// error names the layer whose sizes at this batch overflow a `usize`.
+/// named by their index as in the checkpoint and described as the spec writes them, or, for
+/// a preset, in the derivation's notation (`C1`, `a⁽⁰⁾ = im2col(input)`, …). An error names the layer
+/// whose sizes at this batch overflow a `usize`.
 pub fn plan_table(plan: &NetworkPlan, n: usize) -> Result<Vec<ShapeRow>, SpecError> {
     let input = checked_row("input", "x".into(), batched(&plan.input, n), None)
         .ok_or_else(|| SpecError::whole(format!("a batch of {n} inputs has more bytes than this machine can count")))?;
@@ -79,7 +55,15 @@ pub fn plan_table(plan: &NetworkPlan, n: usize) -> Result<Vec<ShapeRow>, SpecErr
         input_bytes = out.bytes;
         rows.push(out);
     }
-    Ok(rows)
+    match plan.preset {
+        Some(preset) => Ok(derivation_rows(plan, preset, rows)),
+        None => Ok(rows),
+    }
+}
+
+/// LeNet-5's table for a batch of `n` images of 1×32×32 ([`plan_table`] of the preset).
+pub fn table(n: usize) -> Result<Vec<ShapeRow>, SpecError> {
+    plan_table(&Arch::lenet5().plan(LENET5.input, None)?, n)
 }
 
 /// `[n, sample…]`, or `None` when its size overflows.
@@ -96,20 +80,18 @@ fn checked_row(layer: &str, what: String, shape: Option<Vec<usize>>, source_byte
     Some(ShapeRow { layer: layer.to_string(), what, shape, bytes, source_bytes })
 }
 
-/// The names of LeNet-5's layers in the derivation, in the order of
-/// [`LENET5_LAYERS`](crate::arch::LENET5_LAYERS).
-const LENET5_NAMES: [&str; 12] = ["C1", "relu", "S2", "C3", "relu", "S4", "C5", "relu", "flatten", "F6", "relu", "F7"];
-
-/// The table of LeNet-5 for a batch of `n` images of 1×32×32, with the derivation's names
-/// (`a⁽⁰⁾ = im2col(input)`, `W⁽¹⁾`, …), from shapes alone.
-pub fn table(n: usize) -> Result<Vec<ShapeRow>, SpecError> {
-    let plan = Arch::LeNet5.plan([1, 32, 32], None)?;
-    let rows = plan_table(&plan, n)?;
+/// The rows of a preset's table in the derivation's notation: a layer named `c3` is `C3`,
+/// numbered 3, and reads `a⁽²⁾` (`a⁽⁰⁾ = im2col(input)`, `W⁽¹⁾`, `z⁽¹⁾ = a⁽⁰⁾·W⁽¹⁾ + b⁽¹⁾`,
+/// …); the layers it folds in (`c3.relu`, named after it) have no rows, and an output row is
+/// kept for a convolution only (a pool's and a linear layer's outputs are their last
+/// matrices).
+fn derivation_rows(plan: &NetworkPlan, preset: &Preset, rows: Vec<ShapeRow>) -> Vec<ShapeRow> {
     let mut out = vec![rows[0].clone()];
     let mut rows = rows.into_iter().skip(1);
-    for ((_, layer), name) in plan.layers.iter().zip(LENET5_NAMES) {
-        // The derivation numbers layers C1 = 1 … F7 = 7; layer L reads a⁽ᴸ⁻¹⁾.
-        let l = name[1..].parse::<usize>().unwrap_or(0);
+    for (i, (_, layer)) in plan.layers.iter().enumerate() {
+        let name = preset.names.get(i).copied().unwrap_or_default();
+        let own = !name.contains('.');
+        let l = name.get(1..).and_then(|d| d.parse::<usize>().ok()).unwrap_or(0);
         let (prev, this) = (sup(l.saturating_sub(1)), sup(l));
         let label = |what: &str| match what {
             "a = im2col(input)" => format!("a{prev} = im2col(input)"),
@@ -119,22 +101,20 @@ pub fn table(n: usize) -> Result<Vec<ShapeRow>, SpecError> {
             "max of each row" => format!("z{this} = max of each row"),
             other => other.to_string(),
         };
-        // Each layer's rows: its matrices, then its output, shown for a convolution only
-        // (a pool's and a linear layer's outputs are their last matrices).
         for m in &layer.matrices {
             let Some(mut r) = rows.next() else { break };
-            r.layer = name.to_string();
+            r.layer = name.to_uppercase();
             r.what = label(m.what);
-            out.push(r);
+            out.extend(own.then_some(r));
         }
         let Some(mut r) = rows.next() else { break };
-        if layer.im2col_per_image > 0 {
-            r.layer = name.to_string();
+        if own && layer.im2col_per_image > 0 {
+            r.layer = name.to_uppercase();
             r.what = "output, N×C×H×W".into();
             out.push(r);
         }
     }
-    Ok(out)
+    out
 }
 
 /// The table as aligned text.

@@ -14,7 +14,7 @@ use crate::common::lenet5;
 #[test]
 fn gap_and_bias_free_convolutions_parse_and_print_canonically() {
     let arch: Arch = "conv(16,3,p=1,bias=false) conv(8,3,bias=true) conv(8,1,bias=False) gap".parse().unwrap();
-    let Arch::Layers(layers) = &arch else { panic!("a list of layers") };
+    let layers = arch.layers();
     assert_eq!(layers[0], LayerSpec::new(Conv { out: 16, kernel: 3, stride: 1, padding: 1, bias: false }));
     assert_eq!(layers[1], LayerSpec::new(Conv { out: 8, kernel: 3, stride: 1, padding: 0, bias: true }));
     assert_eq!(layers[2], LayerSpec::new(Conv { out: 8, kernel: 1, stride: 1, padding: 0, bias: false }));
@@ -33,7 +33,7 @@ fn a_bias_free_network_has_no_bias_keys_and_gap_pools_any_size() {
         assert_eq!(keys, ["0.weight", "1.weight", "1.bias", "5.weight", "5.bias"], "{input:?}");
         assert_eq!(net.output_shape(&[2, input[0], input[1], input[2]]).unwrap(), vec![2, 10]);
     }
-    let Arch::Layers(layers) = &arch else { panic!("layers") };
+    let layers = arch.layers();
     let conv = layers[0].plan(&[3, 32, 32]).unwrap();
     assert_eq!(conv.parameters, 8 * 3 * 9, "no bias counted");
     assert_eq!(layers[3].plan(&[8, 16, 16]).unwrap().output, vec![8, 1, 1]);

@@ -18,7 +18,7 @@ fn new_tokens_parse_and_print_canonically() {
         "batchnorm dropout( 0.25 ) avgpool(3, s=2, p=1) tanh sigmoid leakyrelu leakyrelu(0.2) avgpool(2,s=2,p=0)"
             .parse()
             .unwrap();
-    let Arch::Layers(layers) = &arch else { panic!("a list of layers") };
+    let layers = arch.layers();
     assert_eq!(
         layers,
         &[
@@ -147,7 +147,7 @@ fn the_lenet5_1998_preset_is_tanh_and_average_subsampling_on_28x28() {
     assert_eq!(arch, LENET5_1998.parse::<Arch>().unwrap());
     assert_eq!(arch.to_string(), LENET5_1998);
     assert_eq!(arch.default_pad(), 0);
-    let Arch::Layers(layers) = &arch else { panic!("a list of layers") };
+    let layers = arch.layers();
     assert_eq!(layers.iter().filter(|l| l.is::<Tanh>()).count(), 4);
     assert_eq!(layers.iter().filter(|l| l.get() == Some(&AvgPool { kernel: 2, stride: 2, padding: 0 })).count(), 2);
     assert!(!layers.iter().any(|l| l.is::<Relu>() || l.is::<MaxPool>()));

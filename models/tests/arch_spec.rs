@@ -17,7 +17,7 @@ fn specs_parse_and_print_canonically() {
     let arch: Arch = "conv(16, 3, p=1)  relu conv(32,3,s=2,p=1) relu maxpool(3,s=2) flatten linear(64) relu linear(10)"
         .parse()
         .unwrap();
-    let Arch::Layers(layers) = &arch else { panic!("a list of layers") };
+    let layers = arch.layers();
     assert_eq!(layers[0], LayerSpec::new(Conv { out: 16, kernel: 3, stride: 1, padding: 1, bias: true }));
     assert_eq!(layers[2], LayerSpec::new(Conv { out: 32, kernel: 3, stride: 2, padding: 1, bias: true }));
     assert_eq!(layers[4], LayerSpec::new(MaxPool { kernel: 3, stride: 2, padding: 0 }));
@@ -30,8 +30,8 @@ fn specs_parse_and_print_canonically() {
     assert_eq!(canonical.parse::<Arch>().unwrap(), arch);
     // Defaults: stride 1 for conv, the kernel for maxpool; spelled out or not, the same.
     assert_eq!("maxpool(2,s=2,p=0) conv(4,5,s=1)".parse::<Arch>().unwrap().to_string(), "maxpool(2) conv(4,5)");
-    assert_eq!("lenet5".parse::<Arch>().unwrap(), Arch::LeNet5);
-    assert_eq!(Arch::LeNet5.default_pad(), 2);
+    assert_eq!("lenet5".parse::<Arch>().unwrap(), Arch::lenet5());
+    assert_eq!(Arch::lenet5().default_pad(), 2);
     assert_eq!("relu".parse::<Arch>().unwrap().default_pad(), 0);
 }
 

@@ -114,7 +114,7 @@ fn config(threads: usize, augment: Augment) -> TrainConfig {
 }
 
 fn trainer(config: TrainConfig) -> Trainer<LeNet5<f32>> {
-    let model = LeNet5::new(&mut config.weight_rng()).unwrap();
+    let model = models::lenet5::new(&mut config.weight_rng()).unwrap();
     Trainer::new(model, config, Preprocess::mnist()).unwrap()
 }
 

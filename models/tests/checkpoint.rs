@@ -33,9 +33,9 @@ fn random_weights_round_trip_bit_for_bit() {
     // No data needed: random weights, random inputs.
     let dir = Scratch::new("ckpt-random");
     let path = dir.join("random.safetensors");
-    let model = LeNet5::<f32>::new(&mut StdRng::seed_from_u64(10)).unwrap();
+    let model = models::lenet5::new::<f32, _>(&mut StdRng::seed_from_u64(10)).unwrap();
     save_module(&model, &path).unwrap();
-    let mut fresh = LeNet5::<f32>::new(&mut StdRng::seed_from_u64(11)).unwrap();
+    let mut fresh = models::lenet5::new::<f32, _>(&mut StdRng::seed_from_u64(11)).unwrap();
     let x = Tensor::<f32>::rand_uniform(&[8, 1, 32, 32], -0.5, 2.8, &mut StdRng::seed_from_u64(12)).unwrap();
     let run = |m: &LeNet5<f32>| {
         let tape = Tape::no_grad();
@@ -56,7 +56,7 @@ fn a_trained_model_round_trips_bit_for_bit() {
     let path = scratch.join("trained.safetensors");
     save_module(&trained, &path).unwrap();
 
-    let mut fresh = LeNet5::<f32>::new(&mut StdRng::seed_from_u64(1234)).unwrap();
+    let mut fresh = models::lenet5::new::<f32, _>(&mut StdRng::seed_from_u64(1234)).unwrap();
     let images: Vec<usize> = (0..500).collect();
     let before = common::logits(&fresh, &data.test, &images);
     let want = common::logits(&trained, &data.test, &images);

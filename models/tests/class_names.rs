@@ -41,7 +41,7 @@ fn classes_txt_names_the_classes_and_survives_the_metadata() {
     assert_eq!(load(dir.path()).unwrap().train.classes(), 4);
 
     // Through the metadata of a weights file, a `/` inside a name included.
-    let info = NetworkInfo::for_data(Arch::LeNet5, &named.train);
+    let info = NetworkInfo::for_data(Arch::lenet5(), &named.train);
     let metadata: BTreeMap<String, String> = info.metadata().into_iter().collect();
     let back = NetworkInfo::from_metadata(&metadata, Path::new("w.safetensors")).unwrap().unwrap();
     assert_eq!(back.class_names, names);

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use layers::Module;
 use layers::checkpoint::{save_module, write_tensors};
-use models::LeNet5;
 use models::mnist::FILES;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -46,7 +45,7 @@ fn assert_run_error(args: &[&str], mentions: &str) {
 
 /// A checkpoint of an untrained LeNet-5.
 fn checkpoint(dir: &Scratch) -> PathBuf {
-    let model = LeNet5::<f32>::new(&mut StdRng::seed_from_u64(1)).unwrap();
+    let model = models::lenet5::new::<f32, _>(&mut StdRng::seed_from_u64(1)).unwrap();
     let path = dir.join("model.safetensors");
     save_module(&model, &path).unwrap();
     path
@@ -158,7 +157,7 @@ fn a_corrupt_checkpoint_fails_with_exit_1() {
     let empty = dir.join("empty.safetensors");
     std::fs::write(&empty, b"").unwrap();
     // Valid safetensors, but c1.weight has the wrong shape; and one with a tensor missing.
-    let model = LeNet5::<f32>::new(&mut StdRng::seed_from_u64(2)).unwrap();
+    let model = models::lenet5::new::<f32, _>(&mut StdRng::seed_from_u64(2)).unwrap();
     let wrong = Tensor::<f32>::zeros(&[6, 1, 3, 3]).unwrap();
     let mut named: Vec<(String, &Tensor<f32>)> =
         model.named_parameters().into_iter().map(|(n, p)| (n, &p.value)).collect();

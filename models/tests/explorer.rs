@@ -13,12 +13,26 @@ use autograd::Tape;
 use layers::Module;
 use models::LeNet5;
 use models::data::Preprocess;
-use models::explorer::{Image, Pass, pass, step};
+use models::explorer::{ExplorerError, Image, Net, Pass, StepResult, pass};
+use models::network::NetworkInfo;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tensor::Tensor;
 
 use explorer_support::{GRAD_IDS, digit, find, fused, max_abs_diff, mnist_input, model, noisy_digit, softmax};
+
+/// `steps` SGD steps of the explorer on LeNet-5 `m` (copied into the explorer's network).
+fn step(
+    m: &LeNet5<f32>,
+    preprocess: &Preprocess,
+    image: &Image,
+    label: usize,
+    lr: f32,
+    steps: usize,
+) -> Result<StepResult, ExplorerError> {
+    let net = Net::from_module(&NetworkInfo::lenet5_mnist(), preprocess, m)?;
+    models::explorer::step(&net, &image.preprocess(preprocess)?, label, lr, steps)
+}
 
 #[test]
 fn forward_matrices_match_independent_computations() {
@@ -29,8 +43,10 @@ fn forward_matrices_match_independent_computations() {
     assert_eq!(find(&p.forward, "x").data, x, "the input is preprocessed as training does");
 
     // z⁽¹⁾ by a naive convolution loop.
-    let w = m.c1.weight.value.to_contiguous().to_vec();
-    let b = m.c1.bias.as_ref().unwrap().value.to_vec();
+    let params = m.named_parameters();
+    let w = params[0].1.value.to_contiguous().to_vec();
+    let b = params[1].1.value.to_vec();
+    assert_eq!((params[0].0.as_str(), params[1].0.as_str()), ("c1.weight", "c1.bias"));
     let z1 = find(&p.forward, "z1");
     assert_eq!(z1.shape, [784, 6]);
     let mut worst = 0.0f32;
@@ -126,7 +142,7 @@ fn backward_matrices_match_the_fused_tape_and_finite_differences() {
 
     // Central differences in f64 on the largest-gradient element of each parameter and on
     // one input pixel (through ∇x = col2im(∇a⁽⁰⁾)).
-    let mut m64 = LeNet5::<f64>::new(&mut StdRng::seed_from_u64(0)).unwrap();
+    let mut m64 = models::lenet5::new::<f64, _>(&mut StdRng::seed_from_u64(0)).unwrap();
     layers::copy_state(&mut m64, &m).unwrap();
     let x64: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
     let loss = |m: &LeNet5<f64>, x: &[f64]| -> f64 {

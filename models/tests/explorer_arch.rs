@@ -14,7 +14,7 @@ use crate::explorer_support;
 
 use autograd::Tape;
 use layers::Module;
-use models::explorer::{ExplorerError, Image, Matrix, Net, layers_pass, step_net};
+use models::explorer::{ExplorerError, Image, Matrix, Net, layers_pass, step};
 use tensor::Tensor;
 
 use explorer_support::arch::{CLASSES, INPUT, arch_net, input, library_outputs, specs};
@@ -208,13 +208,13 @@ fn gradients_match_the_tape_through_the_library_forward() {
 #[test]
 fn a_step_moves_the_label_up_and_leaves_the_network_alone() {
     let (specs, x) = (specs(), input());
-    let net = Net::Layers { specs: specs.clone(), model: arch_net(4), input: INPUT };
-    let Net::Layers { model, .. } = &net else { unreachable!() };
+    let net = Net { arch: models::arch::Arch::from(specs.clone()), model: arch_net(4), input: INPUT };
+    let model = &net.model;
     let before_params: Vec<Vec<f32>> = model.named_parameters().iter().map(|(_, p)| p.value.to_vec()).collect();
     let label = 1;
     let lr = 0.05;
     let p = layers_pass(&specs, model, x.clone(), Some(label)).unwrap();
-    let s = step_net(&net, &x, label, lr, 1).unwrap();
+    let s = step(&net, &x, label, lr, 1).unwrap();
     assert!(s.after[label] > s.before[label], "P[label] {} → {}", s.before[label], s.after[label]);
     assert!(s.loss_after < s.loss_before);
     close("P before", &s.before, &p.probabilities, 1e-6);
@@ -238,8 +238,8 @@ fn bad_labels_and_images_are_input_errors() {
     assert!(matches!(short.input(&explorer_support::arch::preprocess(), INPUT), Err(ExplorerError::Input(_))));
     let nan = Image(vec![f32::NAN; 432]);
     assert!(matches!(nan.input(&explorer_support::arch::preprocess(), INPUT), Err(ExplorerError::Input(_))));
-    let model = Net::Layers { specs: specs.clone(), model: arch_net(5), input: INPUT };
-    assert!(matches!(step_net(&model, &input(), CLASSES, 0.1, 1), Err(ExplorerError::Input(_))));
+    let model = Net { arch: models::arch::Arch::from(specs.clone()), model: arch_net(5), input: INPUT };
+    assert!(matches!(step(&model, &input(), CLASSES, 0.1, 1), Err(ExplorerError::Input(_))));
 }
 
 /// LeNet-5 written as layers, with LeNet-5's weights: every matrix of the generic pass equals
@@ -248,7 +248,7 @@ fn bad_labels_and_images_are_input_errors() {
 fn lenet5_as_layers_gives_the_dedicated_pass_matrices() {
     let spec =
         "conv(6,5) relu maxpool(2) conv(16,5) relu maxpool(2) conv(120,5) relu flatten linear(84) relu linear(10)";
-    let models::arch::Arch::Layers(specs) = spec.parse().unwrap() else { panic!("a spec of layers") };
+    let specs = spec.parse::<models::arch::Arch>().unwrap().layers().to_vec();
     let lenet = explorer_support::model(11);
     let mut net = models::arch::build_layers::<f32, _>(
         &specs,
@@ -347,7 +347,7 @@ fn other_specs_match_the_library_forward() {
         "maxpool(2,p=1) conv(4,3,s=2,p=2) tanh avgpool(2,s=1) flatten dropout(0.9) linear(5)",
     ];
     for spec in specs {
-        let models::arch::Arch::Layers(specs) = spec.parse().unwrap() else { panic!("{spec}") };
+        let specs = spec.parse::<models::arch::Arch>().unwrap().layers().to_vec();
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9);
         let mut net = models::arch::build_layers::<f32, _>(&specs, INPUT, Some(CLASSES), &mut rng).unwrap();
         net.set_training(false);

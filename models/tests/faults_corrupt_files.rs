@@ -470,7 +470,8 @@ fn hand_made_checkpoint_faults_get_their_named_errors() {
     assert!(matches!(parse_checkpoint::<f32>(&f64_file, &path), Err(CheckpointError::Dtype { .. })));
     // A state file's checks on a weights file: not a state.
     let weights = parse_checkpoint::<f32>(weights_file_cached(), &path).unwrap();
-    let model = models::LeNet5::<f32>::new(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0)).unwrap();
+    let model =
+        models::lenet5::new::<f32, _>(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0)).unwrap();
     assert!(matches!(resume_from(weights, model, &path), Err(ResumeError::NotState { .. })));
     let _ = checkpoint::Checkpoint::<f32>::default();
     println!("hand-made checkpoint faults: {tried}");

@@ -13,7 +13,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use layers::checkpoint::{read_checkpoint, save_module};
-use models::LeNet5;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -186,7 +185,7 @@ fn another_network_s_file_is_refused_unless_overwrite() {
     std::fs::remove_file(&state).unwrap();
 
     // Tensors without metadata: LeNet-5's may be replaced by LeNet-5, others not.
-    let lenet = LeNet5::<f32>::new(&mut StdRng::seed_from_u64(0)).unwrap();
+    let lenet = models::lenet5::new::<f32, _>(&mut StdRng::seed_from_u64(0)).unwrap();
     save_module(&lenet, &out).unwrap();
     train(SPEC, &[]).assert_one_line_error(
         "LeNet-5 without metadata",

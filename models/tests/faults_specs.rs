@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use layers::Module;
 use models::arch::Arch;
-use models::shapes::{ShapeRow, plan_table, sequential_table};
+use models::shapes::{ShapeRow, plan_table};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -279,7 +279,7 @@ proptest! {
                     models::memory::Workload::Inference { batch: 1, threads: 1 },
                 );
                 if estimate.total() < 32 << 20 && batch <= 256 {
-                    let Arch::Layers(layers) = &arch else { unreachable!("a spec of layers") };
+                    let layers = arch.layers();
                     let net = models::arch::build_layers::<f32, _>(layers, input, None, &mut StdRng::seed_from_u64(1))
                         .map_err(|e| TestCaseError::fail(format!("{text}: planned but {e}")))?;
                     prop_assert_eq!(net.num_parameters(), plan.parameters());
@@ -289,4 +289,27 @@ proptest! {
             }
         }
     }
+}
+
+/// The table of a built [`Sequential`](layers::Sequential) for a batch of `n` inputs of
+/// `input = [C, H, W]`, from each module's own matrices ([`MatrixForm`](layers::MatrixForm))
+/// and output shape: the reference the planned table is checked against.
+fn sequential_table(net: &layers::Sequential<f32>, input: [usize; 3], n: usize) -> layers::Result<Vec<ShapeRow>> {
+    let row = |layer: &str, what: String, shape: Vec<usize>, source_bytes: Option<usize>| {
+        let bytes = shape.iter().product::<usize>() * 4;
+        ShapeRow { layer: layer.to_string(), what, shape, bytes, source_bytes }
+    };
+    let mut shape = vec![n, input[0], input[1], input[2]];
+    let mut rows = vec![row("input", "x".into(), shape.clone(), None)];
+    for (name, layer) in net.named_layers() {
+        let out = layer.output_shape(&shape)?;
+        let numel: usize = shape.iter().product();
+        for (what, matrix) in layer.matrix_shapes(&shape) {
+            let copied = (what.contains("im2col") || what == "windows").then_some(numel * 4);
+            rows.push(row(name, what, matrix, copied));
+        }
+        rows.push(row(name, format!("output of {}", layer.describe()), out.clone(), None));
+        shape = out;
+    }
+    Ok(rows)
 }

@@ -88,7 +88,7 @@ fn kinds() -> Kinds {
 }
 
 fn net(arch: &Arch) -> Sequential<f32> {
-    let Arch::Layers(specs) = arch else { panic!("layers") };
+    let specs = arch.layers();
     let mut net = build_layers::<f32, _>(specs, INPUT, Some(3), &mut StdRng::seed_from_u64(1)).unwrap();
     net.set_training(false);
     net
@@ -102,7 +102,7 @@ fn image() -> Tensor<f32> {
 fn the_parser_reads_it_and_only_where_it_is_registered() {
     let arch = kinds().parse(SPEC).unwrap();
     assert_eq!(arch.to_string(), SPEC);
-    let Arch::Layers(specs) = &arch else { panic!("layers") };
+    let specs = arch.layers();
     assert_eq!(specs[1].get::<Scale>(), Some(&Scale { factor: 0.5 }));
     assert_eq!(specs[1].name(), "scale");
 
@@ -148,7 +148,7 @@ fn the_page_shows_its_card_and_matrices() {
     use models::explorer::{layer_cards, layers_pass};
 
     let arch = kinds().parse(SPEC).unwrap();
-    let Arch::Layers(specs) = &arch else { panic!("layers") };
+    let specs = arch.layers();
     assert_eq!(layer_cards(specs)[1].what, "every value times 0.5");
     assert_eq!(layer_cards(specs)[1].title, "layer 1 scale(0.5)");
 

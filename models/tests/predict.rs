@@ -118,7 +118,8 @@ fn the_library_reads_the_pngs_back_exactly() {
     let Some(dir) = common::mnist_dir("the_library_reads_the_pngs_back_exactly") else { return };
     let data = common::mnist(&dir);
     let scratch = Scratch::new("predict-lib");
-    let model = LeNet5::<f32>::new(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0)).unwrap();
+    let model =
+        models::lenet5::new::<f32, _>(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0)).unwrap();
     for i in [0, 1, 2, 77, 9999] {
         let pixels = data.test.image(i);
         let (plain, inverted) = (scratch.join("plain.png"), scratch.join("inverted.png"));

@@ -12,8 +12,9 @@
 //! The network is a [`Sequential`] whose parameters are named by position (`0.weight`,
 //! `0.bias`, `2.weight`, …), so PyTorch's `nn.Sequential` of the same layers loads its
 //! checkpoint with `strict=True` (batch norm's buffers `running_mean`, `running_var` and
-//! `num_batches_tracked` included). The preset `lenet5` is [`LeNet5`], whose parameters keep
-//! their names `c1.*` … `f7.*`. The preset `lenet5-1998` is LeCun's 1998 network written as
+//! `num_batches_tracked` included). A [`Preset`] is a spec with names of its own: the preset
+//! `lenet5` ([`LENET5`]) is the same machinery with the derivation's names, so its
+//! parameters are `c1.*` … `f7.*`. The preset `lenet5-1998` is LeCun's 1998 network written as
 //! layers ([`LENET5_1998`]): tanh squashing and average subsampling, the first convolution
 //! padded by 2 so that MNIST's 28×28 images need no other padding.
 //!
@@ -27,22 +28,71 @@ use layers::{Module, Sequential};
 use rand::Rng;
 use tensor::Element;
 
-use crate::lenet5::{self, LeNet5};
-
 /// LeCun's 1998 LeNet-5 as a spec (the preset `lenet5-1998`): tanh squashing and average
 /// subsampling, on 1×28×28 inputs (the first convolution's padding stands for the 32×32
 /// frame of the paper).
 pub const LENET5_1998: &str =
     "conv(6,5,p=2) tanh avgpool(2) conv(16,5) tanh avgpool(2) conv(120,5) tanh flatten linear(84) tanh linear(10)";
 
-/// A network: the LeNet-5 preset or a list of layers.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Arch {
-    /// [`LeNet5`] (parameters `c1.*` … `f7.*`; input 1×32×32).
-    #[default]
-    LeNet5,
-    /// A [`Sequential`] of these layers (parameters `0.weight`, …).
-    Layers(Vec<LayerSpec>),
+/// LeNet-5 as layers (ReLU, max-pooling, on 1×32×32): the spec of the preset [`LENET5`].
+pub const LENET5_LAYERS: &str =
+    "conv(6,5) relu maxpool(2) conv(16,5) relu maxpool(2) conv(120,5) relu flatten linear(84) relu linear(10)";
+
+/// A named network: a spec whose layers carry names of their own (the derivation's `c1`,
+/// `s2`, … `f7` for LeNet-5), so that its parameters are `c1.weight`, … instead of
+/// `0.weight`, and the explorer and the shapes table write the derivation's notation.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Preset {
+    /// The token that stands for it in a spec: `lenet5`.
+    pub name: &'static str,
+    /// How people write it: `LeNet-5`.
+    pub title: &'static str,
+    /// Its layers in a line, in the derivation's names.
+    pub summary: &'static str,
+    /// Its layers.
+    pub spec: &'static str,
+    /// The name of each layer of [`Preset::spec`], as a [`Sequential`] names it: a letter and
+    /// the derivation's number for a layer of its own (`c1`: C1, layer 1 of the derivation), the
+    /// stage's name and the layer's kind for an activation or a flatten (`c1.relu`).
+    pub names: &'static [&'static str],
+    /// The one input shape it takes, `[C, H, W]` after preprocessing.
+    pub input: [usize; 3],
+    /// The padding that makes MNIST's images that input.
+    pub pad: usize,
+}
+
+/// LeNet-5 as the derivation computes it, the preset `lenet5`: parameters `c1.*` … `f7.*`
+/// in PyTorch's layouts (the `state_dict` of an `nn.Module` with attributes `c1, c3, c5`,
+/// `nn.Conv2d`, and `f6, f7`, `nn.Linear`), on 1×32×32 images (MNIST's padded by 2).
+pub const LENET5: Preset = Preset {
+    name: "lenet5",
+    title: "LeNet-5",
+    summary: "LeNet5(C1 6@5×5, S2, C3 16@5×5, S4, C5 120@5×5, F6 84, F7 10)",
+    spec: LENET5_LAYERS,
+    names: &["c1", "c1.relu", "s2", "c3", "c3.relu", "s4", "c5", "c5.relu", "c5.flatten", "f6", "f6.relu", "f7"],
+    input: [1, 32, 32],
+    pad: 2,
+};
+
+/// A network: a list of layers, named by their positions (`0.weight`, …) or, for a
+/// [`Preset`], by its names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arch {
+    layers: Vec<LayerSpec>,
+    preset: Option<&'static Preset>,
+}
+
+impl Default for Arch {
+    /// LeNet-5.
+    fn default() -> Self {
+        Arch::preset(&LENET5)
+    }
+}
+
+impl From<Vec<LayerSpec>> for Arch {
+    fn from(layers: Vec<LayerSpec>) -> Self {
+        Arch { layers, preset: None }
+    }
 }
 
 /// Why a spec does not parse or does not fit its input.
@@ -87,62 +137,77 @@ pub use plan::{LayerPlan, NetworkPlan, plan_layers};
 
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Arch::LeNet5 => f.write_str("lenet5"),
-            Arch::Layers(layers) => {
-                let text: Vec<String> = layers.iter().map(LayerSpec::to_string).collect();
-                f.write_str(&text.join(" "))
-            }
+        if let Some(preset) = self.preset {
+            return f.write_str(preset.name);
         }
+        let text: Vec<String> = self.layers.iter().map(LayerSpec::to_string).collect();
+        f.write_str(&text.join(" "))
     }
 }
 
 impl Arch {
-    /// The padding that makes the data fit by default: 2 for LeNet-5 (MNIST's 28×28 to its
-    /// 32×32), else 0.
-    pub fn default_pad(&self) -> usize {
-        match self {
-            Arch::LeNet5 => 2,
-            Arch::Layers(_) => 0,
+    /// LeNet-5, the preset [`LENET5`].
+    pub fn lenet5() -> Self {
+        Arch::preset(&LENET5)
+    }
+
+    /// The network `preset` names.
+    pub fn preset(preset: &'static Preset) -> Self {
+        match Kinds::builtin().parse(preset.spec) {
+            Ok(arch) => Arch { layers: arch.layers, preset: Some(preset) },
+            Err(e) => unreachable!("the preset {}'s spec is valid: {e}", preset.name),
         }
     }
 
-    /// The network's layers as a spec: [`LENET5_LAYERS`] for the preset (its sizes are
-    /// those of [`LeNet5`], whose parameters keep the derivation's names).
-    pub fn layers(&self) -> Vec<LayerSpec> {
-        match self {
-            Arch::LeNet5 => match LENET5_LAYERS.parse() {
-                Ok(Arch::Layers(layers)) => layers,
-                _ => unreachable!("LENET5_LAYERS is a valid spec of layers"),
-            },
-            Arch::Layers(layers) => layers.clone(),
-        }
+    /// The preset this network is, if any.
+    pub fn named(&self) -> Option<&'static Preset> {
+        self.preset
+    }
+
+    /// Whether it is LeNet-5 (the preset [`LENET5`]).
+    pub fn is_lenet5(&self) -> bool {
+        self.preset == Some(&LENET5)
+    }
+
+    /// The network in a message: the preset's title (`LeNet-5`), or the spec in quotes.
+    pub fn title(&self) -> String {
+        self.preset.map_or_else(|| format!("\"{self}\""), |p| p.title.to_string())
+    }
+
+    /// The padding that makes the data fit by default: the preset's (2 for LeNet-5:
+    /// MNIST's 28×28 to its 32×32), else 0.
+    pub fn default_pad(&self) -> usize {
+        self.preset.map_or(0, |p| p.pad)
+    }
+
+    /// The input shape `[C, H, W]` assumed when none is given: the preset's, else MNIST's
+    /// 1×28×28.
+    pub fn default_input(&self) -> [usize; 3] {
+        self.preset.map_or([1, 28, 28], |p| p.input)
+    }
+
+    /// The network's layers.
+    pub fn layers(&self) -> &[LayerSpec] {
+        &self.layers
+    }
+
+    /// The name of layer `i` in the built network: the preset's, else its position.
+    pub fn layer_name(&self, i: usize) -> String {
+        self.preset.and_then(|p| p.names.get(i)).map_or_else(|| i.to_string(), |n| n.to_string())
     }
 
     /// The network's sizes for inputs of shape `input = [C, H, W]` and, when given,
     /// `classes` outputs, from shapes alone ([`plan_layers`]): the check [`Arch::build`]
-    /// makes before it allocates anything.
+    /// makes before it allocates anything. A preset takes its own input only.
     pub fn plan(&self, input: [usize; 3], classes: Option<usize>) -> Result<NetworkPlan, SpecError> {
-        let plan = plan_layers(&self.layers(), input, None);
-        // LeNet-5's C5 covers the whole 5×5 map of a 32×32 input: any other size would plan
-        // an F6 that `LeNet5` does not have.
-        if *self == Arch::LeNet5 && input != [1, 32, 32] {
-            let [c, h, w] = input;
+        if let Some(preset) = self.preset.filter(|p| p.input != input) {
+            let ([c, h, w], [pc, ph, pw]) = (input, preset.input);
             return Err(SpecError::whole(format!(
-                "LeNet-5 takes 1×32×32 images (pad 28×28 ones by 2), not {c}×{h}×{w}"
+                "{} takes {pc}×{ph}×{pw} images (pad 28×28 ones by {}), not {c}×{h}×{w}",
+                preset.title, preset.pad
             )));
         }
-        let plan = plan?;
-        if let Some(classes) = classes.filter(|&c| plan.output()[0] < c) {
-            return match self {
-                Arch::LeNet5 => Err(SpecError::whole(format!(
-                    "LeNet-5 gives {} outputs, the data has {classes} classes",
-                    lenet5::CLASSES
-                ))),
-                Arch::Layers(layers) => plan_layers(layers, input, Some(classes)),
-            };
-        }
-        Ok(plan)
+        Ok(NetworkPlan { preset: self.preset, ..plan_layers(&self.layers, input, classes)? })
     }
 
     /// Builds the network for inputs of shape `input = [C, H, W]` and, when given,
@@ -155,38 +220,38 @@ impl Arch {
         classes: Option<usize>,
         rng: &mut R,
     ) -> Result<Box<dyn Module<T>>, SpecError> {
+        Ok(Box::new(self.build_sequential(input, classes, rng)?))
+    }
+
+    /// [`Arch::build`] as the [`Sequential`] it is, its layers named by [`Arch::layer_name`].
+    pub fn build_sequential<T: Element, R: Rng + ?Sized>(
+        &self,
+        input: [usize; 3],
+        classes: Option<usize>,
+        rng: &mut R,
+    ) -> Result<Sequential<T>, SpecError> {
         let plan = self.plan(input, classes)?;
-        match self {
-            Arch::LeNet5 => Ok(Box::new(LeNet5::<T>::new(rng).map_err(|e| SpecError::whole(e.to_string()))?)),
-            Arch::Layers(_) => Ok(Box::new(build_planned(&plan, rng)?)),
+        let mut rng = rng;
+        let mut net = Sequential::<T>::new();
+        let mut shape: &[usize] = &plan.input;
+        for (i, (spec, planned)) in plan.layers.iter().enumerate() {
+            let mut at = BuildContext { index: i, input: shape, rng: &mut rng };
+            let layer = spec.build(&mut at).map_err(|e| SpecError::at(i + 1, spec, e.to_string()))?;
+            net.push_named(&self.layer_name(i), layer);
+            shape = &planned.output;
         }
+        Ok(net)
     }
 }
 
-/// LeNet-5 as layers (the sizes of [`LeNet5`]: ReLU, max-pooling, on 1×32×32).
-pub const LENET5_LAYERS: &str =
-    "conv(6,5) relu maxpool(2) conv(16,5) relu maxpool(2) conv(120,5) relu flatten linear(84) relu linear(10)";
-
-/// The [`Sequential`] of `layers` for inputs `[C, H, W]` and, when given, `classes` outputs:
-/// planned first ([`plan_layers`]), so that a spec that does not fit allocates nothing.
+/// The [`Sequential`] of `layers` (named by their positions) for inputs `[C, H, W]` and,
+/// when given, `classes` outputs: planned first ([`plan_layers`]), so that a spec that does
+/// not fit allocates nothing.
 pub fn build_layers<T: Element, R: Rng + ?Sized>(
     layers: &[LayerSpec],
     input: [usize; 3],
     classes: Option<usize>,
     rng: &mut R,
 ) -> Result<Sequential<T>, SpecError> {
-    build_planned(&plan_layers(layers, input, classes)?, rng)
-}
-
-/// The [`Sequential`] a plan describes, each layer built for its planned input.
-fn build_planned<T: Element, R: Rng + ?Sized>(plan: &NetworkPlan, rng: &mut R) -> Result<Sequential<T>, SpecError> {
-    let mut rng = rng;
-    let mut net = Sequential::<T>::new();
-    let mut shape: &[usize] = &plan.input;
-    for (i, (spec, planned)) in plan.layers.iter().enumerate() {
-        let mut at = BuildContext { index: i, input: shape, rng: &mut rng };
-        net.push_boxed(spec.build(&mut at).map_err(|e| SpecError::at(i + 1, spec, e.to_string()))?);
-        shape = &planned.output;
-    }
-    Ok(net)
+    Arch::from(layers.to_vec()).build_sequential(input, classes, rng)
 }

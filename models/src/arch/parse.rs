@@ -35,7 +35,7 @@ impl Kinds {
             return Err(SpecError::whole("the spec has no layer"));
         }
         if tokens.len() == 1 && tokens[0] == "lenet5" {
-            return Ok(Arch::LeNet5);
+            return Ok(Arch::lenet5());
         }
         if tokens.len() == 1 && tokens[0] == "lenet5-1998" {
             return self.parse(LENET5_1998);
@@ -43,8 +43,9 @@ impl Kinds {
         if let Some(spec) = tokens.first().filter(|_| tokens.len() == 1).and_then(|t| resnet::spec(t)) {
             return self.parse(&spec);
         }
-        let layers = tokens.iter().enumerate().map(|(i, t)| self.parse_layer(i + 1, t)).collect::<Result<_, _>>()?;
-        Ok(Arch::Layers(layers))
+        let layers: Vec<LayerSpec> =
+            tokens.iter().enumerate().map(|(i, t)| self.parse_layer(i + 1, t)).collect::<Result<_, _>>()?;
+        Ok(Arch::from(layers))
     }
 
     /// The layers of `spec` (no preset): a nested spec, such as a residual block's body.

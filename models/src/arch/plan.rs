@@ -9,7 +9,7 @@
 //! Shapes here are one sample's (`[C, H, W]` or `[F]`); a batch of N multiplies them in
 //! [`PlannedMatrix::shape_for`], checked too.
 
-use super::{LayerSpec, SpecError};
+use super::{LayerSpec, Preset, SpecError};
 
 /// What one layer of a spec is, as far as sizes go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,9 @@ pub struct NetworkPlan {
     pub input: [usize; 3],
     /// Each layer and its sizes, in order.
     pub layers: Vec<(LayerSpec, LayerPlan)>,
+    /// The preset the layers are, whose names the shapes table writes (none: layers named
+    /// by their positions).
+    pub preset: Option<&'static Preset>,
 }
 
 impl NetworkPlan {
@@ -138,7 +141,7 @@ pub fn plan_layers(layers: &[LayerSpec], input: [usize; 3], classes: Option<usiz
         shape = plan.output.clone();
         planned.push((spec.clone(), plan));
     }
-    let plan = NetworkPlan { input, layers: planned };
+    let plan = NetworkPlan { input, layers: planned, preset: None };
     if let Some(classes) = classes.filter(|&c| shape.len() != 1 || shape[0] < c) {
         let last = layers.len();
         return Err(SpecError::at(

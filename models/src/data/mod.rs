@@ -21,6 +21,37 @@ pub use augment::{Augment, Draw};
 pub use preprocess::{Preprocess, PreprocessError, parse_list};
 pub use sets::{ImageSet, TensorSet};
 
+/// Why a data folder could not be read, as the format [`load_folder`] found it in.
+#[cfg(feature = "images")]
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    /// An image folder (`DIR/train/<class>/…`) that does not read.
+    #[error(transparent)]
+    ImageFolder(#[from] image_folder::ImageFolderError),
+    /// A CIFAR-10 folder that does not read.
+    #[error(transparent)]
+    Cifar(#[from] crate::cifar::CifarError),
+    /// An IDX folder that does not read.
+    #[error(transparent)]
+    Idx(#[from] crate::mnist::MnistError),
+}
+
+/// Both splits of the data folder `dir`, whichever format it holds: an image folder when it
+/// has a `train` subfolder (its decoded pixels at most `max_bytes`, checked from the
+/// headers), a CIFAR-10 folder when it holds CIFAR-10's files or its name says cifar
+/// ([`crate::cifar::is_cifar_folder`]; its size at most `max_bytes` too), else an IDX folder
+/// with MNIST's four file names.
+#[cfg(feature = "images")]
+pub fn load_folder(dir: &std::path::Path, max_bytes: u64) -> Result<TrainTest<ImageSet>, FolderError> {
+    if image_folder::is_image_folder(dir) {
+        return Ok(image_folder::load_limited(dir, max_bytes)?);
+    }
+    if crate::cifar::is_cifar_folder(dir) {
+        return Ok(crate::cifar::load_limited(dir, max_bytes)?);
+    }
+    Ok(crate::mnist::load(dir)?)
+}
+
 /// The pixels of one image, channel after channel, row-major.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Pixels<'a> {

@@ -16,12 +16,9 @@ pub enum ExplorerError {
     /// The checkpoint could not be loaded into LeNet-5.
     #[error(transparent)]
     Checkpoint(#[from] layers::CheckpointError),
-    /// The MNIST folder could not be read.
+    /// The data folder (IDX or image folder) could not be read.
     #[error(transparent)]
-    Mnist(#[from] crate::mnist::MnistError),
-    /// The image folder could not be read.
-    #[error(transparent)]
-    ImageFolder(#[from] crate::data::image_folder::ImageFolderError),
+    Data(#[from] crate::data::FolderError),
     /// A plot could not be drawn.
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),

@@ -49,7 +49,8 @@ impl Image {
     pub fn preprocess(&self, preprocess: &Preprocess) -> Result<Tensor<f32>, ExplorerError> {
         let x = self.input(preprocess, [1, MNIST_SIDE, MNIST_SIDE])?;
         if x.shape() != [1, 1, INPUT_SIDE, INPUT_SIDE] {
-            return Err(ExplorerError::Input(format!(
+            // The network was planned for this preprocessing when it was loaded: a bug.
+            return Err(ExplorerError::Internal(format!(
                 "the preprocessing makes {:?}, LeNet-5 takes [1, 32, 32]",
                 &x.shape()[1..]
             )));

@@ -77,26 +77,18 @@ pub(super) fn missing(id: &str) -> ExplorerError {
     ExplorerError::Internal(format!("no gradient recorded for {id}"))
 }
 
-/// Layer `i`'s forward pass as its kind shows it.
-pub struct Forward<'a, 't> {
-    r: &'a mut Recorder<'t>,
+/// What [`Forward`] and [`Backward`] share (both dereference to it): the layer's position,
+/// its title and section on the page, and its module.
+pub struct LayerAt<'a> {
     i: usize,
     title: &'a str,
     section: &'static str,
     layer: &'a dyn Module<f32>,
-    output_shape: Vec<usize>,
 }
 
-impl<'a, 't> Forward<'a, 't> {
-    pub(super) fn new(
-        r: &'a mut Recorder<'t>,
-        i: usize,
-        title: &'a str,
-        section: &'static str,
-        layer: &'a dyn Module<f32>,
-        output_shape: Vec<usize>,
-    ) -> Self {
-        Forward { r, i, title, section, layer, output_shape }
+impl<'a> LayerAt<'a> {
+    pub(super) fn new(i: usize, title: &'a str, section: &'static str, layer: &'a dyn Module<f32>) -> Self {
+        LayerAt { i, title, section, layer }
     }
 
     /// The layer's index, from 0.
@@ -109,24 +101,14 @@ impl<'a, 't> Forward<'a, 't> {
         sup(self.i)
     }
 
-    /// The tape the pass records on.
-    pub fn tape(&self) -> &'t Tape<f32> {
-        self.r.tape
-    }
-
-    /// The built module's own forward pass.
-    pub fn layer_forward(&self, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        Ok(self.layer.forward(x)?)
-    }
-
-    /// The layer's output shape for this image, `[1, …]`.
-    pub fn output_shape(&self) -> &[usize] {
-        &self.output_shape
-    }
-
     /// The module's parameter `name` (`weight`, `bias`), if it has one.
     pub fn param(&self, name: &str) -> Option<&'a Param<f32>> {
         self.layer.named_parameters().into_iter().find(|(n, _)| n == name).map(|(_, p)| p)
+    }
+
+    /// Whether the module has the parameter `name`.
+    pub fn has_param(&self, name: &str) -> bool {
+        self.param(name).is_some()
     }
 
     /// The module's parameter `name`, which it must have.
@@ -134,21 +116,61 @@ impl<'a, 't> Forward<'a, 't> {
         self.param(name).ok_or_else(|| missing(&format!("{}.{name}", self.i)))
     }
 
+    /// The page id `{id}{i}` of the layer's matrix `id`.
+    fn id(&self, id: &str) -> String {
+        format!("{id}{}", self.i)
+    }
+}
+
+/// Layer `i`'s forward pass as its kind shows it.
+pub struct Forward<'a, 't> {
+    at: LayerAt<'a>,
+    r: &'a mut Recorder<'t>,
+    output_shape: Vec<usize>,
+}
+
+impl<'a> std::ops::Deref for Forward<'a, '_> {
+    type Target = LayerAt<'a>;
+    fn deref(&self) -> &LayerAt<'a> {
+        &self.at
+    }
+}
+
+impl<'a, 't> Forward<'a, 't> {
+    pub(super) fn new(r: &'a mut Recorder<'t>, at: LayerAt<'a>, output_shape: Vec<usize>) -> Self {
+        Forward { at, r, output_shape }
+    }
+
+    /// The tape the pass records on.
+    pub fn tape(&self) -> &'t Tape<f32> {
+        self.r.tape
+    }
+
+    /// The built module's own forward pass.
+    pub fn layer_forward(&self, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
+        Ok(self.at.layer.forward(x)?)
+    }
+
+    /// The layer's output shape for this image, `[1, …]`.
+    pub fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
     /// The value of the module's buffer `name` (`running_mean`, …).
     pub fn buffer(&self, name: &str) -> Result<Tensor<f32>, ExplorerError> {
-        let buffer = self.layer.named_buffers().into_iter().find(|(n, _)| n == name).map(|(_, b)| b.get());
-        buffer.ok_or_else(|| missing(&format!("{}.{name}", self.i)))
+        let buffer = self.at.layer.named_buffers().into_iter().find(|(n, _)| n == name).map(|(_, b)| b.get());
+        buffer.ok_or_else(|| missing(&format!("{}.{name}", self.at.i)))
     }
 
     /// Shows `t` as matrix `id` of the layer (page id `{id}{i}`), without a gradient.
     pub fn show(&mut self, id: &str, formula: String, t: &Tensor<f32>) {
-        self.r.show(format!("{id}{}", self.i), self.title, formula, self.section, t);
+        self.r.show(self.at.id(id), self.at.title, formula, self.at.section, t);
     }
 
     /// Shows `var` as matrix `id` of the layer and records its gradient for
     /// [`Backward::grad`]; the same values, to compute on with.
     pub fn probe(&mut self, id: &str, formula: String, var: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        self.r.probe(format!("{id}{}", self.i), self.title, formula, self.section, var)
+        self.r.probe(self.at.id(id), self.at.title, formula, self.at.section, var)
     }
 
     /// `z + b` with the parameter `bias` shown as `b⁽ⁱ⁾`, or `z` for a module without one.
@@ -166,64 +188,50 @@ impl<'a, 't> Forward<'a, 't> {
         if let Some(m) = self.r.forward.last_mut() {
             m.argmax = Some(columns.clone());
         }
-        self.r.argmax.insert(self.i, columns);
+        self.r.argmax.insert(self.at.i, columns);
     }
 }
 
 /// Layer `i`'s gradients as its kind shows them, after the backward pass.
 pub struct Backward<'a, 't> {
+    at: LayerAt<'a>,
     r: &'a Recorder<'t>,
     grads: &'a Gradients<f32>,
-    i: usize,
-    title: &'a str,
-    section: &'static str,
-    layer: &'a dyn Module<f32>,
     out: &'a mut Vec<Matrix>,
+}
+
+impl<'a> std::ops::Deref for Backward<'a, '_> {
+    type Target = LayerAt<'a>;
+    fn deref(&self) -> &LayerAt<'a> {
+        &self.at
+    }
 }
 
 impl<'a, 't> Backward<'a, 't> {
     pub(super) fn new(
         r: &'a Recorder<'t>,
         grads: &'a Gradients<f32>,
-        i: usize,
-        title: &'a str,
-        section: &'static str,
-        layer: &'a dyn Module<f32>,
+        at: LayerAt<'a>,
         out: &'a mut Vec<Matrix>,
     ) -> Self {
-        Backward { r, grads, i, title, section, layer, out }
-    }
-
-    /// The layer's index, from 0.
-    pub fn index(&self) -> usize {
-        self.i
-    }
-
-    /// `⁽ⁱ⁾`, the layer's superscript in formulas.
-    pub fn sup(&self) -> String {
-        sup(self.i)
+        Backward { at, r, grads, out }
     }
 
     /// The gradient of the layer's matrix `id` (one it showed with [`Forward::probe`]).
     pub fn grad(&self, id: &str) -> Result<&'a Tensor<f32>, ExplorerError> {
-        self.r.grad(self.grads, &format!("{id}{}", self.i))
-    }
-
-    /// Whether the module has the parameter `name`.
-    pub fn has_param(&self, name: &str) -> bool {
-        self.layer.named_parameters().iter().any(|(n, _)| n == name)
+        self.r.grad(self.grads, &self.at.id(id))
     }
 
     /// The gradient of the module's parameter `name`.
     pub fn param_grad(&self, name: &str) -> Result<Tensor<f32>, ExplorerError> {
-        let id = format!("{}.{name}", self.i);
-        let (_, p) = self.layer.named_parameters().into_iter().find(|(n, _)| n == name).ok_or_else(|| missing(&id))?;
+        let id = format!("{}.{name}", self.at.i);
+        let p = self.param(name).ok_or_else(|| missing(&id))?;
         Ok(self.grads.param(p).ok_or_else(|| missing(&id))?.clone())
     }
 
     /// Shows `t` as the gradient `id` of the layer (page id `{id}{i}`, e.g. `dW3`).
     pub fn push(&mut self, id: &str, formula: String, t: &Tensor<f32>) {
-        let id = format!("{id}{}", self.i);
-        self.out.push(Matrix::new(&id, self.title, &formula, self.section, &panel_shape(t.shape()), t).signed());
+        let (id, shape) = (self.at.id(id), panel_shape(t.shape()));
+        self.out.push(Matrix::new(&id, self.at.title, &formula, self.at.section, &shape, t).signed());
     }
 }

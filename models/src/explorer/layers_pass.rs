@@ -15,7 +15,7 @@ use autograd::{Tape, softmax_rows};
 use layers::{Module, Sequential};
 use tensor::Tensor;
 
-use super::layer_view::{Backward, Forward, Recorder};
+use super::layer_view::{Backward, Forward, LayerAt, Recorder};
 use super::net::layer_title;
 use super::pass::first_max;
 use super::{ExplorerError, Matrix, Pass};
@@ -42,7 +42,8 @@ pub fn layers_pass(
     for (i, spec) in specs.iter().enumerate() {
         let kind = spec.erased();
         let output_shape = layers[i].output_shape(&h.shape())?;
-        let mut l = Forward::new(&mut r, i, &titles[i], kind.sections().0, layers[i], output_shape);
+        let at = LayerAt::new(i, &titles[i], kind.sections().0, layers[i]);
+        let mut l = Forward::new(&mut r, at, output_shape);
         h = kind.show_forward(&mut l, h)?;
     }
     let last = specs.len().checked_sub(1).ok_or_else(|| ExplorerError::Internal("the network has no layers".into()))?;
@@ -67,7 +68,7 @@ pub fn layers_pass(
         let kind = spec.erased();
         let section = kind.sections().1;
         let s = sup(i);
-        let mut l = Backward::new(&r, &grads, i, &titles[i], section, layers[i], &mut back);
+        let mut l = Backward::new(&r, &grads, LayerAt::new(i, &titles[i], section, layers[i]), &mut back);
         if i == last {
             l.push("dy", format!("∇y{s} = P − Y"), r.grad(&grads, &format!("y{i}"))?);
         }

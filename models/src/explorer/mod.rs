@@ -7,8 +7,8 @@
 //!   (`∇z⁽⁷⁾ = P − Y`, `∇W`, `∇b`, `∇a`, the max-pool routing).
 //! - [`layers_pass()`] does the same for any network of layers (`--arch`), each layer in
 //!   its matrix form ([`Net`] holds either kind).
-//! - [`step()`] and [`step_net`] take SGD steps on that image on an in-memory copy of the
-//!   network and report the weight changes and the probabilities before and after.
+//! - [`step()`] takes SGD steps on that image on an in-memory copy of the network and
+//!   reports the weight changes and the probabilities before and after.
 //! - [`serve()`] runs the local web server: the page (HTML, JS and CSS compiled into the
 //!   binary, no CDN) and its JSON routes, listed in [`server`].
 
@@ -30,10 +30,10 @@ pub use error::ExplorerError;
 pub use http::release_free_memory;
 pub use input::{INPUT_SIDE, Image};
 pub use layer_text::{LayerCard, layer_cards};
-pub use layer_view::{Backward, Forward, sections};
+pub use layer_view::{Backward, Forward, LayerAt, sections};
 pub use layers_pass::layers_pass;
 pub use matrix::Matrix;
 pub use net::Net;
 pub use pass::{Pass, pass};
 pub use server::{ServeOptions, Server, serve};
-pub use step::{StepResult, step, step_net};
+pub use step::{StepResult, step};

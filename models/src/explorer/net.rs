@@ -1,5 +1,5 @@
-//! The network the explorer shows: LeNet-5 (its own pass, with the derivation's names) or
-//! any network of layers written with `--arch` (the generic pass, one card per layer).
+//! The network the explorer shows: any network of layers, LeNet-5 included (the preset's
+//! names give its parameters `c1.weight`, … and the page the derivation's notation).
 
 use std::path::Path;
 
@@ -8,27 +8,33 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::ExplorerError;
-use crate::arch::{Arch, LayerSpec, build_layers};
+use crate::arch::{Arch, LayerSpec};
 use crate::data::Preprocess;
-use crate::lenet5::LeNet5;
 use crate::network::NetworkInfo;
 
 /// A network in evaluation mode, with what the explorer needs to take it apart.
-pub enum Net {
-    /// LeNet-5: the derivation's own chain of matrices ([`super::pass()`]).
-    LeNet5(Box<LeNet5<f32>>),
-    /// A [`Sequential`] built from a spec ([`super::layers_pass()`]).
-    Layers {
-        /// The spec, one entry per layer (kinds, kernels, strides, paddings).
-        specs: Vec<LayerSpec>,
-        /// The layers with their weights (parameters `0.weight`, …).
-        model: Sequential<f32>,
-        /// One input's shape `[C, H, W]` after preprocessing.
-        input: [usize; 3],
-    },
+pub struct Net {
+    /// Its layers (kinds, kernels, strides, paddings) and their names.
+    pub arch: Arch,
+    /// The layers with their weights.
+    pub model: Sequential<f32>,
+    /// One input's shape `[C, H, W]` after preprocessing.
+    pub input: [usize; 3],
 }
 
 impl Net {
+    /// The network `info` describes for images preprocessed by `preprocess`, with weights
+    /// drawn from `seed`, in evaluation mode.
+    pub fn new(info: &NetworkInfo, preprocess: &Preprocess, seed: u64) -> Result<Self, ExplorerError> {
+        let input = preprocess.output_shape(info.input).map_err(|e| ExplorerError::Input(e.to_string()))?;
+        let mut model = info
+            .arch
+            .build_sequential(input, Some(info.class_names.len()), &mut StdRng::seed_from_u64(seed))
+            .map_err(|e| ExplorerError::Input(e.to_string()))?;
+        model.set_training(false);
+        Ok(Net { arch: info.arch.clone(), model, input })
+    }
+
     /// The network `info` describes for images preprocessed by `preprocess`, with the
     /// parameters and buffers of `weights` (matched by name), in evaluation mode.
     pub fn from_module(
@@ -36,18 +42,8 @@ impl Net {
         preprocess: &Preprocess,
         weights: &dyn Module<f32>,
     ) -> Result<Self, ExplorerError> {
-        let mut rng = StdRng::seed_from_u64(0);
-        let mut net = match &info.arch {
-            Arch::LeNet5 => Net::LeNet5(Box::new(LeNet5::new(&mut rng)?)),
-            Arch::Layers(specs) => {
-                let input = preprocess.output_shape(info.input).map_err(|e| ExplorerError::Input(e.to_string()))?;
-                let model = build_layers(specs, input, Some(info.class_names.len()), &mut rng)
-                    .map_err(|e| ExplorerError::Input(e.to_string()))?;
-                Net::Layers { specs: specs.clone(), model, input }
-            }
-        };
-        copy_state(net.module_mut(), weights)?;
-        net.module_mut().set_training(false);
+        let mut net = Net::new(info, preprocess, 0)?;
+        copy_state(&mut net.model, weights)?;
         Ok(net)
     }
 
@@ -59,59 +55,43 @@ impl Net {
         Ok((net, loaded.info, loaded.preprocess))
     }
 
-    /// The network as a module.
-    pub fn module(&self) -> &dyn Module<f32> {
-        match self {
-            Net::LeNet5(m) => m,
-            Net::Layers { model, .. } => model,
-        }
-    }
-
-    pub(super) fn module_mut(&mut self) -> &mut dyn Module<f32> {
-        match self {
-            Net::LeNet5(m) => m,
-            Net::Layers { model, .. } => model,
-        }
-    }
-
     /// A copy with the same parameters and buffers (for SGD steps that leave this one alone).
     pub fn copy(&self) -> Result<Self, ExplorerError> {
-        let mut rng = StdRng::seed_from_u64(0);
-        let mut copy = match self {
-            Net::LeNet5(_) => Net::LeNet5(Box::new(LeNet5::new(&mut rng)?)),
-            Net::Layers { specs, input, .. } => Net::Layers {
-                specs: specs.clone(),
-                model: build_layers(specs, *input, None, &mut rng)
-                    .map_err(|e| ExplorerError::Internal(e.to_string()))?,
-                input: *input,
-            },
-        };
-        copy_state(copy.module_mut(), self.module())?;
-        copy.module_mut().set_training(false);
-        Ok(copy)
+        let mut model = self
+            .arch
+            .build_sequential(self.input, None, &mut StdRng::seed_from_u64(0))
+            .map_err(|e| ExplorerError::Internal(e.to_string()))?;
+        copy_state(&mut model, &self.model)?;
+        model.set_training(false);
+        Ok(Net { arch: self.arch.clone(), model, input: self.input })
+    }
+
+    /// The layer a parameter (`3.weight`, `c1.bias`) belongs to, for the page: its title
+    /// (LeNet-5's `C1` … `F7`, or `layer 3 conv(16,3,p=1)`), its number in formulas (the
+    /// derivation's, or its position) and its position.
+    pub fn layer_of(&self, parameter: &str) -> (String, usize, usize) {
+        let prefix = parameter.split('.').next().unwrap_or(parameter);
+        let specs = self.arch.layers();
+        match self.arch.named() {
+            Some(preset) => {
+                let i = preset.names.iter().position(|n| *n == prefix).unwrap_or(0);
+                (prefix.to_uppercase(), prefix.get(1..).and_then(|d| d.parse().ok()).unwrap_or(0), i)
+            }
+            None => {
+                let i: usize = prefix.parse().unwrap_or(0);
+                (specs.get(i).map_or_else(|| format!("layer {i}"), |s| layer_title(i, s)), i, i)
+            }
+        }
     }
 
     /// The page's id prefix and symbol of `parameter` (`3.weight`) of layer `i`: `W`, `b`,
     /// or what its kind calls it (`γ`, `β` for batch norm).
     pub fn symbol(&self, i: usize, parameter: &str) -> (&'static str, &'static str) {
         let what = parameter.rsplit('.').next().unwrap_or(parameter);
-        match self {
-            Net::Layers { specs, .. } if i < specs.len() => specs[i].erased().symbol(what),
-            _ if what == "bias" => ("b", "b"),
-            _ => ("W", "W"),
-        }
-    }
-
-    /// The layer a parameter belongs to, for the page: LeNet-5's `C1` … `F7` with the
-    /// derivation's number, or `layer 3 conv(16,3,p=1)` with its position.
-    pub fn layer_of(&self, parameter: &str) -> (String, usize) {
-        let prefix = parameter.split('.').next().unwrap_or(parameter);
-        match self {
-            Net::LeNet5(_) => (prefix.to_uppercase(), prefix[1..].parse().unwrap_or(0)),
-            Net::Layers { specs, .. } => {
-                let i: usize = prefix.parse().unwrap_or(0);
-                (specs.get(i).map_or_else(|| format!("layer {i}"), |s| layer_title(i, s)), i)
-            }
+        match self.arch.layers().get(i) {
+            Some(spec) => spec.erased().symbol(what),
+            None if what == "bias" => ("b", "b"),
+            None => ("W", "W"),
         }
     }
 }

@@ -8,10 +8,12 @@
 //! then gives `∇z⁽⁷⁾ = P − Y` (N = 1), every `∇a`, `∇z` and, from the parameters, `∇W` and
 //! `∇b = 1ᵀ·∇z` — the framework's own VJPs, nothing recomputed by hand.
 
+use autograd::Param;
 use autograd::{Gradients, Tape, Var, softmax_rows};
-use layers::{Conv2d, Linear};
+use layers::Module;
 use serde::Serialize;
 use tensor::Tensor;
+use tensor::Window2d;
 
 use super::{ExplorerError, Image, Matrix};
 use crate::data::Preprocess;
@@ -76,28 +78,19 @@ fn missing(id: &str) -> ExplorerError {
 type Meta = (&'static str, &'static str, &'static str, &'static str);
 
 /// `W` of a convolution as the derivation's matrix: `reshape(W, [F, C·kh·kw])ᵀ`.
-fn conv_weight<'t>(tape: &'t Tape<f32>, conv: &Conv2d<f32>) -> Result<Var<'t, f32>, ExplorerError> {
-    let w = conv.weight.shape();
-    Ok(tape.param(&conv.weight).reshape(&[w[0], w[1] * w[2] * w[3]])?.t()?)
+fn conv_weight<'t>(tape: &'t Tape<f32>, weight: &Param<f32>) -> Result<Var<'t, f32>, ExplorerError> {
+    let w = weight.shape();
+    Ok(tape.param(weight).reshape(&[w[0], w[1] * w[2] * w[3]])?.t()?)
 }
 
-/// The gradient of a convolution's weight in the same layout.
-fn conv_weight_grad(grads: &Gradients<f32>, conv: &Conv2d<f32>) -> Result<Tensor<f32>, ExplorerError> {
-    let g = grads.param(&conv.weight).ok_or_else(|| missing("conv weight"))?;
-    let s = g.shape();
-    Ok(g.reshape(&[s[0], s[1] * s[2] * s[3]])?.t()?)
-}
-
-fn bias<'t>(tape: &'t Tape<f32>, b: Option<&autograd::Param<f32>>) -> Result<Var<'t, f32>, ExplorerError> {
-    Ok(tape.param(b.ok_or_else(|| ExplorerError::Internal("a LeNet-5 layer has no bias".into()))?))
-}
-
-fn bias_grad(grads: &Gradients<f32>, b: Option<&autograd::Param<f32>>) -> Result<Tensor<f32>, ExplorerError> {
-    b.and_then(|b| grads.param(b)).cloned().ok_or_else(|| missing("bias"))
-}
-
-fn linear_grad(grads: &Gradients<f32>, l: &Linear<f32>) -> Result<Tensor<f32>, ExplorerError> {
-    Ok(grads.param(&l.weight).ok_or_else(|| missing("linear weight"))?.t()?)
+/// The gradient of a parameter, in the derivation's layout (a matrix `[in, out]`).
+fn weight_grad(grads: &Gradients<f32>, weight: &Param<f32>) -> Result<Tensor<f32>, ExplorerError> {
+    let g = grads.param(weight).ok_or_else(|| missing("weight"))?;
+    Ok(match g.shape() {
+        [f, c, kh, kw] => g.reshape(&[*f, c * kh * kw])?.t()?,
+        [_] => g.clone(),
+        _ => g.t()?,
+    })
 }
 
 /// The first-maximum column of each row of a window matrix.
@@ -120,15 +113,17 @@ pub fn pass(
     let x = image.preprocess(preprocess)?;
     let tape = Tape::new();
     let mut r = Recorder { tape: &tape, forward: Vec::new(), probes: Vec::new() };
-    let (conv, pool) = (model.c1.config().window, *model.pool.window());
+    let params = model.named_parameters();
+    let p = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, p)| *p).ok_or_else(|| missing(name));
+    let (conv, pool) = (Window2d::square(5, 1, 0), Window2d::square(2, 2, 0));
     let x = tape.constant(x);
     r.show(("x", "input", "x = normalise(pad(image))", "input"), &[1, 32, 32], x);
 
     // C1.
     let a0 = r.probe(("a0", "C1", "a⁽⁰⁾ = im2col(x)", "c1"), &[784, 25], x.im2col(&conv)?)?;
-    let w1 = conv_weight(&tape, &model.c1)?;
+    let w1 = conv_weight(&tape, p("c1.weight")?)?;
     r.show(("W1", "C1", "W⁽¹⁾ = reshape(c1.weight, [6, 25])ᵀ", "c1"), &[25, 6], w1);
-    let b1 = bias(&tape, model.c1.bias.as_ref())?;
+    let b1 = tape.param(p("c1.bias")?);
     r.show(("b1", "C1", "b⁽¹⁾", "c1"), &[1, 6], b1);
     let z1 = r.probe(("z1", "C1", "z⁽¹⁾ = a⁽⁰⁾·W⁽¹⁾ + b⁽¹⁾", "c1"), &[784, 6], a0.matmul(w1)?.add_bias(b1)?)?;
     let y1 = r.probe(("y1", "C1", "y⁽¹⁾ = relu(z⁽¹⁾)", "c1"), &[784, 6], z1.relu()?)?;
@@ -146,9 +141,9 @@ pub fn pass(
 
     // C3.
     let a2 = r.probe(("a2", "C3", "a⁽²⁾ = im2col(output⁽²⁾)", "c3"), &[100, 150], out2.im2col(&conv)?)?;
-    let w3 = conv_weight(&tape, &model.c3)?;
+    let w3 = conv_weight(&tape, p("c3.weight")?)?;
     r.show(("W3", "C3", "W⁽³⁾ = reshape(c3.weight, [16, 150])ᵀ", "c3"), &[150, 16], w3);
-    let b3 = bias(&tape, model.c3.bias.as_ref())?;
+    let b3 = tape.param(p("c3.bias")?);
     r.show(("b3", "C3", "b⁽³⁾", "c3"), &[1, 16], b3);
     let z3 = r.probe(("z3", "C3", "z⁽³⁾ = a⁽²⁾·W⁽³⁾ + b⁽³⁾", "c3"), &[100, 16], a2.matmul(w3)?.add_bias(b3)?)?;
     let y3 = r.probe(("y3", "C3", "y⁽³⁾ = relu(z⁽³⁾)", "c3"), &[100, 16], z3.relu()?)?;
@@ -166,21 +161,21 @@ pub fn pass(
 
     // C5: the kernel covers the whole map, so a⁽⁴⁾ is one row.
     let a4 = r.probe(("a4", "C5", "a⁽⁴⁾ = im2col(output⁽⁴⁾)", "c5"), &[1, 400], out4.im2col(&conv)?)?;
-    let w5 = conv_weight(&tape, &model.c5)?;
+    let w5 = conv_weight(&tape, p("c5.weight")?)?;
     r.show(("W5", "C5", "W⁽⁵⁾ = reshape(c5.weight, [120, 400])ᵀ", "c5"), &[400, 120], w5);
-    let b5 = bias(&tape, model.c5.bias.as_ref())?;
+    let b5 = tape.param(p("c5.bias")?);
     let z5 = r.probe(("z5", "C5", "z⁽⁵⁾ = a⁽⁴⁾·W⁽⁵⁾ + b⁽⁵⁾", "c5"), &[1, 120], a4.matmul(w5)?.add_bias(b5)?)?;
     let a5 = r.probe(("a5", "C5", "a⁽⁵⁾ = relu(z⁽⁵⁾)", "c5"), &[1, 120], z5.relu()?)?;
 
     // F6, F7.
-    let w6 = tape.param(&model.f6.weight).t()?;
+    let w6 = tape.param(p("f6.weight")?).t()?;
     r.show(("W6", "F6", "W⁽⁶⁾ = f6.weightᵀ", "f6-and-f7"), &[120, 84], w6);
-    let b6 = bias(&tape, model.f6.bias.as_ref())?;
+    let b6 = tape.param(p("f6.bias")?);
     let z6 = r.probe(("z6", "F6", "z⁽⁶⁾ = a⁽⁵⁾·W⁽⁶⁾ + b⁽⁶⁾", "f6-and-f7"), &[1, 84], a5.matmul(w6)?.add_bias(b6)?)?;
     let a6 = r.probe(("a6", "F6", "a⁽⁶⁾ = relu(z⁽⁶⁾)", "f6-and-f7"), &[1, 84], z6.relu()?)?;
-    let w7 = tape.param(&model.f7.weight).t()?;
+    let w7 = tape.param(p("f7.weight")?).t()?;
     r.show(("W7", "F7", "W⁽⁷⁾ = f7.weightᵀ", "f6-and-f7"), &[84, 10], w7);
-    let b7 = bias(&tape, model.f7.bias.as_ref())?;
+    let b7 = tape.param(p("f7.bias")?);
     let z7 = r.probe(("z7", "F7", "z⁽⁷⁾ = a⁽⁶⁾·W⁽⁷⁾ + b⁽⁷⁾", "f6-and-f7"), &[1, 10], a6.matmul(w7)?.add_bias(b7)?)?;
     let probs = softmax_rows(&z7.value())?;
     r.forward.push(Matrix::new("P", "softmax", "P = softmax(z⁽⁷⁾)", "softmax-and-the-loss", &[1, 10], &probs));
@@ -196,32 +191,32 @@ pub fn pass(
     let mut push =
         |m: Meta, shape: &[usize], t: &Tensor<f32>| back.push(Matrix::new(m.0, m.1, m.2, m.3, shape, t).signed());
     push(("dz7", "F7", "∇z⁽⁷⁾ = P − Y", "f7"), &[1, 10], g("z7")?);
-    push(("dW7", "F7", "∇W⁽⁷⁾ = a⁽⁶⁾ᵀ·∇z⁽⁷⁾", "f7"), &[84, 10], &linear_grad(&grads, &model.f7)?);
-    push(("db7", "F7", "∇b⁽⁷⁾ = 1ᵀ·∇z⁽⁷⁾", "f7"), &[1, 10], &bias_grad(&grads, model.f7.bias.as_ref())?);
+    push(("dW7", "F7", "∇W⁽⁷⁾ = a⁽⁶⁾ᵀ·∇z⁽⁷⁾", "f7"), &[84, 10], &weight_grad(&grads, p("f7.weight")?)?);
+    push(("db7", "F7", "∇b⁽⁷⁾ = 1ᵀ·∇z⁽⁷⁾", "f7"), &[1, 10], &weight_grad(&grads, p("f7.bias")?)?);
     push(("da6", "F7", "∇a⁽⁶⁾ = ∇z⁽⁷⁾·W⁽⁷⁾ᵀ", "f7"), &[1, 84], g("a6")?);
     push(("dz6", "F6", "∇z⁽⁶⁾ = ∇a⁽⁶⁾ ⊙ 1(z⁽⁶⁾ > 0)", "f6"), &[1, 84], g("z6")?);
-    push(("dW6", "F6", "∇W⁽⁶⁾ = a⁽⁵⁾ᵀ·∇z⁽⁶⁾", "f6"), &[120, 84], &linear_grad(&grads, &model.f6)?);
-    push(("db6", "F6", "∇b⁽⁶⁾ = 1ᵀ·∇z⁽⁶⁾", "f6"), &[1, 84], &bias_grad(&grads, model.f6.bias.as_ref())?);
+    push(("dW6", "F6", "∇W⁽⁶⁾ = a⁽⁵⁾ᵀ·∇z⁽⁶⁾", "f6"), &[120, 84], &weight_grad(&grads, p("f6.weight")?)?);
+    push(("db6", "F6", "∇b⁽⁶⁾ = 1ᵀ·∇z⁽⁶⁾", "f6"), &[1, 84], &weight_grad(&grads, p("f6.bias")?)?);
     push(("da5", "F6", "∇a⁽⁵⁾ = ∇z⁽⁶⁾·W⁽⁶⁾ᵀ", "f6"), &[1, 120], g("a5")?);
     push(("dz5", "C5", "∇z⁽⁵⁾ = ∇a⁽⁵⁾ ⊙ 1(z⁽⁵⁾ > 0)", "c5-1"), &[1, 120], g("z5")?);
-    push(("dW5", "C5", "∇W⁽⁵⁾ = a⁽⁴⁾ᵀ·∇z⁽⁵⁾", "c5-1"), &[400, 120], &conv_weight_grad(&grads, &model.c5)?);
-    push(("db5", "C5", "∇b⁽⁵⁾ = 1ᵀ·∇z⁽⁵⁾", "c5-1"), &[1, 120], &bias_grad(&grads, model.c5.bias.as_ref())?);
+    push(("dW5", "C5", "∇W⁽⁵⁾ = a⁽⁴⁾ᵀ·∇z⁽⁵⁾", "c5-1"), &[400, 120], &weight_grad(&grads, p("c5.weight")?)?);
+    push(("db5", "C5", "∇b⁽⁵⁾ = 1ᵀ·∇z⁽⁵⁾", "c5-1"), &[1, 120], &weight_grad(&grads, p("c5.bias")?)?);
     push(("da4", "C5", "∇a⁽⁴⁾ = ∇z⁽⁵⁾·W⁽⁵⁾ᵀ", "c5-1"), &[1, 400], g("a4")?);
     push(("dz4", "S4", "∇z⁽⁴⁾ = vec(∇a⁽⁴⁾)", "s4-1"), &[16, 5, 5], g("z4")?);
     push(("da3", "S4", "∇a⁽³⁾ = ∇z⁽⁴⁾ routed to each row's argmax", "s4-1"), &[400, 4], g("a3")?);
     push(("dout3", "S4", "∇output⁽³⁾ = Sᵀ·∇a⁽³⁾ (the routing)", "s4-1"), &[16, 10, 10], g("out3")?);
     push(("dy3", "C3", "∇y⁽³⁾ = rows(∇output⁽³⁾)", "c3-1"), &[100, 16], g("y3")?);
     push(("dz3", "C3", "∇z⁽³⁾ = ∇y⁽³⁾ ⊙ 1(z⁽³⁾ > 0)", "c3-1"), &[100, 16], g("z3")?);
-    push(("dW3", "C3", "∇W⁽³⁾ = a⁽²⁾ᵀ·∇z⁽³⁾", "c3-1"), &[150, 16], &conv_weight_grad(&grads, &model.c3)?);
-    push(("db3", "C3", "∇b⁽³⁾ = 1ᵀ·∇z⁽³⁾", "c3-1"), &[1, 16], &bias_grad(&grads, model.c3.bias.as_ref())?);
+    push(("dW3", "C3", "∇W⁽³⁾ = a⁽²⁾ᵀ·∇z⁽³⁾", "c3-1"), &[150, 16], &weight_grad(&grads, p("c3.weight")?)?);
+    push(("db3", "C3", "∇b⁽³⁾ = 1ᵀ·∇z⁽³⁾", "c3-1"), &[1, 16], &weight_grad(&grads, p("c3.bias")?)?);
     push(("da2", "C3", "∇a⁽²⁾ = ∇z⁽³⁾·W⁽³⁾ᵀ", "c3-1"), &[100, 150], g("a2")?);
     push(("dz2", "S2", "∇z⁽²⁾ = col2im(∇a⁽²⁾)", "s2-1"), &[6, 14, 14], g("z2")?);
     push(("da1", "S2", "∇a⁽¹⁾ = ∇z⁽²⁾ routed to each row's argmax", "s2-1"), &[1176, 4], g("a1")?);
     push(("dout1", "S2", "∇output⁽¹⁾ = Sᵀ·∇a⁽¹⁾ (the routing)", "s2-1"), &[6, 28, 28], g("out1")?);
     push(("dy1", "C1", "∇y⁽¹⁾ = rows(∇output⁽¹⁾)", "c1-1"), &[784, 6], g("y1")?);
     push(("dz1", "C1", "∇z⁽¹⁾ = ∇y⁽¹⁾ ⊙ 1(z⁽¹⁾ > 0)", "c1-1"), &[784, 6], g("z1")?);
-    push(("dW1", "C1", "∇W⁽¹⁾ = a⁽⁰⁾ᵀ·∇z⁽¹⁾", "c1-1"), &[25, 6], &conv_weight_grad(&grads, &model.c1)?);
-    push(("db1", "C1", "∇b⁽¹⁾ = 1ᵀ·∇z⁽¹⁾", "c1-1"), &[1, 6], &bias_grad(&grads, model.c1.bias.as_ref())?);
+    push(("dW1", "C1", "∇W⁽¹⁾ = a⁽⁰⁾ᵀ·∇z⁽¹⁾", "c1-1"), &[25, 6], &weight_grad(&grads, p("c1.weight")?)?);
+    push(("db1", "C1", "∇b⁽¹⁾ = 1ᵀ·∇z⁽¹⁾", "c1-1"), &[1, 6], &weight_grad(&grads, p("c1.bias")?)?);
     push(("da0", "C1", "∇a⁽⁰⁾ = ∇z⁽¹⁾·W⁽¹⁾ᵀ", "c1-1"), &[784, 25], g("a0")?);
     for m in back.iter_mut() {
         if m.id == "da1" {

@@ -12,6 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use layers::Module;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tensor::Tensor;
@@ -21,7 +22,7 @@ use super::assets::{APP_JS, DERIVATION_HTML, DERIVATION_JS, DERIVATION_MD, INDEX
 use super::http::read_body;
 use super::layer_text::layer_cards;
 use super::server::{AppState, BODY_LIMIT, MAX_LIST};
-use super::{ExplorerError, Image, Net, Pass, layers_pass, pass, step_net};
+use super::{ExplorerError, Image, Pass, layers_pass, pass, step};
 use crate::mnist::Split;
 
 /// The routes over a shared state.
@@ -73,17 +74,9 @@ fn rejected(r: JsonRejection) -> Response {
 }
 
 async fn info(State(s): State<Arc<AppState>>) -> Response {
-    let input = match s.preprocess.output_shape(s.info.input) {
-        Ok(shape) => shape,
-        Err(e) => return ExplorerError::Internal(e.to_string()).into_response(),
-    };
-    let (table, layers) = match &s.net {
-        Net::LeNet5(_) => (crate::shapes::table(1), Vec::new()),
-        Net::Layers { specs, .. } => {
-            let table = crate::arch::plan_layers(specs, input, None).and_then(|p| crate::shapes::plan_table(&p, 1));
-            (table, layer_cards(specs))
-        }
-    };
+    let lenet5 = s.info.arch.is_lenet5();
+    let table = s.info.plan(&s.preprocess).and_then(|p| crate::shapes::plan_table(&p, 1));
+    let layers = if lenet5 { Vec::new() } else { layer_cards(s.info.arch.layers()) };
     let shapes = table.map(|rows| {
         rows.iter()
             .map(|r| {
@@ -97,14 +90,14 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
         Err(e) => return ExplorerError::Internal(format!("the shapes table: {e}")).into_response(),
     };
     Json(json!({
-        "model": s.net.module().describe(),
+        "model": s.info.arch.named().map_or_else(|| s.net.model.describe(), |p| p.summary.to_string()),
         "arch": s.info.arch.to_string(),
-        "lenet5": matches!(s.net, Net::LeNet5(_)),
+        "lenet5": lenet5,
         "image": s.info.input,
-        "input": input,
+        "input": s.net.input,
         "classes": s.info.class_names,
         "layers": layers,
-        "parameters": s.net.module().num_parameters(),
+        "parameters": s.net.model.num_parameters(),
         "checkpoint": s.checkpoint,
         "notice": s.notice,
         "test_images": s.test.as_ref().map(Split::len),
@@ -140,7 +133,7 @@ fn predict_test(s: &AppState) -> Result<Vec<u8>, ExplorerError> {
             .map_err(|e| ExplorerError::Internal(e.to_string()))?;
         let x = Tensor::from_vec(&[chunk.len(), c, h, w], std::mem::take(&mut batch))?;
         let tape = Tape::no_grad();
-        let logits = s.net.module().forward(tape.constant(x))?.value();
+        let logits = s.net.model.forward(tape.constant(x))?.value();
         for row in logits.to_vec().chunks(classes) {
             out.push(super::pass::first_max(row) as u8);
         }
@@ -241,10 +234,10 @@ async fn pass_route(State(s): State<Arc<AppState>>, body: Result<Json<PassReques
 
 /// The pass of `image` through the server's network: LeNet-5's own, or the generic one.
 fn pass_of(s: &AppState, image: &Image, label: Option<usize>) -> Result<Pass, ExplorerError> {
-    match &s.net {
-        Net::LeNet5(model) => pass(model, &s.preprocess, image, label),
-        Net::Layers { specs, model, .. } => layers_pass(specs, model, image.input(&s.preprocess, s.info.input)?, label),
+    if s.info.arch.is_lenet5() {
+        return pass(&s.net.model, &s.preprocess, image, label);
     }
+    layers_pass(s.info.arch.layers(), &s.net.model, image.input(&s.preprocess, s.info.input)?, label)
 }
 
 #[derive(Deserialize)]
@@ -268,7 +261,7 @@ async fn step_route(State(s): State<Arc<AppState>>, body: Result<Json<StepReques
     };
     let result = s.limiter.clone().run(move || {
         let x = req.pixels.input(&s.preprocess, s.info.input)?;
-        step_net(&s.net, &x, req.label, req.lr, req.steps)
+        step(&s.net, &x, req.label, req.lr, req.steps)
     });
     match result.await {
         Ok(v) => Json(v).into_response(),

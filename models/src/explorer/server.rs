@@ -21,14 +21,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-
 use super::http::{Limiter, serve_connections};
 use super::routes::{PREDICTION_BATCH, predictions, router};
 use super::{ExplorerError, Net};
 use crate::data::Preprocess;
-use crate::lenet5::LeNet5;
 use crate::memory::{Budget, BudgetSource, MemoryEstimate, Workload};
 use crate::mnist::Split;
 use crate::network::NetworkInfo;
@@ -193,7 +189,7 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
             (net, info, preprocess, None, Some(path.display().to_string()))
         }
         None => (
-            Net::LeNet5(Box::new(LeNet5::<f32>::new(&mut StdRng::seed_from_u64(RANDOM_SEED))?)),
+            Net::new(&NetworkInfo::lenet5_mnist(), &Preprocess::mnist(), RANDOM_SEED)?,
             NetworkInfo::lenet5_mnist(),
             Preprocess::mnist(),
             Some(format!(
@@ -205,12 +201,8 @@ fn load_state(options: &ServeOptions) -> Result<AppState, ExplorerError> {
     };
     let test = match &options.data {
         Some(dir) => {
-            let test = if crate::data::image_folder::is_image_folder(dir) {
-                let limit = options.max_memory.unwrap_or_else(|| Budget::of_machine().bytes);
-                crate::data::image_folder::load_limited(dir, limit)?.test
-            } else {
-                crate::mnist::load(dir)?.test
-            };
+            let limit = options.max_memory.unwrap_or_else(|| Budget::of_machine().bytes);
+            let test = crate::data::load_folder(dir, limit)?.test;
             if test.shape != info.input || test.class_names != info.class_names {
                 let [c, h, w] = test.shape;
                 let [nc, nh, nw] = info.input;

@@ -3,14 +3,10 @@
 
 use autograd::Tape;
 use layers::{Module, Optimizer, Sgd, SgdConfig};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::Serialize;
 use tensor::Tensor;
 
-use super::{ExplorerError, Image, Matrix, Net};
-use crate::data::Preprocess;
-use crate::lenet5::{CLASSES, LeNet5};
+use super::{ExplorerError, Matrix, Net};
 use crate::notation::sup;
 
 /// The most steps one request may take.
@@ -38,15 +34,6 @@ pub struct StepResult {
     pub deltas: Vec<Matrix>,
 }
 
-/// A copy of `model`'s parameters in a new network.
-pub fn copy_of(model: &LeNet5<f32>) -> Result<LeNet5<f32>, ExplorerError> {
-    let mut copy = LeNet5::<f32>::new(&mut StdRng::seed_from_u64(0))?;
-    for ((_, dst), (_, src)) in copy.named_parameters_mut().into_iter().zip(model.named_parameters()) {
-        dst.value = src.value.to_contiguous();
-    }
-    Ok(copy)
-}
-
 /// `P` and the cross-entropy for `label`, from the fused forward pass.
 fn probabilities(model: &dyn Module<f32>, x: &Tensor<f32>, label: usize) -> Result<(Vec<f32>, f32), ExplorerError> {
     let tape = Tape::no_grad();
@@ -57,27 +44,11 @@ fn probabilities(model: &dyn Module<f32>, x: &Tensor<f32>, label: usize) -> Resu
 }
 
 /// Takes `steps` plain SGD steps (`W ← W − η·∇W`, PyTorch's rule, no momentum or decay) on
-/// the cross-entropy of `image` with `label`, on a copy of LeNet-5 `model`.
-pub fn step(
-    model: &LeNet5<f32>,
-    preprocess: &Preprocess,
-    image: &Image,
-    label: usize,
-    lr: f32,
-    steps: usize,
-) -> Result<StepResult, ExplorerError> {
-    if label >= CLASSES {
-        return Err(ExplorerError::Input(format!("label {label} is not a digit 0–9")));
-    }
-    let x = image.preprocess(preprocess)?;
-    step_net(&Net::LeNet5(Box::new(copy_of(model)?)), &x, label, lr, steps)
-}
-
-/// [`step`] for any network, on its preprocessed input `x: [1, C, H, W]`. The network stays
-/// in evaluation mode (batch norm uses its running statistics, dropout is the identity):
-/// one image is no batch to take statistics of.
-pub fn step_net(net: &Net, x: &Tensor<f32>, label: usize, lr: f32, steps: usize) -> Result<StepResult, ExplorerError> {
-    let model = net.module();
+/// the cross-entropy of the preprocessed input `x: [1, C, H, W]` with `label`, on a copy of
+/// `net`. The network stays in evaluation mode (batch norm uses its running statistics,
+/// dropout is the identity): one image is no batch to take statistics of.
+pub fn step(net: &Net, x: &Tensor<f32>, label: usize, lr: f32, steps: usize) -> Result<StepResult, ExplorerError> {
+    let model = &net.model;
     let classes = model.output_shape(x.shape())?.last().copied().unwrap_or(0);
     if label >= classes {
         return Err(ExplorerError::Input(format!("label {label} is not a class 0–{}", classes.saturating_sub(1))));
@@ -93,18 +64,18 @@ pub fn step_net(net: &Net, x: &Tensor<f32>, label: usize, lr: f32, steps: usize)
     let mut sgd = Sgd::new(SgdConfig::new(f64::from(lr)))?;
     for _ in 0..steps {
         let tape = Tape::new();
-        let logits = copy.module().forward(tape.constant(x.clone()))?;
+        let logits = copy.model.forward(tape.constant(x.clone()))?;
         let loss = layers::cross_entropy(logits, &[label])?;
         let grads = tape.backward(loss)?;
-        sgd.step(copy.module_mut().named_parameters_mut(), &grads)?;
+        sgd.step(copy.model.named_parameters_mut(), &grads)?;
     }
-    let (after, loss_after) = probabilities(copy.module(), x, label)?;
+    let (after, loss_after) = probabilities(&copy.model, x, label)?;
     let mut deltas = Vec::new();
-    for ((name, old), (_, new)) in model.named_parameters().into_iter().zip(copy.module().named_parameters()) {
-        let (layer, l) = net.layer_of(&name);
+    for ((name, old), (_, new)) in model.named_parameters().into_iter().zip(copy.model.named_parameters()) {
+        let (layer, l, i) = net.layer_of(&name);
         let delta = new.value.sub(&old.value)?;
         let s = delta.shape().to_vec();
-        let (id, symbol) = net.symbol(l, &name);
+        let (id, symbol) = net.symbol(i, &name);
         let (id, symbol) = (format!("D{id}{l}"), format!("{symbol}{}", sup(l)));
         let matrix = match s[..] {
             [n] => delta.reshape(&[1, n])?,

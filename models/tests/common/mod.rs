@@ -244,7 +244,7 @@ pub fn train_steps(data: &Mnist, steps: u64, seed: u64) -> LeNet5<f32> {
 /// A fresh LeNet-5 run as `lenet5 train` starts one before it knows the data: weights
 /// drawn from the seed, MNIST's fixed preprocessing (so that [`preprocess`] matches it).
 pub fn lenet5_trainer(config: TrainConfig) -> Trainer<LeNet5<f32>> {
-    let model = LeNet5::new(&mut config.weight_rng()).unwrap();
+    let model = models::lenet5::new(&mut config.weight_rng()).unwrap();
     Trainer::new(model, config, models::data::Preprocess::mnist()).unwrap()
 }
 

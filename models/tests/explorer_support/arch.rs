@@ -22,10 +22,7 @@ pub const CLASSES: usize = 5;
 
 /// The spec's layers.
 pub fn specs() -> Vec<LayerSpec> {
-    match SPEC.parse::<Arch>().unwrap() {
-        Arch::Layers(specs) => specs,
-        Arch::LeNet5 => panic!("not a spec of layers"),
-    }
+    SPEC.parse::<Arch>().unwrap().layers().to_vec()
 }
 
 /// The network with seeded weights, batch norm's γ, β and running statistics drawn too (so

@@ -15,7 +15,7 @@ pub mod arch;
 
 /// A seeded network.
 pub fn model(seed: u64) -> LeNet5<f32> {
-    LeNet5::new(&mut StdRng::seed_from_u64(seed)).unwrap()
+    models::lenet5::new(&mut StdRng::seed_from_u64(seed)).unwrap()
 }
 
 /// A 28×28 "7"-like stroke with soft edges, as MNIST bytes.

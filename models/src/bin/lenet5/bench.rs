@@ -44,8 +44,7 @@ pub fn run(args: BenchArgs, allocations: impl Fn() -> u64) -> Result<(), Failure
         }
     }
     let arch: Arch = args.arch.parse().map_err(|e| Failure::Usage(format!("--arch: {e}")))?;
-    let default_input = if arch == Arch::LeNet5 { "1,32,32" } else { "1,28,28" };
-    let input = parse_input(args.input.as_deref().unwrap_or(default_input))?;
+    let input = args.input.as_deref().map_or(Ok(arch.default_input()), parse_input)?;
     // A network that does not fit its input, or the memory, is a usage error, found before
     // anything is allocated.
     let plan = arch.plan(input, None).map_err(|e| Failure::Usage(format!("--arch: {e}")))?;

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use models::data::{ImageSet, TrainTest, image_folder};
+use models::data::{FolderError, ImageSet, TrainTest, image_folder};
 use models::memory::Budget;
 use models::{cifar, mnist};
 
@@ -26,28 +26,16 @@ pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
 /// fetched first when missing, from `$CIFAR10_URL` if set), else an IDX folder, whose
 /// missing files are downloaded first when `fetch` is set (and the feature is on).
 pub fn load(dir: &Path, fetch: bool, budget: &Budget) -> Result<TrainTest<ImageSet>, Failure> {
-    if image_folder::is_image_folder(dir) {
-        return image_folder::load_limited(dir, budget.bytes).map_err(|e| match e {
-            image_folder::ImageFolderError::TooLarge { .. } => Failure::Usage(e.to_string()),
-            other => other.into(),
-        });
-    }
-    if cifar::is_cifar_folder(dir) {
-        if cifar::find(dir).is_none() && fetch {
-            #[cfg(feature = "download")]
-            {
-                let url = std::env::var("CIFAR10_URL").unwrap_or_else(|_| cifar::URL.to_string());
-                eprintln!("downloading {} into {}", cifar::TARBALL, dir.display());
-                models::download::fetch_cifar10(dir, &url, cifar::TARBALL_MD5)?;
-            }
+    if cifar::is_cifar_folder(dir) && cifar::find(dir).is_none() && fetch {
+        #[cfg(feature = "download")]
+        {
+            let url = std::env::var("CIFAR10_URL").unwrap_or_else(|_| cifar::URL.to_string());
+            eprintln!("downloading {} into {}", cifar::TARBALL, dir.display());
+            models::download::fetch_cifar10(dir, &url, cifar::TARBALL_MD5)?;
         }
-        return cifar::load_limited(dir, budget.bytes).map_err(|e| match e {
-            cifar::CifarError::TooLarge { .. } => Failure::Usage(e.to_string()),
-            other => other.into(),
-        });
     }
     let missing = mnist::FILES.iter().any(|f| mnist::find_file(dir, f).is_none());
-    if missing && fetch {
+    if !image_folder::is_image_folder(dir) && !cifar::is_cifar_folder(dir) && missing && fetch {
         #[cfg(feature = "download")]
         {
             let mirrors: Vec<String> = match std::env::var("MNIST_MIRROR") {
@@ -59,7 +47,13 @@ pub fn load(dir: &Path, fetch: bool, budget: &Budget) -> Result<TrainTest<ImageS
         #[cfg(not(feature = "download"))]
         return Err(Failure::Usage(format!("{}: the MNIST files are missing (pass --data DIR)", dir.display())));
     }
-    Ok(mnist::load(dir)?)
+    models::data::load_folder(dir, budget.bytes).map_err(|e| match e {
+        FolderError::ImageFolder(e @ image_folder::ImageFolderError::TooLarge { .. }) => Failure::Usage(e.to_string()),
+        FolderError::ImageFolder(e) => e.into(),
+        FolderError::Cifar(e @ cifar::CifarError::TooLarge { .. }) => Failure::Usage(e.to_string()),
+        FolderError::Cifar(e) => e.into(),
+        FolderError::Idx(e) => e.into(),
+    })
 }
 
 /// An existing folder, or a usage error naming it.

@@ -28,23 +28,9 @@ pub fn run(args: ShapesArgs) -> Result<(), Failure> {
     fn usage(flag: &'static str) -> impl Fn(models::arch::SpecError) -> Failure {
         move |e| Failure::Usage(format!("{flag}: {e}"))
     }
-    let (plan, rows) = match &arch {
-        Arch::LeNet5 => {
-            if let Some(input) = &args.input
-                && parse_input(input)? != [1, 32, 32]
-            {
-                return Err(Failure::Usage(format!("--input {input}: LeNet-5 takes 1,32,32")));
-            }
-            let plan = arch.plan([1, 32, 32], None).map_err(usage("--arch"))?;
-            (plan, shapes::table(args.batch_size).map_err(usage("--batch-size"))?)
-        }
-        Arch::Layers(_) => {
-            let input = parse_input(args.input.as_deref().unwrap_or("1,28,28"))?;
-            let plan = arch.plan(input, None).map_err(usage("--arch"))?;
-            let rows = shapes::plan_table(&plan, args.batch_size).map_err(usage("--batch-size"))?;
-            (plan, rows)
-        }
-    };
+    let input = args.input.as_deref().map_or(Ok(arch.default_input()), parse_input)?;
+    let plan = arch.plan(input, None).map_err(usage("--arch"))?;
+    let rows = shapes::plan_table(&plan, args.batch_size).map_err(usage("--batch-size"))?;
     print!("{}", shapes::render(&rows));
     let threads = default_threads();
     let workload = Workload::Training { batch: args.batch_size, threads, optimizer_buffers: 1 };

@@ -368,7 +368,7 @@ fn train_fresh(
         }
         (Some(a), _) => a.clone(),
         (None, Some(init)) => init.info.arch.clone(),
-        (None, None) => Arch::LeNet5,
+        (None, None) => Arch::lenet5(),
     };
     let pad = args.pad.or(init.as_ref().map(|i| i.preprocess.pad())).unwrap_or_else(|| arch.default_pad());
     let preprocess = match (&init, args.mean.is_none() && args.std.is_none() && args.pad.is_none()) {
@@ -417,10 +417,7 @@ fn train_loop(
     remove_stale_temporaries(&checkpoints.state);
     remove_stale_temporaries(&files.metrics);
     let steps_per_epoch = trainer.steps_per_epoch(data.train.len());
-    let network = match info.arch {
-        Arch::LeNet5 => "LeNet-5".to_string(),
-        ref a => format!("\"{a}\""),
-    };
+    let network = info.arch.title();
     eprintln!(
         "{} {network} on {} images ({} test, {:?} each), batch {}, {} epoch(s), {} thread(s){}; checkpoints: {} and {}, metrics: {}",
         if resumed { "resuming" } else { "training" },
