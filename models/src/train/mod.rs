@@ -46,6 +46,7 @@
 //! run takes the same batches in the same order and ends with the same weights and
 //! metrics, bit for bit.
 
+mod advance;
 mod config;
 mod error;
 mod evaluate;

@@ -3,20 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
 
 use layers::Module;
 use layers::checkpoint::save_module_with_metadata;
-use layers::optim::{clip_grad_norm, first_non_finite_gradient};
 use layers::{LayerError, Optimizer};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use tensor::{BufferPool, Tensor};
+use tensor::BufferPool;
 
-use super::evaluate::{check_model, evaluate};
-use super::step::forward_backward_step;
-use super::{EpochMetrics, History, NonFinite, StepReport, TrainConfig, TrainError};
+use super::evaluate::evaluate;
+use super::{EpochMetrics, History, StepReport, TrainConfig, TrainError};
 use crate::data::{Dataset, Preprocess};
 
 /// Images per evaluation batch.
@@ -79,7 +76,7 @@ pub struct Trainer<M> {
     /// The buffers of the run's steps, reused from one step to the next by all its threads,
     /// so that its speed does not depend on how the allocator treats large blocks (see
     /// [`BufferPool`]). Evaluations use a pool of their own, which goes when they end.
-    buffers: BufferPool,
+    pub(super) buffers: BufferPool,
 }
 
 impl<M: Module<f32>> Trainer<M> {
@@ -217,93 +214,6 @@ impl<M: Module<f32>> Trainer<M> {
         mut on_step: impl FnMut(&StepReport) -> Flow,
     ) -> Result<Advance, TrainError> {
         self.advance_observed(train, test, &mut |_, r| Ok(on_step(r)))
-    }
-
-    /// [`Trainer::advance`] with a callback that also sees the trainer and may fail.
-    pub fn advance_observed(
-        &mut self,
-        train: &dyn Dataset,
-        test: &dyn Dataset,
-        on_step: &mut dyn FnMut(&Self, &StepReport) -> Result<Flow, TrainError>,
-    ) -> Result<Advance, TrainError> {
-        let _entered = self.buffers.enter();
-        let (input, _) = check_model(&self.model, train, &self.preprocess)?;
-        if self.train_images != 0 && self.train_images != train.len() {
-            return Err(TrainError::DataChanged { expected: self.train_images, got: train.len() });
-        }
-        self.train_images = train.len();
-        self.model.set_training(true);
-        let started = Instant::now();
-        let order = self.epoch_order(self.epoch, train.len());
-        let bs = self.config.batch_size;
-        let steps = self.steps_per_epoch(order.len());
-        let lr = self.config.lr_at(self.epoch * steps, steps);
-        let (mut x, mut labels) = (Vec::new(), Vec::new());
-        let before = self.progress.train_seconds;
-        for (k, chunk) in order.chunks(bs).enumerate().skip(self.progress.step) {
-            if self.config.max_steps.is_some_and(|m| self.steps >= m) {
-                break;
-            }
-            self.optimizer.set_learning_rate(self.config.lr_at(self.epoch * steps + k, steps));
-            self.preprocess.fill_batch(train, chunk, &mut x, &mut labels)?;
-            let augment = &self.config.augment;
-            augment.apply_batch(&mut x, chunk, train.image_shape(), &self.preprocess, self.config.seed, self.epoch)?;
-            let shape = [&[chunk.len()][..], &input].concat();
-            let batch = Tensor::from_vec(&shape, std::mem::take(&mut x))?;
-            let mut outcome =
-                forward_backward_step(&self.model, &batch, &labels, self.config.threads, self.config.seed, self.steps)?;
-            x = batch.into_vec();
-            let parameter = first_non_finite_gradient(&self.model, &outcome.grads);
-            if !outcome.loss.is_finite() || parameter.is_some() {
-                return Err(TrainError::NonFinite(Box::new(NonFinite {
-                    step: self.steps + 1,
-                    epoch: self.epoch + 1,
-                    step_in_epoch: k + 1,
-                    steps_in_epoch: steps,
-                    loss: outcome.loss,
-                    parameter,
-                })));
-            }
-            if let Some(max_norm) = self.config.clip_grad_norm {
-                clip_grad_norm(&mut outcome.grads, max_norm);
-            }
-            self.optimizer.step(self.model.named_parameters_mut(), &outcome.grads)?;
-            self.steps += 1;
-            let p = &mut self.progress;
-            p.step = k + 1;
-            p.loss_sum += outcome.loss * chunk.len() as f64;
-            p.correct += outcome.correct;
-            p.seen += chunk.len();
-            p.train_seconds = before + started.elapsed().as_secs_f64();
-            let report = StepReport {
-                epoch: self.epoch + 1,
-                step: k + 1,
-                steps,
-                loss: outcome.loss,
-                accuracy: p.correct as f64 / p.seen as f64,
-                images_per_second: p.seen as f64 / p.train_seconds.max(1e-9),
-                global_step: self.steps,
-            };
-            if on_step(self, &report)? == Flow::Pause {
-                return Ok(Advance::Paused);
-            }
-        }
-        let p = std::mem::take(&mut self.progress);
-        let train_seconds = before + started.elapsed().as_secs_f64();
-        let evaluating = Instant::now();
-        let test_eval = self.evaluate(test)?;
-        self.epoch += 1;
-        let seen_f = p.seen.max(1) as f64;
-        Ok(Advance::EpochEnd(Box::new(EpochMetrics {
-            epoch: self.epoch,
-            lr,
-            train_loss: p.loss_sum / seen_f,
-            train_accuracy: p.correct as f64 / seen_f,
-            test: test_eval,
-            train_seconds,
-            seconds: train_seconds + evaluating.elapsed().as_secs_f64(),
-            images_per_second: p.seen as f64 / train_seconds.max(1e-9),
-        })))
     }
 }
 
