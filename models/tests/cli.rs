@@ -224,6 +224,23 @@ fn train_with_an_unreachable_mirror_exits_1() {
 }
 
 #[test]
+fn mnist_is_not_downloaded_into_a_folder_of_other_data() {
+    let dir = Scratch::new("cli-foreign");
+    let data = dir.join("fashion");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("fashion-train.csv"), b"label,pixels\n").unwrap();
+    let out = dir.join("out.safetensors");
+    let run = lenet5(&["train", "--data", s(&data), "--max-steps", "1", "--out", s(&out)]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(run.stderr_lines().len(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("fashion-train.csv") && run.stderr.contains("not a data folder"), "{}", run.stderr);
+    let names: Vec<String> =
+        std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["fashion-train.csv"], "nothing was fetched into it");
+    assert!(!out.exists());
+}
+
+#[test]
 fn train_with_a_missing_data_folder_exits_2() {
     let dir = Scratch::new("cli-train-data");
     let nowhere = dir.join("nowhere");

@@ -24,7 +24,8 @@ pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
 /// decoded pixels at most `budget`, checked from the headers), a CIFAR-10 folder when it
 /// has CIFAR-10's files or its name says cifar ([`cifar::is_cifar_folder`]; the tarball
 /// fetched first when missing, from `$CIFAR10_URL` if set), else an IDX folder, whose
-/// missing files are downloaded first when `fetch` is set (and the feature is on).
+/// missing files are downloaded first when `fetch` is set (and the feature is on) into an
+/// empty folder or one of MNIST's files only.
 pub fn load(dir: &Path, fetch: bool, budget: &Budget) -> Result<TrainTest<ImageSet>, Failure> {
     if cifar::is_cifar_folder(dir) && cifar::find(dir).is_none() && fetch {
         #[cfg(feature = "download")]
@@ -36,6 +37,13 @@ pub fn load(dir: &Path, fetch: bool, budget: &Budget) -> Result<TrainTest<ImageS
     }
     let missing = mnist::FILES.iter().any(|f| mnist::find_file(dir, f).is_none());
     if !image_folder::is_image_folder(dir) && !cifar::is_cifar_folder(dir) && missing && fetch {
+        if let Some(other) = foreign_file(dir) {
+            return Err(Failure::Usage(format!(
+                "{}: not a data folder (it holds {other:?}, but none of MNIST's four IDX files, no train/CLASS/ \
+                 image folders and no CIFAR-10 batches); MNIST is downloaded only into an empty folder",
+                dir.display()
+            )));
+        }
         #[cfg(feature = "download")]
         {
             let mirrors: Vec<String> = match std::env::var("MNIST_MIRROR") {
@@ -53,6 +61,18 @@ pub fn load(dir: &Path, fetch: bool, budget: &Budget) -> Result<TrainTest<ImageS
         FolderError::Cifar(e @ cifar::CifarError::TooLarge { .. }) => Failure::Usage(e.to_string()),
         FolderError::Cifar(e) => e.into(),
         FolderError::Idx(e) => e.into(),
+    })
+}
+
+/// A file in `dir` that is not one of MNIST's (nor a partial download of one), if any:
+/// MNIST is fetched into an empty folder or one it was being fetched into, never into a
+/// folder of other data (a user's files named otherwise).
+fn foreign_file(dir: &Path) -> Option<String> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).find(|name| {
+        let stem = name.trim_end_matches(".gz");
+        !name.starts_with('.')
+            && !mnist::FILES.iter().any(|f| name.starts_with(f.trim_end_matches(".gz")) || stem == *f)
     })
 }
 
