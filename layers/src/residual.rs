@@ -13,9 +13,10 @@
 use std::fmt;
 
 use autograd::Var;
-use tensor::Element;
+use tensor::{Activation, Element};
 
 use crate::error::{LayerError, Result};
+use crate::faces::Fuse;
 use crate::module::Module;
 use crate::parts::{Part, PartMut};
 use crate::sequential::Sequential;
@@ -66,15 +67,31 @@ impl<T: Element> Residual<T> {
     }
 }
 
-impl<T: Element> Module<T> for Residual<T> {
-    fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
-        let input = x.shape();
-        self.output_shape(&input)?;
+impl<T: Element> Residual<T> {
+    /// The two paths' outputs for `x`, after checking that they can be added.
+    fn paths<'t>(&self, x: Var<'t, T>) -> Result<(Var<'t, T>, Var<'t, T>)> {
+        self.output_shape(&x.shape())?;
         let body = self.body.forward(x)?;
         let shortcut = match &self.shortcut {
             Some(s) => s.forward(x)?,
             None => x,
         };
+        Ok((body, shortcut))
+    }
+}
+
+/// A block followed by an activation (`res(…) relu`) adds and activates in one pass
+/// ([`Var::add_activated`]).
+impl<T: Element> Fuse<T> for Residual<T> {
+    fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
+        let (body, shortcut) = self.paths(x)?;
+        Ok(body.add_activated(shortcut, act)?)
+    }
+}
+
+impl<T: Element> Module<T> for Residual<T> {
+    fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
+        let (body, shortcut) = self.paths(x)?;
         Ok(body.add(shortcut)?)
     }
 
@@ -95,6 +112,7 @@ impl<T: Element> Module<T> for Residual<T> {
         if let Some(s) = &self.shortcut {
             f(Part::Child("shortcut", s));
         }
+        f(Part::Fuse(self));
     }
 
     fn visit_mut<'a>(&'a mut self, f: &mut dyn FnMut(PartMut<'a, T>)) {

@@ -118,3 +118,32 @@ fn paths_that_do_not_add_up_are_an_error_naming_both_shapes() {
     let Err(forward) = block.forward(x) else { panic!("the forward pass added the paths") };
     assert_eq!(forward.to_string(), err);
 }
+
+/// `res(…) relu` in a chain runs as one op, `relu(body(x) + x)`, with the numbers of the
+/// add and the ReLU run apart, outputs and every gradient bit for bit.
+#[test]
+fn a_block_and_its_relu_fuse_with_the_same_numbers() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let x = Tensor::rand_uniform(&[2, 3, 5, 5], -1.0, 1.0, &mut rng).unwrap();
+    let chain = Sequential::new().with(Residual::new(body(3, 3, 1, &mut rng))).with(ReLU);
+    let run = |fused: bool| {
+        let tape = Tape::new();
+        let xv = tape.leaf(x.clone());
+        let y = if fused {
+            chain.forward(xv).unwrap()
+        } else {
+            let block = chain.layers().next().unwrap();
+            block.forward(xv).unwrap().relu().unwrap()
+        };
+        let nodes = tape.len();
+        let s = y.sum().unwrap();
+        let grads = tape.backward(s).unwrap();
+        let mut all = vec![y.value().to_vec(), grads.get(xv).unwrap().to_vec()];
+        all.extend(chain.named_parameters().iter().map(|(_, p)| grads.param(p).unwrap().to_vec()));
+        (all, nodes)
+    };
+    let ((fused, fused_nodes), (apart, apart_nodes)) = (run(true), run(false));
+    assert_eq!(fused, apart);
+    assert_eq!(fused_nodes + 1, apart_nodes, "one op for the add and the ReLU");
+    assert!(fused[0].iter().any(|&v| v == 0.0) && fused[0].iter().any(|&v| v > 0.0), "the ReLU cuts somewhere");
+}

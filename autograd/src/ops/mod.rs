@@ -27,6 +27,7 @@
 //! | `reshape.rs` | `reshape`, `flatten` | `y = reshape(x, shape)` | `∇x = reshape(∇y, shape(x))` |
 //! | `permute.rs` | `permute`, `t` | `y = permute(x, p)` | `∇x = permute(∇y, p⁻¹)` |
 //! | `matmul.rs` | `matmul` | `z = a·b` | `∇a = ∇z·bᵀ`, `∇b = aᵀ·∇z` |
+//! | `add_activated.rs` | `add_activated` | `y = act(a + b)` (a residual block and its ReLU) | `∇a = ∇b = ∇y ⊙ act'(a + b)` |
 //! | `add_bias.rs` | `add_bias` | `z = a + 1·bᵀ` | `∇a = ∇z`, `∇b = 1ᵀ·∇z` |
 //! | `im2col.rs` | `im2col` | `vec(a) = S·vec(x)` | `∇x = Sᵀ·∇a = col2im(∇a)` |
 //! | `conv2d.rs` | `conv2d`, `conv2d_activated` | `z = im2col(x)·Wm + 1·bᵀ`, `y = act(z)` | `∇z = ∇y ⊙ act′(z)`, `∇Wm = aᵀ·∇z`, `∇b = 1ᵀ·∇z`, `∇x = col2im(∇z·Wmᵀ)` |
@@ -43,6 +44,7 @@
 //! central differences.
 
 mod add;
+mod add_activated;
 mod add_bias;
 mod avg_pool2d;
 mod batch_norm;

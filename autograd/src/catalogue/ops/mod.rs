@@ -3,6 +3,7 @@
 //! `mul`, `div`) shares one entry, [`Broadcasting`], each op giving only its call.
 
 mod add;
+mod add_activated;
 mod add_bias;
 mod avg_pool2d;
 mod batch_norm;
@@ -47,6 +48,7 @@ pub fn entries() -> Vec<Box<dyn AnyEntry>> {
     vec![
         Box::new(Broadcasting::<add::Add>::ENTRY),
         Box::new(add::ResidualAdd),
+        Box::new(add_activated::AddActivated),
         Box::new(add_bias::AddBias),
         Box::new(avg_pool2d::AvgPool2d),
         Box::new(batch_norm::BatchNormTrain),
