@@ -108,20 +108,23 @@ pub(super) fn for_each_lane<U>(data: &[U], c: usize, inner: usize, mut f: impl F
     }
 }
 
-/// Like [`for_each_lane`], writing an output of the same layout.
-pub(super) fn map_lanes<U: Copy, V: Default + Clone>(
-    data: &[U],
+/// Like [`for_each_lane`], writing an output of the same layout, `shape` (a tensor from the
+/// buffer pool the step has entered, if any).
+pub(super) fn map_lanes<T: Element>(
+    data: &[T],
+    shape: &[usize],
     c: usize,
     inner: usize,
-    mut f: impl FnMut(usize, &[U], &mut [V]),
-) -> Vec<V> {
-    let mut out = vec![V::default(); data.len()];
+    mut f: impl FnMut(usize, &[T], &mut [T]),
+) -> tensor::Result<Tensor<T>> {
+    let mut out = Tensor::zeros(shape)?;
     if inner > 0 {
-        for (k, (lane, dst)) in data.chunks_exact(inner).zip(out.chunks_exact_mut(inner)).enumerate() {
+        let dst = out.as_mut_slice();
+        for (k, (lane, dst)) in data.chunks_exact(inner).zip(dst.chunks_exact_mut(inner)).enumerate() {
             f(k % c, lane, dst);
         }
     }
-    out
+    Ok(out)
 }
 
 /// `act(γ·((x − μ)·(1/σ)) + β)` per channel of a contiguous `[N, C, …]` buffer, `per_channel`
@@ -129,23 +132,20 @@ pub(super) fn map_lanes<U: Copy, V: Default + Clone>(
 /// vectorises (read through a closure's captures, they are reloaded for every element).
 pub(super) fn normalise<T: Element>(
     data: &[T],
+    shape: &[usize],
     c: usize,
     inner: usize,
     per_channel: [&[T]; 4],
     activation: Option<Activation>,
-) -> Vec<T> {
+) -> tensor::Result<Tensor<T>> {
     let [mean, inv_std, gamma, beta] = per_channel;
-    let mut out = Vec::with_capacity(data.len());
-    // With `inner = 0` there is no data and no lane.
-    for (k, lane) in data.chunks_exact(inner.max(1)).enumerate() {
-        let ch = k % c;
+    map_lanes(data, shape, c, inner, |ch, lane, dst| {
         let (mu, inv, gamma, beta) = (mean[ch], inv_std[ch], gamma[ch], beta[ch]);
         match activation {
-            None => out.extend(lane.iter().map(|&v| gamma * ((v - mu) * inv) + beta)),
-            Some(act) => out.extend(lane.iter().map(|&v| act.apply(gamma * ((v - mu) * inv) + beta))),
+            None => dst.iter_mut().zip(lane).for_each(|(d, &v)| *d = gamma * ((v - mu) * inv) + beta),
+            Some(act) => dst.iter_mut().zip(lane).for_each(|(d, &v)| *d = act.apply(gamma * ((v - mu) * inv) + beta)),
         }
-    }
-    out
+    })
 }
 
 /// `Σ f(v)` over `values` widened to f64, in four interleaved partial sums (one running
@@ -246,8 +246,8 @@ impl<T: Element> Op<T> for BatchNorm<T> {
         let mean_g: Vec<T> = sums[..c].iter().map(|s| T::from_f64_lossy(s / m)).collect();
         let mean_gx: Vec<T> = sums[c..].iter().map(|s| T::from_f64_lossy(s / m)).collect();
         let grad_x = if want[0] {
-            let mut data = vec![T::zero(); self.x.numel()];
-            for (k, dst) in data.chunks_exact_mut(inner.max(1)).enumerate().take(lanes) {
+            let mut grad_x = Tensor::zeros(shape)?;
+            for (k, dst) in grad_x.as_mut_slice().chunks_exact_mut(inner.max(1)).enumerate().take(lanes) {
                 let ch = k % c;
                 let gl = self.lane(k, ch, g, &mut x_hat, &mut buf);
                 let (a, mg, mgx) = (self.gamma_inv_std[ch], mean_g[ch], mean_gx[ch]);
@@ -255,7 +255,7 @@ impl<T: Element> Op<T> for BatchNorm<T> {
                     *d = a * (gv - mg - xv * mgx);
                 }
             }
-            Some(Tensor::from_vec(shape, data)?)
+            Some(grad_x)
         } else {
             None
         };
@@ -347,14 +347,13 @@ impl<'t, T: Element> Var<'t, T> {
         let (gv, bv) = (g.to_vec(), b.to_vec());
         let mean_t: Vec<T> = mean.iter().map(|&v| T::from_f64_lossy(v)).collect();
         let inv_std_t: Vec<T> = inv_std.iter().map(|&v| T::from_f64_lossy(v)).collect();
-        let y = normalise(data, c, inner, [&mean_t, &inv_std_t, &gv, &bv], activation);
+        let y = normalise(data, x.shape(), c, inner, [&mean_t, &inv_std_t, &gv, &bv], activation)?;
         let gamma_inv_std = gv.iter().zip(&inv_std_t).map(|(&g, &s)| g * s).collect();
         let stats = BatchStats {
             mean: Tensor::from_vec(&[c], mean_t.clone())?,
             unbiased_var: Tensor::from_vec(&[c], squares.iter().map(|s| T::from_f64_lossy(s / (m - 1.0))).collect())?,
             count,
         };
-        let y = Tensor::from_vec(x.shape(), y)?;
         let activated = activation.map(|act| (act, y.clone()));
         let y = self.tape().record(&[self, gamma, beta], y, || BatchNorm {
             x,

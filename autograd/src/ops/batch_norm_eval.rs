@@ -29,13 +29,13 @@ impl<T: Element> Op<T> for BatchNormEval<T> {
         let grad = contiguous(grad);
         let (g, xh) = (grad.as_slice().expect("contiguous"), self.x_hat.as_slice().expect("contiguous"));
         let grad_x = if want[0] {
-            let data = map_lanes(g, c, inner, |ch, lane, dst| {
+            let grad_x = map_lanes(g, shape, c, inner, |ch, lane, dst| {
                 let a = self.gamma_inv_std[ch];
                 for (d, &gv) in dst.iter_mut().zip(lane) {
                     *d = gv * a;
                 }
             });
-            Some(Tensor::from_vec(shape, data)?)
+            Some(grad_x?)
         } else {
             None
         };
@@ -105,24 +105,22 @@ impl<'t, T: Element> Var<'t, T> {
         let tape = self.tape();
         if !(tape.is_recording() && [self, gamma, beta].iter().any(Var::requires_grad)) {
             // Nothing to differentiate (inference): one pass, no x̂ kept, the same rounding.
-            let y = normalise(data, c, inner, [&mean, &inv_std, &gv, &bv], activation);
-            return Ok(tape.constant(Tensor::from_vec(x.shape(), y)?));
+            let y = normalise(data, x.shape(), c, inner, [&mean, &inv_std, &gv, &bv], activation)?;
+            return Ok(tape.constant(y));
         }
         // Per-channel constants bound before each loop, so that it vectorises.
-        let x_hat = map_lanes(data, c, inner, |ch, lane, dst| {
+        let x_hat = map_lanes(data, x.shape(), c, inner, |ch, lane, dst| {
             let (mu, inv) = (mean[ch], inv_std[ch]);
             for (d, &v) in dst.iter_mut().zip(lane) {
                 *d = (v - mu) * inv;
             }
-        });
-        let y = map_lanes(&x_hat, c, inner, |ch, lane, dst| {
+        })?;
+        let y = map_lanes(x_hat.as_slice().expect("contiguous"), x.shape(), c, inner, |ch, lane, dst| {
             let (gamma, beta) = (gv[ch], bv[ch]);
             for (d, &v) in dst.iter_mut().zip(lane) {
                 *d = gamma * v + beta;
             }
-        });
-        let y = Tensor::from_vec(x.shape(), y)?;
-        let x_hat = Tensor::from_vec(x.shape(), x_hat)?;
+        })?;
         let gamma_inv_std = gv.iter().zip(&inv_std).map(|(&g, &s)| g * s).collect();
         let y = self.tape().record(&[self, gamma, beta], y, || BatchNormEval { x_hat, gamma_inv_std })?;
         match activation {
