@@ -366,7 +366,16 @@ fn other_specs_match_the_library_forward() {
 #[test]
 fn links_gather_each_window_matrix_from_the_input_maps() {
     let (specs, net, x) = (specs(), arch_net(1), input());
-    let p = layers_pass(&specs, &net, x, None).unwrap();
+    links_gather_windows(&layers_pass(&specs, &net, x, None).unwrap());
+    let image = Image::from_bytes(&explorer_support::noisy_digit());
+    let lenet = explorer_support::model(11);
+    let p = models::explorer::pass(&lenet, &models::data::Preprocess::mnist(), &image, None).unwrap();
+    let names: Vec<_> = p.links.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["C1", "S2", "C3", "S4"]);
+    links_gather_windows(&p);
+}
+
+fn links_gather_windows(p: &models::explorer::Pass) {
     let kinds: Vec<_> = p.links.iter().map(|l| (l.name.clone(), l.per_channel)).collect();
     assert!(p.links.len() >= 4, "{kinds:?}");
     assert!(p.links.iter().any(|l| l.per_channel) && p.links.iter().any(|l| !l.per_channel), "{kinds:?}");
