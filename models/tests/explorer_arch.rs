@@ -359,3 +359,61 @@ fn other_specs_match_the_library_forward() {
         assert_eq!(p.backward.last().unwrap().id, "dx0", "{spec}");
     }
 }
+
+/// The page's row ↔ window links: each conv and pool layer's geometry, read back by gathering
+/// every row's window from the input maps (zero or −∞ outside them), gives that layer's
+/// window matrix; the output maps have one pixel per row.
+#[test]
+fn links_gather_each_window_matrix_from_the_input_maps() {
+    let (specs, net, x) = (specs(), arch_net(1), input());
+    links_gather_windows(&layers_pass(&specs, &net, x, None).unwrap());
+    let image = Image::from_bytes(&explorer_support::noisy_digit());
+    let lenet = explorer_support::model(11);
+    let p = models::explorer::pass(&lenet, &models::data::Preprocess::mnist(), &image, None).unwrap();
+    let names: Vec<_> = p.links.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["C1", "S2", "C3", "S4"]);
+    links_gather_windows(&p);
+}
+
+fn links_gather_windows(p: &models::explorer::Pass) {
+    let kinds: Vec<_> = p.links.iter().map(|l| (l.name.clone(), l.per_channel)).collect();
+    assert!(p.links.len() >= 4, "{kinds:?}");
+    assert!(p.links.iter().any(|l| l.per_channel) && p.links.iter().any(|l| !l.per_channel), "{kinds:?}");
+    for l in &p.links {
+        let (input, a, out) =
+            (find(&p.forward, &l.input[0]), find(&p.forward, &l.rows[0]), find(&p.forward, &l.output[0]));
+        assert_eq!(input.shape, l.input_shape, "{}", l.name);
+        assert_eq!(out.shape, l.output_shape, "{}", l.name);
+        let [c, h, w] = l.input_shape;
+        let [_, oh, ow] = l.output_shape;
+        let ([kh, kw], [sh, sw], [ph, pw]) = (l.kernel, l.stride, l.padding);
+        let maps = if l.per_channel { c } else { 1 };
+        assert_eq!(a.shape, vec![maps * oh * ow, a.shape[1]], "{}", l.name);
+        for r in 0..a.shape[0] {
+            let (m, i, j) = (r / (oh * ow), r % (oh * ow) / ow, r % ow);
+            let channels = if l.per_channel { m..m + 1 } else { 0..c };
+            let mut want = Vec::new();
+            for ch in channels {
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        let (y, x) = ((i * sh + ki) as isize - ph as isize, (j * sw + kj) as isize - pw as isize);
+                        let inside = y >= 0 && x >= 0 && (y as usize) < h && (x as usize) < w;
+                        want.push(inside.then(|| input.data[ch * h * w + y as usize * w + x as usize]));
+                    }
+                }
+            }
+            let row = &a.data[r * a.shape[1]..(r + 1) * a.shape[1]];
+            assert_eq!(row.len(), want.len(), "{} row {r}", l.name);
+            for (k, (got, want)) in row.iter().zip(&want).enumerate() {
+                match want {
+                    Some(v) => assert_eq!(got, v, "{} row {r} column {k}", l.name),
+                    None => assert!(
+                        *got == 0.0 || *got == f32::NEG_INFINITY,
+                        "{} row {r} column {k}: padding is {got}",
+                        l.name
+                    ),
+                }
+            }
+        }
+    }
+}

@@ -183,6 +183,27 @@ async function lenetScenario() {
   if (process.env.FULL_SCREENSHOT) await page.screenshot({ path: resolve(root, process.env.FULL_SCREENSHOT), fullPage: true });
 }
 
+// Hovers near row `row` of the forward matrix `id` (a row can be under a pixel high: the
+// row hit is read back from the lens); the highlight boxes in the forward maps `maps` (which
+// map, left, top, width) and the scale the maps are drawn at.
+async function windowOf(id, row, maps) {
+  const c = page.locator(`#forward canvas[data-id="${id}"]`);
+  await c.scrollIntoViewIfNeeded();
+  const b = await c.boundingBox();
+  const rows = await c.evaluate((e) => e.height);
+  await page.mouse.move(b.x + b.width / 2, b.y + (row + 0.5) * (b.height / rows));
+  return page.evaluate((maps) => {
+    const fig = document.querySelector(`#forward figure.panel[data-id="${maps}"]`);
+    const hosts = [...fig.querySelectorAll('.overlay-host')];
+    const boxes = [];
+    hosts.forEach((h, map) => { for (const d of h.querySelectorAll('.hl')) boxes.push({ map, at: parseFloat(d.style.left), top: parseFloat(d.style.top), w: parseFloat(d.style.width) }); });
+    const cv = fig.querySelector('canvas');
+    const [, , W] = state.pass.forward.find((m) => m.id === maps).shape;
+    const lens = document.querySelector('#lens').textContent;
+    return { boxes, k: cv.width / W, lens, row: Number((/\[(\d+), /.exec(lens) || [])[1]) };
+  }, maps);
+}
+
 // A "7" drawn with the mouse: a bar and a diagonal, with many mouse moves.
 async function drawSeven() {
   const box = await page.locator('#draw').boundingBox();
@@ -277,6 +298,22 @@ async function archScenario() {
   check('a⁽⁰⁾ = im2col(x) is drawn 400×27', forward.a0 && forward.a0[0] === 27 && forward.a0[1] === 400, JSON.stringify(forward.a0));
   check('the max-pool windows are 8·10·10 rows of 9 with their argmax strip', forward.a3 && forward.a3[0] === 9 && forward.a3[1] === 800 && forward.strips >= 1, JSON.stringify(forward));
   check('the heatmaps are not blank', forward.colours.every((n) => n > 3), JSON.stringify(forward.colours));
+
+  // The row ↔ window links, from the server's geometry: hovering row r of a window matrix
+  // boxes its window in the input maps, at the place the layer's spec says.
+  // conv(12,3,s=2,p=1) on 8×10×10 → 5×5: row r = output (i, j) = (r / 5, r % 5), its window
+  // starts at (2i − 1, 2j − 1) in all 8 maps.
+  const conv4 = await windowOf('a4', 7, 'y3');
+  const [ci, cj] = [(conv4.row / 5) | 0, conv4.row % 5];
+  check(`a conv row (stride 2, padding 1) boxes its 3×3 window in every input map (row ${conv4.row})`, conv4.boxes.length === 8 &&
+    conv4.boxes.every((b) => b.at === conv4.k * (2 * cj - 1) - 1 && b.top === conv4.k * (2 * ci - 1) - 1 && b.w === 3 * conv4.k + 2), JSON.stringify(conv4));
+  // maxpool(3,s=2,p=1) on 8×20×20 → 10×10: row r = map r / 100, output (i, j), window from
+  // (2i − 1, 2j − 1) in that map only.
+  const pool3 = await windowOf('a3', 234, 'y2');
+  const [pc, pi, pj] = [(pool3.row / 100) | 0, ((pool3.row % 100) / 10) | 0, pool3.row % 10];
+  check(`a max-pool row boxes its 3×3 window in its own map (row ${pool3.row})`, pool3.boxes.length === 1 && pool3.boxes[0].map === pc &&
+    pool3.boxes[0].at === pool3.k * (2 * pj - 1) - 1 && pool3.boxes[0].top === pool3.k * (2 * pi - 1) - 1 && pool3.lens.includes(`map ${pc}, window (${pi}, ${pj})`), JSON.stringify(pool3));
+  await page.mouse.move(5, 5);
 
   await labelAndStep('dW11', (label) => (label + 1) % 3,
     ['dy11', 'dW11', 'db11', 'dx11', 'dx10', 'dW9', 'dx7', 'da6', 'dx6', 'dz4', 'dW4', 'da3', 'dx3', 'dg1', 'dbe1', 'dW0', 'da0', 'dx0'], 10);

@@ -12,8 +12,9 @@ use autograd::{Gradients, Param, Tape, Var};
 use layers::Module;
 use tensor::Tensor;
 
-use super::{ExplorerError, Matrix};
+use super::{ExplorerError, Link, Matrix};
 use crate::notation::sup;
+use tensor::Window2d;
 
 /// Anchors of `docs/derivation.md` that several kinds share.
 pub mod sections {
@@ -40,11 +41,13 @@ pub(super) struct Recorder<'t> {
     probes: HashMap<String, Var<'t, f32>>,
     /// Each max-pool layer's argmax per window row, for its `∇a` too.
     pub(super) argmax: HashMap<usize, Vec<u8>>,
+    /// Each window layer's row ↔ window geometry.
+    pub(super) links: Vec<Link>,
 }
 
 impl<'t> Recorder<'t> {
     pub(super) fn new(tape: &'t Tape<f32>) -> Self {
-        Recorder { tape, forward: Vec::new(), probes: HashMap::new(), argmax: HashMap::new() }
+        Recorder { tape, forward: Vec::new(), probes: HashMap::new(), argmax: HashMap::new(), links: Vec::new() }
     }
 
     fn show(&mut self, id: String, layer: &str, formula: String, section: &'static str, t: &Tensor<f32>) {
@@ -189,6 +192,37 @@ impl<'a, 't> Forward<'a, 't> {
             m.argmax = Some(columns.clone());
         }
         self.r.argmax.insert(self.at.i, columns);
+    }
+
+    /// Links the rows of the layer's window matrices (`a⁽ⁱ⁾`, and `z⁽ⁱ⁾` for a convolution,
+    /// with their gradients) to their `window` in the input maps `[1, C, H, W]` and to their
+    /// pixel of the output: one window over every map (`per_channel` false, a convolution)
+    /// or over map `c` only (a pooling layer, rows ordered map by map).
+    pub fn link_windows(
+        &mut self,
+        window: &Window2d,
+        input_shape: &[usize],
+        per_channel: bool,
+    ) -> Result<(), ExplorerError> {
+        let (i, title) = (self.at.i, self.at.title);
+        let internal = || ExplorerError::Internal(format!("the maps of layer {i}"));
+        let &[1, c, h, w] = input_shape else { return Err(internal()) };
+        let &[1, f, oh, ow] = &self.output_shape[..] else { return Err(internal()) };
+        let [kh, kw] = window.kernel;
+        let note = if per_channel {
+            format!(": a {kh}×{kw} window of that map of {title}'s input")
+        } else {
+            format!(" of the {f} maps of {title}; {} columns = {c} maps × {kh}×{kw} window", c * kh * kw)
+        };
+        let (a, z, da, dz) = (self.at.id("a"), self.at.id("z"), self.at.id("da"), self.at.id("dz"));
+        let input = if i == 0 { ["x".to_string(), "dx0".into()] } else { [format!("y{}", i - 1), format!("dx{i}")] };
+        let output = [format!("y{i}"), format!("dy{i}"), format!("dx{}", i + 1)];
+        let (input, output) = (input.each_ref().map(String::as_str), output.each_ref().map(String::as_str));
+        let link = Link::new(title, window, [c, h, w], [f, oh, ow], per_channel)
+            .panels(&[&a, &z, &da, &dz], &input, &output)
+            .note(note);
+        self.r.links.push(link);
+        Ok(())
     }
 }
 

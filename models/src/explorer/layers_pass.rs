@@ -82,5 +82,13 @@ pub fn layers_pass(
             m.argmax = Some(idx.clone());
         }
     }
-    Ok(Pass { label, prediction, probabilities, loss: loss.value().item()?, forward: r.forward, backward: back })
+    Ok(Pass {
+        label,
+        prediction,
+        probabilities,
+        loss: loss.value().item()?,
+        forward: r.forward,
+        backward: back,
+        links: r.links,
+    })
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tensor::Tensor;
 use tensor::Window2d;
 
-use super::{ExplorerError, Image, Matrix};
+use super::{ExplorerError, Image, Link, Matrix};
 use crate::data::Preprocess;
 use crate::lenet5::{CLASSES, LeNet5};
 
@@ -35,6 +35,8 @@ pub struct Pass {
     /// The backward matrices, from `∇z⁽⁷⁾ = P − Y` down to `∇a⁽⁰⁾` (for a network of layers,
     /// from `∇y⁽ᴸ⁾ = P − Y` down to `∇x⁽⁰⁾`).
     pub backward: Vec<Matrix>,
+    /// Each window layer's row ↔ window ↔ pixel geometry, for the page's links.
+    pub links: Vec<Link>,
 }
 
 /// A recorded matrix: shown in the forward panels, and (when `grad` names it) its gradient
@@ -225,7 +227,29 @@ pub fn pass(
             m.argmax = Some(a3_argmax.clone());
         }
     }
-    Ok(Pass { label, prediction, probabilities, loss: loss.value().item()?, forward: r.forward, backward: back })
+    let links = lenet5_links(&conv, &pool);
+    Ok(Pass { label, prediction, probabilities, loss: loss.value().item()?, forward: r.forward, backward: back, links })
+}
+
+/// LeNet-5's window layers C1, S2, C3, S4 as the page links them (C5's one window is the
+/// whole map).
+fn lenet5_links(conv: &Window2d, pool: &Window2d) -> Vec<Link> {
+    vec![
+        Link::new("C1", conv, [1, 32, 32], [6, 28, 28], false)
+            .panels(&["a0", "z1", "y1", "da0", "dz1", "dy1"], &["x"], &["out1", "dout1"])
+            .note(" of the six C1 maps; its 25 columns are the 5×5 window of x there"),
+        Link::new("S2", pool, [6, 28, 28], [6, 14, 14], true)
+            .panels(&["a1", "da1"], &["out1", "dout1"], &["z2", "dz2"])
+            .note(": the 2×2 block whose max is one S2 pixel"),
+        Link::new("C3", conv, [6, 14, 14], [16, 10, 10], false)
+            .panels(&["a2", "z3", "y3", "da2", "dz3", "dy3"], &["z2", "dz2"], &["out3", "dout3"])
+            .note(" of the 16 C3 maps; 150 columns = 6 maps × 5×5 window"),
+        Link::new("S4", pool, [16, 10, 10], [16, 5, 5], true).panels(
+            &["a3", "da3"],
+            &["out3", "dout3"],
+            &["z4", "dz4"],
+        ),
+    ]
 }
 
 /// The index of the first largest value.

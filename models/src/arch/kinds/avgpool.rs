@@ -87,7 +87,9 @@ impl Kind for AvgPool {
         let [n, c, h, w] = shape[..] else {
             return Err(ExplorerError::Internal(format!("the input of avgpool layer {}", l.index())));
         };
-        let windows = x.reshape(&[n * c, 1, h, w])?.im2col(&self.square().window())?;
+        let window = self.square().window();
+        l.link_windows(&window, &shape, true)?;
+        let windows = x.reshape(&[n * c, 1, h, w])?.im2col(&window)?;
         let a = l.probe("a", format!("a{s} = windows(x{s}), zero padding"), windows)?;
         let y = a.mean_axis(1, false)?.reshape(l.output_shape())?;
         l.probe("y", format!("y{s} = mean of each row of a{s}"), y)

@@ -129,7 +129,9 @@ impl Kind for Conv {
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
         let s = l.sup();
-        let a = l.probe("a", format!("a{s} = im2col(x{s})"), x.im2col(&self.square().window())?)?;
+        let window = self.square().window();
+        l.link_windows(&window, &x.shape(), false)?;
+        let a = l.probe("a", format!("a{s} = im2col(x{s})"), x.im2col(&window)?)?;
         let weight = l.need("weight")?;
         let ws = weight.shape();
         let w = l.tape().param(weight).reshape(&[ws[0], ws[1] * ws[2] * ws[3]])?.t()?;

@@ -83,7 +83,9 @@ impl Kind for MaxPool {
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
         let s = l.sup();
-        let a = l.probe("a", format!("a{s} = windows(x{s})"), x.pool_windows(&self.square().window())?)?;
+        let window = self.square().window();
+        l.link_windows(&window, &x.shape(), true)?;
+        let a = l.probe("a", format!("a{s} = windows(x{s})"), x.pool_windows(&window)?)?;
         let (_, argmax) = tensor::max_argmax_rows(&a.value())?;
         l.argmax(argmax.iter().map(|k| k.min(255) as u8).collect());
         let y = a.max_rows()?.reshape(l.output_shape())?;

@@ -85,6 +85,7 @@ function render(p) {
   const fwd = $('#forward'), back = $('#backward');
   fwd.replaceChildren(); back.replaceChildren();
   const argmaxOf = (id) => (p.forward.find((m) => m.id === id) || {}).argmax;
+  setLinks(p.links);
   renderGroup(fwd, p.forward, forwardMeta, 'forward', argmaxOf);
   renderGroup(back, p.backward, backMeta, 'backward', argmaxOf);
   $('#step-panels').replaceChildren();
@@ -324,7 +325,7 @@ async function init() {
   const info = await api('/api/info');
   state.info = info;
   state.image = info.image;
-  links.on = info.lenet5;
+  lenet.on = info.lenet5;
   strip(info);
   labelButtons(info.classes);
   info.classes.forEach((name, d) => $('#label-filter').append(el('option', { value: String(d), text: name })));

@@ -63,36 +63,31 @@ function legend(sc) {
 }
 
 // ---------- links between matrices: rows ↔ windows ↔ pixels ----------
-const SPACES = {
-  C1: { ids: ['a0', 'z1', 'y1', 'da0', 'dz1', 'dy1'],
-    win: (r) => ({ maps: ['x'], c: null, y: (r / 28) | 0, x: r % 28, h: 5, w: 5 }),
-    out: (r) => ({ maps: ['out1', 'dout1'], c: null, y: (r / 28) | 0, x: r % 28, h: 1, w: 1 }),
-    say: (r) => `row ${r} = output pixel (${(r / 28) | 0}, ${r % 28}) of the six C1 maps; its 25 columns are the 5×5 window of x there` },
-  S2: { ids: ['a1', 'da1'],
-    win: (r) => { const c = (r / 196) | 0, k = r % 196; return { maps: ['out1', 'dout1'], c, y: 2 * ((k / 14) | 0), x: 2 * (k % 14), h: 2, w: 2 }; },
-    out: (r) => ({ maps: ['z2', 'dz2'], c: (r / 196) | 0, y: ((r % 196) / 14) | 0, x: r % 14, h: 1, w: 1 }),
-    say: (r) => `row ${r} = map ${(r / 196) | 0}, window (${((r % 196) / 14) | 0}, ${r % 14}): the 2×2 block whose max is one S2 pixel` },
-  C3: { ids: ['a2', 'z3', 'y3', 'da2', 'dz3', 'dy3'],
-    win: (r) => ({ maps: ['z2', 'dz2'], c: null, y: (r / 10) | 0, x: r % 10, h: 5, w: 5 }),
-    out: (r) => ({ maps: ['out3', 'dout3'], c: null, y: (r / 10) | 0, x: r % 10, h: 1, w: 1 }),
-    say: (r) => `row ${r} = output pixel (${(r / 10) | 0}, ${r % 10}) of the 16 C3 maps; 150 columns = 6 maps × 5×5 window` },
-  S4: { ids: ['a3', 'da3'],
-    win: (r) => { const c = (r / 25) | 0, k = r % 25; return { maps: ['out3', 'dout3'], c, y: 2 * ((k / 5) | 0), x: 2 * (k % 5), h: 2, w: 2 }; },
-    out: (r) => ({ maps: ['z4', 'dz4'], c: (r / 25) | 0, y: ((r % 25) / 5) | 0, x: r % 5, h: 1, w: 1 }),
-    say: (r) => `row ${r} = map ${(r / 25) | 0}, window (${((r % 25) / 5) | 0}, ${r % 5})` },
-};
-// The row ↔ window ↔ pixel links know LeNet-5's geometry only; app.js turns them off for
-// other networks.
-const links = { on: true };
-const SPACE_OF = {};
-for (const [name, s] of Object.entries(SPACES)) for (const id of s.ids) SPACE_OF[id] = name;
-// A feature-map pixel (c, i, j) back to the row of the matrices that made it.
-const MAP_ROW = {
-  out1: ['C1', (c, i, j) => i * 28 + j], dout1: ['C1', (c, i, j) => i * 28 + j],
-  z2: ['S2', (c, i, j) => c * 196 + i * 14 + j], dz2: ['S2', (c, i, j) => c * 196 + i * 14 + j],
-  out3: ['C3', (c, i, j) => i * 10 + j], dout3: ['C3', (c, i, j) => i * 10 + j],
-  z4: ['S4', (c, i, j) => c * 25 + i * 5 + j], dz4: ['S4', (c, i, j) => c * 25 + i * 5 + j],
-};
+// Each window layer's geometry comes with the pass (`links`): row r of its window matrices is
+// output pixel (i, j), r = i·Wₒ + j (a convolution), or map c's, r = c·Hₒ·Wₒ + i·Wₒ + j (a
+// pooling layer); its window starts at (i·sh − ph, j·sw − pw) in the input maps.
+// LeNet-5's own presentation (map scales, the ops between panels, the routing dots); app.js
+// turns it off for other networks.
+const lenet = { on: true };
+let SPACES = {}, SPACE_OF = {}, MAP_ROW = {};
+function space(l) {
+  const [, Ho, Wo] = l.output_shape, [kh, kw] = l.kernel, [sh, sw] = l.stride, [ph, pw] = l.padding;
+  const at = (r) => { const k = r % (Ho * Wo); return { c: l.per_channel ? (r / (Ho * Wo)) | 0 : null, i: (k / Wo) | 0, j: k % Wo }; };
+  return { ids: l.rows,
+    win: (r) => { const p = at(r); return { maps: l.input, c: p.c, y: p.i * sh - ph, x: p.j * sw - pw, h: kh, w: kw }; },
+    out: (r) => { const p = at(r); return { maps: l.output, c: p.c, y: p.i, x: p.j, h: 1, w: 1 }; },
+    row: (c, i, j) => (l.per_channel ? c * Ho * Wo : 0) + i * Wo + j,
+    say: (r) => { const p = at(r); return `row ${r} = ${l.per_channel ? `map ${p.c}, window` : 'output pixel'} (${p.i}, ${p.j})${l.note}`; } };
+}
+function setLinks(list) {
+  SPACES = {}; SPACE_OF = {}; MAP_ROW = {};
+  for (const l of list || []) {
+    const s = space(l);
+    SPACES[l.name] = s;
+    for (const id of l.rows) SPACE_OF[id] = l.name;
+    for (const id of l.output) MAP_ROW[id] = [l.name, s.row];
+  }
+}
 
 const panels = new Map(); // id → [{ kind, ... }]
 function register(id, p) { if (!panels.has(id)) panels.set(id, []); panels.get(id).push(p); }
@@ -178,7 +173,7 @@ function matrixPanel(m) {
   c.addEventListener('mousemove', (e) => {
     const col = Math.min(cols - 1, Math.floor(e.offsetX / sx)), row = Math.min(rows - 1, Math.floor(e.offsetY / sy));
     const v = m.data[row * cols + col];
-    const space = links.on && SPACE_OF[m.id];
+    const space = SPACE_OF[m.id];
     if (space) markRow(space, row); else clearMarks();
     let html = `<b>${symbol(m)}</b>[${row}, ${col}] = ${fmt(v)}`;
     if (m.argmax) html += `<br>argmax of this row: column ${m.argmax[row]}`;
@@ -213,7 +208,7 @@ function mapsPanel(m, k, opts = {}) {
       const i = Math.min(H - 1, Math.floor(e.offsetY / k)), j = Math.min(W - 1, Math.floor(e.offsetX / k));
       const v = m.data[c * H * W + i * W + j];
       let html = `<b>${symbol(m)}</b> map ${c}, pixel (${i}, ${j}) = ${fmt(v)}`;
-      const link = links.on && MAP_ROW[m.id];
+      const link = MAP_ROW[m.id];
       if (link) { const r = link[1](c, i, j); markRow(link[0], r); html += `<br>${SPACES[link[0]].say(r)}`; } else clearMarks();
       showLens(e, html);
     });
@@ -296,11 +291,11 @@ function renderGroup(target, list, meta, cls, argmaxOf) {
     for (const m of ms) {
       let panel;
       if (m.shape.length === 3) {
-        const src = !links.on ? null : m.id === 'dout1' ? 'a1' : m.id === 'dout3' ? 'a3' : null;
-        const k = links.on ? MAP_SCALE[m.id] || 4 : autoScale(m);
+        const src = !lenet.on ? null : m.id === 'dout1' ? 'a1' : m.id === 'dout3' ? 'a3' : null;
+        const k = lenet.on ? MAP_SCALE[m.id] || 4 : autoScale(m);
         panel = mapsPanel(m, k, src ? { windows: argmaxOf(src), live: liveRows(src) } : {});
       } else panel = matrixPanel(m);
-      const op = cls === 'forward' && links.on && OPS[m.id];
+      const op = cls === 'forward' && lenet.on && OPS[m.id];
       row.append(op ? el('div', { class: 'with-op' }, el('div', { class: 'op', text: op }), panel) : panel);
     }
     card.append(row);
