@@ -21,7 +21,7 @@ table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 for i in "${!GRID[@]}"; do
   [ -n "${GRID_ONLY:-}" ] && [ "$((i + 1))" != "$GRID_ONLY" ] && continue
-  IFS='|' read -r name spec input <<<"${GRID[$i]}"
+  grid_row "${GRID[$i]}"
   if [ "$input" != "1,28,28" ] && [ "$spec" != "lenet5" ]; then
     echo "== $name: skipped (input $input; MNIST is 1,28,28)"
     printf '%s\t-\t-\t-\tskipped: input %s, MNIST is 1,28,28\n' "$name" "$input" >>"$table"

@@ -11,7 +11,7 @@ ROUNDS=${1:-3}
 source bench/grid_networks.sh
 for i in "${!GRID[@]}"; do
   [ -n "${GRID_ONLY:-}" ] && [ "$((i + 1))" != "$GRID_ONLY" ] && continue
-  IFS='|' read -r name spec input <<<"${GRID[$i]}"
+  grid_row "${GRID[$i]}"
   echo "== $name: $spec ($input)"
   ARCH="$spec" INPUT="$input" bench/compare.sh "$ROUNDS"
 done

@@ -21,6 +21,12 @@ tests; the cosine still spans the whole epoch, as `lenet5 train --max-steps`).
 
     python bench/pytorch_epoch.py --arch "conv(16,3,p=1) relu maxpool(2) flatten linear(10)" \\
         --data ../shared/data/mnist --max-steps 20
+
+--optimizer adam --schedule constant: Adam (no weight decay, as `lenet5 train --optimizer
+adam`) at a constant --lr. --eval: after the timed loop, the test set's accuracy in
+evaluation mode (not timed). --weights F: no training; F (a `lenet5 train` checkpoint of
+the same --arch) is loaded with strict=True, the test set preprocessed as F's metadata says
+(pad, mean, std), and its accuracy printed: PyTorch's accuracy with the Rust weights.
 """
 
 import argparse
@@ -64,7 +70,13 @@ def main():
     p.add_argument("--arch", default=None, help="a `lenet5 train --arch` spec (default: LeNet-5 as before)")
     p.add_argument("--pad", type=int, default=None, help="default: 2 for lenet5 or no --arch, else 0")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
+    p.add_argument("--eval", action="store_true", help="the test accuracy after the epoch")
+    p.add_argument("--weights", default=None, help="evaluate this lenet5 checkpoint instead of training")
     a = p.parse_args()
+    if a.weights:
+        return evaluate_weights(a)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     images = read_idx(find(a.data, "train-images-idx3-ubyte"))
@@ -78,8 +90,7 @@ def main():
         values = np.arange(256, dtype=np.float64) / 255.0
         mean = float((counts * values).sum() / counts.sum())
         std = math.sqrt(max(float((counts * values**2).sum() / counts.sum()) - mean * mean, 0.0))
-    x = torch.from_numpy(np.pad(images, ((0, 0), (pad, pad), (pad, pad))).astype(np.float32) / 255.0)
-    x = ((x - mean) / std).unsqueeze(1).contiguous()
+    x = normalised(images, pad, mean, std)
     if a.arch is None:
         model = LeNet5()
         opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
@@ -90,7 +101,10 @@ def main():
             {"params": [q for k, q in named if not k.endswith("bias")], "weight_decay": 5e-4},
             {"params": [q for k, q in named if k.endswith("bias")], "weight_decay": 0.0},
         ]
-        opt = torch.optim.SGD([g for g in groups if g["params"]], lr=a.lr, momentum=0.9)
+        if a.optimizer == "adam":
+            opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+        else:
+            opt = torch.optim.SGD([g for g in groups if g["params"]], lr=a.lr, momentum=0.9)
     model.train()
     parameters = sum(q.numel() for q in model.parameters())
     n, b = x.shape[0], a.batch_size
@@ -100,13 +114,18 @@ def main():
     order = torch.randperm(n)
     for step in range(taken):
         for group in opt.param_groups:
-            group["lr"] = 0.5 * a.lr * (1 + math.cos(math.pi * step / steps))
+            cosine = 0.5 * (1 + math.cos(math.pi * step / steps))
+            group["lr"] = a.lr * (cosine if a.schedule == "cosine" else 1.0)
         idx = order[step * b : (step + 1) * b]
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x[idx]), labels[idx])
         loss.backward()
         opt.step()
     seconds = time.perf_counter() - t0
+    accuracy = None
+    if a.eval:
+        test = normalised(read_idx(find(a.data, "t10k-images-idx3-ubyte")), pad, mean, std)
+        accuracy = test_accuracy(model, test, read_idx(find(a.data, "t10k-labels-idx1-ubyte")))
     print(json.dumps({
         "system": "pytorch-" + torch.__version__,
         "arch": a.arch or "lenet5 (pytorch_lenet5.LeNet5)",
@@ -118,7 +137,41 @@ def main():
         "threads": a.threads,
         "epoch_seconds": round(seconds, 3),
         "last_loss": round(loss.item(), 4),
+        "optimizer": a.optimizer,
+        "schedule": a.schedule,
+        "lr": a.lr,
+        "test_accuracy": accuracy,
     }))
+
+
+def normalised(images, pad, mean, std):
+    """N×1×H×W floats: the images padded by `pad`, (b/255 − mean)/std."""
+    x = torch.from_numpy(np.pad(images, ((0, 0), (pad, pad), (pad, pad))).astype(np.float32) / 255.0)
+    return ((x - mean) / std).unsqueeze(1).contiguous()
+
+
+def test_accuracy(model, x, labels):
+    """The share of `x` the model (in evaluation mode) classifies as `labels`, in batches of 1000."""
+    model.eval()
+    with torch.no_grad():
+        predicted = torch.cat([model(x[i : i + 1000]).argmax(1) for i in range(0, x.shape[0], 1000)])
+    return float((predicted.numpy() == labels).mean())
+
+
+def evaluate_weights(a):
+    """PyTorch's test accuracy with the weights of a `lenet5 train` checkpoint (strict=True)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(a.weights, "pt") as f:
+        meta = f.metadata() or {}
+    pad = int(meta.get("preprocess.pad", "0"))
+    mean, std = float(meta["preprocess.mean"]), float(meta["preprocess.std"])
+    x = normalised(read_idx(find(a.data, "t10k-images-idx3-ubyte")), pad, mean, std)
+    model, _ = build(a.arch or meta["arch"], list(x.shape[1:]))
+    model.load_state_dict(load_file(a.weights), strict=True)
+    accuracy = test_accuracy(model, x, read_idx(find(a.data, "t10k-labels-idx1-ubyte")))
+    print(json.dumps({"weights": a.weights, "strict": True, "images": x.shape[0], "test_accuracy": accuracy}))
 
 
 if __name__ == "__main__":

@@ -7,14 +7,10 @@
 
 use crate::common;
 
-use std::path::Path;
-
 use layers::Module;
-use layers::checkpoint::read_checkpoint;
-use models::train::{OptimizerKind, ScheduleKind, TrainConfig};
 
-use common::shapes::{ADAM, eval_accuracy, folder_in, paused_and_resumed, predicts_a_bar, trained, weights_bits};
-use common::{Scratch, batches_tracked, lenet5, s};
+use common::batches_tracked;
+use common::shapes::{command_round_trip, trained};
 
 const SPEC: &str = "conv(8,3,p=1) batchnorm relu maxpool(2) dropout(0.25) conv(8,3,p=1) batchnorm tanh avgpool(2) \
                     flatten linear(16) batchnorm sigmoid dropout(0.25) linear(3)";
@@ -43,59 +39,6 @@ fn one_and_two_threads_reach_the_same_accuracy() {
 
 #[test]
 fn the_command_trains_evaluates_predicts_and_resumes_the_spec() {
-    let scratch = Scratch::new("new-layers-cli");
-    let data_dir = folder_in(&scratch);
-    let straight = scratch.join("straight.safetensors");
-    let args = |out: &Path, threads: &'static str| -> Vec<String> {
-        [
-            "train",
-            "--arch",
-            SPEC,
-            "--data",
-            s(&data_dir),
-            "--out",
-            s(out),
-            "--threads",
-            threads,
-            "--epochs",
-            "3",
-            "--batch-size",
-            "16",
-            "--seed",
-            "5",
-        ]
-        .into_iter()
-        .chain(ADAM)
-        .map(String::from)
-        .collect()
-    };
-    let run = lenet5(&args(&straight, "2").iter().map(String::as_str).collect::<Vec<_>>());
-    run.assert_ok("train --arch with batchnorm and dropout");
-    assert_eq!(read_checkpoint::<f32>(&straight).unwrap().metadata["arch"], SPEC);
-
-    let eval = lenet5(&["eval", "--checkpoint", s(&straight)]);
-    eval.assert_ok("eval");
-    println!("{}", eval.stdout.lines().next().unwrap());
-    assert!(eval_accuracy(&eval) >= 80.0, "{}", eval.stdout);
-    // Evaluation mode: the same accuracy twice (no dropout, no batch statistics).
-    assert_eq!(lenet5(&["eval", "--checkpoint", s(&straight)]).stdout, eval.stdout);
-
-    predicts_a_bar(&scratch, &straight);
-
-    // Paused after step 20 in-process (mid-epoch 2), resumed by the command alone.
-    let config = TrainConfig {
-        epochs: 3,
-        batch_size: 16,
-        threads: 2,
-        seed: 5,
-        optimizer: OptimizerKind::Adam,
-        lr: 0.01,
-        schedule: ScheduleKind::Constant,
-        // The command's Adam: no weight decay unless asked.
-        ..TrainConfig::default()
-    };
-    let out = paused_and_resumed(&scratch, &data_dir, SPEC, config, 20);
-    let (resumed, straight) = (weights_bits(&out), weights_bits(&straight));
+    let resumed = command_round_trip("new-layers-cli", SPEC);
     assert!(resumed.iter().any(|(n, _)| n == "1.running_var"));
-    assert_eq!(resumed, straight, "resumed and straight runs end with the same weights and running statistics");
 }

@@ -47,6 +47,7 @@ mod predict;
 mod pytorch_layers;
 mod pytorch_residual;
 mod pytorch_spec;
+mod residual_cli;
 mod resnet_preset;
 mod resume_inprocess;
 mod resume_kill;

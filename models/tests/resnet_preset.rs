@@ -11,7 +11,7 @@ use tensor::Tensor;
 
 /// Parameters of ResNet-20 with option-B shortcuts, counted by PyTorch on the module tree
 /// `tests/fixtures/make_residual_fixture.py` builds from the spec (the paper: 0.27 M).
-const RESNET20_PARAMETERS_BY_PYTORCH: usize = 272_474;
+pub(crate) const RESNET20_PARAMETERS_BY_PYTORCH: usize = 272_474;
 
 #[test]
 fn resnet20_has_pytorchs_parameter_count_and_its_blocks() {

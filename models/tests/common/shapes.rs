@@ -143,3 +143,48 @@ pub fn paused_and_resumed(scratch: &Scratch, data_dir: &Path, spec: &str, config
     lenet5(&["train", "--resume", s(&state)]).assert_ok("resume");
     out
 }
+
+/// `lenet5 train --arch spec` on the shapes folder (3 epochs of 16-image batches, Adam at a
+/// constant 0.01, 2 threads, seed 5); `eval` twice reaches at least 80 % with the same
+/// output (evaluation mode: running statistics, no dropout); `predict` prints a line; and a
+/// run paused in-process after step 20 (mid-epoch 2), resumed by the command alone, ends
+/// bit for bit where the straight run ends. The resumed run's weights and buffers by name.
+pub fn command_round_trip(name: &str, spec: &str) -> Vec<(String, Vec<u32>)> {
+    let scratch = Scratch::new(name);
+    let data_dir = folder_in(&scratch);
+    let straight = scratch.join("straight.safetensors");
+    let mut args =
+        vec!["train", "--arch", spec, "--data", s(&data_dir), "--out", s(&straight), "--threads", "2", "--epochs", "3"];
+    args.extend_from_slice(&["--batch-size", "16", "--seed", "5"]);
+    args.extend_from_slice(&ADAM);
+    lenet5(&args).assert_ok("train --arch");
+    assert_eq!(read_checkpoint::<f32>(&straight).unwrap().metadata["arch"], spec);
+
+    let eval = lenet5(&["eval", "--checkpoint", s(&straight)]);
+    eval.assert_ok("eval");
+    println!("{}", eval.stdout.lines().next().unwrap());
+    assert!(eval_accuracy(&eval) >= 80.0, "{}", eval.stdout);
+    assert_eq!(lenet5(&["eval", "--checkpoint", s(&straight)]).stdout, eval.stdout, "evaluation mode");
+
+    predicts_a_bar(&scratch, &straight);
+
+    let config = TrainConfig {
+        epochs: 3,
+        batch_size: 16,
+        threads: 2,
+        seed: 5,
+        optimizer: OptimizerKind::Adam,
+        lr: 0.01,
+        schedule: ScheduleKind::Constant,
+        // The command's Adam: no weight decay unless asked.
+        ..TrainConfig::default()
+    };
+    let out = paused_and_resumed(&scratch, &data_dir, spec, config, 20);
+    let resumed = weights_bits(&out);
+    assert_eq!(
+        resumed,
+        weights_bits(&straight),
+        "resumed and straight runs end with the same weights and running statistics"
+    );
+    resumed
+}
