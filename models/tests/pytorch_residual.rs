@@ -9,10 +9,8 @@ use std::path::{Path, PathBuf};
 
 use autograd::Tape;
 use layers::Module;
-use layers::checkpoint::{read_checkpoint, save_module};
-use models::arch::Arch;
+use layers::checkpoint::read_checkpoint;
 use models::network::load_network;
-use rand::SeedableRng;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -52,17 +50,5 @@ fn residual_blocks_give_pytorchs_outputs_loss_and_gradients() {
 
 #[test]
 fn a_residual_spec_writes_pytorchs_keys_and_shapes() {
-    let torch = read_checkpoint::<f32>(&fixture("residual_net.safetensors")).unwrap();
-    let arch: Arch = torch.metadata["arch"].parse().unwrap();
-    let model = arch.build::<f32, _>([3, 12, 12], Some(10), &mut rand::rngs::StdRng::seed_from_u64(1)).unwrap();
-    let dir = std::env::temp_dir().join(format!("pytorch-residual-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("rust.safetensors");
-    save_module(&model, &path).unwrap();
-    let ours = read_checkpoint::<f32>(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    let shapes = |c: &layers::checkpoint::Checkpoint<f32>| -> Vec<(String, Vec<usize>)> {
-        c.tensors.iter().map(|(n, t)| (n.clone(), t.shape().to_vec())).collect()
-    };
-    assert_eq!(shapes(&ours), shapes(&torch));
+    crate::pytorch_spec::assert_spec_writes_the_fixtures_keys("residual_net.safetensors", [3, 12, 12]);
 }

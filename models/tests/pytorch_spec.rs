@@ -52,10 +52,16 @@ fn pytorch_weights_give_pytorchs_outputs_loss_and_gradients() {
 
 #[test]
 fn the_spec_writes_pytorchs_keys_and_shapes() {
-    let torch = read_checkpoint::<f32>(&fixture("spec_net.safetensors")).unwrap();
+    assert_spec_writes_the_fixtures_keys("spec_net.safetensors", [1, 28, 28]);
+}
+
+/// The network of the fixture `name`'s `arch`, built for `input` and saved, holds exactly
+/// the fixture's (PyTorch's) keys with their shapes.
+pub(crate) fn assert_spec_writes_the_fixtures_keys(name: &str, input: [usize; 3]) {
+    let torch = read_checkpoint::<f32>(&fixture(name)).unwrap();
     let arch: Arch = torch.metadata["arch"].parse().unwrap();
-    let model = arch.build::<f32, _>([1, 28, 28], Some(10), &mut rand::rngs::StdRng::seed_from_u64(1)).unwrap();
-    let dir = std::env::temp_dir().join(format!("pytorch-spec-{}", std::process::id()));
+    let model = arch.build::<f32, _>(input, Some(10), &mut rand::rngs::StdRng::seed_from_u64(1)).unwrap();
+    let dir = std::env::temp_dir().join(format!("pytorch-keys-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("rust.safetensors");
     save_module(&model, &path).unwrap();
