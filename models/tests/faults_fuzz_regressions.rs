@@ -131,3 +131,15 @@ fn the_http_seeds_are_answered_without_a_server_error() {
         assert!(statuses[bad].is_some_and(|s| s.is_client_error()), "{bad}: {:?}", statuses[bad]);
     }
 }
+
+/// Residual blocks nested 20,000 deep overflowed the parser's stack (abort); deeper than
+/// `MAX_NESTING` is now an error, and a spec at the bound still parses.
+#[test]
+fn deeply_nested_blocks_are_an_error_not_a_stack_overflow() {
+    let nested = |n: usize| format!("{}relu{} conv(4,3) flatten linear(10)", "res(".repeat(n), ")".repeat(n));
+    let err = nested(20_000).parse::<models::arch::Arch>().unwrap_err().to_string();
+    assert!(err.contains("nested deeper than"), "{err}");
+    let limit = models::arch::MAX_NESTING;
+    assert!(nested(limit).parse::<models::arch::Arch>().is_ok());
+    assert!(nested(limit + 1).parse::<models::arch::Arch>().is_err());
+}

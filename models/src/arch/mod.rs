@@ -133,6 +133,7 @@ pub mod resnet;
 pub use args::{ArgError, Args};
 pub use kind::{BuildContext, Kind, LayerSpec};
 pub use kinds::{KindEntry, KindError, Kinds};
+pub use parse::MAX_NESTING;
 pub use plan::{LayerPlan, NetworkPlan, plan_layers};
 
 impl fmt::Display for Arch {

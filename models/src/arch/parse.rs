@@ -76,6 +76,10 @@ impl Kinds {
 }
 
 /// Splits a spec at whitespace outside parentheses.
+/// How deep parentheses may nest in a spec (`res(` inside `res(` …): the parser and the
+/// planner recurse once per level, so a bound keeps a hostile spec from overflowing the stack.
+pub const MAX_NESTING: usize = 16;
+
 /// Inside parentheses, whitespace is dropped except one space between two words, which
 /// separates the layers of a nested spec (`res(conv(8,3) relu)`).
 fn tokens(spec: &str) -> Result<Vec<String>, SpecError> {
@@ -91,6 +95,11 @@ fn tokens(spec: &str) -> Result<Vec<String>, SpecError> {
             '(' => depth += 1,
             ')' => depth -= 1,
             _ => {}
+        }
+        if depth > MAX_NESTING as i32 {
+            let position = Some(out.len() + 1);
+            let reason = format!("parentheses nested deeper than {MAX_NESTING}");
+            return Err(SpecError { position, text: current, reason });
         }
         if depth < 0 {
             let position = Some(out.len() + 1);
