@@ -26,5 +26,6 @@ echo "== the explorer in chromium"
 target="${CARGO_TARGET_DIR:-target}"
 SCREENSHOT="${SCREENSHOT:-$target/browser/explorer.png}" \
   SCREENSHOT_ARCH="${SCREENSHOT_ARCH:-$target/browser/explorer-arch.png}" \
+  SCREENSHOT_RESIDUAL="${SCREENSHOT_RESIDUAL:-$target/browser/explorer-residual.png}" \
   EXPLORER_BIN="$target/release/lenet5" \
   node tests/browser/explorer.mjs

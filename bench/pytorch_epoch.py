@@ -74,11 +74,12 @@ def main():
     p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
     p.add_argument("--eval", action="store_true", help="the test accuracy after the epoch")
     p.add_argument("--weights", default=None, help="evaluate this lenet5 checkpoint instead of training")
+    p.add_argument("--seed", type=int, default=0, help="torch.manual_seed: the initial weights and the data order")
     a = p.parse_args()
     if a.weights:
         return evaluate_weights(a)
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(a.seed)
     images = read_idx(find(a.data, "train-images-idx3-ubyte"))
     labels = torch.from_numpy(read_idx(find(a.data, "train-labels-idx1-ubyte")).astype(np.int64))
     pad = a.pad if a.pad is not None else (2 if a.arch in (None, "lenet5") else 0)

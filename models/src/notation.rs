@@ -2,7 +2,20 @@
 
 /// `12` → `⁽¹²⁾`.
 pub fn sup(i: usize) -> String {
+    sup_key(&i.to_string())
+}
+
+/// A layer's key as a superscript: `3` → `⁽³⁾`; inside a residual block, layer 1 of block
+/// 3's body `3b1` → `⁽³ᵇ¹⁾`, layer 0 of its shortcut `3s0` → `⁽³ˢ⁰⁾`.
+pub fn sup_key(key: &str) -> String {
     const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
-    let digits: String = i.to_string().bytes().map(|b| DIGITS[usize::from(b - b'0')]).collect();
-    format!("⁽{digits}⁾")
+    let raised: String = key
+        .chars()
+        .map(|c| match c {
+            'b' => 'ᵇ',
+            's' => 'ˢ',
+            c => c.to_digit(10).map_or(c, |d| DIGITS[d as usize]),
+        })
+        .collect();
+    format!("⁽{raised}⁾")
 }

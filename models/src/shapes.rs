@@ -97,6 +97,7 @@ fn derivation_rows(plan: &NetworkPlan, preset: &Preset, rows: Vec<ShapeRow>) -> 
             "a = im2col(input)" => format!("a{prev} = im2col(input)"),
             "W" => format!("W{this}"),
             "z = a·W + b" => format!("z{this} = a{prev}·W{this} + b{this}"),
+            "z = a·W" => format!("z{this} = a{prev}·W{this}"),
             "windows" => format!("a{prev} windows"),
             "max of each row" => format!("z{this} = max of each row"),
             other => other.to_string(),

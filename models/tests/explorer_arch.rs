@@ -366,7 +366,11 @@ fn other_specs_match_the_library_forward() {
 #[test]
 fn links_gather_each_window_matrix_from_the_input_maps() {
     let (specs, net, x) = (specs(), arch_net(1), input());
-    links_gather_windows(&layers_pass(&specs, &net, x, None).unwrap());
+    let p = layers_pass(&specs, &net, x, None).unwrap();
+    let kinds: Vec<_> = p.links.iter().map(|l| (l.name.clone(), l.per_channel)).collect();
+    assert!(p.links.len() >= 4, "{kinds:?}");
+    assert!(p.links.iter().any(|l| l.per_channel) && p.links.iter().any(|l| !l.per_channel), "{kinds:?}");
+    links_gather_windows(&p);
     let image = Image::from_bytes(&explorer_support::noisy_digit());
     let lenet = explorer_support::model(11);
     let p = models::explorer::pass(&lenet, &models::data::Preprocess::mnist(), &image, None).unwrap();
@@ -375,10 +379,8 @@ fn links_gather_each_window_matrix_from_the_input_maps() {
     links_gather_windows(&p);
 }
 
-fn links_gather_windows(p: &models::explorer::Pass) {
-    let kinds: Vec<_> = p.links.iter().map(|l| (l.name.clone(), l.per_channel)).collect();
-    assert!(p.links.len() >= 4, "{kinds:?}");
-    assert!(p.links.iter().any(|l| l.per_channel) && p.links.iter().any(|l| !l.per_channel), "{kinds:?}");
+/// Checks every link of `p` by gathering its windows from the input maps.
+pub(crate) fn links_gather_windows(p: &models::explorer::Pass) {
     for l in &p.links {
         let (input, a, out) =
             (find(&p.forward, &l.input[0]), find(&p.forward, &l.rows[0]), find(&p.forward, &l.output[0]));

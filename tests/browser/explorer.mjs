@@ -7,12 +7,16 @@
 //    pool) on 3×20×20 images: train it for two steps with `lenet5 train` on a tiny image
 //    folder written here, serve it, draw on the canvas (resampled to 20×20, gray in 3
 //    channels), check every layer's card, the label and the step, save a second screenshot.
+// 3. A residual network on the same folder: each block's two paths side by side with their
+//    matrices, the sum, and in the backward each path's term of ∇x and their sum; a row of
+//    an inner convolution boxes its window in the block's input; a third screenshot.
 //
 //   node tests/browser/explorer.mjs
 //
 // Environment: EXPLORER_BIN (default target/release/lenet5, run as `lenet5 serve`), EXPLORER_CHECKPOINT,
 // MNIST_DIR (test images to pick from), EXPLORER_METRICS (a metrics CSV), SCREENSHOT
-// (default docs/explorer.png), SCREENSHOT_ARCH (default docs/explorer-arch.png), CHROMIUM
+// (default docs/explorer.png), SCREENSHOT_ARCH (default docs/explorer-arch.png), SCREENSHOT_RESIDUAL
+// (default docs/explorer-residual.png), CHROMIUM
 // (default /usr/bin/chromium).
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -27,6 +31,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = resolve(root, process.env.EXPLORER_BIN || 'target/release/lenet5');
 const screenshot = resolve(root, process.env.SCREENSHOT || 'docs/explorer.png');
 const screenshotArch = resolve(root, process.env.SCREENSHOT_ARCH || 'docs/explorer-arch.png');
+const screenshotResidual = resolve(root, process.env.SCREENSHOT_RESIDUAL || 'docs/explorer-residual.png');
 const failures = [];
 let passed = 0;
 function check(what, ok, detail = '') {
@@ -234,7 +239,7 @@ function png(w, h, pixel) {
 // two steps by `lenet5 train` (so the checkpoint carries its arch, input and classes).
 const ARCH = 'conv(8,3,p=1) batchnorm relu maxpool(3,s=2,p=1) conv(12,3,s=2,p=1) relu avgpool(2) flatten dropout(0.25) linear(16) tanh linear(3)';
 const work = mkdtempSync(join(tmpdir(), 'explorer-arch-'));
-function archCheckpoint() {
+function archCheckpoint(arch = ARCH, name = 'arch') {
   const shapes = {
     circle: (x, y, k) => (Math.hypot(x - 10 + k % 3 - 1, y - 10) < 6 ? [240, 80 + 20 * k, 40] : [10, 20, 30]),
     square: (x, y, k) => (Math.abs(x - 10 + k % 2) < 5 && Math.abs(y - 10) < 5 ? [40, 200, 90 + 20 * k] : [20, 10, 30]),
@@ -247,8 +252,8 @@ function archCheckpoint() {
       for (let k = 0; k < count; k++) writeFileSync(join(dir, `${k}.png`), png(20, 20, (x, y) => f(x, y, k)));
     }
   }
-  const out = join(work, 'arch.safetensors');
-  const r = spawnSync(bin, ['train', '--data', join(work, 'data'), '--arch', ARCH, '--epochs', '1', '--max-steps', '2',
+  const out = join(work, `${name}.safetensors`);
+  const r = spawnSync(bin, ['train', '--data', join(work, 'data'), '--arch', arch, '--epochs', '1', '--max-steps', '2',
     '--batch-size', '6', '--threads', '1', '--checkpoint-every', '0', '--out', out], { encoding: 'utf8', timeout: 120000 });
   if (r.status !== 0) throw new Error(`lenet5 train failed (${r.status}): ${r.stderr}`);
   return out;
@@ -344,9 +349,80 @@ async function archScenario() {
   if (process.env.FULL_SCREENSHOT_ARCH) await page.screenshot({ path: resolve(root, process.env.FULL_SCREENSHOT_ARCH), fullPage: true });
 }
 
+// A residual network on the same folder: block 3 with the identity shortcut, block 5 with a
+// 1×1 stride-2 projection.
+const RES_ARCH = 'conv(8,3,p=1,bias=false) batchnorm relu res(conv(8,3,p=1,bias=false) batchnorm relu conv(8,3,p=1,bias=false) batchnorm) relu ' +
+  'res(conv(12,3,s=2,p=1,bias=false) batchnorm relu conv(12,3,p=1,bias=false) batchnorm | conv(12,1,s=2,bias=false) batchnorm) relu gap flatten linear(3)';
+async function residualScenario() {
+  const checkpoint = archCheckpoint(RES_ARCH, 'residual');
+  const server = await startServer(['--checkpoint', checkpoint]);
+  servers.push(server.child);
+  console.log(`server (residual): ${server.url}`);
+  await page.goto(server.url);
+  await waitBody('ready', { eq: '1' });
+  const passes = Number(await body('passes') || 0);
+  await drawSeven();
+  await waitBody('passes', { gt: passes });
+  // The drawing sends a pass per stroke update: wait until the last one is drawn.
+  for (let last = null; last !== await body('passes');) { last = await body('passes'); await page.waitForTimeout(400); }
+
+  // Each block's card holds its two paths side by side, each inner layer under its heading,
+  // and the sum below them.
+  const block = (cls, i) => page.evaluate(([cls, i]) => {
+    const card = [...document.querySelectorAll(`#${cls} section.layer`)].find((c) => c.querySelector('h3').textContent.replace(/^∇ /, '').startsWith(`layer ${i} res(`));
+    if (!card) return null;
+    const path = (name) => {
+      const p = card.querySelector(`.paths .path.${name}`);
+      return p && { parts: [...p.querySelectorAll('h5 span:first-child')].map((h) => h.textContent), ids: [...p.querySelectorAll('figure.panel')].map((f) => f.dataset.id), identity: !!p.querySelector('.identity') };
+    };
+    const below = [...card.querySelectorAll(':scope > .panels figure.panel')].map((f) => ({ id: f.dataset.id, formula: f.querySelector('figcaption').textContent }));
+    const box = (sel) => { const e = card.querySelector(sel); if (!e) return null; const r = e.getBoundingClientRect(); return [r.left, r.width]; };
+    return { body: path('body'), shortcut: path('shortcut'), below, bodyBox: box('.path.body'), shortcutBox: box('.path.shortcut') };
+  }, [cls, i]);
+  const b3 = await block('forward', 3), b5 = await block('forward', 5);
+  check('a residual block\'s card draws its body layer by layer', b3 && b3.body.parts.join('|') === 'body 0 conv(8,3,p=1,bias=false)|body 1 batchnorm|body 2 relu|body 3 conv(8,3,p=1,bias=false)|body 4 batchnorm' &&
+    ['a3b0', 'W3b0', 'z3b0', 'y3b0', 'y3b1', 'y3b2', 'a3b3', 'y3b4'].every((id) => b3.body.ids.includes(id)), JSON.stringify(b3));
+  check('the identity shortcut is said, and the sum y = body + x is below the paths', b3.shortcut.identity && b3.shortcut.ids.length === 0 &&
+    b3.below.length === 1 && b3.below[0].id === 'y3' && b3.below[0].formula.includes('y⁽³⁾ = y⁽³ᵇ⁴⁾ + x⁽³⁾'), JSON.stringify(b3));
+  check('a projection block draws both paths side by side', b5 && !b5.shortcut.identity && ['a5s0', 'W5s0', 'y5s0', 'y5s1'].every((id) => b5.shortcut.ids.includes(id)) &&
+    b5.shortcutBox[0] > b5.bodyBox[0] + b5.bodyBox[1] - 1 && b5.below[0].formula.includes('y⁽⁵⁾ = y⁽⁵ᵇ⁴⁾ + y⁽⁵ˢ¹⁾'), JSON.stringify(b5));
+  // conv(12,3,s=2,p=1) in block 5's body reads the block's input, 8×20×20 (y4) → 10×10.
+  const inner = await windowOf('a5b0', 37, 'y4');
+  const [ii, ij] = [(inner.row / 10) | 0, inner.row % 10];
+  check(`an inner convolution's row boxes its window in the block's input (row ${inner.row})`, inner.boxes.length === 8 &&
+    inner.boxes.every((b) => b.at === inner.k * (2 * ij - 1) - 1 && b.top === inner.k * (2 * ii - 1) - 1) && inner.lens.includes('body 0 conv(12,3,s=2,p=1,bias=false)'), JSON.stringify(inner));
+  await page.mouse.move(5, 5);
+
+  // Backward: ∇y reaches the sum, goes down both paths, and ∇x is their two terms' sum.
+  const g5 = await block('backward', 5), g3 = await block('backward', 3);
+  check('the backward card shows ∇y, each path\'s term and ∇x = body\'s term + shortcut\'s term', g5 && g5.below.map((m) => m.id).join() === 'dy5,dx5' &&
+    g5.body.ids.includes('dx5b0') && g5.shortcut.ids.includes('dx5s0') && g5.below[1].formula.includes('∇x⁽⁵⁾ = ∇x⁽⁵ᵇ⁰⁾ + ∇x⁽⁵ˢ⁰⁾'), JSON.stringify(g5));
+  check('through the identity, ∇y itself is the second term', g3 && g3.shortcut.identity && g3.below[1].formula.includes('∇x⁽³⁾ = ∇x⁽³ᵇ⁰⁾ + ∇y⁽³⁾'), JSON.stringify(g3));
+  const sums = await page.evaluate(() => {
+    const m = (id) => state.pass.backward.find((x) => x.id === id).data;
+    const [dx, body, short] = [m('dx5'), m('dx5b0'), m('dx5s0')];
+    return Math.max(...dx.map((v, k) => Math.abs(v - body[k] - short[k])));
+  });
+  check(`the two terms the page shows add up to its ∇x (max difference ${sums.toExponential(1)})`, sums < 1e-5);
+  await labelAndStep('dW9', (label) => (label + 1) % 3, ['dy9', 'dW9', 'dy5', 'dx5b4', 'dg5b4', 'dW5b3', 'dx5b0', 'dW5b0', 'dx5s1', 'dW5s0', 'dx5s0', 'dx5', 'dx3b0', 'dx3', 'dW0', 'dx0'], 20);
+  check('no errors in the page', errors.length === 0, errors.join('\n'));
+
+  // The screenshot: block 5 with both paths, a row of its strided convolution hovered.
+  const card = page.locator('#forward section.layer', { hasText: 'layer 5 res(' }).first();
+  await card.evaluate((e) => e.scrollIntoView({ block: 'start' }));
+  await page.evaluate(() => window.scrollBy(0, -150));
+  const a = await page.locator('#forward canvas[data-id="a5b0"]').boundingBox();
+  await page.mouse.move(a.x + a.width / 2, a.y + a.height * 0.37);
+  mkdirSync(dirname(screenshotResidual), { recursive: true });
+  await page.screenshot({ path: screenshotResidual });
+  console.log(`screenshot: ${screenshotResidual}`);
+  if (process.env.FULL_SCREENSHOT_RESIDUAL) await page.screenshot({ path: resolve(root, process.env.FULL_SCREENSHOT_RESIDUAL), fullPage: true });
+}
+
 try {
   await lenetScenario();
   await archScenario();
+  await residualScenario();
 } catch (e) {
   failures.push(String(e));
   console.log(`FAIL ${e}`);

@@ -12,8 +12,11 @@ use autograd::{Gradients, Param, Tape, Var};
 use layers::Module;
 use tensor::Tensor;
 
+use super::matrix::Lane;
 use super::{ExplorerError, Link, Matrix};
-use crate::notation::sup;
+use crate::arch::LayerSpec;
+use crate::notation::sup_key;
+use layers::Part;
 use tensor::Window2d;
 
 /// Anchors of `docs/derivation.md` that several kinds share.
@@ -39,8 +42,8 @@ pub(super) struct Recorder<'t> {
     pub(super) tape: &'t Tape<f32>,
     pub(super) forward: Vec<Matrix>,
     probes: HashMap<String, Var<'t, f32>>,
-    /// Each max-pool layer's argmax per window row, for its `∇a` too.
-    pub(super) argmax: HashMap<usize, Vec<u8>>,
+    /// Each max-pool layer's argmax per window row (by layer key), for its `∇a` too.
+    pub(super) argmax: HashMap<String, Vec<u8>>,
     /// Each window layer's row ↔ window geometry.
     pub(super) links: Vec<Link>,
 }
@@ -50,8 +53,23 @@ impl<'t> Recorder<'t> {
         Recorder { tape, forward: Vec::new(), probes: HashMap::new(), argmax: HashMap::new(), links: Vec::new() }
     }
 
-    fn show(&mut self, id: String, layer: &str, formula: String, section: &'static str, t: &Tensor<f32>) {
+    fn show(
+        &mut self,
+        id: String,
+        layer: &str,
+        formula: String,
+        section: &'static str,
+        t: &Tensor<f32>,
+    ) -> &mut Matrix {
         self.forward.push(Matrix::new(&id, layer, &formula, section, &panel_shape(t.shape()), t));
+        self.forward.last_mut().expect("just pushed")
+    }
+
+    /// Adds a probe (a zero leaf) to `var` for its gradient, under `id`, without showing it.
+    fn tap(&mut self, id: String, var: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
+        let zero = self.tape.leaf(Tensor::zeros(&var.shape())?);
+        self.probes.insert(id, zero);
+        Ok(var.add(zero)?)
     }
 
     /// Shows `var` and adds a probe (a zero leaf) for its gradient.
@@ -63,10 +81,8 @@ impl<'t> Recorder<'t> {
         section: &'static str,
         var: Var<'t, f32>,
     ) -> Result<Var<'t, f32>, ExplorerError> {
-        let zero = self.tape.leaf(Tensor::zeros(&var.shape())?);
-        let var = var.add(zero)?;
-        self.show(id.clone(), layer, formula, section, &var.value());
-        self.probes.insert(id, zero);
+        let var = self.tap(id.clone(), var)?;
+        self.show(id, layer, formula, section, &var.value());
         Ok(var)
     }
 
@@ -80,28 +96,114 @@ pub(super) fn missing(id: &str) -> ExplorerError {
     ExplorerError::Internal(format!("no gradient recorded for {id}"))
 }
 
-/// What [`Forward`] and [`Backward`] share (both dereference to it): the layer's position,
-/// its title and section on the page, and its module.
+/// What [`Forward`] and [`Backward`] share (both dereference to it): the layer's key and
+/// card on the page, its place in a residual block, its module, and the panels of its
+/// input.
+///
+/// A top-level layer `i` has the key `i` (its matrices are `a3`, `∇W` is `dW3`, formulas
+/// say `⁽³⁾`); layer `j` of block `i`'s body has `{i}b{j}` (`a3b1`, `⁽³ᵇ¹⁾`), of its
+/// shortcut `{i}s{j}`.
 pub struct LayerAt<'a> {
-    i: usize,
-    title: &'a str,
+    key: String,
+    title: String,
+    lane: Option<Lane>,
     section: &'static str,
     layer: &'a dyn Module<f32>,
+    /// The page id of the input's maps, and of their gradient from this layer.
+    input: [String; 2],
+    /// The probe whose gradient is this layer's `∇x`: the input's own, or (first layer of
+    /// a block's path) the path's copy of the block's input.
+    input_probe: String,
+    /// The page id of the output's gradient as the next layer shows it (its `∇x`).
+    output_grad: String,
 }
 
 impl<'a> LayerAt<'a> {
-    pub(super) fn new(i: usize, title: &'a str, section: &'static str, layer: &'a dyn Module<f32>) -> Self {
-        LayerAt { i, title, section, layer }
+    /// Top-level layer `i`, reading the image (`i = 0`) or layer `i − 1`'s output.
+    pub(super) fn new(i: usize, title: &str, section: &'static str, layer: &'a dyn Module<f32>) -> Self {
+        let input = if i == 0 { "x".to_string() } else { format!("y{}", i - 1) };
+        LayerAt {
+            key: i.to_string(),
+            title: title.to_string(),
+            lane: None,
+            section,
+            layer,
+            input: [input.clone(), format!("dx{i}")],
+            input_probe: input,
+            output_grad: format!("dx{}", i + 1),
+        }
     }
 
-    /// The layer's index, from 0.
-    pub fn index(&self) -> usize {
-        self.i
+    /// Layer `j` (`spec`, built as `layer`) of this block's `path` (`body` or `shortcut`),
+    /// shown in that lane of the block's card.
+    pub fn inner(
+        &self,
+        path: &'static str,
+        j: usize,
+        spec: &LayerSpec,
+        layer: &'a dyn Module<f32>,
+        section: &'static str,
+    ) -> LayerAt<'a> {
+        let p = &path[..1];
+        let key = format!("{}{p}{j}", self.key);
+        let part = format!("{path} {j} {spec}");
+        let lane = match &self.lane {
+            Some(outer) => {
+                Lane { path: outer.path, part: format!("{} › {part}", outer.part), what: spec.erased().card() }
+            }
+            None => Lane { path, part, what: spec.erased().card() },
+        };
+        let (input, input_probe) = match j {
+            0 => (self.input[0].clone(), self.path_input(path)),
+            _ => (format!("y{}{p}{}", self.key, j - 1), format!("y{}{p}{}", self.key, j - 1)),
+        };
+        LayerAt {
+            title: self.title.clone(),
+            lane: Some(lane),
+            section,
+            layer,
+            input: [input, format!("dx{key}")],
+            input_probe,
+            output_grad: format!("dx{}{p}{}", self.key, j + 1),
+            key,
+        }
     }
 
-    /// `⁽ⁱ⁾`, the layer's superscript in formulas.
+    /// The probe of this block's input as `path` reads it.
+    fn path_input(&self, path: &str) -> String {
+        format!("x{}{}", self.key, &path[..1])
+    }
+
+    /// The layer's key: `3`, or `3b1` inside block 3.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// `⁽³⁾`, the layer's superscript in formulas (`⁽³ᵇ¹⁾` inside a block).
     pub fn sup(&self) -> String {
-        sup(self.i)
+        sup_key(&self.key)
+    }
+
+    /// The modules of the child `path` of the layer's module (a residual block's `body`,
+    /// `shortcut`), in order; none when it has no such child.
+    pub fn path_layers(&self, path: &str) -> Vec<&'a dyn Module<f32>> {
+        let mut found = None;
+        self.layer.visit(&mut |part| {
+            if let Part::Child(name, child) = part
+                && name == path
+            {
+                found = Some(child);
+            }
+        });
+        let mut layers = Vec::new();
+        if let Some(path) = found {
+            path.visit(&mut |part| {
+                if let Part::Child(_, layer) = part {
+                    layers.push(layer);
+                }
+            });
+        }
+        layers
     }
 
     /// The module's parameter `name` (`weight`, `bias`), if it has one.
@@ -116,16 +218,20 @@ impl<'a> LayerAt<'a> {
 
     /// The module's parameter `name`, which it must have.
     pub fn need(&self, name: &str) -> Result<&'a Param<f32>, ExplorerError> {
-        self.param(name).ok_or_else(|| missing(&format!("{}.{name}", self.i)))
+        self.param(name).ok_or_else(|| missing(&format!("{}.{name}", self.key)))
     }
 
-    /// The page id `{id}{i}` of the layer's matrix `id`.
+    /// The page id `{id}{key}` of the layer's matrix `id`.
     fn id(&self, id: &str) -> String {
-        format!("{id}{}", self.i)
+        format!("{id}{}", self.key)
+    }
+
+    fn place(&self, m: &mut Matrix) {
+        m.lane.clone_from(&self.lane);
     }
 }
 
-/// Layer `i`'s forward pass as its kind shows it.
+/// A layer's forward pass as its kind shows it.
 pub struct Forward<'a, 't> {
     at: LayerAt<'a>,
     r: &'a mut Recorder<'t>,
@@ -142,6 +248,19 @@ impl<'a> std::ops::Deref for Forward<'a, '_> {
 impl<'a, 't> Forward<'a, 't> {
     pub(super) fn new(r: &'a mut Recorder<'t>, at: LayerAt<'a>, output_shape: Vec<usize>) -> Self {
         Forward { at, r, output_shape }
+    }
+
+    /// Shows the forward pass of `x` through `spec`, the layer `at` (an inner layer of this
+    /// one, [`LayerAt::inner`]), as its kind shows it; its output.
+    pub fn show_layer(
+        &mut self,
+        at: LayerAt<'_>,
+        spec: &LayerSpec,
+        x: Var<'t, f32>,
+    ) -> Result<Var<'t, f32>, ExplorerError> {
+        let output_shape = at.layer.output_shape(&x.shape())?;
+        let mut inner = Forward { at, r: &mut *self.r, output_shape };
+        spec.erased().show_forward(&mut inner, x)
     }
 
     /// The tape the pass records on.
@@ -162,18 +281,29 @@ impl<'a, 't> Forward<'a, 't> {
     /// The value of the module's buffer `name` (`running_mean`, …).
     pub fn buffer(&self, name: &str) -> Result<Tensor<f32>, ExplorerError> {
         let buffer = self.at.layer.named_buffers().into_iter().find(|(n, _)| n == name).map(|(_, b)| b.get());
-        buffer.ok_or_else(|| missing(&format!("{}.{name}", self.at.i)))
+        buffer.ok_or_else(|| missing(&format!("{}.{name}", self.at.key)))
     }
 
-    /// Shows `t` as matrix `id` of the layer (page id `{id}{i}`), without a gradient.
+    /// Shows `t` as matrix `id` of the layer (page id `{id}{key}`), without a gradient.
     pub fn show(&mut self, id: &str, formula: String, t: &Tensor<f32>) {
-        self.r.show(self.at.id(id), self.at.title, formula, self.at.section, t);
+        let m = self.r.show(self.at.id(id), &self.at.title, formula, self.at.section, t);
+        self.at.place(m);
     }
 
     /// Shows `var` as matrix `id` of the layer and records its gradient for
     /// [`Backward::grad`]; the same values, to compute on with.
     pub fn probe(&mut self, id: &str, formula: String, var: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        self.r.probe(self.at.id(id), self.at.title, formula, self.at.section, var)
+        let var = self.r.probe(self.at.id(id), &self.at.title, formula, self.at.section, var)?;
+        if let Some(m) = self.r.forward.last_mut() {
+            self.at.place(m);
+        }
+        Ok(var)
+    }
+
+    /// `x` as the block's `path` reads it, with a probe of its own: in the backward pass the
+    /// path's term of `∇x` ([`Backward::path_input_grad`]).
+    pub fn path_input(&mut self, path: &str, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
+        self.r.tap(self.at.path_input(path), x)
     }
 
     /// `z + b` with the parameter `bias` shown as `b⁽ⁱ⁾`, or `z` for a module without one.
@@ -191,7 +321,7 @@ impl<'a, 't> Forward<'a, 't> {
         if let Some(m) = self.r.forward.last_mut() {
             m.argmax = Some(columns.clone());
         }
-        self.r.argmax.insert(self.at.i, columns);
+        self.r.argmax.insert(self.at.key.clone(), columns);
     }
 
     /// Links the rows of the layer's window matrices (`a⁽ⁱ⁾`, and `z⁽ⁱ⁾` for a convolution,
@@ -204,29 +334,33 @@ impl<'a, 't> Forward<'a, 't> {
         input_shape: &[usize],
         per_channel: bool,
     ) -> Result<(), ExplorerError> {
-        let (i, title) = (self.at.i, self.at.title);
-        let internal = || ExplorerError::Internal(format!("the maps of layer {i}"));
+        let at = &self.at;
+        // Inside a block: `layer 5 res › body 0 conv(…)`, not the block's whole spec.
+        let name = match &at.lane {
+            Some(lane) => format!("{} › {}", at.title.split('(').next().unwrap_or(&at.title), lane.part),
+            None => at.title.clone(),
+        };
+        let internal = || ExplorerError::Internal(format!("the maps of layer {}", at.key));
         let &[1, c, h, w] = input_shape else { return Err(internal()) };
         let &[1, f, oh, ow] = &self.output_shape[..] else { return Err(internal()) };
         let [kh, kw] = window.kernel;
         let note = if per_channel {
-            format!(": a {kh}×{kw} window of that map of {title}'s input")
+            format!(": a {kh}×{kw} window of that map of {name}'s input")
         } else {
-            format!(" of the {f} maps of {title}; {} columns = {c} maps × {kh}×{kw} window", c * kh * kw)
+            format!(" of the {f} maps of {name}; {} columns = {c} maps × {kh}×{kw} window", c * kh * kw)
         };
-        let (a, z, da, dz) = (self.at.id("a"), self.at.id("z"), self.at.id("da"), self.at.id("dz"));
-        let input = if i == 0 { ["x".to_string(), "dx0".into()] } else { [format!("y{}", i - 1), format!("dx{i}")] };
-        let output = [format!("y{i}"), format!("dy{i}"), format!("dx{}", i + 1)];
-        let (input, output) = (input.each_ref().map(String::as_str), output.each_ref().map(String::as_str));
-        let link = Link::new(title, window, [c, h, w], [f, oh, ow], per_channel)
-            .panels(&[&a, &z, &da, &dz], &input, &output)
+        let rows = ["a", "z", "da", "dz"].map(|id| at.id(id));
+        let output = [at.id("y"), at.id("dy"), at.output_grad.clone()];
+        let input = at.input.each_ref().map(String::as_str);
+        let link = Link::new(&name, window, [c, h, w], [f, oh, ow], per_channel)
+            .panels(&rows.each_ref().map(String::as_str), &input, &output.each_ref().map(String::as_str))
             .note(note);
         self.r.links.push(link);
         Ok(())
     }
 }
 
-/// Layer `i`'s gradients as its kind shows them, after the backward pass.
+/// A layer's gradients as its kind shows them, after the backward pass.
 pub struct Backward<'a, 't> {
     at: LayerAt<'a>,
     r: &'a Recorder<'t>,
@@ -251,21 +385,40 @@ impl<'a, 't> Backward<'a, 't> {
         Backward { at, r, grads, out }
     }
 
+    /// Shows the gradients of `spec`, the layer `at` (this one or an inner layer,
+    /// [`LayerAt::inner`]), as its kind shows them, then the `∇x` it sends back
+    /// ([`Kind::dx`](crate::arch::Kind::dx)).
+    pub fn show_layer(&mut self, at: LayerAt<'_>, spec: &LayerSpec) -> Result<(), ExplorerError> {
+        let mut inner = Backward { at, r: self.r, grads: self.grads, out: &mut *self.out };
+        spec.erased().show_backward(&mut inner)?;
+        let dx = inner.r.grad(inner.grads, &inner.at.input_probe)?;
+        inner.push("dx", spec.erased().dx(&inner.sup()), dx);
+        Ok(())
+    }
+
     /// The gradient of the layer's matrix `id` (one it showed with [`Forward::probe`]).
     pub fn grad(&self, id: &str) -> Result<&'a Tensor<f32>, ExplorerError> {
         self.r.grad(self.grads, &self.at.id(id))
     }
 
+    /// The block's `path`'s term of `∇x`: the gradient of its copy of the input
+    /// ([`Forward::path_input`]).
+    pub fn path_input_grad(&self, path: &str) -> Result<&'a Tensor<f32>, ExplorerError> {
+        self.r.grad(self.grads, &self.at.path_input(path))
+    }
+
     /// The gradient of the module's parameter `name`.
     pub fn param_grad(&self, name: &str) -> Result<Tensor<f32>, ExplorerError> {
-        let id = format!("{}.{name}", self.at.i);
+        let id = format!("{}.{name}", self.at.key);
         let p = self.param(name).ok_or_else(|| missing(&id))?;
         Ok(self.grads.param(p).ok_or_else(|| missing(&id))?.clone())
     }
 
-    /// Shows `t` as the gradient `id` of the layer (page id `{id}{i}`, e.g. `dW3`).
+    /// Shows `t` as the gradient `id` of the layer (page id `{id}{key}`, e.g. `dW3`).
     pub fn push(&mut self, id: &str, formula: String, t: &Tensor<f32>) {
         let (id, shape) = (self.at.id(id), panel_shape(t.shape()));
-        self.out.push(Matrix::new(&id, self.at.title, &formula, self.at.section, &shape, t).signed());
+        let mut m = Matrix::new(&id, &self.at.title, &formula, self.at.section, &shape, t).signed();
+        self.at.place(&mut m);
+        self.out.push(m);
     }
 }

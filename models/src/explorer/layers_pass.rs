@@ -40,11 +40,9 @@ pub fn layers_pass(
     let mut r = Recorder::new(&tape);
     let mut h = r.probe("x".into(), "input", "x⁽⁰⁾ = normalise(image)".into(), "input", tape.constant(x))?;
     for (i, spec) in specs.iter().enumerate() {
-        let kind = spec.erased();
         let output_shape = layers[i].output_shape(&h.shape())?;
-        let at = LayerAt::new(i, &titles[i], kind.sections().0, layers[i]);
-        let mut l = Forward::new(&mut r, at, output_shape);
-        h = kind.show_forward(&mut l, h)?;
+        let at = LayerAt::new(i, &titles[i], spec.erased().sections().0, layers[i]);
+        h = spec.erased().show_forward(&mut Forward::new(&mut r, at, output_shape), h)?;
     }
     let last = specs.len().checked_sub(1).ok_or_else(|| ExplorerError::Internal("the network has no layers".into()))?;
     let out = h.shape();
@@ -65,21 +63,16 @@ pub fn layers_pass(
 
     let mut back = Vec::new();
     for (i, spec) in specs.iter().enumerate().rev() {
-        let kind = spec.erased();
-        let section = kind.sections().1;
-        let s = sup(i);
-        let mut l = Backward::new(&r, &grads, LayerAt::new(i, &titles[i], section, layers[i]), &mut back);
+        let at = || LayerAt::new(i, &titles[i], spec.erased().sections().1, layers[i]);
+        let mut l = Backward::new(&r, &grads, at(), &mut back);
         if i == last {
-            l.push("dy", format!("∇y{s} = P − Y"), r.grad(&grads, &format!("y{i}"))?);
+            l.push("dy", format!("∇y{} = P − Y", sup(i)), r.grad(&grads, &format!("y{i}"))?);
         }
-        kind.show_backward(&mut l)?;
-        let input = if i == 0 { "x".to_string() } else { format!("y{}", i - 1) };
-        let dx = r.grad(&grads, &input)?;
-        l.push("dx", kind.dx(&s), dx);
+        l.show_layer(at(), spec)?;
     }
     for m in &mut back {
-        if let Some(idx) = m.id.strip_prefix("da").and_then(|i| i.parse().ok()).and_then(|i: usize| r.argmax.get(&i)) {
-            m.argmax = Some(idx.clone());
+        if let Some(columns) = m.id.strip_prefix("da").and_then(|key| r.argmax.get(key)) {
+            m.argmax = Some(columns.clone());
         }
     }
     Ok(Pass {

@@ -25,6 +25,21 @@ pub struct Matrix {
     /// For a pooling window matrix: the column of each row's first maximum.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub argmax: Option<Vec<u8>>,
+    /// Inside a residual block: the path and inner layer the matrix belongs to (the page
+    /// draws the block's two paths side by side, its sum below them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lane: Option<Lane>,
+}
+
+/// Where in a residual block a matrix sits: on which path, of which inner layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lane {
+    /// `body` or `shortcut` (a block nested in a path keeps the outer path).
+    pub path: &'static str,
+    /// The inner layer: `body 1 batchnorm` (`body 2 res(…) › body 0 conv(…)` when nested).
+    pub part: String,
+    /// What the inner layer does, in a line (its card text).
+    pub what: String,
 }
 
 impl Matrix {
@@ -42,6 +57,7 @@ impl Matrix {
             data,
             signed,
             argmax: None,
+            lane: None,
         }
     }
 

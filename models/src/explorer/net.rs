@@ -8,6 +8,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::ExplorerError;
+use crate::arch::kinds::Res;
 use crate::arch::{Arch, LayerSpec};
 use crate::data::Preprocess;
 use crate::network::NetworkInfo;
@@ -66,33 +67,41 @@ impl Net {
         Ok(Net { arch: self.arch.clone(), model, input: self.input })
     }
 
-    /// The layer a parameter (`3.weight`, `c1.bias`) belongs to, for the page: its title
-    /// (LeNet-5's `C1` … `F7`, or `layer 3 conv(16,3,p=1)`), its number in formulas (the
-    /// derivation's, or its position) and its position.
-    pub fn layer_of(&self, parameter: &str) -> (String, usize, usize) {
-        let prefix = parameter.split('.').next().unwrap_or(parameter);
+    /// Where a parameter (`3.weight`, `c1.bias`, `3.body.1.weight`) is shown, for the
+    /// page: its layer's card title (LeNet-5's `C1` … `F7`, or `layer 3 …`), the key of its
+    /// matrices (`1` for `c1`, `3`, `3b1` inside block 3), and its page id prefix and
+    /// symbol as its kind calls it (`W`, `b`; `γ`, `β` for batch norm).
+    pub fn parameter_place(&self, parameter: &str) -> (String, String, (&'static str, &'static str)) {
+        let mut parts = parameter.split('.');
+        let prefix = parts.next().unwrap_or(parameter);
+        let what = parameter.rsplit('.').next().unwrap_or(parameter);
         let specs = self.arch.layers();
-        match self.arch.named() {
+        let (title, mut key, i) = match self.arch.named() {
             Some(preset) => {
                 let i = preset.names.iter().position(|n| *n == prefix).unwrap_or(0);
-                (prefix.to_uppercase(), prefix.get(1..).and_then(|d| d.parse().ok()).unwrap_or(0), i)
+                (prefix.to_uppercase(), prefix.get(1..).unwrap_or("").to_string(), i)
             }
             None => {
                 let i: usize = prefix.parse().unwrap_or(0);
-                (specs.get(i).map_or_else(|| format!("layer {i}"), |s| layer_title(i, s)), i, i)
+                (specs.get(i).map_or_else(|| format!("layer {i}"), |s| layer_title(i, s)), i.to_string(), i)
             }
+        };
+        // Down through residual blocks: `body.1` → key `…b1`, that layer's spec.
+        let mut spec = specs.get(i);
+        while let Some(block) = spec.and_then(|s| s.get::<Res>()) {
+            let (Some(path), Some(j)) = (parts.next(), parts.next().and_then(|j| j.parse::<usize>().ok())) else {
+                break;
+            };
+            let layers = if path == "shortcut" { block.shortcut.as_deref().unwrap_or_default() } else { &block.body };
+            key = format!("{key}{}{j}", &path[..1]);
+            spec = layers.get(j);
         }
-    }
-
-    /// The page's id prefix and symbol of `parameter` (`3.weight`) of layer `i`: `W`, `b`,
-    /// or what its kind calls it (`γ`, `β` for batch norm).
-    pub fn symbol(&self, i: usize, parameter: &str) -> (&'static str, &'static str) {
-        let what = parameter.rsplit('.').next().unwrap_or(parameter);
-        match self.arch.layers().get(i) {
+        let symbol = match spec {
             Some(spec) => spec.erased().symbol(what),
             None if what == "bias" => ("b", "b"),
             None => ("W", "W"),
-        }
+        };
+        (title, key, symbol)
     }
 }
 

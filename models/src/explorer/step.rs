@@ -7,7 +7,7 @@ use serde::Serialize;
 use tensor::Tensor;
 
 use super::{ExplorerError, Matrix, Net};
-use crate::notation::sup;
+use crate::notation::sup_key;
 
 /// The most steps one request may take.
 pub const MAX_STEPS: usize = 100;
@@ -72,11 +72,10 @@ pub fn step(net: &Net, x: &Tensor<f32>, label: usize, lr: f32, steps: usize) -> 
     let (after, loss_after) = probabilities(&copy.model, x, label)?;
     let mut deltas = Vec::new();
     for ((name, old), (_, new)) in model.named_parameters().into_iter().zip(copy.model.named_parameters()) {
-        let (layer, l, i) = net.layer_of(&name);
+        let (layer, key, (id, symbol)) = net.parameter_place(&name);
         let delta = new.value.sub(&old.value)?;
         let s = delta.shape().to_vec();
-        let (id, symbol) = net.symbol(i, &name);
-        let (id, symbol) = (format!("D{id}{l}"), format!("{symbol}{}", sup(l)));
+        let (id, symbol) = (format!("D{id}{key}"), format!("{symbol}{}", sup_key(&key)));
         let matrix = match s[..] {
             [n] => delta.reshape(&[1, n])?,
             [f, c, kh, kw] => delta.reshape(&[f, c * kh * kw])?.t()?,

@@ -85,7 +85,7 @@ impl Kind for AvgPool {
         let s = l.sup();
         let shape = x.shape();
         let [n, c, h, w] = shape[..] else {
-            return Err(ExplorerError::Internal(format!("the input of avgpool layer {}", l.index())));
+            return Err(ExplorerError::Internal(format!("the input of avgpool layer {}", l.key())));
         };
         let window = self.square().window();
         l.link_windows(&window, &shape, true)?;

@@ -70,7 +70,8 @@ impl Kind for Conv {
 
     /// `[C, H, W] → [OUT, oh, ow]`, `OUT·C·K² + OUT` parameters (`OUT·C·K²` without
     /// bias); the derivation's
-    /// `a = im2col(x)` (`N·oh·ow × C·K²`), `W` (`C·K² × OUT`), `z = a·W + b`.
+    /// `a = im2col(x)` (`N·oh·ow × C·K²`), `W` (`C·K² × OUT`), `z = a·W + b` (`a·W` without
+    /// a bias).
     fn plan(&self, input: &[usize]) -> Result<LayerPlan, String> {
         let Conv { out, kernel, .. } = *self;
         let [c, h, w] = image("conv", input)?;
@@ -95,7 +96,11 @@ impl Kind for Conv {
             matrices: vec![
                 im2col,
                 PlannedMatrix::new("W", vec![taps, out], Batched::No),
-                PlannedMatrix::new("z = a·W + b", vec![positions, out], Batched::Rows),
+                PlannedMatrix::new(
+                    if self.bias { "z = a·W + b" } else { "z = a·W" },
+                    vec![positions, out],
+                    Batched::Rows,
+                ),
             ],
             im2col_per_image,
             inner: 0,
@@ -136,10 +141,11 @@ impl Kind for Conv {
         let ws = weight.shape();
         let w = l.tape().param(weight).reshape(&[ws[0], ws[1] * ws[2] * ws[3]])?.t()?;
         l.show("W", format!("W{s} = reshape(weight, [F, C·kh·kw])ᵀ"), &w.value());
+        let plus_b = if l.has_param("bias") { format!(" + b{s}") } else { String::new() };
         let z = l.bias(a.matmul(w)?)?;
-        let z = l.probe("z", format!("z{s} = a{s}·W{s} + b{s}"), z)?;
+        let z = l.probe("z", format!("z{s} = a{s}·W{s}{plus_b}"), z)?;
         let [n, c, oh, ow] = l.output_shape()[..] else {
-            return Err(ExplorerError::Internal(format!("the output of conv layer {}", l.index())));
+            return Err(ExplorerError::Internal(format!("the output of conv layer {}", l.key())));
         };
         let y = z.reshape(&[n, oh, ow, c])?.permute(&[0, 3, 1, 2])?;
         l.probe("y", format!("y{s} = maps(z{s})"), y)

@@ -11,6 +11,12 @@ use tensor::Element;
 use crate::arch::args::{ArgError, Args, split_outside_parentheses};
 use crate::arch::plan::{LayerPlan, PlannedMatrix, show};
 use crate::arch::{BuildContext, Kind, Kinds, LayerSpec};
+#[cfg(feature = "serve")]
+use crate::explorer::{Backward, ExplorerError, Forward, LayerAt};
+#[cfg(feature = "serve")]
+use crate::notation::sup_key;
+#[cfg(feature = "serve")]
+use autograd::Var;
 
 /// `res(BODY[ | SHORTCUT])`: [`Residual`] of the two specs' layers.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,9 +41,30 @@ impl Res {
         Ok(plans)
     }
 
-    /// The two paths' layers with their names in the block (`body`, `shortcut`).
+    /// The two paths with their names in the block: the body's layers and the shortcut's
+    /// (none for the identity).
     fn paths(&self) -> impl Iterator<Item = (&'static str, &[LayerSpec])> {
-        std::iter::once(("body", &self.body[..])).chain(self.shortcut.as_deref().map(|s| ("shortcut", s)))
+        [("body", &self.body[..]), ("shortcut", self.shortcut.as_deref().unwrap_or_default())].into_iter()
+    }
+
+    /// `path`'s layers with their built modules, which must be as many.
+    #[cfg(feature = "serve")]
+    fn zip<'s, 'a>(
+        at: &LayerAt<'a>,
+        path: &str,
+        specs: &'s [LayerSpec],
+    ) -> Result<Vec<(&'s LayerSpec, &'a dyn Module<f32>)>, ExplorerError> {
+        let modules = at.path_layers(path);
+        if modules.len() != specs.len() {
+            let n = (specs.len(), modules.len());
+            return Err(ExplorerError::Internal(format!(
+                "block {}: {} layers in its {path}, {} built",
+                at.key(),
+                n.0,
+                n.1
+            )));
+        }
+        Ok(specs.iter().zip(modules).collect())
     }
 
     /// The [`Sequential`] of one path, each layer built for its planned input. Nested
@@ -152,18 +179,64 @@ impl Kind for Res {
     #[cfg(feature = "serve")]
     fn card(&self) -> String {
         match &self.shortcut {
-            Some(_) => {
-                "residual block: y = body(x) + shortcut(x); the gradient splits at the sum and adds up at x".into()
+            Some(_) => "residual block: y = body(x) + shortcut(x), the two paths side by side (ᵇʲ: body layer j, ˢʲ: \
+                 shortcut layer j); the gradient goes into both and adds up at x"
+                .into(),
+            None => {
+                "residual block: y = body(x) + x (ᵇʲ: body layer j); the identity path carries ∇y to x whole".into()
             }
-            None => "residual block: y = body(x) + x; the identity path carries ∇y to x whole".into(),
         }
     }
 
+    /// Each path's layers in its lane of the block's card, each path reading its own copy of
+    /// `x` (so that the backward pass can show each path's term of `∇x`), then the sum
+    /// `y = body(x) + shortcut(x)`.
+    #[cfg(feature = "serve")]
+    fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
+        let mut outputs = Vec::with_capacity(2);
+        for (path, specs) in self.paths() {
+            let mut h = l.path_input(path, x)?;
+            for (j, (spec, module)) in Res::zip(l, path, specs)?.into_iter().enumerate() {
+                let at = l.inner(path, j, spec, module, spec.erased().sections().0);
+                h = l.show_layer(at, spec, h)?;
+            }
+            outputs.push(h);
+        }
+        let [body, shortcut] = outputs[..] else {
+            return Err(ExplorerError::Internal(format!("the paths of block {}", l.key())));
+        };
+        let s = l.sup();
+        let terms = self.paths().map(|(path, specs)| match specs.len() {
+            0 => format!("x{s}"),
+            n => format!("y{}", sup_key(&format!("{}{}{}", l.key(), &path[..1], n - 1))),
+        });
+        let formula = format!("y{s} = {}", terms.collect::<Vec<_>>().join(" + "));
+        l.probe("y", formula, body.add(shortcut)?)
+    }
+
+    /// `∇y` as it reaches the sum, then each path's layers backwards in its lane, down to
+    /// its term of `∇x`.
+    #[cfg(feature = "serve")]
+    fn show_backward(&self, l: &mut Backward<'_, '_>) -> Result<(), ExplorerError> {
+        let s = l.sup();
+        l.push("dy", format!("∇y{s}: the sum sends it whole into both paths"), l.grad("y")?);
+        for (path, specs) in self.paths() {
+            for (j, (spec, module)) in Res::zip(l, path, specs)?.into_iter().enumerate().rev() {
+                let at = l.inner(path, j, spec, module, spec.erased().sections().1);
+                l.show_layer(at, spec)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The two terms and their sum: `∇x = ∇x⁽ⁱᵇ⁰⁾ + ∇x⁽ⁱˢ⁰⁾`, the shortcut's term `∇y`
+    /// itself for the identity.
     #[cfg(feature = "serve")]
     fn dx(&self, i: &str) -> String {
+        let first = |p: char| format!("∇x{}{p}⁰⁾", i.trim_end_matches('⁾'));
         match &self.shortcut {
-            Some(_) => format!("∇x{i} = (∂body/∂x)ᵀ·∇y{i} + (∂shortcut/∂x)ᵀ·∇y{i}"),
-            None => format!("∇x{i} = (∂body/∂x)ᵀ·∇y{i} + ∇y{i}"),
+            Some(_) => format!("∇x{i} = {} + {} (body + shortcut)", first('ᵇ'), first('ˢ')),
+            None => format!("∇x{i} = {} + ∇y{i} (body + identity)", first('ᵇ')),
         }
     }
 }

@@ -287,18 +287,59 @@ function renderGroup(target, list, meta, cls, argmaxOf) {
     const title = section ? el('a', { href: `/derivation#${section}`, target: '_blank', text: name }) : name;
     const card = el('section', { class: `layer ${cls}`, id: `${cls}-${anchor(layer)}` },
       el('header', {}, el('h3', {}, title), el('span', { class: 'what', text: what })));
-    const row = el('div', { class: 'panels' });
+    // A run of matrices outside a residual block's paths is one row of panels; a run inside
+    // them is the block's two paths side by side. In order: what comes before the paths
+    // (∇y), the paths, what comes after (the sum y, or ∇x from its two terms).
+    let row = null, paths = null;
     for (const m of ms) {
-      let panel;
-      if (m.shape.length === 3) {
-        const src = !lenet.on ? null : m.id === 'dout1' ? 'a1' : m.id === 'dout3' ? 'a3' : null;
-        const k = lenet.on ? MAP_SCALE[m.id] || 4 : autoScale(m);
-        panel = mapsPanel(m, k, src ? { windows: argmaxOf(src), live: liveRows(src) } : {});
-      } else panel = matrixPanel(m);
-      const op = cls === 'forward' && lenet.on && OPS[m.id];
-      row.append(op ? el('div', { class: 'with-op' }, el('div', { class: 'op', text: op }), panel) : panel);
+      const panel = panelFor(m, cls, argmaxOf);
+      if (!m.lane) {
+        if (!row) { row = el('div', { class: 'panels' }); card.append(row); }
+        paths = null;
+        row.append(panel);
+        continue;
+      }
+      if (!paths) { paths = blockPaths(cls); card.append(paths.host); row = null; }
+      paths.add(m.lane, panel);
     }
-    card.append(row);
     target.append(card);
   }
+}
+
+function panelFor(m, cls, argmaxOf) {
+  let panel;
+  if (m.shape.length === 3) {
+    const src = !lenet.on ? null : m.id === 'dout1' ? 'a1' : m.id === 'dout3' ? 'a3' : null;
+    const k = lenet.on ? MAP_SCALE[m.id] || 4 : autoScale(m);
+    panel = mapsPanel(m, k, src ? { windows: argmaxOf(src), live: liveRows(src) } : {});
+  } else panel = matrixPanel(m);
+  const op = cls === 'forward' && lenet.on && OPS[m.id];
+  return op ? el('div', { class: 'with-op' }, el('div', { class: 'op', text: op }), panel) : panel;
+}
+
+// A residual block's two paths, body and shortcut, side by side; each inner layer under its
+// own heading. A path with no layers is the identity.
+function blockPaths(cls) {
+  const lanes = {}, parts = new Map();
+  const host = el('div', { class: 'paths' });
+  for (const path of ['body', 'shortcut']) {
+    const empty = cls === 'forward' ? 'the identity: x itself, unchanged' : 'the identity: ∇y passes to x unchanged';
+    lanes[path] = el('div', { class: `path ${path}` }, el('h4', { text: path }), el('p', { class: 'identity muted', text: empty }));
+    host.append(lanes[path]);
+  }
+  return {
+    host,
+    add(lane, panel) {
+      const key = `${lane.path} ${lane.part}`;
+      if (!parts.has(key)) {
+        const panelsRow = el('div', { class: 'panels' });
+        const part = el('div', { class: 'inner' }, el('h5', {}, el('span', { text: lane.part }), el('span', { class: 'what', text: lane.what })), panelsRow);
+        const home = lanes[lane.path] || lanes.body;
+        home.querySelector('.identity')?.remove();
+        home.append(part);
+        parts.set(key, panelsRow);
+      }
+      parts.get(key).append(panel);
+    },
+  };
 }
