@@ -3,7 +3,7 @@
 //! class names from `batches.meta.txt`; truncated and wrong-sized files, bad labels and
 //! missing files as typed errors naming the file; the memory limit checked before reading.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use models::cifar::{self, CifarError, IMAGE_BYTES, RECORD_BYTES, TEST_FILE, TRAIN_FILES};
 use models::data::Dataset;
@@ -241,6 +241,27 @@ fn the_tarball_is_fetched_checked_and_read() {
     check(&cifar::load(&dir).unwrap());
 }
 
+/// `lenet5 train --arch ARCH --augment crop:4,flip` (batch 8, 2 threads, and `extra`) on a
+/// CIFAR-10 folder of `counts` records per file written in `scratch`: the folder, the
+/// weights file `{name}.safetensors`, the run.
+fn train_augmented(
+    scratch: &Scratch,
+    counts: [usize; 6],
+    arch: &str,
+    extra: &[&str],
+    name: &str,
+) -> (PathBuf, PathBuf, crate::common::Run) {
+    let dir = scratch.join("data");
+    write(&dir, &files(counts));
+    let out = scratch.join(&format!("{name}.safetensors"));
+    let (data, weights) = (crate::common::s(&dir), crate::common::s(&out));
+    let mut args = vec!["train", "--arch", arch, "--data", data, "--augment", "crop:4,flip"];
+    args.extend_from_slice(extra);
+    args.extend(["--batch-size", "8", "--threads", "2", "--out", weights]);
+    let run = crate::common::lenet5(&args);
+    (dir, out, run)
+}
+
 /// `lenet5 train` end to end on a CIFAR-10 folder made here (40 training images, 10 test):
 /// a small residual-free ResNet head with bias-free convolutions, augmented, one epoch;
 /// the weights have no bias key for the convolution, the state file records the
@@ -248,28 +269,9 @@ fn the_tarball_is_fetched_checked_and_read() {
 #[test]
 fn train_runs_on_a_cifar_folder_with_augmentation() {
     let scratch = Scratch::new("cifar-train");
-    let dir = scratch.join("data");
-    write(&dir, &files([8, 8, 8, 8, 8, 10]));
-    let out = scratch.join("net.safetensors");
     let arch =
         "conv(4,3,p=1,bias=false) batchnorm relu conv(8,3,s=2,p=1,bias=false) batchnorm relu gap flatten linear(10)";
-    let run = crate::common::lenet5(&[
-        "train",
-        "--data",
-        crate::common::s(&dir),
-        "--arch",
-        arch,
-        "--augment",
-        "crop:4,flip",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--threads",
-        "2",
-        "--out",
-        crate::common::s(&out),
-    ]);
+    let (dir, out, run) = train_augmented(&scratch, [8, 8, 8, 8, 8, 10], arch, &["--epochs", "1"], "net");
     run.assert_ok("train on CIFAR-10");
     assert!(run.stderr.contains("on 40 images (10 test, [3, 32, 32] each)"), "{}", run.stderr);
     let file = layers::checkpoint::read_checkpoint::<f32>(&out).unwrap();
@@ -289,26 +291,7 @@ fn train_runs_on_a_cifar_folder_with_augmentation() {
 #[test]
 fn resnet20_trains_on_a_cifar_folder_with_augmentation() {
     let scratch = Scratch::new("cifar-resnet20");
-    let dir = scratch.join("data");
-    write(&dir, &files([8, 8, 8, 4, 4, 10]));
-    let out = scratch.join("resnet20.safetensors");
-    let run = crate::common::lenet5(&[
-        "train",
-        "--arch",
-        "resnet20",
-        "--data",
-        crate::common::s(&dir),
-        "--augment",
-        "crop:4,flip",
-        "--max-steps",
-        "3",
-        "--batch-size",
-        "8",
-        "--threads",
-        "2",
-        "--out",
-        crate::common::s(&out),
-    ]);
+    let (_, out, run) = train_augmented(&scratch, [8, 8, 8, 4, 4, 10], "resnet20", &["--max-steps", "3"], "resnet20");
     run.assert_ok("train --arch resnet20 on CIFAR-10");
     assert!(run.stderr.contains("on 32 images (10 test, [3, 32, 32] each)"), "{}", run.stderr);
     let file = layers::checkpoint::read_checkpoint::<f32>(&out).unwrap();

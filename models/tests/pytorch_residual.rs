@@ -5,21 +5,12 @@
 //! `5.shortcut.1.running_var`, …), gives PyTorch's outputs in evaluation mode and its loss
 //! and gradients in training mode, and the spec writes exactly PyTorch's keys and shapes.
 
-use std::path::{Path, PathBuf};
-
 use autograd::Tape;
 use layers::Module;
 use layers::checkpoint::read_checkpoint;
 use models::network::load_network;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
-fn max_diff(a: &tensor::Tensor<f32>, b: &tensor::Tensor<f32>) -> f32 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
+use crate::pytorch_spec::{fixture, max_diff};
 
 #[test]
 fn residual_blocks_give_pytorchs_outputs_loss_and_gradients() {

@@ -13,11 +13,13 @@ use models::arch::Arch;
 use models::network::load_network;
 use rand::SeedableRng;
 
-fn fixture(name: &str) -> PathBuf {
+/// A file of `tests/fixtures/`.
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
-fn max_diff(a: &tensor::Tensor<f32>, b: &tensor::Tensor<f32>) -> f32 {
+/// The largest element-wise difference of two tensors of one shape.
+pub(crate) fn max_diff(a: &tensor::Tensor<f32>, b: &tensor::Tensor<f32>) -> f32 {
     assert_eq!(a.shape(), b.shape());
     a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
