@@ -135,6 +135,23 @@ fn shapes_plan_it_and_the_built_layer_computes_it() {
     }
 }
 
+/// Inside a residual block too: the block's layers are read with the caller's list.
+#[test]
+fn it_nests_in_a_residual_block_read_with_the_same_list() {
+    let spec = "conv(2,3) res(scale(0.5) | scale(2)) flatten linear(3)";
+    let arch = kinds().parse(spec).unwrap();
+    assert_eq!(arch.to_string(), spec);
+    let net = net(&arch);
+    let tape = Tape::no_grad();
+    let conv = net.layers().next().unwrap().forward(tape.constant(image())).unwrap();
+    let block = net.layers().nth(1).unwrap().forward(conv).unwrap();
+    for (c, y) in conv.value().iter().zip(block.value().iter()) {
+        assert_eq!(y, 2.5 * c, "0.5·x + 2·x");
+    }
+    let e = spec.parse::<Arch>().unwrap_err();
+    assert!(e.to_string().contains("unknown layer \"scale\""), "{e}");
+}
+
 #[test]
 fn the_help_of_arch_lists_it() {
     let help = kinds().arch_help();

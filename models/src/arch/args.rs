@@ -5,6 +5,8 @@
 
 use thiserror::Error;
 
+use super::kinds::Kinds;
+
 /// What is wrong with a layer's arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ArgError {
@@ -60,14 +62,26 @@ pub enum ArgError {
 
 /// The arguments of one layer: `conv(16, 3, s=2)` has the positional `16`, `3` and the
 /// named `s = 2`. Named values are read as the kind asks: [`Args::key`] for a whole
-/// number, [`Args::switch`] for `true`/`false`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// number, [`Args::switch`] for `true`/`false`. A kind whose arguments are layers (`res`)
+/// reads them with [`Args::kinds`], the list the spec is read with.
+#[derive(Debug, Clone)]
 pub struct Args {
     name: String,
     given: bool,
     positional: Vec<String>,
     named: Vec<(String, String)>,
+    kinds: Option<Kinds>,
 }
+
+/// Two layers' arguments are equal when they are written the same (whatever list read them).
+impl PartialEq for Args {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.name, self.given, &self.positional, &self.named)
+            == (&other.name, other.given, &other.positional, &other.named)
+    }
+}
+
+impl Eq for Args {}
 
 impl Args {
     /// Splits a layer's token into its name and arguments: `"conv(16,3,p=1)"`.
@@ -86,7 +100,19 @@ impl Args {
                 _ => return Err(ArgError::NotWhole(item.into())),
             }
         }
-        Ok(Args { name: name.to_string(), given: inner.is_some(), positional, named })
+        Ok(Args { name: name.to_string(), given: inner.is_some(), positional, named, kinds: None })
+    }
+
+    /// These arguments as read with the layer kinds `kinds` (what [`Args::kinds`] gives).
+    pub fn read_with(mut self, kinds: &Kinds) -> Self {
+        self.kinds = Some(kinds.clone());
+        self
+    }
+
+    /// The layer kinds the spec is read with, for arguments that are layers themselves (a
+    /// residual block's body): the list given by [`Args::read_with`], else the built-in one.
+    pub fn kinds(&self) -> Kinds {
+        self.kinds.clone().unwrap_or_else(Kinds::builtin)
     }
 
     /// The layer's token: `conv`.

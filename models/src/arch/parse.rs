@@ -60,7 +60,7 @@ impl Kinds {
     /// The layer `token` (at `position` in its spec, from 1) of one of these kinds.
     pub fn parse_layer(&self, position: usize, token: &str) -> Result<LayerSpec, SpecError> {
         let err = |reason: String| SpecError { position: Some(position), text: token.to_string(), reason };
-        let args = Args::parse(token).map_err(|e| err(e.to_string()))?;
+        let args = Args::parse(token).map_err(|e| err(e.to_string()))?.read_with(self);
         let name = args.name();
         if let Some(kind) = self.get(name) {
             return kind.parse(&args).map_err(|e| err(e.to_string()));

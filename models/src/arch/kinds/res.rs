@@ -10,7 +10,7 @@ use tensor::Element;
 
 use crate::arch::args::{ArgError, Args, split_outside_parentheses};
 use crate::arch::plan::{LayerPlan, PlannedMatrix, show};
-use crate::arch::{BuildContext, Kind, Kinds, LayerSpec};
+use crate::arch::{BuildContext, Kind, LayerSpec};
 #[cfg(feature = "serve")]
 use crate::explorer::{Backward, ExplorerError, Forward, LayerAt};
 #[cfg(feature = "serve")]
@@ -98,7 +98,7 @@ impl Kind for Res {
         args.expect(Self::USAGE, 1, 1, &[])?;
         let text = args.text(0)?;
         let paths = split_outside_parentheses(text, '|');
-        let kinds = Kinds::builtin();
+        let kinds = args.kinds();
         let parse =
             |path: &str, spec: &str| kinds.parse_layers(spec).map_err(|e| ArgError::Invalid(format!("{path}: {e}")));
         match paths[..] {
