@@ -51,14 +51,16 @@ mod config;
 mod error;
 mod evaluate;
 mod history;
+mod hyper;
 mod metrics;
 mod step;
 mod trainer;
 
-pub use config::{HYPER_PARAMETERS, HyperParameter, OptimizerKind, ScheduleKind, TrainConfig};
+pub use config::{HYPER_PARAMETERS, OptimizerKind, ScheduleKind, TrainConfig};
 pub use error::{NonFinite, TrainError};
 pub use evaluate::{Evaluation, check_model, evaluate};
 pub use history::History;
+pub use hyper::HyperParameter;
 pub use metrics::{EpochMetrics, MetricsCsv, StepReport, append_metrics, truncate_metrics};
 pub use step::{StepOutcome, count_correct, forward_backward, forward_backward_step, infer, slices};
 pub use trainer::{Advance, EVAL_BATCH, EpochProgress, Flow, Observer, PrintEpochs, Trainer};
