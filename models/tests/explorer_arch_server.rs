@@ -100,6 +100,7 @@ fn an_arch_checkpoint_is_explored_layer_by_layer() {
     let cards = info["layers"].as_array().unwrap();
     assert_eq!(cards.len(), specs().len());
     assert_eq!(cards[0]["title"], "layer 0 conv(4,3,p=1)");
+    assert_eq!(cards[0]["back_title"], "∇ layer 0 conv(4,3,p=1)");
     assert_eq!(cards[3]["section"], "pooling-windows");
     assert!(info["shapes"].as_array().unwrap().len() > specs().len());
 

@@ -92,6 +92,34 @@ fn server_answers_the_library_matrices() {
         pass(&m, &Preprocess::mnist(), &Image::from_bytes(&bytes), Some(label)).unwrap().forward.len()
     );
 
+    // The page's cards come from the server: one per stage of the derivation, each titling
+    // the matrices of that stage, forward and backward, with sections of the derivation.
+    let (status, body) = request(addr, "GET", "/api/info", None, b"");
+    assert_eq!(status, 200, "{body}");
+    let info: Value = serde_json::from_str(&body).unwrap();
+    let cards = info["layers"].as_array().unwrap();
+    let titles: Vec<&str> = cards.iter().map(|c| c["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["C1", "S2", "C3", "S4", "C5", "F6", "F7"]);
+    let derivation = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/derivation.md")).unwrap();
+    for part in ["forward", "backward"] {
+        let layers: std::collections::BTreeSet<&str> =
+            v[part].as_array().unwrap().iter().map(|m| m["layer"].as_str().unwrap()).collect();
+        let layers: Vec<&str> = layers.into_iter().filter(|l| !["input", "softmax"].contains(l)).collect();
+        assert!(layers.iter().all(|l| titles.contains(l)) && layers.len() == titles.len(), "{part}: {layers:?}");
+    }
+    for c in cards {
+        assert!(!c["what"].as_str().unwrap().is_empty() && !c["back_what"].as_str().unwrap().is_empty(), "{c}");
+        assert_eq!(c["back_title"], c["title"]);
+        for section in [&c["section"], &c["back_section"]] {
+            // `c1-1`: the second heading `C1` (the backward pass's).
+            let heading = section.as_str().unwrap().trim_end_matches("-1").replace('-', " ");
+            assert!(
+                derivation.to_lowercase().contains(&format!("### {heading}\n")),
+                "no section {section} in the derivation"
+            );
+        }
+    }
+
     let (status, body) =
         post_json(addr, "/api/step", &format!(r#"{{"pixels": {}, "label": {label}, "lr": 0.1}}"#, pixels_json(&bytes)));
     assert_eq!(status, 200, "{body}");

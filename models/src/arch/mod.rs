@@ -59,6 +59,35 @@ pub struct Preset {
     pub input: [usize; 3],
     /// The padding that makes MNIST's images that input.
     pub pad: usize,
+    /// Its cards on the explorer page, one per stage (a layer with the activation and
+    /// flatten named after it), in the derivation's words.
+    pub cards: &'static [StageCard],
+}
+
+/// One stage of a [`Preset`] on the explorer page: its card's title and text, forward and
+/// backward, with the sections of `docs/derivation.md` they link to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct StageCard {
+    /// `C1`: the stage's name as the derivation writes it.
+    pub title: &'static str,
+    /// What the stage does, in a line.
+    pub what: &'static str,
+    /// The derivation's section on its forward pass.
+    pub section: &'static str,
+    /// What its backward pass does, in a line.
+    pub back_what: &'static str,
+    /// The derivation's section on its backward pass.
+    pub back_section: &'static str,
+}
+
+impl StageCard {
+    const fn new(
+        title: &'static str,
+        (what, section): (&'static str, &'static str),
+        (back_what, back_section): (&'static str, &'static str),
+    ) -> Self {
+        StageCard { title, what, section, back_what, back_section }
+    }
 }
 
 /// LeNet-5 as the derivation computes it, the preset `lenet5`: parameters `c1.*` … `f7.*`
@@ -72,6 +101,43 @@ pub const LENET5: Preset = Preset {
     names: &["c1", "c1.relu", "s2", "c3", "c3.relu", "s4", "c5", "c5.relu", "c5.flatten", "f6", "f6.relu", "f7"],
     input: [1, 32, 32],
     pad: 2,
+    cards: &[
+        StageCard::new(
+            "C1",
+            ("convolution 1→6, 5×5: im2col, one matrix product, bias, ReLU, back to maps", "c1"),
+            ("∇W⁽¹⁾ = a⁽⁰⁾ᵀ·∇z⁽¹⁾: 784 rows summed", "c1-1"),
+        ),
+        StageCard::new(
+            "S2",
+            ("max-pool 2×2, stride 2: one row per window, the max of each row", "s2"),
+            ("the max-pool routing on C1's 28×28 maps", "s2-1"),
+        ),
+        StageCard::new(
+            "C3",
+            ("convolution 6→16, 5×5: each row of a⁽²⁾ holds 6 maps × 25 pixels", "c3"),
+            ("col2im adds the overlapping copies back", "c3-1"),
+        ),
+        StageCard::new(
+            "S4",
+            ("max-pool 2×2, stride 2", "s4"),
+            ("the max-pool routing: each window passes its gradient to its argmax (dots), zero elsewhere", "s4-1"),
+        ),
+        StageCard::new(
+            "C5",
+            ("convolution 16→120, 5×5: the kernel covers the whole 5×5 map, so a⁽⁴⁾ is one row", "c5"),
+            ("∇W = aᵀ·∇z, ∇b = column sums of ∇z, ∇a = ∇z·Wᵀ", "c5-1"),
+        ),
+        StageCard::new(
+            "F6",
+            ("fully connected 120→84, ReLU", "f6-and-f7"),
+            ("through the ReLU: keep ∇ where z > 0", "f6"),
+        ),
+        StageCard::new(
+            "F7",
+            ("fully connected 84→10: the logits", "f6-and-f7"),
+            ("∇z⁽⁷⁾ = P − Y starts it all (N = 1)", "f7"),
+        ),
+    ],
 };
 
 /// A network: a list of layers, named by their positions (`0.weight`, …) or, for a

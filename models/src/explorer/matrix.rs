@@ -29,6 +29,14 @@ pub struct Matrix {
     /// draws the block's two paths side by side, its sum below them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lane: Option<Lane>,
+    /// For feature maps: the integer scale they are drawn at (none: the page keeps a map
+    /// near 100 pixels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<usize>,
+    /// The operator drawn before the panel in its row (`·`, `+`, `=`, `→`), when the
+    /// panels of a card read as one formula.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op: Option<&'static str>,
 }
 
 /// Where in a residual block a matrix sits: on which path, of which inner layer.
@@ -58,6 +66,8 @@ impl Matrix {
             signed,
             argmax: None,
             lane: None,
+            scale: None,
+            op: None,
         }
     }
 

@@ -30,7 +30,7 @@ pub mod step;
 pub use error::ExplorerError;
 pub use http::release_free_memory;
 pub use input::{INPUT_SIDE, Image};
-pub use layer_text::{LayerCard, layer_cards};
+pub use layer_text::{LayerCard, arch_cards, layer_cards};
 pub use layer_view::{Backward, Forward, LayerAt, sections};
 pub use layers_pass::layers_pass;
 pub use link::Link;

@@ -227,9 +227,44 @@ pub fn pass(
             m.argmax = Some(a3_argmax.clone());
         }
     }
+    for m in r.forward.iter_mut().chain(back.iter_mut()) {
+        m.scale = MAP_SCALE.iter().find(|(id, _)| *id == m.id).map(|(_, k)| *k);
+    }
+    for m in r.forward.iter_mut() {
+        m.op = OPS.iter().find(|(id, _)| *id == m.id).map(|(_, op)| *op);
+    }
     let links = lenet5_links(&conv, &pool);
     Ok(Pass { label, prediction, probabilities, loss: loss.value().item()?, forward: r.forward, backward: back, links })
 }
+
+/// The scale each map panel is drawn at.
+const MAP_SCALE: [(&str, usize); 9] =
+    [("x", 6), ("out1", 3), ("dout1", 4), ("z2", 5), ("dz2", 5), ("out3", 6), ("dout3", 7), ("z4", 10), ("dz4", 10)];
+
+/// The operators between the forward panels, so that each card reads as its formula.
+const OPS: [(&str, &str); 21] = [
+    ("W1", "·"),
+    ("b1", "+"),
+    ("z1", "="),
+    ("y1", "→"),
+    ("out1", "→"),
+    ("z2", "→"),
+    ("W3", "·"),
+    ("b3", "+"),
+    ("z3", "="),
+    ("y3", "→"),
+    ("out3", "→"),
+    ("z4", "→"),
+    ("W5", "·"),
+    ("z5", "+ b ="),
+    ("a5", "→"),
+    ("W6", "·"),
+    ("z6", "+ b ="),
+    ("a6", "→"),
+    ("W7", "·"),
+    ("z7", "+ b ="),
+    ("P", "→"),
+];
 
 /// LeNet-5's window layers C1, S2, C3, S4 as the page links them (C5's one window is the
 /// whole map).

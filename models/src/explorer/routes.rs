@@ -20,7 +20,7 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use super::assets::{APP_JS, DERIVATION_HTML, DERIVATION_JS, DERIVATION_MD, INDEX_HTML, PANELS_JS, STYLE_CSS, page};
 use super::http::read_body;
-use super::layer_text::layer_cards;
+use super::layer_text::arch_cards;
 use super::server::{AppState, BODY_LIMIT, MAX_LIST};
 use super::{ExplorerError, Image, Pass, layers_pass, pass, step};
 use crate::mnist::Split;
@@ -76,7 +76,6 @@ fn rejected(r: JsonRejection) -> Response {
 async fn info(State(s): State<Arc<AppState>>) -> Response {
     let lenet5 = s.info.arch.is_lenet5();
     let table = s.info.plan(&s.preprocess).and_then(|p| crate::shapes::plan_table(&p, 1));
-    let layers = if lenet5 { Vec::new() } else { layer_cards(s.info.arch.layers()) };
     let shapes = table.map(|rows| {
         rows.iter()
             .map(|r| {
@@ -96,7 +95,7 @@ async fn info(State(s): State<Arc<AppState>>) -> Response {
         "image": s.info.input,
         "input": s.net.input,
         "classes": s.info.class_names,
-        "layers": layers,
+        "layers": arch_cards(&s.info.arch),
         "parameters": s.net.model.num_parameters(),
         "checkpoint": s.checkpoint,
         "notice": s.notice,

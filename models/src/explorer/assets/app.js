@@ -17,8 +17,8 @@ const state = {
 };
 
 
-// The forward and backward cards' titles: LeNet-5's, or the network's layers (from /api/info).
-let forwardMeta = LAYERS, backMeta = BACK;
+// The forward and backward cards' titles and texts, by layer (from /api/info's cards).
+let forwardMeta = {}, backMeta = {};
 const className = (d) => (state.info && state.info.classes[d] !== undefined ? state.info.classes[d] : String(d));
 
 // ---------- prediction bars ----------
@@ -292,29 +292,31 @@ function shapesTable(rows) {
 }
 function strip(info) {
   const s = $('#strip');
-  if (info.lenet5) {
-    for (const l of ['input', 'C1', 'S2', 'C3', 'S4', 'C5', 'F6', 'F7', 'softmax']) s.append(el('a', { href: `#forward-${l}`, text: l === 'input' ? 'x' : l }));
-    for (const l of ['F7', 'F6', 'C5', 'S4', 'C3', 'S2', 'C1']) s.append(el('a', { class: 'back', href: `#backward-${l}`, text: `∇${l}` }));
-    return;
-  }
-  // Short names: `3 maxpool` for `layer 3 maxpool(3,s=2)`.
+  // Short names: `3 maxpool` for `layer 3 maxpool(3,s=2)`; a preset's stage keeps its name.
   const short = (t) => t.replace(/^layer /, '').replace(/\(.*$/, '');
   s.append(el('a', { href: '#forward-input', text: 'x' }));
   for (const c of info.layers) s.append(el('a', { href: `#forward-${anchor(c.title)}`, text: short(c.title), title: c.title }));
+  s.append(el('a', { href: '#forward-softmax', text: 'softmax' }));
   for (const c of [...info.layers].reverse()) s.append(el('a', { class: 'back', href: `#backward-${anchor(c.title)}`, text: `∇${short(c.title)}`, title: c.title }));
 }
-// The cards of a network of layers: one per layer, titled by its position and spec.
+// The cards: one per layer (a preset's: one per stage), as the server words them.
 function layerMeta(info) {
   const [C, H, W] = info.image, p = info.preprocess;
+  const norm = C === 1 ? `(p/255 − ${p.mean[0].toPrecision(4)})/${p.std[0].toPrecision(4)}` : '(p/255 − mean)/std per channel';
+  const image = C === 1 ? `${H}×${W}` : `${C}×${H}×${W}`;
   forwardMeta = {
-    input: ['Input', `the ${C}×${H}×${W} image${p.pad ? ` padded by ${p.pad}` : ''}, normalised as in training: (p/255 − mean)/std per channel`, 'input'],
-    softmax: LAYERS.softmax,
+    input: ['Input', `the ${image} image${p.pad ? ` padded by ${p.pad} and` : ','} normalised as in training: ${norm}`, 'input'],
+    softmax: ['Softmax', 'the probabilities', 'softmax-and-the-loss'],
   };
   backMeta = {};
   for (const c of info.layers) {
     forwardMeta[c.title] = [c.title, c.what, c.section];
-    backMeta[c.title] = [`∇ ${c.title}`, 'the tape\'s gradients: ∇W, ∇b from the parameters, ∇x sent to the layer before', c.back_section];
+    backMeta[c.title] = [c.back_title, c.back_what, c.back_section];
   }
+}
+// The page of a network other than LeNet-5 (whose page the derivation's notation titles).
+function archTitles(info) {
+  const [C, H, W] = info.image;
   document.title = `${info.arch} — every matrix — lenet5-rs explorer`;
   $('#title').textContent = 'Every matrix of an --arch network';
   $("#subtitle-net").textContent = `${info.arch} —`;
@@ -325,18 +327,16 @@ async function init() {
   const info = await api('/api/info');
   state.info = info;
   state.image = info.image;
-  lenet.on = info.lenet5;
   strip(info);
   labelButtons(info.classes);
   info.classes.forEach((name, d) => $('#label-filter').append(el('option', { value: String(d), text: name })));
   const [C, H, W] = info.image, [, H2, W2] = info.input;
   $('#pre28-caption').textContent = `${H}×${W} sent${C > 1 ? `, ${C} channels (a drawing: gray in each)` : ''}`;
   $('#pre32-caption').textContent = `x: ${H2}×${W2}, ${info.preprocess.pad ? 'padded, ' : ''}normalised`;
-  if (!info.lenet5) layerMeta(info);
+  layerMeta(info);
+  if (!info.lenet5) archTitles(info);
   $('#model-info').textContent = `${info.lenet5 ? info.model : `${info.layers.length} layers`} · ${info.parameters.toLocaleString('en')} parameters · ${info.checkpoint ? `weights: ${info.checkpoint}` : 'random weights'}`;
   if (info.notice) { $('#notice').textContent = info.notice; $('#notice').hidden = false; }
-  const p = info.preprocess;
-  LAYERS.input[1] = `the 28×28 image padded by ${p.pad} and normalised as in training: (p/255 − ${p.mean[0].toPrecision(4)})/${p.std[0].toPrecision(4)}`;
   $('#shapes').append(shapesTable(info.shapes));
   const plots = $('#plots');
   if (info.metrics || info.test_images) {

@@ -66,10 +66,8 @@ function legend(sc) {
 // Each window layer's geometry comes with the pass (`links`): row r of its window matrices is
 // output pixel (i, j), r = i·Wₒ + j (a convolution), or map c's, r = c·Hₒ·Wₒ + i·Wₒ + j (a
 // pooling layer); its window starts at (i·sh − ph, j·sw − pw) in the input maps.
-// LeNet-5's own presentation (map scales, the ops between panels, the routing dots); app.js
-// turns it off for other networks.
-const lenet = { on: true };
-let SPACES = {}, SPACE_OF = {}, MAP_ROW = {};
+// A pooling layer's input maps also show its routing (ROUTED: map id → its link).
+let SPACES = {}, SPACE_OF = {}, MAP_ROW = {}, ROUTED = {};
 function space(l) {
   const [, Ho, Wo] = l.output_shape, [kh, kw] = l.kernel, [sh, sw] = l.stride, [ph, pw] = l.padding;
   const at = (r) => { const k = r % (Ho * Wo); return { c: l.per_channel ? (r / (Ho * Wo)) | 0 : null, i: (k / Wo) | 0, j: k % Wo }; };
@@ -80,12 +78,13 @@ function space(l) {
     say: (r) => { const p = at(r); return `row ${r} = ${l.per_channel ? `map ${p.c}, window` : 'output pixel'} (${p.i}, ${p.j})${l.note}`; } };
 }
 function setLinks(list) {
-  SPACES = {}; SPACE_OF = {}; MAP_ROW = {};
+  SPACES = {}; SPACE_OF = {}; MAP_ROW = {}; ROUTED = {};
   for (const l of list || []) {
     const s = space(l);
     SPACES[l.name] = s;
     for (const id of l.rows) SPACE_OF[id] = l.name;
     for (const id of l.output) MAP_ROW[id] = [l.name, s.row];
+    if (l.per_channel) for (const id of l.input) ROUTED[id] = l;
   }
 }
 
@@ -226,43 +225,25 @@ function drawMap(ctx, data, off, H, W, k, sc, opts) {
     ctx.fillRect(j * k, i * k, k, k);
   }
   if (opts.windows) {
-    // The max-pool routing: 2×2 windows, and a dot on the cell each live window's max came from.
+    // The max-pool routing: the windows (when they tile the map), and a dot on the cell each
+    // live window's max came from.
+    const l = opts.link, [kh, kw] = l.kernel, [sh, sw] = l.stride, [ph, pw] = l.padding, [, Ho, Wo] = l.output_shape;
     ctx.strokeStyle = 'rgba(60,70,100,.35)';
     ctx.lineWidth = 1;
-    for (let t = 2; t < H; t += 2) { ctx.beginPath(); ctx.moveTo(0, t * k + 0.5); ctx.lineTo(W * k, t * k + 0.5); ctx.stroke(); }
-    for (let t = 2; t < W; t += 2) { ctx.beginPath(); ctx.moveTo(t * k + 0.5, 0); ctx.lineTo(t * k + 0.5, H * k); ctx.stroke(); }
-    const c = off / (H * W), per = (H / 2) * (W / 2);
+    if (kh === sh && kw === sw && ph === 0 && pw === 0) {
+      for (let t = sh; t < H; t += sh) { ctx.beginPath(); ctx.moveTo(0, t * k + 0.5); ctx.lineTo(W * k, t * k + 0.5); ctx.stroke(); }
+      for (let t = sw; t < W; t += sw) { ctx.beginPath(); ctx.moveTo(t * k + 0.5, 0); ctx.lineTo(t * k + 0.5, H * k); ctx.stroke(); }
+    }
+    const c = off / (H * W), per = Ho * Wo;
     ctx.fillStyle = '#111';
     for (let q = 0; q < per; q++) {
       if (opts.live && !opts.live[c * per + q]) continue;
-      const a = opts.windows[c * per + q], wi = (q / (W / 2)) | 0, wj = q % (W / 2);
-      const i = 2 * wi + (a >> 1), j = 2 * wj + (a & 1);
+      const a = opts.windows[c * per + q], wi = (q / Wo) | 0, wj = q % Wo;
+      const i = wi * sh - ph + ((a / kw) | 0), j = wj * sw - pw + (a % kw);
       ctx.beginPath(); ctx.arc(j * k + k / 2, i * k + k / 2, Math.max(1, k / 5), 0, 2 * Math.PI); ctx.fill();
     }
   }
 }
-
-const MAP_SCALE = { x: 6, out1: 3, dout1: 4, z2: 5, dz2: 5, out3: 6, dout3: 7, z4: 10, dz4: 10 };
-const OPS = { W1: '·', b1: '+', z1: '=', y1: '→', out1: '→', z2: '→', W3: '·', b3: '+', z3: '=', y3: '→', out3: '→', z4: '→',
-  W5: '·', z5: '+ b =', a5: '→', W6: '·', z6: '+ b =', a6: '→', W7: '·', z7: '+ b =', P: '→' };
-const LAYERS = {
-  input: ['Input', 'the 28×28 image padded to 32×32 and normalised: (p/255 − 0.1307)/0.3081', 'input'],
-  C1: ['C1', 'convolution 1→6, 5×5: im2col, one matrix product, bias, ReLU, back to maps', 'c1'],
-  S2: ['S2', 'max-pool 2×2, stride 2: one row per window, the max of each row', 's2'],
-  C3: ['C3', 'convolution 6→16, 5×5: each row of a⁽²⁾ holds 6 maps × 25 pixels', 'c3'],
-  S4: ['S4', 'max-pool 2×2, stride 2', 's4'],
-  C5: ['C5', 'convolution 16→120, 5×5: the kernel covers the whole 5×5 map, so a⁽⁴⁾ is one row', 'c5'],
-  F6: ['F6', 'fully connected 120→84, ReLU', 'f6-and-f7'],
-  F7: ['F7', 'fully connected 84→10: the logits', 'f6-and-f7'],
-  softmax: ['Softmax', 'the probabilities', 'softmax-and-the-loss'],
-};
-const BACK = {
-  F7: ['F7', '∇z⁽⁷⁾ = P − Y starts it all (N = 1)', 'f7'], F6: ['F6', 'through the ReLU: keep ∇ where z > 0', 'f6'],
-  C5: ['C5', '∇W = aᵀ·∇z, ∇b = column sums of ∇z, ∇a = ∇z·Wᵀ', 'c5-1'],
-  S4: ['S4', 'the max-pool routing: each window passes its gradient to its argmax (dots), zero elsewhere', 's4-1'],
-  C3: ['C3', 'col2im adds the overlapping copies back', 'c3-1'],
-  S2: ['S2', 'the max-pool routing on C1\'s 28×28 maps', 's2-1'], C1: ['C1', '∇W⁽¹⁾ = a⁽⁰⁾ᵀ·∇z⁽¹⁾: 784 rows summed', 'c1-1'],
-};
 
 // Which rows of a pooling window matrix have a positive maximum (the others are all-zero
 // ReLU outputs: their gradient dies at the ReLU whichever cell "wins").
@@ -270,13 +251,14 @@ function liveRows(id) {
   const m = state.pass && state.pass.forward.find((f) => f.id === id);
   if (!m) return null;
   const live = new Uint8Array(m.shape[0]);
-  for (let r = 0; r < live.length; r++) live[r] = Math.max(...m.data.slice(4 * r, 4 * r + 4)) > 0 ? 1 : 0;
+  const cols = m.shape[1];
+  for (let r = 0; r < live.length; r++) live[r] = Math.max(...m.data.slice(cols * r, cols * r + cols)) > 0 ? 1 : 0;
   return live;
 }
 
 // A layer name as an element id: `layer 0 conv(16,3,p=1)` → `layer-0-conv-16-3-p-1-`.
 const anchor = (layer) => layer.replace(/[^A-Za-z0-9]+/g, '-');
-// Feature maps of another network: an integer scale that keeps a map near 100 pixels.
+// Feature maps without a scale of their own: an integer scale that keeps a map near 100 pixels.
 const autoScale = (m) => Math.max(1, Math.min(10, Math.floor(100 / Math.max(m.shape[1], m.shape[2]))));
 
 function renderGroup(target, list, meta, cls, argmaxOf) {
@@ -309,11 +291,11 @@ function renderGroup(target, list, meta, cls, argmaxOf) {
 function panelFor(m, cls, argmaxOf) {
   let panel;
   if (m.shape.length === 3) {
-    const src = !lenet.on ? null : m.id === 'dout1' ? 'a1' : m.id === 'dout3' ? 'a3' : null;
-    const k = lenet.on ? MAP_SCALE[m.id] || 4 : autoScale(m);
-    panel = mapsPanel(m, k, src ? { windows: argmaxOf(src), live: liveRows(src) } : {});
+    // The gradient of a max-pool's input: where each window's gradient went.
+    const link = cls === 'backward' && ROUTED[m.id], windows = link && argmaxOf(link.rows[0]);
+    panel = mapsPanel(m, m.scale || autoScale(m), windows ? { windows, live: liveRows(link.rows[0]), link } : {});
   } else panel = matrixPanel(m);
-  const op = cls === 'forward' && lenet.on && OPS[m.id];
+  const op = cls === 'forward' && m.op;
   return op ? el('div', { class: 'with-op' }, el('div', { class: 'op', text: op }), panel) : panel;
 }
 
