@@ -363,8 +363,10 @@ async function residualScenario() {
   const passes = Number(await body('passes') || 0);
   await drawSeven();
   await waitBody('passes', { gt: passes });
-  // The drawing sends a pass per stroke update: wait until the last one is drawn.
-  for (let last = null; last !== await body('passes');) { last = await body('passes'); await page.waitForTimeout(400); }
+  // The drawing sends a pass per stroke update: wait until the last one sent is drawn, and
+  // stays the last.
+  const drawn = () => page.waitForFunction(() => document.body.dataset.rendered === String(state.seq), null, { timeout: 30000 });
+  for (let seq = -1; seq !== await page.evaluate(() => state.seq);) { seq = await page.evaluate(() => state.seq); await drawn(); await page.waitForTimeout(300); }
 
   // Each block's card holds its two paths side by side, each inner layer under its heading,
   // and the sum below them.

@@ -55,6 +55,7 @@ async function compute() {
     if (seq !== state.seq) return;
     state.pass = p;
     render(p);
+    document.body.dataset.rendered = String(seq);
   } catch (e) {
     $('#prediction-text').textContent = `error: ${e.message}`;
   }
