@@ -27,9 +27,9 @@ pub enum ImageFolderFault {
     /// A folder or file could not be read.
     #[error(transparent)]
     Io(std::io::Error),
-    /// A file could not be decoded as an image.
+    /// A file could not be decoded as an image (boxed: the decoder's error is large).
     #[error(transparent)]
-    Decode(image::ImageError),
+    Decode(Box<image::ImageError>),
     /// The layout is not `train/<class>/…` and `test/<class>/…`.
     #[error("{0}")]
     Layout(String),
@@ -159,7 +159,7 @@ pub fn load_limited(root: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<
             let img = decode(&path)?;
             if (img.width(), img.height()) != (width, height) {
                 let mismatch = std::io::Error::other("its pixels do not match its header");
-                return Err(WithPath::new(path, ImageFolderFault::Decode(image::ImageError::IoError(mismatch))));
+                return Err(WithPath::new(path, ImageFolderFault::Decode(Box::new(image::ImageError::IoError(mismatch)))));
             }
             if channels == 1 {
                 set.images.extend(img.to_luma8().into_raw());
@@ -237,7 +237,7 @@ fn reader(path: &Path) -> Result<image::ImageReader<std::io::BufReader<std::fs::
 /// The size and colour of the image at `path`, from its header; an error for more than
 /// [`MAX_IMAGE_PIXELS`] pixels, or none.
 fn read_header(path: &Path) -> Result<Header, ImageFolderError> {
-    let decode_err = |source| WithPath::new(path, ImageFolderFault::Decode(source));
+    let decode_err = |source| WithPath::new(path, ImageFolderFault::Decode(Box::new(source)));
     let decoder = reader(path)?.into_decoder().map_err(decode_err)?;
     let (width, height) = image::ImageDecoder::dimensions(&decoder);
     if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS || width == 0 || height == 0 {
@@ -247,5 +247,5 @@ fn read_header(path: &Path) -> Result<Header, ImageFolderError> {
 }
 
 fn decode(path: &Path) -> Result<image::DynamicImage, ImageFolderError> {
-    reader(path)?.decode().map_err(ImageFolderFault::Decode).at(path)
+    reader(path)?.decode().map_err(|e| ImageFolderFault::Decode(Box::new(e))).at(path)
 }
