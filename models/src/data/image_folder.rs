@@ -159,7 +159,10 @@ pub fn load_limited(root: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<
             let img = decode(&path)?;
             if (img.width(), img.height()) != (width, height) {
                 let mismatch = std::io::Error::other("its pixels do not match its header");
-                return Err(WithPath::new(path, ImageFolderFault::Decode(Box::new(image::ImageError::IoError(mismatch)))));
+                return Err(WithPath::new(
+                    path,
+                    ImageFolderFault::Decode(Box::new(image::ImageError::IoError(mismatch))),
+                ));
             }
             if channels == 1 {
                 set.images.extend(img.to_luma8().into_raw());

@@ -61,7 +61,9 @@ pub fn load(dir: &Path, fetch: bool, budget: &Budget) -> Result<TrainTest<ImageS
             Failure::Usage(e.to_string())
         }
         FolderError::ImageFolder(e) => e.into(),
-        FolderError::Cifar(e @ cifar::CifarError::TooLarge { .. }) => Failure::Usage(e.to_string()),
+        FolderError::Cifar(e @ WithPath { source: cifar::CifarFault::TooLarge { .. }, .. }) => {
+            Failure::Usage(e.to_string())
+        }
         FolderError::Cifar(e) => e.into(),
         FolderError::Idx(e) => e.into(),
     })
