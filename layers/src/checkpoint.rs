@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 use safetensors::{Dtype, SafeTensors};
 use tensor::{Element, Tensor};
 
-use crate::error::CheckpointError;
+use crate::error::{CheckpointError, CheckpointFault};
 use crate::module::Module;
+use crate::with_path::AtPath;
 
 /// The tensors and metadata of a safetensors file, in the element type `T`.
 #[derive(Clone, Default)]
@@ -78,7 +79,7 @@ pub fn load_module<T: Element, M: Module<T> + ?Sized>(
     let mut checkpoint = read_checkpoint::<T>(path)?;
     let names = state_names(module);
     if let Some(name) = checkpoint.tensors.keys().find(|n| !names.contains(*n)) {
-        return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name: name.clone() });
+        return Err(CheckpointError::new(path, CheckpointFault::Unexpected { name: name.clone() }));
     }
     assign_parameters(module, &mut checkpoint.tensors, path)
 }
@@ -95,15 +96,11 @@ pub fn assign_parameters<T: Element, M: Module<T> + ?Sized>(
     expected.extend(module.named_buffers().into_iter().map(|(n, b)| (n, b.shape())));
     for (name, shape) in expected {
         let Some(t) = tensors.get(&name) else {
-            return Err(CheckpointError::Missing { path: path.to_path_buf(), name });
+            return Err(CheckpointError::new(path, CheckpointFault::Missing { name }));
         };
         if t.shape() != shape.as_slice() {
-            return Err(CheckpointError::Shape {
-                path: path.to_path_buf(),
-                name,
-                expected: shape,
-                got: t.shape().to_vec(),
-            });
+            let got = t.shape().to_vec();
+            return Err(CheckpointError::new(path, CheckpointFault::Shape { name, expected: shape, got }));
         }
     }
     for (name, buffer) in module.named_buffers() {
@@ -124,9 +121,9 @@ pub fn write_tensors<T: Element>(
     let views: Vec<(String, Encoded)> = tensors.iter().map(|(n, t)| (n.clone(), Encoded::new(t))).collect();
     let info: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let bytes = safetensors::serialize(views, (!info.is_empty()).then_some(info))
-        .map_err(|e| CheckpointError::Format { path: path.to_path_buf(), reason: e.to_string() })?;
-    let bytes =
-        canonical_header(bytes).map_err(|reason| CheckpointError::Format { path: path.to_path_buf(), reason })?;
+        .map_err(|e| CheckpointFault::Format(e.to_string()))
+        .and_then(|bytes| canonical_header(bytes).map_err(CheckpointFault::Format))
+        .at(path)?;
     write_atomic(path, &bytes)
 }
 
@@ -168,29 +165,29 @@ fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
 /// Reads every tensor of a safetensors file into `T` (see the module docs for dtypes).
 pub fn read_checkpoint<T: Element>(path: impl AsRef<Path>) -> Result<Checkpoint<T>, CheckpointError> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    let bytes = fs::read(path).map_err(CheckpointFault::Io).at(path)?;
     parse_checkpoint(&bytes, path)
 }
 
 /// Parses the bytes of a safetensors file (`path` only names it in errors).
 pub fn parse_checkpoint<T: Element>(bytes: &[u8], path: &Path) -> Result<Checkpoint<T>, CheckpointError> {
-    let format =
-        |e: safetensors::SafeTensorError| CheckpointError::Format { path: path.to_path_buf(), reason: e.to_string() };
+    parse::<T>(bytes).at(path)
+}
+
+fn parse<T: Element>(bytes: &[u8]) -> Result<Checkpoint<T>, CheckpointFault> {
+    let format = |e: safetensors::SafeTensorError| CheckpointFault::Format(e.to_string());
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(format)?;
     let metadata = meta.metadata().clone().unwrap_or_default().into_iter().collect();
     let file = SafeTensors::deserialize(bytes).map_err(format)?;
     let mut tensors = BTreeMap::new();
     for (name, view) in file.iter() {
-        let data = decode::<T>(name, view.dtype(), view.data()).ok_or_else(|| CheckpointError::Dtype {
-            path: path.to_path_buf(),
+        let data = decode::<T>(name, view.dtype(), view.data()).ok_or_else(|| CheckpointFault::Dtype {
             name: name.to_string(),
             expected: T::DTYPE,
             got: format!("{:?}", view.dtype()),
         })?;
-        let t = Tensor::from_vec(view.shape(), data).map_err(|e| CheckpointError::Format {
-            path: path.to_path_buf(),
-            reason: format!("tensor {name:?}: {e}"),
-        })?;
+        let t = Tensor::from_vec(view.shape(), data)
+            .map_err(|e| CheckpointFault::Format(format!("tensor {name:?}: {e}")))?;
         tensors.insert(name.to_string(), t);
     }
     Ok(Checkpoint { tensors, metadata })
@@ -199,7 +196,7 @@ pub fn parse_checkpoint<T: Element>(bytes: &[u8], path: &Path) -> Result<Checkpo
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`;
 /// on any failure the temporary file is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
+    let io = |source| CheckpointError::new(path, CheckpointFault::Io(source));
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

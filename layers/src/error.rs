@@ -1,11 +1,11 @@
 //! The error types of modules, optimizers and checkpoints.
 
-use std::path::PathBuf;
-
 use thiserror::Error;
 
 use autograd::AutogradError;
 use tensor::TensorError;
+
+use crate::with_path::WithPath;
 
 /// What went wrong building or running a module or an optimizer.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -47,47 +47,34 @@ impl From<TensorError> for LayerError {
     }
 }
 
-/// What went wrong saving or loading a checkpoint. Each names the file, and the tensor
-/// where one is at fault.
+/// What went wrong saving or loading a checkpoint: the file, and a [`CheckpointFault`].
+pub type CheckpointError = WithPath<CheckpointFault>;
+
+/// What went wrong with a checkpoint file, naming the tensor where one is at fault (the
+/// file is named by [`CheckpointError`]'s `path`).
 #[derive(Debug, Error)]
-pub enum CheckpointError {
+pub enum CheckpointFault {
     /// Reading, writing, syncing or renaming the file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
     /// The file is not a valid safetensors file.
-    #[error("{path}: not a valid safetensors file: {reason}")]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// What the parser said.
-        reason: String,
-    },
+    #[error("not a valid safetensors file: {0}")]
+    Format(String),
     /// A tensor the module needs is not in the file.
-    #[error("{path}: tensor {name:?} is missing")]
+    #[error("tensor {name:?} is missing")]
     Missing {
-        /// The file.
-        path: PathBuf,
         /// The tensor's name.
         name: String,
     },
     /// The file holds a tensor the module does not have.
-    #[error("{path}: unexpected tensor {name:?}")]
+    #[error("unexpected tensor {name:?}")]
     Unexpected {
-        /// The file.
-        path: PathBuf,
         /// The tensor's name.
         name: String,
     },
     /// A tensor has the wrong shape.
-    #[error("{path}: tensor {name:?} has shape {got:?}, expected {expected:?}")]
+    #[error("tensor {name:?} has shape {got:?}, expected {expected:?}")]
     Shape {
-        /// The file.
-        path: PathBuf,
         /// The tensor's name.
         name: String,
         /// The shape the module needs.
@@ -96,10 +83,8 @@ pub enum CheckpointError {
         got: Vec<usize>,
     },
     /// A tensor has a dtype that cannot be loaded into the module's element type.
-    #[error("{path}: tensor {name:?} has dtype {got}, expected {expected}")]
+    #[error("tensor {name:?} has dtype {got}, expected {expected}")]
     Dtype {
-        /// The file.
-        path: PathBuf,
         /// The tensor's name.
         name: String,
         /// The dtype the module needs.
@@ -108,10 +93,8 @@ pub enum CheckpointError {
         got: String,
     },
     /// The metadata lacks an entry or holds one that does not parse.
-    #[error("{path}: metadata {key:?}: {reason}")]
+    #[error("metadata {key:?}: {reason}")]
     Metadata {
-        /// The file.
-        path: PathBuf,
         /// The metadata key.
         key: String,
         /// What is wrong.

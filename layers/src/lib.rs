@@ -67,6 +67,7 @@ mod sequential;
 mod sigmoid;
 mod state;
 mod tanh;
+mod with_path;
 
 pub use autograd::{Param, Tape, Var};
 
@@ -77,7 +78,7 @@ pub use buffer::Buffer;
 pub use build::{Blueprint, Built, Lazy, LazyBatchNorm, LazyConv2d, LazyDropout, LazyLinear, SequentialBuilder};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
-pub use error::{CheckpointError, LayerError, Result};
+pub use error::{CheckpointError, CheckpointFault, LayerError, Result};
 pub use faces::{Fuse, MatrixForm};
 pub use global_avg_pool2d::GlobalAvgPool2d;
 pub use init::Init;
@@ -96,3 +97,4 @@ pub use sequential::{Sequential, forward_chain};
 pub use sigmoid::Sigmoid;
 pub use state::{copy_state, parameter_bits};
 pub use tanh::Tanh;
+pub use with_path::{AtPath, WithPath};

@@ -13,7 +13,9 @@ use std::path::Path;
 use autograd::Tape;
 use common::*;
 use layers::checkpoint::{load_module, parse_checkpoint, read_checkpoint, save_module, write_tensors};
-use layers::{CheckpointError, Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
+use layers::{
+    CheckpointError, CheckpointFault, Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tensor::{Element, Tensor};
@@ -190,7 +192,9 @@ fn missing_tensor_is_reported_and_nothing_is_loaded() {
     t.remove("4.bias"); // the last parameter: the others would be assigned first
     write(&path, &t);
     match load_fails(&path) {
-        CheckpointError::Missing { path: p, name } => assert_eq!((p, name.as_str()), (path.clone(), "4.bias")),
+        CheckpointError { path: p, source: CheckpointFault::Missing { name } } => {
+            assert_eq!((p, name.as_str()), (path.clone(), "4.bias"))
+        }
         e => panic!("expected Missing, got {e:?}"),
     }
 }
@@ -204,7 +208,9 @@ fn unexpected_tensor_is_reported() {
     write(&path, &t);
     let mut m = model::<f32>(5);
     match load_module(&mut m, &path).unwrap_err() {
-        CheckpointError::Unexpected { path: p, name } => assert_eq!((p, name.as_str()), (path.clone(), "5.weight")),
+        CheckpointError { path: p, source: CheckpointFault::Unexpected { name } } => {
+            assert_eq!((p, name.as_str()), (path.clone(), "5.weight"))
+        }
         e => panic!("expected Unexpected, got {e:?}"),
     }
 }
@@ -217,7 +223,7 @@ fn unexpected_tensor_leaves_the_model_unchanged() {
     let mut t = tensors_of(&model(1));
     t.insert("5.weight".into(), Tensor::zeros(&[2]).unwrap());
     write(&path, &t);
-    assert!(matches!(load_fails(&path), CheckpointError::Unexpected { .. }));
+    assert!(matches!(load_fails(&path).source, CheckpointFault::Unexpected { .. }));
 }
 
 #[test]
@@ -230,8 +236,8 @@ fn wrong_shape_is_reported_and_nothing_is_loaded() {
     let w = t["4.weight"].t().unwrap().to_contiguous();
     t.insert("4.weight".into(), w);
     write(&path, &t);
-    match load_fails(&path) {
-        CheckpointError::Shape { name, expected, got, .. } => {
+    match load_fails(&path).source {
+        CheckpointFault::Shape { name, expected, got } => {
             assert_eq!(name, "4.weight");
             assert_eq!(expected, vec![5, 36]);
             assert_eq!(got, vec![36, 5]);
@@ -241,7 +247,7 @@ fn wrong_shape_is_reported_and_nothing_is_loaded() {
     let mut t = tensors_of(&model(1));
     t.insert("4.bias".into(), Tensor::zeros(&[6]).unwrap());
     write(&path, &t);
-    assert!(matches!(load_fails(&path), CheckpointError::Shape { name, .. } if name == "4.bias"));
+    assert!(matches!(load_fails(&path).source, CheckpointFault::Shape { name, .. } if name == "4.bias"));
 }
 
 #[test]
@@ -256,8 +262,8 @@ fn wrong_dtype_is_reported_and_nothing_is_loaded() {
         last.1 = dtype.to_string();
         last.3 = vec![0u8; 5 * bytes_per];
         fs::write(&path, raw_file(&entries)).unwrap();
-        match load_fails(&path) {
-            CheckpointError::Dtype { name, expected, got, .. } => {
+        match load_fails(&path).source {
+            CheckpointFault::Dtype { name, expected, got } => {
                 assert_eq!(name, "4.bias");
                 assert_eq!(expected, "F32");
                 assert_eq!(got, dtype);
@@ -267,7 +273,7 @@ fn wrong_dtype_is_reported_and_nothing_is_loaded() {
     }
     // F64 does not narrow into an f32 model.
     save_module(&model::<f64>(1), &path).unwrap();
-    assert!(matches!(load_fails(&path), CheckpointError::Dtype { expected: "F32", got, .. } if got == "F64"));
+    assert!(matches!(load_fails(&path).source, CheckpointFault::Dtype { expected: "F32", got, .. } if got == "F64"));
 }
 
 #[test]
@@ -298,10 +304,14 @@ fn malformed_files_are_format_errors() {
     for (what, bytes) in cases {
         fs::write(&path, &bytes).unwrap();
         match load_fails(&path) {
-            CheckpointError::Format { path: p, .. } => assert_eq!(p, path, "{what}"),
+            CheckpointError { path: p, source: CheckpointFault::Format(_) } => assert_eq!(p, path, "{what}"),
             e => panic!("{what}: expected Format, got {e:?}"),
         }
-        assert!(matches!(parse_checkpoint::<f32>(&bytes, &path), Err(CheckpointError::Format { .. })), "{what}");
+        let format = matches!(
+            parse_checkpoint::<f32>(&bytes, &path),
+            Err(CheckpointError { source: CheckpointFault::Format(_), .. })
+        );
+        assert!(format, "{what}");
     }
 }
 
@@ -310,7 +320,7 @@ fn missing_file_is_an_io_error() {
     let dir = ScratchDir::new("io");
     let path = dir.join("nope.safetensors");
     match load_fails(&path) {
-        CheckpointError::Io { path: p, source } => {
+        CheckpointError { path: p, source: CheckpointFault::Io(source) } => {
             assert_eq!(p, path);
             assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
         }
@@ -362,7 +372,7 @@ fn failed_write_leaves_the_previous_file_intact() {
     fs::write(dir.join("blocker"), b"a regular file").unwrap();
     let target = dir.join("blocker").join("model.safetensors");
     match save_module(&model::<f32>(2), &target) {
-        Err(CheckpointError::Io { path, .. }) => assert_eq!(path, target),
+        Err(CheckpointError { path, source: CheckpointFault::Io(_) }) => assert_eq!(path, target),
         other => panic!("expected Io, got {other:?}"),
     }
     assert_eq!(fs::read(&good).unwrap(), before);
@@ -379,7 +389,10 @@ fn failed_rename_removes_the_temporary_file() {
     let target = dir.join("model.safetensors");
     fs::create_dir(&target).unwrap();
     fs::write(target.join("keep"), b"keep me").unwrap();
-    assert!(matches!(save_module(&model::<f32>(1), &target), Err(CheckpointError::Io { .. })));
+    assert!(matches!(
+        save_module(&model::<f32>(1), &target),
+        Err(CheckpointError { source: CheckpointFault::Io(_), .. })
+    ));
     assert_eq!(dir.entries(), ["model.safetensors"], "the temporary file must be removed");
     assert_eq!(fs::read(target.join("keep")).unwrap(), b"keep me");
 }
@@ -406,7 +419,7 @@ fn read_only_folder_keeps_the_previous_file() {
     };
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     if let Some(result) = result {
-        assert!(matches!(result, Err(CheckpointError::Io { .. })), "{result:?}");
+        assert!(matches!(result, Err(CheckpointError { source: CheckpointFault::Io(_), .. })), "{result:?}");
         assert_eq!(fs::read(&path).unwrap(), before);
         assert_eq!(dir.entries(), ["model.safetensors"]);
     }

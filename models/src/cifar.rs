@@ -15,6 +15,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use layers::{AtPath, WithPath};
 use thiserror::Error;
 
 use crate::data::{ImageSet, TrainTest};
@@ -48,41 +49,32 @@ pub const CLASS_NAMES: [&str; 10] =
 /// The largest `batches.meta.txt` read.
 const META_LIMIT: u64 = 1 << 20;
 
-/// What is wrong with a CIFAR-10 folder or tarball. `file` names the file (a tarball's
-/// member as `TARBALL:MEMBER`).
+/// What is wrong with a CIFAR-10 folder or tarball: the file (a tarball's member as
+/// `TARBALL:MEMBER`) and a [`CifarFault`].
+pub type CifarError = WithPath<CifarFault>;
+
+/// What is wrong with a file of CIFAR-10 (named by [`CifarError`]'s `path`).
 #[derive(Debug, Error)]
-pub enum CifarError {
+pub enum CifarFault {
     /// A file of the set is not there.
-    #[error("{file}: missing (CIFAR-10's binary version has data_batch_1.bin … data_batch_5.bin and test_batch.bin)")]
-    Missing {
-        /// Where it was looked for.
-        file: String,
-    },
+    #[error("missing (CIFAR-10's binary version has data_batch_1.bin … data_batch_5.bin and test_batch.bin)")]
+    Missing,
     /// A file whose size is not a positive whole number of records.
     #[error(
-        "{file}: {size} bytes is not a whole number of {RECORD_BYTES}-byte records (1 label byte and {IMAGE_BYTES} \
+        "{size} bytes is not a whole number of {RECORD_BYTES}-byte records (1 label byte and {IMAGE_BYTES} \
          pixel bytes each){}",
         if *size == 0 { "; the file is empty" } else { "; is it truncated?" }
     )]
     Size {
-        /// The file.
-        file: String,
         /// Its size in bytes.
         size: u64,
     },
     /// A file that ended before the size its header (or the file system) gave.
-    #[error("{file}: truncated: {reason}")]
-    Truncated {
-        /// The file.
-        file: String,
-        /// What the read said.
-        reason: String,
-    },
+    #[error("truncated: {0}")]
+    Truncated(String),
     /// A label that names no class.
-    #[error("{file}: record {record} has label {label}, but there are {classes} classes")]
+    #[error("record {record} has label {label}, but there are {classes} classes")]
     Label {
-        /// The file.
-        file: String,
         /// The record, from 0.
         record: usize,
         /// Its label byte.
@@ -91,31 +83,21 @@ pub enum CifarError {
         classes: usize,
     },
     /// A `batches.meta.txt` that cannot be used.
-    #[error("{file}: {reason}")]
-    Meta {
-        /// The file.
-        file: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Pixels over the memory limit, counted from the sizes before reading them.
-    #[error("{file}: {bytes} bytes of pixels exceed the limit of {limit} bytes (see --max-memory)")]
+    #[error("{0}")]
+    Meta(String),
+    /// Pixels (of the folder or tarball) over the memory limit, counted from the sizes
+    /// before reading them.
+    #[error("{bytes} bytes of pixels exceed the limit of {limit} bytes (see --max-memory)")]
     TooLarge {
-        /// The folder or tarball.
-        file: String,
         /// The pixel bytes counted so far.
         bytes: u64,
         /// The limit.
         limit: u64,
     },
-    /// A file that cannot be read, or a tarball that is not one.
-    #[error("{file}: {reason}")]
-    Read {
-        /// The file.
-        file: String,
-        /// The operating system's or the archive's error.
-        reason: String,
-    },
+    /// A file that cannot be read, or a tarball that is not one: the operating system's or
+    /// the archive's error.
+    #[error("{0}")]
+    Read(String),
 }
 
 /// Where a folder's CIFAR-10 files are.
@@ -165,7 +147,7 @@ pub fn load_limited(dir: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<I
     let dir = dir.as_ref();
     let mut files = Files::new(max_bytes);
     match find(dir) {
-        None => return Err(CifarError::Missing { file: dir.join(TARBALL).display().to_string() }),
+        None => return Err(WithPath::new(dir.join(TARBALL), CifarFault::Missing)),
         Some(Source::Unpacked(folder)) => files.read_folder(&folder)?,
         Some(Source::Tarball(path)) => files.read_tarball(&path)?,
     }
@@ -175,7 +157,7 @@ pub fn load_limited(dir: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<I
 /// One file's records: labels and pixels.
 #[derive(Debug, Default)]
 struct Records {
-    file: String,
+    file: PathBuf,
     labels: Vec<u8>,
     pixels: Vec<u8>,
 }
@@ -184,16 +166,16 @@ struct Records {
 /// then the test file) and the class names.
 struct Files {
     batches: [Option<Records>; 6],
-    names: Option<(String, String)>,
+    names: Option<(PathBuf, String)>,
     /// Where the files came from (for errors about the whole set).
-    origin: String,
+    origin: PathBuf,
     bytes: u64,
     max_bytes: u64,
 }
 
 impl Files {
     fn new(max_bytes: u64) -> Self {
-        Files { batches: Default::default(), names: None, origin: String::new(), bytes: 0, max_bytes }
+        Files { batches: Default::default(), names: None, origin: PathBuf::new(), bytes: 0, max_bytes }
     }
 
     /// The position of a batch file named `name` (a path's last component), if it is one.
@@ -202,23 +184,23 @@ impl Files {
     }
 
     /// Checks that a file of `size` bytes is whole records and fits the limit, counting it.
-    fn admit(&mut self, file: &str, size: u64) -> Result<usize, CifarError> {
+    fn admit(&mut self, file: &Path, size: u64) -> Result<usize, CifarError> {
         if size == 0 || !size.is_multiple_of(RECORD_BYTES as u64) {
-            return Err(CifarError::Size { file: file.into(), size });
+            return Err(WithPath::new(file, CifarFault::Size { size }));
         }
         let records = size / RECORD_BYTES as u64;
         self.bytes = self.bytes.saturating_add(records.saturating_mul(IMAGE_BYTES as u64));
         if self.bytes > self.max_bytes {
-            return Err(CifarError::TooLarge { file: self.origin.clone(), bytes: self.bytes, limit: self.max_bytes });
+            return Err(WithPath::new(&self.origin, CifarFault::TooLarge { bytes: self.bytes, limit: self.max_bytes }));
         }
-        usize::try_from(records).map_err(|_| CifarError::Size { file: file.into(), size })
+        usize::try_from(records).map_err(|_| WithPath::new(file, CifarFault::Size { size }))
     }
 
     /// Reads `records` records of the batch at `position` from `reader`.
     fn read_batch(
         &mut self,
         position: usize,
-        file: String,
+        file: PathBuf,
         records: usize,
         reader: &mut dyn Read,
     ) -> Result<(), CifarError> {
@@ -226,56 +208,56 @@ impl Files {
         for (label, pixels) in batch.labels.iter_mut().zip(batch.pixels.chunks_exact_mut(IMAGE_BYTES)) {
             let read = reader.read_exact(std::slice::from_mut(label)).and_then(|()| reader.read_exact(pixels));
             read.map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => CifarError::Truncated {
-                    file: batch.file.clone(),
-                    reason: format!("it ends before its {records} records"),
-                },
-                _ => CifarError::Read { file: batch.file.clone(), reason: e.to_string() },
-            })?;
+                std::io::ErrorKind::UnexpectedEof => {
+                    CifarFault::Truncated(format!("it ends before its {records} records"))
+                }
+                _ => CifarFault::Read(e.to_string()),
+            })
+            .at(&batch.file)?;
         }
         self.batches[position] = Some(batch);
         Ok(())
     }
 
     fn read_folder(&mut self, folder: &Path) -> Result<(), CifarError> {
-        self.origin = folder.display().to_string();
+        self.origin = folder.to_path_buf();
         let names: Vec<&str> = TRAIN_FILES.iter().chain([&TEST_FILE]).copied().collect();
         // Every size first: nothing is allocated for a set that cannot load.
         let mut sizes = Vec::new();
         for name in &names {
             let path = folder.join(name);
-            let file = path.display().to_string();
             let size = match std::fs::metadata(&path) {
                 Ok(m) if m.is_file() => m.len(),
-                Ok(_) => return Err(CifarError::Read { file, reason: "not a file".into() }),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CifarError::Missing { file }),
-                Err(e) => return Err(CifarError::Read { file, reason: e.to_string() }),
+                Ok(_) => return Err(WithPath::new(path, CifarFault::Read("not a file".into()))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(WithPath::new(path, CifarFault::Missing));
+                }
+                Err(e) => return Err(WithPath::new(path, CifarFault::Read(e.to_string()))),
             };
-            sizes.push((path, file.clone(), self.admit(&file, size)?));
+            let records = self.admit(&path, size)?;
+            sizes.push((path, records));
         }
-        for (position, (path, file, records)) in sizes.into_iter().enumerate() {
-            let opened =
-                File::open(&path).map_err(|e| CifarError::Read { file: file.clone(), reason: e.to_string() })?;
-            self.read_batch(position, file, records, &mut BufReader::new(opened))?;
+        for (position, (path, records)) in sizes.into_iter().enumerate() {
+            let opened = File::open(&path).map_err(|e| CifarFault::Read(e.to_string())).at(&path)?;
+            self.read_batch(position, path, records, &mut BufReader::new(opened))?;
         }
         let meta = folder.join(META_FILE);
         if meta.is_file() {
-            let file = meta.display().to_string();
             let size = std::fs::metadata(&meta).map(|m| m.len()).unwrap_or(0);
-            let opened =
-                File::open(&meta).map_err(|e| CifarError::Read { file: file.clone(), reason: e.to_string() })?;
-            self.read_meta(file, size, opened)?;
+            let opened = File::open(&meta).map_err(|e| CifarFault::Read(e.to_string())).at(&meta)?;
+            self.read_meta(meta, size, opened)?;
         }
         Ok(())
     }
 
     fn read_tarball(&mut self, path: &Path) -> Result<(), CifarError> {
-        self.origin = path.display().to_string();
-        let bad = |e: std::io::Error| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                CifarError::Truncated { file: path.display().to_string(), reason: e.to_string() }
-            }
-            _ => CifarError::Read { file: path.display().to_string(), reason: e.to_string() },
+        self.origin = path.to_path_buf();
+        let bad = |e: std::io::Error| {
+            let fault = match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => CifarFault::Truncated(e.to_string()),
+                _ => CifarFault::Read(e.to_string()),
+            };
+            WithPath::new(path, fault)
         };
         let opened = File::open(path).map_err(bad)?;
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(opened)));
@@ -283,7 +265,7 @@ impl Files {
             let mut entry = entry.map_err(bad)?;
             let member = entry.path().map_err(bad)?.into_owned();
             let Some(name) = member.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
-            let file = format!("{}:{}", path.display(), member.display());
+            let file = PathBuf::from(format!("{}:{}", path.display(), member.display()));
             let size = entry.header().size().map_err(bad)?;
             if let Some(position) = Files::position(&name) {
                 let records = self.admit(&file, size)?;
@@ -296,18 +278,15 @@ impl Files {
     }
 
     /// Reads the class names of a `batches.meta.txt` of `size` bytes.
-    fn read_meta(&mut self, file: String, size: u64, reader: impl Read) -> Result<(), CifarError> {
+    fn read_meta(&mut self, file: PathBuf, size: u64, reader: impl Read) -> Result<(), CifarError> {
         if size > META_LIMIT {
-            return Err(CifarError::Meta {
+            return Err(WithPath::new(
                 file,
-                reason: format!("{size} bytes; a list of names is at most {META_LIMIT}"),
-            });
+                CifarFault::Meta(format!("{size} bytes; a list of names is at most {META_LIMIT}")),
+            ));
         }
         let mut text = String::new();
-        reader
-            .take(META_LIMIT)
-            .read_to_string(&mut text)
-            .map_err(|e| CifarError::Meta { file: file.clone(), reason: e.to_string() })?;
+        reader.take(META_LIMIT).read_to_string(&mut text).map_err(|e| CifarFault::Meta(e.to_string())).at(&file)?;
         self.names = Some((file, text));
         Ok(())
     }
@@ -319,7 +298,7 @@ impl Files {
             return Ok(CLASS_NAMES.iter().map(|n| n.to_string()).collect());
         };
         let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
-        let bad = |reason: String| CifarError::Meta { file: file.clone(), reason };
+        let bad = |reason: String| WithPath::new(file, CifarFault::Meta(reason));
         if names.is_empty() || names.len() > 256 {
             return Err(bad(format!("{} class names; one per line, 1 to 256", names.len())));
         }
@@ -335,14 +314,11 @@ impl Files {
         let mut batches = Vec::new();
         for (position, batch) in self.batches.iter_mut().enumerate() {
             let name = TRAIN_FILES.iter().chain([&TEST_FILE]).nth(position).copied().unwrap_or(TEST_FILE);
-            let batch = batch.take().ok_or_else(|| CifarError::Missing { file: format!("{}:{name}", self.origin) })?;
+            let missing = || WithPath::new(format!("{}:{name}", self.origin.display()), CifarFault::Missing);
+            let batch = batch.take().ok_or_else(missing)?;
             if let Some(record) = batch.labels.iter().position(|&l| usize::from(l) >= class_names.len()) {
-                return Err(CifarError::Label {
-                    file: batch.file,
-                    record,
-                    label: batch.labels[record],
-                    classes: class_names.len(),
-                });
+                let label = CifarFault::Label { record, label: batch.labels[record], classes: class_names.len() };
+                return Err(WithPath::new(batch.file, label));
             }
             batches.push(batch);
         }

@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use layers::{AtPath, WithPath};
 use md5::{Digest, Md5};
 
 use crate::cifar;
@@ -37,13 +38,8 @@ pub enum DownloadError {
         failures: Vec<String>,
     },
     /// The data folder could not be created.
-    #[error("{dir}: {source}")]
-    Folder {
-        /// The data folder.
-        dir: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Folder(WithPath<std::io::Error>),
 }
 
 /// Fetches every MNIST file missing from `dir` (creating it), trying `mirrors` in order;
@@ -71,7 +67,7 @@ pub fn fetch_cifar10(dir: &Path, url: &str, md5: &str) -> Result<(), DownloadErr
 }
 
 fn create_folder(dir: &Path) -> Result<(), DownloadError> {
-    std::fs::create_dir_all(dir).map_err(|source| DownloadError::Folder { dir: dir.to_path_buf(), source })
+    std::fs::create_dir_all(dir).at(dir).map_err(DownloadError::Folder)
 }
 
 /// Fetches `dir/name` from the first of `urls` that gives bytes of MD5 `md5`.

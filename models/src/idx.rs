@@ -6,40 +6,32 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
+use layers::{AtPath, WithPath};
 use thiserror::Error;
 
 /// The largest IDX payload accepted (MNIST's largest file holds 47 MB).
 pub const MAX_IDX_BYTES: usize = 1 << 30;
 
-/// What is wrong with an IDX file.
+/// What is wrong with an IDX file: the file, and an [`IdxFault`].
+pub type IdxError = WithPath<IdxFault>;
+
+/// What is wrong with an IDX file (the file is named by [`IdxError`]'s `path`).
 #[derive(Debug, Error)]
-pub enum IdxError {
+pub enum IdxFault {
     /// The file could not be opened or read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(std::io::Error),
     /// The gzip stream is corrupt.
-    #[error("{path}: broken gzip data: {source}")]
-    Gzip {
-        /// The file.
-        path: PathBuf,
-        /// The decoder's error.
-        source: std::io::Error,
-    },
+    #[error("broken gzip data: {0}")]
+    Gzip(std::io::Error),
     /// The magic number is not that of an unsigned-byte IDX file of the expected rank.
     #[error(
-        "{path}: bad magic number {found:#010x}, expected {expected:#010x} (an IDX file of {dims} dimension(s) of unsigned bytes)"
+        "bad magic number {found:#010x}, expected {expected:#010x} (an IDX file of {dims} dimension(s) of unsigned bytes)"
     )]
     Magic {
-        /// The file.
-        path: PathBuf,
         /// The magic found.
         found: u32,
         /// The magic expected.
@@ -48,28 +40,22 @@ pub enum IdxError {
         dims: usize,
     },
     /// The file ends before the header or the data it announces.
-    #[error("{path}: truncated: the header announces {expected} bytes of data, the file holds {got}")]
+    #[error("truncated: the header announces {expected} bytes of data, the file holds {got}")]
     Truncated {
-        /// The file.
-        path: PathBuf,
         /// Bytes announced.
         expected: usize,
         /// Bytes present.
         got: usize,
     },
     /// The file holds more bytes than its header announces.
-    #[error("{path}: {extra} unexpected byte(s) after the data the header announces")]
+    #[error("{extra} unexpected byte(s) after the data the header announces")]
     TrailingBytes {
-        /// The file.
-        path: PathBuf,
         /// How many bytes follow the data (at least).
         extra: usize,
     },
     /// The dimensions multiply to more than fits, or more than [`MAX_IDX_BYTES`].
-    #[error("{path}: dimensions {dims:?} describe more than {MAX_IDX_BYTES} bytes")]
+    #[error("dimensions {dims:?} describe more than {MAX_IDX_BYTES} bytes")]
     TooLarge {
-        /// The file.
-        path: PathBuf,
         /// The dimensions.
         dims: Vec<u32>,
     },
@@ -87,8 +73,7 @@ pub struct Idx {
 /// Reads an IDX file of `rank` dimensions, decompressing it when it starts with the gzip
 /// magic (whatever its name).
 pub fn read_idx(path: &Path, rank: usize) -> Result<Idx, IdxError> {
-    let io = |source| IdxError::Io { path: path.to_path_buf(), source };
-    let file = BufReader::new(File::open(path).map_err(io)?);
+    let file = BufReader::new(File::open(path).map_err(IdxFault::Io).at(path)?);
     parse_idx_auto(file, rank, path)
 }
 
@@ -96,7 +81,7 @@ pub fn read_idx(path: &Path, rank: usize) -> Result<Idx, IdxError> {
 /// gzip magic `1f 8b`); `path` names it in errors.
 pub fn parse_idx_auto(mut r: impl Read, rank: usize, path: &Path) -> Result<Idx, IdxError> {
     let mut head = [0u8; 2];
-    let n = read_full(&mut r, &mut head).map_err(|source| IdxError::Io { path: path.to_path_buf(), source })?;
+    let n = read_full(&mut r, &mut head).map_err(IdxFault::Io).at(path)?;
     let prefix = std::io::Cursor::new(head[..n].to_vec());
     if n == 2 && head == [0x1f, 0x8b] {
         let gz = MultiGzDecoder::new(prefix.chain(r));
@@ -108,41 +93,42 @@ pub fn parse_idx_auto(mut r: impl Read, rank: usize, path: &Path) -> Result<Idx,
 
 /// Parses an IDX stream of `rank` dimensions (`path` names it in errors; `gzip` says
 /// whether read errors are gzip corruption).
-pub fn parse_idx(mut r: impl Read, rank: usize, path: &Path, gzip: bool) -> Result<Idx, IdxError> {
-    let fail = |source: std::io::Error| {
-        let path = path.to_path_buf();
-        if gzip { IdxError::Gzip { path, source } } else { IdxError::Io { path, source } }
-    };
+pub fn parse_idx(r: impl Read, rank: usize, path: &Path, gzip: bool) -> Result<Idx, IdxError> {
+    parse(r, rank, gzip).at(path)
+}
+
+fn parse(mut r: impl Read, rank: usize, gzip: bool) -> Result<Idx, IdxFault> {
+    let fail = |source: std::io::Error| if gzip { IdxFault::Gzip(source) } else { IdxFault::Io(source) };
     let header_len = 4 * (1 + rank);
     let mut header = vec![0u8; header_len];
     let got = read_full(&mut r, &mut header).map_err(fail)?;
     if got < 4 {
-        return Err(IdxError::Truncated { path: path.to_path_buf(), expected: header_len, got });
+        return Err(IdxFault::Truncated { expected: header_len, got });
     }
     let expected_magic = 0x0800 | rank as u32;
     let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     if magic != expected_magic {
-        return Err(IdxError::Magic { path: path.to_path_buf(), found: magic, expected: expected_magic, dims: rank });
+        return Err(IdxFault::Magic { found: magic, expected: expected_magic, dims: rank });
     }
     if got < header_len {
-        return Err(IdxError::Truncated { path: path.to_path_buf(), expected: header_len, got });
+        return Err(IdxFault::Truncated { expected: header_len, got });
     }
     let raw: Vec<u32> = header[4..].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect();
     let size = raw
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
         .filter(|&s| s <= MAX_IDX_BYTES)
-        .ok_or_else(|| IdxError::TooLarge { path: path.to_path_buf(), dims: raw.clone() })?;
+        .ok_or_else(|| IdxFault::TooLarge { dims: raw.clone() })?;
     // Read at most what the header announces, growing the buffer as data arrives, so a
     // lying header cannot make us allocate more than the file holds.
     let mut data = Vec::new();
     let got = (&mut r).take(size as u64).read_to_end(&mut data).map_err(fail)?;
     if got < size {
-        return Err(IdxError::Truncated { path: path.to_path_buf(), expected: size, got });
+        return Err(IdxFault::Truncated { expected: size, got });
     }
     let mut extra = [0u8; 1];
     if read_full(&mut r, &mut extra).map_err(fail)? > 0 {
-        return Err(IdxError::TrailingBytes { path: path.to_path_buf(), extra: 1 });
+        return Err(IdxFault::TrailingBytes { extra: 1 });
     }
     Ok(Idx { dims: raw.into_iter().map(|d| d as usize).collect(), data })
 }

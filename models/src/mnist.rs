@@ -8,10 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
+use layers::WithPath;
 use thiserror::Error;
 
 use crate::data::{ImageSet, TrainTest};
-use crate::idx::{Idx, IdxError, read_idx};
+use crate::idx::{Idx, IdxError, IdxFault, read_idx};
 
 /// MNIST's image side.
 pub const MNIST_SIDE: usize = 28;
@@ -30,12 +31,13 @@ pub const CLASSES_FILE: &str = "classes.txt";
 /// The largest `classes.txt` read (names of at most 256 classes, one byte's labels).
 const CLASSES_FILE_LIMIT: u64 = 1 << 20;
 
-/// What is wrong with the MNIST data.
+/// What is wrong with the MNIST data: one of its files, a file missing from the folder, or
+/// two files that disagree.
 #[derive(Debug, Error)]
 pub enum MnistError {
-    /// A file is not a valid IDX file.
+    /// A file is not a valid IDX file, or not the split it should be.
     #[error(transparent)]
-    Idx(#[from] IdxError),
+    File(#[from] WithPath<MnistFault>),
     /// A file is missing from the data folder.
     #[error("{dir}: {file} is missing (neither it nor its uncompressed form is there)")]
     Missing {
@@ -43,20 +45,6 @@ pub enum MnistError {
         dir: PathBuf,
         /// The file's name.
         file: String,
-    },
-    /// Test images whose size differs from the training images'.
-    #[error("{path}: images are {rows}×{cols}, but the training images are {expected_rows}×{expected_cols}")]
-    ImageSize {
-        /// The file.
-        path: PathBuf,
-        /// Rows per image.
-        rows: usize,
-        /// Columns per image.
-        cols: usize,
-        /// Rows of a training image.
-        expected_rows: usize,
-        /// Columns of a training image.
-        expected_cols: usize,
     },
     /// Image and label files of one split disagree on the count.
     #[error("{images} holds {image_count} images but {labels} holds {label_count} labels")]
@@ -70,34 +58,45 @@ pub enum MnistError {
         /// Its count.
         label_count: usize,
     },
+}
+
+impl From<IdxError> for MnistError {
+    fn from(e: IdxError) -> Self {
+        MnistError::File(e.map(MnistFault::Idx))
+    }
+}
+
+/// What is wrong with one file of the MNIST data (named by [`MnistError::File`]'s `path`).
+#[derive(Debug, Error)]
+pub enum MnistFault {
+    /// Not a valid IDX file.
+    #[error(transparent)]
+    Idx(IdxFault),
+    /// Test images whose size differs from the training images'.
+    #[error("images are {rows}×{cols}, but the training images are {expected_rows}×{expected_cols}")]
+    ImageSize {
+        /// Rows per image.
+        rows: usize,
+        /// Columns per image.
+        cols: usize,
+        /// Rows of a training image.
+        expected_rows: usize,
+        /// Columns of a training image.
+        expected_cols: usize,
+    },
     /// An IDX array that is not laid out as the file should be: the wrong number of
     /// dimensions, or data that does not fill them.
-    #[error("{path}: {reason}")]
-    Layout {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error("{0}")]
+    Layout(String),
     /// A split without a single image.
-    #[error("{path}: the file holds no image")]
-    Empty {
-        /// The image file.
-        path: PathBuf,
-    },
+    #[error("the file holds no image")]
+    Empty,
     /// A `classes.txt` that cannot be read, or does not name every label once.
-    #[error("{path}: {reason}")]
-    Classes {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error("{0}")]
+    Classes(String),
     /// A split whose images have no pixel (0 rows or columns).
-    #[error("{path}: images of {rows}×{cols} pixels")]
+    #[error("images of {rows}×{cols} pixels")]
     NoPixels {
-        /// The file.
-        path: PathBuf,
         /// Rows per image.
         rows: usize,
         /// Columns per image.
@@ -130,7 +129,8 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist, MnistError> {
     if test.shape != train.shape {
         let [_, expected_rows, expected_cols] = train.shape;
         let [_, rows, cols] = test.shape;
-        return Err(MnistError::ImageSize { path: path(tei)?, rows, cols, expected_rows, expected_cols });
+        let size = MnistFault::ImageSize { rows, cols, expected_rows, expected_cols };
+        return Err(WithPath::new(path(tei)?, size).into());
     }
     let classes = train.class_names.len().max(test.class_names.len());
     train.class_names = match class_names(&dir.join(CLASSES_FILE), classes)? {
@@ -144,7 +144,7 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist, MnistError> {
 /// The names in a `classes.txt` at `path` (`None` when there is no such file) for labels
 /// `0 … labels−1`: at least one non-empty, distinct name per label, at most 256.
 fn class_names(path: &Path, labels: usize) -> Result<Option<Vec<String>>, MnistError> {
-    let bad = |reason: String| MnistError::Classes { path: path.to_path_buf(), reason };
+    let bad = |reason: String| MnistError::from(WithPath::new(path, MnistFault::Classes(reason)));
     let size = match std::fs::metadata(path) {
         Ok(m) => m.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -187,13 +187,13 @@ pub fn split_from_idx(img: Idx, lab: Idx, images: &Path, labels: &Path) -> Resul
         } else {
             return Ok(());
         };
-        Err(MnistError::Layout { path: path.to_path_buf(), reason })
+        Err(WithPath::new(path, MnistFault::Layout(reason)).into())
     };
     layout(images, &img, 3)?;
     layout(labels, &lab, 1)?;
     let (count, rows, cols, label_count) = (img.dims[0], img.dims[1], img.dims[2], lab.dims[0]);
     if rows == 0 || cols == 0 {
-        return Err(MnistError::NoPixels { path: images.to_path_buf(), rows, cols });
+        return Err(WithPath::new(images, MnistFault::NoPixels { rows, cols }).into());
     }
     if count != label_count {
         return Err(MnistError::CountMismatch {
@@ -204,7 +204,7 @@ pub fn split_from_idx(img: Idx, lab: Idx, images: &Path, labels: &Path) -> Resul
         });
     }
     if count == 0 {
-        return Err(MnistError::Empty { path: images.to_path_buf() });
+        return Err(WithPath::new(images, MnistFault::Empty).into());
     }
     let classes = lab.data.iter().map(|&l| usize::from(l) + 1).max().unwrap_or(1);
     Ok(ImageSet {

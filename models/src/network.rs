@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use layers::checkpoint::{assign_parameters, read_checkpoint};
-use layers::{CheckpointError, Module};
+use layers::{AtPath, CheckpointError, CheckpointFault, Module, WithPath};
 
 use crate::arch::{Arch, NetworkPlan, SpecError};
 use crate::data::{Dataset, Preprocess, PreprocessError};
@@ -38,13 +38,8 @@ pub enum NetworkError {
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     /// The metadata's architecture does not parse or does not fit.
-    #[error("{path}: arch: {source}")]
-    Spec {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The spec's error.
-        source: SpecError,
-    },
+    #[error("{}: arch: {}", .0.path.display(), .0.source)]
+    Spec(WithPath<SpecError>),
 }
 
 impl NetworkInfo {
@@ -76,9 +71,10 @@ impl NetworkInfo {
     /// the metadata has no `arch`.
     pub fn from_metadata(metadata: &BTreeMap<String, String>, path: &Path) -> Result<Option<Self>, NetworkError> {
         let Some(arch) = metadata.get("arch") else { return Ok(None) };
-        let bad =
-            |key: &str, reason: String| CheckpointError::Metadata { path: path.to_path_buf(), key: key.into(), reason };
-        let arch: Arch = arch.parse().map_err(|source| NetworkError::Spec { path: path.to_path_buf(), source })?;
+        let bad = |key: &str, reason: String| {
+            CheckpointError::new(path, CheckpointFault::Metadata { key: key.into(), reason })
+        };
+        let arch: Arch = arch.parse().at(path).map_err(NetworkError::Spec)?;
         let input = metadata.get("input").ok_or_else(|| bad("input", "missing".into()))?;
         let dims: Vec<usize> = input
             .split(',')
@@ -158,7 +154,7 @@ pub fn describe(metadata: &BTreeMap<String, String>, path: &Path) -> Result<(Net
                 PreprocessError::Metadata { key, reason } => (key, reason),
                 other => ("preprocess".into(), other.to_string()),
             };
-            CheckpointError::Metadata { path: path.to_path_buf(), key, reason }
+            CheckpointError::new(path, CheckpointFault::Metadata { key, reason })
         })?
     } else {
         Preprocess::mnist()
@@ -182,12 +178,11 @@ pub fn load_network(path: impl AsRef<Path>) -> Result<LoadedNetwork, NetworkErro
     let path = path.as_ref();
     let mut checkpoint = read_checkpoint::<f32>(path)?;
     let (info, preprocess) = describe(&checkpoint.metadata, path)?;
-    let mut model = info
-        .build_for_file(&preprocess, held_values(&checkpoint, ""))
-        .map_err(|source| NetworkError::Spec { path: path.to_path_buf(), source })?;
+    let mut model =
+        info.build_for_file(&preprocess, held_values(&checkpoint, "")).at(path).map_err(NetworkError::Spec)?;
     let names = layers::checkpoint::state_names(model.as_ref());
     if let Some(name) = checkpoint.tensors.keys().find(|n| !names.contains(*n)) {
-        return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name: name.clone() }.into());
+        return Err(CheckpointError::new(path, CheckpointFault::Unexpected { name: name.clone() }).into());
     }
     assign_parameters(&mut model, &mut checkpoint.tensors, path)?;
     model.set_training(false);

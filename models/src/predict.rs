@@ -13,11 +13,11 @@
 //! for long.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use autograd::softmax_rows;
 use image::imageops::FilterType;
-use layers::Module;
+use layers::{Module, WithPath};
 use tensor::Tensor;
 
 use crate::data::{Pixels, Preprocess, PreprocessError};
@@ -45,50 +45,40 @@ pub fn limits() -> image::Limits {
 /// Why an image could not be classified.
 #[derive(Debug, thiserror::Error)]
 pub enum PredictError {
-    /// The file could not be read or decoded as an image.
-    #[error("{path}: {source}")]
-    Image {
-        /// The file.
-        path: PathBuf,
-        /// The decoder's error.
-        source: image::ImageError,
-    },
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// The file is larger than [`MAX_IMAGE_FILE_BYTES`].
-    #[error("{path}: the file is larger than {MAX_IMAGE_FILE_BYTES} bytes, too large for an image of a digit")]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The image declares more than [`MAX_IMAGE_PIXELS`] pixels.
-    #[error("{path}: the image is {width}×{height} pixels, more than {MAX_IMAGE_PIXELS}; scale it down")]
-    TooManyPixels {
-        /// The file.
-        path: PathBuf,
-        /// Its width.
-        width: u32,
-        /// Its height.
-        height: u32,
-    },
-    /// The image has no pixels.
-    #[error("{path}: the image is empty")]
-    Empty {
-        /// The file.
-        path: PathBuf,
-    },
+    /// The image file could not be read or decoded, or is too large.
+    #[error(transparent)]
+    File(#[from] WithPath<ImageFault>),
     /// The network failed.
     #[error(transparent)]
     Layer(#[from] layers::LayerError),
     /// The images do not fit the preprocessing.
     #[error(transparent)]
     Preprocess(#[from] PreprocessError),
+}
+
+/// What is wrong with an image file (named by [`PredictError::File`]'s `path`).
+#[derive(Debug, thiserror::Error)]
+pub enum ImageFault {
+    /// The file could not be read or decoded as an image.
+    #[error(transparent)]
+    Image(image::ImageError),
+    /// The file could not be read.
+    #[error(transparent)]
+    Io(std::io::Error),
+    /// The file is larger than [`MAX_IMAGE_FILE_BYTES`].
+    #[error("the file is larger than {MAX_IMAGE_FILE_BYTES} bytes, too large for an image of a digit")]
+    TooLarge,
+    /// The image declares more than [`MAX_IMAGE_PIXELS`] pixels.
+    #[error("the image is {width}×{height} pixels, more than {MAX_IMAGE_PIXELS}; scale it down")]
+    TooManyPixels {
+        /// Its width.
+        width: u32,
+        /// Its height.
+        height: u32,
+    },
+    /// The image has no pixels.
+    #[error("the image is empty")]
+    Empty,
 }
 
 impl From<tensor::TensorError> for PredictError {
@@ -105,12 +95,12 @@ pub fn load_digit(path: &Path) -> Result<Vec<u8>, PredictError> {
 /// The pixels of an image file fitted to `shape = [C, H, W]` (C = 1: greyscale,
 /// MNIST-framed; C = 3: RGB), channel after channel.
 pub fn load_image(path: &Path, shape: [usize; 3]) -> Result<Vec<u8>, PredictError> {
-    let io = |source| PredictError::Io { path: path.to_path_buf(), source };
+    let io = |source| WithPath::new(path, ImageFault::Io(source));
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     file.take(MAX_IMAGE_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > MAX_IMAGE_FILE_BYTES {
-        return Err(PredictError::TooLarge { path: path.to_path_buf() });
+        return Err(WithPath::new(path, ImageFault::TooLarge).into());
     }
     image_from_bytes(&bytes, path, shape)
 }
@@ -130,7 +120,7 @@ pub fn image_from_bytes(bytes: &[u8], path: &Path, shape: [usize; 3]) -> Result<
         ))
         .into());
     }
-    let image_err = |source| PredictError::Image { path: path.to_path_buf(), source };
+    let image_err = |source| WithPath::new(path, ImageFault::Image(source));
     let reader = || -> Result<image::ImageReader<std::io::Cursor<&[u8]>>, PredictError> {
         let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
@@ -141,11 +131,11 @@ pub fn image_from_bytes(bytes: &[u8], path: &Path, shape: [usize; 3]) -> Result<
     // The header first: refuse too many pixels before decoding any.
     let (width, height) = reader()?.into_dimensions().map_err(image_err)?;
     if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
-        return Err(PredictError::TooManyPixels { path: path.to_path_buf(), width, height });
+        return Err(WithPath::new(path, ImageFault::TooManyPixels { width, height }).into());
     }
     let img = reader()?.decode().map_err(image_err)?;
     if img.width() == 0 || img.height() == 0 {
-        return Err(PredictError::Empty { path: path.to_path_buf() });
+        return Err(WithPath::new(path, ImageFault::Empty).into());
     }
     let (side_w, side_h) = (shape[2] as u32, shape[1] as u32);
     if shape[0] == 3 {

@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use layers::checkpoint::{Checkpoint, assign_parameters, read_checkpoint, save_module_with_metadata, write_tensors};
-use layers::{CheckpointError, Module, OptimizerState};
+use layers::{CheckpointError, CheckpointFault, Module, OptimizerState, WithPath};
 use tensor::Tensor;
 
 use crate::data::Preprocess;
@@ -66,35 +66,32 @@ pub enum ResumeError {
     /// The file could not be read, is not a safetensors file, or lacks or mangles an entry.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The file is a safetensors file but not a state this run can resume from.
+    #[error(transparent)]
+    State(#[from] WithPath<StateFault>),
+}
+
+/// What is wrong with a safetensors file as a training state (the file is named by
+/// [`ResumeError::State`]'s `path`).
+#[derive(Debug, thiserror::Error)]
+pub enum StateFault {
     /// The file is a safetensors file but not a training state (e.g. the weights file).
     #[error(
-        "{path}: not a training state file (no \"format\": \"{STATE_FORMAT}\" metadata); pass the .state.safetensors file written beside --out"
+        "not a training state file (no \"format\": \"{STATE_FORMAT}\" metadata); pass the .state.safetensors file written beside --out"
     )]
-    NotState {
-        /// The file.
-        path: PathBuf,
-    },
+    NotState,
     /// The file was written by a version of the layout this code does not read.
-    #[error("{path}: state format version {found}, this lenet5 reads versions 1 and {STATE_VERSION}")]
+    #[error("state format version {found}, this lenet5 reads versions 1 and {STATE_VERSION}")]
     Version {
-        /// The file.
-        path: PathBuf,
         /// The version in the file.
         found: String,
     },
     /// The entries parse but do not make a valid run (out of range, or disagreeing).
-    #[error("{path}: {reason}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error("{0}")]
+    Invalid(String),
     /// The run trained on a different number of images than the data folder holds.
-    #[error("{path}: the run trained on {expected} images, but the data holds {got}")]
+    #[error("the run trained on {expected} images, but the data holds {got}")]
     Data {
-        /// The file.
-        path: PathBuf,
         /// Training images the run used.
         expected: usize,
         /// Training images in the data now.
@@ -106,7 +103,7 @@ impl From<NetworkError> for ResumeError {
     fn from(e: NetworkError) -> Self {
         match e {
             NetworkError::Checkpoint(c) => ResumeError::Checkpoint(c),
-            NetworkError::Spec { path, source } => ResumeError::Invalid { path, reason: format!("arch: {source}") },
+            NetworkError::Spec(e) => e.map(|spec| StateFault::Invalid(format!("arch: {spec}"))).into(),
         }
     }
 }
@@ -192,12 +189,12 @@ impl StateFile {
     /// network, the hyper-parameters and the preprocessing.
     pub fn parse(checkpoint: Checkpoint<f32>, path: &Path) -> Result<Self, ResumeError> {
         if checkpoint.metadata.get("format").map(String::as_str) != Some(STATE_FORMAT) {
-            return Err(ResumeError::NotState { path: path.to_path_buf() });
+            return Err(WithPath::new(path, StateFault::NotState).into());
         }
         let m = Meta { map: &checkpoint.metadata, path };
         let version = m.raw("version")?;
         if version != "1" && version != STATE_VERSION.to_string() {
-            return Err(ResumeError::Version { path: path.to_path_buf(), found: version.to_string() });
+            return Err(WithPath::new(path, StateFault::Version { found: version.to_string() }).into());
         }
         let mut meta = checkpoint.metadata.clone();
         if version == "1" {
@@ -223,7 +220,7 @@ impl StateFile {
         let model = self
             .info
             .build_for_file(&self.preprocess, held)
-            .map_err(|e| ResumeError::Invalid { path: self.path.clone(), reason: format!("arch: {e}") })?;
+            .map_err(|e| WithPath::new(&self.path, StateFault::Invalid(format!("arch: {e}"))))?;
         let info = self.info.clone();
         let trainer = self.resume_into(model)?;
         Ok(Resumed { train_images: trainer.train_images, trainer, info })
@@ -259,7 +256,7 @@ impl StateFile {
         for (name, t) in tensors {
             if let Some(param) = name.strip_prefix("model.") {
                 if !buffer_names.contains(param) {
-                    return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name }.into());
+                    return Err(CheckpointError::new(path, CheckpointFault::Unexpected { name }).into());
                 }
                 if t.iter().any(|x| !x.is_finite()) {
                     return Err(m.invalid(format!("tensor {name:?} holds a NaN or an infinity")));
@@ -269,15 +266,17 @@ impl StateFile {
                 check_buffer(buffer, &t, &shapes).map_err(|reason| m.invalid(format!("tensor {name:?}: {reason}")))?;
                 buffers.push((buffer.to_string(), t));
             } else {
-                return Err(CheckpointError::Unexpected { path: path.to_path_buf(), name }.into());
+                return Err(CheckpointError::new(path, CheckpointFault::Unexpected { name }).into());
             }
         }
-        assign_parameters(&mut model, &mut weights, path).map_err(|e| match e {
-            CheckpointError::Missing { path, name } => CheckpointError::Missing { path, name: format!("model.{name}") },
-            CheckpointError::Shape { path, name, expected, got } => {
-                CheckpointError::Shape { path, name: format!("model.{name}"), expected, got }
-            }
-            other => other,
+        assign_parameters(&mut model, &mut weights, path).map_err(|e| {
+            e.map(|fault| match fault {
+                CheckpointFault::Missing { name } => CheckpointFault::Missing { name: format!("model.{name}") },
+                CheckpointFault::Shape { name, expected, got } => {
+                    CheckpointFault::Shape { name: format!("model.{name}"), expected, got }
+                }
+                other => other,
+            })
         })?;
         let mut trainer = Trainer::new(model, config, preprocess).map_err(|e| m.invalid(e.to_string()))?;
         trainer
@@ -315,7 +314,8 @@ impl Resumed {
     /// had (`path` names the state file in the error).
     pub fn check_data(&self, train_images: usize, path: &Path) -> Result<(), ResumeError> {
         if train_images != self.train_images {
-            return Err(ResumeError::Data { path: path.to_path_buf(), expected: self.train_images, got: train_images });
+            let data = StateFault::Data { expected: self.train_images, got: train_images };
+            return Err(WithPath::new(path, data).into());
         }
         Ok(())
     }
@@ -464,11 +464,11 @@ struct Meta<'a> {
 
 impl Meta<'_> {
     fn bad(&self, key: &str, reason: String) -> ResumeError {
-        CheckpointError::Metadata { path: self.path.to_path_buf(), key: key.to_string(), reason }.into()
+        CheckpointError::new(self.path, CheckpointFault::Metadata { key: key.to_string(), reason }).into()
     }
 
     fn invalid(&self, reason: String) -> ResumeError {
-        ResumeError::Invalid { path: self.path.to_path_buf(), reason }
+        WithPath::new(self.path, StateFault::Invalid(reason)).into()
     }
 
     fn raw(&self, key: &str) -> Result<&str, ResumeError> {

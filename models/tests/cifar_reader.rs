@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use models::cifar::{self, CifarError, IMAGE_BYTES, RECORD_BYTES, TEST_FILE, TRAIN_FILES};
+use models::cifar::{self, CifarFault, IMAGE_BYTES, RECORD_BYTES, TEST_FILE, TRAIN_FILES};
 use models::data::Dataset;
 
 use crate::common::{Scratch, gzip};
@@ -116,7 +116,7 @@ fn wrong_sizes_truncations_and_bad_labels_are_errors_naming_the_file() {
     bad[2].1.pop();
     write(scratch.path(), &bad);
     let e = cifar::load(scratch.path()).unwrap_err();
-    assert!(matches!(&e, CifarError::Size { size, .. } if *size == 3 * RECORD_BYTES as u64 - 1), "{e:?}");
+    assert!(matches!(&e.source, CifarFault::Size { size } if *size == 3 * RECORD_BYTES as u64 - 1), "{e:?}");
     assert!(e.to_string().contains("data_batch_3.bin") && e.to_string().contains("truncated"), "{e}");
 
     // An empty test file.
@@ -133,7 +133,7 @@ fn wrong_sizes_truncations_and_bad_labels_are_errors_naming_the_file() {
     bad[1].1[0] = 10;
     write(scratch.path(), &bad);
     let e = cifar::load(scratch.path()).unwrap_err();
-    assert!(matches!(&e, CifarError::Label { record: 0, label: 10, classes: 10, .. }), "{e:?}");
+    assert!(matches!(&e.source, CifarFault::Label { record: 0, label: 10, classes: 10 }), "{e:?}");
     assert!(e.to_string().contains("data_batch_2.bin"), "{e}");
 
     // A missing file.
@@ -142,7 +142,7 @@ fn wrong_sizes_truncations_and_bad_labels_are_errors_naming_the_file() {
     bad.remove(4);
     write(scratch.path(), &bad);
     let e = cifar::load(scratch.path()).unwrap_err();
-    assert!(matches!(e, CifarError::Missing { .. }), "{e:?}");
+    assert!(matches!(e.source, CifarFault::Missing), "{e:?}");
     assert!(e.to_string().contains("data_batch_5.bin"), "{e}");
 
     // Fewer names than labels.
@@ -163,7 +163,7 @@ fn a_truncated_or_wrong_sized_tarball_is_an_error_naming_it() {
     let scratch = Scratch::new("cifar-cut");
     std::fs::write(scratch.join(cifar::TARBALL), &good[..good.len() / 2]).unwrap();
     let e = cifar::load(scratch.path()).unwrap_err();
-    assert!(matches!(e, CifarError::Truncated { .. } | CifarError::Read { .. }), "{e:?}");
+    assert!(matches!(e.source, CifarFault::Truncated(_) | CifarFault::Read(_)), "{e:?}");
     assert!(e.to_string().contains(cifar::TARBALL), "{e}");
 
     // A member whose size is not whole records, named with the tarball.
@@ -172,7 +172,7 @@ fn a_truncated_or_wrong_sized_tarball_is_an_error_naming_it() {
     bad[0].1.truncate(RECORD_BYTES + 100);
     std::fs::write(scratch.join(cifar::TARBALL), tarball(&bad)).unwrap();
     let e = cifar::load(scratch.path()).unwrap_err();
-    assert!(matches!(&e, CifarError::Size { size, .. } if *size == RECORD_BYTES as u64 + 100), "{e:?}");
+    assert!(matches!(&e.source, CifarFault::Size { size } if *size == RECORD_BYTES as u64 + 100), "{e:?}");
     let text = e.to_string();
     assert!(text.contains(cifar::TARBALL) && text.contains("data_batch_1.bin"), "{text}");
 
@@ -196,7 +196,7 @@ fn the_memory_limit_is_checked_from_the_sizes_before_reading() {
     let scratch = Scratch::new("cifar-limit");
     write(scratch.path(), &files(COUNTS));
     let e = cifar::load_limited(scratch.path(), 5 * IMAGE_BYTES as u64).unwrap_err();
-    assert!(matches!(e, CifarError::TooLarge { limit, .. } if limit == 5 * IMAGE_BYTES as u64), "{e:?}");
+    assert!(matches!(e.source, CifarFault::TooLarge { limit, .. } if limit == 5 * IMAGE_BYTES as u64), "{e:?}");
     assert!(cifar::load_limited(scratch.path(), 13 * IMAGE_BYTES as u64).is_ok());
 }
 
@@ -206,7 +206,7 @@ fn a_folder_is_cifar_by_its_files_or_its_name() {
     assert!(cifar::is_cifar_folder(named.path()), "by its name");
     assert_eq!(cifar::find(named.path()), None);
     let e = cifar::load(named.path()).unwrap_err();
-    assert!(matches!(e, CifarError::Missing { .. }), "{e:?}");
+    assert!(matches!(e.source, CifarFault::Missing), "{e:?}");
     let other = Scratch::new("digits");
     assert!(!cifar::is_cifar_folder(other.path()));
     std::fs::write(other.join(cifar::TARBALL), b"").unwrap();

@@ -2,6 +2,8 @@
 //! and back; bad lists are typed errors naming the file; files written before names could
 //! hold a `/` still read.
 
+use layers::WithPath;
+use models::mnist::MnistFault;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -69,7 +71,7 @@ fn a_bad_classes_txt_is_an_error_naming_it() {
     for (text, expected) in cases {
         std::fs::write(dir.join(CLASSES_FILE), text).unwrap();
         match load(dir.path()) {
-            Err(e @ MnistError::Classes { .. }) => {
+            Err(e @ MnistError::File(WithPath { source: MnistFault::Classes(_), .. })) => {
                 let message = e.to_string();
                 assert!(message.contains(CLASSES_FILE) && message.contains(expected), "{message}");
             }
@@ -78,7 +80,10 @@ fn a_bad_classes_txt_is_an_error_naming_it() {
     }
     let names: String = (0..300).map(|i| format!("class {i}\n")).collect();
     std::fs::write(dir.join(CLASSES_FILE), names).unwrap();
-    assert!(matches!(load(dir.path()), Err(MnistError::Classes { .. })), "300 names");
+    assert!(
+        matches!(load(dir.path()), Err(MnistError::File(WithPath { source: MnistFault::Classes(_), .. }))),
+        "300 names"
+    );
     std::fs::write(dir.join(CLASSES_FILE), vec![b'a'; 2 << 20]).unwrap();
     let message = load(dir.path()).unwrap_err().to_string();
     assert!(message.contains("bytes"), "{message}");

@@ -3,8 +3,10 @@
 //! image folders (sorted classes, gray or RGB, one size), and the typed errors.
 
 use crate::common;
+use layers::WithPath;
+use models::data::image_folder::ImageFolderFault;
 
-use models::data::image_folder::{self, ImageFolderError};
+use models::data::image_folder;
 use models::data::{Dataset, ImageSet, Pixels, Preprocess, TensorSet};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -134,7 +136,7 @@ fn image_folders_read_sorted_classes_in_gray_or_rgb() {
     // Another size is an error naming the file and both sizes.
     write_png(&root.join("train/cat/3.png"), image::DynamicImage::ImageLuma8(image::GrayImage::new(5, 3)));
     let e = image_folder::load(root.path()).unwrap_err();
-    assert!(matches!(&e, ImageFolderError::Size { width: 5, height: 3, .. }), "{e:?}");
+    assert!(matches!(&e, WithPath { source: ImageFolderFault::Size { width: 5, height: 3, .. }, .. }), "{e:?}");
     assert!(e.to_string().contains("3.png") && e.to_string().contains("4×3"), "{e}");
     std::fs::remove_file(root.join("train/cat/3.png")).unwrap();
 

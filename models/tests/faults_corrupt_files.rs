@@ -6,12 +6,17 @@
 //! Then one hand-made file per kind of fault the readers name.
 
 use crate::resume_support;
+use layers::WithPath;
+use models::idx::IdxFault;
+use models::mnist::MnistFault;
+use models::predict::ImageFault;
+use models::resume::StateFault;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use layers::CheckpointError;
 use layers::checkpoint::{load_module, parse_checkpoint, save_module};
+use layers::{CheckpointError, CheckpointFault};
 use layers::{Module, checkpoint};
 use models::idx::{IdxError, MAX_IDX_BYTES, parse_idx_auto, read_idx};
 use models::mnist::{MnistError, load_split, split_from_idx};
@@ -107,7 +112,7 @@ proptest! {
         if labels_file { lab.truncate(at.index(lab.len())) } else { img.truncate(at.index(img.len())) }
         let (result, ip, lp) = load_bytes(scratch.path(), &img, &lab);
         let err = result.unwrap_err();
-        prop_assert!(matches!(err, MnistError::Idx(IdxError::Truncated { .. })), "{err:?}");
+        prop_assert!(matches!(err, MnistError::File(WithPath { source: MnistFault::Idx(IdxFault::Truncated { .. }), .. })), "{err:?}");
         names_a_file(&err.to_string(), &[if labels_file { &lp } else { &ip }]);
     }
 
@@ -121,7 +126,7 @@ proptest! {
         let (result, ip, lp) = load_bytes(scratch.path(), &img, &lab);
         let err = result.unwrap_err();
         prop_assert!(
-            matches!(err, MnistError::Idx(IdxError::Truncated { .. } | IdxError::Gzip { .. })),
+            matches!(err, MnistError::File(WithPath { source: MnistFault::Idx(IdxFault::Truncated { .. } | IdxFault::Gzip(_)), .. })),
             "{err:?}"
         );
         names_a_file(&err.to_string(), &[&ip, &lp]);
@@ -142,8 +147,8 @@ proptest! {
         target[p] ^= mask;
         let (result, _, _) = load_bytes(scratch.path(), &img, &lab);
         match (p, labels_file) {
-            (0..4, _) => prop_assert!(matches!(result, Err(MnistError::Idx(IdxError::Magic { .. }))), "{result:?}"),
-            (p, _) if p < header => prop_assert!(matches!(result, Err(MnistError::Idx(_))), "{result:?}"),
+            (0..4, _) => prop_assert!(matches!(result, Err(MnistError::File(WithPath { source: MnistFault::Idx(IdxFault::Magic { .. }), .. }))), "{result:?}"),
+            (p, _) if p < header => prop_assert!(matches!(result, Err(MnistError::File(WithPath { source: MnistFault::Idx(_), .. }))), "{result:?}"),
             (p, false) => {
                 let split = result.unwrap();
                 let mut expected = images[16..].to_vec();
@@ -198,7 +203,7 @@ proptest! {
         let mut model = lenet5_trainer(TrainConfig { seed: 99, ..TrainConfig::lenet5_recipe() }).model;
         let before = weight_bits(&model);
         let err = load_module(&mut model, &path).unwrap_err();
-        prop_assert!(matches!(err, CheckpointError::Format { .. }), "{err:?}");
+        prop_assert!(matches!(err, CheckpointError { source: CheckpointFault::Format(_), .. }), "{err:?}");
         names_a_file(&err.to_string(), &[&path]);
         prop_assert_eq!(weight_bits(&model), before);
     }
@@ -280,7 +285,7 @@ proptest! {
                 Ok(pixels) => prop_assert_eq!(pixels.len(), 784),
                 Err(e) => {
                     prop_assert!(
-                        matches!(e, PredictError::Image { .. } | PredictError::Empty { .. } | PredictError::TooManyPixels { .. }),
+                        matches!(e, PredictError::File(WithPath { source: ImageFault::Image(_), .. }) | PredictError::File(WithPath { source: ImageFault::Empty, .. }) | PredictError::File(WithPath { source: ImageFault::TooManyPixels { .. }, .. })),
                         "{e:?}"
                     );
                     names_a_file(&e.to_string(), &[&path]);
@@ -319,38 +324,46 @@ fn hand_made_idx_faults_get_their_named_errors() {
     // Wrong magic: another dtype (0x09, signed bytes), another rank, a PNG.
     let mut signed = images.clone();
     signed[2] = 0x09;
-    check("signed bytes", read(&signed, 3), |e| matches!(e, IdxError::Magic { found: 0x0903, .. }));
-    check("rank 1 as 3", read(&labels, 3), |e| matches!(e, IdxError::Magic { found: 0x0801, expected: 0x0803, .. }));
-    check("png", read(b"\x89PNG\r\n\x1a\n....", 3), |e| matches!(e, IdxError::Magic { .. }));
+    check("signed bytes", read(&signed, 3), |e| matches!(&e.source, IdxFault::Magic { found: 0x0903, .. }));
+    check("rank 1 as 3", read(&labels, 3), |e| {
+        matches!(&e.source, IdxFault::Magic { found: 0x0801, expected: 0x0803, .. })
+    });
+    check("png", read(b"\x89PNG\r\n\x1a\n....", 3), |e| matches!(&e.source, IdxFault::Magic { .. }));
     // Truncated: empty, in the magic, in the dimensions, in the data (plain and gzip).
-    check("empty", read(&[], 3), |e| matches!(e, IdxError::Truncated { got: 0, .. }));
-    check("in magic", read(&images[..3], 3), |e| matches!(e, IdxError::Truncated { .. }));
-    check("in dims", read(&images[..10], 3), |e| matches!(e, IdxError::Truncated { expected: 16, got: 10, .. }));
-    check("in data", read(&images[..100], 3), |e| matches!(e, IdxError::Truncated { expected: 2352, got: 84, .. }));
-    check("gzip data", read(&gzip(&images[..100]), 3), |e| matches!(e, IdxError::Truncated { .. }));
+    check("empty", read(&[], 3), |e| matches!(&e.source, IdxFault::Truncated { got: 0, .. }));
+    check("in magic", read(&images[..3], 3), |e| matches!(&e.source, IdxFault::Truncated { .. }));
+    check("in dims", read(&images[..10], 3), |e| {
+        matches!(&e.source, IdxFault::Truncated { expected: 16, got: 10, .. })
+    });
+    check("in data", read(&images[..100], 3), |e| {
+        matches!(&e.source, IdxFault::Truncated { expected: 2352, got: 84, .. })
+    });
+    check("gzip data", read(&gzip(&images[..100]), 3), |e| matches!(&e.source, IdxFault::Truncated { .. }));
     // Too much data for the header.
     let mut long = images.clone();
     long.push(0);
-    check("trailing", read(&long, 3), |e| matches!(e, IdxError::TrailingBytes { .. }));
+    check("trailing", read(&long, 3), |e| matches!(&e.source, IdxFault::TrailingBytes { .. }));
     // Dimensions whose product overflows usize, or exceeds the cap, or the file: refused
     // before anything of that size is allocated (the file is 16 bytes).
     let huge = idx_bytes(&[u32::MAX, u32::MAX, u32::MAX], &[]);
-    check("overflow", read(&huge, 3), |e| matches!(e, IdxError::TooLarge { .. }));
+    check("overflow", read(&huge, 3), |e| matches!(&e.source, IdxFault::TooLarge { .. }));
     let big = idx_bytes(&[(MAX_IDX_BYTES / 784 + 1) as u32, 28, 28], &[]);
-    check("over the cap", read(&big, 3), |e| matches!(e, IdxError::TooLarge { .. }));
+    check("over the cap", read(&big, 3), |e| matches!(&e.source, IdxFault::TooLarge { .. }));
     let lying = idx_bytes(&[1_000_000, 28, 28], &[1, 2, 3]);
-    check("past the file", read(&lying, 3), |e| matches!(e, IdxError::Truncated { expected: 784_000_000, got: 3, .. }));
+    check("past the file", read(&lying, 3), |e| {
+        matches!(&e.source, IdxFault::Truncated { expected: 784_000_000, got: 3, .. })
+    });
     // Broken gzip: a bad header after the magic, corrupt deflate data, a bad CRC.
-    check("gzip header", read(&[0x1f, 0x8b, 0xff, 0xff, 0, 0], 3), |e| matches!(e, IdxError::Gzip { .. }));
+    check("gzip header", read(&[0x1f, 0x8b, 0xff, 0xff, 0, 0], 3), |e| matches!(&e.source, IdxFault::Gzip(_)));
     let mut gz = gzip(&images);
     let mid = gz.len() / 2;
     gz[mid] ^= 0xff;
     gz[mid + 1] ^= 0x55;
-    check("deflate data", read(&gz, 3), |e| matches!(e, IdxError::Gzip { .. } | IdxError::Truncated { .. }));
+    check("deflate data", read(&gz, 3), |e| matches!(&e.source, IdxFault::Gzip(_) | IdxFault::Truncated { .. }));
     let mut crc = gzip(&images);
     let n = crc.len();
     crc[n - 8] ^= 1;
-    check("crc", read(&crc, 3), |e| matches!(e, IdxError::Gzip { .. }));
+    check("crc", read(&crc, 3), |e| matches!(&e.source, IdxFault::Gzip(_)));
     assert_eq!(tried, 15);
 
     // The split's checks: counts that disagree, a label out of range, not 28×28, empty.
@@ -363,14 +376,17 @@ fn hand_made_idx_faults_get_their_named_errors() {
     let e = split(&images, &idx_bytes(&[2], &[1, 2]));
     assert!(matches!(e, MnistError::CountMismatch { image_count: 3, label_count: 2, .. }), "{e:?}");
     let e = split(&idx_bytes(&[1, 28, 0], &[]), &idx_bytes(&[1], &[1]));
-    assert!(matches!(e, MnistError::NoPixels { rows: 28, cols: 0, .. }), "{e:?}");
+    assert!(
+        matches!(e, MnistError::File(WithPath { source: MnistFault::NoPixels { rows: 28, cols: 0, .. }, .. })),
+        "{e:?}"
+    );
     let e = split(&idx_bytes(&[0, 28, 28], &[]), &idx_bytes(&[0], &[]));
-    assert!(matches!(e, MnistError::Empty { .. }), "{e:?}");
+    assert!(matches!(e, MnistError::File(WithPath { source: MnistFault::Empty, .. })), "{e:?}");
     // An Idx built by hand whose data does not fill its dimensions.
     let bad = models::idx::Idx { dims: vec![2, 28, 28], data: vec![0; 784] };
     let ok_labels = models::idx::Idx { dims: vec![2], data: vec![1, 2] };
     let e = split_from_idx(bad, ok_labels, &ip, &lp).unwrap_err();
-    assert!(matches!(e, MnistError::Layout { .. }), "{e:?}");
+    assert!(matches!(e, MnistError::File(WithPath { source: MnistFault::Layout(_), .. })), "{e:?}");
     // In memory, through the same reader the files use.
     assert!(parse_idx_auto(&gzip(&labels)[..], 1, &p).is_ok());
     println!("hand-made IDX faults: {} files, 5 splits", tried);
@@ -419,17 +435,25 @@ fn hand_made_checkpoint_faults_get_their_named_errors() {
     // Wrong dtype: F16, BF16, I32, U8 and F64 (not loadable into f32) for c1.weight.
     for dtype in ["F16", "BF16", "I32", "F64"] {
         let bytes = all(&|n| if n == "c1.weight" { dtype } else { "F32" }, &|_, s| s.to_vec());
-        check(dtype, load(&bytes), &|e| matches!(e, CheckpointError::Dtype { name, .. } if name == "c1.weight"));
+        check(
+            dtype,
+            load(&bytes),
+            &|e| matches!(e, CheckpointError { source: CheckpointFault::Dtype { name, .. }, .. } if name == "c1.weight"),
+        );
     }
     // Wrong shape, missing and unexpected tensors.
     let bytes = all(&|_| "F32", &|n, s| if n == "f7.weight" { vec![10, 83] } else { s.to_vec() });
-    check("shape", load(&bytes), &|e| matches!(e, CheckpointError::Shape { name, .. } if name == "f7.weight"));
+    check(
+        "shape",
+        load(&bytes),
+        &|e| matches!(e, CheckpointError { source: CheckpointFault::Shape { name, .. }, .. } if name == "f7.weight"),
+    );
     let owned: Vec<(&str, &str, &[usize], Vec<u8>)> =
         shapes.iter().skip(1).map(|(n, s)| (n.as_str(), "F32", s.as_slice(), f32_bytes(s))).collect();
     check(
         "missing",
         load(&safetensors_bytes(&owned, &none)),
-        &|e| matches!(e, CheckpointError::Missing { name, .. } if name == "c1.weight"),
+        &|e| matches!(e, CheckpointError { source: CheckpointFault::Missing { name, .. }, .. } if name == "c1.weight"),
     );
     let mut extra: Vec<(&str, &str, &[usize], Vec<u8>)> =
         shapes.iter().map(|(n, s)| (n.as_str(), "F32", s.as_slice(), f32_bytes(s))).collect();
@@ -437,12 +461,12 @@ fn hand_made_checkpoint_faults_get_their_named_errors() {
     check(
         "unexpected",
         load(&safetensors_bytes(&extra, &none)),
-        &|e| matches!(e, CheckpointError::Unexpected { name, .. } if name == "c9.weight"),
+        &|e| matches!(e, CheckpointError { source: CheckpointFault::Unexpected { name, .. }, .. } if name == "c9.weight"),
     );
     // Not safetensors: empty, a header length past the file or of 2⁶⁴ − 1, JSON that is
     // not, data offsets past the file, a shape whose product overflows or disagrees with
     // the offsets.
-    let format = |e: &CheckpointError| matches!(e, CheckpointError::Format { .. });
+    let format = |e: &CheckpointError| matches!(e, CheckpointError { source: CheckpointFault::Format(_), .. });
     check("empty", load(&[]), &format);
     check("header past file", load(&[255, 0, 0, 0, 0, 0, 0, 0, b'{', b'}']), &format);
     check("header 2^64-1", load(&[255; 16]), &format);
@@ -459,7 +483,7 @@ fn hand_made_checkpoint_faults_get_their_named_errors() {
     // A zero-sized tensor of enormous declared dimensions holds no data: a shape error.
     let zero = safetensors_bytes(&[("c1.bias", "F32", &[0, 1 << 40, 1 << 40], vec![])], &none);
     check("zero-size huge", load(&zero), &|e| {
-        matches!(e, CheckpointError::Shape { .. } | CheckpointError::Missing { .. } | CheckpointError::Format { .. })
+        matches!(e.source, CheckpointFault::Shape { .. } | CheckpointFault::Missing { .. } | CheckpointFault::Format(_))
     });
     assert_eq!(tried, 15);
 
@@ -467,12 +491,18 @@ fn hand_made_checkpoint_faults_get_their_named_errors() {
     assert!(parse_checkpoint::<f64>(&[1, 2, 3], &path).is_err());
     let f64_file = safetensors_bytes(&[("x", "F64", &[1], 1.5f64.to_le_bytes().to_vec())], &none);
     assert_eq!(parse_checkpoint::<f64>(&f64_file, &path).unwrap().tensors["x"].to_vec(), vec![1.5]);
-    assert!(matches!(parse_checkpoint::<f32>(&f64_file, &path), Err(CheckpointError::Dtype { .. })));
+    assert!(matches!(
+        parse_checkpoint::<f32>(&f64_file, &path),
+        Err(CheckpointError { source: CheckpointFault::Dtype { .. }, .. })
+    ));
     // A state file's checks on a weights file: not a state.
     let weights = parse_checkpoint::<f32>(weights_file_cached(), &path).unwrap();
     let model =
         models::lenet5::new::<f32, _>(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0)).unwrap();
-    assert!(matches!(resume_from(weights, model, &path), Err(ResumeError::NotState { .. })));
+    assert!(matches!(
+        resume_from(weights, model, &path),
+        Err(ResumeError::State(WithPath { source: StateFault::NotState, .. }))
+    ));
     let _ = checkpoint::Checkpoint::<f32>::default();
     println!("hand-made checkpoint faults: {tried}");
 }
@@ -488,31 +518,46 @@ fn hand_made_image_faults_get_typed_errors_without_huge_allocations() {
     // refused by the decoder's limits, not by running out of memory.
     let huge = png_header(100_000, 100_000, 6, 8);
     let e = digit_from_bytes(&huge, &path).unwrap_err();
-    assert!(matches!(e, PredictError::Image { .. }), "{e:?}");
+    assert!(matches!(e, PredictError::File(WithPath { source: ImageFault::Image(_), .. })), "{e:?}");
     // 7 000 × 7 000 16-bit RGBA is within the side and pixel limits, but its 392 MB are
     // over the allocation limit: refused by the decoder before it allocates them.
     let e = digit_from_bytes(&png_header(7_000, 7_000, 6, 16), &path).unwrap_err();
-    assert!(matches!(&e, PredictError::Image { source: image::ImageError::Limits(_), .. }), "{e:?}");
+    assert!(matches!(&e, PredictError::File(WithPath { source: ImageFault::Image(_), .. })), "{e:?}");
     // 8 000 × 7 000 grey is within both, but more pixels than are decoded: refused from
     // the header, before any pixel is decoded.
     let e = digit_from_bytes(&png_header(8_000, 7_000, 0, 8), &path).unwrap_err();
-    assert!(matches!(e, PredictError::TooManyPixels { width: 8_000, height: 7_000, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PredictError::File(WithPath { source: ImageFault::TooManyPixels { width: 8_000, height: 7_000, .. }, .. })
+        ),
+        "{e:?}"
+    );
     // 1 000 × 1 000 grey passes the header checks; with no image data it is an error.
-    assert!(matches!(digit_from_bytes(&png_header(1_000, 1_000, 0, 8), &path), Err(PredictError::Image { .. })));
+    assert!(matches!(
+        digit_from_bytes(&png_header(1_000, 1_000, 0, 8), &path),
+        Err(PredictError::File(WithPath { source: ImageFault::Image(_), .. }))
+    ));
     // A JPEG whose frame declares 65 000 × 65 000.
     let mut big_jpeg = jpg.clone();
     if let Some(i) = big_jpeg.windows(2).position(|w| w == [0xff, 0xc0]) {
         big_jpeg[i + 5..i + 9].copy_from_slice(&[0xfd, 0xe8, 0xfd, 0xe8]);
     }
-    assert!(matches!(digit_from_bytes(&big_jpeg, &path), Err(PredictError::Image { .. })));
+    assert!(matches!(
+        digit_from_bytes(&big_jpeg, &path),
+        Err(PredictError::File(WithPath { source: ImageFault::Image(_), .. }))
+    ));
     // Not an image at all, an empty file, a missing file.
     for bytes in [&b"hello, world"[..], &[][..], &b"\x89PNG\r\n\x1a\n"[..]] {
         std::fs::write(&path, bytes).unwrap();
         let e = load_digit(&path).unwrap_err();
-        assert!(matches!(e, PredictError::Image { .. }), "{e:?}");
+        assert!(matches!(e, PredictError::File(WithPath { source: ImageFault::Image(_), .. })), "{e:?}");
         assert!(e.to_string().starts_with(&path.display().to_string()), "{e}");
     }
-    assert!(matches!(load_digit(&scratch.join("nope.png")), Err(PredictError::Io { .. })));
+    assert!(matches!(
+        load_digit(&scratch.join("nope.png")),
+        Err(PredictError::File(WithPath { source: ImageFault::Io(_), .. }))
+    ));
 }
 
 /// The signature and IHDR chunk of a PNG of `w × h`, PNG colour type `colour` (0 grey,

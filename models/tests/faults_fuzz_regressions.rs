@@ -12,6 +12,8 @@
 //! each check runs on every test run, not only under the fuzzer.
 
 use crate::resume_support;
+use layers::WithPath;
+use models::predict::ImageFault;
 
 #[cfg(feature = "serve")]
 #[path = "../../fuzz/src/targets.rs"]
@@ -36,7 +38,13 @@ fn fuzz_image_slow_unit_is_refused_from_its_header() {
     let started = Instant::now();
     let err = digit_from_bytes(SLOW_JPEG, Path::new("slow.jpg")).unwrap_err();
     let seconds = started.elapsed().as_secs_f64();
-    assert!(matches!(err, PredictError::TooManyPixels { width: 6684, height: 8447, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            PredictError::File(WithPath { source: ImageFault::TooManyPixels { width: 6684, height: 8447, .. }, .. })
+        ),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
         format!("slow.jpg: the image is 6684×8447 pixels, more than {MAX_IMAGE_PIXELS}; scale it down")
@@ -47,7 +55,10 @@ fn fuzz_image_slow_unit_is_refused_from_its_header() {
     let scratch = resume_support::Scratch::new("fuzz-regress");
     let path = scratch.join("slow.jpg");
     std::fs::write(&path, SLOW_JPEG).unwrap();
-    assert!(matches!(load_digit(&path), Err(PredictError::TooManyPixels { .. })));
+    assert!(matches!(
+        load_digit(&path),
+        Err(PredictError::File(WithPath { source: ImageFault::TooManyPixels { .. }, .. }))
+    ));
 }
 
 #[test]
@@ -59,7 +70,7 @@ fn the_same_jpeg_shrunk_to_an_allowed_size_decodes_or_fails_cleanly() {
     small[sof + 5..sof + 9].copy_from_slice(&[0, 28, 0, 28]);
     match digit_from_bytes(&small, Path::new("small.jpg")) {
         Ok(pixels) => assert_eq!(pixels.len(), 784),
-        Err(e) => assert!(matches!(e, PredictError::Image { .. }), "{e:?}"),
+        Err(e) => assert!(matches!(e, PredictError::File(WithPath { source: ImageFault::Image(_), .. })), "{e:?}"),
     }
 }
 

@@ -4,10 +4,13 @@
 //! by default half the machine's memory).
 
 use crate::common;
+use layers::WithPath;
+use models::data::image_folder::ImageFolderFault;
+use models::predict::ImageFault;
 
 use std::path::{Path, PathBuf};
 
-use models::data::image_folder::{ImageFolderError, load_limited};
+use models::data::image_folder::load_limited;
 use models::predict::{MAX_IMAGE_PIXELS, PredictError, digit_from_bytes};
 
 use common::{Scratch, lenet5, s};
@@ -61,10 +64,16 @@ fn one_pixel_limit_for_every_loader() {
     let big = png_header(8000, 8000);
     std::fs::write(root.join("train/a/big.png"), &big).unwrap();
     let e = load_limited(&root, u64::MAX).unwrap_err();
-    assert!(matches!(&e, ImageFolderError::Pixels { width: 8000, height: 8000, .. }), "{e:?}");
+    assert!(matches!(&e, WithPath { source: ImageFolderFault::Pixels { width: 8000, height: 8000, .. }, .. }), "{e:?}");
     assert!(e.to_string().contains("big.png") && e.to_string().contains(&MAX_IMAGE_PIXELS.to_string()), "{e}");
     let e = digit_from_bytes(&big, Path::new("big.png")).unwrap_err();
-    assert!(matches!(e, PredictError::TooManyPixels { width: 8000, height: 8000, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PredictError::File(WithPath { source: ImageFault::TooManyPixels { width: 8000, height: 8000, .. }, .. })
+        ),
+        "{e:?}"
+    );
     let run = lenet5(&[
         "train",
         "--data",
@@ -81,9 +90,13 @@ fn one_pixel_limit_for_every_loader() {
     std::fs::write(root.join("train/a/big.png"), &under).unwrap();
     assert!(matches!(
         load_limited(&root, u64::MAX),
-        Err(ImageFolderError::Size { .. } | ImageFolderError::Decode { .. })
+        Err(WithPath { source: ImageFolderFault::Size { .. }, .. }
+            | WithPath { source: ImageFolderFault::Decode(_), .. })
     ));
-    assert!(matches!(digit_from_bytes(&under, Path::new("under.png")), Err(PredictError::Image { .. })));
+    assert!(matches!(
+        digit_from_bytes(&under, Path::new("under.png")),
+        Err(PredictError::File(WithPath { source: ImageFault::Image(_), .. }))
+    ));
 }
 
 /// Found 6: no cap on a set (18 PNGs of 10000², 1.8 MB on disk, trained at 8.9 GB). The
@@ -100,7 +113,19 @@ fn the_decoded_set_is_capped_from_the_headers() {
     assert_eq!(loaded.train.len() + loaded.test.len(), 12);
     let e = load_limited(&root, 147_455).unwrap_err();
     assert!(
-        matches!(&e, ImageFolderError::TooLarge { images: 12, shape: [3, 64, 64], bytes: 147_456, limit: 147_455, .. }),
+        matches!(
+            &e,
+            WithPath {
+                source: ImageFolderFault::TooLarge {
+                    images: 12,
+                    shape: [3, 64, 64],
+                    bytes: 147_456,
+                    limit: 147_455,
+                    ..
+                },
+                ..
+            }
+        ),
         "{e:?}"
     );
     // A file whose header is whole but whose pixels are cut short: the cap refuses the set
@@ -108,7 +133,7 @@ fn the_decoded_set_is_capped_from_the_headers() {
     let cut: PathBuf = root.join("test/b/2.png");
     let bytes = std::fs::read(&cut).unwrap();
     std::fs::write(&cut, &bytes[..60]).unwrap();
-    assert!(matches!(load_limited(&root, 100_000), Err(ImageFolderError::TooLarge { .. })));
+    assert!(matches!(load_limited(&root, 100_000), Err(WithPath { source: ImageFolderFault::TooLarge { .. }, .. })));
     assert!(load_limited(&root, u64::MAX).unwrap_err().to_string().contains("2.png"));
     let out = scratch.join("w.safetensors");
     let run =

@@ -10,6 +10,9 @@
 
 mod common;
 
+use layers::WithPath;
+use models::idx::IdxFault;
+use models::mnist::MnistFault;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Cursor;
@@ -180,7 +183,7 @@ fn bad_magic_is_reported_with_found_and_expected() {
     // A label file's magic where an image file is expected.
     let labels = write(&dir, "labels", &idx_bytes(&[3], &[1, 2, 3]));
     match read_err(&labels, 3) {
-        IdxError::Magic { found, expected, dims, path } => {
+        WithPath { source: IdxFault::Magic { found, expected, dims }, path } => {
             assert_eq!((found, expected, dims), (0x0801, 0x0803, 3));
             assert_eq!(path, labels);
         }
@@ -191,16 +194,16 @@ fn bad_magic_is_reported_with_found_and_expected() {
     float[2] = 0x0D;
     let float = write(&dir, "float", &float);
     let e = read_err(&float, 3);
-    assert!(matches!(e, IdxError::Magic { found: 0x0D03, expected: 0x0803, .. }), "{e:?}");
+    assert!(matches!(&e.source, IdxFault::Magic { found: 0x0D03, expected: 0x0803, .. }), "{e:?}");
     assert!(e.to_string().contains("bad magic number 0x00000d03"), "{e}");
     // Non-zero leading bytes.
     let mut lead = idx_bytes(&[3], &[1, 2, 3]);
     lead[0] = 0x12;
     let lead = write(&dir, "lead", &lead);
-    assert!(matches!(read_err(&lead, 1), IdxError::Magic { found: 0x1200_0801, .. }));
+    assert!(matches!(read_err(&lead, 1).source, IdxFault::Magic { found: 0x1200_0801, .. }));
     // Inside a valid gzip stream: still a magic error, not a gzip one.
     let gz = write(&dir, "labels.gz", &gzip(&idx_bytes(&[3], &[1, 2, 3])));
-    assert!(matches!(read_err(&gz, 3), IdxError::Magic { found: 0x0801, .. }));
+    assert!(matches!(read_err(&gz, 3).source, IdxFault::Magic { found: 0x0801, .. }));
 }
 
 #[test]
@@ -209,14 +212,14 @@ fn a_truncated_header_is_reported() {
     let full = idx_bytes(&[5, 28, 28], &[]);
     for len in [0, 1, 3, 4, 8, 15] {
         let path = write(&dir, &format!("head{len}"), &full[..len]);
-        match read_err(&path, 3) {
-            IdxError::Truncated { expected, got, .. } => assert_eq!((expected, got), (16, len), "{len} bytes"),
+        match read_err(&path, 3).source {
+            IdxFault::Truncated { expected, got, .. } => assert_eq!((expected, got), (16, len), "{len} bytes"),
             e => panic!("{len} bytes: expected Truncated, got {e:?}"),
         }
     }
     // Gzipped: the same error from the decompressed stream.
     let path = write(&dir, "head.gz", &gzip(&full[..10]));
-    assert!(matches!(read_err(&path, 3), IdxError::Truncated { expected: 16, got: 10, .. }));
+    assert!(matches!(read_err(&path, 3).source, IdxFault::Truncated { expected: 16, got: 10, .. }));
 }
 
 #[test]
@@ -226,14 +229,14 @@ fn truncated_data_is_reported_with_both_sizes() {
     let plain = write(&dir, "short", &bytes);
     let gz = write(&dir, "short.gz", &gzip(&bytes));
     for path in [plain, gz] {
-        match read_err(&path, 3) {
-            IdxError::Truncated { expected, got, .. } => assert_eq!((expected, got), (1568, 1000)),
+        match read_err(&path, 3).source {
+            IdxFault::Truncated { expected, got, .. } => assert_eq!((expected, got), (1568, 1000)),
             e => panic!("{}: expected Truncated, got {e:?}", path.display()),
         }
     }
     let labels = write(&dir, "labels", &idx_bytes(&[10], &[1, 2, 3]));
     let e = read_err(&labels, 1);
-    assert!(matches!(e, IdxError::Truncated { expected: 10, got: 3, .. }), "{e:?}");
+    assert!(matches!(&e.source, IdxFault::Truncated { expected: 10, got: 3, .. }), "{e:?}");
     assert!(e.to_string().contains("truncated"), "{e}");
 }
 
@@ -245,8 +248,8 @@ fn trailing_bytes_are_reported() {
     let plain = write(&dir, "trailing", &bytes);
     let gz = write(&dir, "trailing.gz", &gzip(&bytes));
     for path in [plain, gz] {
-        match read_err(&path, 1) {
-            IdxError::TrailingBytes { extra, .. } => assert!((1..=5).contains(&extra), "extra {extra}"),
+        match read_err(&path, 1).source {
+            IdxFault::TrailingBytes { extra, .. } => assert!((1..=5).contains(&extra), "extra {extra}"),
             e => panic!("{}: expected TrailingBytes, got {e:?}", path.display()),
         }
     }
@@ -267,7 +270,7 @@ fn oversized_dimensions_are_refused_without_allocating_them() {
             let path = write(&dir, "large", &if gz { gzip(&bytes) } else { bytes });
             let (result, largest) = largest_allocation(|| read_idx(&path, dims.len()));
             match result {
-                Err(IdxError::TooLarge { dims: got, .. }) => assert_eq!(got, dims, "{what}"),
+                Err(WithPath { source: IdxFault::TooLarge { dims: got }, .. }) => assert_eq!(got, dims, "{what}"),
                 other => panic!("{what} (gzip {gz}): expected TooLarge, got {other:?}"),
             }
             assert!(largest < 1 << 20, "{what} (gzip {gz}): allocated {largest} bytes at once");
@@ -280,7 +283,9 @@ fn oversized_dimensions_are_refused_without_allocating_them() {
         let path = write(&dir, "lying", &if gz { gzip(&bytes) } else { bytes });
         let (result, largest) = largest_allocation(|| read_idx(&path, 3));
         match result {
-            Err(IdxError::Truncated { expected, got, .. }) => assert_eq!((expected, got), (MAX_IDX_BYTES, 4)),
+            Err(WithPath { source: IdxFault::Truncated { expected, got }, .. }) => {
+                assert_eq!((expected, got), (MAX_IDX_BYTES, 4))
+            }
             other => panic!("lying header (gzip {gz}): expected Truncated, got {other:?}"),
         }
         assert!(largest < 1 << 20, "lying header (gzip {gz}): allocated {largest} bytes at once");
@@ -296,12 +301,12 @@ fn broken_gzip_is_a_gzip_error() {
     garbage.extend_from_slice(&[0xff; 64]);
     let path = write(&dir, "garbage.gz", &garbage);
     let e = read_err(&path, 3);
-    assert!(matches!(e, IdxError::Gzip { .. }), "{e:?}");
+    assert!(matches!(&e.source, IdxFault::Gzip(_)), "{e:?}");
     assert!(e.to_string().contains("broken gzip data"), "{e}");
 
     // Only the gzip magic.
     let path = write(&dir, "magic-only.gz", &[0x1f, 0x8b]);
-    assert!(matches!(read_err(&path, 3), IdxError::Gzip { .. }));
+    assert!(matches!(read_err(&path, 3).source, IdxFault::Gzip(_)));
 
     // A checksum that does not match the data.
     let bytes = idx_bytes(&[2, 28, 28], &noise(1568, 4));
@@ -310,7 +315,7 @@ fn broken_gzip_is_a_gzip_error() {
     bad_crc[n - 8] ^= 0x55;
     let path = write(&dir, "bad-crc.gz", &bad_crc);
     let e = read_err(&path, 3);
-    assert!(matches!(e, IdxError::Gzip { .. }), "{e:?}");
+    assert!(matches!(&e.source, IdxFault::Gzip(_)), "{e:?}");
 }
 
 #[test]
@@ -323,7 +328,7 @@ fn a_truncated_gzip_file_is_a_gzip_error() {
     {
         let path = write(&dir, "cut.gz", &whole[..len]);
         let e = read_err(&path, 3);
-        assert!(matches!(e, IdxError::Gzip { .. }), "{what}: expected Gzip, got {e:?}");
+        assert!(matches!(&e.source, IdxFault::Gzip(_)), "{what}: expected Gzip, got {e:?}");
     }
 }
 
@@ -331,14 +336,14 @@ fn a_truncated_gzip_file_is_a_gzip_error() {
 fn a_missing_or_unreadable_file_is_an_io_error() {
     let dir = Scratch::new("idx-io");
     match read_err(&dir.join("nope"), 1) {
-        IdxError::Io { source, path } => {
+        WithPath { source: IdxFault::Io(source), path } => {
             assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
             assert_eq!(path, dir.join("nope"));
         }
         e => panic!("expected Io, got {e:?}"),
     }
     // A folder is not a file.
-    assert!(matches!(read_err(dir.path(), 1), IdxError::Io { .. }));
+    assert!(matches!(read_err(dir.path(), 1).source, IdxFault::Io(_)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -362,7 +367,10 @@ fn images_of_any_size_are_read_and_both_splits_must_agree() {
     let tei = write(&dir, FILES[2], &idx_bytes(&[2, 28, 27], &noise(2 * 28 * 27, 7)));
     write(&dir, FILES[3], &idx_bytes(&[2], &[0, 1]));
     match load(dir.path()).map(|d| d.train.len()) {
-        Err(MnistError::ImageSize { rows: 28, cols: 27, expected_rows: 28, expected_cols: 28, path }) => {
+        Err(MnistError::File(WithPath {
+            source: MnistFault::ImageSize { rows: 28, cols: 27, expected_rows: 28, expected_cols: 28 },
+            path,
+        })) => {
             assert_eq!(path, tei)
         }
         other => panic!("expected ImageSize, got {other:?}"),
@@ -402,7 +410,7 @@ fn a_split_without_images_is_refused() {
     let images = write(&dir, "images", &idx_bytes(&[0, 28, 28], &[]));
     let labels = write(&dir, "labels", &idx_bytes(&[0], &[]));
     let e = split_err(&images, &labels);
-    assert!(matches!(&e, MnistError::Empty { path } if *path == images), "{e:?}");
+    assert!(matches!(&e, MnistError::File(WithPath { source: MnistFault::Empty, path }) if *path == images), "{e:?}");
 }
 
 #[test]
@@ -411,9 +419,18 @@ fn idx_errors_pass_through_the_loader() {
     let images = write(&dir, "images", &idx_bytes(&[2, 28, 28], &noise(2 * 784, 9)));
     let bad_labels = write(&dir, "labels", &idx_bytes(&[2, 1], &[0, 1]));
     let e = split_err(&images, &bad_labels);
-    assert!(matches!(e, MnistError::Idx(IdxError::Magic { found: 0x0802, expected: 0x0801, .. })), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            MnistError::File(WithPath {
+                source: MnistFault::Idx(IdxFault::Magic { found: 0x0802, expected: 0x0801, .. }),
+                ..
+            })
+        ),
+        "{e:?}"
+    );
     let e = split_err(&dir.join("missing"), &bad_labels);
-    assert!(matches!(e, MnistError::Idx(IdxError::Io { .. })), "{e:?}");
+    assert!(matches!(e, MnistError::File(WithPath { source: MnistFault::Idx(IdxFault::Io(_)), .. })), "{e:?}");
 }
 
 /// Writes the four files of a tiny MNIST (5 training and 3 test images) into `dir`,

@@ -2,6 +2,8 @@
 //! content, and an SVG with the curves and the text; the confusion matrix likewise; bad
 //! inputs are errors, not panics.
 
+use layers::WithPath;
+use models::plot::PlotFault;
 use std::path::PathBuf;
 
 use models::plot::{PlotError, confusion_plot, confusion_png, metrics_plot, read_metrics};
@@ -80,7 +82,13 @@ fn confusion_plot_writes_a_png_and_an_svg() {
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.contains("Confusion matrix") && text.contains("\n959\n"), "the SVG lacks its title or a count");
 
-    assert!(matches!(confusion_png(&confusion, &[], &svg), Err(PlotError::Extension(_))), "confusion_png wants .png");
+    assert!(
+        matches!(
+            confusion_png(&confusion, &[], &svg),
+            Err(PlotError::File(WithPath { source: PlotFault::Extension, .. }))
+        ),
+        "confusion_png wants .png"
+    );
     assert!(matches!(confusion_plot(&[vec![1, 2]], &[], &png), Err(PlotError::Confusion(_))));
     assert!(matches!(confusion_plot(&[], &[], &png), Err(PlotError::Confusion(_))));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -121,15 +129,24 @@ fn bad_metrics_are_errors() {
     let csv = dir.join("m.csv");
     let out = dir.join("m.png");
     std::fs::write(&csv, "epoch,lr\n1,0.1\n").unwrap();
-    assert!(matches!(metrics_plot(&csv, &out), Err(PlotError::Csv { .. })), "missing columns");
+    assert!(
+        matches!(metrics_plot(&csv, &out), Err(PlotError::File(WithPath { source: PlotFault::Csv { .. }, .. }))),
+        "missing columns"
+    );
     std::fs::write(&csv, METRICS.replace("0.982600", "oops")).unwrap();
     let e = metrics_plot(&csv, &out).unwrap_err();
     assert!(e.to_string().contains("line 2"), "{e}");
     std::fs::write(&csv, METRICS.lines().next().unwrap()).unwrap();
-    assert!(matches!(metrics_plot(&csv, &out), Err(PlotError::Empty(_))));
+    assert!(matches!(metrics_plot(&csv, &out), Err(PlotError::File(WithPath { source: PlotFault::Empty, .. }))));
     std::fs::write(&csv, METRICS).unwrap();
-    assert!(matches!(metrics_plot(&csv, &dir.join("m.jpg")), Err(PlotError::Extension(_))));
-    assert!(matches!(metrics_plot(&dir.join("none.csv"), &out), Err(PlotError::Io { .. })));
+    assert!(matches!(
+        metrics_plot(&csv, &dir.join("m.jpg")),
+        Err(PlotError::File(WithPath { source: PlotFault::Extension, .. }))
+    ));
+    assert!(matches!(
+        metrics_plot(&dir.join("none.csv"), &out),
+        Err(PlotError::File(WithPath { source: PlotFault::Io(_), .. }))
+    ));
     assert!(!out.exists(), "nothing written on error");
     std::fs::remove_dir_all(&dir).unwrap();
 }

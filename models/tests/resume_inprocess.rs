@@ -5,12 +5,14 @@
 //! the file and the entry.
 
 use crate::resume_support;
+use layers::WithPath;
+use models::resume::StateFault;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use layers::checkpoint::{read_checkpoint, write_tensors};
-use layers::{CheckpointError, Module};
+use layers::{CheckpointError, CheckpointFault, Module};
 use models::resume::{ResumeError, STATE_FORMAT, load_state, save_state, state_path, weights_path};
 use models::train::{Advance, EpochMetrics, Flow, HYPER_PARAMETERS, OptimizerKind, TrainConfig, Trainer};
 use models::{Split, resume};
@@ -266,8 +268,10 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
         }
         let err = load_state(&path).err().unwrap_or_else(|| panic!("missing {key} was accepted"));
         match (&err, key.as_str()) {
-            (ResumeError::NotState { .. }, "format") => {}
-            (ResumeError::Checkpoint(CheckpointError::Metadata { key: k, .. }), _) => assert_eq!(k, key),
+            (ResumeError::State(WithPath { source: StateFault::NotState, .. }), "format") => {}
+            (ResumeError::Checkpoint(CheckpointError { source: CheckpointFault::Metadata { key: k, .. }, .. }), _) => {
+                assert_eq!(k, key)
+            }
             _ => panic!("missing {key}: {err:?}"),
         }
         assert!(err.to_string().starts_with(&p), "{err}");
@@ -279,7 +283,10 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
         m.insert(key.clone(), "twelve".into());
         write_state(&path, &tensors, &m);
         match load_state(&path) {
-            Err(ResumeError::Checkpoint(CheckpointError::Metadata { key: k, reason, .. })) => {
+            Err(ResumeError::Checkpoint(CheckpointError {
+                source: CheckpointFault::Metadata { key: k, reason, .. },
+                ..
+            })) => {
                 assert_eq!(&k, key);
                 assert!(reason.contains("twelve"), "{reason}");
             }
@@ -307,7 +314,14 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
         m.insert(key.into(), value.into());
         write_state(&path, &tensors, &m);
         let err = load_state(&path).err().unwrap_or_else(|| panic!("{key} = {value} was accepted"));
-        assert!(matches!(err, ResumeError::Invalid { .. } | ResumeError::Version { .. }), "{key}: {err:?}");
+        assert!(
+            matches!(
+                err,
+                ResumeError::State(WithPath { source: StateFault::Invalid(_), .. })
+                    | ResumeError::State(WithPath { source: StateFault::Version { .. }, .. })
+            ),
+            "{key}: {err:?}"
+        );
         let msg = err.to_string();
         assert!(msg.starts_with(&p) && msg.contains(needle), "{key} = {value}: {msg}");
         tried += 1;
@@ -320,7 +334,9 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
         t.remove(name);
         write_state(&path, &t, &meta);
         match load_state(&path) {
-            Err(ResumeError::Checkpoint(CheckpointError::Missing { name: n, .. })) => assert_eq!(&n, name),
+            Err(ResumeError::Checkpoint(CheckpointError {
+                source: CheckpointFault::Missing { name: n, .. }, ..
+            })) => assert_eq!(&n, name),
             other => panic!("without {name}: {:?}", other.err()),
         }
         tried += 1;
@@ -333,16 +349,21 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
     };
     let err = spoil("model.c1.bias", Tensor::zeros(&[7]).unwrap());
     assert!(
-        matches!(&err, ResumeError::Checkpoint(CheckpointError::Shape { name, expected, got, .. })
+        matches!(&err, ResumeError::Checkpoint(CheckpointError { source: CheckpointFault::Shape { name, expected, got, .. }, .. })
             if name == "model.c1.bias" && expected == &[6] && got == &[7]),
         "{err:?}"
     );
     let err = spoil("model.f7.bias", Tensor::from_vec(&[10], vec![f32::NAN; 10]).unwrap());
     assert!(err.to_string().contains("model.f7.bias") && err.to_string().contains("NaN"), "{err}");
     let err = spoil("stray", Tensor::zeros(&[1]).unwrap());
-    assert!(matches!(&err, ResumeError::Checkpoint(CheckpointError::Unexpected { name, .. }) if name == "stray"));
+    assert!(
+        matches!(&err, ResumeError::Checkpoint(CheckpointError { source: CheckpointFault::Unexpected { name, .. }, .. }) if name == "stray")
+    );
     let err = spoil("model.c9.weight", Tensor::zeros(&[1]).unwrap());
-    assert!(matches!(&err, ResumeError::Checkpoint(CheckpointError::Unexpected { .. })), "{err:?}");
+    assert!(
+        matches!(&err, ResumeError::Checkpoint(CheckpointError { source: CheckpointFault::Unexpected { .. }, .. })),
+        "{err:?}"
+    );
     let err = spoil("optimizer.momentum.c1.weight", Tensor::zeros(&[6, 1, 5, 4]).unwrap());
     assert!(err.to_string().contains("optimizer.momentum.c1.weight"), "{err}");
     let err = spoil("optimizer.momentum.c9.weight", Tensor::zeros(&[1]).unwrap());
@@ -355,14 +376,17 @@ fn spoiled_state_files_are_refused_with_typed_errors_naming_file_and_entry() {
     let weights = scratch.join("w.safetensors");
     let model = lenet5_trainer(TrainConfig::lenet5_recipe()).model;
     layers::checkpoint::save_module(&model, &weights).unwrap();
-    assert!(matches!(load_state(&weights), Err(ResumeError::NotState { .. })));
+    assert!(matches!(load_state(&weights), Err(ResumeError::State(WithPath { source: StateFault::NotState, .. }))));
     // A missing file and a file that is not safetensors at all.
     assert!(matches!(
         load_state(scratch.join("nope.state.safetensors")),
-        Err(ResumeError::Checkpoint(CheckpointError::Io { .. }))
+        Err(ResumeError::Checkpoint(CheckpointError { source: CheckpointFault::Io(_), .. }))
     ));
     std::fs::write(&path, b"not a safetensors file").unwrap();
-    assert!(matches!(load_state(&path), Err(ResumeError::Checkpoint(CheckpointError::Format { .. }))));
+    assert!(matches!(
+        load_state(&path),
+        Err(ResumeError::Checkpoint(CheckpointError { source: CheckpointFault::Format(_), .. }))
+    ));
     tried += 3;
     println!("spoiled state files refused: {tried}");
     assert_eq!(tried, meta.len() * 2 - 2 + 12 + 10 + 7 + 3);
@@ -379,7 +403,9 @@ fn data_of_another_size_is_refused() {
     let resumed = resume::load_state(&path).unwrap();
     assert!(resumed.check_data(TRAIN, &path).is_ok());
     let err = resumed.check_data(TRAIN + 1, &path).unwrap_err();
-    assert!(matches!(err, ResumeError::Data { expected: TRAIN, got, .. } if got == TRAIN + 1));
+    assert!(
+        matches!(err, ResumeError::State(WithPath { source: StateFault::Data { expected: TRAIN, got, .. }, .. }) if got == TRAIN + 1)
+    );
 }
 
 #[test]
@@ -423,7 +449,7 @@ fn one_rule_describes_every_file_without_metadata_as_lenet5_on_mnist() {
     spoiled.remove("preprocess.std");
     assert!(matches!(
         describe(&spoiled, path),
-        Err(models::network::NetworkError::Checkpoint(CheckpointError::Metadata { key, .. })) if key == "preprocess.std"
+        Err(models::network::NetworkError::Checkpoint(CheckpointError { source: CheckpointFault::Metadata { key, .. }, .. })) if key == "preprocess.std"
     ));
     // A network named without its preprocessing is refused, not read as MNIST's.
     let mut named: BTreeMap<String, String> = NetworkInfo::lenet5_mnist().metadata().into_iter().collect();

@@ -10,55 +10,43 @@
 
 use std::path::{Path, PathBuf};
 
+use layers::{AtPath, WithPath};
+
 use super::{ImageSet, TrainTest};
 use crate::memory::{Budget, bytes as bytes_text};
 use crate::predict::{MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, limits};
 
-/// What is wrong with an image folder.
+/// What is wrong with an image folder: the folder or file at fault, and an
+/// [`ImageFolderFault`].
+pub type ImageFolderError = WithPath<ImageFolderFault>;
+
+/// What is wrong with a folder or file of an image folder (named by [`ImageFolderError`]'s
+/// `path`).
 #[derive(Debug, thiserror::Error)]
-pub enum ImageFolderError {
+pub enum ImageFolderFault {
     /// A folder or file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The folder or file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// A file could not be decoded as an image.
-    #[error("{path}: {source}")]
-    Decode {
-        /// The file.
-        path: PathBuf,
-        /// The decoder's error.
-        source: image::ImageError,
-    },
+    #[error(transparent)]
+    Io(std::io::Error),
+    /// A file could not be decoded as an image (boxed: the decoder's error is large).
+    #[error(transparent)]
+    Decode(Box<image::ImageError>),
     /// The layout is not `train/<class>/…` and `test/<class>/…`.
-    #[error("{path}: {reason}")]
-    Layout {
-        /// The folder.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error("{0}")]
+    Layout(String),
     /// An image of more than [`MAX_IMAGE_PIXELS`] pixels, or of none.
-    #[error("{path}: the image is {width}×{height} pixels; at most {MAX_IMAGE_PIXELS} and at least 1 are read")]
+    #[error("the image is {width}×{height} pixels; at most {MAX_IMAGE_PIXELS} and at least 1 are read")]
     Pixels {
-        /// The file.
-        path: PathBuf,
         /// Its width.
         width: u32,
         /// Its height.
         height: u32,
     },
-    /// The decoded set would be larger than the limit.
+    /// The decoded set (of the folder) would be larger than the limit.
     #[error(
-        "{path}: {images} images of {}×{}×{} decode to {}, over the limit of {} (--max-memory to raise it)",
+        "{images} images of {}×{}×{} decode to {}, over the limit of {} (--max-memory to raise it)",
         shape[0], shape[1], shape[2], bytes_text(*bytes), bytes_text(u128::from(*limit))
     )]
     TooLarge {
-        /// The folder.
-        path: PathBuf,
         /// Images in both splits.
         images: usize,
         /// Their shape `[C, H, W]`.
@@ -70,11 +58,9 @@ pub enum ImageFolderError {
     },
     /// An image whose size differs from the first one's.
     #[error(
-        "{path}: the image is {width}×{height}, but {first} is {first_width}×{first_height}; every image must have one size"
+        "the image is {width}×{height}, but {first} is {first_width}×{first_height}; every image must have one size"
     )]
     Size {
-        /// The file.
-        path: PathBuf,
         /// Its width.
         width: u32,
         /// Its height.
@@ -108,10 +94,8 @@ pub fn load_limited(root: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<
     let classes = class_folders(&root.join("train"))?;
     let test_classes = class_folders(&root.join("test"))?;
     if let Some(extra) = test_classes.iter().find(|c| !classes.contains(c)) {
-        return Err(ImageFolderError::Layout {
-            path: root.join("test").join(extra),
-            reason: "a class with no folder in train/".into(),
-        });
+        let reason = "a class with no folder in train/".into();
+        return Err(WithPath::new(root.join("test").join(extra), ImageFolderFault::Layout(reason)));
     }
     let mut splits = Vec::new();
     for split in ["train", "test"] {
@@ -123,7 +107,7 @@ pub fn load_limited(root: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<
             }
             let images = image_files(&dir)?;
             if images.is_empty() {
-                return Err(ImageFolderError::Layout { path: dir, reason: "no .png, .jpg or .jpeg file".into() });
+                return Err(WithPath::new(dir, ImageFolderFault::Layout("no .png, .jpg or .jpeg file".into())));
             }
             list.extend(images.into_iter().map(|f| (f, index as u16)));
         }
@@ -138,20 +122,22 @@ pub fn load_limited(root: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<
         match &first {
             None => first = Some((path.clone(), header.width, header.height)),
             Some((first, width, height)) if (header.width, header.height) != (*width, *height) => {
-                return Err(ImageFolderError::Size {
-                    path: path.clone(),
-                    width: header.width,
-                    height: header.height,
-                    first: first.clone(),
-                    first_width: *width,
-                    first_height: *height,
-                });
+                return Err(WithPath::new(
+                    path,
+                    ImageFolderFault::Size {
+                        width: header.width,
+                        height: header.height,
+                        first: first.clone(),
+                        first_width: *width,
+                        first_height: *height,
+                    },
+                ));
             }
             Some(_) => {}
         }
     }
     let Some((_, width, height)) = first else {
-        return Err(ImageFolderError::Layout { path: root.join("train"), reason: "no image".into() });
+        return Err(WithPath::new(root.join("train"), ImageFolderFault::Layout("no image".into())));
     };
     let channels = if colour { 3 } else { 1 };
     let shape = [channels, height as usize, width as usize];
@@ -159,7 +145,8 @@ pub fn load_limited(root: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<
     let per_image = u128::from(width) * u128::from(height) * channels as u128;
     let bytes = per_image * images as u128;
     if bytes > u128::from(max_bytes) {
-        return Err(ImageFolderError::TooLarge { path: root.to_path_buf(), images, shape, bytes, limit: max_bytes });
+        let too_large = ImageFolderFault::TooLarge { images, shape, bytes, limit: max_bytes };
+        return Err(WithPath::new(root, too_large));
     }
     let mut sets = splits.into_iter().map(|list| -> Result<ImageSet, ImageFolderError> {
         let mut set = ImageSet {
@@ -171,10 +158,11 @@ pub fn load_limited(root: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<
         for (path, label) in list {
             let img = decode(&path)?;
             if (img.width(), img.height()) != (width, height) {
-                return Err(ImageFolderError::Decode {
+                let mismatch = std::io::Error::other("its pixels do not match its header");
+                return Err(WithPath::new(
                     path,
-                    source: image::ImageError::IoError(std::io::Error::other("its pixels do not match its header")),
-                });
+                    ImageFolderFault::Decode(Box::new(image::ImageError::IoError(mismatch))),
+                ));
             }
             if channels == 1 {
                 set.images.extend(img.to_luma8().into_raw());
@@ -196,7 +184,7 @@ pub fn load_limited(root: impl AsRef<Path>, max_bytes: u64) -> Result<TrainTest<
 
 /// The sorted names of the subfolders of `dir`; an error when there is none.
 fn class_folders(dir: &Path) -> Result<Vec<String>, ImageFolderError> {
-    let io = |source| ImageFolderError::Io { path: dir.to_path_buf(), source };
+    let io = |source| WithPath::new(dir, ImageFolderFault::Io(source));
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
@@ -206,17 +194,17 @@ fn class_folders(dir: &Path) -> Result<Vec<String>, ImageFolderError> {
     }
     names.sort();
     if names.is_empty() {
-        return Err(ImageFolderError::Layout { path: dir.to_path_buf(), reason: "no class folder".into() });
+        return Err(WithPath::new(dir, ImageFolderFault::Layout("no class folder".into())));
     }
     if names.len() > usize::from(u16::MAX) {
-        return Err(ImageFolderError::Layout { path: dir.to_path_buf(), reason: "more than 65535 classes".into() });
+        return Err(WithPath::new(dir, ImageFolderFault::Layout("more than 65535 classes".into())));
     }
     Ok(names)
 }
 
 /// The sorted `.png`, `.jpg` and `.jpeg` files (any case) of `dir`.
 fn image_files(dir: &Path) -> Result<Vec<PathBuf>, ImageFolderError> {
-    let io = |source| ImageFolderError::Io { path: dir.to_path_buf(), source };
+    let io = |source| WithPath::new(dir, ImageFolderFault::Io(source));
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
@@ -239,7 +227,7 @@ struct Header {
 /// A reader of the image file at `path` under the decoder's [`limits`], after checking its
 /// size on disk.
 fn reader(path: &Path) -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>, ImageFolderError> {
-    let io = |source| ImageFolderError::Io { path: path.to_path_buf(), source };
+    let io = |source| WithPath::new(path, ImageFolderFault::Io(source));
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > MAX_IMAGE_FILE_BYTES {
         return Err(io(std::io::Error::other(format!("larger than {MAX_IMAGE_FILE_BYTES} bytes"))));
@@ -252,15 +240,15 @@ fn reader(path: &Path) -> Result<image::ImageReader<std::io::BufReader<std::fs::
 /// The size and colour of the image at `path`, from its header; an error for more than
 /// [`MAX_IMAGE_PIXELS`] pixels, or none.
 fn read_header(path: &Path) -> Result<Header, ImageFolderError> {
-    let decode_err = |source| ImageFolderError::Decode { path: path.to_path_buf(), source };
+    let decode_err = |source| WithPath::new(path, ImageFolderFault::Decode(Box::new(source)));
     let decoder = reader(path)?.into_decoder().map_err(decode_err)?;
     let (width, height) = image::ImageDecoder::dimensions(&decoder);
     if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS || width == 0 || height == 0 {
-        return Err(ImageFolderError::Pixels { path: path.to_path_buf(), width, height });
+        return Err(WithPath::new(path, ImageFolderFault::Pixels { width, height }));
     }
     Ok(Header { width, height, colour: image::ImageDecoder::color_type(&decoder).has_color() })
 }
 
 fn decode(path: &Path) -> Result<image::DynamicImage, ImageFolderError> {
-    reader(path)?.decode().map_err(|source| ImageFolderError::Decode { path: path.to_path_buf(), source })
+    reader(path)?.decode().map_err(|e| ImageFolderFault::Decode(Box::new(e))).at(path)
 }

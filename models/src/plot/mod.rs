@@ -5,9 +5,10 @@
 //! Vera licence), so plotting needs no system fonts or fontconfig; on PNGs it is laid out
 //! by the `typeset` module (plotters' own glyph placement leaves gaps inside words).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Once;
 
+use layers::{AtPath, WithPath};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use thiserror::Error;
@@ -19,36 +20,38 @@ use typeset::Typeset;
 /// What went wrong reading metrics or writing a picture.
 #[derive(Debug, Error)]
 pub enum PlotError {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// A metrics file that is not the CSV `append_metrics` writes.
-    #[error("{path}: line {line}: {reason}")]
-    Csv {
-        /// The file.
-        path: PathBuf,
-        /// The line (1-based).
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A metrics file without a single epoch.
-    #[error("{0}: no epoch to plot")]
-    Empty(PathBuf),
-    /// An output name that ends in neither `.png` nor `.svg`.
-    #[error("{0}: the output must end in .png or .svg")]
-    Extension(PathBuf),
+    /// A metrics file or an output file at fault.
+    #[error(transparent)]
+    File(#[from] WithPath<PlotFault>),
     /// A confusion matrix that is empty or not square.
     #[error("confusion matrix: {0}")]
     Confusion(String),
     /// Drawing or encoding failed.
     #[error("drawing: {0}")]
     Draw(String),
+}
+
+/// What is wrong with a metrics file or an output file (named by [`PlotError::File`]'s
+/// `path`).
+#[derive(Debug, Error)]
+pub enum PlotFault {
+    /// Reading or writing the file failed.
+    #[error(transparent)]
+    Io(std::io::Error),
+    /// A metrics file that is not the CSV `append_metrics` writes.
+    #[error("line {line}: {reason}")]
+    Csv {
+        /// The line (1-based).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A metrics file without a single epoch.
+    #[error("no epoch to plot")]
+    Empty,
+    /// An output name that ends in neither `.png` nor `.svg`.
+    #[error("the output must end in .png or .svg")]
+    Extension,
 }
 
 /// One epoch of a metrics CSV.
@@ -82,10 +85,10 @@ fn register_font() {
 
 /// Reads a metrics CSV (the columns of `models::train::append_metrics`, found by name).
 pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, PlotError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })?;
-    let csv = |line: usize, reason: String| PlotError::Csv { path: path.to_path_buf(), line, reason };
+    let text = std::fs::read_to_string(path).map_err(PlotFault::Io).at(path)?;
+    let csv = |line: usize, reason: String| PlotError::from(WithPath::new(path, PlotFault::Csv { line, reason }));
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or_else(|| PlotError::Empty(path.to_path_buf()))?;
+    let (_, header) = lines.next().ok_or_else(|| WithPath::new(path, PlotFault::Empty))?;
     let names: Vec<&str> = header.split(',').map(str::trim).collect();
     let col = |name: &str| {
         names.iter().position(|n| *n == name).ok_or_else(|| csv(1, format!("no column {name:?} in the header")))
@@ -119,7 +122,7 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, PlotError> {
         });
     }
     if rows.is_empty() {
-        return Err(PlotError::Empty(path.to_path_buf()));
+        return Err(WithPath::new(path, PlotFault::Empty).into());
     }
     Ok(rows)
 }
@@ -349,7 +352,7 @@ fn format_of(out: &Path) -> Result<&'static str, PlotError> {
     match out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("png") => Ok("png"),
         Some("svg") => Ok("svg"),
-        _ => Err(PlotError::Extension(out.to_path_buf())),
+        _ => Err(WithPath::new(out, PlotFault::Extension).into()),
     }
 }
 
@@ -361,7 +364,7 @@ fn render(
     draw_svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
 ) -> Result<(), PlotError> {
     register_font();
-    let io = |source| PlotError::Io { path: out.to_path_buf(), source };
+    let io = |source| PlotError::from(WithPath::new(out, PlotFault::Io(source)));
     match format_of(out)? {
         "png" => {
             let (w, h) = (size.0 * PNG_SCALE, size.1 * PNG_SCALE);
@@ -411,7 +414,7 @@ pub fn confusion_plot(confusion: &[Vec<usize>], class_names: &[String], out: &Pa
 /// Draws a confusion matrix as a PNG (`out` must end in `.png`).
 pub fn confusion_png(confusion: &[Vec<usize>], class_names: &[String], out: &Path) -> Result<(), PlotError> {
     if format_of(out)? != "png" {
-        return Err(PlotError::Extension(out.to_path_buf()));
+        return Err(WithPath::new(out, PlotFault::Extension).into());
     }
     confusion_plot(confusion, class_names, out)
 }

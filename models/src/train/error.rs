@@ -1,8 +1,6 @@
 //! What can go wrong while training.
 
-use std::path::PathBuf;
-
-use layers::LayerError;
+use layers::{LayerError, WithPath};
 
 use crate::data::PreprocessError;
 
@@ -53,13 +51,8 @@ pub enum TrainError {
     #[error("training stopped at {0}")]
     NonFinite(Box<NonFinite>),
     /// Writing the metrics file failed.
-    #[error("{path}: {source}")]
-    Metrics {
-        /// The metrics file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Metrics(WithPath<std::io::Error>),
     /// The images do not fit the preprocessing.
     #[error(transparent)]
     Preprocess(#[from] PreprocessError),

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use layers::WithPath;
+
 use super::{Evaluation, Flow, Observer, TrainError, Trainer};
 
 /// The figures of one epoch.
@@ -81,7 +83,7 @@ impl<M> Observer<M> for MetricsCsv {
 /// Appends one CSV row per epoch to `path`, writing the header when the file is new.
 pub fn append_metrics(path: &Path, m: &EpochMetrics) -> Result<(), TrainError> {
     use std::io::Write;
-    let err = |source| TrainError::Metrics { path: path.to_path_buf(), source };
+    let err = |source| TrainError::Metrics(WithPath::new(path, source));
     let new = !path.exists();
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(err)?;
     if new {
@@ -112,7 +114,7 @@ pub fn append_metrics(path: &Path, m: &EpochMetrics) -> Result<(), TrainError> {
 /// before its checkpoint recorded that epoch repeats the epoch when resumed, and must not
 /// leave the row twice. A missing file is left missing.
 pub fn truncate_metrics(path: &Path, epochs: usize) -> Result<(), TrainError> {
-    let err = |source| TrainError::Metrics { path: path.to_path_buf(), source };
+    let err = |source| TrainError::Metrics(WithPath::new(path, source));
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -124,8 +126,8 @@ pub fn truncate_metrics(path: &Path, epochs: usize) -> Result<(), TrainError> {
     if kept == text {
         return Ok(());
     }
-    layers::checkpoint::write_atomic(path, kept.as_bytes()).map_err(|e| match e {
-        layers::CheckpointError::Io { source, .. } => err(source),
+    layers::checkpoint::write_atomic(path, kept.as_bytes()).map_err(|e| match e.source {
+        layers::CheckpointFault::Io(source) => err(source),
         other => err(std::io::Error::other(other.to_string())),
     })
 }

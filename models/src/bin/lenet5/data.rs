@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use layers::WithPath;
 use models::data::{FolderError, ImageSet, TrainTest, image_folder};
 use models::memory::Budget;
 use models::{cifar, mnist};
@@ -56,9 +57,13 @@ pub fn load(dir: &Path, fetch: bool, budget: &Budget) -> Result<TrainTest<ImageS
         return Err(Failure::Usage(format!("{}: the MNIST files are missing (pass --data DIR)", dir.display())));
     }
     models::data::load_folder(dir, budget.bytes).map_err(|e| match e {
-        FolderError::ImageFolder(e @ image_folder::ImageFolderError::TooLarge { .. }) => Failure::Usage(e.to_string()),
+        FolderError::ImageFolder(e @ WithPath { source: image_folder::ImageFolderFault::TooLarge { .. }, .. }) => {
+            Failure::Usage(e.to_string())
+        }
         FolderError::ImageFolder(e) => e.into(),
-        FolderError::Cifar(e @ cifar::CifarError::TooLarge { .. }) => Failure::Usage(e.to_string()),
+        FolderError::Cifar(e @ WithPath { source: cifar::CifarFault::TooLarge { .. }, .. }) => {
+            Failure::Usage(e.to_string())
+        }
         FolderError::Cifar(e) => e.into(),
         FolderError::Idx(e) => e.into(),
     })
