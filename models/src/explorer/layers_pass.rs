@@ -15,7 +15,8 @@ use autograd::{Tape, softmax_rows};
 use layers::{Module, Sequential};
 use tensor::Tensor;
 
-use super::layer_view::{Backward, Forward, LayerAt, Recorder};
+use super::layer_at::LayerAt;
+use super::layer_view::{Backward, Forward, Recorder};
 use super::net::layer_title;
 use super::pass::first_max;
 use super::{ExplorerError, Matrix, Pass};

@@ -1,0 +1,147 @@
+//! Where a layer sits in the page's pass ([`LayerAt`]): its key and card, its place in a
+//! residual block, its module, and the panels of its input, for [`super::Forward`] and
+//! [`super::Backward`].
+
+use autograd::Param;
+use layers::{Module, Part};
+
+use super::ExplorerError;
+use super::layer_view::missing;
+use super::matrix::{Lane, Matrix};
+use crate::arch::LayerSpec;
+use crate::notation::sup_key;
+
+/// What [`Forward`](super::Forward) and [`Backward`](super::Backward) share (both dereference to it): the layer's key and
+/// card on the page, its place in a residual block, its module, and the panels of its
+/// input.
+///
+/// A top-level layer `i` has the key `i` (its matrices are `a3`, `∇W` is `dW3`, formulas
+/// say `⁽³⁾`); layer `j` of block `i`'s body has `{i}b{j}` (`a3b1`, `⁽³ᵇ¹⁾`), of its
+/// shortcut `{i}s{j}`.
+pub struct LayerAt<'a> {
+    pub(super) key: String,
+    pub(super) title: String,
+    pub(super) lane: Option<Lane>,
+    pub(super) section: &'static str,
+    pub(super) layer: &'a dyn Module<f32>,
+    /// The page id of the input's maps, and of their gradient from this layer.
+    pub(super) input: [String; 2],
+    /// The probe whose gradient is this layer's `∇x`: the input's own, or (first layer of
+    /// a block's path) the path's copy of the block's input.
+    pub(super) input_probe: String,
+    /// The page id of the output's gradient as the next layer shows it (its `∇x`).
+    pub(super) output_grad: String,
+}
+
+impl<'a> LayerAt<'a> {
+    /// Top-level layer `i`, reading the image (`i = 0`) or layer `i − 1`'s output.
+    pub(super) fn new(i: usize, title: &str, section: &'static str, layer: &'a dyn Module<f32>) -> Self {
+        let input = if i == 0 { "x".to_string() } else { format!("y{}", i - 1) };
+        LayerAt {
+            key: i.to_string(),
+            title: title.to_string(),
+            lane: None,
+            section,
+            layer,
+            input: [input.clone(), format!("dx{i}")],
+            input_probe: input,
+            output_grad: format!("dx{}", i + 1),
+        }
+    }
+
+    /// Layer `j` (`spec`, built as `layer`) of this block's `path` (`body` or `shortcut`),
+    /// shown in that lane of the block's card.
+    pub fn inner(
+        &self,
+        path: &'static str,
+        j: usize,
+        spec: &LayerSpec,
+        layer: &'a dyn Module<f32>,
+        section: &'static str,
+    ) -> LayerAt<'a> {
+        let p = &path[..1];
+        let key = format!("{}{p}{j}", self.key);
+        let part = format!("{path} {j} {spec}");
+        let lane = match &self.lane {
+            Some(outer) => {
+                Lane { path: outer.path, part: format!("{} › {part}", outer.part), what: spec.erased().card() }
+            }
+            None => Lane { path, part, what: spec.erased().card() },
+        };
+        let (input, input_probe) = match j {
+            0 => (self.input[0].clone(), self.path_input(path)),
+            _ => (format!("y{}{p}{}", self.key, j - 1), format!("y{}{p}{}", self.key, j - 1)),
+        };
+        LayerAt {
+            title: self.title.clone(),
+            lane: Some(lane),
+            section,
+            layer,
+            input: [input, format!("dx{key}")],
+            input_probe,
+            output_grad: format!("dx{}{p}{}", self.key, j + 1),
+            key,
+        }
+    }
+
+    /// The probe of this block's input as `path` reads it.
+    pub(super) fn path_input(&self, path: &str) -> String {
+        format!("x{}{}", self.key, &path[..1])
+    }
+
+    /// The layer's key: `3`, or `3b1` inside block 3.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// `⁽³⁾`, the layer's superscript in formulas (`⁽³ᵇ¹⁾` inside a block).
+    pub fn sup(&self) -> String {
+        sup_key(&self.key)
+    }
+
+    /// The modules of the child `path` of the layer's module (a residual block's `body`,
+    /// `shortcut`), in order; none when it has no such child.
+    pub fn path_layers(&self, path: &str) -> Vec<&'a dyn Module<f32>> {
+        let mut found = None;
+        self.layer.visit(&mut |part| {
+            if let Part::Child(name, child) = part
+                && name == path
+            {
+                found = Some(child);
+            }
+        });
+        let mut layers = Vec::new();
+        if let Some(path) = found {
+            path.visit(&mut |part| {
+                if let Part::Child(_, layer) = part {
+                    layers.push(layer);
+                }
+            });
+        }
+        layers
+    }
+
+    /// The module's parameter `name` (`weight`, `bias`), if it has one.
+    pub fn param(&self, name: &str) -> Option<&'a Param<f32>> {
+        self.layer.named_parameters().into_iter().find(|(n, _)| n == name).map(|(_, p)| p)
+    }
+
+    /// Whether the module has the parameter `name`.
+    pub fn has_param(&self, name: &str) -> bool {
+        self.param(name).is_some()
+    }
+
+    /// The module's parameter `name`, which it must have.
+    pub fn need(&self, name: &str) -> Result<&'a Param<f32>, ExplorerError> {
+        self.param(name).ok_or_else(|| missing(&format!("{}.{name}", self.key)))
+    }
+
+    /// The page id `{id}{key}` of the layer's matrix `id`.
+    pub(super) fn id(&self, id: &str) -> String {
+        format!("{id}{}", self.key)
+    }
+
+    pub(super) fn place(&self, m: &mut Matrix) {
+        m.lane.clone_from(&self.lane);
+    }
+}
