@@ -8,6 +8,44 @@ use thiserror::Error;
 use super::args::{ArgError, Args};
 use super::kind::{Kind, LayerSpec};
 
+/// A kind written as its bare token (`relu`, `flatten`): no arguments, no keys, its module
+/// built as `$module`. The struct, its constants, `parse`, `write` and `build` are written
+/// here; the kind's file gives the rest of its [`Kind`] implementation (`plan`, the page).
+macro_rules! bare_kind {
+    ($(#[$doc:meta])* $kind:ident = $name:literal, layer $layer:literal, pytorch $pytorch:literal, module $module:expr;
+     $($rest:tt)*) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $kind;
+
+        impl $crate::arch::Kind for $kind {
+            const NAME: &'static str = $name;
+            const USAGE: &'static str = $name;
+            const LAYER: &'static str = $layer;
+            const PYTORCH: &'static str = $pytorch;
+            const KEYS: &'static [&'static str] = &[];
+
+            fn parse(args: &$crate::arch::args::Args) -> Result<Self, $crate::arch::args::ArgError> {
+                args.expect(Self::USAGE, 0, 0, &[])?;
+                Ok($kind)
+            }
+
+            fn write(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(Self::NAME)
+            }
+
+            fn build<T: tensor::Element>(
+                &self,
+                _: &mut $crate::arch::BuildContext<'_>,
+            ) -> Result<Box<dyn layers::Module<T>>, layers::LayerError> {
+                Ok(Box::new($module))
+            }
+
+            $($rest)*
+        }
+    };
+}
+
 mod avgpool;
 mod batchnorm;
 mod conv;
