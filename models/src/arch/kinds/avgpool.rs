@@ -1,68 +1,17 @@
 //! `avgpool(K[,s=S][,p=P])`: the mean of each window, zero padding counted in the divisor
 //! (PyTorch's `count_include_pad=True`).
 
-use std::fmt;
-
 #[cfg(feature = "serve")]
 use autograd::Var;
+use layers::AvgPool2d;
 
-use layers::{AvgPool2d, LayerError, Module};
-use tensor::Element;
-
-use super::window::Square;
-use crate::arch::args::{ArgError, Args};
-use crate::arch::plan::LayerPlan;
-use crate::arch::{BuildContext, Kind};
 #[cfg(feature = "serve")]
 use crate::explorer::{Backward, ExplorerError, Forward, sections};
 
-/// `avgpool(K[,s=S][,p=P])`: [`AvgPool2d`], the stride defaulting to the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AvgPool {
-    /// Window side.
-    pub kernel: usize,
-    /// Stride (default: the kernel).
-    pub stride: usize,
-    /// Zero padding (at most half the kernel).
-    pub padding: usize,
-}
-
-impl AvgPool {
-    fn square(&self) -> Square {
-        Square { kernel: self.kernel, stride: self.stride, padding: self.padding }
-    }
-}
-
-impl Kind for AvgPool {
-    const NAME: &'static str = "avgpool";
-    const USAGE: &'static str = "avgpool(K[,s=S][,p=P])";
-    const LAYER: &'static str = "`AvgPool2d`, stride defaults to K";
-    const PYTORCH: &'static str = "nn.AvgPool2d(K, stride=S, padding=P)";
-    const KEYS: &'static [&'static str] = &[];
-
-    fn parse(args: &Args) -> Result<Self, ArgError> {
-        args.expect(Self::USAGE, 1, 1, &["s", "p"])?;
-        let Square { kernel, stride, padding } = Square::parse(args, 0, None)?;
-        Ok(AvgPool { kernel, stride, padding })
-    }
-
-    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "avgpool({}", self.kernel)?;
-        self.square().write_extras(f, self.kernel)?;
-        f.write_str(")")
-    }
-
-    fn check(&self) -> Result<(), String> {
-        self.square().check_pool()
-    }
-
-    fn plan(&self, input: &[usize]) -> Result<LayerPlan, String> {
-        self.square().pool_plan(Self::NAME, input, false)
-    }
-
-    fn build<T: Element>(&self, _: &mut BuildContext<'_>) -> Result<Box<dyn Module<T>>, LayerError> {
-        Ok(Box::new(AvgPool2d::with_window(self.square().window())?))
-    }
+pool_kind! {
+    /// `avgpool(K[,s=S][,p=P])`: [`AvgPool2d`], the stride defaulting to the kernel.
+    AvgPool = "avgpool", layer "`AvgPool2d`, stride defaults to K", pytorch "nn.AvgPool2d(K, stride=S, padding=P)",
+    module AvgPool2d, windows false, padding "Zero padding (at most half the kernel).";
 
     #[cfg(feature = "serve")]
     fn card(&self) -> String {

@@ -1,68 +1,17 @@
 //! `maxpool(K[,s=S][,p=P])`: the maximum of each window; in the derivation a window matrix
 //! (one row per window) and the argmax of each row, where the gradient goes back.
 
-use std::fmt;
-
 #[cfg(feature = "serve")]
 use autograd::Var;
+use layers::MaxPool2d;
 
-use layers::{LayerError, MaxPool2d, Module};
-use tensor::Element;
-
-use super::window::Square;
-use crate::arch::args::{ArgError, Args};
-use crate::arch::plan::LayerPlan;
-use crate::arch::{BuildContext, Kind};
 #[cfg(feature = "serve")]
 use crate::explorer::{Backward, ExplorerError, Forward};
 
-/// `maxpool(K[,s=S][,p=P])`: [`MaxPool2d`], the stride defaulting to the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MaxPool {
-    /// Window side.
-    pub kernel: usize,
-    /// Stride (default: the kernel).
-    pub stride: usize,
-    /// Padding (at most half the kernel; padding taps are `−∞`).
-    pub padding: usize,
-}
-
-impl MaxPool {
-    fn square(&self) -> Square {
-        Square { kernel: self.kernel, stride: self.stride, padding: self.padding }
-    }
-}
-
-impl Kind for MaxPool {
-    const NAME: &'static str = "maxpool";
-    const USAGE: &'static str = "maxpool(K[,s=S][,p=P])";
-    const LAYER: &'static str = "`MaxPool2d`, stride defaults to K";
-    const PYTORCH: &'static str = "nn.MaxPool2d(K, stride=S, padding=P)";
-    const KEYS: &'static [&'static str] = &[];
-
-    fn parse(args: &Args) -> Result<Self, ArgError> {
-        args.expect(Self::USAGE, 1, 1, &["s", "p"])?;
-        let Square { kernel, stride, padding } = Square::parse(args, 0, None)?;
-        Ok(MaxPool { kernel, stride, padding })
-    }
-
-    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "maxpool({}", self.kernel)?;
-        self.square().write_extras(f, self.kernel)?;
-        f.write_str(")")
-    }
-
-    fn check(&self) -> Result<(), String> {
-        self.square().check_pool()
-    }
-
-    fn plan(&self, input: &[usize]) -> Result<LayerPlan, String> {
-        self.square().pool_plan(Self::NAME, input, true)
-    }
-
-    fn build<T: Element>(&self, _: &mut BuildContext<'_>) -> Result<Box<dyn Module<T>>, LayerError> {
-        Ok(Box::new(MaxPool2d::with_window(self.square().window())?))
-    }
+pool_kind! {
+    /// `maxpool(K[,s=S][,p=P])`: [`MaxPool2d`], the stride defaulting to the kernel.
+    MaxPool = "maxpool", layer "`MaxPool2d`, stride defaults to K", pytorch "nn.MaxPool2d(K, stride=S, padding=P)",
+    module MaxPool2d, windows true, padding "Padding (at most half the kernel; padding taps are `−∞`).";
 
     #[cfg(feature = "serve")]
     fn card(&self) -> String {

@@ -46,6 +46,70 @@ macro_rules! bare_kind {
     };
 }
 
+/// A pooling kind, `NAME(K[,s=S][,p=P])` (the stride defaulting to the kernel), built as
+/// `$module::with_window`; `windows` says whether its plan shows the window matrix and the
+/// row maxima. The struct, constants, parser, text, check, plan and builder are written
+/// here; the kind's file gives the rest of its [`Kind`] implementation (the page).
+macro_rules! pool_kind {
+    ($(#[$doc:meta])* $kind:ident = $name:literal, layer $layer:literal, pytorch $pytorch:literal,
+     module $module:ty, windows $windows:expr, padding $padding:literal;
+     $($rest:tt)*) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $kind {
+            /// Window side.
+            pub kernel: usize,
+            /// Stride (default: the kernel).
+            pub stride: usize,
+            #[doc = $padding]
+            pub padding: usize,
+        }
+
+        impl $kind {
+            fn square(&self) -> super::window::Square {
+                super::window::Square { kernel: self.kernel, stride: self.stride, padding: self.padding }
+            }
+        }
+
+        impl $crate::arch::Kind for $kind {
+            const NAME: &'static str = $name;
+            const USAGE: &'static str = concat!($name, "(K[,s=S][,p=P])");
+            const LAYER: &'static str = $layer;
+            const PYTORCH: &'static str = $pytorch;
+            const KEYS: &'static [&'static str] = &[];
+
+            fn parse(args: &$crate::arch::args::Args) -> Result<Self, $crate::arch::args::ArgError> {
+                args.expect(Self::USAGE, 1, 1, &["s", "p"])?;
+                let super::window::Square { kernel, stride, padding } = super::window::Square::parse(args, 0, None)?;
+                Ok($kind { kernel, stride, padding })
+            }
+
+            fn write(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!($name, "({}"), self.kernel)?;
+                self.square().write_extras(f, self.kernel)?;
+                f.write_str(")")
+            }
+
+            fn check(&self) -> Result<(), String> {
+                self.square().check_pool()
+            }
+
+            fn plan(&self, input: &[usize]) -> Result<$crate::arch::plan::LayerPlan, String> {
+                self.square().pool_plan(Self::NAME, input, $windows)
+            }
+
+            fn build<T: tensor::Element>(
+                &self,
+                _: &mut $crate::arch::BuildContext<'_>,
+            ) -> Result<Box<dyn layers::Module<T>>, layers::LayerError> {
+                Ok(Box::new(<$module>::with_window(self.square().window())?))
+            }
+
+            $($rest)*
+        }
+    };
+}
+
 mod avgpool;
 mod batchnorm;
 mod conv;
