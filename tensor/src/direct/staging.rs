@@ -15,6 +15,7 @@
 
 use crate::buffer::Buffer;
 use crate::columns::copy_run;
+use crate::kernels::Kernels;
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -101,9 +102,10 @@ impl Staging {
         v
     }
 
-    /// Copies image `n` of `x` (any layout) into `buf`, whose padding and slack are zero
+    /// Copies image `n` of `x` (any layout) into `buf` (`k` splits the column pairs of a
+    /// stride of 2), whose padding and slack are zero
     /// (only the interior is written, the same positions for every image).
-    pub(crate) fn stage(&self, x: Source<'_>, n: usize, buf: &mut [f32]) {
+    pub(crate) fn stage(&self, k: Kernels, x: Source<'_>, n: usize, buf: &mut [f32]) {
         let (s, src) = (x.strides, x.data);
         let [sh, sw] = self.stride;
         let [ph, pw] = self.padding;
@@ -120,18 +122,19 @@ impl Staging {
                 if sw == 1 && s[3] == 1 {
                     copy_run(&mut buf[row + pw..row + pw + self.w], &src[from..from + self.w]);
                 } else if let (&[even, odd], 2, 1) = (&runs[..], sw, s[3]) {
-                    // Stride 2: pairs of input columns to the two phases side by side, a
-                    // loop the compiler vectorises (runs start at input columns 0 and 1).
+                    // Stride 2: pairs of input columns to the two phases side by side (runs
+                    // start at input columns 0 and 1), split by the kernels' shuffles.
                     let (even, odd) = if even[1] == 0 { (even, odd) } else { (odd, even) };
                     let row_in = &src[from..from + self.w];
-                    let (e, o) = (row + even[0], row + odd[0]);
-                    for (t, pair) in row_in.chunks_exact(2).enumerate() {
-                        buf[e + t] = pair[0];
-                        buf[o + t] = pair[1];
-                    }
-                    if let [last] = row_in.chunks_exact(2).remainder() {
-                        buf[e + self.w / 2] = *last;
-                    }
+                    let (e, o, half) = (row + even[0], row + odd[0], self.w / 2);
+                    let (ev, od) = if e < o {
+                        let (a, b) = buf.split_at_mut(o);
+                        (&mut a[e..e + self.w - half], &mut b[..half])
+                    } else {
+                        let (a, b) = buf.split_at_mut(e);
+                        (&mut b[..self.w - half], &mut a[o..o + half])
+                    };
+                    k.deinterleave(row_in, ev, od);
                 } else {
                     let step = sw * s[3];
                     for &[at, w0, len] in runs {

@@ -306,6 +306,10 @@ fn wide_layers_match_the_im2col_path() {
         ([2, 16, 14, 14], 32, Window2d::square(3, 1, 1)),
         ([1, 3, 20, 9], 80, Window2d::square(5, 2, 2)),
         ([3, 9, 6, 30], 17, Window2d::square(3, 3, 0)),
+        // Stride 2 over rows of 16 or more columns: the staging's blocks of 8 column pairs,
+        // an odd width (a last column without its pair) and an even one.
+        ([2, 3, 7, 35], 9, Window2d::square(3, 2, 1)),
+        ([1, 2, 5, 34], 16, Window2d::square(3, 2, 0)),
     ];
     for (seed, (shape, filters, window)) in cases.into_iter().enumerate() {
         check(&Case { shape, filters, window, layout: 0, seed: seed as u64 }).unwrap();

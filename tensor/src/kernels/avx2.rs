@@ -116,6 +116,12 @@ unsafe fn store_planes(mut p: Planes<'_>) {
         for (j, b) in bias.iter_mut().enumerate().take(count) {
             *b = _mm256_set1_ps(p.bias.map_or(0.0, |b| b[ch0 + j]));
         }
+        if p.row_stride == p.cols.len() {
+            // SAFETY: the caller asserted the extents; ch0 + 8 ≤ vector_channels ≤ z_stride,
+            // count ≤ 8 and ch0 + count ≤ channels; `o` is `out`'s start, `out_len` long.
+            unsafe { store_flat(&p, ch0, count, &bias, relu, o, out_len) };
+            continue;
+        }
         for r in 0..p.rows {
             let plane_row = p.at + ch0 * p.plane + r * p.row_stride;
             for c0 in p.cols.clone().step_by(LANES) {
@@ -143,6 +149,61 @@ unsafe fn store_planes(mut p: Planes<'_>) {
         }
     }
     portable::store_channels(&p, vector_channels.min(p.channels)..p.channels, out);
+}
+
+/// The channels `ch0..ch0 + count` of [`store_planes`] when each plane's rows follow one
+/// another (`row_stride = cols.len()`): a plane is one run of `rows · cols.len()` pixels,
+/// taken 8 at a time across row ends, so every store but a plane's last is a whole vector
+/// (rows of 7 or 14 pixels otherwise end in partial stores of 4, 2 and 1 lanes).
+///
+/// # Safety
+/// AVX2; the extents `Kernels::store_planes` asserts, `ch0 + 8 ≤ z_stride`, `count ≤ 8`
+/// and `ch0 + count ≤ channels`; `o` is the start of `out`, `out_len` floats long.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store_flat(
+    p: &Planes<'_>,
+    ch0: usize,
+    count: usize,
+    bias: &[__m256; LANES],
+    relu: bool,
+    o: *mut f32,
+    out_len: usize,
+) {
+    let (z, z_len) = (p.z.as_ptr(), p.z.len());
+    let width = p.cols.len();
+    let total = p.rows * width;
+    let base = p.at + ch0 * p.plane;
+    // The block row of the next pixel to load: row r, column cols.start + c.
+    let (mut r, mut c) = (0, 0);
+    for p0 in (0..total).step_by(LANES) {
+        let n = (total - p0).min(LANES);
+        let mut v = [_mm256_setzero_ps(); LANES];
+        for v in v.iter_mut().take(n) {
+            let zi = (r * p.z_width + p.cols.start + c) * p.z_stride + ch0;
+            in_bounds(zi, LANES, z_len);
+            // SAFETY: pixel (r, cols.start + c) with r < rows, c < cols.len() is a row of the
+            // asserted block, and ch0 + 8 ≤ z_stride.
+            *v = unsafe { _mm256_loadu_ps(z.add(zi)) };
+            c += 1;
+            if c == width {
+                (r, c) = (r + 1, 0);
+            }
+        }
+        transpose8(&mut v);
+        for (j, (&v, &b)) in v.iter().zip(bias).enumerate().take(count) {
+            let mut y = _mm256_add_ps(v, b);
+            if relu {
+                // max(0, y) returns y when y is NaN (the second operand): NaN stays.
+                y = _mm256_max_ps(_mm256_setzero_ps(), y);
+            }
+            in_bounds(base + j * p.plane + p0, n, out_len);
+            // SAFETY: channel ch0 + j < channels, pixels p0..p0 + n of its plane's
+            // rows · cols.len() (row r at r·row_stride = r·cols.len()): inside the asserted
+            // extent of `out`.
+            unsafe { store(o.add(base + j * p.plane + p0), y, n) };
+        }
+    }
 }
 
 /// The inverse of the output pass ([`FromPlanes`]) with unit column stride: runs of up to
@@ -176,6 +237,46 @@ unsafe fn from_planes(p: FromPlanes<'_>) {
                     unsafe { _mm256_storeu_ps(z.add((r * p.z_width + c0 + i) * p.z_stride + ch0), v) };
                 }
             }
+        }
+    }
+}
+
+/// `evens[t] = row[2t]`, `odds[t] = row[2t + 1]`: 16 columns per step split by two shuffles
+/// (the Winograd transform's [`even`] and [`odd`]), the last up to 15 columns through masked
+/// loads and partial stores.
+///
+/// # Safety
+/// AVX2; `evens` holds `⌈row.len()/2⌉` and `odds` `⌊row.len()/2⌋` floats.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn deinterleave(row: &[f32], evens: &mut [f32], odds: &mut [f32]) {
+    let (w, e_len, o_len) = (row.len(), evens.len(), odds.len());
+    let (r, e, o) = (row.as_ptr(), evens.as_mut_ptr(), odds.as_mut_ptr());
+    let mut t = 0;
+    while 2 * t + 16 <= w {
+        in_bounds(2 * t, 16, w);
+        in_bounds(t, LANES, e_len);
+        in_bounds(t, LANES, o_len);
+        // SAFETY: columns 2t..2t + 16 ≤ w of the row; pairs t..t + 8 ≤ w/2 of both halves.
+        unsafe {
+            let (a, b) = (_mm256_loadu_ps(r.add(2 * t)), _mm256_loadu_ps(r.add(2 * t + 8)));
+            _mm256_storeu_ps(e.add(t), even(a, b));
+            _mm256_storeu_ps(o.add(t), odd(a, b));
+        }
+        t += LANES;
+    }
+    let rest = w - 2 * t;
+    if rest > 0 {
+        let (n_even, n_odd) = (rest.div_ceil(2), rest / 2);
+        in_bounds(2 * t, rest, w);
+        in_bounds(t, n_even, e_len);
+        in_bounds(t, n_odd, o_len);
+        // SAFETY: the last `rest < 16` columns 2t..w of the row, loaded masked; then
+        // ⌈rest/2⌉ floats at evens[t..] (t + ⌈rest/2⌉ = ⌈w/2⌉) and ⌊rest/2⌋ at odds[t..].
+        unsafe {
+            let a = load(r.add(2 * t), rest.min(LANES));
+            let b = if rest > LANES { load(r.add(2 * t + LANES), rest - LANES) } else { _mm256_setzero_ps() };
+            store(e.add(t), even(a, b), n_even);
+            store(o.add(t), odd(a, b), n_odd);
         }
     }
 }
