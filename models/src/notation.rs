@@ -19,3 +19,9 @@ pub fn sup_key(key: &str) -> String {
         .collect();
     format!("⁽{raised}⁾")
 }
+
+/// The key of layer `j` of path `path` (`body`, `shortcut`) of the block keyed `block`:
+/// `3`, `body`, 1 → `3b1`; `3`, `shortcut`, 0 → `3s0` (the page's ids and formulas).
+pub fn inner_key(block: &str, path: &str, j: usize) -> String {
+    format!("{block}{}{j}", path.get(..1).unwrap_or(""))
+}

@@ -9,7 +9,7 @@ use super::ExplorerError;
 use super::layer_view::missing;
 use super::matrix::{Lane, Matrix};
 use crate::arch::LayerSpec;
-use crate::notation::sup_key;
+use crate::notation::{inner_key, sup_key};
 
 /// What [`Forward`](super::Forward) and [`Backward`](super::Backward) share (both dereference to it): the layer's key and
 /// card on the page, its place in a residual block, its module, and the panels of its
@@ -59,8 +59,7 @@ impl<'a> LayerAt<'a> {
         layer: &'a dyn Module<f32>,
         section: &'static str,
     ) -> LayerAt<'a> {
-        let p = &path[..1];
-        let key = format!("{}{p}{j}", self.key);
+        let key = inner_key(&self.key, path, j);
         let part = format!("{path} {j} {spec}");
         let lane = match &self.lane {
             Some(outer) => {
@@ -70,7 +69,10 @@ impl<'a> LayerAt<'a> {
         };
         let (input, input_probe) = match j {
             0 => (self.input[0].clone(), self.path_input(path)),
-            _ => (format!("y{}{p}{}", self.key, j - 1), format!("y{}{p}{}", self.key, j - 1)),
+            _ => {
+                let previous = format!("y{}", inner_key(&self.key, path, j - 1));
+                (previous.clone(), previous)
+            }
         };
         LayerAt {
             title: self.title.clone(),
@@ -79,14 +81,14 @@ impl<'a> LayerAt<'a> {
             layer,
             input: [input, format!("dx{key}")],
             input_probe,
-            output_grad: format!("dx{}{p}{}", self.key, j + 1),
+            output_grad: format!("dx{}", inner_key(&self.key, path, j + 1)),
             key,
         }
     }
 
     /// The probe of this block's input as `path` reads it.
     pub(super) fn path_input(&self, path: &str) -> String {
-        format!("x{}{}", self.key, &path[..1])
+        format!("x{}{}", self.key, path.get(..1).unwrap_or(""))
     }
 
     /// The layer's key: `3`, or `3b1` inside block 3.

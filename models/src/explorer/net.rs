@@ -12,6 +12,7 @@ use crate::arch::kinds::Res;
 use crate::arch::{Arch, LayerSpec};
 use crate::data::Preprocess;
 use crate::network::NetworkInfo;
+use crate::notation::inner_key;
 
 /// A network in evaluation mode, with what the explorer needs to take it apart.
 pub struct Net {
@@ -93,7 +94,7 @@ impl Net {
                 break;
             };
             let layers = if path == "shortcut" { block.shortcut.as_deref().unwrap_or_default() } else { &block.body };
-            key = format!("{key}{}{j}", &path[..1]);
+            key = inner_key(&key, path, j);
             spec = layers.get(j);
         }
         let symbol = match spec {

@@ -14,7 +14,7 @@ use crate::arch::{BuildContext, Kind, LayerSpec};
 #[cfg(feature = "serve")]
 use crate::explorer::{Backward, ExplorerError, Forward, LayerAt};
 #[cfg(feature = "serve")]
-use crate::notation::sup_key;
+use crate::notation::{inner_key, sup_key};
 #[cfg(feature = "serve")]
 use autograd::Var;
 
@@ -208,7 +208,7 @@ impl Kind for Res {
         let s = l.sup();
         let terms = self.paths().map(|(path, specs)| match specs.len() {
             0 => format!("x{s}"),
-            n => format!("y{}", sup_key(&format!("{}{}{}", l.key(), &path[..1], n - 1))),
+            n => format!("y{}", sup_key(&inner_key(l.key(), path, n - 1))),
         });
         let formula = format!("y{s} = {}", terms.collect::<Vec<_>>().join(" + "));
         l.probe("y", formula, body.add(shortcut)?)
