@@ -13,13 +13,15 @@ use autograd::Tape;
 use layers::Module;
 use models::LeNet5;
 use models::data::Preprocess;
-use models::explorer::{ExplorerError, Image, Net, Pass, StepResult, pass};
+use models::explorer::{ExplorerError, Image, Net, Pass, StepResult};
 use models::network::NetworkInfo;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tensor::Tensor;
 
-use explorer_support::{GRAD_IDS, digit, find, fused, max_abs_diff, mnist_input, model, noisy_digit, softmax};
+use explorer_support::{
+    GRAD_IDS, digit, find, fused, lenet_pass, max_abs_diff, mnist_input, model, noisy_digit, softmax,
+};
 
 /// `steps` SGD steps of the explorer on LeNet-5 `m` (copied into the explorer's network).
 fn step(
@@ -38,7 +40,7 @@ fn step(
 fn forward_matrices_match_independent_computations() {
     let m = model(3);
     let bytes = digit();
-    let p = pass(&m, &Preprocess::mnist(), &Image::from_bytes(&bytes), Some(7)).unwrap();
+    let p = lenet_pass(&m, &Image::from_bytes(&bytes), Some(7)).unwrap();
     let x = mnist_input(&bytes);
     assert_eq!(find(&p.forward, "x").data, x, "the input is preprocessed as training does");
 
@@ -102,7 +104,7 @@ fn backward_matrices_match_the_fused_tape_and_finite_differences() {
     let m = model(4);
     let bytes = noisy_digit();
     let label = 2;
-    let p: Pass = pass(&m, &Preprocess::mnist(), &Image::from_bytes(&bytes), Some(label)).unwrap();
+    let p: Pass = lenet_pass(&m, &Image::from_bytes(&bytes), Some(label)).unwrap();
     assert_eq!(p.label, label);
     let x = mnist_input(&bytes);
 
@@ -201,7 +203,7 @@ fn one_sgd_step_moves_the_copy_by_minus_lr_grad() {
     let before: Vec<Vec<f32>> = m.parameters().iter().map(|p| p.value.to_vec()).collect();
     let lr = 0.05;
     let s = step(&m, &Preprocess::mnist(), &image, label, lr, 1).unwrap();
-    let p = pass(&m, &Preprocess::mnist(), &image, Some(label)).unwrap();
+    let p = lenet_pass(&m, &image, Some(label)).unwrap();
     for id in GRAD_IDS {
         let g = find(&p.backward, id);
         let delta = find(&s.deltas, &id.replacen('d', "D", 1));
@@ -222,15 +224,15 @@ fn one_sgd_step_moves_the_copy_by_minus_lr_grad() {
 fn bad_inputs_are_errors() {
     let m = model(1);
     let short = Image(vec![0.0; 783]);
-    assert!(pass(&m, &Preprocess::mnist(), &short, None).unwrap_err().to_string().contains("784"));
+    assert!(lenet_pass(&m, &short, None).unwrap_err().to_string().contains("784"));
     let mut nan = vec![0.0; 784];
     nan[17] = f32::NAN;
-    assert!(pass(&m, &Preprocess::mnist(), &Image(nan), None).unwrap_err().to_string().contains("pixel 17"));
+    assert!(lenet_pass(&m, &Image(nan), None).unwrap_err().to_string().contains("pixel 17"));
     let mut big = vec![0.0; 784];
     big[3] = 256.0;
-    assert!(pass(&m, &Preprocess::mnist(), &Image(big), None).is_err());
+    assert!(lenet_pass(&m, &Image(big), None).is_err());
     let ok = Image::from_bytes(&digit());
-    assert!(pass(&m, &Preprocess::mnist(), &ok, Some(10)).is_err());
+    assert!(lenet_pass(&m, &ok, Some(10)).is_err());
     assert!(step(&m, &Preprocess::mnist(), &ok, 3, f32::NAN, 1).is_err());
     assert!(step(&m, &Preprocess::mnist(), &ok, 3, 0.1, 0).is_err());
     assert!(step(&m, &Preprocess::mnist(), &ok, 3, 0.1, 1000).is_err());

@@ -242,8 +242,9 @@ fn bad_labels_and_images_are_input_errors() {
     assert!(matches!(step(&model, &input(), CLASSES, 0.1, 1), Err(ExplorerError::Input(_))));
 }
 
-/// LeNet-5 written as layers, with LeNet-5's weights: every matrix of the generic pass equals
-/// the one of LeNet-5's dedicated pass (the derivation's chain, written out by hand).
+/// LeNet-5 written as layers, with LeNet-5's weights: every matrix of the pass by position
+/// equals the one the preset's page shows in the derivation's notation (one pass, two
+/// namings).
 #[test]
 fn lenet5_as_layers_gives_the_dedicated_pass_matrices() {
     let spec =
@@ -268,7 +269,7 @@ fn lenet5_as_layers_gives_the_dedicated_pass_matrices() {
     net.set_training(false);
     let image = Image::from_bytes(&explorer_support::noisy_digit());
     let preprocess = models::data::Preprocess::mnist();
-    let dedicated = models::explorer::pass(&lenet, &preprocess, &image, Some(4)).unwrap();
+    let dedicated = explorer_support::lenet_pass(&lenet, &image, Some(4)).unwrap();
     let generic = layers_pass(&specs, &net, image.preprocess(&preprocess).unwrap(), Some(4)).unwrap();
     assert_eq!(generic.prediction, dedicated.prediction);
     let forward = [
@@ -373,7 +374,7 @@ fn links_gather_each_window_matrix_from_the_input_maps() {
     links_gather_windows(&p);
     let image = Image::from_bytes(&explorer_support::noisy_digit());
     let lenet = explorer_support::model(11);
-    let p = models::explorer::pass(&lenet, &models::data::Preprocess::mnist(), &image, None).unwrap();
+    let p = explorer_support::lenet_pass(&lenet, &image, None).unwrap();
     let names: Vec<_> = p.links.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["C1", "S2", "C3", "S4"]);
     links_gather_windows(&p);

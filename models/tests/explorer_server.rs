@@ -9,11 +9,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use models::data::Preprocess;
-use models::explorer::{Image, ServeOptions, Server, pass};
+use models::explorer::{Image, ServeOptions, Server};
 use serde_json::Value;
 
-use explorer_support::{GRAD_IDS, digit, fused, max_abs_diff, mnist_input, model};
+use explorer_support::{GRAD_IDS, digit, fused, lenet_pass, max_abs_diff, mnist_input, model};
 
 fn start() -> SocketAddr {
     let server = Server::bind(&ServeOptions { port: 0, ..ServeOptions::default() }).unwrap();
@@ -89,7 +88,7 @@ fn server_answers_the_library_matrices() {
     assert_eq!(v["label"], label);
     assert_eq!(
         v["forward"].as_array().unwrap().len(),
-        pass(&m, &Preprocess::mnist(), &Image::from_bytes(&bytes), Some(label)).unwrap().forward.len()
+        lenet_pass(&m, &Image::from_bytes(&bytes), Some(label)).unwrap().forward.len()
     );
 
     // The page's cards come from the server: one per stage of the derivation, each titling

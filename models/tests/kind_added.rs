@@ -69,14 +69,13 @@ impl Kind for Scale {
         l: &mut models::explorer::Forward<'_, 't>,
         x: Var<'t, f32>,
     ) -> Result<Var<'t, f32>, models::explorer::ExplorerError> {
-        let s = l.sup();
         let y = l.layer_forward(x)?;
-        l.probe("y", format!("y{s} = {}·x{s}", self.factor), y)
+        l.probe("y", l.f(&format!("{{y}} = {}·{{x}}", self.factor)), y)
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = {}·∇y{i}", self.factor)
+    fn dx(&self, l: &models::explorer::Backward<'_, '_>) -> String {
+        l.f(&format!("∇{{x}} = {}·∇{{y}}", self.factor))
     }
 }
 

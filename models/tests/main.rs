@@ -26,6 +26,8 @@ mod explorer_arch;
 #[cfg(feature = "serve")]
 mod explorer_arch_server;
 #[cfg(feature = "serve")]
+mod explorer_labels;
+#[cfg(feature = "serve")]
 mod explorer_residual;
 #[cfg(feature = "serve")]
 mod explorer_server;

@@ -84,14 +84,14 @@ pub trait Kind: fmt::Debug + PartialEq + Send + Sync + Sized + 'static {
         ("", "")
     }
 
-    /// Records the layer's forward pass of `x` for the page, showing its matrices
-    /// ([`Forward::probe`], [`Forward::show`]); returns its output `y⁽ⁱ⁾`. By default the
+    /// Records the layer's forward pass of `x` for the page, showing its matrices by role
+    /// ([`Forward::probe`], [`Forward::show`]) with formulas in the pass's notation
+    /// ([`Forward::f`]: `{y} = relu({x})`); returns its output, role `y`. By default the
     /// module's own forward pass, shown as `y⁽ⁱ⁾ = NAME(x⁽ⁱ⁾)`.
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        let s = l.sup();
         let y = l.layer_forward(x)?;
-        l.probe("y", format!("y{s} = {}(x{s})", Self::NAME), y)
+        l.probe("y", l.f(&format!("{{y}} = {}({{x}})", Self::NAME)), y)
     }
 
     /// Shows the gradients of the layer's own matrices and parameters, after the
@@ -102,11 +102,19 @@ pub trait Kind: fmt::Debug + PartialEq + Send + Sync + Sized + 'static {
         Ok(())
     }
 
-    /// The formula of the gradient the layer sends back to its input, for layer `i`
-    /// written as a superscript (`⁽³⁾`).
+    /// The formula of the gradient the layer sends back to its input, in the pass's
+    /// notation ([`Backward::f`]: `∇{x} = ∇{y} ⊙ 1({x} > 0)`).
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = the VJP of {}(x{i}) applied to ∇y{i}", Self::NAME)
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        l.f(&format!("∇{{x}} = the VJP of {}({{x}}) applied to ∇{{y}}", Self::NAME))
+    }
+
+    /// Whether the derivation shows the layer's `∇x` at the top of the card of the stage
+    /// before, as the gradient of that stage's output (a convolution's `col2im`: LeNet-5's
+    /// `∇z⁽²⁾ = col2im(∇a⁽²⁾)` opens S2's backward card).
+    #[cfg(feature = "serve")]
+    fn dx_opens_input_card(&self) -> bool {
+        false
     }
 
     /// The page's id prefix and symbol of one of its parameters (`weight` → `W`), for the
@@ -138,7 +146,9 @@ pub(crate) trait Erased: Send + Sync {
     #[cfg(feature = "serve")]
     fn show_backward(&self, l: &mut Backward<'_, '_>) -> Result<(), ExplorerError>;
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String;
+    fn dx(&self, l: &Backward<'_, '_>) -> String;
+    #[cfg(feature = "serve")]
+    fn dx_opens_input_card(&self) -> bool;
     #[cfg(feature = "serve")]
     fn symbol(&self, parameter: &str) -> (&'static str, &'static str);
 }
@@ -189,8 +199,12 @@ impl<K: Kind> Erased for K {
         Kind::show_backward(self, l)
     }
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        Kind::dx(self, i)
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        Kind::dx(self, l)
+    }
+    #[cfg(feature = "serve")]
+    fn dx_opens_input_card(&self) -> bool {
+        Kind::dx_opens_input_card(self)
     }
     #[cfg(feature = "serve")]
     fn symbol(&self, parameter: &str) -> (&'static str, &'static str) {

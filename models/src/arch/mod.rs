@@ -60,8 +60,11 @@ pub struct Preset {
     /// The padding that makes MNIST's images that input.
     pub pad: usize,
     /// Its cards on the explorer page, one per stage (a layer with the activation and
-    /// flatten named after it), in the derivation's words.
+    /// flatten named after it), in the derivation's words; with cards, the page writes the
+    /// derivation's notation (`a⁽ⁿ⁻¹⁾`, `z⁽ⁿ⁾`, `output⁽ⁿ⁾`).
     pub cards: &'static [StageCard],
+    /// The integer scale the page draws its input at (0: the page's own choice).
+    pub input_scale: usize,
 }
 
 /// One stage of a [`Preset`] on the explorer page: its card's title and text, forward and
@@ -78,6 +81,9 @@ pub struct StageCard {
     pub back_what: &'static str,
     /// The derivation's section on its backward pass.
     pub back_section: &'static str,
+    /// The integer scales the page draws the stage's output maps and their gradient at (0:
+    /// the page's own choice).
+    pub scales: [usize; 2],
 }
 
 impl StageCard {
@@ -85,8 +91,9 @@ impl StageCard {
         title: &'static str,
         (what, section): (&'static str, &'static str),
         (back_what, back_section): (&'static str, &'static str),
+        scales: [usize; 2],
     ) -> Self {
-        StageCard { title, what, section, back_what, back_section }
+        StageCard { title, what, section, back_what, back_section, scales }
     }
 }
 
@@ -101,41 +108,49 @@ pub const LENET5: Preset = Preset {
     names: &["c1", "c1.relu", "s2", "c3", "c3.relu", "s4", "c5", "c5.relu", "c5.flatten", "f6", "f6.relu", "f7"],
     input: [1, 32, 32],
     pad: 2,
+    input_scale: 6,
     cards: &[
         StageCard::new(
             "C1",
             ("convolution 1→6, 5×5: im2col, one matrix product, bias, ReLU, back to maps", "c1"),
             ("∇W⁽¹⁾ = a⁽⁰⁾ᵀ·∇z⁽¹⁾: 784 rows summed", "c1-1"),
+            [3, 4],
         ),
         StageCard::new(
             "S2",
             ("max-pool 2×2, stride 2: one row per window, the max of each row", "s2"),
             ("the max-pool routing on C1's 28×28 maps", "s2-1"),
+            [5, 5],
         ),
         StageCard::new(
             "C3",
             ("convolution 6→16, 5×5: each row of a⁽²⁾ holds 6 maps × 25 pixels", "c3"),
             ("col2im adds the overlapping copies back", "c3-1"),
+            [6, 7],
         ),
         StageCard::new(
             "S4",
             ("max-pool 2×2, stride 2", "s4"),
             ("the max-pool routing: each window passes its gradient to its argmax (dots), zero elsewhere", "s4-1"),
+            [10, 10],
         ),
         StageCard::new(
             "C5",
             ("convolution 16→120, 5×5: the kernel covers the whole 5×5 map, so a⁽⁴⁾ is one row", "c5"),
             ("∇W = aᵀ·∇z, ∇b = column sums of ∇z, ∇a = ∇z·Wᵀ", "c5-1"),
+            [0, 0],
         ),
         StageCard::new(
             "F6",
             ("fully connected 120→84, ReLU", "f6-and-f7"),
             ("through the ReLU: keep ∇ where z > 0", "f6"),
+            [0, 0],
         ),
         StageCard::new(
             "F7",
             ("fully connected 84→10: the logits", "f6-and-f7"),
             ("∇z⁽⁷⁾ = P − Y starts it all (N = 1)", "f7"),
+            [0, 0],
         ),
     ],
 };

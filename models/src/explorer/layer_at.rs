@@ -8,6 +8,7 @@ use layers::{Module, Part};
 use super::ExplorerError;
 use super::layer_view::missing;
 use super::matrix::{Lane, Matrix};
+use super::names::Names;
 use crate::arch::LayerSpec;
 use crate::notation::{inner_key, sup_key};
 
@@ -18,35 +19,50 @@ use crate::notation::{inner_key, sup_key};
 /// A top-level layer `i` has the key `i` (its matrices are `a3`, `∇W` is `dW3`, formulas
 /// say `⁽³⁾`); layer `j` of block `i`'s body has `{i}b{j}` (`a3b1`, `⁽³ᵇ¹⁾`), of its
 /// shortcut `{i}s{j}`.
+#[derive(Clone)]
 pub struct LayerAt<'a> {
-    pub(super) key: String,
+    pub(super) names: Names,
     pub(super) title: String,
     pub(super) lane: Option<Lane>,
     pub(super) section: &'static str,
     pub(super) layer: &'a dyn Module<f32>,
-    /// The page id of the input's maps, and of their gradient from this layer.
-    pub(super) input: [String; 2],
     /// The probe whose gradient is this layer's `∇x`: the input's own, or (first layer of
     /// a block's path) the path's copy of the block's input.
     pub(super) input_probe: String,
     /// The page id of the output's gradient as the next layer shows it (its `∇x`).
     pub(super) output_grad: String,
+    /// In the derivation's notation: the card (title, backward section) of the stage before,
+    /// where a kind whose `∇x` opens that card shows it ([`Kind::dx_opens_input_card`](crate::arch::Kind::dx_opens_input_card)).
+    pub(super) input_card: Option<(String, &'static str)>,
+    /// In the derivation's notation: the activation applied to the layer's rows, in its card
+    /// ([`Forward::fused`](super::Forward::fused)).
+    pub(super) fused: Option<(&'a LayerSpec, &'a dyn Module<f32>)>,
 }
 
 impl<'a> LayerAt<'a> {
-    /// Top-level layer `i`, reading the image (`i = 0`) or layer `i − 1`'s output.
-    pub(super) fn new(i: usize, title: &str, section: &'static str, layer: &'a dyn Module<f32>) -> Self {
-        let input = if i == 0 { "x".to_string() } else { format!("y{}", i - 1) };
+    /// A top-level layer (or a stage's head), named by `names`.
+    pub(super) fn new(names: Names, title: &str, section: &'static str, layer: &'a dyn Module<f32>) -> Self {
         LayerAt {
-            key: i.to_string(),
+            input_probe: names.x.0.clone(),
+            output_grad: String::new(),
+            names,
             title: title.to_string(),
             lane: None,
             section,
             layer,
-            input: [input.clone(), format!("dx{i}")],
-            input_probe: input,
-            output_grad: format!("dx{}", i + 1),
+            input_card: None,
+            fused: None,
         }
+    }
+
+    /// The activation fused on this layer's rows, reading `z` and writing the rows, in this
+    /// layer's card.
+    pub(super) fn fused_at(&self) -> Option<(&'a LayerSpec, LayerAt<'a>)> {
+        let (spec, layer) = self.fused?;
+        let names = self.names.fused();
+        let at =
+            LayerAt { input_probe: names.x.0.clone(), names, layer, fused: None, input_card: None, ..self.clone() };
+        Some((spec, at))
     }
 
     /// Layer `j` (`spec`, built as `layer`) of this block's `path` (`body` or `shortcut`),
@@ -59,7 +75,7 @@ impl<'a> LayerAt<'a> {
         layer: &'a dyn Module<f32>,
         section: &'static str,
     ) -> LayerAt<'a> {
-        let key = inner_key(&self.key, path, j);
+        let key = inner_key(self.key(), path, j);
         let part = format!("{path} {j} {spec}");
         let lane = match &self.lane {
             Some(outer) => {
@@ -68,37 +84,38 @@ impl<'a> LayerAt<'a> {
             None => Lane { path, part, what: spec.erased().card() },
         };
         let (input, input_probe) = match j {
-            0 => (self.input[0].clone(), self.path_input(path)),
+            0 => (self.names.x.0.clone(), self.path_input(path)),
             _ => {
-                let previous = format!("y{}", inner_key(&self.key, path, j - 1));
+                let previous = format!("y{}", inner_key(self.key(), path, j - 1));
                 (previous.clone(), previous)
             }
         };
         LayerAt {
+            names: self.names.inner(&key, path, j, &input),
             title: self.title.clone(),
             lane: Some(lane),
             section,
             layer,
-            input: [input, format!("dx{key}")],
             input_probe,
-            output_grad: format!("dx{}", inner_key(&self.key, path, j + 1)),
-            key,
+            output_grad: format!("dx{}", inner_key(self.key(), path, j + 1)),
+            input_card: None,
+            fused: None,
         }
     }
 
     /// The probe of this block's input as `path` reads it.
     pub(super) fn path_input(&self, path: &str) -> String {
-        format!("x{}{}", self.key, path.get(..1).unwrap_or(""))
+        format!("x{}{}", self.names.key, path.get(..1).unwrap_or(""))
     }
 
     /// The layer's key: `3`, or `3b1` inside block 3.
     pub fn key(&self) -> &str {
-        &self.key
+        &self.names.key
     }
 
     /// `⁽³⁾`, the layer's superscript in formulas (`⁽³ᵇ¹⁾` inside a block).
     pub fn sup(&self) -> String {
-        sup_key(&self.key)
+        sup_key(&self.names.key)
     }
 
     /// The modules of the child `path` of the layer's module (a residual block's `body`,
@@ -135,12 +152,23 @@ impl<'a> LayerAt<'a> {
 
     /// The module's parameter `name`, which it must have.
     pub fn need(&self, name: &str) -> Result<&'a Param<f32>, ExplorerError> {
-        self.param(name).ok_or_else(|| missing(&format!("{}.{name}", self.key)))
+        self.param(name).ok_or_else(|| missing(&format!("{}.{name}", self.names.param)))
     }
 
-    /// The page id `{id}{key}` of the layer's matrix `id`.
-    pub(super) fn id(&self, id: &str) -> String {
-        format!("{id}{}", self.key)
+    /// The page id of the layer's matrix in role `role` ([`Names::id`]): `a3`, `dW3`.
+    pub(super) fn id(&self, role: &str) -> String {
+        self.names.id(role)
+    }
+
+    /// Whether the page writes the derivation's notation (a preset's stages).
+    pub fn derivation(&self) -> bool {
+        self.names.derivation
+    }
+
+    /// Whether the layer's output is drawn as one row only (the derivation's stage whose
+    /// output is a vector): its maps are not drawn, its bias is said in the product.
+    pub fn vector(&self) -> bool {
+        self.names.vector
     }
 
     pub(super) fn place(&self, m: &mut Matrix) {

@@ -3,8 +3,9 @@
 //! gradients ([`Kind::show_forward`](crate::arch::Kind::show_forward),
 //! [`Kind::show_backward`](crate::arch::Kind::show_backward)).
 //!
-//! Ids are the page's keys: a kind names a matrix `a`, `W`, `z`, … and layer `i`'s is shown
-//! as `a{i}`; its gradient as `da{i}`.
+//! A kind names a matrix by its role (`a`, `W`, `z`, `y`, …) and writes formulas with roles
+//! in braces (`{z} = {a}·{W} + {b}`); the layer's [`Names`](super::names) give the page id
+//! (`a3`, its gradient `da3`) and the symbols (`a⁽³⁾`, or the derivation's `a⁽²⁾` in stage 3).
 
 use std::collections::HashMap;
 
@@ -12,6 +13,7 @@ use autograd::{Gradients, Tape, Var};
 use tensor::Tensor;
 
 use super::layer_at::LayerAt;
+use super::names::Sym;
 use super::{ExplorerError, Link, Matrix};
 use crate::arch::LayerSpec;
 use tensor::Window2d;
@@ -43,11 +45,42 @@ pub(super) struct Recorder<'t> {
     pub(super) argmax: HashMap<String, Vec<u8>>,
     /// Each window layer's row ↔ window geometry.
     pub(super) links: Vec<Link>,
+    /// The last matrix shown and its card, for the operator before the next one.
+    last: Option<(Card, Shown)>,
+    /// The last probe: the page id and symbol of the output of the layer shown last, and
+    /// whether it is maps.
+    pub(super) output: Sym,
+    pub(super) output_maps: bool,
+}
+
+/// A card, or a part of a residual block's card: its title and lane.
+type Card = (String, Option<String>);
+
+/// What was shown last in a card, which decides the operator before the next panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// A matrix computed from the one before it (`→` before the next).
+    Probe,
+    /// A weight matrix, or the bias (`=` before the product).
+    Factor,
+    /// A bias said in the product's operator (`+ b =`).
+    HiddenBias,
+    /// A value shown for reference (no operator).
+    Value,
 }
 
 impl<'t> Recorder<'t> {
     pub(super) fn new(tape: &'t Tape<f32>) -> Self {
-        Recorder { tape, forward: Vec::new(), probes: HashMap::new(), argmax: HashMap::new(), links: Vec::new() }
+        Recorder {
+            tape,
+            forward: Vec::new(),
+            probes: HashMap::new(),
+            argmax: HashMap::new(),
+            links: Vec::new(),
+            last: None,
+            output: ("x".into(), "x".into()),
+            output_maps: true,
+        }
     }
 
     fn show(
@@ -125,6 +158,21 @@ impl<'a, 't> Forward<'a, 't> {
         spec.erased().show_forward(&mut inner, x)
     }
 
+    /// The activation the derivation applies to this layer's rows `z` (`y⁽¹⁾ = relu(z⁽¹⁾)`),
+    /// shown in its card; `z` itself when there is none.
+    pub fn fused(&mut self, z: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
+        match self.at.fused_at() {
+            Some((spec, at)) => self.show_layer(at, spec, z),
+            None => Ok(z),
+        }
+    }
+
+    /// `template` in the pass's notation ([`Names`](super::names)): `{z} = {a}·{W}` →
+    /// `z⁽³⁾ = a⁽³⁾·W⁽³⁾` (`z⁽³⁾ = a⁽²⁾·W⁽³⁾` in the derivation's).
+    pub fn f(&self, template: &str) -> String {
+        self.at.names.fill(template, false)
+    }
+
     /// The tape the pass records on.
     pub fn tape(&self) -> &'t Tape<f32> {
         self.r.tape
@@ -143,22 +191,46 @@ impl<'a, 't> Forward<'a, 't> {
     /// The value of the module's buffer `name` (`running_mean`, …).
     pub fn buffer(&self, name: &str) -> Result<Tensor<f32>, ExplorerError> {
         let buffer = self.at.layer.named_buffers().into_iter().find(|(n, _)| n == name).map(|(_, b)| b.get());
-        buffer.ok_or_else(|| missing(&format!("{}.{name}", self.at.key)))
+        buffer.ok_or_else(|| missing(&format!("{}.{name}", self.at.names.param)))
     }
 
-    /// Shows `t` as matrix `id` of the layer (page id `{id}{key}`), without a gradient.
-    pub fn show(&mut self, id: &str, formula: String, t: &Tensor<f32>) {
-        let m = self.r.show(self.at.id(id), &self.at.title, formula, self.at.section, t);
-        self.at.place(m);
-    }
-
-    /// Shows `var` as matrix `id` of the layer and records its gradient for
-    /// [`Backward::grad`]; the same values, to compute on with.
-    pub fn probe(&mut self, id: &str, formula: String, var: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        let var = self.r.probe(self.at.id(id), &self.at.title, formula, self.at.section, var)?;
-        if let Some(m) = self.r.forward.last_mut() {
+    /// Files the matrix just added under this layer's card, with the operator that reads
+    /// it after the one before (`·` before a weight, `+` before a bias, `=` before the
+    /// product, `→` after a computed matrix).
+    fn place(&mut self, shown: Shown, role: &str) {
+        let card = (self.at.title.clone(), self.at.lane.as_ref().map(|l| l.part.clone()));
+        let before = self.r.last.as_ref().filter(|(c, _)| *c == card).map(|(_, s)| *s);
+        let op = match (shown, role, before) {
+            (Shown::Factor, "W", _) => Some("·"),
+            (Shown::Factor, _, _) => Some("+"),
+            (Shown::Probe, _, Some(Shown::Factor)) => Some("="),
+            (Shown::Probe, _, Some(Shown::HiddenBias)) => Some("+ b ="),
+            (Shown::Probe, _, Some(Shown::Probe)) => Some("→"),
+            _ => None,
+        };
+        if let Some(m) = self.r.forward.last_mut().filter(|_| shown != Shown::HiddenBias) {
             self.at.place(m);
+            m.op = op;
         }
+        self.r.last = Some((card, shown));
+    }
+
+    /// Shows `t` as the layer's matrix in role `role` (page id `{role}{key}`), without a
+    /// gradient.
+    pub fn show(&mut self, role: &str, formula: String, t: &Tensor<f32>) {
+        self.r.show(self.at.id(role), &self.at.title, formula, self.at.section, t);
+        self.place(if role == "W" { Shown::Factor } else { Shown::Value }, role);
+    }
+
+    /// Shows `var` as the layer's matrix in role `role` and records its gradient for
+    /// [`Backward::grad`]; the same values, to compute on with.
+    pub fn probe(&mut self, role: &str, formula: String, var: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
+        let id = self.at.id(role);
+        let symbol = self.at.names.role(role).1;
+        let var = self.r.probe(id.clone(), &self.at.title, formula, self.at.section, var)?;
+        self.place(Shown::Probe, role);
+        self.r.output = (id, symbol);
+        self.r.output_maps = var.shape().len() == 4;
         Ok(var)
     }
 
@@ -168,12 +240,17 @@ impl<'a, 't> Forward<'a, 't> {
         self.r.tap(self.at.path_input(path), x)
     }
 
-    /// `z + b` with the parameter `bias` shown as `b⁽ⁱ⁾`, or `z` for a module without one.
+    /// `z + b` with the parameter `bias` shown as `b⁽ⁱ⁾` (said in the product's operator
+    /// instead when the output is [`LayerAt::vector`]), or `z` for a module without one.
     pub fn bias(&mut self, z: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
         let Some(b) = self.param("bias") else { return Ok(z) };
         let b = self.tape().param(b);
-        let s = self.sup();
-        self.show("b", format!("b{s}"), &b.value());
+        if self.at.vector() {
+            self.place(Shown::HiddenBias, "b");
+        } else {
+            self.r.show(self.at.id("b"), &self.at.title, self.f("{b}"), self.at.section, &b.value());
+            self.place(Shown::Factor, "b");
+        }
         Ok(z.add_bias(b)?)
     }
 
@@ -183,43 +260,79 @@ impl<'a, 't> Forward<'a, 't> {
         if let Some(m) = self.r.forward.last_mut() {
             m.argmax = Some(columns.clone());
         }
-        self.r.argmax.insert(self.at.key.clone(), columns);
+        self.r.argmax.insert(self.at.id("a"), columns);
     }
 
-    /// Links the rows of the layer's window matrices (`a⁽ⁱ⁾`, and `z⁽ⁱ⁾` for a convolution,
-    /// with their gradients) to their `window` in the input maps `[1, C, H, W]` and to their
-    /// pixel of the output: one window over every map (`per_channel` false, a convolution)
-    /// or over map `c` only (a pooling layer, rows ordered map by map).
+    /// Links the rows of the layer's window matrices (those of `rows`, roles such as `a`,
+    /// `z`, with their gradients) to their `window` in the input maps `[1, C, H, W]` and to
+    /// their pixel of the output, the matrix of role `output`: one window over every map
+    /// (`per_channel` false, a convolution) or over map `c` only (a pooling layer, rows
+    /// ordered map by map).
     pub fn link_windows(
         &mut self,
         window: &Window2d,
         input_shape: &[usize],
         per_channel: bool,
+        rows: &[&str],
+        output: &str,
     ) -> Result<(), ExplorerError> {
         let at = &self.at;
+        let internal = || ExplorerError::Internal(format!("the maps of layer {}", at.key()));
+        let &[1, c, h, w] = input_shape else { return Err(internal()) };
+        let &[1, f, oh, ow] = &self.output_shape[..] else { return Err(internal()) };
+        let [kh, kw] = window.kernel;
         // Inside a block: `layer 5 res › body 0 conv(…)`, not the block's whole spec.
         let name = match &at.lane {
             Some(lane) => format!("{} › {}", at.title.split('(').next().unwrap_or(&at.title), lane.part),
             None => at.title.clone(),
         };
-        let internal = || ExplorerError::Internal(format!("the maps of layer {}", at.key));
-        let &[1, c, h, w] = input_shape else { return Err(internal()) };
-        let &[1, f, oh, ow] = &self.output_shape[..] else { return Err(internal()) };
-        let [kh, kw] = window.kernel;
-        let note = if per_channel {
-            format!(": a {kh}×{kw} window of that map of {name}'s input")
-        } else {
-            format!(" of the {f} maps of {name}; {} columns = {c} maps × {kh}×{kw} window", c * kh * kw)
+        let note = match (at.derivation(), per_channel) {
+            (true, true) => format!(": the {kh}×{kw} block whose max is one {name} pixel"),
+            (true, false) if c == 1 => format!(
+                " of the {} {name} maps; its {} columns are the {kh}×{kw} window of {} there",
+                count(f),
+                kh * kw,
+                at.names.x.1
+            ),
+            (true, false) => format!(" of the {f} {name} maps; {} columns = {c} maps × {kh}×{kw} window", c * kh * kw),
+            (false, true) => format!(": a {kh}×{kw} window of that map of {name}'s input"),
+            (false, false) => {
+                format!(" of the {f} maps of {name}; {} columns = {c} maps × {kh}×{kw} window", c * kh * kw)
+            }
         };
-        let rows = ["a", "z", "da", "dz"].map(|id| at.id(id));
-        let output = [at.id("y"), at.id("dy"), at.output_grad.clone()];
-        let input = at.input.each_ref().map(String::as_str);
+        let ids = |list: &mut Vec<String>, id: String| {
+            if !list.contains(&id) {
+                list.push(id);
+            }
+        };
+        let mut row_ids = Vec::new();
+        for prefix in ["", "d"] {
+            for role in rows {
+                ids(&mut row_ids, at.id(&format!("{prefix}{role}")));
+            }
+        }
+        let mut output_ids = Vec::new();
+        for id in [at.id(output), at.id(&format!("d{output}")), at.output_grad.clone()] {
+            ids(&mut output_ids, id);
+        }
+        output_ids.retain(|id| !id.is_empty());
+        let input: Vec<&str> = [Some(at.names.x.0.as_str()), at.names.dx.as_deref()].into_iter().flatten().collect();
         let link = Link::new(&name, window, [c, h, w], [f, oh, ow], per_channel)
-            .panels(&rows.each_ref().map(String::as_str), &input, &output.each_ref().map(String::as_str))
+            .panels(&strs(&row_ids), &input, &strs(&output_ids))
             .note(note);
         self.r.links.push(link);
         Ok(())
     }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// `six` for 6: a count below ten in words, as the derivation writes it.
+fn count(n: usize) -> String {
+    const WORDS: [&str; 10] = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+    WORDS.get(n).map_or_else(|| n.to_string(), |w| w.to_string())
 }
 
 /// A layer's gradients as its kind shows them, after the backward pass.
@@ -253,14 +366,43 @@ impl<'a, 't> Backward<'a, 't> {
     pub fn show_layer(&mut self, at: LayerAt<'_>, spec: &LayerSpec) -> Result<(), ExplorerError> {
         let mut inner = Backward { at, r: self.r, grads: self.grads, out: &mut *self.out };
         spec.erased().show_backward(&mut inner)?;
+        let Some(id) = inner.at.names.dx.clone() else { return Ok(()) };
         let dx = inner.r.grad(inner.grads, &inner.at.input_probe)?;
-        inner.push("dx", spec.erased().dx(&inner.sup()), dx);
+        let formula = spec.erased().dx(&inner);
+        let (title, section) = match &inner.at.input_card {
+            Some((title, section)) if spec.erased().dx_opens_input_card() => (title.clone(), *section),
+            _ => (inner.at.title.clone(), inner.at.section),
+        };
+        let mut m = Matrix::new(&id, &title, &formula, section, &panel_shape(dx.shape()), dx).signed();
+        inner.at.place(&mut m);
+        inner.out.push(m);
         Ok(())
     }
 
-    /// The gradient of the layer's matrix `id` (one it showed with [`Forward::probe`]).
-    pub fn grad(&self, id: &str) -> Result<&'a Tensor<f32>, ExplorerError> {
-        self.r.grad(self.grads, &self.at.id(id))
+    /// The gradients through the activation the derivation applies to this layer's rows
+    /// ([`Forward::fused`]): `∇z⁽¹⁾ = ∇y⁽¹⁾ ⊙ 1(z⁽¹⁾ > 0)`.
+    pub fn fused(&mut self) -> Result<(), ExplorerError> {
+        match self.at.fused_at() {
+            Some((spec, at)) => self.show_layer(at, spec),
+            None => Ok(()),
+        }
+    }
+
+    /// `template` in the pass's notation, the input as the backward pass names it
+    /// ([`Forward::f`]).
+    pub fn f(&self, template: &str) -> String {
+        self.at.names.fill(template, true)
+    }
+
+    /// The shape of the layer's input, `[1, …]`.
+    pub fn input_shape(&self) -> Result<&'a [usize], ExplorerError> {
+        Ok(self.r.grad(self.grads, &self.at.input_probe)?.shape())
+    }
+
+    /// The gradient of the layer's matrix in role `role` (one it showed with
+    /// [`Forward::probe`]).
+    pub fn grad(&self, role: &str) -> Result<&'a Tensor<f32>, ExplorerError> {
+        self.r.grad(self.grads, &self.at.id(role))
     }
 
     /// The block's `path`'s term of `∇x`: the gradient of its copy of the input
@@ -271,14 +413,14 @@ impl<'a, 't> Backward<'a, 't> {
 
     /// The gradient of the module's parameter `name`.
     pub fn param_grad(&self, name: &str) -> Result<Tensor<f32>, ExplorerError> {
-        let id = format!("{}.{name}", self.at.key);
+        let id = format!("{}.{name}", self.at.names.param);
         let p = self.param(name).ok_or_else(|| missing(&id))?;
         Ok(self.grads.param(p).ok_or_else(|| missing(&id))?.clone())
     }
 
-    /// Shows `t` as the gradient `id` of the layer (page id `{id}{key}`, e.g. `dW3`).
-    pub fn push(&mut self, id: &str, formula: String, t: &Tensor<f32>) {
-        let (id, shape) = (self.at.id(id), panel_shape(t.shape()));
+    /// Shows `t` as the gradient in role `role` of the layer (`dW`: page id `dW3`).
+    pub fn push(&mut self, role: &str, formula: String, t: &Tensor<f32>) {
+        let (id, shape) = (self.at.id(role), panel_shape(t.shape()));
         let mut m = Matrix::new(&id, &self.at.title, &formula, self.at.section, &shape, t).signed();
         self.at.place(&mut m);
         self.out.push(m);

@@ -22,7 +22,7 @@ use super::assets::{APP_JS, DERIVATION_HTML, DERIVATION_JS, DERIVATION_MD, INDEX
 use super::http::read_body;
 use super::layer_text::arch_cards;
 use super::server::{AppState, BODY_LIMIT, MAX_LIST};
-use super::{ExplorerError, Image, Pass, layers_pass, pass, step};
+use super::{ExplorerError, Image, Pass, pass, step};
 use crate::mnist::Split;
 
 /// The routes over a shared state.
@@ -134,7 +134,7 @@ fn predict_test(s: &AppState) -> Result<Vec<u8>, ExplorerError> {
         let tape = Tape::no_grad();
         let logits = s.net.model.forward(tape.constant(x))?.value();
         for row in logits.to_vec().chunks(classes) {
-            out.push(super::pass::first_max(row) as u8);
+            out.push(super::layers_pass::first_max(row) as u8);
         }
         batch = Vec::new();
     }
@@ -231,12 +231,9 @@ async fn pass_route(State(s): State<Arc<AppState>>, body: Result<Json<PassReques
     }
 }
 
-/// The pass of `image` through the server's network: LeNet-5's own, or the generic one.
+/// The pass of `image` through the server's network.
 fn pass_of(s: &AppState, image: &Image, label: Option<usize>) -> Result<Pass, ExplorerError> {
-    if s.info.arch.is_lenet5() {
-        return pass(&s.net.model, &s.preprocess, image, label);
-    }
-    layers_pass(s.info.arch.layers(), &s.net.model, image.input(&s.preprocess, s.info.input)?, label)
+    pass(&s.info.arch, &s.net.model, image.input(&s.preprocess, s.info.input)?, label)
 }
 
 #[derive(Deserialize)]

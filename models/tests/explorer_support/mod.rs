@@ -93,3 +93,13 @@ pub fn softmax(z: &[f32]) -> Vec<f32> {
 }
 
 pub const GRAD_IDS: [&str; 10] = ["dW1", "db1", "dW3", "db3", "dW5", "db5", "dW6", "db6", "dW7", "db7"];
+
+/// LeNet-5's page pass of `image` (MNIST bytes, preprocessed as in training) for `label`.
+pub fn lenet_pass(
+    m: &LeNet5<f32>,
+    image: &models::explorer::Image,
+    label: Option<usize>,
+) -> Result<models::explorer::Pass, models::explorer::ExplorerError> {
+    let x = image.preprocess(&models::data::Preprocess::mnist())?;
+    models::explorer::pass(&models::arch::Arch::lenet5(), m, x, label)
+}

@@ -31,28 +31,26 @@ pool_kind! {
     /// row means.
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        let s = l.sup();
         let shape = x.shape();
         let [n, c, h, w] = shape[..] else {
             return Err(ExplorerError::Internal(format!("the input of avgpool layer {}", l.key())));
         };
         let window = self.square().window();
-        l.link_windows(&window, &shape, true)?;
+        l.link_windows(&window, &shape, true, &["a"], "y")?;
         let windows = x.reshape(&[n * c, 1, h, w])?.im2col(&window)?;
-        let a = l.probe("a", format!("a{s} = windows(x{s}), zero padding"), windows)?;
+        let a = l.probe("a", l.f("{a} = windows({x}), zero padding"), windows)?;
         let y = a.mean_axis(1, false)?.reshape(l.output_shape())?;
-        l.probe("y", format!("y{s} = mean of each row of a{s}"), y)
+        l.probe("y", l.f("{y} = mean of each row of {a}"), y)
     }
 
     #[cfg(feature = "serve")]
     fn show_backward(&self, l: &mut Backward<'_, '_>) -> Result<(), ExplorerError> {
-        let s = l.sup();
-        l.push("da", format!("∇a{s} = ∇y{s}/(kh·kw) in every column"), l.grad("a")?);
+        l.push("da", l.f("∇{a} = ∇{y}/(kh·kw) in every column"), l.grad("a")?);
         Ok(())
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = Sᵀ·∇a{i}")
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        l.f("∇{x} = Sᵀ·∇{a}")
     }
 }

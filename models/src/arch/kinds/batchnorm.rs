@@ -68,30 +68,28 @@ impl Kind for BatchNorm {
     /// `γ`, `β`, the running statistics, and `y = γ·(x − μ_r)/√(σ²_r + ε) + β`.
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        let s = l.sup();
         let gamma = l.need("weight")?.value.clone();
-        l.show("g", format!("γ{s}"), &gamma);
+        l.show("g", l.f("{γ}"), &gamma);
         let beta = l.need("bias")?.value.clone();
-        l.show("be", format!("β{s}"), &beta);
+        l.show("be", l.f("{β}"), &beta);
         for (id, name, symbol) in [("mu", "running_mean", "μ_r"), ("var", "running_var", "σ²_r")] {
             let value = l.buffer(name)?;
-            l.show(id, format!("{symbol}{s}"), &value);
+            l.show(id, l.f(&format!("{symbol}{{s}}")), &value);
         }
         let y = l.layer_forward(x)?;
-        l.probe("y", format!("y{s} = γ{s}·(x{s} − μ_r)/√(σ²_r + ε) + β{s}"), y)
+        l.probe("y", l.f("{y} = {γ}·({x} − μ_r)/√(σ²_r + ε) + {β}"), y)
     }
 
     #[cfg(feature = "serve")]
     fn show_backward(&self, l: &mut Backward<'_, '_>) -> Result<(), ExplorerError> {
-        let s = l.sup();
-        l.push("dg", format!("∇γ{s} = Σ ∇y{s} ⊙ x̂ per channel"), &l.param_grad("weight")?);
-        l.push("dbe", format!("∇β{s} = Σ ∇y{s} per channel"), &l.param_grad("bias")?);
+        l.push("dg", l.f("∇{γ} = Σ ∇{y} ⊙ x̂ per channel"), &l.param_grad("weight")?);
+        l.push("dbe", l.f("∇{β} = Σ ∇{y} per channel"), &l.param_grad("bias")?);
         Ok(())
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = ∇y{i} ⊙ γ{i}/√(σ²_r + ε)")
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        l.f("∇{x} = ∇{y} ⊙ {γ}/√(σ²_r + ε)")
     }
 
     #[cfg(feature = "serve")]

@@ -130,43 +130,63 @@ impl Kind for Conv {
         (sections::CONV, "c3-1")
     }
 
-    /// `a = im2col(x)`, `W = reshape(weight, [F, C·kh·kw])ᵀ`, `z = a·W + b`, `y = maps(z)`.
+    /// `a = im2col(x)`, `W = reshape(weight, [F, C·kh·kw])ᵀ`, `z = a·W + b`, the activation
+    /// the derivation fuses on the rows, then the rows as maps.
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        let s = l.sup();
         let window = self.square().window();
-        l.link_windows(&window, &x.shape(), false)?;
-        let a = l.probe("a", format!("a{s} = im2col(x{s})"), x.im2col(&window)?)?;
+        if !l.vector() {
+            l.link_windows(&window, &x.shape(), false, &["a", "z", "rows"], "maps")?;
+        }
+        let a = l.probe("a", l.f("{a} = im2col({x})"), x.im2col(&window)?)?;
         let weight = l.need("weight")?;
         let ws = weight.shape();
         let w = l.tape().param(weight).reshape(&[ws[0], ws[1] * ws[2] * ws[3]])?.t()?;
-        l.show("W", format!("W{s} = reshape(weight, [F, C·kh·kw])ᵀ"), &w.value());
-        let plus_b = if l.has_param("bias") { format!(" + b{s}") } else { String::new() };
+        l.show(
+            "W",
+            l.f(&format!("{{W}} = reshape({{param}}.weight, [{}, {}])ᵀ", ws[0], ws[1] * ws[2] * ws[3])),
+            &w.value(),
+        );
+        let plus_b = if l.has_param("bias") { " + {b}" } else { "" };
         let z = l.bias(a.matmul(w)?)?;
-        let z = l.probe("z", format!("z{s} = a{s}·W{s}{plus_b}"), z)?;
+        let z = l.probe("z", l.f(&format!("{{z}} = {{a}}·{{W}}{plus_b}")), z)?;
+        let rows = l.fused(z)?;
         let [n, c, oh, ow] = l.output_shape()[..] else {
             return Err(ExplorerError::Internal(format!("the output of conv layer {}", l.key())));
         };
-        let y = z.reshape(&[n, oh, ow, c])?.permute(&[0, 3, 1, 2])?;
-        l.probe("y", format!("y{s} = maps(z{s})"), y)
+        let maps = rows.reshape(&[n, oh, ow, c])?.permute(&[0, 3, 1, 2])?;
+        if l.vector() {
+            return Ok(maps);
+        }
+        l.probe("maps", l.f("{maps} = permute(reshape({rows}))"), maps)
     }
 
     #[cfg(feature = "serve")]
     fn show_backward(&self, l: &mut Backward<'_, '_>) -> Result<(), ExplorerError> {
-        let s = l.sup();
-        l.push("dz", format!("∇z{s} = rows(∇y{s})"), l.grad("z")?);
+        if !l.vector() {
+            l.push("drows", l.f("∇{rows} = rows(∇{maps})"), l.grad("rows")?);
+        }
+        l.fused()?;
         let g = l.param_grad("weight")?;
         let gs = g.shape().to_vec();
-        l.push("dW", format!("∇W{s} = a{s}ᵀ·∇z{s}"), &g.reshape(&[gs[0], gs[1] * gs[2] * gs[3]])?.t()?);
+        l.push("dW", l.f("∇{W} = {a}ᵀ·∇{z}"), &g.reshape(&[gs[0], gs[1] * gs[2] * gs[3]])?.t()?);
         if l.has_param("bias") {
-            l.push("db", format!("∇b{s} = 1ᵀ·∇z{s}"), &l.param_grad("bias")?);
+            l.push("db", l.f("∇{b} = 1ᵀ·∇{z}"), &l.param_grad("bias")?);
         }
-        l.push("da", format!("∇a{s} = ∇z{s}·W{s}ᵀ"), l.grad("a")?);
+        l.push("da", l.f("∇{a} = ∇{z}·{W}ᵀ"), l.grad("a")?);
         Ok(())
     }
 
+    /// `col2im`, or `vec` when the one window is the whole unpadded input.
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = col2im(∇a{i})")
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        let whole =
+            self.padding == 0 && l.input_shape().is_ok_and(|s| s.get(2..) == Some(&[self.kernel, self.kernel][..]));
+        l.f(if whole { "∇{x} = vec(∇{a})" } else { "∇{x} = col2im(∇{a})" })
+    }
+
+    #[cfg(feature = "serve")]
+    fn dx_opens_input_card(&self) -> bool {
+        true
     }
 }

@@ -14,7 +14,7 @@ use crate::arch::args::{ArgError, Args};
 use crate::arch::plan::LayerPlan;
 use crate::arch::{BuildContext, Kind};
 #[cfg(feature = "serve")]
-use crate::explorer::{ExplorerError, Forward};
+use crate::explorer::{Backward, ExplorerError, Forward};
 
 /// `dropout(P)`: [`Dropout`](layers::Dropout) with drop probability P.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,13 +62,12 @@ impl Kind for Dropout {
 
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        let s = l.sup();
         let y = l.layer_forward(x)?;
-        l.probe("y", format!("y{s} = x{s} (identity in evaluation)"), y)
+        l.probe("y", l.f("{y} = {x} (identity in evaluation)"), y)
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = ∇y{i}")
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        l.f("∇{x} = ∇{y}")
     }
 }

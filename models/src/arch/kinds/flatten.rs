@@ -22,7 +22,7 @@ bare_kind! {
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = reshape(∇y{i})")
+    fn dx(&self, l: &crate::explorer::Backward<'_, '_>) -> String {
+        l.f("∇{x} = reshape(∇{y})")
     }
 }

@@ -31,7 +31,7 @@ bare_kind! {
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i}[c, h, w] = ∇y{i}[c] / (H·W)")
+    fn dx(&self, l: &crate::explorer::Backward<'_, '_>) -> String {
+        l.f("∇{x}[c, h, w] = ∇{y}[c] / (H·W)")
     }
 }

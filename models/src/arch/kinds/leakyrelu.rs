@@ -8,6 +8,8 @@ use tensor::Element;
 use crate::arch::args::{ArgError, Args};
 use crate::arch::plan::LayerPlan;
 use crate::arch::{BuildContext, Kind};
+#[cfg(feature = "serve")]
+use crate::explorer::Backward;
 
 /// `leakyrelu[(SLOPE)]`: [`LeakyReLU`], the slope defaulting to 0.01.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,7 +63,7 @@ impl Kind for LeakyRelu {
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = ∇y{i} ⊙ (1(x{i} > 0) + {}·1(x{i} ≤ 0))", self.slope)
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        l.f(&format!("∇{{x}} = ∇{{y}} ⊙ (1({{x}} > 0) + {}·1({{x}} ≤ 0))", self.slope))
     }
 }

@@ -82,28 +82,28 @@ impl Kind for Linear {
         ("f6-and-f7", "f7")
     }
 
-    /// `W = weightᵀ`, `y = x·W + b`.
+    /// `W = weightᵀ`, `y = x·W + b`, then the activation the derivation fuses on it.
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        let s = l.sup();
         let w = l.tape().param(l.need("weight")?).t()?;
-        l.show("W", format!("W{s} = weightᵀ"), &w.value());
+        l.show("W", l.f("{W} = {param}.weightᵀ"), &w.value());
         let y = l.bias(x.matmul(w)?)?;
-        l.probe("y", format!("y{s} = x{s}·W{s} + b{s}"), y)
+        let y = l.probe("y", l.f("{y} = {x}·{W} + {b}"), y)?;
+        l.fused(y)
     }
 
     #[cfg(feature = "serve")]
     fn show_backward(&self, l: &mut Backward<'_, '_>) -> Result<(), ExplorerError> {
-        let s = l.sup();
-        l.push("dW", format!("∇W{s} = x{s}ᵀ·∇y{s}"), &l.param_grad("weight")?.t()?);
+        l.fused()?;
+        l.push("dW", l.f("∇{W} = {x}ᵀ·∇{y}"), &l.param_grad("weight")?.t()?);
         if l.has_param("bias") {
-            l.push("db", format!("∇b{s} = 1ᵀ·∇y{s}"), &l.param_grad("bias")?);
+            l.push("db", l.f("∇{b} = 1ᵀ·∇{y}"), &l.param_grad("bias")?);
         }
         Ok(())
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = ∇y{i}·W{i}ᵀ")
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        l.f("∇{x} = ∇{y}·{W}ᵀ")
     }
 }

@@ -31,25 +31,23 @@ pool_kind! {
     /// maxima.
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        let s = l.sup();
         let window = self.square().window();
-        l.link_windows(&window, &x.shape(), true)?;
-        let a = l.probe("a", format!("a{s} = windows(x{s})"), x.pool_windows(&window)?)?;
+        l.link_windows(&window, &x.shape(), true, &["a"], "y")?;
+        let a = l.probe("a", l.f("{a} = windows({x})"), x.pool_windows(&window)?)?;
         let (_, argmax) = tensor::max_argmax_rows(&a.value())?;
         l.argmax(argmax.iter().map(|k| k.min(255) as u8).collect());
         let y = a.max_rows()?.reshape(l.output_shape())?;
-        l.probe("y", format!("y{s} = max of each row of a{s}"), y)
+        l.probe("y", l.f("{y} = max of each row of {a}"), y)
     }
 
     #[cfg(feature = "serve")]
     fn show_backward(&self, l: &mut Backward<'_, '_>) -> Result<(), ExplorerError> {
-        let s = l.sup();
-        l.push("da", format!("∇a{s} = ∇y{s} routed to each row's argmax"), l.grad("a")?);
+        l.push("da", l.f("∇{a} = ∇{y} routed to each row's argmax"), l.grad("a")?);
         Ok(())
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = Sᵀ·∇a{i} (the routing)")
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        l.f("∇{x} = Sᵀ·∇{a} (the routing)")
     }
 }

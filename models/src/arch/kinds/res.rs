@@ -205,12 +205,11 @@ impl Kind for Res {
         let [body, shortcut] = outputs[..] else {
             return Err(ExplorerError::Internal(format!("the paths of block {}", l.key())));
         };
-        let s = l.sup();
         let terms = self.paths().map(|(path, specs)| match specs.len() {
-            0 => format!("x{s}"),
+            0 => "{x}".to_string(),
             n => format!("y{}", sup_key(&inner_key(l.key(), path, n - 1))),
         });
-        let formula = format!("y{s} = {}", terms.collect::<Vec<_>>().join(" + "));
+        let formula = l.f(&format!("{{y}} = {}", terms.collect::<Vec<_>>().join(" + ")));
         l.probe("y", formula, body.add(shortcut)?)
     }
 
@@ -218,8 +217,7 @@ impl Kind for Res {
     /// its term of `∇x`.
     #[cfg(feature = "serve")]
     fn show_backward(&self, l: &mut Backward<'_, '_>) -> Result<(), ExplorerError> {
-        let s = l.sup();
-        l.push("dy", format!("∇y{s}: the sum sends it whole into both paths"), l.grad("y")?);
+        l.push("dy", l.f("∇{y}: the sum sends it whole into both paths"), l.grad("y")?);
         for (path, specs) in self.paths() {
             for (j, (spec, module)) in Res::zip(l, path, specs)?.into_iter().enumerate().rev() {
                 let at = l.inner(path, j, spec, module, spec.erased().sections().1);
@@ -232,11 +230,11 @@ impl Kind for Res {
     /// The two terms and their sum: `∇x = ∇x⁽ⁱᵇ⁰⁾ + ∇x⁽ⁱˢ⁰⁾`, the shortcut's term `∇y`
     /// itself for the identity.
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        let first = |p: char| format!("∇x{}{p}⁰⁾", i.trim_end_matches('⁾'));
+    fn dx(&self, l: &Backward<'_, '_>) -> String {
+        let first = |path| format!("∇x{}", sup_key(&inner_key(l.key(), path, 0)));
         match &self.shortcut {
-            Some(_) => format!("∇x{i} = {} + {} (body + shortcut)", first('ᵇ'), first('ˢ')),
-            None => format!("∇x{i} = {} + ∇y{i} (body + identity)", first('ᵇ')),
+            Some(_) => l.f(&format!("∇{{x}} = {} + {} (body + shortcut)", first("body"), first("shortcut"))),
+            None => l.f(&format!("∇{{x}} = {} + ∇{{y}} (body + identity)", first("body"))),
         }
     }
 }

@@ -22,13 +22,12 @@ bare_kind! {
 
     #[cfg(feature = "serve")]
     fn show_forward<'t>(&self, l: &mut Forward<'_, 't>, x: Var<'t, f32>) -> Result<Var<'t, f32>, ExplorerError> {
-        let s = l.sup();
         let y = l.layer_forward(x)?;
-        l.probe("y", format!("y{s} = σ(x{s})"), y)
+        l.probe("y", l.f("{y} = σ({x})"), y)
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = ∇y{i} ⊙ y{i} ⊙ (1 − y{i})")
+    fn dx(&self, l: &crate::explorer::Backward<'_, '_>) -> String {
+        l.f("∇{x} = ∇{y} ⊙ {y} ⊙ (1 − {y})")
     }
 }

@@ -16,7 +16,7 @@ bare_kind! {
     }
 
     #[cfg(feature = "serve")]
-    fn dx(&self, i: &str) -> String {
-        format!("∇x{i} = ∇y{i} ⊙ (1 − y{i}²)")
+    fn dx(&self, l: &crate::explorer::Backward<'_, '_>) -> String {
+        l.f("∇{x} = ∇{y} ⊙ (1 − {y}²)")
     }
 }
