@@ -6,9 +6,9 @@ use autograd::Param;
 use layers::{Module, Part};
 
 use super::ExplorerError;
-use super::layer_view::missing;
 use super::matrix::{Lane, Matrix};
 use super::names::Names;
+use super::recorder::missing;
 use crate::arch::LayerSpec;
 use crate::notation::{inner_key, sup_key};
 

@@ -21,9 +21,10 @@ use serde::Serialize;
 use tensor::Tensor;
 
 use super::layer_at::LayerAt;
-use super::layer_view::{Backward, Forward, Recorder};
+use super::layer_view::{Backward, Forward};
 use super::names::{Names, Stage, stages};
 use super::net::layer_title;
+use super::recorder::Recorder;
 use super::{ExplorerError, Link, Matrix};
 use crate::arch::kinds::Flatten;
 use crate::arch::{Arch, LayerSpec};

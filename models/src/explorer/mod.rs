@@ -24,6 +24,7 @@ pub mod link;
 pub mod matrix;
 pub mod names;
 pub mod net;
+mod recorder;
 mod routes;
 pub mod server;
 pub mod step;

@@ -12,6 +12,7 @@ mod bench;
 mod data;
 mod eval;
 mod export;
+mod hyper_flags;
 mod plot;
 mod predict;
 mod progress;
@@ -82,7 +83,7 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("lenet5: internal error (please report): {info}");
     }));
-    let command = Cli::command().mut_subcommand("train", train::with_hyper_parameters);
+    let command = Cli::command().mut_subcommand("train", hyper_flags::with_hyper_parameters);
     let matches = match command.try_get_matches() {
         Ok(m) => m,
         Err(e) if e.use_stderr() => {

@@ -47,66 +47,24 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use layers::checkpoint::{Checkpoint, assign_parameters, read_checkpoint, save_module_with_metadata, write_tensors};
+use layers::checkpoint::{Checkpoint, assign_parameters, read_checkpoint, write_tensors};
 use layers::{CheckpointError, CheckpointFault, Module, OptimizerState, WithPath};
 use tensor::Tensor;
 
+mod checkpointer;
+mod error;
+
+pub use checkpointer::Checkpointer;
+pub use error::{ResumeError, StateFault};
+
 use crate::data::Preprocess;
-use crate::network::{NetworkError, NetworkInfo, describe};
-use crate::train::{EpochMetrics, EpochProgress, Flow, Observer, StepReport, TrainConfig, TrainError, Trainer};
+use crate::network::{NetworkInfo, describe};
+use crate::train::{EpochProgress, TrainConfig, Trainer};
 
 /// The `format` metadata of a state file.
 pub const STATE_FORMAT: &str = "lenet5-train-state";
 /// The version of the state file's layout this code writes and reads.
 pub const STATE_VERSION: u32 = 2;
-
-/// Why a state file cannot be resumed from.
-#[derive(Debug, thiserror::Error)]
-pub enum ResumeError {
-    /// The file could not be read, is not a safetensors file, or lacks or mangles an entry.
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    /// The file is a safetensors file but not a state this run can resume from.
-    #[error(transparent)]
-    State(#[from] WithPath<StateFault>),
-}
-
-/// What is wrong with a safetensors file as a training state (the file is named by
-/// [`ResumeError::State`]'s `path`).
-#[derive(Debug, thiserror::Error)]
-pub enum StateFault {
-    /// The file is a safetensors file but not a training state (e.g. the weights file).
-    #[error(
-        "not a training state file (no \"format\": \"{STATE_FORMAT}\" metadata); pass the .state.safetensors file written beside --out"
-    )]
-    NotState,
-    /// The file was written by a version of the layout this code does not read.
-    #[error("state format version {found}, this lenet5 reads versions 1 and {STATE_VERSION}")]
-    Version {
-        /// The version in the file.
-        found: String,
-    },
-    /// The entries parse but do not make a valid run (out of range, or disagreeing).
-    #[error("{0}")]
-    Invalid(String),
-    /// The run trained on a different number of images than the data folder holds.
-    #[error("the run trained on {expected} images, but the data holds {got}")]
-    Data {
-        /// Training images the run used.
-        expected: usize,
-        /// Training images in the data now.
-        got: usize,
-    },
-}
-
-impl From<NetworkError> for ResumeError {
-    fn from(e: NetworkError) -> Self {
-        match e {
-            NetworkError::Checkpoint(c) => ResumeError::Checkpoint(c),
-            NetworkError::Spec(e) => e.map(|spec| StateFault::Invalid(format!("arch: {spec}"))).into(),
-        }
-    }
-}
 
 /// The state file written beside the weights file `out`: `lenet5.safetensors` →
 /// `lenet5.state.safetensors` (the extension, whatever it is, becomes `.state.safetensors`).
@@ -331,62 +289,6 @@ pub fn load_state(path: impl AsRef<Path>) -> Result<Resumed, ResumeError> {
 /// [`load_state`] on a parsed file (`path` names it in errors).
 pub fn resume_checkpoint(checkpoint: Checkpoint<f32>, path: &Path) -> Result<Resumed, ResumeError> {
     StateFile::parse(checkpoint, path)?.resume()
-}
-
-/// Writes checkpoints as a run goes: the weights (a `state_dict` with `metadata`) and the
-/// state beside them, every `every` steps (0: never mid-epoch) and at each epoch's end.
-#[derive(Debug, Clone)]
-pub struct Checkpointer {
-    /// The weights file.
-    pub weights: PathBuf,
-    /// The state file (by default [`state_path`] of the weights).
-    pub state: PathBuf,
-    /// Steps between mid-epoch checkpoints (0 for none).
-    pub every: u64,
-    /// Metadata written into both files (the network, the data folder, …).
-    pub metadata: Vec<(String, String)>,
-    /// The global step of the last checkpoint written or resumed from.
-    pub last: Option<u64>,
-}
-
-impl Checkpointer {
-    /// Checkpoints to `weights` and its state file, every `every` steps and at epoch ends.
-    pub fn new(weights: PathBuf, every: u64, metadata: Vec<(String, String)>) -> Self {
-        Checkpointer { state: state_path(&weights), weights, every, metadata, last: None }
-    }
-
-    /// Writes the weights, then the state (each atomically).
-    pub fn write<M: Module<f32>>(&mut self, trainer: &Trainer<M>) -> Result<(), CheckpointError> {
-        let mut meta: BTreeMap<String, String> = self.metadata.iter().cloned().collect();
-        meta.extend(trainer.preprocess.metadata());
-        save_module_with_metadata(&trainer.model, &self.weights, &meta)?;
-        save_state(trainer, &self.state, &self.metadata)?;
-        self.last = Some(trainer.steps);
-        Ok(())
-    }
-
-    /// Where the last good checkpoint is, in words.
-    pub fn last_words(&self) -> String {
-        match self.last {
-            Some(step) => format!("the last good checkpoint, after step {step}, is {}", self.state.display()),
-            None => "no checkpoint was written".into(),
-        }
-    }
-}
-
-impl<M: Module<f32>> Observer<M> for Checkpointer {
-    fn on_step(&mut self, trainer: &Trainer<M>, r: &StepReport) -> Result<Flow, TrainError> {
-        let ends_epoch = r.step == r.steps || trainer.config.max_steps == Some(r.global_step);
-        if self.every > 0 && r.global_step.is_multiple_of(self.every) && !ends_epoch {
-            self.write(trainer)?;
-        }
-        Ok(Flow::Continue)
-    }
-
-    fn on_epoch(&mut self, trainer: &Trainer<M>, _: &EpochMetrics) -> Result<Flow, TrainError> {
-        self.write(trainer)?;
-        Ok(Flow::Continue)
-    }
 }
 
 /// Checks that the counters of a state agree with each other and with the configuration.
