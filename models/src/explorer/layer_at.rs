@@ -18,7 +18,9 @@ use crate::notation::{inner_key, sup_key};
 ///
 /// A top-level layer `i` has the key `i` (its matrices are `a3`, `∇W` is `dW3`, formulas
 /// say `⁽³⁾`); layer `j` of block `i`'s body has `{i}b{j}` (`a3b1`, `⁽³ᵇ¹⁾`), of its
-/// shortcut `{i}s{j}`.
+/// shortcut `{i}s{j}`. In the derivation's notation the key is the stage's number (`1` for
+/// C1) and its window matrix takes the number before (`a0`): the layer's
+/// names (`explorer/names.rs`).
 #[derive(Clone)]
 pub struct LayerAt<'a> {
     pub(super) names: Names,

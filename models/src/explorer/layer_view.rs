@@ -4,7 +4,7 @@
 //! [`Kind::show_backward`](crate::arch::Kind::show_backward)).
 //!
 //! A kind names a matrix by its role (`a`, `W`, `z`, `y`, …) and writes formulas with roles
-//! in braces (`{z} = {a}·{W} + {b}`); the layer's [`Names`](super::names) give the page id
+//! in braces (`{z} = {a}·{W} + {b}`); the layer's names (`explorer/names.rs`) give the page id
 //! (`a3`, its gradient `da3`) and the symbols (`a⁽³⁾`, or the derivation's `a⁽²⁾` in stage 3).
 
 use autograd::{Gradients, Tape, Var};
@@ -65,7 +65,7 @@ impl<'a, 't> Forward<'a, 't> {
         }
     }
 
-    /// `template` in the pass's notation ([`Names`](super::names)): `{z} = {a}·{W}` →
+    /// `template` in the pass's notation (`explorer/names.rs`): `{z} = {a}·{W}` →
     /// `z⁽³⁾ = a⁽³⁾·W⁽³⁾` (`z⁽³⁾ = a⁽²⁾·W⁽³⁾` in the derivation's).
     pub fn f(&self, template: &str) -> String {
         self.at.names.fill(template, false)

@@ -6,7 +6,7 @@
 //! convolution as `a⁽ⁱ⁾ = im2col(x⁽ⁱ⁾)`, `z⁽ⁱ⁾ = a⁽ⁱ⁾·W⁽ⁱ⁾ + b⁽ⁱ⁾`, `y⁽ⁱ⁾ = maps(z⁽ⁱ⁾)`; a
 //! pool as its window matrix; a linear layer as `y⁽ⁱ⁾ = x⁽ⁱ⁾·W⁽ⁱ⁾ + b⁽ⁱ⁾`; a kind that shows
 //! nothing of its own as its module's forward pass. A preset with stage cards (LeNet-5) is
-//! shown stage by stage in the derivation's notation ([`super::names`]): the same kinds,
+//! shown stage by stage in the derivation's notation (`explorer/names.rs`): the same kinds,
 //! named `a⁽⁰⁾`, `z⁽¹⁾`, `output⁽¹⁾`, … because the preset's names say so.
 //!
 //! Each shown matrix gets a *probe*: a zero leaf added to it, whose gradient the tape

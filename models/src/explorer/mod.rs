@@ -6,7 +6,7 @@
 //!   the pooling windows and their argmax, … , the softmax, then the tape's gradient of each
 //!   of them for a chosen label (`∇z⁽⁷⁾ = P − Y`, `∇W`, `∇b`, `∇a`, the max-pool routing).
 //!   LeNet-5 is a preset like any other network; its stage cards make the page write the
-//!   derivation's notation ([`names`]). [`layers_pass()`] is the same for a list of layers.
+//!   derivation's notation (`explorer/names.rs`). [`layers_pass()`] is the same for a list of layers.
 //! - [`step()`] takes SGD steps on that image on an in-memory copy of the network and
 //!   reports the weight changes and the probabilities before and after.
 //! - [`serve()`] runs the local web server: the page (HTML, JS and CSS compiled into the
@@ -22,7 +22,7 @@ mod layer_view;
 pub mod layers_pass;
 pub mod link;
 pub mod matrix;
-pub mod names;
+mod names;
 pub mod net;
 mod recorder;
 mod routes;

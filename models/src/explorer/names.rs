@@ -123,9 +123,9 @@ impl Names {
     }
 
     /// Layer `j` of path `path` of the block these names are for, keyed `key`, reading the
-    /// panel `input`.
+    /// panel `input`: by position (the derivation has no blocks).
     pub(super) fn inner(&self, key: &str, path: &str, j: usize, input: &str) -> Self {
-        Names { derivation: self.derivation, ..Names::by_position(key, &format!("{}.{path}.{j}", self.param), input) }
+        Names::by_position(key, &format!("{}.{path}.{j}", self.param), input)
     }
 
     /// The page id and symbol of the role `role`: `x`, `a`, `y` (the result), `maps`,
