@@ -33,7 +33,7 @@ fn step(
     steps: usize,
 ) -> Result<StepResult, ExplorerError> {
     let net = Net::from_module(&NetworkInfo::lenet5_mnist(), preprocess, m)?;
-    models::explorer::step(&net, &image.preprocess(preprocess)?, label, lr, steps)
+    models::explorer::step(&net, &image.input(preprocess, [1, 28, 28])?, label, lr, steps)
 }
 
 #[test]

@@ -270,7 +270,7 @@ fn lenet5_as_layers_gives_the_dedicated_pass_matrices() {
     let image = Image::from_bytes(&explorer_support::noisy_digit());
     let preprocess = models::data::Preprocess::mnist();
     let dedicated = explorer_support::lenet_pass(&lenet, &image, Some(4)).unwrap();
-    let generic = layers_pass(&specs, &net, image.preprocess(&preprocess).unwrap(), Some(4)).unwrap();
+    let generic = layers_pass(&specs, &net, image.input(&preprocess, [1, 28, 28]).unwrap(), Some(4)).unwrap();
     assert_eq!(generic.prediction, dedicated.prediction);
     let forward = [
         ("x", "x"),

@@ -7,10 +7,6 @@ use tensor::Tensor;
 
 use super::ExplorerError;
 use crate::data::{Pixels, Preprocess};
-use crate::mnist::MNIST_SIDE;
-
-/// The network's input side (32).
-pub const INPUT_SIDE: usize = 32;
 
 /// An image, channels then rows (`C×H×W`, 28×28 for LeNet-5), each pixel in `[0, 255]` (ink
 /// high, as in MNIST). Floats come from a drawing; MNIST's bytes are the integer case.
@@ -22,11 +18,6 @@ impl Image {
     /// An image from MNIST's bytes.
     pub fn from_bytes(bytes: &[u8]) -> Self {
         Image(bytes.iter().map(|&b| f32::from(b)).collect())
-    }
-
-    /// Checks the length (784) and that every pixel is a finite number in `[0, 255]`.
-    pub fn check(&self) -> Result<(), ExplorerError> {
-        self.check_shape([1, MNIST_SIDE, MNIST_SIDE])
     }
 
     /// Checks the length (`C·H·W` of `shape`) and that every pixel is a finite number in
@@ -41,21 +32,6 @@ impl Image {
             return Err(ExplorerError::Input(format!("pixel {i} is {v}, expected a number in [0, 255]")));
         }
         Ok(())
-    }
-
-    /// The network's input `x: [1, 1, 32, 32]`: the pixels on `[0, 1]` (`p/255`, as
-    /// `ToTensor`), padded and normalised by `preprocess`, e.g. `(p/255 − 0.1307)/0.3081`
-    /// with 2 background pixels on each side.
-    pub fn preprocess(&self, preprocess: &Preprocess) -> Result<Tensor<f32>, ExplorerError> {
-        let x = self.input(preprocess, [1, MNIST_SIDE, MNIST_SIDE])?;
-        if x.shape() != [1, 1, INPUT_SIDE, INPUT_SIDE] {
-            // The network was planned for this preprocessing when it was loaded: a bug.
-            return Err(ExplorerError::Internal(format!(
-                "the preprocessing makes {:?}, LeNet-5 takes [1, 32, 32]",
-                &x.shape()[1..]
-            )));
-        }
-        Ok(x)
     }
 
     /// The input `x: [1, C', H', W']` of a network of `shape = [C, H, W]` images: the pixels

@@ -31,7 +31,7 @@ pub mod step;
 
 pub use error::ExplorerError;
 pub use http::release_free_memory;
-pub use input::{INPUT_SIDE, Image};
+pub use input::Image;
 pub use layer_at::LayerAt;
 pub use layer_text::{LayerCard, arch_cards, layer_cards};
 pub use layer_view::{Backward, Forward, sections};

@@ -100,6 +100,6 @@ pub fn lenet_pass(
     image: &models::explorer::Image,
     label: Option<usize>,
 ) -> Result<models::explorer::Pass, models::explorer::ExplorerError> {
-    let x = image.preprocess(&models::data::Preprocess::mnist())?;
+    let x = image.input(&models::data::Preprocess::mnist(), [1, 28, 28])?;
     models::explorer::pass(&models::arch::Arch::lenet5(), m, x, label)
 }
