@@ -2,7 +2,8 @@
 //! (LeNet's and the overlapping pools): 8 outputs at a time, each window row loaded as 16
 //! floats and split into its even and odd columns, the taps compared in the window's
 //! row-major order with the scalar pass's rule (the first strict maximum wins; a NaN wins,
-//! the first one).
+//! the first one); and the 2×2/2 average pool, the four taps added in the scalar pass's
+//! order.
 
 use std::arch::x86_64::*;
 
@@ -22,6 +23,35 @@ pub(super) unsafe fn max_pool_plane(p: PoolPlane<'_>) {
             (2, false) => row::<2, false>(p),
             (_, true) => row::<3, true>(p),
             (_, false) => row::<3, false>(p),
+        }
+    }
+}
+
+/// `out[r·count + q] = (((0 + a₀₀) + a₀₁) + a₁₀) + a₁₁)·scale` for the 2×2 window at
+/// `src[at + 2r·row_stride + 2q]`: the scalar pass's sum, in its order, 8 outputs at a time.
+///
+/// # Safety
+/// AVX2; the extents `Kernels::avg_pool_plane` asserts (those of a 2×2 `PoolPlane`).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn avg_pool_plane(p: PoolPlane<'_>, scale: f32) {
+    let (ptr, len, scale) = (p.src.as_ptr(), p.src.len(), _mm256_set1_ps(scale));
+    let chunks = p.count.div_ceil(LANES);
+    for chunk in 0..p.rows * chunks {
+        let (r, q) = (chunk / chunks, chunk % chunks * LANES);
+        let n = (p.count - q).min(LANES);
+        let top = p.at + 2 * r * p.row_stride + 2 * q;
+        let o = r * p.count + q;
+        in_bounds(top, 2 * n, len);
+        in_bounds(top + p.row_stride, 2 * n, len);
+        in_bounds(o, n, p.out.len());
+        // SAFETY: columns 2q..2q + 2n of window rows 2r and 2r + 1 are taps of the plane,
+        // inside the asserted extent; outputs o..o + n lie inside `out` (asserted).
+        unsafe {
+            let (a0, a1) = split(ptr.add(top), 2 * n, len - top);
+            let bottom = top + p.row_stride;
+            let (b0, b1) = split(ptr.add(bottom), 2 * n, len - bottom);
+            let sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_setzero_ps(), a0), a1), b0), b1);
+            store(p.out.as_mut_ptr().add(o), _mm256_mul_ps(sum, scale), n);
         }
     }
 }
