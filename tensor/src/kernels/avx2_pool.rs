@@ -89,23 +89,25 @@ unsafe fn row_max(src: &[f32], at: usize, n: usize) -> (__m256, __m256) {
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn avg_pool_plane(p: PoolPlane<'_>, scale: f32) {
     let (ptr, len, scale) = (p.src.as_ptr(), p.src.len(), _mm256_set1_ps(scale));
-    let chunks = p.count.div_ceil(LANES);
-    for chunk in 0..p.rows * chunks {
-        let (r, q) = (chunk / chunks, chunk % chunks * LANES);
-        let n = (p.count - q).min(LANES);
-        let top = p.at + 2 * r * p.row_stride + 2 * q;
-        let o = r * p.count + q;
-        in_bounds(top, 2 * n, len);
-        in_bounds(top + p.row_stride, 2 * n, len);
-        in_bounds(o, n, p.out.len());
-        // SAFETY: columns 2q..2q + 2n of window rows 2r and 2r + 1 are taps of the plane,
-        // inside the asserted extent; outputs o..o + n lie inside `out` (asserted).
-        unsafe {
-            let (a0, a1) = split(ptr.add(top), 2 * n, len - top);
+    for r in 0..p.rows {
+        for q in (0..p.count).step_by(LANES) {
+            let n = (p.count - q).min(LANES);
+            let top = p.at + 2 * r * p.row_stride + 2 * q;
             let bottom = top + p.row_stride;
-            let (b0, b1) = split(ptr.add(bottom), 2 * n, len - bottom);
-            let sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_setzero_ps(), a0), a1), b0), b1);
-            store(p.out.as_mut_ptr().add(o), _mm256_mul_ps(sum, scale), n);
+            let o = r * p.count + q;
+            in_bounds(top, 2 * n, len);
+            in_bounds(bottom, 2 * n, len);
+            in_bounds(o, n, p.out.len());
+            // SAFETY: columns 2q..2q + 2n of window rows 2r and 2r + 1 are taps of the
+            // plane, inside the asserted extent; outputs o..o + n lie inside `out`
+            // (asserted).
+            unsafe {
+                let (a0, a1) = split(ptr.add(top), 2 * n, len - top);
+                let (b0, b1) = split(ptr.add(bottom), 2 * n, len - bottom);
+                let sum =
+                    _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_setzero_ps(), a0), a1), b0), b1);
+                store(p.out.as_mut_ptr().add(o), _mm256_mul_ps(sum, scale), n);
+            }
         }
     }
 }
