@@ -13,7 +13,8 @@ use crate::cast::{f32_slice, f32_slice_mut};
 use crate::element::Element;
 use crate::error::Result;
 use crate::im2col::expect_shape;
-use crate::kernels::{KernelPath, Kernels, PoolPlane};
+use crate::kernels::{KernelPath, Kernels};
+use crate::max_pool::for_each_plane;
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -62,26 +63,9 @@ fn simd_halving<T: Element>(x: &Tensor<T>, d: &WindowDims, inv_area: T) -> Optio
     let kernels = Kernels::new(KernelPath::selected(), d.c)?;
     let (src, s) = (f32_slice(x.storage())?, x.strides());
     let mut out = filled(d.n * d.c * d.positions(), T::zero());
+    let scale = inv_area.to_f64_exact() as f32;
     let values = f32_slice_mut(&mut out)?;
-    let plane = d.positions();
-    for n in 0..d.n {
-        for c in 0..d.c {
-            let o = (n * d.c + c) * plane;
-            let p = PoolPlane {
-                src,
-                at: x.offset() + n * s[0] + c * s[1],
-                row_stride: s[2],
-                kernel: 2,
-                rows: d.oh,
-                count: d.ow,
-                out: &mut values[o..o + plane],
-                winners: None,
-            };
-            if !kernels.avg_pool_plane(p, inv_area.to_f64_exact() as f32) {
-                return None;
-            }
-        }
-    }
+    for_each_plane(src, x.offset(), s, d, 2, values, &mut [], |p| kernels.avg_pool_plane(p, scale)).then_some(())?;
     Some(out)
 }
 
