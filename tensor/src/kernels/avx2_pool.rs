@@ -2,8 +2,9 @@
 //! (LeNet's and the overlapping pools): 8 outputs at a time, each window row loaded as 16
 //! floats and split into its even and odd columns, the taps compared in the window's
 //! row-major order with the scalar pass's rule (the first strict maximum wins; a NaN wins,
-//! the first one); and the 2×2/2 average pool, the four taps added in the scalar pass's
-//! order.
+//! the first one); without winners (inference), the 3×3 windows separably, each input
+//! row's maxima shared by the two windows that read it. And the 2×2/2 average pool, the
+//! four taps added in the scalar pass's order.
 
 use std::arch::x86_64::*;
 
