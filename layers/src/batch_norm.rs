@@ -23,7 +23,7 @@ use tensor::{Activation, Element, Tensor};
 
 use crate::buffer::Buffer;
 use crate::error::{LayerError, Result};
-use crate::faces::Fuse;
+use crate::faces::{AffineMap, ChannelAffine, Fuse};
 use crate::module::Module;
 
 /// Which input a [`BatchNorm`] takes: PyTorch's `BatchNorm1d` or `BatchNorm2d`.
@@ -211,7 +211,7 @@ impl<T: Element> Module<T> for BatchNorm<T> {
         params: weight, bias;
         buffers: running_mean, running_var, num_batches_tracked;
         training: training;
-        faces: Fuse
+        faces: Fuse, ChannelAffine
     );
 }
 
@@ -219,5 +219,24 @@ impl<T: Element> Module<T> for BatchNorm<T> {
 impl<T: Element> Fuse<T> for BatchNorm<T> {
     fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
         self.forward_with(x, Some(act))
+    }
+}
+
+/// In evaluation after a convolution: `s = γ/√(σ²_r + ε)`, `m = μ_r`, `t = β`, the factors
+/// [`Var::batch_norm_eval`] applies. `None` in training, for `[N, C]` input, or for a
+/// running variance the op would refuse (negative or NaN), which then reports it.
+impl<T: Element> ChannelAffine<T> for BatchNorm<T> {
+    fn channel_affine(&self) -> Option<AffineMap<T>> {
+        if self.training || self.kind != BatchNormKind::D2 {
+            return None;
+        }
+        let (mean, var) = (self.running_mean.get().to_vec(), self.running_var.get().to_vec());
+        if var.iter().any(|v| v.is_nan() || *v < T::zero()) {
+            return None;
+        }
+        let eps = T::from_f64_lossy(self.eps);
+        let gamma = self.weight.value.to_vec();
+        let scale = gamma.iter().zip(&var).map(|(&g, &v)| g * (T::one() / (v + eps).sqrt())).collect();
+        Some(AffineMap { scale, center: mean, shift: self.bias.value.to_vec() })
     }
 }

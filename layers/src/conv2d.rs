@@ -16,7 +16,7 @@ use rand::Rng;
 use tensor::{Activation, Element, Window2d};
 
 use crate::error::{LayerError, Result};
-use crate::faces::{Fuse, MatrixForm};
+use crate::faces::{AffineMap, FoldAffine, Fuse, MatrixForm};
 use crate::init::{Init, bias_uniform, fans};
 use crate::module::Module;
 
@@ -169,13 +169,33 @@ impl<T: Element> Module<T> for Conv2d<T> {
         Ok(vec![d.n, self.config.out_channels, d.oh, d.ow])
     }
 
-    crate::parts!(T; params: weight, bias; faces: Fuse, MatrixForm);
+    crate::parts!(T; params: weight, bias; faces: Fuse, FoldAffine, MatrixForm);
 }
 
 /// One op: the activation is applied where the bias is added.
 impl<T: Element> Fuse<T> for Conv2d<T> {
     fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
         self.forward_with(x, Some(act))
+    }
+}
+
+/// One convolution with `W'_f = s_f·W_f`, `b'_f = s_f·(b_f − m_f) + t_f` ([`AffineMap::fold`]),
+/// as ONNX Runtime folds batch norm into the convolution before it.
+impl<T: Element> FoldAffine<T> for Conv2d<T> {
+    fn out_channels(&self) -> usize {
+        self.config.out_channels
+    }
+
+    fn forward_folded<'t>(&self, x: Var<'t, T>, map: &AffineMap<T>, act: Option<Activation>) -> Result<Var<'t, T>> {
+        self.check(&x.shape())?;
+        let Some((weight, bias)) = map.fold(&self.weight.value, self.bias.as_ref().map(|b| &b.value)) else {
+            return Err(LayerError::Config {
+                what: describe(&self.config),
+                reason: format!("a map of {} channels cannot fold into it", map.scale.len()),
+            });
+        };
+        let tape = x.tape();
+        Ok(x.conv2d_activated(tape.constant(weight), Some(tape.constant(bias)), &self.config.window, act)?)
     }
 }
 

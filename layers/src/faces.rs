@@ -1,11 +1,12 @@
 //! The faces a module may show besides its computation, each its own trait, reached from
 //! any `&dyn Module` through the parts it lists ([`Part::Activation`], [`Part::Fuse`],
-//! [`Part::MatrixForm`]): fusion (a convolution or batch norm applies the ReLU that follows
-//! it in its own output pass) and the derivation's matrices (for shape tables). The
-//! description of a module is its `Debug` text.
+//! [`Part::ChannelAffine`], [`Part::FoldAffine`], [`Part::MatrixForm`]): fusion (a
+//! convolution or batch norm applies the ReLU that follows it in its own output pass;
+//! in inference a convolution takes in the batch norm after it) and the derivation's
+//! matrices (for shape tables). The description of a module is its `Debug` text.
 
 use autograd::Var;
-use tensor::{Activation, Element};
+use tensor::{Activation, Element, Tensor};
 
 use crate::error::Result;
 use crate::module::Module;
@@ -17,6 +18,63 @@ use crate::parts::Part;
 pub trait Fuse<T: Element> {
     /// `act(forward(input))` as one op.
     fn forward_activated<'t>(&self, input: Var<'t, T>, act: Activation) -> Result<Var<'t, T>>;
+}
+
+/// A per-channel affine map `y_c = s_c·(x_c − m_c) + t_c` over `[N, C, …]` (batch norm in
+/// evaluation: `s = γ/√(σ²_r + ε)`, `m = μ_r`, `t = β`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AffineMap<T> {
+    /// `s`, one per channel.
+    pub scale: Vec<T>,
+    /// `m`, one per channel.
+    pub center: Vec<T>,
+    /// `t`, one per channel.
+    pub shift: Vec<T>,
+}
+
+impl<T: Element> AffineMap<T> {
+    /// The map folded into a layer's weight `W: [F, …]` and bias `b: [F]` (zeros if
+    /// absent), so that the layer computes the map of its own output:
+    /// `W'_f = s_f·W_f`, `b'_f = s_f·(b_f − m_f) + t_f`. `None` unless `F` is the map's
+    /// channel count.
+    pub fn fold(&self, weight: &Tensor<T>, bias: Option<&Tensor<T>>) -> Option<(Tensor<T>, Tensor<T>)> {
+        let f = self.scale.len();
+        if weight.shape().first() != Some(&f) || bias.is_some_and(|b| b.shape() != [f]) {
+            return None;
+        }
+        let mut w = weight.to_contiguous();
+        let row = w.numel() / f.max(1);
+        if row > 0 {
+            for (r, &s) in w.as_mut_slice().chunks_exact_mut(row).zip(&self.scale) {
+                r.iter_mut().for_each(|v| *v *= s);
+            }
+        }
+        let b = bias.map_or_else(|| vec![T::zero(); f], Tensor::to_vec);
+        let b = (0..f).map(|i| self.scale[i] * (b[i] - self.center[i]) + self.shift[i]).collect();
+        Some((w, Tensor::from_vec(&[f], b).ok()?))
+    }
+}
+
+/// A layer that is, in evaluation, an [`AffineMap`] per channel (batch norm with its
+/// running statistics), so that a chain can fold it into the convolution before it in
+/// inference. Shown as [`Part::ChannelAffine`].
+pub trait ChannelAffine<T: Element> {
+    /// The map, when the layer is one now (evaluation mode, `[N, C, H, W]` input, valid
+    /// statistics); `None` otherwise.
+    fn channel_affine(&self) -> Option<AffineMap<T>>;
+}
+
+/// A layer that can take in a following [`AffineMap`] ([`AffineMap::fold`]) and an
+/// activation: one convolution instead of three passes over the output, with the products
+/// rounded differently (a few ulps), so a chain uses it only when nothing is recorded for
+/// gradients. Shown as [`Part::FoldAffine`].
+pub trait FoldAffine<T: Element> {
+    /// The output channels, which a map must have to fold in.
+    fn out_channels(&self) -> usize;
+
+    /// `act(map(forward(input)))` as one op; an error when the map's channel count is not
+    /// [`FoldAffine::out_channels`].
+    fn forward_folded<'t>(&self, input: Var<'t, T>, map: &AffineMap<T>, act: Option<Activation>) -> Result<Var<'t, T>>;
 }
 
 /// The matrices the derivation builds for a layer (e.g. a convolution's im2col matrix,
@@ -64,6 +122,28 @@ impl<'m, T: Element> dyn Module<T> + 'm {
             Some(fuse) => fuse.forward_activated(input, act),
             None => Ok(self.forward(input)?.activation(act)?),
         }
+    }
+
+    /// The per-channel affine map this module is now, if any ([`ChannelAffine`]).
+    pub fn channel_affine(&self) -> Option<AffineMap<T>> {
+        let mut found = None;
+        self.visit(&mut |part| {
+            if let Part::ChannelAffine(face) = part {
+                found = face.channel_affine();
+            }
+        });
+        found
+    }
+
+    /// The module's folding face, if it has one ([`FoldAffine`]).
+    pub fn fold_affine(&self) -> Option<&dyn FoldAffine<T>> {
+        let mut found = None;
+        self.visit(&mut |part| {
+            if let Part::FoldAffine(face) = part {
+                found = Some(face);
+            }
+        });
+        found
     }
 
     /// The derivation's matrices for an input of shape `input` ([`MatrixForm`]); none for a

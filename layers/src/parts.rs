@@ -5,7 +5,7 @@ use autograd::Param;
 use tensor::Activation;
 
 use crate::buffer::Buffer;
-use crate::faces::{Fuse, MatrixForm};
+use crate::faces::{ChannelAffine, FoldAffine, Fuse, MatrixForm};
 use crate::module::Module;
 
 /// A part of a module, as [`Module::visit`] shows it.
@@ -23,6 +23,10 @@ pub enum Part<'a, T> {
     Activation(Activation),
     /// The module can apply a following activation in its own output pass.
     Fuse(&'a dyn Fuse<T>),
+    /// The module is, in evaluation, a per-channel affine map (batch norm).
+    ChannelAffine(&'a dyn ChannelAffine<T>),
+    /// The module can fold a following per-channel affine map into its weights.
+    FoldAffine(&'a dyn FoldAffine<T>),
     /// The module's matrices in the derivation, for shape tables.
     MatrixForm(&'a dyn MatrixForm),
 }
@@ -83,7 +87,7 @@ impl<T> ParamField<T> for Option<Param<T>> {
 /// - `training: training` — a `bool` field that [`Module::set_training`] sets;
 /// - `activation: Activation::Relu` — the layer is this element-wise activation;
 /// - `faces: Fuse, MatrixForm` — the faces the layer implements ([`Fuse`],
-///   [`MatrixForm`]).
+///   [`ChannelAffine`], [`FoldAffine`], [`MatrixForm`]).
 ///
 /// The first argument is the element type. A layer with none of these writes
 /// `layers::parts!(T);`.

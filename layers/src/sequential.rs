@@ -4,6 +4,7 @@
 //! before ([`crate::build`]).
 
 use std::fmt;
+use std::iter::Peekable;
 
 use autograd::Var;
 use tensor::Element;
@@ -132,14 +133,23 @@ impl<T> fmt::Debug for Sequential<T> {
 
 /// Runs `layers` in order from `x`. A layer followed by an activation layer applies it in
 /// its own output pass when it can ([`Fuse`](crate::Fuse): for a convolution one op, and
-/// no pre-activation tensor kept), with the same numbers as running both. A shape error
-/// names the layer.
+/// no pre-activation tensor kept), with the same numbers as running both. When nothing is
+/// recorded for gradients (inference), a convolution followed by batch norm in evaluation
+/// (and an activation) is one convolution with the normalisation folded into its weights
+/// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding. A shape
+/// error names the layer.
 pub fn forward_chain<'t, 'a, T: Element>(
     layers: impl IntoIterator<Item = (&'a str, &'a dyn Module<T>)>,
     mut x: Var<'t, T>,
 ) -> Result<Var<'t, T>> {
     let mut layers = layers.into_iter().peekable();
     while let Some((name, layer)) = layers.next() {
+        if !x.tape().is_recording()
+            && let Some(y) = forward_folded(layer, &mut layers, x).map_err(|e| at_layer(name, e))?
+        {
+            x = y;
+            continue;
+        }
         x = match layers.peek().and_then(|(_, next)| next.activation()) {
             Some(act) => {
                 layers.next();
@@ -150,6 +160,25 @@ pub fn forward_chain<'t, 'a, T: Element>(
         .map_err(|e| at_layer(name, e))?;
     }
     Ok(x)
+}
+
+/// `layer` with the affine map of the next layer (and the activation after it) folded in,
+/// taking them from `rest`; `None`, taking nothing, when `layer` cannot fold or the next
+/// layer is no such map of its output channels.
+fn forward_folded<'t, 'a, T: Element>(
+    layer: &'a dyn Module<T>,
+    rest: &mut Peekable<impl Iterator<Item = (&'a str, &'a dyn Module<T>)>>,
+    x: Var<'t, T>,
+) -> Result<Option<Var<'t, T>>> {
+    let Some(fold) = layer.fold_affine() else { return Ok(None) };
+    let map = rest.peek().and_then(|(_, next)| next.channel_affine());
+    let Some(map) = map.filter(|m| m.scale.len() == fold.out_channels()) else { return Ok(None) };
+    rest.next();
+    let act = rest.peek().and_then(|(_, next)| next.activation());
+    if act.is_some() {
+        rest.next();
+    }
+    Ok(Some(fold.forward_folded(x, &map, act)?))
 }
 
 /// An input-shape error of the layer `name`, naming it (`layer 3 (Conv2d(…))`).

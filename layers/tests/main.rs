@@ -8,6 +8,7 @@ mod batch_norm;
 mod build;
 mod checkpoint;
 mod dropout;
+mod folded_batch_norm;
 mod gap_and_bias_free_conv;
 mod module_api;
 mod module_gradcheck;

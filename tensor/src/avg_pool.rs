@@ -7,12 +7,16 @@
 //! window's in-bounds taps, so its adjoint is `vec(∇x) = (1/(kh·kw))·Sᵀ·vec(∇y)`: each
 //! output's gradient, divided by the kernel area, is added to every input its window read.
 
+use crate::buffer::Buffer;
 use crate::buffer_pool::{filled, take};
+use crate::cast::{f32_slice, f32_slice_mut};
 use crate::element::Element;
 use crate::error::Result;
 use crate::im2col::expect_shape;
+use crate::kernels::{KernelPath, Kernels};
+use crate::max_pool::for_each_plane;
 use crate::tensor::Tensor;
-use crate::window::Window2d;
+use crate::window::{Window2d, WindowDims};
 
 /// Average pooling of `x: [N, C, H, W]` to a contiguous `[N, C, oh, ow]`: each output is
 /// the sum of its window's in-bounds taps divided by `kh·kw` (padding counts as zeros).
@@ -22,6 +26,9 @@ pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor
     let inv_area = T::one() / T::from_usize(window.kernel_area()).unwrap_or_else(T::nan);
     let (src, s) = (x.storage(), x.strides());
     if halving(window) && s[3] == 1 {
+        if let Some(out) = simd_halving(x, &d, inv_area) {
+            return Ok(Tensor::from_vec_unchecked(vec![d.n, d.c, d.oh, d.ow], out));
+        }
         // Rows in pairs, each output from two adjacent pixels of each: the sum in the same
         // order as `window_sum`'s, without a window's bounds or a call per output; pairs of
         // columns as `chunks_exact` zipped, so that the loop has no bounds checks and the
@@ -47,6 +54,19 @@ pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor
         out[o] = window_sum(src, corner, rows, cols, s[2], s[3]) * inv_area;
     });
     Ok(Tensor::from_vec_unchecked(vec![d.n, d.c, d.oh, d.ow], out))
+}
+
+/// f32 on a SIMD path: the halving pool a channel plane per kernel call
+/// (`Kernels::avg_pool_plane`), the same sums in the same order as the loop; `None`
+/// (nothing computed) for other element types and paths.
+fn simd_halving<T: Element>(x: &Tensor<T>, d: &WindowDims, inv_area: T) -> Option<Buffer<T>> {
+    let kernels = Kernels::new(KernelPath::selected(), d.c)?;
+    let (src, s) = (f32_slice(x.storage())?, x.strides());
+    let mut out = filled(d.n * d.c * d.positions(), T::zero());
+    let scale = inv_area.to_f64_exact() as f32;
+    let values = f32_slice_mut(&mut out)?;
+    for_each_plane(src, x.offset(), s, d, 2, values, &mut [], |p| kernels.avg_pool_plane(p, scale)).then_some(())?;
+    Some(out)
 }
 
 /// The 2×2 window with stride 2 and no padding, which halves each side (the common one).

@@ -133,21 +133,40 @@ fn simd_rows<T: Element>(
     }
     let Some(kernels) = Kernels::new(KernelPath::selected(), d.c) else { return false };
     let (Some(src), Some(values)) = (f32_slice(src), f32_slice_mut(values)) else { return false };
+    for_each_plane(src, 0, s, d, k, values, winners, |p| kernels.max_pool_plane(p))
+}
+
+/// Runs `f` on the [`PoolPlane`] of every image `n` and channel `c` of `d` in turn: its top-left
+/// tap at `src[at + n·s[0] + c·s[1]]` (rows `s[2]` apart), its outputs (and winners, when
+/// `winners` is not empty) at `(n·C + c)·oh·ow`; stops at the first `false`, returning
+/// whether every plane ran.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn for_each_plane(
+    src: &[f32],
+    at: usize,
+    s: &[usize],
+    d: &WindowDims,
+    kernel: usize,
+    out: &mut [f32],
+    winners: &mut [usize],
+    mut f: impl FnMut(PoolPlane<'_>) -> bool,
+) -> bool {
     let plane = d.positions();
+    let keep = !winners.is_empty();
     for n in 0..d.n {
         for c in 0..d.c {
             let o = (n * d.c + c) * plane;
             let p = PoolPlane {
                 src,
-                at: n * s[0] + c * s[1],
+                at: at + n * s[0] + c * s[1],
                 row_stride: s[2],
-                kernel: k,
+                kernel,
                 rows: d.oh,
                 count: d.ow,
-                out: &mut values[o..o + plane],
-                winners: winners.get_mut(o..o + plane),
+                out: &mut out[o..o + plane],
+                winners: if keep { winners.get_mut(o..o + plane) } else { None },
             };
-            if !kernels.max_pool_plane(p) {
+            if !f(p) {
                 return false;
             }
         }

@@ -2,7 +2,9 @@
 //! (LeNet's and the overlapping pools): 8 outputs at a time, each window row loaded as 16
 //! floats and split into its even and odd columns, the taps compared in the window's
 //! row-major order with the scalar pass's rule (the first strict maximum wins; a NaN wins,
-//! the first one).
+//! the first one); without winners (inference), the 3×3 windows separably, each input
+//! row's maxima shared by the two windows that read it. And the 2×2/2 average pool, the
+//! four taps added in the scalar pass's order.
 
 use std::arch::x86_64::*;
 
@@ -21,7 +23,92 @@ pub(super) unsafe fn max_pool_plane(p: PoolPlane<'_>) {
             (2, true) => row::<2, true>(p),
             (2, false) => row::<2, false>(p),
             (_, true) => row::<3, true>(p),
-            (_, false) => row::<3, false>(p),
+            (_, false) => overlapping(p),
+        }
+    }
+}
+
+/// The 3×3/2 pool without winners, separably: each input row's maximum over the three
+/// columns of each window, `h[i][q] = max(x[i][2q], x[i][2q + 1], x[i][2q + 2])`, then
+/// `out[r][q] = max(h[2r], h[2r + 1], h[2r + 2])`, the row shared by two windows computed
+/// once. `max` keeps the earlier operand on a tie, so the result is the first maximum in
+/// row-major order, as the window scan's; a block whose loads hold a NaN is redone by
+/// the scan, which returns the first NaN's bits.
+///
+/// # Safety
+/// As [`max_pool_plane`], with `p.kernel = 3`.
+#[target_feature(enable = "avx2")]
+unsafe fn overlapping(p: PoolPlane<'_>) {
+    let (src, rs) = (p.src, p.row_stride);
+    for q in (0..p.count).step_by(LANES) {
+        let n = (p.count - q).min(LANES);
+        let column = p.at + 2 * q;
+        // SAFETY: window rows 0..2·rows + 1 of outputs q..q + n, inside the asserted extent.
+        let (mut top, mut nan) = unsafe { row_max(src, column, n) };
+        for r in 0..p.rows {
+            let base = column + 2 * r * rs;
+            // SAFETY: rows 2r + 1 and 2r + 2 of the same windows.
+            let ((mid, nan_mid), (bottom, nan_bottom)) =
+                unsafe { (row_max(src, base + rs, n), row_max(src, base + 2 * rs, n)) };
+            let mut value = _mm256_max_ps(bottom, _mm256_max_ps(mid, top));
+            if _mm256_movemask_ps(_mm256_or_ps(nan, _mm256_or_ps(nan_mid, nan_bottom))) != 0 {
+                // SAFETY: as above.
+                value = unsafe { windows::<3, true>(src, base, rs, n) }.0;
+            }
+            let o = r * p.count + q;
+            in_bounds(o, n, p.out.len());
+            // SAFETY: outputs o..o + n lie inside `out` (asserted).
+            unsafe { store(p.out.as_mut_ptr().add(o), value, n) };
+            (top, nan) = (bottom, nan_bottom);
+        }
+    }
+}
+
+/// `max(x[2l], x[2l + 1], x[2l + 2])` for `l < n ≤ 8` from `src[at]`, the earlier tap kept
+/// on a tie, and a mask of the lanes whose loads held a NaN (or lanes loaded past the
+/// taps: a false alarm only costs the scan).
+///
+/// # Safety
+/// AVX2; `at..at + 2n + 1` inside `src`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn row_max(src: &[f32], at: usize, n: usize) -> (__m256, __m256) {
+    let (ptr, len) = (src.as_ptr(), src.len());
+    in_bounds(at, 2 * n + 1, len);
+    // SAFETY: columns at..at + 2n + 1 are in `src` (the caller's extent).
+    let ((even, odd), next) =
+        unsafe { (split(ptr.add(at), 2 * n, len - at), split(ptr.add(at + 2), 2 * n - 1, len - at - 2).0) };
+    let nan = _mm256_or_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(even, odd), _mm256_cmp_ps::<_CMP_UNORD_Q>(next, next));
+    (_mm256_max_ps(next, _mm256_max_ps(odd, even)), nan)
+}
+
+/// `out[r·count + q] = (((0 + a₀₀) + a₀₁) + a₁₀) + a₁₁)·scale` for the 2×2 window at
+/// `src[at + 2r·row_stride + 2q]`: the scalar pass's sum, in its order, 8 outputs at a time.
+///
+/// # Safety
+/// AVX2; the extents `Kernels::avg_pool_plane` asserts (those of a 2×2 `PoolPlane`).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn avg_pool_plane(p: PoolPlane<'_>, scale: f32) {
+    let (ptr, len, scale) = (p.src.as_ptr(), p.src.len(), _mm256_set1_ps(scale));
+    for r in 0..p.rows {
+        for q in (0..p.count).step_by(LANES) {
+            let n = (p.count - q).min(LANES);
+            let top = p.at + 2 * r * p.row_stride + 2 * q;
+            let bottom = top + p.row_stride;
+            let o = r * p.count + q;
+            in_bounds(top, 2 * n, len);
+            in_bounds(bottom, 2 * n, len);
+            in_bounds(o, n, p.out.len());
+            // SAFETY: columns 2q..2q + 2n of window rows 2r and 2r + 1 are taps of the
+            // plane, inside the asserted extent; outputs o..o + n lie inside `out`
+            // (asserted).
+            unsafe {
+                let (a0, a1) = split(ptr.add(top), 2 * n, len - top);
+                let (b0, b1) = split(ptr.add(bottom), 2 * n, len - bottom);
+                let sum =
+                    _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_setzero_ps(), a0), a1), b0), b1);
+                store(p.out.as_mut_ptr().add(o), _mm256_mul_ps(sum, scale), n);
+            }
         }
     }
 }

@@ -518,6 +518,30 @@ impl Kernels {
         }
     }
 
+    /// One channel plane of the 2×2 average pool of stride 2 (a [`PoolPlane`] of kernel 2
+    /// without winners): `out = (((0 + a₀₀) + a₀₁) + a₁₀) + a₁₁)·scale`, the scalar pass's
+    /// order, so the same bits. False when this kernel set has none (portable). Panics if an
+    /// extent exceeds its slice.
+    pub(crate) fn avg_pool_plane(self, p: PoolPlane<'_>, scale: f32) -> bool {
+        assert!(p.kernel == 2 && p.winners.is_none(), "avg_pool_plane: a 2×2 window, no winners");
+        if p.count == 0 || p.rows == 0 {
+            return true;
+        }
+        let last = p.at + (2 * p.rows - 1) * p.row_stride + 2 * p.count - 1;
+        assert!(last < p.src.len(), "avg_pool_plane: input extent");
+        assert!(p.out.len() >= p.rows * p.count, "avg_pool_plane: output");
+        match self {
+            Kernels::Portable => false,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => {
+                // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one); the
+                // extents were asserted above.
+                unsafe { avx2_pool::avg_pool_plane(p, scale) };
+                true
+            }
+        }
+    }
+
     /// The input transform of Winograd's F(2×2, 3×3) (see [`WinogradIn`]). Panics if an
     /// extent exceeds its slice.
     pub(crate) fn winograd_input(self, p: WinogradIn<'_>) {

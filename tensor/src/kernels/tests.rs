@@ -1,6 +1,8 @@
 //! The SIMD max-pool rows against the definition (ties to the first maximum in the window's
 //! row-major order, the first NaN wins), on every kernel set this CPU runs that has them,
-//! with many ties (values from a set of three) and NaNs.
+//! with many ties (values from a set of three, and signed zeros), with and without NaNs
+//! (a block holding one takes the window scan, so planes without them test the fast path); the 2×2 average-pool rows against
+//! the scalar sum in its order, bit for bit (signed zeros included).
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -14,6 +16,7 @@ fn check_pool(
     extra: [usize; 2],
     slack: usize,
     keep: bool,
+    nans: bool,
     seed: u64,
 ) -> Result<(), TestCaseError> {
     let width = 2 * (count - 1) + k + extra[1];
@@ -24,7 +27,9 @@ fn check_pool(
     let src: Vec<f32> = (0..len)
         .map(|_| match rng.random_range(0..8) {
             // NaNs of two payloads: the window's first one must win with its bits.
-            0 => f32::from_bits(0x7fc0_0001 + rng.random_range(0..2)),
+            0 if nans => f32::from_bits(0x7fc0_0001 + rng.random_range(0..2)),
+            // −0 ties +0: the first of the two in the window must win, with its sign.
+            1 => -0.0,
             v => (v % 3) as f32,
         })
         .collect();
@@ -81,6 +86,40 @@ fn check_pool(
     Ok(())
 }
 
+fn check_avg_pool([rows, count]: [usize; 2], extra: [usize; 2], slack: usize, seed: u64) -> Result<(), TestCaseError> {
+    let width = 2 * count + extra[1];
+    let at = extra[0] * width;
+    let len = at + (2 * rows - 1) * width + 2 * count + slack;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let src: Vec<f32> = (0..len)
+        .map(|_| match rng.random_range(0..6) {
+            0 => -0.0,
+            1 => 0.0,
+            _ => rng.random_range(-1.0f32..1.0) * 1e3,
+        })
+        .collect();
+    let want: Vec<f32> = (0..rows * count)
+        .map(|o| {
+            let top = at + 2 * (o / count) * width + 2 * (o % count);
+            (0.0 + src[top] + src[top + 1] + src[top + width] + src[top + width + 1]) * 0.25
+        })
+        .collect();
+    for path in KernelPath::available() {
+        for kernels in Kernels::variants(path) {
+            let mut out = vec![f32::NAN; rows * count];
+            let plane =
+                PoolPlane { src: &src, at, row_stride: width, kernel: 2, rows, count, out: &mut out, winners: None };
+            if !kernels.avg_pool_plane(plane, 0.25) {
+                continue;
+            }
+            for o in 0..rows * count {
+                prop_assert_eq!(out[o].to_bits(), want[o].to_bits(), "{:?} output {}", kernels, o);
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
 
@@ -89,8 +128,17 @@ proptest! {
     /// window ends the slice, so a load past it would be caught by the bounds checks).
     #[test]
     fn simd_max_pool_planes_match_the_definition(
-        k in 2usize..=3, rows in 1usize..=4, count in 1usize..=27, extra in (0usize..=2, 0usize..=3), slack in 0usize..=2, keep: bool, seed: u64,
+        k in 2usize..=3, rows in 1usize..=4, count in 1usize..=27, extra in (0usize..=2, 0usize..=3), slack in 0usize..=2, keep: bool, nans: bool, seed: u64,
     ) {
-        check_pool(k, [rows, count], [extra.0, extra.1], slack, keep, seed)?;
+        check_pool(k, [rows, count], [extra.0, extra.1], slack, keep, nans, seed)?;
+    }
+
+    /// The 2×2/2 average pool over the same plane layouts (0: the last window ends the
+    /// slice).
+    #[test]
+    fn simd_avg_pool_planes_match_the_scalar_sum(
+        rows in 1usize..=4, count in 1usize..=27, extra in (0usize..=2, 0usize..=3), slack in 0usize..=2, seed: u64,
+    ) {
+        check_avg_pool([rows, count], [extra.0, extra.1], slack, seed)?;
     }
 }
