@@ -93,26 +93,25 @@ impl<'m, T: Element> dyn Module<T> + 'm {
         format!("{self:?}")
     }
 
-    /// The element-wise activation this module is, if it is one.
-    pub fn activation(&self) -> Option<Activation> {
+    /// The last of the module's parts that `pick` takes.
+    fn find_part<'a, R>(&'a self, mut pick: impl FnMut(Part<'a, T>) -> Option<R>) -> Option<R> {
         let mut found = None;
         self.visit(&mut |part| {
-            if let Part::Activation(act) = part {
-                found = Some(act);
+            if let Some(r) = pick(part) {
+                found = Some(r);
             }
         });
         found
     }
 
+    /// The element-wise activation this module is, if it is one.
+    pub fn activation(&self) -> Option<Activation> {
+        self.find_part(|part| if let Part::Activation(act) = part { Some(act) } else { None })
+    }
+
     /// The module's fused forward pass, if it has one.
     pub fn fuse(&self) -> Option<&dyn Fuse<T>> {
-        let mut found = None;
-        self.visit(&mut |part| {
-            if let Part::Fuse(fuse) = part {
-                found = Some(fuse);
-            }
-        });
-        found
+        self.find_part(|part| if let Part::Fuse(fuse) = part { Some(fuse) } else { None })
     }
 
     /// `act(forward(input))`: one op when the module can fuse the activation
@@ -126,35 +125,18 @@ impl<'m, T: Element> dyn Module<T> + 'm {
 
     /// The per-channel affine map this module is now, if any ([`ChannelAffine`]).
     pub fn channel_affine(&self) -> Option<AffineMap<T>> {
-        let mut found = None;
-        self.visit(&mut |part| {
-            if let Part::ChannelAffine(face) = part {
-                found = face.channel_affine();
-            }
-        });
-        found
+        self.find_part(|part| if let Part::ChannelAffine(face) = part { face.channel_affine() } else { None })
     }
 
     /// The module's folding face, if it has one ([`FoldAffine`]).
     pub fn fold_affine(&self) -> Option<&dyn FoldAffine<T>> {
-        let mut found = None;
-        self.visit(&mut |part| {
-            if let Part::FoldAffine(face) = part {
-                found = Some(face);
-            }
-        });
-        found
+        self.find_part(|part| if let Part::FoldAffine(face) = part { Some(face) } else { None })
     }
 
     /// The derivation's matrices for an input of shape `input` ([`MatrixForm`]); none for a
     /// module without that face.
     pub fn matrix_shapes(&self, input: &[usize]) -> Vec<(String, Vec<usize>)> {
-        let mut shapes = Vec::new();
-        self.visit(&mut |part| {
-            if let Part::MatrixForm(form) = part {
-                shapes = form.matrix_shapes(input);
-            }
-        });
-        shapes
+        self.find_part(|part| if let Part::MatrixForm(form) = part { Some(form.matrix_shapes(input)) } else { None })
+            .unwrap_or_default()
     }
 }
