@@ -76,6 +76,15 @@ pub enum AutogradError {
         /// The gradient's shape.
         got: Vec<usize>,
     },
+    /// A backward pass reached an op whose VJP an earlier backward pass on the same tape
+    /// ran and dropped (see [`Tape::set_retain_graph`](crate::Tape::set_retain_graph)).
+    #[error(
+        "backward: the VJP of {op} was dropped by an earlier backward pass on this tape; call Tape::set_retain_graph(true) before the first one to run it again"
+    )]
+    GraphFreed {
+        /// The op.
+        op: &'static str,
+    },
 }
 
 /// The result type of the tape's operations.

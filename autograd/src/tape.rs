@@ -19,16 +19,32 @@ enum Origin<T: Element> {
     Leaf(Option<ParamId>),
     /// The output of an op: its VJP and the nodes it read.
     Op { op: Box<dyn Op<T>>, inputs: Vec<usize>, wanted: Vec<bool> },
+    /// The output of an op whose VJP a backward pass has run and dropped, with what it
+    /// saved (see [`Tape::set_retain_graph`]).
+    Spent { op: &'static str },
+}
+
+/// A node's value, or only its shape once the value was [released](Var::release).
+enum Slot<T: Element> {
+    Held(Tensor<T>),
+    Released(Vec<usize>),
 }
 
 struct Node<T: Element> {
-    value: Tensor<T>,
+    value: Slot<T>,
     origin: Origin<T>,
 }
 
 impl<T: Element> Node<T> {
     fn requires_grad(&self) -> bool {
         !matches!(self.origin, Origin::Constant)
+    }
+
+    fn shape(&self) -> &[usize] {
+        match &self.value {
+            Slot::Held(t) => t.shape(),
+            Slot::Released(shape) => shape,
+        }
     }
 }
 
@@ -43,6 +59,7 @@ pub struct Tape<T: Element> {
     id: u64,
     nodes: RefCell<Vec<Node<T>>>,
     recording: Cell<bool>,
+    retain_graph: bool,
     context: Option<StepContext>,
 }
 
@@ -65,7 +82,7 @@ impl<T: Element> Tape<T> {
     pub fn new() -> Self {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Tape { id, nodes: RefCell::new(Vec::new()), recording: Cell::new(true), context: None }
+        Tape { id, nodes: RefCell::new(Vec::new()), recording: Cell::new(true), retain_graph: false, context: None }
     }
 
     /// An empty recording tape carrying `context`: the shard, reduce group and random-stream
@@ -104,6 +121,16 @@ impl<T: Element> Tape<T> {
     /// the previous mode.
     pub fn no_grad_guard(&self) -> NoGradGuard<'_, T> {
         NoGradGuard { tape: self, previous: self.recording.replace(false) }
+    }
+
+    /// Whether [`backward`](Tape::backward) keeps each op's VJP and saved tensors, so that
+    /// it can run again from another output (`true`), or drops them as it goes (`false`,
+    /// the default, as PyTorch's `retain_graph=False`): a training step's saved
+    /// activations then go back while the backward pass still runs, instead of all staying
+    /// until the tape is dropped, which lowers the step's peak memory. A second backward
+    /// pass through a dropped op fails with [`AutogradError::GraphFreed`].
+    pub fn set_retain_graph(&mut self, retain: bool) {
+        self.retain_graph = retain;
     }
 
     /// Whether ops record their VJPs.
@@ -175,7 +202,7 @@ impl<T: Element> Tape<T> {
 
     fn push(&self, value: Tensor<T>, origin: Origin<T>) -> Var<'_, T> {
         let mut nodes = self.nodes.borrow_mut();
-        nodes.push(Node { value, origin });
+        nodes.push(Node { value: Slot::Held(value), origin });
         Var { tape: self, id: nodes.len() - 1 }
     }
 
@@ -196,40 +223,60 @@ impl<T: Element> Tape<T> {
         if !std::ptr::eq(output.tape, self) {
             return Err(AutogradError::ForeignVar { op: "backward" });
         }
-        let nodes = self.nodes.borrow();
-        let root = &nodes[output.id];
-        if seed.shape() != root.value.shape() {
-            return Err(AutogradError::SeedShape { seed: seed.shape().to_vec(), output: root.value.shape().to_vec() });
-        }
-        if !root.requires_grad() {
-            return Err(AutogradError::DoesNotRequireGrad);
+        {
+            let nodes = self.nodes.borrow();
+            let root = &nodes[output.id];
+            if seed.shape() != root.shape() {
+                return Err(AutogradError::SeedShape { seed: seed.shape().to_vec(), output: root.shape().to_vec() });
+            }
+            if !root.requires_grad() {
+                return Err(AutogradError::DoesNotRequireGrad);
+            }
         }
         let mut pending: Vec<Option<Tensor<T>>> = vec![None; output.id + 1];
         pending[output.id] = Some(seed);
         let mut grads = Gradients::new(self.id, output.id + 1);
         for id in (0..=output.id).rev() {
             let Some(grad) = pending[id].take() else { continue };
-            match &nodes[id].origin {
-                Origin::Constant => {}
-                Origin::Leaf(param) => grads.insert(id, *param, grad)?,
-                Origin::Op { op, inputs, wanted } => {
-                    let contributions = op.vjp(&grad, wanted)?;
-                    for (k, (&input, contribution)) in inputs.iter().zip(contributions).enumerate() {
-                        let Some(g) = contribution.filter(|_| wanted[k]) else { continue };
-                        let expected = nodes[input].value.shape();
-                        if g.shape() != expected {
-                            return Err(AutogradError::VjpShape {
-                                op: op.name(),
-                                input: k,
-                                expected: expected.to_vec(),
-                                got: g.shape().to_vec(),
-                            });
-                        }
-                        match &mut pending[input] {
-                            Some(acc) => acc.add_assign(&g)?,
-                            slot => *slot = Some(g),
+            let (taken, name, inputs, wanted) = {
+                let mut nodes = self.nodes.borrow_mut();
+                let origin = &mut nodes[id].origin;
+                match origin {
+                    Origin::Constant => continue,
+                    Origin::Leaf(param) => {
+                        grads.insert(id, *param, grad)?;
+                        continue;
+                    }
+                    Origin::Spent { op } => return Err(AutogradError::GraphFreed { op }),
+                    Origin::Op { op, inputs, wanted } if self.retain_graph => {
+                        (None, op.name(), inputs.clone(), wanted.clone())
+                    }
+                    Origin::Op { op, .. } => {
+                        let name = op.name();
+                        match std::mem::replace(origin, Origin::Spent { op: name }) {
+                            Origin::Op { op, inputs, wanted } => (Some(op), name, inputs, wanted),
+                            _ => unreachable!("matched an op above"),
                         }
                     }
+                }
+            };
+            let contributions = match &taken {
+                Some(op) => op.vjp(&grad, &wanted)?,
+                None => match &self.nodes.borrow()[id].origin {
+                    Origin::Op { op, .. } => op.vjp(&grad, &wanted)?,
+                    _ => unreachable!("a retained op stays on the tape"),
+                },
+            };
+            drop((grad, taken));
+            for (k, (&input, contribution)) in inputs.iter().zip(contributions).enumerate() {
+                let Some(g) = contribution.filter(|_| wanted[k]) else { continue };
+                let expected = self.nodes.borrow()[input].shape().to_vec();
+                if g.shape() != expected {
+                    return Err(AutogradError::VjpShape { op: name, input: k, expected, got: g.shape().to_vec() });
+                }
+                match &mut pending[input] {
+                    Some(acc) => acc.add_assign(&g)?,
+                    slot => *slot = Some(g),
                 }
             }
         }
@@ -249,13 +296,35 @@ impl<'t, T: Element> Var<'t, T> {
     }
 
     /// The value (sharing storage with the tape; no copy).
+    ///
+    /// # Panics
+    ///
+    /// If the value was [released](Var::release): releasing is the promise not to read it.
     pub fn value(&self) -> Tensor<T> {
-        self.tape.nodes.borrow()[self.id].value.clone()
+        match &self.tape.nodes.borrow()[self.id].value {
+            Slot::Held(t) => t.clone(),
+            Slot::Released(_) => panic!("Var::value: node {} was released (Var::release)", self.id),
+        }
     }
 
-    /// The value's shape.
+    /// The value's shape (known after a [release](Var::release) too).
     pub fn shape(&self) -> Vec<usize> {
-        self.tape.nodes.borrow()[self.id].value.shape().to_vec()
+        self.tape.nodes.borrow()[self.id].shape().to_vec()
+    }
+
+    /// Tells the tape that this value will not be read again (by [`Var::value`] or as an
+    /// op's input): the tape drops its reference, so the memory goes back as soon as no
+    /// recorded VJP keeps it (a convolution keeps its input, a ReLU its output; an
+    /// addition keeps neither). Gradients still flow through it. `layers::forward_chain`
+    /// calls it on each intermediate value once the next layer has read it, so that a
+    /// forward pass holds only what its backward pass needs (in inference: only the values
+    /// in flight).
+    pub fn release(self) {
+        let mut nodes = self.tape.nodes.borrow_mut();
+        let node = &mut nodes[self.id];
+        if let Slot::Held(t) = &node.value {
+            node.value = Slot::Released(t.shape().to_vec());
+        }
     }
 
     /// Whether a gradient flows back through this value.

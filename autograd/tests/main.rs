@@ -13,6 +13,7 @@ mod composite;
 mod conv2d_op;
 mod global_avg_pool;
 mod gradcheck;
+mod memory;
 mod new_ops;
 mod op_gradients;
 mod tape;

@@ -153,7 +153,8 @@ fn backward_with_a_wrong_shaped_seed_fails() {
 fn backward_with_a_proper_seed_is_the_vjp() {
     // x = [1 2; 3 4], w = [5; 6], y = x·w = [17; 39], seed S = [1; −2].
     // ∇x = S·wᵀ = [5 6; −10 −12]; ∇w = xᵀ·S = [1−6; 2−8] = [−5; −6].
-    let tape = Tape::<f64>::new();
+    let mut tape = Tape::<f64>::new();
+    tape.set_retain_graph(true);
     let x = tape.leaf(t(&[2, 2], &[1.0, 2.0, 3.0, 4.0]));
     let w = tape.leaf(t(&[2, 1], &[5.0, 6.0]));
     let y = x.matmul(w).unwrap();
@@ -162,7 +163,7 @@ fn backward_with_a_proper_seed_is_the_vjp() {
     assert_eq!(grads.get(x).unwrap().to_vec(), vec![5.0, 6.0, -10.0, -12.0]);
     assert_eq!(grads.get(w).unwrap().to_vec(), vec![-5.0, -6.0]);
 
-    // The same tape can be walked again with another seed (nothing was consumed).
+    // A tape that retains its graph can be walked again with another seed.
     let grads = tape.backward_with_seed(y, t(&[2, 1], &[0.0, 1.0])).unwrap();
     assert_eq!(grads.get(x).unwrap().to_vec(), vec![0.0, 0.0, 5.0, 6.0]);
 

@@ -19,7 +19,7 @@ use crate::error::{LayerError, Result};
 use crate::faces::Fuse;
 use crate::module::Module;
 use crate::parts::{Part, PartMut};
-use crate::sequential::Sequential;
+use crate::sequential::{Sequential, release_consumed};
 
 /// `y = body(x) + shortcut(x)`; the identity when there is no shortcut.
 ///
@@ -85,14 +85,20 @@ impl<T: Element> Residual<T> {
 impl<T: Element> Fuse<T> for Residual<T> {
     fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
         let (body, shortcut) = self.paths(x)?;
-        Ok(body.add_activated(shortcut, act)?)
+        let y = body.add_activated(shortcut, act)?;
+        release_consumed(body, y, x.id());
+        release_consumed(shortcut, y, x.id());
+        Ok(y)
     }
 }
 
 impl<T: Element> Module<T> for Residual<T> {
     fn forward<'t>(&self, x: Var<'t, T>) -> Result<Var<'t, T>> {
         let (body, shortcut) = self.paths(x)?;
-        Ok(body.add(shortcut)?)
+        let y = body.add(shortcut)?;
+        release_consumed(body, y, x.id());
+        release_consumed(shortcut, y, x.id());
+        Ok(y)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

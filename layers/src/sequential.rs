@@ -136,30 +136,45 @@ impl<T> fmt::Debug for Sequential<T> {
 /// no pre-activation tensor kept), with the same numbers as running both. When nothing is
 /// recorded for gradients (inference), a convolution followed by batch norm in evaluation
 /// (and an activation) is one convolution with the normalisation folded into its weights
-/// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding. A shape
-/// error names the layer.
+/// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding. Each
+/// intermediate value is [released](Var::release) once the next layer has read it, so the
+/// pass holds only what the backward pass needs (in inference, only the values in flight);
+/// the chain's input and output stay readable. A shape error names the layer.
 pub fn forward_chain<'t, 'a, T: Element>(
     layers: impl IntoIterator<Item = (&'a str, &'a dyn Module<T>)>,
     mut x: Var<'t, T>,
 ) -> Result<Var<'t, T>> {
+    let input = x.id();
     let mut layers = layers.into_iter().peekable();
     while let Some((name, layer)) = layers.next() {
-        if !x.tape().is_recording()
-            && let Some(y) = forward_folded(layer, &mut layers, x).map_err(|e| at_layer(name, e))?
-        {
-            x = y;
-            continue;
-        }
-        x = match layers.peek().and_then(|(_, next)| next.activation()) {
-            Some(act) => {
-                layers.next();
-                layer.forward_activated(x, act)
+        let folded = match x.tape().is_recording() {
+            true => None,
+            false => forward_folded(layer, &mut layers, x).map_err(|e| at_layer(name, e))?,
+        };
+        let y = match folded {
+            Some(y) => y,
+            None => match layers.peek().and_then(|(_, next)| next.activation()) {
+                Some(act) => {
+                    layers.next();
+                    layer.forward_activated(x, act)
+                }
+                None => layer.forward(x),
             }
-            None => layer.forward(x),
-        }
-        .map_err(|e| at_layer(name, e))?;
+            .map_err(|e| at_layer(name, e))?,
+        };
+        release_consumed(x, y, input);
+        x = y;
     }
     Ok(x)
+}
+
+/// Releases `x`, an intermediate value a layer read to give `y` (see [`Var::release`]),
+/// unless it is the chain's `input` (the caller's) or `y` itself (a layer that passed it
+/// through). What a VJP keeps stays; the rest goes back before the next layer allocates.
+pub(crate) fn release_consumed<T: Element>(x: Var<'_, T>, y: Var<'_, T>, input: usize) {
+    if x.id() != input && x.id() != y.id() {
+        x.release();
+    }
 }
 
 /// `layer` with the affine map of the next layer (and the activation after it) folded in,

@@ -1,10 +1,10 @@
 //! Max-pooling in one pass, without the window matrix of [`crate::pool_windows`]: each
 //! output is the maximum of its window (ties to the first maximum in the window's row-major
-//! order; a NaN wins), with the storage index of the winner kept for the backward pass (or
-//! not, for inference), and the backward scatter by those indices.
+//! order; a NaN wins), and the backward scatter to each window's winner, found again image
+//! by image from the input rather than kept from the forward pass.
 
 use crate::buffer::Buffer;
-use crate::buffer_pool::{filled, take};
+use crate::buffer_pool::filled;
 use crate::cast::{f32_slice, f32_slice_mut};
 use crate::element::Element;
 use crate::error::Result;
@@ -13,60 +13,81 @@ use crate::kernels::{KernelPath, Kernels, PoolPlane};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
-/// Where each output of [`max_pool2d`] took its maximum from, for the backward pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolArgmax {
-    /// For each output element in the output's storage order, the index of the winning
-    /// input element within the input's dense storage block.
-    winners: Buffer<usize>,
-    input_shape: Vec<usize>,
-    /// The input's layout the winners index (dense).
-    input_strides: Vec<usize>,
+/// What the backward pass of [`max_pool2d`] needs to find each output's winner: the input
+/// (dense, sharing the caller's storage when it was dense) and the window. Why not the
+/// winners themselves: an index per output costs 8 bytes, twice the input's own bytes for
+/// 2×2 windows, while the input is almost always kept anyway (the activation before the
+/// pool keeps its output for its own backward pass); the winners of one image are found
+/// again in the backward pass, at the cost of one more forward pool.
+#[derive(Clone)]
+pub struct PoolArgmax<T> {
+    input: Tensor<T>,
+    window: Window2d,
+    dims: WindowDims,
     output_shape: Vec<usize>,
     output_strides: Vec<usize>,
+}
+
+/// `PoolArgmax { input: [..], window: …, output: [..] }`.
+impl<T> std::fmt::Debug for PoolArgmax<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolArgmax")
+            .field("input", &self.input.shape())
+            .field("window", &self.window)
+            .field("output", &self.output_shape)
+            .finish()
+    }
 }
 
 /// Max-pooling of `x: [N, C, H, W]` in one pass, without the window matrix: each output is
 /// the maximum of its window (ties to the first maximum in the window's row-major order;
 /// a NaN wins). A channels-last `x` is read along its contiguous channel axis. The output
 /// is contiguous N×C×H×W, so the im2col of a following convolution reads whole rows.
-/// Returns the output and the winners for [`max_pool2d_backward`].
-pub fn max_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<(Tensor<T>, PoolArgmax)> {
-    let (y, x, winners) = pool("max_pool2d", x, window, true)?;
+/// Returns the output and what [`max_pool2d_backward`] needs.
+pub fn max_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<(Tensor<T>, PoolArgmax<T>)> {
+    let (y, x, dims) = pool("max_pool2d", x, window)?;
     let argmax = PoolArgmax {
-        winners,
-        input_shape: x.shape().to_vec(),
-        input_strides: x.strides().to_vec(),
+        input: x,
+        window: *window,
+        dims,
         output_shape: y.shape().to_vec(),
         output_strides: y.strides().to_vec(),
     };
     Ok((y, argmax))
 }
 
-/// [`max_pool2d`] for inference: the same output, without keeping the winners (8 bytes per
-/// output written and allocated for nothing when no backward pass follows).
+/// [`max_pool2d`] for inference: the same output, without keeping anything for a backward
+/// pass.
 pub fn max_pool2d_values<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor<T>> {
-    Ok(pool("max_pool2d_values", x, window, false)?.0)
+    Ok(pool("max_pool2d_values", x, window)?.0)
 }
 
-/// The pooled output, the dense input it read, and the winners (empty unless `keep`).
-fn pool<T: Element>(
-    op: &'static str,
-    x: &Tensor<T>,
-    window: &Window2d,
-    keep: bool,
-) -> Result<(Tensor<T>, Tensor<T>, Buffer<usize>)> {
+/// The pooled output, the dense input it read, and the geometry.
+fn pool<T: Element>(op: &'static str, x: &Tensor<T>, window: &Window2d) -> Result<(Tensor<T>, Tensor<T>, WindowDims)> {
     let d = window.pool_dims(op, x.shape())?;
-    let channels_last = x.is_dense() && x.strides()[1] == 1 && d.c > 1;
     let x = if x.is_dense() { x.clone() } else { x.to_contiguous() };
     let src = x.dense_slice().expect("dense");
-    let s = x.strides();
     let out_shape = vec![d.n, d.c, d.oh, d.ow];
     let out_strides = crate::contiguous_strides(&out_shape);
+    let mut values = filled(d.n * d.c * d.positions(), T::neg_infinity());
+    pool_into(src, x.strides(), window, &d, &mut values, &mut []);
+    let y = Tensor::from_dense(values, out_shape, out_strides);
+    Ok((y, x, d))
+}
+
+/// The maxima of the windows `d` of the dense `src` (strides `s`) into `values` (N×C×oh×ow
+/// order, filled with −∞), and the storage index of each winner into `winners` unless it is
+/// empty (then filled with `usize::MAX`).
+fn pool_into<T: Element>(
+    src: &[T],
+    s: &[usize],
+    window: &Window2d,
+    d: &WindowDims,
+    values: &mut [T],
+    winners: &mut [usize],
+) {
     let p = d.positions();
-    let total = d.n * d.c * d.positions();
-    let mut values = filled(total, T::neg_infinity());
-    let mut winners = if keep { filled(total, usize::MAX) } else { take(0) };
+    let channels_last = s[1] == 1 && d.c > 1;
     let [kh, kw] = window.kernel;
     let better = |v: T, best: T| v > best || (v.is_nan() && !best.is_nan());
     if channels_last {
@@ -100,15 +121,13 @@ fn pool<T: Element>(
                 }
             }
         }
-    } else if simd_rows(src, s, window, &d, &mut values, &mut winners) {
+    } else if simd_rows(src, s, window, d, values, winners) {
         // Done by the SIMD kernels.
     } else if window.kernel == [2, 2] && window.stride == [2, 2] && window.padding == [0, 0] && s[3] == 1 {
-        max_pool_2x2(src, s, &d, &mut values, &mut winners);
+        max_pool_2x2(src, s, d, values, winners);
     } else {
-        max_pool_windows(src, s, window, &d, &mut values, &mut winners);
+        max_pool_windows(src, s, window, d, values, winners);
     }
-    let y = Tensor::from_dense(values, out_shape, out_strides);
-    Ok((y, x, winners))
 }
 
 /// f32 on a SIMD path: 2×2 and 3×3 windows of stride 2 without padding over rows with unit
@@ -250,28 +269,34 @@ fn first_max<T: Element>(
 }
 
 /// The VJP of [`max_pool2d`]: each output's gradient goes to the input element that won
-/// its window; the result has the input's shape (and layout, when it was dense).
-pub fn max_pool2d_backward<T: Element>(grad: &Tensor<T>, argmax: &PoolArgmax) -> Result<Tensor<T>> {
+/// its window; the result has the input's shape (and layout, when it was dense). The
+/// winners are found again one image at a time (the forward pass's rule and kernels, so the
+/// same winners), in two buffers of one image's outputs.
+pub fn max_pool2d_backward<T: Element>(grad: &Tensor<T>, argmax: &PoolArgmax<T>) -> Result<Tensor<T>> {
     expect_shape("max_pool2d_backward", grad.shape(), &argmax.output_shape)?;
-    let mut out = filled(argmax.input_shape.iter().product(), T::zero());
-    let mut scatter = |o: usize, g: T| out[argmax.winners[o]] += g;
-    if grad.strides() == argmax.output_strides.as_slice()
-        && let Some(g) = grad.dense_slice()
-    {
-        for (o, &v) in g.iter().enumerate() {
-            scatter(o, v);
+    let x = &argmax.input;
+    let src = x.dense_slice().expect("dense");
+    let d = argmax.dims;
+    let image = WindowDims { n: 1, ..d };
+    let per_out = d.c * d.positions();
+    let block = x.strides()[0];
+    let grad = match grad.strides() == argmax.output_strides.as_slice() && grad.dense_slice().is_some() {
+        true => grad.clone(),
+        false => grad.to_contiguous(),
+    };
+    let g = grad.dense_slice().expect("dense");
+    let mut out = filled(x.numel(), T::zero());
+    let mut values: Buffer<T> = filled(per_out, T::neg_infinity());
+    let mut winners: Buffer<usize> = filled(per_out, usize::MAX);
+    for n in 0..d.n {
+        let src = &src[n * block..];
+        values.fill(T::neg_infinity());
+        winners.fill(usize::MAX);
+        pool_into(src, x.strides(), &argmax.window, &image, &mut values, &mut winners);
+        let out = &mut out[n * block..];
+        for (&w, &g) in winners.iter().zip(&g[n * per_out..(n + 1) * per_out]) {
+            out[w] += g;
         }
-    } else {
-        // Visit the gradient in logical order and find each element's output slot.
-        let data = grad.storage();
-        crate::layout::for_each_offset2(
-            grad.shape(),
-            grad.strides(),
-            grad.offset(),
-            &argmax.output_strides,
-            0,
-            |src, slot| scatter(slot, data[src]),
-        );
     }
-    Ok(Tensor::from_dense(out, argmax.input_shape.clone(), argmax.input_strides.clone()))
+    Ok(Tensor::from_dense(out, x.shape().to_vec(), x.strides().to_vec()))
 }

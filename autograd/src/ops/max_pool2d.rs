@@ -3,7 +3,8 @@
 //! Computed in one pass (`tensor::max_pool2d`) without the `[N·C·oh·ow, kh·kw]` window
 //! matrix (a channels-last input is read along its channels). VJP: the composition of the two
 //! VJPs, `∇x = Sᵀ·(onehot(argz) ⊙ ∇y)`, done as one scatter of each output's gradient to the
-//! input element that won its window.
+//! input element that won its window. The winners are not kept: the op keeps the input
+//! (which the layer before it keeps anyway) and finds them again, image by image.
 
 use tensor::{Element, PoolArgmax, Tensor, Window2d};
 
@@ -12,11 +13,11 @@ use crate::error::Result;
 use crate::op::Op;
 use crate::tape::Var;
 
-struct MaxPool2d {
-    argmax: PoolArgmax,
+struct MaxPool2d<T> {
+    argmax: PoolArgmax<T>,
 }
 
-impl<T: Element> Op<T> for MaxPool2d {
+impl<T: Element> Op<T> for MaxPool2d<T> {
     fn name(&self) -> &'static str {
         "max_pool2d"
     }
@@ -29,8 +30,8 @@ impl<T: Element> Op<T> for MaxPool2d {
 impl<'t, T: Element> Var<'t, T> {
     /// Max-pooling of `x: [N, C, H, W]` to `[N, C, oh, ow]` (ties to the first maximum);
     /// VJP: each output's gradient to its window's winner.
-    /// Without a gradient to compute (no-grad mode, or an input that needs none), the
-    /// winners are not kept.
+    /// Without a gradient to compute (no-grad mode, or an input that needs none), nothing
+    /// is kept.
     pub fn max_pool2d(self, window: &Window2d) -> Result<Var<'t, T>> {
         if !(self.tape().is_recording() && self.requires_grad()) {
             return Ok(self.tape().constant(tensor::max_pool2d_values(&self.value(), window)?));
