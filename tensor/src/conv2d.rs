@@ -143,16 +143,6 @@ fn convolve<T: Element>(
     {
         return Ok(y);
     }
-    // A channels-last input (from `conv2d_inference`) copied into N×C×H×W once: the
-    // product then reads it as it would a contiguous one (a whole-input window as the
-    // matrix `[N, C·H·W]` itself, no im2col).
-    let planar;
-    let x = if x.strides().get(1) == Some(&1) && x.dim(1).is_ok_and(|c| c > 1) && !x.is_contiguous() {
-        planar = x.to_contiguous();
-        &planar
-    } else {
-        x
-    };
     let (n, p, f, taps) = (g.d.n, g.d.positions(), g.f, g.taps);
     let bias = bias.map(|b| b.to_vec()).unwrap_or_else(|| vec![T::zero(); f]);
     // Wm = reshape(W, [F, taps])ᵀ stored row by row, once per call: as a stride view of W
