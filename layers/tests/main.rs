@@ -6,7 +6,6 @@ mod common;
 mod avg_pool_and_activations;
 mod batch_norm;
 mod build;
-mod channels_last_inference;
 mod checkpoint;
 mod dropout;
 mod folded_batch_norm;

@@ -15,7 +15,6 @@ use crate::error::Result;
 use crate::im2col::expect_shape;
 use crate::kernels::{KernelPath, Kernels};
 use crate::max_pool::for_each_plane;
-use crate::pool_channels_last::{self as channels_last, Reduce, is_channels_last};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -55,18 +54,6 @@ pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor
         out[o] = window_sum(src, corner, rows, cols, s[2], s[3]) * inv_area;
     });
     Ok(Tensor::from_vec_unchecked(vec![d.n, d.c, d.oh, d.ow], out))
-}
-
-/// [`avg_pool2d`] for inference: the same values; a dense channels-last input (strides
-/// `(H·W·C, 1, W·C, C)`, as from [`conv2d_inference`](crate::conv2d_inference)) gives a
-/// dense channels-last output, summed along whole runs of channels in the same order.
-pub fn avg_pool2d_values<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor<T>> {
-    if !is_channels_last(x) {
-        return avg_pool2d(x, window);
-    }
-    let d = window.pool_dims("avg_pool2d_values", x.shape())?;
-    let inv_area = T::one() / T::from_usize(window.kernel_area()).unwrap_or_else(T::nan);
-    Ok(channels_last::pool(x, window, &d, Reduce::Mean(inv_area)))
 }
 
 /// f32 on a SIMD path: the halving pool a channel plane per kernel call

@@ -93,42 +93,12 @@ pub fn conv2d<T: Element>(
 
 /// `y = act(conv2d(x, W, b))`, the activation applied in the same output pass as the bias:
 /// one tensor written (and, on a tape, kept) instead of the pre-activation `z` and `y`.
-/// The output is contiguous `[N, F, oh, ow]`.
 pub fn conv2d_activated<T: Element>(
     x: &Tensor<T>,
     weight: &Tensor<T>,
     bias: Option<&Tensor<T>>,
     window: &Window2d,
     activation: Option<Activation>,
-) -> Result<Tensor<T>> {
-    convolve(x, weight, bias, window, activation, false)
-}
-
-/// [`conv2d_activated`] for inference: the same values, but the `[N, F, oh, ow]` output may
-/// be **channels-last** (dense, strides `(oh·ow·F, 1, ow·F, F)`), which is how the direct
-/// kernels compute it when `F` fills whole vectors: no transpose into channel planes, and
-/// a following convolution or pool ([`max_pool2d_values`](crate::max_pool2d_values),
-/// [`avg_pool2d_values`](crate::avg_pool2d_values)) reads it as it is. Any other op sees a
-/// strided tensor (`reshape`, `to_vec` and `to_contiguous` copy it into N×F×oh×ow order).
-/// Training uses [`conv2d_activated`], whose output its VJP expects.
-pub fn conv2d_inference<T: Element>(
-    x: &Tensor<T>,
-    weight: &Tensor<T>,
-    bias: Option<&Tensor<T>>,
-    window: &Window2d,
-    activation: Option<Activation>,
-) -> Result<Tensor<T>> {
-    convolve(x, weight, bias, window, activation, true)
-}
-
-/// [`conv2d_activated`], with a channels-last output allowed when `channels_last`.
-fn convolve<T: Element>(
-    x: &Tensor<T>,
-    weight: &Tensor<T>,
-    bias: Option<&Tensor<T>>,
-    window: &Window2d,
-    activation: Option<Activation>,
-    channels_last: bool,
 ) -> Result<Tensor<T>> {
     let op = if activation.is_some() { "conv2d_activated" } else { "conv2d" };
     let g = Geometry::new(op, x, weight, window)?;
@@ -139,7 +109,7 @@ fn convolve<T: Element>(
         return Err(TensorError::ShapeMismatch { op, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() });
     }
     if let Some(k) = Plan::new::<T>(window, &g.d, g.f).forward
-        && let Some(y) = direct::forward(k, x, weight, bias, window, &g.d, activation, channels_last)
+        && let Some(y) = direct::forward(k, x, weight, bias, window, &g.d, activation)
     {
         return Ok(y);
     }

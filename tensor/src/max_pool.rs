@@ -10,7 +10,6 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::im2col::expect_shape;
 use crate::kernels::{KernelPath, Kernels, PoolPlane};
-use crate::pool_channels_last::{self as channels_last, Reduce, is_channels_last};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -44,17 +43,10 @@ pub fn max_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<(Tenso
     Ok((y, argmax))
 }
 
-/// [`max_pool2d`] for inference: the same values, without keeping the winners (8 bytes per
-/// output written and allocated for nothing when no backward pass follows). A dense
-/// channels-last input (strides `(H·W·C, 1, W·C, C)`, as from
-/// [`conv2d_inference`](crate::conv2d_inference)) gives a dense channels-last output,
-/// pooled along whole runs of channels; any other input a contiguous one.
+/// [`max_pool2d`] for inference: the same output, without keeping the winners (8 bytes per
+/// output written and allocated for nothing when no backward pass follows).
 pub fn max_pool2d_values<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor<T>> {
-    let op = "max_pool2d_values";
-    if is_channels_last(x) {
-        return Ok(channels_last::pool(x, window, &window.pool_dims(op, x.shape())?, Reduce::Max));
-    }
-    Ok(pool(op, x, window, false)?.0)
+    Ok(pool("max_pool2d_values", x, window, false)?.0)
 }
 
 /// The pooled output, the dense input it read, and the winners (empty unless `keep`).

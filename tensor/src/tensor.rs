@@ -235,38 +235,8 @@ impl<T: Clone> Tensor<T> {
             return s.to_vec();
         }
         let mut out = Vec::with_capacity(self.numel());
-        if !self.channels_last_into(&mut out) {
-            self.for_each_offset(|o| out.push(self.storage[o].clone()));
-        }
+        self.for_each_offset(|o| out.push(self.storage[o].clone()));
         out
-    }
-
-    /// Appends the elements of a dense channels-last `[N, C, H, W]` (strides `(H·W·C, 1,
-    /// W·C, C)`, the layout of `conv2d_inference`) in logical order: each image's block of
-    /// pixels × channels transposed into channel planes, a plane at a time, without the
-    /// per-element odometer of the general walk. False (nothing appended) for
-    /// any other layout.
-    fn channels_last_into(&self, out: &mut Vec<T>) -> bool {
-        let &[n, c, h, w] = &self.shape[..] else { return false };
-        let plane = h * w;
-        if c <= 1 || plane <= 1 || self.strides[..] != [plane * c, 1, w * c, c] {
-            return false;
-        }
-        let src = &self.storage[self.offset..self.offset + n * plane * c];
-        let start = out.len();
-        out.extend_from_slice(src);
-        for (dst, block) in out[start..].chunks_exact_mut(plane * c).zip(src.chunks_exact(plane * c)) {
-            let (d, b) = (dst.as_mut_ptr(), block.as_ptr());
-            for ch in 0..c {
-                for p in 0..plane {
-                    debug_assert!(ch * plane + p < dst.len() && p * c + ch < block.len());
-                    // SAFETY: ch < c and p < plane, so both indices are below plane·c, the
-                    // length of `dst` and of `block` (exact chunks of that size).
-                    unsafe { *d.add(ch * plane + p) = (*b.add(p * c + ch)).clone() };
-                }
-            }
-        }
-        true
     }
 
     /// A contiguous copy of the elements in a buffer from the pool this tensor's storage
@@ -275,7 +245,6 @@ impl<T: Clone> Tensor<T> {
         let mut data = self.storage.sibling(self.numel());
         match self.as_slice() {
             Some(s) => data.extend_from_slice(s),
-            None if self.channels_last_into(&mut *data) => {}
             None => self.for_each_offset(|o| data.push(self.storage[o].clone())),
         }
         Tensor::from_vec_unchecked(self.shape.clone(), data)

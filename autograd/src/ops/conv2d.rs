@@ -45,8 +45,7 @@ impl<T: Element> Op<T> for Conv2d<T> {
 
 impl<'t, T: Element> Var<'t, T> {
     /// The convolution of `x: [N, C, H, W]` with `weight: [F, C, kh, kw]` (PyTorch's
-    /// layout) and an optional `bias: [F]`, giving `[N, F, oh, ow]` (contiguous when the
-    /// tape records; otherwise possibly channels-last, `tensor::conv2d_inference`);
+    /// layout) and an optional `bias: [F]`, giving a contiguous `[N, F, oh, ow]`;
     /// VJP `∇W = (aᵀ·∇z)ᵀ`, `∇b = 1ᵀ·∇z`, `∇x = col2im(∇z·Wmᵀ)`.
     pub fn conv2d(self, weight: Var<'t, T>, bias: Option<Var<'t, T>>, window: &Window2d) -> Result<Var<'t, T>> {
         self.conv2d_activated(weight, bias, window, None)
@@ -64,12 +63,7 @@ impl<'t, T: Element> Var<'t, T> {
     ) -> Result<Var<'t, T>> {
         let (x, w) = (self.value(), weight.value());
         let b = bias.map(|b| b.value());
-        // Nothing recorded (inference): the output may stay channels-last for the next layer.
-        let y = if self.tape().is_recording() {
-            tensor::conv2d_activated(&x, &w, b.as_ref(), window, activation)?
-        } else {
-            tensor::conv2d_inference(&x, &w, b.as_ref(), window, activation)?
-        };
+        let y = tensor::conv2d_activated(&x, &w, b.as_ref(), window, activation)?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         let kept = activation.map(|act| (act, y.clone()));

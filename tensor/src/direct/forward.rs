@@ -4,17 +4,11 @@
 //! accumulated in registers ([`Kernels::tile`]) into a pixels × filters block, and the
 //! output pass transposes the block into the N×F×oh×ow output with the bias and the
 //! activation ([`Kernels::store_planes`]).
-//!
-//! For inference, a layer whose filters fill whole vectors may instead return the block
-//! itself as a channels-last output ([`Layout::ChannelsLast`]): `y[n, f, oh, ow]` at
-//! `((n·oh + oh)·ow + ow)·F + f`, each row of the block copied with the bias and the
-//! activation and the `wq − ow` extra columns dropped, with no transpose. A channels-last
-//! input is staged channels-last (the staging module), read with a pixel stride of `C`.
 
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::activation::Activation;
 use crate::buffer::Buffer;
-use crate::kernels::{Kernels, Planes, Rows, Taps, Tile};
+use crate::kernels::{Kernels, Planes, Taps, Tile};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -52,14 +46,13 @@ impl Packed {
 }
 
 /// The pixels × filters block of pixels `0..count`, into `z` (rows of `z_stride`; rows up
-/// to [`tiled_rows`] are written). `src[at + q·pixel_stride + offset]` is what pixel `q`
-/// reads for a tap at `offset`.
+/// to [`tiled_rows`] are written). `src[at + q + offset]` is what pixel `q` reads for a tap
+/// at `offset`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_tiles(
     k: Kernels,
     src: &[f32],
     at: usize,
-    pixel_stride: usize,
     count: usize,
     taps: &Taps,
     packed: &Packed,
@@ -71,7 +64,6 @@ pub(crate) fn run_tiles(
         k.tiles(Tile {
             src,
             at,
-            pixel_stride,
             count,
             taps,
             w: w.as_slice(),
@@ -89,17 +81,7 @@ pub(crate) fn tiled_rows(k: Kernels, packed: &Packed, count: usize) -> usize {
     packed.chunks.iter().map(|&(_, fv)| k.tiled(count, fv)).max().unwrap_or(0)
 }
 
-/// How [`forward`] lays out its `[N, F, oh, ow]` output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layout {
-    /// N×F×oh×ow contiguous.
-    Contiguous,
-    /// Channels-last, dense: strides `(oh·ow·F, 1, ow·F, F)`. Only when `F` is a multiple
-    /// of the kernels' vector width.
-    ChannelsLast,
-}
-
-/// `act(conv2d(x, W) + b)` with direct kernels, laid out as `layout` says. `weight` is
+/// `act(conv2d(x, W) + b)` with direct kernels, N×F×oh×ow contiguous. `weight` is
 /// F×C×kh×kw contiguous, `bias` has F entries.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
@@ -111,42 +93,28 @@ pub(crate) fn forward(
     d: &WindowDims,
     filters: usize,
     act: Option<Activation>,
-    layout: Layout,
 ) -> Buffer<f32> {
-    let source = Source::tensor(x);
     let st = Staging::new(g, d);
-    // Channels-last staging where the tile kernels have the pixel stride as a constant.
-    let fast = crate::kernels::FAST_PIXEL_STRIDES.contains(&d.c);
-    let st = if fast && source.is_channels_last(d.c) { st.channels_last() } else { st };
-    let ps = st.pixel_stride();
     let taps = Taps::new(st.offsets(g.kernel));
     let n_taps = taps.len();
     let packed = Packed::new(k, filters, n_taps, |f, t| weight[f * n_taps + t]);
     let fpad = filters.div_ceil(k.lanes()) * k.lanes();
-    debug_assert!(layout == Layout::Contiguous || fpad == filters, "channels-last output with partial vectors");
     let count = d.oh * st.wq;
     let rows = tiled_rows(k, &packed, count);
-    let reach = rows.saturating_sub(1) * ps + taps.max() + 1;
-    let mut xs = Aligned::zeros(st.planes_len().max(reach));
+    let mut xs = Aligned::zeros(st.planes_len().max(rows + taps.max()));
     let mut z = Aligned::zeros(rows * fpad);
     let plane = d.positions();
     let len = d.n * filters * plane;
     let mut y = crate::buffer_pool::take(len);
     for n in 0..d.n {
-        let (src, at) = match st.in_place(source, n, reach) {
+        let (src, at) = match st.in_place(Source::tensor(x), n, rows + taps.max()) {
             Some(image) => image,
             None => {
-                st.stage(k, source, n, xs.as_mut_slice());
+                st.stage(k, Source::tensor(x), n, xs.as_mut_slice());
                 (xs.as_slice(), 0)
             }
         };
-        run_tiles(k, src, at, ps, count, &taps, &packed, z.as_mut_slice(), fpad);
-        let out = &mut y.spare_capacity_mut()[..len];
-        if layout == Layout::ChannelsLast {
-            let out = &mut out[n * filters * plane..(n + 1) * filters * plane];
-            k.store_rows(Rows { z: z.as_slice(), z_width: st.wq, rows: d.oh, ow: d.ow, bias, act, out });
-            continue;
-        }
+        run_tiles(k, src, at, count, &taps, &packed, z.as_mut_slice(), fpad);
         k.store_planes(Planes {
             z: z.as_slice(),
             z_stride: fpad,
@@ -156,7 +124,7 @@ pub(crate) fn forward(
             cols: 0..d.ow,
             bias: Some(bias),
             act,
-            out,
+            out: &mut y.spare_capacity_mut()[..len],
             at: n * filters * plane,
             plane,
             row_stride: d.ow,
@@ -164,8 +132,7 @@ pub(crate) fn forward(
         });
     }
     // SAFETY: image n's pass wrote every channel, row and column of its block
-    // n·F·oh·ow..(n + 1)·F·oh·ow (`store_rows` every pixel of it, channels-last), so all
-    // `len` elements are initialised.
+    // n·F·oh·ow..(n + 1)·F·oh·ow, so all `len` elements are initialised.
     unsafe { y.set_len(len) };
     y
 }

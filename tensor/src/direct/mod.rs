@@ -6,8 +6,6 @@
 //! f64 (gradient checks) always does.
 
 mod backward;
-#[cfg(test)]
-mod channels_last_tests;
 mod forward;
 mod staging;
 #[cfg(test)]
@@ -18,7 +16,6 @@ use std::any::{Any, TypeId};
 
 use crate::cast::f32_slice;
 use crate::conv2d::lane_sum;
-use forward::Layout;
 use staging::Source;
 
 use crate::activation::Activation;
@@ -70,9 +67,7 @@ impl Plan {
 }
 
 /// `act(conv2d(x, W) + b)` by `k`, or `None` if `T` is not `f32`. Shapes were checked by
-/// the caller. Contiguous N×F×oh×ow unless `channels_last` allows a channels-last output
-/// and the direct kernel (not Winograd's) computes it with whole vectors of filters.
-#[allow(clippy::too_many_arguments)]
+/// the caller.
 pub(crate) fn forward<T: Element>(
     k: Kernels,
     x: &Tensor<T>,
@@ -81,7 +76,6 @@ pub(crate) fn forward<T: Element>(
     g: &Window2d,
     d: &WindowDims,
     act: Option<Activation>,
-    channels_last: bool,
 ) -> Option<Tensor<T>> {
     let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
     let filters = weight.shape()[0];
@@ -91,7 +85,6 @@ pub(crate) fn forward<T: Element>(
     };
     let w = weight.to_contiguous();
     let w = w.as_slice().expect("contiguous");
-    let shape = vec![d.n, filters, d.oh, d.ow];
     let y = if winograd::suits(g, d.c, filters) && winograd_enabled() {
         let (len, plane) = (d.n * filters * d.positions(), d.positions());
         let mut y = crate::buffer_pool::take(len);
@@ -101,14 +94,10 @@ pub(crate) fn forward<T: Element>(
         // SAFETY: `winograd::forward` writes every element of every image's output.
         unsafe { y.set_len(len) };
         y
-    } else if channels_last && filters.is_multiple_of(k.lanes()) {
-        let y = forward::forward(k, x, w, &bias, g, d, filters, act, Layout::ChannelsLast);
-        let strides = vec![d.oh * d.ow * filters, 1, d.ow * filters, filters];
-        return back(Tensor::from_dense(y, shape, strides));
     } else {
-        forward::forward(k, x, w, &bias, g, d, filters, act, Layout::Contiguous)
+        forward::forward(k, x, w, &bias, g, d, filters, act)
     };
-    back(Tensor::from_vec_unchecked(shape, y))
+    back(Tensor::from_vec_unchecked(vec![d.n, filters, d.oh, d.ow], y))
 }
 
 /// The gradients of [`backward`]: `∇x` and `∇W` where it was given their kernels, `∇b` when

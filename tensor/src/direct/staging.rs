@@ -12,19 +12,10 @@
 //! rows too; the `wq − ow` extra columns per row are computed and dropped (2 of 30 for a
 //! padded 3×3 convolution on 28×28). The buffer has slack after the planes so that the
 //! last tile's extra pixels read zeros, not past its end.
-//!
-//! A channels-last input (channel stride 1, pixels `C` floats apart) is staged
-//! channels-last instead ([`Staging::channels_last`]): the same phase planes with the `C`
-//! channels of a pixel side by side, so that pixel `q` reads tap `(c, i, j)` at
-//! `q·C + offset(c, i, j)` with `offset(c, i, j) = (phase(i mod sh, j mod sw)·hq·wq +
-//! (i div sh)·wq + j div sw)·C + c` (the tile kernel's pixel stride `C`), and an input row
-//! is copied in whole runs of `C` floats, without a transpose.
 
 use crate::buffer::Buffer;
 use crate::columns::copy_run;
-use std::mem::MaybeUninit;
-
-use crate::kernels::{Kernels, Planes};
+use crate::kernels::Kernels;
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -43,8 +34,6 @@ pub(crate) struct Staging {
     /// of them) to `at..at + len` of the row in the phase's plane (`[at, w0, len]`); made
     /// once, not per staged image.
     runs: Vec<[usize; 3]>,
-    /// Whether the planes hold a pixel's channels side by side (see the module docs).
-    channels_last: bool,
 }
 
 impl Staging {
@@ -52,9 +41,7 @@ impl Staging {
         let [sh, sw] = g.stride;
         let (hp, wp) = (d.h + 2 * g.padding[0], d.w + 2 * g.padding[1]);
         let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
-        let runs = Vec::new();
-        Staging { c: d.c, h: d.h, w: d.w, stride: g.stride, padding: g.padding, hq, wq, runs, channels_last: false }
-            .with_runs()
+        Staging { c: d.c, h: d.h, w: d.w, stride: g.stride, padding: g.padding, hq, wq, runs: Vec::new() }.with_runs()
     }
 
     /// The column runs for the current plane size.
@@ -76,32 +63,17 @@ impl Staging {
         self.with_runs()
     }
 
-    /// The same staging with channels-last planes (see the module docs), for an input
-    /// whose [`Source::is_channels_last`] holds.
-    pub(crate) fn channels_last(mut self) -> Self {
-        self.channels_last = true;
-        self
-    }
-
-    /// Floats between the staged inputs of consecutive output pixels: `C` channels-last,
-    /// else 1.
-    pub(crate) fn pixel_stride(&self) -> usize {
-        if self.channels_last { self.c } else { 1 }
-    }
-
     /// Image n of `x` itself, when it is laid out as its planes would be (no padding, stride
-    /// 1, contiguous rows and planes, or pixels of `C` floats channels-last) and the `reach`
-    /// elements from its start lie inside x's storage: the storage and the index of the
-    /// image's start. Staging it would only copy.
+    /// 1, contiguous rows and planes) and the `reach` elements from its start lie inside x's
+    /// storage: the storage and the index of the image's start. Staging it would only copy.
     pub(crate) fn in_place<'a>(&self, x: Source<'a>, n: usize, reach: usize) -> Option<(&'a [f32], usize)> {
         let s = x.strides;
-        let c = self.c;
-        let dense = if self.channels_last {
-            (self.w <= 1 || s[3] == c) && (self.h <= 1 || s[2] == self.w * c) && (c <= 1 || s[1] == 1)
-        } else {
-            (self.w <= 1 || s[3] == 1) && (self.h <= 1 || s[2] == self.w) && (c <= 1 || s[1] == self.h * self.w)
-        };
-        let same = self.padding == [0, 0] && self.stride == [1, 1] && [self.hq, self.wq] == [self.h, self.w] && dense;
+        let same = self.padding == [0, 0]
+            && self.stride == [1, 1]
+            && [self.hq, self.wq] == [self.h, self.w]
+            && (self.w <= 1 || s[3] == 1)
+            && (self.h <= 1 || s[2] == self.w)
+            && (self.c <= 1 || s[1] == self.h * self.w);
         let at = x.offset + n * s[0];
         (same && at + reach <= x.data.len()).then_some((x.data, at))
     }
@@ -111,16 +83,10 @@ impl Staging {
         self.c * self.stride[0] * self.stride[1] * self.hq * self.wq
     }
 
-    /// The offset of tap `(c, i, j)` from where its output pixel `q` reads (`q` times
-    /// [`Staging::pixel_stride`]).
+    /// The offset of tap `(c, i, j)` from its output pixel's `q`.
     pub(crate) fn offset(&self, c: usize, i: usize, j: usize) -> usize {
         let [sh, sw] = self.stride;
-        let plane = self.hq * self.wq;
-        if self.channels_last {
-            ((((i % sh) * sw + j % sw) * plane + (i / sh) * self.wq + j / sw) * self.c) + c
-        } else {
-            ((c * sh + i % sh) * sw + j % sw) * plane + (i / sh) * self.wq + j / sw
-        }
+        ((c * sh + i % sh) * sw + j % sw) * self.hq * self.wq + (i / sh) * self.wq + j / sw
     }
 
     /// The offsets of the taps `(c, i, j)` in c, i, j order (the order of a weight row).
@@ -140,12 +106,6 @@ impl Staging {
     /// stride of 2), whose padding and slack are zero
     /// (only the interior is written, the same positions for every image).
     pub(crate) fn stage(&self, k: Kernels, x: Source<'_>, n: usize, buf: &mut [f32]) {
-        if self.channels_last {
-            return self.stage_channels_last(x, n, buf);
-        }
-        if self.stride == [1, 1] && self.transpose_channels_last(k, x, n, buf) {
-            return;
-        }
         let (s, src) = (x.strides, x.data);
         let [sh, sw] = self.stride;
         let [ph, pw] = self.padding;
@@ -189,67 +149,6 @@ impl Staging {
     }
 }
 
-impl Staging {
-    /// [`Staging::stage`] of stride 1 from a channels-last `x` with pixels `C` floats apart
-    /// and rows a whole number of pixels apart, into channel planes: the pixels × channels block transposed by the output
-    /// pass's kernel (without bias or activation). False, nothing written, for any other
-    /// layout.
-    fn transpose_channels_last(&self, k: Kernels, x: Source<'_>, n: usize, buf: &mut [f32]) -> bool {
-        let s = x.strides;
-        let c = self.c;
-        let whole_rows = s[3] == c && s[2].is_multiple_of(c) && s[2] / c >= self.w;
-        if !x.is_channels_last(c) || !whole_rows || self.h == 0 || self.w == 0 {
-            return false;
-        }
-        // SAFETY: `MaybeUninit<f32>` has the layout of `f32`, and `store_planes` only writes
-        // initialised values into it (never uninitialised ones), so `buf` stays initialised.
-        let out = unsafe { &mut *(std::ptr::from_mut(buf) as *mut [MaybeUninit<f32>]) };
-        k.store_planes(Planes {
-            z: &x.data[x.offset + n * s[0]..],
-            z_stride: s[3],
-            z_width: s[2] / s[3],
-            channels: self.c,
-            rows: self.h,
-            cols: 0..self.w,
-            bias: None,
-            act: None,
-            out,
-            at: self.padding[0] * self.wq + self.padding[1],
-            plane: self.hq * self.wq,
-            row_stride: self.wq,
-            col_stride: 1,
-        });
-        true
-    }
-
-    /// [`Staging::stage`] into channels-last planes from a channels-last `x` (channel
-    /// stride 1): a row of stride-1 columns with pixels `C` apart is one run, otherwise
-    /// each pixel's `C` floats go to their column phase.
-    fn stage_channels_last(&self, x: Source<'_>, n: usize, buf: &mut [f32]) {
-        let (s, src, c) = (x.strides, x.data, self.c);
-        let [sh, sw] = self.stride;
-        let [ph, pw] = self.padding;
-        let plane = self.hq * self.wq;
-        let (mut a, mut r) = (ph % sh, ph / sh);
-        for h in 0..self.h {
-            let from = x.offset + n * s[0] + h * s[2];
-            let row = (a * sw * plane + r * self.wq) * c;
-            (a, r) = if a + 1 == sh { (0, r + 1) } else { (a + 1, r) };
-            if sw == 1 && s[3] == c {
-                let len = self.w * c;
-                copy_run(&mut buf[row + pw * c..row + pw * c + len], &src[from..from + len]);
-                continue;
-            }
-            let (mut b, mut col) = (pw % sw, pw / sw);
-            for w in 0..self.w {
-                let (to, at) = (row + (b * plane + col) * c, from + w * s[3]);
-                buf[to..to + c].copy_from_slice(&src[at..at + c]);
-                (b, col) = if b + 1 == sw { (0, col + 1) } else { (b + 1, col) };
-            }
-        }
-    }
-}
-
 /// Where a convolution reads its N×C×H×W input: storage, the offset of element 0 and the
 /// strides (a tensor's, or a contiguous buffer's).
 #[derive(Debug, Clone, Copy)]
@@ -263,12 +162,6 @@ impl<'a> Source<'a> {
     pub(crate) fn tensor(x: &'a Tensor<f32>) -> Self {
         let s = x.strides();
         Source { data: x.storage(), offset: x.offset(), strides: [s[0], s[1], s[2], s[3]] }
-    }
-
-    /// Whether channel `c` of a pixel is at `c` from the pixel's first (channel stride 1),
-    /// with more than one channel: an input to stage [`Staging::channels_last`].
-    pub(crate) fn is_channels_last(&self, channels: usize) -> bool {
-        channels > 1 && self.strides[1] == 1 && self.strides[3] >= channels
     }
 
     /// A contiguous buffer of images of `c × h × w`.

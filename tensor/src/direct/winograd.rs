@@ -114,7 +114,6 @@ impl Conv {
                 k.tiles(Tile {
                     src: u.as_slice(),
                     at: 0,
-                    pixel_stride: 1,
                     count: self.filters,
                     taps: &self.taps,
                     w: &self.v.as_slice()[xi * c * self.tiles + v0 * lanes..],

@@ -43,10 +43,10 @@ impl Token {
         // SAFETY: the token proves AVX2 and FMA; the caller checked the extents.
         unsafe {
             match t.fv {
-                1 => tiles_by_stride::<1, 12>(t),
-                2 => tiles_by_stride::<2, 6>(t),
-                3 => tiles_by_stride::<3, 4>(t),
-                _ => tiles_by_stride::<4, 3>(t),
+                1 => tiles::<1, 12>(t),
+                2 => tiles::<2, 6>(t),
+                3 => tiles::<3, 4>(t),
+                _ => tiles::<4, 3>(t),
             }
         }
     }

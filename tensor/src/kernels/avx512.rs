@@ -51,10 +51,10 @@ impl Token {
         // SAFETY: the token proves AVX-512F; the caller checked the extents.
         unsafe {
             match t.fv {
-                1 => tiles_by_stride::<1, 16>(t),
-                2 => tiles_by_stride::<2, 12>(t),
-                3 => tiles_by_stride::<3, 8>(t),
-                _ => tiles_by_stride::<4, 6>(t),
+                1 => tiles::<1, 16>(t),
+                2 => tiles::<2, 12>(t),
+                3 => tiles::<3, 8>(t),
+                _ => tiles::<4, 6>(t),
             }
         }
     }

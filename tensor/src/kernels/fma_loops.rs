@@ -15,36 +15,14 @@ macro_rules! fma_loops {
         fmadd: $fmadd:ident,
         add: $add:ident $(,)?
     ) => {
-        /// [`tiles`] with the pixel stride as a constant where it is one of
-        /// [`super::FAST_PIXEL_STRIDES`] (each pixel's input a constant displacement from the tap's,
-        /// as with stride 1), else read at run time.
+        /// For each tile of `P` pixels from `q0`: `acc[p][v] = Σ_t src[at + q0 + p + off_t] · w[t][v]`,
+        /// stored as row `q0 + p` of `out`.
         ///
         /// # Safety
-        /// As [`tiles`].
-        #[target_feature(enable = $feature)]
-        unsafe fn tiles_by_stride<const FV: usize, const P: usize>(t: Tile<'_>) {
-            // SAFETY: the caller's guarantees are those of `tiles`.
-            unsafe {
-                match t.pixel_stride {
-                    1 => tiles::<FV, P, 1>(t),
-                    8 => tiles::<FV, P, 8>(t),
-                    16 => tiles::<FV, P, 16>(t),
-                    32 => tiles::<FV, P, 32>(t),
-                    64 => tiles::<FV, P, 64>(t),
-                    _ => tiles::<FV, P, 0>(t),
-                }
-            }
-        }
-
-        /// For each tile of `P` pixels from `q0`: `acc[p][v] = Σ_t src[at + (q0 + p)·ps + off_t] · w[t][v]`,
-        /// stored as row `q0 + p` of `out`; `ps = PS`, or `t.pixel_stride` when `PS` is 0.
-        ///
-        /// # Safety
-        /// The target features; `at + (tiled(count) − 1)·ps + max offset < src.len()`, `w` holds a row of `FV`
+        /// The target features; `at + tiled(count) − 1 + max offset < src.len()`, `w` holds a row of `FV`
         /// vectors per tap (`w_stride` apart), and `out` holds `tiled(count)` rows of `FV` vectors `out_stride` apart.
         #[target_feature(enable = $feature)]
-        unsafe fn tiles<const FV: usize, const P: usize, const PS: usize>(t: Tile<'_>) {
-            let ps = if PS == 0 { t.pixel_stride } else { PS };
+        unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
             let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
             let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
             for q0 in (0..t.count).step_by(P) {
@@ -58,10 +36,9 @@ macro_rules! fma_loops {
                         *wv = unsafe { $load(w.add(k * t.w_stride + v * LANES)) };
                     }
                     for (p, acc) in acc.iter_mut().enumerate() {
-                        let i = t.at + (q0 + p) * ps + off;
-                        in_bounds(i, 1, src_len);
-                        // SAFETY: i ≤ at + (tiled(count) − 1)·ps + max offset < src.len().
-                        let x = $splat(unsafe { *src.add(i) });
+                        in_bounds(t.at + q0 + p + off, 1, src_len);
+                        // SAFETY: at + q0 + p + off ≤ at + tiled(count) − 1 + max offset < src.len().
+                        let x = $splat(unsafe { *src.add(t.at + q0 + p + off) });
                         for (acc, &wv) in acc.iter_mut().zip(&wv) {
                             *acc = $fmadd(x, wv, *acc);
                         }

@@ -33,16 +33,10 @@ mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod fma_loops;
 mod portable;
-mod rows;
-#[cfg(test)]
-mod rows_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tile_tests;
 mod winograd;
 
-pub(crate) use rows::{Rows, Step};
 pub(crate) use winograd::filter as winograd_filter;
 
 /// How `f32` convolutions are computed: through im2col and matrixmultiply (the
@@ -121,12 +115,6 @@ impl KernelPath {
     }
 }
 
-/// The pixel strides (channel counts of a channels-last input) for which the SIMD tile
-/// kernels are compiled with the stride as a constant: a pixel's input is then a constant
-/// displacement from its tap's, as in channel planes (stride 1). Other strides are read at
-/// run time, which costs the register allocation of a 12-pixel tile (spills).
-pub(crate) const FAST_PIXEL_STRIDES: [usize; 5] = [1, 8, 16, 32, 64];
-
 /// Checks, in builds with debug assertions (the test profile), that the `n` floats from
 /// index `at` lie inside a slice of `len`: the SIMD kernels call it before every raw load
 /// and store, so the property tests run them bounds-checked access by access. Release
@@ -197,14 +185,11 @@ impl Taps {
 
 /// The arguments of [`Kernels::tiles`]: `fv` vectors of channels for pixels `0..count`,
 /// computed in tiles of `pixels(fv)`, the last one running past `count` (to
-/// `tiled(count, fv)`). Pixel `p` reads its tap at offset `o` at `src[at + p·pixel_stride +
-/// o]`: a pixel stride of 1 for planes of one channel, `C` for a channels-last input.
+/// `tiled(count, fv)`).
 pub(crate) struct Tile<'a> {
     pub src: &'a [f32],
     /// Where pixel 0 reads its tap at offset 0.
     pub at: usize,
-    /// Floats between the inputs of consecutive pixels (at least 1).
-    pub pixel_stride: usize,
     pub count: usize,
     pub taps: &'a Taps,
     /// `taps.len()` rows of `fv · lanes` weights, `w_stride` apart.
@@ -409,11 +394,7 @@ impl Kernels {
         if rows == 0 {
             return;
         }
-        assert!(t.pixel_stride >= 1, "tiles: pixel stride");
-        assert!(
-            t.taps.len() == 0 || t.at + (rows - 1) * t.pixel_stride + t.taps.max() < t.src.len(),
-            "tiles: input extent"
-        );
+        assert!(t.taps.len() == 0 || t.at + rows - 1 + t.taps.max() < t.src.len(), "tiles: input extent");
         assert!(t.w_stride >= width, "tiles: weight stride");
         assert!(t.taps.len() == 0 || t.w.len() >= (t.taps.len() - 1) * t.w_stride + width, "tiles: weight extent");
         assert!(t.out_stride >= width && t.out.len() >= (rows - 1) * t.out_stride + width, "tiles: output extent");
@@ -471,46 +452,6 @@ impl Kernels {
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx512(token) => unsafe { token.avx2().store_planes(p) },
             Kernels::Portable => portable::store_planes(p),
-        }
-    }
-
-    /// The channels-last output pass (see [`Rows`]). Panics if an extent exceeds its slice
-    /// or (on AVX2) the filters are not a multiple of 8.
-    pub(crate) fn store_rows(self, p: Rows<'_>) {
-        let f = p.bias.len();
-        if f == 0 || p.rows == 0 || p.ow == 0 {
-            return;
-        }
-        assert!(p.z_width >= p.ow, "store_rows: layout");
-        assert!(p.z.len() >= ((p.rows - 1) * p.z_width + p.ow) * f, "store_rows: block extent");
-        assert!(p.out.len() >= p.rows * p.ow * f, "store_rows: output extent");
-        match self {
-            // SAFETY: both tokens prove AVX2; the extents were asserted above, the filter
-            // count is checked here.
-            #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(_) | Kernels::Avx512(_) if f.is_multiple_of(8) => unsafe { rows::avx2::store_rows(p) },
-            _ => rows::store_rows(p),
-        }
-    }
-
-    /// One element-wise step of a channels-last pool over runs of `run` floats (a pixel's
-    /// channels): `y[k·run + i] = step(y[k·run + i], x[k·x_stride + i])` for `i < run`,
-    /// `k < y.len()/run` (see [`Step`]). Panics unless `run` divides `y.len()` and `x`
-    /// holds the runs.
-    pub(crate) fn pool_runs(self, step: Step, y: &mut [f32], x: &[f32], run: usize, x_stride: usize) {
-        if y.is_empty() {
-            return;
-        }
-        assert!(run > 0 && y.len().is_multiple_of(run), "pool_runs: runs");
-        assert!(x.len() >= (y.len() / run - 1) * x_stride + run, "pool_runs: input extent");
-        match self {
-            // SAFETY: both tokens prove AVX2; the extents were asserted above, the run's
-            // multiple of 8 is checked here.
-            #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(_) | Kernels::Avx512(_) if run.is_multiple_of(8) => unsafe {
-                rows::avx2::pool_runs(step, y, x, run, x_stride)
-            },
-            _ => rows::pool_runs(step, y, x, run, x_stride),
         }
     }
 

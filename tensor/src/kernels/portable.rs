@@ -31,8 +31,9 @@ fn tiles_n<const FV: usize, const P: usize>(t: Tile<'_>) {
         let mut acc = [[[0f32; LANES]; FV]; P];
         for (k, &off) in t.taps.offsets().iter().enumerate() {
             let w = &t.w[k * t.w_stride..k * t.w_stride + FV * LANES];
-            for (p, a) in acc.iter_mut().enumerate() {
-                let x = t.src[t.at + (q0 + p) * t.pixel_stride + off];
+            let at = t.at + q0 + off;
+            let s: &[f32; P] = t.src[at..at + P].try_into().expect("P pixels");
+            for (a, &x) in acc.iter_mut().zip(s) {
                 for (a, w) in a.iter_mut().zip(w.chunks_exact(LANES)) {
                     for (a, &w) in a.iter_mut().zip(w) {
                         *a += x * w;
