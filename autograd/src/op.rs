@@ -20,4 +20,14 @@ pub trait Op<T: Element> {
     /// output's shape). `wanted[i]` is false when input `i` needs no gradient; the VJP may
     /// then return `None` for it and skip the work.
     fn vjp(&self, grad: &Tensor<T>, wanted: &[bool]) -> Result<Vec<Option<Tensor<T>>>>;
+
+    /// [`Op::vjp`] for the last time: a backward pass that does not retain the graph (see
+    /// [`Tape::set_retain_graph`](crate::Tape::set_retain_graph)) calls this and drops the
+    /// op after. An op may override it to let go of a saved tensor as soon as the gradients
+    /// left to compute no longer read it, so that their buffers can reuse its memory (the
+    /// matrix product computes `∇b = aᵀ·∇z`, then drops `a` before `∇a = ∇z·bᵀ` takes a
+    /// buffer of `a`'s size). The same numbers as [`Op::vjp`].
+    fn vjp_last(self: Box<Self>, grad: &Tensor<T>, wanted: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
+        self.vjp(grad, wanted)
+    }
 }

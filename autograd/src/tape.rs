@@ -260,14 +260,14 @@ impl<T: Element> Tape<T> {
                     }
                 }
             };
-            let contributions = match &taken {
-                Some(op) => op.vjp(&grad, &wanted)?,
+            let contributions = match taken {
+                Some(op) => op.vjp_last(&grad, &wanted)?,
                 None => match &self.nodes.borrow()[id].origin {
                     Origin::Op { op, .. } => op.vjp(&grad, &wanted)?,
                     _ => unreachable!("a retained op stays on the tape"),
                 },
             };
-            drop((grad, taken));
+            drop(grad);
             for (k, (&input, contribution)) in inputs.iter().zip(contributions).enumerate() {
                 let Some(g) = contribution.filter(|_| wanted[k]) else { continue };
                 let expected = self.nodes.borrow()[input].shape().to_vec();

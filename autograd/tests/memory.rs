@@ -97,3 +97,31 @@ fn reading_a_released_value_panics() {
     y.release();
     let _ = y.value();
 }
+
+/// Buffers the pool had to allocate during `backward` of `L = Σ (x·1)·W`, `x: [256, 64]`
+/// (pooled), and `∇x`.
+fn backward_allocations(retain: bool) -> (u64, Vec<f32>) {
+    let pool = BufferPool::new();
+    let _entered = pool.enter();
+    let mut tape = Tape::<f32>::new();
+    tape.set_retain_graph(retain);
+    let x = tape.leaf(Tensor::from_vec(&[256, 64], (0..256 * 64).map(|i| (i % 7) as f32 - 3.0).collect()).unwrap());
+    let w = tape.leaf(Tensor::from_vec(&[64, 4], (0..64 * 4).map(|i| (i % 5) as f32 * 0.5).collect()).unwrap());
+    let a = x.scale(1.0).unwrap();
+    let loss = a.matmul(w).unwrap().sum().unwrap();
+    a.release();
+    let before = pool.stats().allocated;
+    let grads = tape.backward(loss).unwrap();
+    (pool.stats().allocated - before, grads.get(x).unwrap().to_vec())
+}
+
+#[test]
+fn the_last_matmul_vjp_lets_its_input_go_before_the_input_gradient_is_allocated() {
+    let (freeing, gx) = backward_allocations(false);
+    let (retaining, gx_retained) = backward_allocations(true);
+    assert_eq!(gx, gx_retained, "the same numbers either way");
+    // ∇x = ∇a = 1·Wᵀ summed per row: row sums of W for every row of x.
+    let w_rows: Vec<f32> = (0..64).map(|r| (0..4).map(|c| ((r * 4 + c) % 5) as f32 * 0.5).sum()).collect();
+    assert_eq!(gx, (0..256 * 64).map(|i| w_rows[i % 64]).collect::<Vec<_>>());
+    assert_eq!(retaining, freeing + 1, "∇a took a's buffer instead of a new one");
+}

@@ -1,6 +1,7 @@
 //! Matrix product `z = a·b` for `a: [m, k]`, `b: [k, n]`.
 //!
-//! VJP: `∇a = ∇z·bᵀ` and `∇b = aᵀ·∇z`. The transposes are stride views: no copy.
+//! VJP: `∇a = ∇z·bᵀ` and `∇b = aᵀ·∇z`. The transposes are stride views: no copy. The last
+//! time, `∇b` comes first and `a` is dropped before `∇a` is allocated.
 
 use tensor::{Element, Tensor};
 
@@ -21,6 +22,15 @@ impl<T: Element> Op<T> for MatMul<T> {
 
     fn vjp(&self, grad: &Tensor<T>, want: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
         Ok(vec![wanted(want[0], || grad.matmul(&self.b.t()?))?, wanted(want[1], || self.a.t()?.matmul(grad))?])
+    }
+
+    /// `∇b` first, then `a` goes (back to the buffer pool, when nothing else holds it)
+    /// before `∇a`, of `a`'s shape, is allocated.
+    fn vjp_last(self: Box<Self>, grad: &Tensor<T>, want: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
+        let MatMul { a, b } = *self;
+        let grad_b = wanted(want[1], || a.t()?.matmul(grad))?;
+        drop(a);
+        Ok(vec![wanted(want[0], || grad.matmul(&b.t()?))?, grad_b])
     }
 }
 
