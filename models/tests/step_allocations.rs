@@ -112,7 +112,9 @@ fn trainer_steps(threads: usize, steps: usize) -> Vec<usize> {
 fn a_trainers_steady_steps_allocate_no_large_buffer() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let one = trainer_steps(1, 8);
-    assert!(one[0] >= 20, "the first step fills the pool: {one:?}");
+    // The first step fills the pool: an output and a gradient per layer at least (the
+    // exact count moves whenever a buffer is reused within the step).
+    assert!(one[0] >= 10, "the first step fills the pool: {one:?}");
     assert_eq!(one[2..], [0; 6], "large allocations per step, 1 thread: {one:?}");
     // On two threads a buffer size that both shards happen to hold at once for the first
     // time (their scratch overlapping) takes a second buffer then, at most once per size.
