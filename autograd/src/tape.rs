@@ -270,10 +270,13 @@ impl<T: Element> Tape<T> {
             drop(grad);
             for (k, (&input, contribution)) in inputs.iter().zip(contributions).enumerate() {
                 let Some(g) = contribution.filter(|_| wanted[k]) else { continue };
-                let expected = self.nodes.borrow()[input].shape().to_vec();
+                let nodes = self.nodes.borrow();
+                let expected = nodes[input].shape();
                 if g.shape() != expected {
-                    return Err(AutogradError::VjpShape { op: name, input: k, expected, got: g.shape().to_vec() });
+                    let (expected, got) = (expected.to_vec(), g.shape().to_vec());
+                    return Err(AutogradError::VjpShape { op: name, input: k, expected, got });
                 }
+                drop(nodes);
                 match &mut pending[input] {
                     Some(acc) => acc.add_assign(&g)?,
                     slot => *slot = Some(g),

@@ -70,14 +70,15 @@ fn pool<T: Element>(op: &'static str, x: &Tensor<T>, window: &Window2d) -> Resul
     let out_shape = vec![d.n, d.c, d.oh, d.ow];
     let out_strides = crate::contiguous_strides(&out_shape);
     let mut values = filled(d.n * d.c * d.positions(), T::neg_infinity());
-    pool_into(src, x.strides(), window, &d, &mut values, &mut []);
+    pool_into(src, x.strides(), window, &d, &mut values, &mut [], &mut (Vec::new(), Vec::new()));
     let y = Tensor::from_dense(values, out_shape, out_strides);
     Ok((y, x, d))
 }
 
 /// The maxima of the windows `d` of the dense `src` (strides `s`) into `values` (N×C×oh×ow
 /// order, filled with −∞), and the storage index of each winner into `winners` unless it is
-/// empty (then filled with `usize::MAX`).
+/// empty (then filled with `usize::MAX`). `scratch` holds a channels-last input's running
+/// maxima and winners, one per channel, so a caller pooling image by image allocates them once.
 fn pool_into<T: Element>(
     src: &[T],
     s: &[usize],
@@ -85,13 +86,16 @@ fn pool_into<T: Element>(
     d: &WindowDims,
     values: &mut [T],
     winners: &mut [usize],
+    scratch: &mut (Vec<T>, Vec<usize>),
 ) {
     let p = d.positions();
     let channels_last = s[1] == 1 && d.c > 1;
     let [kh, kw] = window.kernel;
     let better = |v: T, best: T| v > best || (v.is_nan() && !best.is_nan());
     if channels_last {
-        let (mut best, mut arg) = (vec![T::zero(); d.c], vec![0usize; d.c]);
+        let (best, arg) = scratch;
+        best.resize(d.c, T::zero());
+        arg.resize(d.c, 0);
         for n in 0..d.n {
             for oh in 0..d.oh {
                 for ow in 0..d.ow {
@@ -288,11 +292,12 @@ pub fn max_pool2d_backward<T: Element>(grad: &Tensor<T>, argmax: &PoolArgmax<T>)
     let mut out = filled(x.numel(), T::zero());
     let mut values: Buffer<T> = filled(per_out, T::neg_infinity());
     let mut winners: Buffer<usize> = filled(per_out, usize::MAX);
+    let mut scratch = (Vec::new(), Vec::new());
     for n in 0..d.n {
         let src = &src[n * block..];
         values.fill(T::neg_infinity());
         winners.fill(usize::MAX);
-        pool_into(src, x.strides(), &argmax.window, &image, &mut values, &mut winners);
+        pool_into(src, x.strides(), &argmax.window, &image, &mut values, &mut winners, &mut scratch);
         let out = &mut out[n * block..];
         for (&w, &g) in winners.iter().zip(&g[n * per_out..(n + 1) * per_out]) {
             out[w] += g;
