@@ -367,26 +367,44 @@ fn transpose8(v: &mut [__m256; 8]) {
 
 /// The Winograd input transform (see `winograd::input`, the same arithmetic): for 8 tiles
 /// side by side, each patch row is two pairs of vectors split into even and odd columns
-/// (columns 2l, 2l + 1, 2l + 2, 2l + 3 of tile l), then `Bᵀ d B` in registers.
+/// (columns 2l, 2l + 1, 2l + 2, 2l + 3 of tile l), then `Bᵀ d B` in registers. With rows
+/// of 4 tiles (`twp = 4`), the low half of each vector comes from one tile row and the
+/// high half from the next, split within each half.
 ///
 /// # Safety
 /// AVX2; the extents `Kernels::winograd_input` asserts.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn winograd_input(p: WinogradIn<'_>) {
     let plane = p.hst * p.wst;
+    let groups = super::winograd_rows(p.th, p.twp) * p.twp;
     let (src_len, v_len) = (p.src.len(), p.v.len());
     let (src, v) = (p.src.as_ptr(), p.v.as_mut_ptr());
     for c in 0..p.channels {
-        for ty in 0..p.th {
-            for tx in (0..p.twp).step_by(LANES) {
-                let base = c * plane + 2 * ty * p.wst + 2 * tx;
-                let mut d = [[_mm256_setzero_ps(); 4]; 4];
-                for (i, d) in d.iter_mut().enumerate() {
-                    in_bounds(base + i * p.wst, 18, src_len);
+        for t in (0..groups).step_by(LANES) {
+            let (ty, tx) = (t / p.twp, t % p.twp);
+            let base = c * plane + 2 * ty * p.wst + 2 * tx;
+            let mut d = [[_mm256_setzero_ps(); 4]; 4];
+            for (i, d) in d.iter_mut().enumerate() {
+                let row = base + i * p.wst;
+                if p.twp == 4 {
+                    // Tile rows ty and ty + 1: patch rows 2·ty + i and 2·ty + 2 + i.
+                    in_bounds(row, 10, src_len);
+                    in_bounds(row + 2 * p.wst, 10, src_len);
+                    // SAFETY: columns 0 .. 10 of patch rows 2·ty + i and 2·(ty + 1) + i, with
+                    // ty + 1 < winograd_rows(th, 4): inside the staged image (wst ≥ 10,
+                    // hst ≥ 2·rows + 2, asserted).
+                    let (a, b, e, f) = unsafe {
+                        let (lo, hi) = (src.add(row), src.add(row + 2 * p.wst));
+                        (halves(lo, hi, 0), halves(lo, hi, 4), halves(lo, hi, 2), halves(lo, hi, 6))
+                    };
+                    (d[0], d[1]) = (_mm256_shuffle_ps::<0x88>(a, b), _mm256_shuffle_ps::<0xDD>(a, b));
+                    (d[2], d[3]) = (_mm256_shuffle_ps::<0x88>(e, f), _mm256_shuffle_ps::<0xDD>(e, f));
+                } else {
+                    in_bounds(row, 18, src_len);
                     // SAFETY: columns 2·tx .. 2·tx + 17 of patch row 2·ty + i: inside the
                     // staged image (wst ≥ 2·twp + 2, hst ≥ 2·th + 2, asserted).
-                    let row = unsafe { src.add(base + i * p.wst) };
                     let (a, b, e, f) = unsafe {
+                        let row = src.add(row);
                         (
                             _mm256_loadu_ps(row),
                             _mm256_loadu_ps(row.add(8)),
@@ -397,32 +415,42 @@ pub(super) unsafe fn winograd_input(p: WinogradIn<'_>) {
                     (d[0], d[1]) = (even(a, b), odd(a, b));
                     (d[2], d[3]) = (even(e, f), odd(e, f));
                 }
-                let t = ty * p.twp + tx;
-                let cols = [
-                    bt(d[0][0], d[1][0], d[2][0], d[3][0]),
-                    bt(d[0][1], d[1][1], d[2][1], d[3][1]),
-                    bt(d[0][2], d[1][2], d[2][2], d[3][2]),
-                    bt(d[0][3], d[1][3], d[2][3], d[3][3]),
-                ];
-                for (i, ((c0, c1), (c2, c3))) in
-                    cols[0].iter().zip(&cols[1]).zip(cols[2].iter().zip(&cols[3])).enumerate()
-                {
-                    let row = bt(*c0, *c1, *c2, *c3);
-                    for (j, &x) in row.iter().enumerate() {
-                        in_bounds(((i * 4 + j) * p.channels + c) * p.tiles + t, LANES, v_len);
-                        // SAFETY: ((ξ·channels + c)·tiles + t) + 8 ≤ 16·channels·tiles, as
-                        // t + 8 ≤ th·twp ≤ tiles (asserted).
-                        unsafe { _mm256_storeu_ps(v.add(((i * 4 + j) * p.channels + c) * p.tiles + t), x) };
-                    }
+            }
+            let cols = [
+                bt(d[0][0], d[1][0], d[2][0], d[3][0]),
+                bt(d[0][1], d[1][1], d[2][1], d[3][1]),
+                bt(d[0][2], d[1][2], d[2][2], d[3][2]),
+                bt(d[0][3], d[1][3], d[2][3], d[3][3]),
+            ];
+            for (i, ((c0, c1), (c2, c3))) in cols[0].iter().zip(&cols[1]).zip(cols[2].iter().zip(&cols[3])).enumerate()
+            {
+                let row = bt(*c0, *c1, *c2, *c3);
+                for (j, &x) in row.iter().enumerate() {
+                    in_bounds(((i * 4 + j) * p.channels + c) * p.tiles + t, LANES, v_len);
+                    // SAFETY: ((ξ·channels + c)·tiles + t) + 8 ≤ 16·channels·tiles, as
+                    // t + 8 ≤ winograd_rows(th, twp)·twp ≤ tiles (asserted).
+                    unsafe { _mm256_storeu_ps(v.add(((i * 4 + j) * p.channels + c) * p.tiles + t), x) };
                 }
             }
         }
     }
 }
 
-/// The Winograd output transform (see `winograd::output`): per filter and 8 tiles of a
-/// tile row, 16 vectors in, `Aᵀ M A` in registers, and per output row the two columns of
-/// the blocks interleaved into 16 consecutive pixels, stored with bias and activation.
+/// Four floats from `lo + at` in the low half and four from `hi + at` in the high half.
+///
+/// # Safety
+/// AVX; `at .. at + 4` readable from both pointers.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn halves(lo: *const f32, hi: *const f32, at: usize) -> __m256 {
+    // SAFETY: the caller's extents.
+    unsafe { _mm256_set_m128(_mm_loadu_ps(hi.add(at)), _mm_loadu_ps(lo.add(at))) }
+}
+
+/// The Winograd output transform (see `winograd::output`): per filter and 8 tiles, 16
+/// vectors in, `Aᵀ M A` in registers, and per output row the two columns of the blocks
+/// interleaved into 16 pixels (8 consecutive pixels of two tile rows when `twp = 4`),
+/// stored with bias and activation.
 ///
 /// # Safety
 /// AVX2; the extents `Kernels::winograd_output` asserts.
@@ -431,45 +459,49 @@ pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
     let (m_len, out_len) = (p.m.len(), p.out.len());
     let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
     let relu = p.act == Some(Activation::Relu);
+    let groups = super::winograd_rows(p.th, p.twp) * p.twp;
     for f in 0..p.filters {
         let b = _mm256_set1_ps(p.bias[f]);
-        for ty in 0..p.th {
-            for g in (0..p.twp).step_by(LANES).take_while(|&g| 2 * g < p.ow) {
-                let t = f * p.tiles + ty * p.twp + g;
-                let mut x = [_mm256_setzero_ps(); 16];
-                for (xi, x) in x.iter_mut().enumerate() {
-                    in_bounds(xi * p.m_block + t, LANES, m_len);
-                    // SAFETY: ξ·m_block + t + 8 ≤ 15·m_block + (filters − 1)·tiles + th·twp
-                    // (asserted), as g + 8 ≤ twp.
-                    *x = unsafe { _mm256_loadu_ps(m.add(xi * p.m_block + t)) };
-                }
-                let cols = [
-                    at(x[0], x[4], x[8], x[12]),
-                    at(x[1], x[5], x[9], x[13]),
-                    at(x[2], x[6], x[10], x[14]),
-                    at(x[3], x[7], x[11], x[15]),
-                ];
-                for r in (0..2).filter(|r| 2 * ty + r < p.oh) {
-                    let [y0, y1] = at(cols[0][r], cols[1][r], cols[2][r], cols[3][r]);
-                    // Columns 2l and 2l + 1 side by side: pixels 2g .. 2g + 8, 2g + 8 .. 2g + 16.
-                    let (lo, hi) = (_mm256_unpacklo_ps(y0, y1), _mm256_unpackhi_ps(y0, y1));
-                    let halves = [_mm256_permute2f128_ps::<0x20>(lo, hi), _mm256_permute2f128_ps::<0x31>(lo, hi)];
-                    let row = p.at + f * p.plane + (2 * ty + r) * p.row_stride;
-                    for (h, &v) in halves.iter().enumerate() {
-                        let col = 2 * g + h * LANES;
-                        if col >= p.ow {
-                            break;
-                        }
-                        let mut v = _mm256_add_ps(v, b);
-                        if relu {
-                            // max(0, v) returns v when v is NaN (the second operand).
-                            v = _mm256_max_ps(_mm256_setzero_ps(), v);
-                        }
-                        in_bounds(row + col, (p.ow - col).min(LANES), out_len);
-                        // SAFETY: filter f, row 2·ty + r < oh, columns col .. min(col + 8, ow):
-                        // inside the asserted extent of `out`.
-                        unsafe { store(out.add(row + col), v, (p.ow - col).min(LANES)) };
+        for t0 in (0..groups).step_by(LANES) {
+            let (ty, g) = (t0 / p.twp, t0 % p.twp);
+            if 2 * g >= p.ow || 2 * ty >= p.oh {
+                continue;
+            }
+            let t = f * p.tiles + t0;
+            let mut x = [_mm256_setzero_ps(); 16];
+            for (xi, x) in x.iter_mut().enumerate() {
+                in_bounds(xi * p.m_block + t, LANES, m_len);
+                // SAFETY: ξ·m_block + t + 8 ≤ 15·m_block + (filters − 1)·tiles + rows·twp
+                // (asserted), as t0 + 8 ≤ rows·twp.
+                *x = unsafe { _mm256_loadu_ps(m.add(xi * p.m_block + t)) };
+            }
+            let cols = [
+                at(x[0], x[4], x[8], x[12]),
+                at(x[1], x[5], x[9], x[13]),
+                at(x[2], x[6], x[10], x[14]),
+                at(x[3], x[7], x[11], x[15]),
+            ];
+            for r in [0, 1] {
+                let [y0, y1] = at(cols[0][r], cols[1][r], cols[2][r], cols[3][r]);
+                // Columns 2l and 2l + 1 side by side: pixels 2g .. 2g + 8, 2g + 8 .. 2g + 16
+                // of one row, or (twp = 4) pixels 0 .. 8 of tile rows ty and ty + 1.
+                let (lo, hi) = (_mm256_unpacklo_ps(y0, y1), _mm256_unpackhi_ps(y0, y1));
+                let halves = [_mm256_permute2f128_ps::<0x20>(lo, hi), _mm256_permute2f128_ps::<0x31>(lo, hi)];
+                for (h, &v) in halves.iter().enumerate() {
+                    let (row, col) = if p.twp == 4 { (2 * (ty + h) + r, 0) } else { (2 * ty + r, 2 * g + h * LANES) };
+                    if row >= p.oh || col >= p.ow {
+                        continue;
                     }
+                    let mut v = _mm256_add_ps(v, b);
+                    if relu {
+                        // max(0, v) returns v when v is NaN (the second operand).
+                        v = _mm256_max_ps(_mm256_setzero_ps(), v);
+                    }
+                    let at = p.at + f * p.plane + row * p.row_stride + col;
+                    in_bounds(at, (p.ow - col).min(LANES), out_len);
+                    // SAFETY: filter f, row < oh, columns col .. min(col + 8, ow): inside
+                    // the asserted extent of `out`.
+                    unsafe { store(out.add(at), v, (p.ow - col).min(LANES)) };
                 }
             }
         }

@@ -265,9 +265,12 @@ pub(crate) struct PoolPlane<'a> {
 }
 
 /// The arguments of [`Kernels::winograd_input`]: `src` holds `channels` planes of
-/// `hst × wst` (a staged, zero-padded image); tile `(ty, tx)` (for `ty < th`, `tx < twp`, a
-/// multiple of 8) reads the 4×4 patch at row `2·ty`, column `2·tx`; its transform goes to
-/// `v[(ξ·channels + c)·tiles + ty·twp + tx]`.
+/// `hst × wst` (a staged, zero-padded image); tile `(ty, tx)` (for `ty <`
+/// [`winograd_rows`]`(th, twp)`, `tx < twp`) reads the 4×4 patch at row `2·ty`, column
+/// `2·tx`; its transform goes to `v[(ξ·channels + c)·tiles + ty·twp + tx]`. The tiles go
+/// in groups of 8 consecutive indices (a vector's lanes): `twp` is a multiple of 8, or 4
+/// for rows of at most 4 tiles, two rows to a group, so that an 8×8 output does not leave
+/// half of every vector empty.
 pub(crate) struct WinogradIn<'a> {
     pub src: &'a [f32],
     pub channels: usize,
@@ -280,7 +283,8 @@ pub(crate) struct WinogradIn<'a> {
 }
 
 /// The arguments of [`Kernels::winograd_output`]: `m[ξ·m_block + f·tiles + ty·twp + tx]`
-/// holds the transformed products of filter `f` and tile `(ty, tx)` (tiles in the lanes);
+/// holds the transformed products of filter `f` and tile `(ty, tx)` (tiles in the lanes,
+/// laid out as [`WinogradIn`]'s);
 /// the tile's 2×2 output block, with bias and activation, goes to rows `2·ty + r < oh` and
 /// columns `2·tx + s < ow` of `out[at + f·plane + row·row_stride + column]`, which may be
 /// uninitialised (the pass writes and never reads it).
@@ -299,6 +303,18 @@ pub(crate) struct WinogradOut<'a> {
     pub row_stride: usize,
     pub oh: usize,
     pub ow: usize,
+}
+
+/// Whether `twp` tiles per row make whole groups of 8: a multiple of 8, or 4 (two rows
+/// to a group).
+fn winograd_width(twp: usize) -> bool {
+    twp == 4 || (twp > 0 && twp.is_multiple_of(8))
+}
+
+/// The tile rows the Winograd transforms cover for `th` rows of `twp`: whole groups of 8
+/// tiles, so an odd count of 4-tile rows gains one (its tiles are computed and not stored).
+pub(crate) fn winograd_rows(th: usize, twp: usize) -> usize {
+    if twp == 4 { th.div_ceil(2) * 2 } else { th }
 }
 
 impl Kernels {
@@ -545,8 +561,9 @@ impl Kernels {
     /// The input transform of Winograd's F(2×2, 3×3) (see [`WinogradIn`]). Panics if an
     /// extent exceeds its slice.
     pub(crate) fn winograd_input(self, p: WinogradIn<'_>) {
-        assert!(p.twp.is_multiple_of(8) && p.wst >= 2 * p.twp + 2 && p.hst >= 2 * p.th + 2, "winograd_input: layout");
-        assert!(p.src.len() >= p.channels * p.hst * p.wst && p.tiles >= p.th * p.twp, "winograd_input: input extent");
+        let rows = winograd_rows(p.th, p.twp);
+        assert!(winograd_width(p.twp) && p.wst >= 2 * p.twp + 2 && p.hst >= 2 * rows + 2, "winograd_input: layout");
+        assert!(p.src.len() >= p.channels * p.hst * p.wst && p.tiles >= rows * p.twp, "winograd_input: input extent");
         assert!(p.v.len() >= 16 * p.channels * p.tiles, "winograd_input: output extent");
         match self {
             Kernels::Portable => winograd::input(p),
@@ -560,14 +577,17 @@ impl Kernels {
     /// extent exceeds its slice.
     pub(crate) fn winograd_output(self, p: WinogradOut<'_>) {
         assert!(
-            p.twp.is_multiple_of(8) && 2 * p.th >= p.oh && 2 * p.twp >= p.ow && p.tiles >= p.th * p.twp,
+            winograd_width(p.twp)
+                && 2 * p.th >= p.oh
+                && 2 * p.twp >= p.ow
+                && p.tiles >= winograd_rows(p.th, p.twp) * p.twp,
             "winograd_output: layout"
         );
         if p.filters == 0 || p.oh == 0 || p.ow == 0 {
             return;
         }
         assert!(
-            p.m.len() >= 15 * p.m_block + (p.filters - 1) * p.tiles + p.th * p.twp,
+            p.m.len() >= 15 * p.m_block + (p.filters - 1) * p.tiles + winograd_rows(p.th, p.twp) * p.twp,
             "winograd_output: input extent"
         );
         assert!(p.bias.len() >= p.filters, "winograd_output: bias");

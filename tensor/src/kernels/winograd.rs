@@ -39,65 +39,67 @@ fn at(r: [V8; 4]) -> [V8; 2] {
     [add(add(r[0], r[1]), r[2]), sub(sub(r[1], r[2]), r[3])]
 }
 
-/// The input transform of 8 tiles side by side (lanes) for every channel and tile row.
+/// The tile `(row, column)` of index `t` (see [`WinogradIn`]).
+#[inline(always)]
+fn tile(t: usize, twp: usize) -> (usize, usize) {
+    (t / twp, t % twp)
+}
+
+/// The input transform of 8 tiles side by side (lanes) for every channel and group.
 #[inline(always)]
 pub(super) fn input(p: WinogradIn<'_>) {
     let plane = p.hst * p.wst;
+    let groups = super::winograd_rows(p.th, p.twp) * p.twp;
     for c in 0..p.channels {
-        for ty in 0..p.th {
-            for tx in (0..p.twp).step_by(8) {
+        for t in (0..groups).step_by(8) {
+            // d[i][j][l] = the patch of tile t + l at row i, column j.
+            let mut d = [[[0f32; 8]; 4]; 4];
+            for l in 0..8 {
+                let (ty, tx) = tile(t + l, p.twp);
                 let base = c * plane + 2 * ty * p.wst + 2 * tx;
-                // d[i][j][l] = src[base + i·wst + 2l + j]: the patch of tile tx + l.
-                let mut d = [[[0f32; 8]; 4]; 4];
                 for (i, d) in d.iter_mut().enumerate() {
-                    let row = &p.src[base + i * p.wst..base + i * p.wst + 18];
-                    for (j, d) in d.iter_mut().enumerate() {
-                        for (l, d) in d.iter_mut().enumerate() {
-                            *d = row[2 * l + j];
-                        }
+                    let row = &p.src[base + i * p.wst..base + i * p.wst + 4];
+                    for (d, &x) in d.iter_mut().zip(row) {
+                        d[l] = x;
                     }
                 }
-                // Bᵀ d (columns), then (Bᵀ d) B (rows).
-                let cols: [[V8; 4]; 4] = std::array::from_fn(|j| bt([d[0][j], d[1][j], d[2][j], d[3][j]]));
-                let t = ty * p.twp + tx;
-                for (i, ((c0, c1), (c2, c3))) in
-                    cols[0].iter().zip(&cols[1]).zip(cols[2].iter().zip(&cols[3])).enumerate()
-                {
-                    let v = bt([*c0, *c1, *c2, *c3]);
-                    for (j, v) in v.iter().enumerate() {
-                        let at = ((i * 4 + j) * p.channels + c) * p.tiles + t;
-                        p.v[at..at + 8].copy_from_slice(v);
-                    }
+            }
+            // Bᵀ d (columns), then (Bᵀ d) B (rows).
+            let cols: [[V8; 4]; 4] = std::array::from_fn(|j| bt([d[0][j], d[1][j], d[2][j], d[3][j]]));
+            for (i, ((c0, c1), (c2, c3))) in cols[0].iter().zip(&cols[1]).zip(cols[2].iter().zip(&cols[3])).enumerate()
+            {
+                let v = bt([*c0, *c1, *c2, *c3]);
+                for (j, v) in v.iter().enumerate() {
+                    let at = ((i * 4 + j) * p.channels + c) * p.tiles + t;
+                    p.v[at..at + 8].copy_from_slice(v);
                 }
             }
         }
     }
 }
 
-/// The output transform, 8 tiles of a tile row at a time (lanes), each filter's 2×2 blocks
-/// written into its plane with bias and activation.
+/// The output transform, 8 tiles at a time (lanes), each filter's 2×2 blocks written into
+/// its plane with bias and activation.
 #[inline(always)]
 pub(super) fn output(p: WinogradOut<'_>) {
+    let groups = super::winograd_rows(p.th, p.twp) * p.twp;
     for f in 0..p.filters {
         let b = p.bias[f];
-        for ty in 0..p.th {
-            for g in (0..p.twp).step_by(8).take_while(|&g| 2 * g < p.ow) {
-                let t = f * p.tiles + ty * p.twp + g;
-                let m: [V8; 16] = std::array::from_fn(|xi| {
-                    let at = xi * p.m_block + t;
-                    p.m[at..at + 8].try_into().expect("8 lanes")
-                });
-                // Aᵀ M (columns), then (Aᵀ M) A (rows).
-                let cols: [[V8; 2]; 4] = std::array::from_fn(|j| at([m[j], m[4 + j], m[8 + j], m[12 + j]]));
-                for r in (0..2).filter(|r| 2 * ty + r < p.oh) {
-                    let y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
-                    let row = p.at + f * p.plane + (2 * ty + r) * p.row_stride;
-                    for (l, s) in (0..8).flat_map(|l| [(l, 0), (l, 1)]) {
-                        let col = 2 * (g + l) + s;
-                        if col < p.ow {
-                            let v = y[s][l] + b;
-                            p.out[row + col].write(p.act.map_or(v, |a| a.apply(v)));
-                        }
+        for t in (0..groups).step_by(8) {
+            let m: [V8; 16] = std::array::from_fn(|xi| {
+                let at = xi * p.m_block + f * p.tiles + t;
+                p.m[at..at + 8].try_into().expect("8 lanes")
+            });
+            // Aᵀ M (columns), then (Aᵀ M) A (rows).
+            let cols: [[V8; 2]; 4] = std::array::from_fn(|j| at([m[j], m[4 + j], m[8 + j], m[12 + j]]));
+            for r in [0, 1] {
+                let y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
+                for (l, s) in (0..8).flat_map(|l| [(l, 0), (l, 1)]) {
+                    let (ty, tx) = tile(t + l, p.twp);
+                    let (row, col) = (2 * ty + r, 2 * tx + s);
+                    if row < p.oh && col < p.ow {
+                        let v = y[s][l] + b;
+                        p.out[p.at + f * p.plane + row * p.row_stride + col].write(p.act.map_or(v, |a| a.apply(v)));
                     }
                 }
             }
