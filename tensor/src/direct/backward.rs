@@ -13,13 +13,14 @@
 //!
 //! A 3×3 stride-1 layer of 16 or more channels computes ∇x by Winograd's F(2×2, 3×3)
 //! instead: the forward convolution of ∇z, padded by `2 − p`, with the filters turned 180°
-//! and transposed (`W̃[c, f, i, j] = W[f, c, 2 − i, 2 − j]`).
+//! and transposed (`W̃[c, f, i, j] = W[f, c, 2 − i, 2 − j]`); and ∇W by F(3×3, 2×2)
+//! (`winograd_weight.rs`).
 
 use std::mem::MaybeUninit;
 
 use super::forward::{Packed, run_tiles, tiled_rows};
 use super::staging::{Aligned, Source, Staging, chunks};
-use super::winograd;
+use super::{winograd, winograd_weight};
 use crate::buffer::Buffer;
 use crate::columns::copy_run;
 use crate::kernels::{FromPlanes, Ger, Kernels, Planes, Taps};
@@ -168,10 +169,44 @@ impl InputGrad {
     }
 }
 
-/// ∇W of one convolution, summed image by image: per chunk of filter vectors, the taps in
-/// groups of `ger_taps`, the last group padded with tap 0 (its sums are dropped), and their
-/// sums, a row of fv·lanes per tap.
-pub(crate) struct WeightGrad {
+/// ∇W of one convolution, summed image by image: by outer products of the input and ∇z, or
+/// by Winograd's F(3×3, 2×2).
+pub(crate) enum WeightGrad {
+    Outer(Box<Outer>),
+    Winograd(Box<winograd_weight::WeightGrad>),
+}
+
+impl WeightGrad {
+    /// Winograd's when `winograd` (the caller's permission) and it suits.
+    pub(crate) fn new(k: Kernels, g: &Window2d, d: &WindowDims, filters: usize, winograd: bool) -> Self {
+        if winograd && winograd::suits(g, d.c, filters) {
+            WeightGrad::Winograd(Box::new(winograd_weight::WeightGrad::new(k, g, d, filters)))
+        } else {
+            WeightGrad::Outer(Box::new(Outer::new(k, g, d, filters)))
+        }
+    }
+
+    /// Adds image n's terms: its input from `x`, its `∇z` (F×oh×ow contiguous).
+    pub(crate) fn image(&mut self, x: Source<'_>, n: usize, gz: &[f32]) {
+        match self {
+            WeightGrad::Outer(o) => o.image(x, n, gz),
+            WeightGrad::Winograd(w) => w.image(x, n, gz),
+        }
+    }
+
+    /// `∇W`, F×C×kh×kw contiguous.
+    pub(crate) fn finish(self) -> Buffer<f32> {
+        match self {
+            WeightGrad::Outer(o) => o.finish(),
+            WeightGrad::Winograd(w) => w.finish(),
+        }
+    }
+}
+
+/// ∇W by outer products: per chunk of filter vectors, the taps in groups of `ger_taps`, the
+/// last group padded with tap 0 (its sums are dropped), and their sums, a row of fv·lanes
+/// per tap.
+pub(crate) struct Outer {
     k: Kernels,
     d: WindowDims,
     filters: usize,
@@ -182,13 +217,13 @@ pub(crate) struct WeightGrad {
     max_off: usize,
     xs: Aligned,
     gt: Aligned,
-    parts: Vec<(usize, usize, Vec<usize>, Vec<f32>)>,
+    parts: Vec<(usize, usize, Vec<usize>, Buffer<f32>)>,
     /// One group's offsets from the start of the slice it reads.
     offsets: Vec<usize>,
 }
 
-impl WeightGrad {
-    pub(crate) fn new(k: Kernels, g: &Window2d, d: &WindowDims, filters: usize) -> Self {
+impl Outer {
+    fn new(k: Kernels, g: &Window2d, d: &WindowDims, filters: usize) -> Self {
         let st = Staging::new(g, d);
         let lanes = k.lanes();
         let fpad = filters.div_ceil(lanes) * lanes;
@@ -203,15 +238,14 @@ impl WeightGrad {
                 let r = k.ger_taps(fv);
                 let mut padded = offsets.clone();
                 padded.resize(taps.div_ceil(r) * r, offsets.first().copied().unwrap_or(0));
-                let sums = vec![0.0f32; padded.len() * fv * lanes];
+                let sums = crate::buffer_pool::filled(padded.len() * fv * lanes, 0.0f32);
                 (v0, fv, padded, sums)
             })
             .collect();
-        WeightGrad { k, d: *d, filters, st, taps, count, fpad, max_off, xs, gt, parts, offsets: Vec::new() }
+        Outer { k, d: *d, filters, st, taps, count, fpad, max_off, xs, gt, parts, offsets: Vec::new() }
     }
 
-    /// Adds image n's outer products: its input from `x`, its `∇z` (F×oh×ow contiguous).
-    pub(crate) fn image(&mut self, x: Source<'_>, n: usize, gz: &[f32]) {
+    fn image(&mut self, x: Source<'_>, n: usize, gz: &[f32]) {
         let (k, d, lanes) = (self.k, self.d, self.k.lanes());
         let (src, at) = match self.st.in_place(x, n, self.max_off + self.count) {
             Some(image) => image,
@@ -251,8 +285,7 @@ impl WeightGrad {
         }
     }
 
-    /// `∇W`, F×C×kh×kw contiguous.
-    pub(crate) fn finish(self) -> Buffer<f32> {
+    fn finish(self) -> Buffer<f32> {
         let (lanes, taps) = (self.k.lanes(), self.taps);
         let mut gw = crate::buffer_pool::filled(self.filters * taps, 0.0f32);
         for (v0, fv, _, sums) in &self.parts {

@@ -11,6 +11,7 @@ mod staging;
 #[cfg(test)]
 mod tests;
 mod winograd;
+mod winograd_weight;
 
 use std::any::{Any, TypeId};
 
@@ -134,7 +135,7 @@ pub(crate) fn backward<T: Element>(
     let strides = if x.is_dense() { x.strides().to_vec() } else { crate::contiguous_strides(x.shape()) };
     let winograd = winograd_enabled() && x.is_contiguous();
     let mut input = kernels[0].map(|k| backward::InputGrad::new(k, w, g, d, filters, winograd));
-    let mut weight_grad = kernels[1].map(|k| backward::WeightGrad::new(k, g, d, filters));
+    let mut weight_grad = kernels[1].map(|k| backward::WeightGrad::new(k, g, d, filters, winograd_enabled()));
     let len = if input.is_some() { x.numel() } else { 0 };
     let mut gx = crate::buffer_pool::take(len);
     let mut bias = want_bias.then(|| vec![0.0f32; filters]);
@@ -185,8 +186,8 @@ pub(crate) fn backward<T: Element>(
     })
 }
 
-/// Whether Winograd's F(2×2, 3×3) may replace the direct kernel where it applies: yes,
-/// unless the environment variable `TENSOR_WINOGRAD` is `0` or `off` (read once).
+/// Whether Winograd's F(2×2, 3×3) and F(3×3, 2×2) may replace the direct kernels where
+/// they apply: yes, unless the environment variable `TENSOR_WINOGRAD` is `0` or `off` (read once).
 pub(crate) fn winograd_enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| !matches!(std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim), Ok("0" | "off")))

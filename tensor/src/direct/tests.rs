@@ -100,6 +100,59 @@ fn close(what: &str, got: &[f32], want: &[f64], bound: &[f64], terms: usize) -> 
     Ok(())
 }
 
+/// The bound of ∇W by F(3×3, 2×2): its sums with every matrix and value in absolute
+/// values, `|A'ᵀ| [Σ_{n, tiles} (|G'| |δ| |G'ᵀ|) ⊙ (|Bᵀ| |d| |B|)] |A'|`, from `|x|` and
+/// `|∇z|` (contiguous): the transforms add terms the direct sum does not have (they cancel),
+/// and their roundings scale with these.
+fn winograd_weight_bound(case: &Case, ax: &[f64], ag: &[f64], d: &WindowDims) -> Vec<f64> {
+    let ([n, c, h, w], f, [ph, pw]) = (case.shape, case.filters, case.window.padding);
+    let bt = [[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]];
+    let gp = [[1.0, 0.0], [0.5, 0.5], [0.5, 0.5], [0.0, 1.0]];
+    let at = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]];
+    let x = |ni: usize, ci: usize, y: usize, xx: usize| {
+        let inside = y >= ph && xx >= pw && y - ph < h && xx - pw < w;
+        if inside { ax[((ni * c + ci) * h + y - ph) * w + xx - pw] } else { 0.0 }
+    };
+    let dz = |ni: usize, fi: usize, y: usize, xx: usize| {
+        if y < d.oh && xx < d.ow { ag[((ni * f + fi) * d.oh + y) * d.ow + xx] } else { 0.0 }
+    };
+    let mut s = vec![0.0f64; f * c * 16];
+    for ni in 0..n {
+        for (ty, tx) in (0..d.oh.div_ceil(2)).flat_map(|ty| (0..d.ow.div_ceil(2)).map(move |tx| (ty, tx))) {
+            let (y0, x0) = (2 * ty, 2 * tx);
+            let v: Vec<[f64; 16]> = (0..c)
+                .map(|ci| {
+                    std::array::from_fn(|xi| {
+                        let (p, q) = (xi / 4, xi % 4);
+                        (0..16).map(|rs| bt[p][rs / 4] * bt[q][rs % 4] * x(ni, ci, y0 + rs / 4, x0 + rs % 4)).sum()
+                    })
+                })
+                .collect();
+            let gh: Vec<[f64; 16]> = (0..f)
+                .map(|fi| {
+                    std::array::from_fn(|xi| {
+                        let (p, q) = (xi / 4, xi % 4);
+                        (0..4).map(|ab| gp[p][ab / 2] * gp[q][ab % 2] * dz(ni, fi, y0 + ab / 2, x0 + ab % 2)).sum()
+                    })
+                })
+                .collect();
+            for (fi, gh) in gh.iter().enumerate() {
+                for (ci, v) in v.iter().enumerate() {
+                    for xi in 0..16 {
+                        s[(fi * c + ci) * 16 + xi] += gh[xi] * v[xi];
+                    }
+                }
+            }
+        }
+    }
+    (0..f * c * 9)
+        .map(|o| {
+            let (fc, i, j) = (o / 9, o % 9 / 3, o % 3);
+            (0..16).map(|xi| at[i][xi / 4] * at[j][xi % 4] * s[fc * 16 + xi]).sum()
+        })
+        .collect()
+}
+
 fn check(case: &Case) -> Result<(), TestCaseError> {
     let [n, c, h, w] = case.shape;
     let (f, g) = (case.filters, case.window);
@@ -127,6 +180,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     let (want_gx, want_gw) = (want_g.input.unwrap().to_vec(), want_g.weight.unwrap().to_vec());
     let (bound_gx, bound_gw) = (bound_g.input.unwrap().to_vec(), bound_g.weight.unwrap().to_vec());
     let relu_y: Vec<f64> = want_y.iter().map(|&v| v.max(0.0)).collect();
+    let winograd_gw =
+        if winograd::suits(&g, c, f) { winograd_weight_bound(case, &abs(&xv), &abs(&gv), &d) } else { vec![] };
 
     let winograd = winograd::suits(&g, c, f);
     let winograd_x = winograd::suits(&g, f, c) && x.is_contiguous();
@@ -168,11 +223,15 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             let terms = if wino { slack } else { 1 } * f * g.kernel_area();
             close(&format!("{what} ∇x (Winograd: {wino})"), &gx.to_vec(), &want_gx, &bound_gx, terms)?;
         }
-        let mut weight_grad = backward::WeightGrad::new(k, &g, &d, f);
-        for ni in 0..n {
-            weight_grad.image(Source::tensor(&x), ni, &gv[ni * per_image..(ni + 1) * per_image]);
+        for wino in [false, true].into_iter().filter(|&wino| !wino || winograd) {
+            let mut weight_grad = backward::WeightGrad::new(k, &g, &d, f, wino);
+            for ni in 0..n {
+                weight_grad.image(Source::tensor(&x), ni, &gv[ni * per_image..(ni + 1) * per_image]);
+            }
+            let (bound, terms) =
+                if wino { (&winograd_gw, n * d.positions() + 16) } else { (&bound_gw, n * d.positions()) };
+            close(&format!("{what} ∇W (Winograd: {wino})"), &weight_grad.finish(), &want_gw, bound, terms)?;
         }
-        close(&format!("{what} ∇W"), &weight_grad.finish(), &want_gw, &bound_gw, n * d.positions())?;
 
         // The entry point with ReLU's VJP, ∇z = ∇y ⊙ 1(y > 0) for the y it computed.
         let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, Some(Activation::Relu)).unwrap().to_vec();
@@ -190,8 +249,12 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         }
         let (want_x, bound_x) = (want.input.unwrap().to_vec(), bound.input.unwrap().to_vec());
         close(&format!("{what} masked ∇x"), &gx.to_vec(), &want_x, &bound_x, slack * f * g.kernel_area())?;
-        let (want_w, bound_w) = (want.weight.unwrap().to_vec(), bound.weight.unwrap().to_vec());
-        close(&format!("{what} masked ∇W"), &got.weight.unwrap().to_vec(), &want_w, &bound_w, n * d.positions())?;
+        let (want_w, mut bound_w, mut terms) =
+            (want.weight.unwrap().to_vec(), bound.weight.unwrap().to_vec(), n * d.positions());
+        if winograd {
+            (bound_w, terms) = (winograd_weight_bound(case, &abs(&xv), &abs(&masked), &d), terms + 16);
+        }
+        close(&format!("{what} masked ∇W"), &got.weight.unwrap().to_vec(), &want_w, &bound_w, terms)?;
         let (want_b, bound_b) = (want.bias.unwrap().to_vec(), bound.bias.unwrap().to_vec());
         close(&format!("{what} masked ∇b"), &got.bias.unwrap(), &want_b, &bound_b, n * d.positions())?;
     }

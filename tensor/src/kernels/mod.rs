@@ -37,7 +37,7 @@ mod portable;
 mod tests;
 mod winograd;
 
-pub(crate) use winograd::filter as winograd_filter;
+pub(crate) use winograd::{filter as winograd_filter, weight_gradient as winograd_weight_gradient};
 
 /// How `f32` convolutions are computed: through im2col and matrixmultiply (the
 /// derivation's path and the reference), or with this crate's direct kernels for one
@@ -47,7 +47,8 @@ pub(crate) use winograd::filter as winograd_filter;
 /// the environment variable `TENSOR_KERNELS=im2col|portable|avx2|avx512`, which can lower
 /// the choice but never raise it above what the CPU supports. f64 always takes the im2col
 /// path. On the direct paths, 3×3 stride-1 convolutions with 16 or more channels in and
-/// out use Winograd's F(2×2, 3×3) (forward and `∇x`) unless `TENSOR_WINOGRAD=off`.
+/// out use Winograd's F(2×2, 3×3) (forward and `∇x`) and F(3×3, 2×2) (`∇W`) unless
+/// `TENSOR_WINOGRAD=off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelPath {
     /// im2col and `matrixmultiply` only, as for f64.
@@ -303,6 +304,19 @@ pub(crate) struct WinogradOut<'a> {
     pub row_stride: usize,
     pub oh: usize,
     pub ow: usize,
+}
+
+/// The arguments of [`Kernels::winograd_gradient`]: `gt[(y·z_width + x)·fpad + f]` holds
+/// pixel `(y, x)` of `∇z`'s plane `f` (zero past its edges, `fpad` a multiple of 8); tile
+/// `(ty, tx)` (`ty < rows`, `tx < twp`) takes the 2×2 block at row `2·ty`, column `2·tx`,
+/// and its transform goes to `g[((ty·twp + tx)·16 + ξ)·fpad + f]`.
+pub(crate) struct WinogradGrad<'a> {
+    pub gt: &'a [f32],
+    pub fpad: usize,
+    pub z_width: usize,
+    pub rows: usize,
+    pub twp: usize,
+    pub g: &'a mut [f32],
 }
 
 /// Whether `twp` tiles per row make whole groups of 8: a multiple of 8, or 4 (two rows
@@ -570,6 +584,23 @@ impl Kernels {
             // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one).
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2::winograd_input(p) },
+        }
+    }
+
+    /// The gradient transform of Winograd's F(3×3, 2×2) (see [`WinogradGrad`]). Panics if
+    /// an extent exceeds its slice.
+    pub(crate) fn winograd_gradient(self, p: WinogradGrad<'_>) {
+        if p.rows == 0 || p.twp == 0 {
+            return;
+        }
+        assert!(p.fpad.is_multiple_of(8) && p.z_width >= 2 * p.twp, "winograd_gradient: layout");
+        assert!(p.gt.len() >= ((2 * p.rows - 1) * p.z_width + 2 * p.twp) * p.fpad, "winograd_gradient: input extent");
+        assert!(p.g.len() >= 16 * p.rows * p.twp * p.fpad, "winograd_gradient: output extent");
+        match self {
+            Kernels::Portable => winograd::gradient(p),
+            // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { winograd::gradient_avx2(p) },
         }
     }
 

@@ -11,8 +11,19 @@
 //! input transform (patches → `V[ξ][c][tile]`) and the output transform (`M[ξ][f][tile]` →
 //! 2×2 output blocks in the filter's plane), tiles in the lanes, over a small vector type
 //! (AVX2 has its own, `avx2.rs`).
+//!
+//! `∇W` takes F(3×3, 2×2), the same algorithm with the roles of filter and output swapped:
+//! a 2×2 block `δ` of `∇z` is the filter, the 3×3 gradient the output, and the input tile
+//! the same 4×4 patch with the same `Bᵀ`:
+//!
+//! `∇W = A'ᵀ [(G' δ G'ᵀ) ⊙ (Bᵀ d B)] A'`, with `G' = [1 0; ½ ½; ½ −½; 0 −1]`,
+//! `A'ᵀ = [1 1 1 0; 0 1 −1 0; 0 1 1 1]`.
+//!
+//! (In one dimension: `m = (G'g) ⊙ (Bᵀd)`, and `m₀ + m₁ + m₂ = g₀d₀ + g₁d₁`,
+//! `m₁ − m₂ = g₀d₁ + g₁d₂`, `m₁ + m₂ + m₃ = g₀d₂ + g₁d₃`.) This file holds the gradient
+//! transform (`∇z` blocks → `Ĝ[ξ][tile][f]`, filters in the lanes) and `A'ᵀ S A'`.
 
-use super::{WinogradIn, WinogradOut};
+use super::{WinogradGrad, WinogradIn, WinogradOut};
 
 /// Eight lanes, as an array the compiler keeps in one ymm register (AVX2) or two xmm.
 type V8 = [f32; 8];
@@ -118,4 +129,55 @@ pub(crate) fn filter(g: &[f32]) -> [f32; 16] {
         u[4 * i..4 * i + 4].copy_from_slice(&row);
     }
     u
+}
+
+/// `G' [a b]ᵀ` of F(3×3, 2×2).
+#[inline(always)]
+fn gt(a: V8, b: V8) -> [V8; 4] {
+    [a, std::array::from_fn(|l| 0.5 * (a[l] + b[l])), std::array::from_fn(|l| 0.5 * (a[l] - b[l])), b.map(|v| -v)]
+}
+
+/// The gradient transform `Ĝ = G' δ G'ᵀ` of every tile's 2×2 block of ∇z, 8 filters at a
+/// time (lanes).
+#[inline(always)]
+pub(super) fn gradient(p: WinogradGrad<'_>) {
+    let (zw, fp) = (p.z_width, p.fpad);
+    for (t, out) in p.g.chunks_exact_mut(16 * fp).take(p.rows * p.twp).enumerate() {
+        let at = (2 * (t / p.twp) * zw + 2 * (t % p.twp)) * fp;
+        let (top, bottom) = (&p.gt[at..at + 2 * fp], &p.gt[at + zw * fp..at + (zw + 2) * fp]);
+        let (d00, d01) = top.split_at(fp);
+        let (d10, d11) = bottom.split_at(fp);
+        let lanes = |s: &[f32]| -> V8 { s.try_into().expect("8 lanes") };
+        for (k, (((d00, d01), d10), d11)) in
+            d00.chunks_exact(8).zip(d01.chunks_exact(8)).zip(d10.chunks_exact(8)).zip(d11.chunks_exact(8)).enumerate()
+        {
+            // G' δ (columns), then (G' δ) G'ᵀ (rows).
+            let (c0, c1) = (gt(lanes(d00), lanes(d10)), gt(lanes(d01), lanes(d11)));
+            for i in 0..4 {
+                for (j, v) in gt(c0[i], c1[i]).iter().enumerate() {
+                    let o = (i * 4 + j) * fp + 8 * k;
+                    out[o..o + 8].copy_from_slice(v);
+                }
+            }
+        }
+    }
+}
+
+/// [`gradient`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn gradient_avx2(p: WinogradGrad<'_>) {
+    gradient(p)
+}
+
+/// `∇W = A'ᵀ S A'` of the summed products `S` (row-major 4×4): the 3×3 gradient, row-major.
+pub(crate) fn weight_gradient(s: &[f32; 16]) -> [f32; 9] {
+    let a = |m: [f32; 4]| [m[0] + m[1] + m[2], m[1] - m[2], m[1] + m[2] + m[3]];
+    // A'ᵀ S: each column of S; then (A'ᵀ S) A': each row.
+    let cols: [[f32; 3]; 4] = std::array::from_fn(|j| a([s[j], s[4 + j], s[8 + j], s[12 + j]]));
+    let mut w = [0f32; 9];
+    for i in 0..3 {
+        w[3 * i..3 * i + 3].copy_from_slice(&a([cols[0][i], cols[1][i], cols[2][i], cols[3][i]]));
+    }
+    w
 }
