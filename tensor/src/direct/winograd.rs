@@ -14,7 +14,7 @@ use std::mem::MaybeUninit;
 
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::activation::Activation;
-use crate::kernels::{Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_filter, winograd_rows};
+use crate::kernels::{Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_block, winograd_filter, winograd_rows};
 use crate::window::{Window2d, WindowDims};
 
 /// Whether F(2×2, 3×3) takes a convolution: a 3×3 kernel, stride 1, padding at most 2 (for
@@ -42,6 +42,7 @@ pub(crate) struct Conv {
     chunks: Vec<(usize, usize)>,
     u: Vec<Aligned>,
     taps: Taps,
+    v_block: usize,
     m_block: usize,
     xs: Aligned,
     v: Aligned,
@@ -83,10 +84,9 @@ impl Conv {
             }
         }
         let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
-        let m_block = fp * tiles;
-        let (xs, v, m) =
-            (Aligned::zeros(st.planes_len()), Aligned::zeros(16 * c * tiles), Aligned::zeros(16 * m_block));
-        Conv { k, d: *d, filters, st, th, twp, tiles, chunks, u, taps, m_block, xs, v, m }
+        let (v_block, m_block) = (winograd_block(c * tiles), winograd_block(fp * tiles));
+        let (xs, v, m) = (Aligned::zeros(st.planes_len()), Aligned::zeros(16 * v_block), Aligned::zeros(16 * m_block));
+        Conv { k, d: *d, filters, st, th, twp, tiles, chunks, u, taps, v_block, m_block, xs, v, m }
     }
 
     /// `act(conv(x[n], W) + b)`: every element of image `at`'s output in `dest` written
@@ -110,6 +110,7 @@ impl Conv {
             th: self.th,
             twp: self.twp,
             tiles: self.tiles,
+            v_block: self.v_block,
             v: self.v.as_mut_slice(),
         });
         for (xi, u) in self.u.iter().enumerate() {
@@ -119,7 +120,7 @@ impl Conv {
                     at: 0,
                     count: self.filters,
                     taps: &self.taps,
-                    w: &self.v.as_slice()[xi * c * self.tiles + v0 * lanes..],
+                    w: &self.v.as_slice()[xi * self.v_block + v0 * lanes..],
                     w_stride: self.tiles,
                     fv,
                     out: &mut self.m.as_mut_slice()[xi * self.m_block + v0 * lanes..],

@@ -12,7 +12,9 @@
 
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::buffer::Buffer;
-use crate::kernels::{FromPlanes, Ger, Kernels, WinogradGrad, WinogradIn, winograd_rows, winograd_weight_gradient};
+use crate::kernels::{
+    FromPlanes, Ger, Kernels, WinogradGrad, WinogradIn, winograd_block, winograd_rows, winograd_weight_gradient,
+};
 use crate::window::{Window2d, WindowDims};
 
 /// One chunk of `fv` filter vectors from vector `v0`: for each ξ, where the channels' rows
@@ -35,6 +37,7 @@ pub(crate) struct WeightGrad {
     th: usize,
     twp: usize,
     rows: usize,
+    v_block: usize,
     fpad: usize,
     xs: Aligned,
     v: Aligned,
@@ -54,12 +57,13 @@ impl WeightGrad {
         let tiles = rows * twp;
         let st = Staging::new(g, d).at_least(2 * rows + 2, 2 * twp + 2);
         let fpad = filters.div_ceil(lanes) * lanes;
+        let v_block = winograd_block(d.c * tiles);
         let parts = chunks(fpad / lanes, k.max_fv())
             .into_iter()
             .map(|(v0, fv)| {
                 let slots = d.c.div_ceil(k.ger_taps(fv)) * k.ger_taps(fv);
                 let channel = |slot: usize| if slot < d.c { slot } else { 0 };
-                let offsets = (0..16 * slots).map(|o| (o / slots * d.c + channel(o % slots)) * tiles).collect();
+                let offsets = (0..16 * slots).map(|o| o / slots * v_block + channel(o % slots) * tiles).collect();
                 Part { v0, fv, slots, offsets, sums: crate::buffer_pool::filled(16 * slots * fv * lanes, 0.0f32) }
             })
             .collect();
@@ -70,9 +74,10 @@ impl WeightGrad {
             th,
             twp,
             rows,
+            v_block,
             fpad,
             xs: Aligned::zeros(st.planes_len()),
-            v: Aligned::zeros(16 * d.c * tiles),
+            v: Aligned::zeros(16 * v_block),
             gt: Aligned::zeros(4 * tiles * fpad),
             gh: Aligned::zeros(16 * tiles * fpad),
             st,
@@ -92,6 +97,7 @@ impl WeightGrad {
             th: self.th,
             twp: self.twp,
             tiles,
+            v_block: self.v_block,
             v: self.v.as_mut_slice(),
         });
         // ∇z as pixels × filters on a grid of 2·rows × 2·twp (zero past oh × ow, never

@@ -426,10 +426,11 @@ pub(super) unsafe fn winograd_input(p: WinogradIn<'_>) {
             {
                 let row = bt(*c0, *c1, *c2, *c3);
                 for (j, &x) in row.iter().enumerate() {
-                    in_bounds(((i * 4 + j) * p.channels + c) * p.tiles + t, LANES, v_len);
-                    // SAFETY: ((ξ·channels + c)·tiles + t) + 8 ≤ 16·channels·tiles, as
+                    let at = (i * 4 + j) * p.v_block + c * p.tiles + t;
+                    in_bounds(at, LANES, v_len);
+                    // SAFETY: ξ·v_block + c·tiles + t + 8 ≤ 15·v_block + channels·tiles, as
                     // t + 8 ≤ winograd_rows(th, twp)·twp ≤ tiles (asserted).
-                    unsafe { _mm256_storeu_ps(v.add(((i * 4 + j) * p.channels + c) * p.tiles + t), x) };
+                    unsafe { _mm256_storeu_ps(v.add(at), x) };
                 }
             }
         }

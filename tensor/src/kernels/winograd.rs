@@ -81,7 +81,7 @@ pub(super) fn input(p: WinogradIn<'_>) {
             {
                 let v = bt([*c0, *c1, *c2, *c3]);
                 for (j, v) in v.iter().enumerate() {
-                    let at = ((i * 4 + j) * p.channels + c) * p.tiles + t;
+                    let at = (i * 4 + j) * p.v_block + c * p.tiles + t;
                     p.v[at..at + 8].copy_from_slice(v);
                 }
             }
