@@ -14,7 +14,9 @@ use std::mem::MaybeUninit;
 
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::activation::Activation;
-use crate::kernels::{Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_block, winograd_filter, winograd_rows};
+use crate::kernels::{
+    Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_block, winograd_filter, winograd_rows, winograd_tiling,
+};
 use crate::window::{Window2d, WindowDims};
 
 /// Whether F(2×2, 3×3) takes a convolution: a 3×3 kernel, stride 1, padding at most 2 (for
@@ -61,11 +63,8 @@ impl Conv {
     ) -> Self {
         let c = d.c;
         let lanes = k.lanes();
-        let (th, tw) = (d.oh.div_ceil(2), d.ow.div_ceil(2));
-        // Tile rows padded to whole groups of 8 tiles (the transforms' lanes), two rows to a
-        // group when they hold at most 4; all of them padded to whole vectors of tiles (the
-        // lanes of the products).
-        let twp = if tw <= 4 { 4 } else { tw.div_ceil(8) * 8 };
+        // The tiles padded to whole vectors (the lanes of the products).
+        let (th, twp) = winograd_tiling(d.oh, d.ow);
         let rows = winograd_rows(th, twp);
         let tiles = (rows * twp).div_ceil(lanes) * lanes;
         let st = Staging::new(g, d).at_least(2 * rows + 2, 2 * twp + 2);

@@ -13,7 +13,8 @@
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::buffer::Buffer;
 use crate::kernels::{
-    FromPlanes, Ger, Kernels, WinogradGrad, WinogradIn, winograd_block, winograd_rows, winograd_weight_gradient,
+    FromPlanes, Ger, Kernels, WinogradGrad, WinogradIn, winograd_block, winograd_rows, winograd_tiling,
+    winograd_weight_gradient,
 };
 use crate::window::{Window2d, WindowDims};
 
@@ -50,9 +51,7 @@ impl WeightGrad {
     /// For a window `g` that [`super::winograd::suits`] over inputs of dims `d`.
     pub(crate) fn new(k: Kernels, g: &Window2d, d: &WindowDims, filters: usize) -> Self {
         let lanes = k.lanes();
-        let (th, tw) = (d.oh.div_ceil(2), d.ow.div_ceil(2));
-        // The forward's tiling (`winograd::Conv::new`): rows of whole groups of 8 tiles.
-        let twp = if tw <= 4 { 4 } else { tw.div_ceil(8) * 8 };
+        let (th, twp) = winograd_tiling(d.oh, d.ow);
         let rows = winograd_rows(th, twp);
         let tiles = rows * twp;
         let st = Staging::new(g, d).at_least(2 * rows + 2, 2 * twp + 2);

@@ -336,6 +336,15 @@ pub(crate) fn winograd_block(len: usize) -> usize {
     if lines.is_multiple_of(256) { lines + 16 } else { lines }
 }
 
+/// The Winograd tiling of an `oh × ow` output: `(th, twp)`, `th` rows of 2×2 tiles, each
+/// padded to `twp` tiles, whole groups of 8 (the transforms' lanes), or 4 when a row holds
+/// at most 4 tiles (two rows to a group, so that an 8×8 output does not leave half of every
+/// vector empty).
+pub(crate) fn winograd_tiling(oh: usize, ow: usize) -> (usize, usize) {
+    let tw = ow.div_ceil(2);
+    (oh.div_ceil(2), if tw <= 4 { 4 } else { tw.div_ceil(8) * 8 })
+}
+
 /// The tile rows the Winograd transforms cover for `th` rows of `twp`: whole groups of 8
 /// tiles, so an odd count of 4-tile rows gains one (its tiles are computed and not stored).
 pub(crate) fn winograd_rows(th: usize, twp: usize) -> usize {
