@@ -254,18 +254,7 @@ impl Outer {
                 (self.xs.as_slice(), 0)
             }
         };
-        k.gather_planes(FromPlanes {
-            src: gz,
-            at: 0,
-            plane: d.positions(),
-            row_stride: d.ow,
-            channels: self.filters,
-            rows: d.oh,
-            cols: 0..d.ow,
-            z: self.gt.as_mut_slice(),
-            z_stride: self.fpad,
-            z_width: self.st.wq,
-        });
+        gather_gradient(k, gz, &d, self.filters, self.gt.as_mut_slice(), self.fpad, self.st.wq);
         let offsets = &mut self.offsets;
         for (v0, fv, padded, sums) in &mut self.parts {
             let (r, width) = (k.ger_taps(*fv), *fv * lanes);
@@ -301,6 +290,31 @@ impl Outer {
         }
         gw
     }
+}
+
+/// One image's `∇z` (F×oh×ow contiguous, dims `d`) as pixels × filters:
+/// `z[(r·z_width + c)·z_stride + f] = ∇z[f, r, c]` (what lies past oh × ow is not written).
+pub(super) fn gather_gradient(
+    k: Kernels,
+    gz: &[f32],
+    d: &WindowDims,
+    filters: usize,
+    z: &mut [f32],
+    z_stride: usize,
+    z_width: usize,
+) {
+    k.gather_planes(FromPlanes {
+        src: gz,
+        at: 0,
+        plane: d.positions(),
+        row_stride: d.ow,
+        channels: filters,
+        rows: d.oh,
+        cols: 0..d.ow,
+        z,
+        z_stride,
+        z_width,
+    });
 }
 
 /// The window of ∇x as a forward convolution of ∇z: 3×3, stride 1, padding `2 − p`.

@@ -10,11 +10,11 @@
 //! end: 16 multiplications per channel pair and 2×2 block against the direct kernel's 36
 //! (9 per pixel), and no `wq − ow` columns computed and dropped.
 
+use super::backward::gather_gradient;
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::buffer::Buffer;
 use crate::kernels::{
-    FromPlanes, Ger, Kernels, WinogradGrad, WinogradIn, winograd_block, winograd_rows, winograd_tiling,
-    winograd_weight_gradient,
+    Ger, Kernels, WinogradGrad, WinogradIn, winograd_block, winograd_rows, winograd_tiling, winograd_weight_gradient,
 };
 use crate::window::{Window2d, WindowDims};
 
@@ -101,18 +101,7 @@ impl WeightGrad {
         });
         // ∇z as pixels × filters on a grid of 2·rows × 2·twp (zero past oh × ow, never
         // written), then its blocks' transforms.
-        k.gather_planes(FromPlanes {
-            src: gz,
-            at: 0,
-            plane: d.positions(),
-            row_stride: d.ow,
-            channels: self.filters,
-            rows: d.oh,
-            cols: 0..d.ow,
-            z: self.gt.as_mut_slice(),
-            z_stride: self.fpad,
-            z_width: 2 * self.twp,
-        });
+        gather_gradient(k, gz, &d, self.filters, self.gt.as_mut_slice(), self.fpad, 2 * self.twp);
         k.winograd_gradient(WinogradGrad {
             gt: self.gt.as_slice(),
             fpad: self.fpad,
