@@ -187,7 +187,8 @@ pub(crate) fn backward<T: Element>(
 }
 
 /// Whether Winograd's F(2×2, 3×3) and F(3×3, 2×2) may replace the direct kernels where
-/// they apply: yes, unless the environment variable `TENSOR_WINOGRAD` is `0` or `off` (read once).
+/// they apply: yes, unless the environment variable `TENSOR_WINOGRAD` is `0` or `off`
+/// (read once).
 pub(crate) fn winograd_enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| !matches!(std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim), Ok("0" | "off")))

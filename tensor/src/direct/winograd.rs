@@ -25,6 +25,14 @@ pub(crate) fn suits(g: &Window2d, inputs: usize, outputs: usize) -> bool {
     g.kernel == [3, 3] && g.stride == [1, 1] && g.padding[0] <= 2 && g.padding[1] <= 2 && inputs >= 16 && outputs >= 16
 }
 
+/// The tiling of a window `g` over inputs of dims `d` ([`winograd_tiling`]): `(th, twp,
+/// rows)` and the staging of an image with room for every covered tile's 4×4 patch.
+pub(crate) fn tiled(g: &Window2d, d: &WindowDims) -> (usize, usize, usize, Staging) {
+    let (th, twp) = winograd_tiling(d.oh, d.ow);
+    let rows = winograd_rows(th, twp);
+    (th, twp, rows, Staging::new(g, d).at_least(2 * rows + 2, 2 * twp + 2))
+}
+
 /// Where an output goes: the first element and the strides of images, channels, rows
 /// (columns are contiguous).
 pub(crate) struct Dest<'a> {
@@ -64,10 +72,8 @@ impl Conv {
         let c = d.c;
         let lanes = k.lanes();
         // The tiles padded to whole vectors (the lanes of the products).
-        let (th, twp) = winograd_tiling(d.oh, d.ow);
-        let rows = winograd_rows(th, twp);
+        let (th, twp, rows, st) = tiled(g, d);
         let tiles = (rows * twp).div_ceil(lanes) * lanes;
-        let st = Staging::new(g, d).at_least(2 * rows + 2, 2 * twp + 2);
         // The products: for each ξ, M[f][tiles] = Σ_c U[c][f]·V[c][tiles], filters broadcast
         // (the tile kernel's pixels) against vectors of tiles (its lanes), input channels as
         // its taps. U is stored [c][fp], filters past the last zero, fp whole tiles.

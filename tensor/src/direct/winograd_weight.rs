@@ -13,9 +13,7 @@
 use super::backward::gather_gradient;
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::buffer::Buffer;
-use crate::kernels::{
-    Ger, Kernels, WinogradGrad, WinogradIn, winograd_block, winograd_rows, winograd_tiling, winograd_weight_gradient,
-};
+use crate::kernels::{Ger, Kernels, WinogradGrad, WinogradIn, winograd_block, winograd_weight_gradient};
 use crate::window::{Window2d, WindowDims};
 
 /// One chunk of `fv` filter vectors from vector `v0`: for each ξ, where the channels' rows
@@ -51,10 +49,8 @@ impl WeightGrad {
     /// For a window `g` that [`super::winograd::suits`] over inputs of dims `d`.
     pub(crate) fn new(k: Kernels, g: &Window2d, d: &WindowDims, filters: usize) -> Self {
         let lanes = k.lanes();
-        let (th, twp) = winograd_tiling(d.oh, d.ow);
-        let rows = winograd_rows(th, twp);
+        let (th, twp, rows, st) = super::winograd::tiled(g, d);
         let tiles = rows * twp;
-        let st = Staging::new(g, d).at_least(2 * rows + 2, 2 * twp + 2);
         let fpad = filters.div_ceil(lanes) * lanes;
         let v_block = winograd_block(d.c * tiles);
         let parts = chunks(fpad / lanes, k.max_fv())

@@ -21,7 +21,7 @@
 //!
 //! (In one dimension: `m = (G'g) ⊙ (Bᵀd)`, and `m₀ + m₁ + m₂ = g₀d₀ + g₁d₁`,
 //! `m₁ − m₂ = g₀d₁ + g₁d₂`, `m₁ + m₂ + m₃ = g₀d₂ + g₁d₃`.) This file holds the gradient
-//! transform (`∇z` blocks → `Ĝ[ξ][tile][f]`, filters in the lanes) and `A'ᵀ S A'`.
+//! transform (`∇z` blocks → `Ĝ[tile][ξ][f]`, filters in the lanes) and `A'ᵀ S A'`.
 
 use super::{WinogradGrad, WinogradIn, WinogradOut};
 
