@@ -4,7 +4,7 @@
 //! `vec(∇x) = (1/(kh·kw))·Sᵀ·vec(∇y)` (the op `Var::avg_pool2d`).
 
 use autograd::Var;
-use tensor::{Element, Window2d};
+use tensor::{Element, Pooling, Window2d};
 
 use crate::pool2d::{Pool2d, PoolKind};
 
@@ -17,6 +17,10 @@ impl PoolKind for Avg {
 
     fn pool<'t, T: Element>(x: Var<'t, T>, window: &Window2d) -> autograd::Result<Var<'t, T>> {
         x.avg_pool2d(window)
+    }
+
+    fn pooling(window: &Window2d) -> Option<Pooling> {
+        Some(Pooling::Average(*window))
     }
 }
 

@@ -13,10 +13,10 @@ use std::fmt;
 
 use autograd::{Param, Var};
 use rand::Rng;
-use tensor::{Activation, Element, Window2d};
+use tensor::{Activation, Element, Pooling, Window2d};
 
 use crate::error::{LayerError, Result};
-use crate::faces::{AffineMap, FoldAffine, Fuse, MatrixForm};
+use crate::faces::{AffineMap, FoldAffine, Fuse, FusePool, MatrixForm};
 use crate::init::{Init, bias_uniform, fans};
 use crate::module::Module;
 
@@ -169,7 +169,7 @@ impl<T: Element> Module<T> for Conv2d<T> {
         Ok(vec![d.n, self.config.out_channels, d.oh, d.ow])
     }
 
-    crate::parts!(T; params: weight, bias; faces: Fuse, FoldAffine, MatrixForm);
+    crate::parts!(T; params: weight, bias; faces: Fuse, FoldAffine, FusePool, MatrixForm);
 }
 
 /// One op: the activation is applied where the bias is added.
@@ -188,14 +188,57 @@ impl<T: Element> FoldAffine<T> for Conv2d<T> {
 
     fn forward_folded<'t>(&self, x: Var<'t, T>, map: &AffineMap<T>, act: Option<Activation>) -> Result<Var<'t, T>> {
         self.check(&x.shape())?;
-        let Some((weight, bias)) = map.fold(&self.weight.value, self.bias.as_ref().map(|b| &b.value)) else {
-            return Err(LayerError::Config {
-                what: describe(&self.config),
-                reason: format!("a map of {} channels cannot fold into it", map.scale.len()),
-            });
-        };
+        let (weight, bias) = self.folded(map)?;
         let tape = x.tape();
         Ok(x.conv2d_activated(tape.constant(weight), Some(tape.constant(bias)), &self.config.window, act)?)
+    }
+}
+
+impl<T: Element> Conv2d<T> {
+    /// The weight and bias with `map` folded in ([`AffineMap::fold`]); an error naming the
+    /// layer when the map's channels are not its output channels.
+    fn folded(&self, map: &AffineMap<T>) -> Result<(tensor::Tensor<T>, tensor::Tensor<T>)> {
+        map.fold(&self.weight.value, self.bias.as_ref().map(|b| &b.value)).ok_or_else(|| LayerError::Config {
+            what: describe(&self.config),
+            reason: format!("a map of {} channels cannot fold into it", map.scale.len()),
+        })
+    }
+}
+
+/// In inference one op, [`tensor::conv2d_pooled`]: the pooling done in the convolution's
+/// output pass, after the folded map and the activation.
+impl<T: Element> FusePool<T> for Conv2d<T> {
+    fn forward_pooled<'t>(
+        &self,
+        x: Var<'t, T>,
+        map: Option<&AffineMap<T>>,
+        act: Option<Activation>,
+        pooling: &Pooling,
+    ) -> Result<Var<'t, T>> {
+        let tape = x.tape();
+        if tape.is_recording() {
+            let y = match map {
+                Some(map) => self.forward_folded(x, map, act)?,
+                None => self.forward_with(x, act)?,
+            };
+            return Ok(match pooling {
+                Pooling::Max(w) => y.max_pool2d(w)?,
+                Pooling::Average(w) => y.avg_pool2d(w)?,
+            });
+        }
+        self.check(&x.shape())?;
+        let window = &self.config.window;
+        let y = match map {
+            Some(map) => {
+                let (weight, bias) = self.folded(map)?;
+                tensor::conv2d_pooled(&x.value(), &weight, Some(&bias), window, act, pooling)?
+            }
+            None => {
+                let bias = self.bias.as_ref().map(|b| &b.value);
+                tensor::conv2d_pooled(&x.value(), &self.weight.value, bias, window, act, pooling)?
+            }
+        };
+        Ok(tape.constant(y))
     }
 }
 

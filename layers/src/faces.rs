@@ -1,12 +1,13 @@
 //! The faces a module may show besides its computation, each its own trait, reached from
-//! any `&dyn Module` through the parts it lists ([`Part::Activation`], [`Part::Fuse`],
-//! [`Part::ChannelAffine`], [`Part::FoldAffine`], [`Part::MatrixForm`]): fusion (a
-//! convolution or batch norm applies the ReLU that follows it in its own output pass;
-//! in inference a convolution takes in the batch norm after it) and the derivation's
-//! matrices (for shape tables). The description of a module is its `Debug` text.
+//! any `&dyn Module` through the parts it lists ([`Part::Activation`], [`Part::Pooling`],
+//! [`Part::Fuse`], [`Part::ChannelAffine`], [`Part::FoldAffine`], [`Part::FusePool`],
+//! [`Part::MatrixForm`]): fusion (a convolution or batch norm applies the ReLU that follows
+//! it in its own output pass; in inference a convolution takes in the batch norm after it
+//! and the pooling after that) and the derivation's matrices (for shape tables). The
+//! description of a module is its `Debug` text.
 
 use autograd::Var;
-use tensor::{Activation, Element, Tensor};
+use tensor::{Activation, Element, Pooling, Tensor};
 
 use crate::error::Result;
 use crate::module::Module;
@@ -77,6 +78,23 @@ pub trait FoldAffine<T: Element> {
     fn forward_folded<'t>(&self, input: Var<'t, T>, map: &AffineMap<T>, act: Option<Activation>) -> Result<Var<'t, T>>;
 }
 
+/// A layer that can, in inference, pool its own output in its output pass: one op for
+/// `pooling(act(map(layer(x))))` (a convolution: [`tensor::conv2d_pooled`]), without the
+/// layer's full-size output. Shown as [`Part::FusePool`].
+pub trait FusePool<T: Element> {
+    /// `pooling(act(map(forward(input))))` as one op when nothing is recorded for
+    /// gradients; when the tape records, the same value through the recorded ops. An error
+    /// when the map's channel count is not the layer's output channels, or the pooling's
+    /// window does not fit the layer's output.
+    fn forward_pooled<'t>(
+        &self,
+        input: Var<'t, T>,
+        map: Option<&AffineMap<T>>,
+        act: Option<Activation>,
+        pooling: &Pooling,
+    ) -> Result<Var<'t, T>>;
+}
+
 /// The matrices the derivation builds for a layer (e.g. a convolution's im2col matrix,
 /// its weight matrix and their product), each with a label. Shown as [`Part::MatrixForm`].
 pub trait MatrixForm {
@@ -121,6 +139,17 @@ impl<'m, T: Element> dyn Module<T> + 'm {
             Some(fuse) => fuse.forward_activated(input, act),
             None => Ok(self.forward(input)?.activation(act)?),
         }
+    }
+
+    /// The pooling this module is, if it is one a layer before it can take in
+    /// ([`FusePool`]).
+    pub fn pooling(&self) -> Option<Pooling> {
+        self.find_part(|part| if let Part::Pooling(pooling) = part { Some(pooling) } else { None })
+    }
+
+    /// The module's face for pooling its output in its own output pass, if it has one.
+    pub fn fuse_pool(&self) -> Option<&dyn FusePool<T>> {
+        self.find_part(|part| if let Part::FusePool(face) = part { Some(face) } else { None })
     }
 
     /// The per-channel affine map this module is now, if any ([`ChannelAffine`]).

@@ -4,7 +4,7 @@
 //! `[N, C, oh, ow]`; `∇x = Sᵀ·(onehot(argmax) ⊙ ∇z)`. The layer runs the fused op.
 
 use autograd::Var;
-use tensor::{Element, Window2d, WindowDims};
+use tensor::{Element, Pooling, Window2d, WindowDims};
 
 use crate::pool2d::{Pool2d, PoolKind};
 
@@ -17,6 +17,10 @@ impl PoolKind for Max {
 
     fn pool<'t, T: Element>(x: Var<'t, T>, window: &Window2d) -> autograd::Result<Var<'t, T>> {
         x.max_pool2d(window)
+    }
+
+    fn pooling(window: &Window2d) -> Option<Pooling> {
+        Some(Pooling::Max(*window))
     }
 
     fn matrix_shapes(window: &Window2d, d: &WindowDims) -> Vec<(String, Vec<usize>)> {

@@ -2,10 +2,10 @@
 //! changing, and the one-line macros that write both lists from the module's fields.
 
 use autograd::Param;
-use tensor::Activation;
+use tensor::{Activation, Pooling};
 
 use crate::buffer::Buffer;
-use crate::faces::{ChannelAffine, FoldAffine, Fuse, MatrixForm};
+use crate::faces::{ChannelAffine, FoldAffine, Fuse, FusePool, MatrixForm};
 use crate::module::Module;
 
 /// A part of a module, as [`Module::visit`] shows it.
@@ -21,12 +21,18 @@ pub enum Part<'a, T> {
     /// The module is this element-wise activation ([`ReLU`](crate::ReLU) is `Relu`), so a
     /// chain ([`forward_chain`](crate::forward_chain)) can have the layer before apply it.
     Activation(Activation),
+    /// The module is this pooling ([`MaxPool2d`](crate::MaxPool2d) and
+    /// [`AvgPool2d`](crate::AvgPool2d)), so a chain can have the layer before pool in its
+    /// own output pass in inference.
+    Pooling(Pooling),
     /// The module can apply a following activation in its own output pass.
     Fuse(&'a dyn Fuse<T>),
     /// The module is, in evaluation, a per-channel affine map (batch norm).
     ChannelAffine(&'a dyn ChannelAffine<T>),
     /// The module can fold a following per-channel affine map into its weights.
     FoldAffine(&'a dyn FoldAffine<T>),
+    /// The module can pool its own output in its output pass, in inference.
+    FusePool(&'a dyn FusePool<T>),
     /// The module's matrices in the derivation, for shape tables.
     MatrixForm(&'a dyn MatrixForm),
 }
@@ -87,7 +93,7 @@ impl<T> ParamField<T> for Option<Param<T>> {
 /// - `training: training` — a `bool` field that [`Module::set_training`] sets;
 /// - `activation: Activation::Relu` — the layer is this element-wise activation;
 /// - `faces: Fuse, MatrixForm` — the faces the layer implements ([`Fuse`],
-///   [`ChannelAffine`], [`FoldAffine`], [`MatrixForm`]).
+///   [`ChannelAffine`], [`FoldAffine`], [`FusePool`], [`MatrixForm`]).
 ///
 /// The first argument is the element type. A layer with none of these writes
 /// `layers::parts!(T);`.

@@ -7,11 +7,12 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use autograd::Var;
-use tensor::{Element, Window2d, WindowDims};
+use tensor::{Element, Pooling, Window2d, WindowDims};
 
 use crate::error::Result;
 use crate::faces::MatrixForm;
 use crate::module::Module;
+use crate::parts::{Part, PartMut};
 use crate::pool_window::PoolWindow;
 
 /// What one kind of pooling computes over each window.
@@ -21,6 +22,14 @@ pub trait PoolKind: Send + Sync + 'static {
 
     /// The op over every window of `x`.
     fn pool<'t, T: Element>(x: Var<'t, T>, window: &Window2d) -> autograd::Result<Var<'t, T>>;
+
+    /// The pooling as [`tensor::conv2d_pooled`] computes it, if it is one (max and
+    /// average), so that a chain can fuse it into the convolution before it in inference;
+    /// `None` by default.
+    fn pooling(window: &Window2d) -> Option<Pooling> {
+        let _ = window;
+        None
+    }
 
     /// The matrices the derivation builds, for the sizes `d` of an input pooled by
     /// `window` (none by default).
@@ -95,7 +104,14 @@ impl<T: Element, K: PoolKind> Module<T> for Pool2d<K> {
         Pool2d::output_shape(self, input)
     }
 
-    crate::parts!(T; faces: MatrixForm);
+    fn visit<'a>(&'a self, f: &mut dyn FnMut(Part<'a, T>)) {
+        if let Some(pooling) = K::pooling(&self.pool.window) {
+            f(Part::Pooling(pooling));
+        }
+        f(Part::MatrixForm(self));
+    }
+
+    fn visit_mut<'a>(&'a mut self, _: &mut dyn FnMut(PartMut<'a, T>)) {}
 }
 
 impl<K: PoolKind> MatrixForm for Pool2d<K> {

@@ -4,7 +4,6 @@
 //! before ([`crate::build`]).
 
 use std::fmt;
-use std::iter::Peekable;
 
 use autograd::Var;
 use tensor::Element;
@@ -136,34 +135,35 @@ impl<T> fmt::Debug for Sequential<T> {
 /// no pre-activation tensor kept), with the same numbers as running both. When nothing is
 /// recorded for gradients (inference), a convolution followed by batch norm in evaluation
 /// (and an activation) is one convolution with the normalisation folded into its weights
-/// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding. Each
-/// intermediate value is [released](Var::release) once the next layer has read it, so the
-/// pass holds only what the backward pass needs (in inference, only the values in flight);
-/// the chain's input and output stay readable. A shape error names the layer.
+/// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding; and a
+/// max or average pooling after the convolution (and those) is done in the convolution's
+/// output pass ([`FusePool`](crate::FusePool)), the same values as the pooling op after it.
+/// Each intermediate value is [released](Var::release) once the next layer has read it, so
+/// the pass holds only what the backward pass needs (in inference, only the values in
+/// flight); the chain's input and output stay readable. A shape error names the layer.
 pub fn forward_chain<'t, 'a, T: Element>(
     layers: impl IntoIterator<Item = (&'a str, &'a dyn Module<T>)>,
     mut x: Var<'t, T>,
 ) -> Result<Var<'t, T>> {
     let input = x.id();
-    let mut layers = layers.into_iter().peekable();
-    while let Some((name, layer)) = layers.next() {
-        let folded = match x.tape().is_recording() {
+    let layers: Vec<_> = layers.into_iter().collect();
+    let mut i = 0;
+    while let Some(&(name, layer)) = layers.get(i) {
+        let rest = &layers[i + 1..];
+        let fused = match x.tape().is_recording() {
             true => None,
-            false => forward_folded(layer, &mut layers, x).map_err(|e| at_layer(name, e))?,
+            false => forward_fused(layer, rest, x).map_err(|e| at_layer(name, e))?,
         };
-        let y = match folded {
-            Some(y) => y,
-            None => match layers.peek().and_then(|(_, next)| next.activation()) {
-                Some(act) => {
-                    layers.next();
-                    layer.forward_activated(x, act)
-                }
-                None => layer.forward(x),
-            }
-            .map_err(|e| at_layer(name, e))?,
+        let (y, taken) = match fused {
+            Some(fused) => fused,
+            None => match rest.first().and_then(|(_, next)| next.activation()) {
+                Some(act) => (layer.forward_activated(x, act).map_err(|e| at_layer(name, e))?, 1),
+                None => (layer.forward(x).map_err(|e| at_layer(name, e))?, 0),
+            },
         };
         release_consumed(x, y, input);
         x = y;
+        i += 1 + taken;
     }
     Ok(x)
 }
@@ -177,23 +177,30 @@ pub(crate) fn release_consumed<T: Element>(x: Var<'_, T>, y: Var<'_, T>, input: 
     }
 }
 
-/// `layer` with the affine map of the next layer (and the activation after it) folded in,
-/// taking them from `rest`; `None`, taking nothing, when `layer` cannot fold or the next
-/// layer is no such map of its output channels.
-fn forward_folded<'t, 'a, T: Element>(
-    layer: &'a dyn Module<T>,
-    rest: &mut Peekable<impl Iterator<Item = (&'a str, &'a dyn Module<T>)>>,
+/// `layer` in inference with what follows it in `rest` taken in, and how many layers of
+/// `rest` it took: the next layer's affine map when `layer` can fold it
+/// ([`FoldAffine`](crate::FoldAffine)), an activation after that, and a pooling after those
+/// when `layer` can pool ([`FusePool`](crate::FusePool)). `None`, taking nothing, when
+/// there is neither a map nor a pooling to take.
+fn forward_fused<'t, T: Element>(
+    layer: &dyn Module<T>,
+    rest: &[(&str, &dyn Module<T>)],
     x: Var<'t, T>,
-) -> Result<Option<Var<'t, T>>> {
-    let Some(fold) = layer.fold_affine() else { return Ok(None) };
-    let map = rest.peek().and_then(|(_, next)| next.channel_affine());
-    let Some(map) = map.filter(|m| m.scale.len() == fold.out_channels()) else { return Ok(None) };
-    rest.next();
-    let act = rest.peek().and_then(|(_, next)| next.activation());
-    if act.is_some() {
-        rest.next();
-    }
-    Ok(Some(fold.forward_folded(x, &map, act)?))
+) -> Result<Option<(Var<'t, T>, usize)>> {
+    let (fold, fuse_pool) = (layer.fold_affine(), layer.fuse_pool());
+    let next = |k: usize| rest.get(k).map(|&(_, l)| l);
+    let map = fold.and_then(|f| next(0)?.channel_affine().filter(|m| m.scale.len() == f.out_channels()));
+    let mut taken = usize::from(map.is_some());
+    let act = next(taken).and_then(|l| l.activation());
+    taken += usize::from(act.is_some());
+    // A pooling whose window does not fit is left to its own layer, whose error names it.
+    let fits = |pool: &dyn Module<T>| layer.output_shape(&x.shape()).and_then(|s| pool.output_shape(&s)).is_ok();
+    let pooling = fuse_pool.and_then(|_| next(taken).filter(|&pool| fits(pool))?.pooling());
+    Ok(match (fold, fuse_pool, map, pooling) {
+        (_, Some(face), map, Some(pooling)) => Some((face.forward_pooled(x, map.as_ref(), act, &pooling)?, taken + 1)),
+        (Some(face), _, Some(map), None) => Some((face.forward_folded(x, &map, act)?, taken)),
+        _ => None,
+    })
 }
 
 /// An input-shape error of the layer `name`, naming it (`layer 3 (Conv2d(…))`).

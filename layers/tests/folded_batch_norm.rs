@@ -19,7 +19,7 @@ fn bounds() -> GeometryBounds {
     GeometryBounds { batch: 1..=3, channels: 1..=20, size: 1..=9, kernel: 1..=4, stride: 1..=3, padding: 0..=2 }
 }
 
-fn conv<T: Element>(c: usize, f: usize, window: Window2d, bias: bool, seed: u64) -> Conv2d<T> {
+pub(crate) fn conv<T: Element>(c: usize, f: usize, window: Window2d, bias: bool, seed: u64) -> Conv2d<T> {
     let config = Conv2dConfig { in_channels: c, out_channels: f, window, bias, init: Init::default() };
     let mut conv = Conv2d::new(config, &mut StdRng::seed_from_u64(seed)).unwrap();
     conv.weight.value = random_tensor(conv.weight.shape(), seed + 1);
@@ -31,7 +31,7 @@ fn conv<T: Element>(c: usize, f: usize, window: Window2d, bias: bool, seed: u64)
 
 /// A batch norm in evaluation whose running statistics are a random batch's (momentum 1),
 /// with random `γ`, `β`.
-fn batch_norm<T: Element>(f: usize, seed: u64) -> BatchNorm<T> {
+pub(crate) fn batch_norm<T: Element>(f: usize, seed: u64) -> BatchNorm<T> {
     let mut bn = BatchNorm::new_2d(f).unwrap().with_momentum(1.0).unwrap();
     bn.weight.value = random_tensor(&[f], seed).map(|v| T::from_f64_lossy(1.0) + v * T::from_f64_lossy(0.5));
     bn.bias.value = random_tensor(&[f], seed + 1);
@@ -44,7 +44,13 @@ fn batch_norm<T: Element>(f: usize, seed: u64) -> BatchNorm<T> {
 
 /// `act(γ·(z − μ_r)/√(σ²_r + ε) + β)` per channel of `z: [N, F, oh, ow]` (`plane = oh·ow`),
 /// in f64.
-fn normalise_naive<T: Element>(z: &[f64], f: usize, plane: usize, bn: &BatchNorm<T>, relu: bool) -> Vec<f64> {
+pub(crate) fn normalise_naive<T: Element>(
+    z: &[f64],
+    f: usize,
+    plane: usize,
+    bn: &BatchNorm<T>,
+    relu: bool,
+) -> Vec<f64> {
     let (mean, var) = (to_f64(&bn.running_mean()), to_f64(&bn.running_var()));
     let (gamma, beta) = (to_f64(&bn.weight.value), to_f64(&bn.bias.value));
     z.iter()

@@ -7,8 +7,7 @@
 //! window's in-bounds taps, so its adjoint is `vec(∇x) = (1/(kh·kw))·Sᵀ·vec(∇y)`: each
 //! output's gradient, divided by the kernel area, is added to every input its window read.
 
-use crate::buffer::Buffer;
-use crate::buffer_pool::{filled, take};
+use crate::buffer_pool::filled;
 use crate::cast::{f32_slice, f32_slice_mut};
 use crate::element::Element;
 use crate::error::Result;
@@ -23,50 +22,61 @@ use crate::window::{Window2d, WindowDims};
 /// The window's padding must be at most half its kernel, as PyTorch requires.
 pub fn avg_pool2d<T: Element>(x: &Tensor<T>, window: &Window2d) -> Result<Tensor<T>> {
     let d = window.pool_dims("avg_pool2d", x.shape())?;
+    let mut out = filled(d.n * d.c * d.positions(), T::zero());
+    avg_pool_into(x.storage(), x.offset(), x.strides(), window, &d, &mut out);
+    Ok(Tensor::from_vec_unchecked(vec![d.n, d.c, d.oh, d.ow], out))
+}
+
+/// The averages of the windows `d` of the input at `src[at]` (strides `s`) into `out`
+/// (N×C×oh×ow order, `n·c·oh·ow` elements).
+pub(crate) fn avg_pool_into<T: Element>(
+    src: &[T],
+    at: usize,
+    s: &[usize],
+    window: &Window2d,
+    d: &WindowDims,
+    out: &mut [T],
+) {
     let inv_area = T::one() / T::from_usize(window.kernel_area()).unwrap_or_else(T::nan);
-    let (src, s) = (x.storage(), x.strides());
+    if out.is_empty() {
+        return;
+    }
     if halving(window) && s[3] == 1 {
-        if let Some(out) = simd_halving(x, &d, inv_area) {
-            return Ok(Tensor::from_vec_unchecked(vec![d.n, d.c, d.oh, d.ow], out));
+        if simd_halving(src, at, s, d, inv_area, out) {
+            return;
         }
         // Rows in pairs, each output from two adjacent pixels of each: the sum in the same
         // order as `window_sum`'s, without a window's bounds or a call per output; pairs of
         // columns as `chunks_exact` zipped, so that the loop has no bounds checks and the
         // compiler vectorises it.
-        let mut out = take(d.n * d.c * d.positions());
+        let mut rows = out.chunks_exact_mut(d.ow.max(1));
         for n in 0..d.n {
             for c in 0..d.c {
                 for oh in 0..d.oh {
-                    let top = x.offset() + n * s[0] + c * s[1] + 2 * oh * s[2];
+                    let top = at + n * s[0] + c * s[1] + 2 * oh * s[2];
                     let (r0, r1) = (&src[top..top + 2 * d.ow], &src[top + s[2]..top + s[2] + 2 * d.ow]);
-                    out.extend(
-                        r0.chunks_exact(2)
-                            .zip(r1.chunks_exact(2))
-                            .map(|(a, b)| (T::zero() + a[0] + a[1] + b[0] + b[1]) * inv_area),
-                    );
+                    let row = rows.next().expect("n·c·oh rows");
+                    for (v, (a, b)) in row.iter_mut().zip(r0.chunks_exact(2).zip(r1.chunks_exact(2))) {
+                        *v = (T::zero() + a[0] + a[1] + b[0] + b[1]) * inv_area;
+                    }
                 }
             }
         }
-        return Ok(Tensor::from_vec_unchecked(vec![d.n, d.c, d.oh, d.ow], out));
+        return;
     }
-    let mut out = filled(d.n * d.c * d.positions(), T::zero());
-    window.for_each_window(&d, [s[0], s[1], s[2], s[3]], x.offset(), |o, corner, rows, cols| {
+    window.for_each_window(d, [s[0], s[1], s[2], s[3]], at, |o, corner, rows, cols| {
         out[o] = window_sum(src, corner, rows, cols, s[2], s[3]) * inv_area;
     });
-    Ok(Tensor::from_vec_unchecked(vec![d.n, d.c, d.oh, d.ow], out))
 }
 
 /// f32 on a SIMD path: the halving pool a channel plane per kernel call
-/// (`Kernels::avg_pool_plane`), the same sums in the same order as the loop; `None`
+/// (`Kernels::avg_pool_plane`), the same sums in the same order as the loop; false
 /// (nothing computed) for other element types and paths.
-fn simd_halving<T: Element>(x: &Tensor<T>, d: &WindowDims, inv_area: T) -> Option<Buffer<T>> {
-    let kernels = Kernels::new(KernelPath::selected(), d.c)?;
-    let (src, s) = (f32_slice(x.storage())?, x.strides());
-    let mut out = filled(d.n * d.c * d.positions(), T::zero());
+fn simd_halving<T: Element>(src: &[T], at: usize, s: &[usize], d: &WindowDims, inv_area: T, out: &mut [T]) -> bool {
+    let Some(kernels) = Kernels::new(KernelPath::selected(), d.c) else { return false };
+    let (Some(src), Some(values)) = (f32_slice(src), f32_slice_mut(out)) else { return false };
     let scale = inv_area.to_f64_exact() as f32;
-    let values = f32_slice_mut(&mut out)?;
-    for_each_plane(src, x.offset(), s, d, 2, values, &mut [], |p| kernels.avg_pool_plane(p, scale)).then_some(())?;
-    Some(out)
+    for_each_plane(src, at, s, d, 2, values, &mut [], |p| kernels.avg_pool_plane(p, scale))
 }
 
 /// The 2×2 window with stride 2 and no padding, which halves each side (the common one).

@@ -52,21 +52,41 @@ pub struct Conv2dGrads<T> {
 
 /// The checked sizes of one convolution, and its window with the strides clamped to the
 /// input ([`Window2d::clamped`]: the same output, no buffer sized by a huge stride).
-struct Geometry {
-    d: WindowDims,
-    window: Window2d,
-    f: usize,
+pub(crate) struct Geometry {
+    pub d: WindowDims,
+    pub window: Window2d,
+    pub f: usize,
     taps: usize,
 }
 
 impl Geometry {
-    fn new<T: Element>(op: &'static str, x: &Tensor<T>, weight: &Tensor<T>, window: &Window2d) -> Result<Self> {
+    pub(crate) fn new<T: Element>(
+        op: &'static str,
+        x: &Tensor<T>,
+        weight: &Tensor<T>,
+        window: &Window2d,
+    ) -> Result<Self> {
         let d = window.dims(op, x.shape())?;
         let w = weight.shape();
         if w.len() != 4 || w[1] != d.c || [w[2], w[3]] != window.kernel {
             return Err(TensorError::ShapeMismatch { op, lhs: x.shape().to_vec(), rhs: w.to_vec() });
         }
         Ok(Geometry { d, window: window.clamped(&d), f: w[0], taps: d.c * window.kernel_area() })
+    }
+
+    /// An error naming `op` unless `bias` is absent or has one entry per filter.
+    pub(crate) fn check_bias<T: Element>(
+        &self,
+        op: &'static str,
+        weight: &Tensor<T>,
+        bias: Option<&Tensor<T>>,
+    ) -> Result<()> {
+        match bias {
+            Some(b) if b.shape() != [self.f] => {
+                Err(TensorError::ShapeMismatch { op, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn images_per_block(&self) -> usize {
@@ -103,13 +123,9 @@ pub fn conv2d_activated<T: Element>(
     let op = if activation.is_some() { "conv2d_activated" } else { "conv2d" };
     let g = Geometry::new(op, x, weight, window)?;
     let window = &g.window;
-    if let Some(b) = bias
-        && b.shape() != [g.f]
-    {
-        return Err(TensorError::ShapeMismatch { op, lhs: weight.shape().to_vec(), rhs: b.shape().to_vec() });
-    }
+    g.check_bias(op, weight, bias)?;
     if let Some(k) = Plan::new::<T>(window, &g.d, g.f).forward
-        && let Some(y) = direct::forward(k, x, weight, bias, window, &g.d, activation)
+        && let Some(y) = direct::forward(k, x, weight, bias, window, &g.d, activation, None)
     {
         return Ok(y);
     }

@@ -79,7 +79,7 @@ fn pool<T: Element>(op: &'static str, x: &Tensor<T>, window: &Window2d) -> Resul
 /// order, filled with −∞), and the storage index of each winner into `winners` unless it is
 /// empty (then filled with `usize::MAX`). `scratch` holds a channels-last input's running
 /// maxima and winners, one per channel, so a caller pooling image by image allocates them once.
-fn pool_into<T: Element>(
+pub(crate) fn pool_into<T: Element>(
     src: &[T],
     s: &[usize],
     window: &Window2d,

@@ -5,6 +5,9 @@
 //! output pass transposes the block into the N×F×oh×ow output with the bias and the
 //! activation ([`Kernels::store_planes`]).
 
+use std::mem::MaybeUninit;
+
+use super::pooled::Pool;
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::activation::Activation;
 use crate::buffer::Buffer;
@@ -81,8 +84,8 @@ pub(crate) fn tiled_rows(k: Kernels, packed: &Packed, count: usize) -> usize {
     packed.chunks.iter().map(|&(_, fv)| k.tiled(count, fv)).max().unwrap_or(0)
 }
 
-/// `act(conv2d(x, W) + b)` with direct kernels, N×F×oh×ow contiguous. `weight` is
-/// F×C×kh×kw contiguous, `bias` has F entries.
+/// `act(conv2d(x, W) + b)` with direct kernels, pooled by `pool` if given, N×F×oh×ow
+/// contiguous. `weight` is F×C×kh×kw contiguous, `bias` has F entries.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
     k: Kernels,
@@ -93,6 +96,7 @@ pub(crate) fn forward(
     d: &WindowDims,
     filters: usize,
     act: Option<Activation>,
+    pool: Option<&Pool<'_>>,
 ) -> Buffer<f32> {
     let st = Staging::new(g, d);
     let taps = Taps::new(st.offsets(g.kernel));
@@ -104,8 +108,13 @@ pub(crate) fn forward(
     let mut xs = Aligned::zeros(st.planes_len().max(rows + taps.max()));
     let mut z = Aligned::zeros(rows * fpad);
     let plane = d.positions();
-    let len = d.n * filters * plane;
+    let (oh, ow, out_plane) = pool.map_or((d.oh, d.ow, plane), |p| (p.dims.oh, p.dims.ow, p.plane()));
+    let len = d.n * filters * out_plane;
     let mut y = crate::buffer_pool::take(len);
+    let in_block = pool.is_some_and(|p| p.in_block());
+    let mut pooled_block = Aligned::zeros(if in_block { out_plane * fpad } else { 0 });
+    let mut planes = crate::buffer_pool::take(if pool.is_some() && !in_block { filters * plane } else { 0 });
+    let mut pooled = Vec::new();
     for n in 0..d.n {
         let (src, at) = match st.in_place(Source::tensor(x), n, rows + taps.max()) {
             Some(image) => image,
@@ -115,24 +124,69 @@ pub(crate) fn forward(
             }
         };
         run_tiles(k, src, at, count, &taps, &packed, z.as_mut_slice(), fpad);
-        k.store_planes(Planes {
-            z: z.as_slice(),
-            z_stride: fpad,
-            z_width: st.wq,
-            channels: filters,
-            rows: d.oh,
-            cols: 0..d.ow,
-            bias: Some(bias),
-            act,
-            out: &mut y.spare_capacity_mut()[..len],
-            at: n * filters * plane,
-            plane,
-            row_stride: d.ow,
-            col_stride: 1,
-        });
+        let image = n * filters * out_plane..(n + 1) * filters * out_plane;
+        let out = &mut y.spare_capacity_mut()[..len];
+        match pool {
+            None => k.store_planes(dense_planes(
+                z.as_slice(),
+                [fpad, filters, st.wq, oh, ow],
+                Some(bias),
+                act,
+                out,
+                image.start,
+            )),
+            Some(p) if in_block => {
+                p.block(k, z.as_slice(), [st.wq, fpad], bias, act, pooled_block.as_mut_slice());
+                k.store_planes(dense_planes(
+                    pooled_block.as_slice(),
+                    [fpad, filters, ow, oh, ow],
+                    None,
+                    None,
+                    out,
+                    image.start,
+                ));
+            }
+            Some(p) => {
+                planes.clear();
+                let to = &mut planes.spare_capacity_mut()[..filters * plane];
+                k.store_planes(dense_planes(z.as_slice(), [fpad, filters, st.wq, d.oh, d.ow], Some(bias), act, to, 0));
+                // SAFETY: the pass wrote every channel, row and column of the image's planes.
+                unsafe { planes.set_len(filters * plane) };
+                p.planes(&planes, &mut pooled, &mut out[image]);
+            }
+        }
     }
     // SAFETY: image n's pass wrote every channel, row and column of its block
-    // n·F·oh·ow..(n + 1)·F·oh·ow, so all `len` elements are initialised.
+    // n·F·oh·ow..(n + 1)·F·oh·ow (pooled, when pooling), so all `len` elements are
+    // initialised.
     unsafe { y.set_len(len) };
     y
+}
+
+/// The output pass's arguments for a block `z` of `rows` rows of `z_width` pixels,
+/// `stride` floats apart, of which `channels`, into contiguous planes of `rows × cols` from
+/// `out[at]`.
+fn dense_planes<'a>(
+    z: &'a [f32],
+    [stride, channels, z_width, rows, cols]: [usize; 5],
+    bias: Option<&'a [f32]>,
+    act: Option<Activation>,
+    out: &'a mut [MaybeUninit<f32>],
+    at: usize,
+) -> Planes<'a> {
+    Planes {
+        z,
+        z_stride: stride,
+        z_width,
+        channels,
+        rows,
+        cols: 0..cols,
+        bias,
+        act,
+        out,
+        at,
+        plane: rows * cols,
+        row_stride: cols,
+        col_stride: 1,
+    }
 }

@@ -7,6 +7,9 @@
 
 mod backward;
 mod forward;
+mod pooled;
+#[cfg(test)]
+mod pooled_tests;
 mod staging;
 #[cfg(test)]
 mod tests;
@@ -17,6 +20,7 @@ use std::any::{Any, TypeId};
 
 use crate::cast::f32_slice;
 use crate::conv2d::lane_sum;
+pub(crate) use pooled::Pool;
 use staging::Source;
 
 use crate::activation::Activation;
@@ -67,8 +71,9 @@ impl Plan {
     }
 }
 
-/// `act(conv2d(x, W) + b)` by `k`, or `None` if `T` is not `f32`. Shapes were checked by
-/// the caller.
+/// `act(conv2d(x, W) + b)` by `k`, pooled by `pool` if given, or `None` if `T` is not
+/// `f32`. Shapes were checked by the caller.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Element>(
     k: Kernels,
     x: &Tensor<T>,
@@ -77,6 +82,7 @@ pub(crate) fn forward<T: Element>(
     g: &Window2d,
     d: &WindowDims,
     act: Option<Activation>,
+    pool: Option<&Pool<'_>>,
 ) -> Option<Tensor<T>> {
     let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
     let filters = weight.shape()[0];
@@ -86,19 +92,25 @@ pub(crate) fn forward<T: Element>(
     };
     let w = weight.to_contiguous();
     let w = w.as_slice().expect("contiguous");
+    let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
+    let (oh, ow) = pool.map_or((d.oh, d.ow), |p| (p.dims.oh, p.dims.ow));
     let y = if winograd::suits(g, d.c, filters) && winograd_enabled() {
-        let (len, plane) = (d.n * filters * d.positions(), d.positions());
-        let mut y = crate::buffer_pool::take(len);
-        let dest = winograd::Dest { out: &mut y.spare_capacity_mut()[..len], strides: [filters * plane, plane, d.ow] };
-        let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
-        winograd::forward(k, Source::tensor(x), weight, &bias, g, d, filters, act, dest);
-        // SAFETY: `winograd::forward` writes every element of every image's output.
-        unsafe { y.set_len(len) };
-        y
+        if let Some(pool) = pool {
+            pooled::winograd(k, Source::tensor(x), weight, &bias, g, d, filters, act, pool)
+        } else {
+            let (len, plane) = (d.n * filters * d.positions(), d.positions());
+            let mut y = crate::buffer_pool::take(len);
+            let dest =
+                winograd::Dest { out: &mut y.spare_capacity_mut()[..len], strides: [filters * plane, plane, d.ow] };
+            winograd::forward(k, Source::tensor(x), weight, &bias, g, d, filters, act, dest);
+            // SAFETY: `winograd::forward` writes every element of every image's output.
+            unsafe { y.set_len(len) };
+            y
+        }
     } else {
-        forward::forward(k, x, w, &bias, g, d, filters, act)
+        forward::forward(k, x, w, &bias, g, d, filters, act, pool)
     };
-    back(Tensor::from_vec_unchecked(vec![d.n, filters, d.oh, d.ow], y))
+    back(Tensor::from_vec_unchecked(vec![d.n, filters, oh, ow], y))
 }
 
 /// The gradients of [`backward`]: `∇x` and `∇W` where it was given their kernels, `∇b` when

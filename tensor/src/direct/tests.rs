@@ -20,17 +20,17 @@ use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
 /// Every kernel set of every direct path this CPU runs, 16-lane and 8-lane ones on AVX-512.
-fn kernel_sets() -> Vec<Kernels> {
+pub(super) fn kernel_sets() -> Vec<Kernels> {
     KernelPath::available().into_iter().flat_map(Kernels::variants).collect()
 }
 
 #[derive(Debug, Clone)]
-struct Case {
-    shape: [usize; 4],
-    filters: usize,
-    window: Window2d,
-    layout: u8,
-    seed: u64,
+pub(super) struct Case {
+    pub shape: [usize; 4],
+    pub filters: usize,
+    pub window: Window2d,
+    pub layout: u8,
+    pub seed: u64,
 }
 
 /// Under Miri (an interpreter, many thousand times slower) the strategies draw smaller
@@ -42,7 +42,7 @@ const fn sized(full: usize, small: usize) -> usize {
     if MIRI { small } else { full }
 }
 
-fn case() -> impl Strategy<Value = Case> {
+pub(super) fn case() -> impl Strategy<Value = Case> {
     let k = sized(7, 3);
     (
         (1usize..=sized(5, 2), 1usize..=sized(12, 9), 1usize..=sized(13, 6), 1usize..=sized(13, 6)),
@@ -66,7 +66,7 @@ fn case() -> impl Strategy<Value = Case> {
 
 /// `values` (row-major over `shape`) contiguous, channels-last, or as a slice of a wider
 /// buffer.
-fn laid_out<T: crate::Element>(shape: [usize; 4], values: &[T], layout: u8) -> Tensor<T> {
+pub(super) fn laid_out<T: crate::Element>(shape: [usize; 4], values: &[T], layout: u8) -> Tensor<T> {
     let [n, c, h, w] = shape;
     let at = |i: [usize; 4]| values[((i[0] * c + i[1]) * h + i[2]) * w + i[3]];
     match layout {
@@ -81,16 +81,16 @@ fn laid_out<T: crate::Element>(shape: [usize; 4], values: &[T], layout: u8) -> T
     }
 }
 
-fn f64s(v: &[f32]) -> Vec<f64> {
+pub(super) fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
 }
 
-fn abs(v: &[f32]) -> Vec<f64> {
+pub(super) fn abs(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x).abs()).collect()
 }
 
 /// `got` within `(terms + 2)·u·bound` of `want`, element by element.
-fn close(what: &str, got: &[f32], want: &[f64], bound: &[f64], terms: usize) -> Result<(), TestCaseError> {
+pub(super) fn close(what: &str, got: &[f32], want: &[f64], bound: &[f64], terms: usize) -> Result<(), TestCaseError> {
     prop_assert_eq!(got.len(), want.len());
     let u = f64::from(f32::EPSILON) / 2.0;
     for (i, ((&g, &w), &b)) in got.iter().zip(want).zip(bound).enumerate() {
@@ -191,7 +191,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         let what = format!("{k:?}");
         for act in [None, Some(Activation::Relu)] {
             let want = if act.is_some() { &relu_y } else { &want_y };
-            let y = forward::forward(k, &x, &wv, &bv, &g, &d, f, act);
+            let y = forward::forward(k, &x, &wv, &bv, &g, &d, f, act, None);
             close(&format!("{what} y {act:?}"), &y, want, &bound_y, c * g.kernel_area())?;
             if winograd {
                 let mut y = vec![std::mem::MaybeUninit::new(f32::NAN); y.len()];
@@ -203,7 +203,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                 close(&format!("{what} Winograd y {act:?}"), &y, want, &bound_y, slack * c * g.kernel_area())?;
             }
         }
-        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, None).unwrap();
+        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, None, None).unwrap();
         prop_assert_eq!(y.shape(), &[n, f, d.oh, d.ow]);
         close(&format!("{what} y by the entry point"), &y.to_vec(), &want_y, &bound_y, slack * c * g.kernel_area())?;
 
@@ -234,7 +234,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         }
 
         // The entry point with ReLU's VJP, ∇z = ∇y ⊙ 1(y > 0) for the y it computed.
-        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, Some(Activation::Relu)).unwrap().to_vec();
+        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, Some(Activation::Relu), None).unwrap().to_vec();
         let masked: Vec<f32> = gv.iter().zip(&y).map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }).collect();
         let gm = Tensor::from_vec(&[n, f, d.oh, d.ow], f64s(&masked)).unwrap();
         let am = Tensor::from_vec(&[n, f, d.oh, d.ow], abs(&masked)).unwrap();
@@ -263,7 +263,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
 
 /// Geometries that Winograd's F(2×2, 3×3) takes: 3×3, stride 1, padding 0–2, 16 or more
 /// channels in and out, odd and even sizes (partial 2×2 blocks).
-fn winograd_case() -> impl Strategy<Value = Case> {
+pub(super) fn winograd_case() -> impl Strategy<Value = Case> {
     let (n, c, side, f) = (sized(3, 1), sized(20, 17), sized(17, 5), sized(36, 17));
     (
         (1usize..=n, 16usize..=c, 1usize..=side, 1usize..=side),

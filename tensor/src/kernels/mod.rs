@@ -32,6 +32,7 @@ mod avx2_pool;
 mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod fma_loops;
+mod pool_block;
 mod portable;
 #[cfg(test)]
 mod tests;
@@ -263,6 +264,26 @@ pub(crate) struct PoolPlane<'a> {
     pub count: usize,
     pub out: &'a mut [f32],
     pub winners: Option<&'a mut [usize]>,
+}
+
+/// The arguments of [`Kernels::pool_block`]: a pooling of `rows × cols` windows of
+/// `kernel` taps every `step` pixels over a pixels × channels block `z` (pixel `(y, x)` at
+/// `(y·z_width + x)·stride`), `act(z + bias)` pooled channel by channel for the first
+/// `bias.len()` floats of each pixel into `out` (pixel `(r, q)` at `(r·cols + q)·stride`):
+/// the first maximum when `scale` is `None`, else the sum from zero in row-major order
+/// times `scale`.
+pub(crate) struct PoolBlock<'a> {
+    pub z: &'a [f32],
+    pub z_width: usize,
+    pub stride: usize,
+    pub bias: &'a [f32],
+    pub act: Option<Activation>,
+    pub scale: Option<f32>,
+    pub kernel: [usize; 2],
+    pub step: [usize; 2],
+    pub rows: usize,
+    pub cols: usize,
+    pub out: &'a mut [f32],
 }
 
 /// The arguments of [`Kernels::winograd_input`]: `src` holds `channels` planes of
@@ -589,6 +610,28 @@ impl Kernels {
                 unsafe { avx2_pool::avg_pool_plane(p, scale) };
                 true
             }
+        }
+    }
+
+    /// A pooling over a pixels × channels block, with bias and activation (see
+    /// [`PoolBlock`]). Panics if an extent exceeds its slice.
+    pub(crate) fn pool_block(self, p: PoolBlock<'_>) {
+        let ([kh, kw], [sh, sw]) = (p.kernel, p.step);
+        if p.rows == 0 || p.cols == 0 || p.bias.is_empty() {
+            return;
+        }
+        let width = p.bias.len().div_ceil(8) * 8;
+        assert!(width <= p.stride && kh > 0 && kw > 0, "pool_block: layout");
+        let last_tap = ((p.rows - 1) * sh + kh - 1) * p.z_width + (p.cols - 1) * sw + kw - 1;
+        assert!((p.cols - 1) * sw + kw <= p.z_width, "pool_block: window past the row");
+        assert!(last_tap * p.stride + width <= p.z.len(), "pool_block: block extent");
+        assert!((p.rows * p.cols - 1) * p.stride + width <= p.out.len(), "pool_block: output extent");
+        match self {
+            Kernels::Portable => pool_block::portable(p),
+            // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one); the
+            // extents were asserted above.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { pool_block::avx2(p) },
         }
     }
 
