@@ -133,7 +133,7 @@ impl InputGrad {
         let p = match self {
             InputGrad::Winograd { conv, dims, zeros } => {
                 let mut dest = winograd::Dest { out, strides: [s[0], s[1], s[2]] };
-                return conv.image(Source::contiguous(gz, *dims), 0, zeros, None, &mut dest, n * s[0]);
+                return conv.image(Source::contiguous(gz, *dims), 0, zeros, None, None, &mut dest, n * s[0]);
             }
             InputGrad::Phases(p) => p,
         };

@@ -15,20 +15,18 @@ use crate::tensor::Tensor;
 use crate::window::Window2d;
 
 /// A convolution (any geometry, or one Winograd takes) and a pooling whose windows fit its
-/// output: max or average, kernel 1–3, stride 1–3, padding up to half the kernel.
+/// output: max or average, kernel 1–3, stride 1–3, padding up to half the kernel; a third
+/// of them the 2×2 window of stride 2 (which Winograd's output pass pools itself).
 fn pooled_case() -> impl Strategy<Value = (Case, Pooling)> {
-    (
-        prop_oneof![case(), winograd_case()],
-        any::<bool>(),
-        (1usize..=3, 1usize..=3),
-        (1usize..=3, 1usize..=3),
-        any::<[bool; 2]>(),
-    )
-        .prop_map(|(case, max, (kh, kw), (sh, sw), [ph, pw])| {
+    let window = ((1usize..=3, 1usize..=3), (1usize..=3, 1usize..=3), any::<[bool; 2]>()).prop_map(
+        |((kh, kw), (sh, sw), [ph, pw])| {
             let padding = [usize::from(ph) * (kh / 2), usize::from(pw) * (kw / 2)];
-            let w = Window2d { kernel: [kh, kw], stride: [sh, sw], padding };
-            (case, if max { Pooling::Max(w) } else { Pooling::Average(w) })
-        })
+            Window2d { kernel: [kh, kw], stride: [sh, sw], padding }
+        },
+    );
+    let window = prop_oneof![2 => window, 1 => Just(Window2d::square(2, 2, 0))];
+    (prop_oneof![case(), winograd_case()], any::<bool>(), window)
+        .prop_map(|(case, max, w)| (case, if max { Pooling::Max(w) } else { Pooling::Average(w) }))
         .prop_filter("the pooling fits the convolution's output", |(case, pooling)| {
             let d = case.window.dims("test", &case.shape).unwrap();
             pooling.window().pool_dims("test", &[1, case.filters, d.oh, d.ow]).is_ok()
@@ -120,10 +118,17 @@ fn conv2d_pooled_rejects_what_does_not_fit() {
 /// give the unfused ops' bits: the first NaN of the window wins a maximum.
 #[test]
 fn nans_and_infinities_pool_as_the_unfused_ops() {
-    let (n, c, f, side) = (2, 3, 19, 9);
+    // 3 channels in: the direct kernels; 16: Winograd.
+    for c in [3, 16] {
+        nans_pool_as_the_unfused_ops(c);
+    }
+}
+
+fn nans_pool_as_the_unfused_ops(c: usize) {
+    let (n, f, side) = (2, 19, 9);
     let mut rng = StdRng::seed_from_u64(7);
     let mut xv: Vec<f32> = (0..n * c * side * side).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-    for (i, v) in [(5, f32::NAN), (40, -f32::NAN), (200, f32::INFINITY), (333, f32::NEG_INFINITY)] {
+    for (i, v) in [(5, f32::NAN), (40, -f32::NAN), (200, f32::INFINITY), (333, f32::NEG_INFINITY), (470, f32::NAN)] {
         xv[i] = v;
     }
     let x = Tensor::from_vec(&[n, c, side, side], xv).unwrap();

@@ -15,7 +15,8 @@ use std::mem::MaybeUninit;
 use super::staging::{Aligned, Source, Staging, chunks};
 use crate::activation::Activation;
 use crate::kernels::{
-    Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_block, winograd_filter, winograd_rows, winograd_tiling,
+    BlockPool, Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_block, winograd_filter, winograd_rows,
+    winograd_tiling,
 };
 use crate::window::{Window2d, WindowDims};
 
@@ -94,14 +95,17 @@ impl Conv {
         Conv { k, d: *d, filters, st, th, twp, tiles, chunks, u, taps, v_block, m_block, xs, v, m }
     }
 
-    /// `act(conv(x[n], W) + b)`: every element of image `at`'s output in `dest` written
-    /// (`dest.strides[0]` is not used: the image starts at `dest.out[at]`).
+    /// `act(conv(x[n], W) + b)`, pooled by `pool` if given: every element of image `at`'s
+    /// output in `dest` written (`dest.strides[0]` is not used: the image starts at
+    /// `dest.out[at]`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn image(
         &mut self,
         x: Source<'_>,
         n: usize,
         bias: &[f32],
         act: Option<Activation>,
+        pool: Option<BlockPool>,
         dest: &mut Dest<'_>,
         at: usize,
     ) {
@@ -148,6 +152,7 @@ impl Conv {
             row_stride: dest.strides[2],
             oh: self.d.oh,
             ow: self.d.ow,
+            pool,
         });
     }
 }
@@ -169,6 +174,6 @@ pub(crate) fn forward(
     let mut conv = Conv::new(k, weight, g, d, filters);
     for n in 0..d.n {
         let at = n * dest.strides[0];
-        conv.image(x, n, bias, act, &mut dest, at);
+        conv.image(x, n, bias, act, None, &mut dest, at);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, in_bounds, portable};
+use super::{BlockPool, FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, in_bounds, portable};
 use crate::activation::Activation;
 
 pub(super) const LANES: usize = 8;
@@ -482,6 +482,35 @@ pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
                 at(x[2], x[6], x[10], x[14]),
                 at(x[3], x[7], x[11], x[15]),
             ];
+            let act = |v: __m256| {
+                let v = _mm256_add_ps(v, b);
+                // max(0, v) returns v when v is NaN (the second operand).
+                if relu { _mm256_max_ps(_mm256_setzero_ps(), v) } else { v }
+            };
+            if let Some(pool) = p.pool {
+                let [top, bottom] = [0, 1].map(|r| at(cols[0][r], cols[1][r], cols[2][r], cols[3][r]));
+                let v = block_pool(pool, [top[0], top[1], bottom[0], bottom[1]].map(act));
+                // Lanes are tiles g .. g + 8 of tile row ty, or (twp = 4) tiles 0 .. 4 of
+                // rows ty and ty + 1: pooled outputs, in the same places.
+                let (rows, cols) = (p.oh / 2, p.ow / 2);
+                let parts = if p.twp == 4 {
+                    [(ty, 0, v, 4), (ty + 1, 0, _mm256_permute2f128_ps::<0x01>(v, v), 4)]
+                } else {
+                    [(ty, g, v, LANES), (rows, 0, v, 0)]
+                };
+                for (row, col, v, lanes) in parts {
+                    if row >= rows || col >= cols || lanes == 0 {
+                        continue;
+                    }
+                    let n = (cols - col).min(lanes);
+                    let at = p.at + f * p.plane + row * p.row_stride + col;
+                    in_bounds(at, n, out_len);
+                    // SAFETY: filter f, pooled row < ⌊oh/2⌋, columns col .. col + n ≤ ⌊ow/2⌋:
+                    // inside the asserted extent of `out`.
+                    unsafe { store(out.add(at), v, n) };
+                }
+                continue;
+            }
             for r in [0, 1] {
                 let [y0, y1] = at(cols[0][r], cols[1][r], cols[2][r], cols[3][r]);
                 // Columns 2l and 2l + 1 side by side: pixels 2g .. 2g + 8, 2g + 8 .. 2g + 16
@@ -493,11 +522,7 @@ pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
                     if row >= p.oh || col >= p.ow {
                         continue;
                     }
-                    let mut v = _mm256_add_ps(v, b);
-                    if relu {
-                        // max(0, v) returns v when v is NaN (the second operand).
-                        v = _mm256_max_ps(_mm256_setzero_ps(), v);
-                    }
+                    let v = act(v);
                     let at = p.at + f * p.plane + row * p.row_stride + col;
                     in_bounds(at, (p.ow - col).min(LANES), out_len);
                     // SAFETY: filter f, row < oh, columns col .. min(col + 8, ow): inside
@@ -505,6 +530,24 @@ pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
                     unsafe { store(out.add(at), v, (p.ow - col).min(LANES)) };
                 }
             }
+        }
+    }
+}
+
+/// The pooling of each lane's 2×2 block `[y₀₀, y₀₁, y₁₀, y₁₁]`: the first maximum (the
+/// earlier value kept on a tie; the first NaN, blended in last to first, wins) or the sum
+/// from zero in that order times ¼.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn block_pool(pool: BlockPool, y: [__m256; 4]) -> __m256 {
+    match pool {
+        BlockPool::Max => {
+            let best = _mm256_max_ps(y[3], _mm256_max_ps(y[2], _mm256_max_ps(y[1], y[0])));
+            y.iter().rev().fold(best, |v, &y| _mm256_blendv_ps(v, y, _mm256_cmp_ps::<_CMP_UNORD_Q>(y, y)))
+        }
+        BlockPool::Average => {
+            let sum = y.iter().fold(_mm256_setzero_ps(), |sum, &y| _mm256_add_ps(sum, y));
+            _mm256_mul_ps(sum, _mm256_set1_ps(0.25))
         }
     }
 }

@@ -310,7 +310,9 @@ pub(crate) struct WinogradIn<'a> {
 /// laid out as [`WinogradIn`]'s);
 /// the tile's 2×2 output block, with bias and activation, goes to rows `2·ty + r < oh` and
 /// columns `2·tx + s < ow` of `out[at + f·plane + row·row_stride + column]`, which may be
-/// uninitialised (the pass writes and never reads it).
+/// uninitialised (the pass writes and never reads it). With `pool`, the block's pooling
+/// goes instead to `out[at + f·plane + ty·row_stride + tx]` for `ty < ⌊oh/2⌋`, `tx <
+/// ⌊ow/2⌋`: a 2×2 pooling of stride 2 without padding, whose windows are the blocks.
 pub(crate) struct WinogradOut<'a> {
     pub m: &'a [f32],
     pub m_block: usize,
@@ -326,6 +328,16 @@ pub(crate) struct WinogradOut<'a> {
     pub row_stride: usize,
     pub oh: usize,
     pub ow: usize,
+    pub pool: Option<BlockPool>,
+}
+
+/// A 2×2 pooling of stride 2 over the output pass's 2×2 blocks: each block's first maximum
+/// in row-major order (a NaN wins, the first one), or `(((0 + y₀₀) + y₀₁) + y₁₀) + y₁₁)·¼`,
+/// the pooling ops' rules and order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BlockPool {
+    Max,
+    Average,
 }
 
 /// The arguments of [`Kernels::winograd_gradient`]: `gt[(y·z_width + x)·fpad + f]` holds
@@ -686,7 +698,11 @@ impl Kernels {
             "winograd_output: input extent"
         );
         assert!(p.bias.len() >= p.filters, "winograd_output: bias");
-        let last = p.at + (p.filters - 1) * p.plane + (p.oh - 1) * p.row_stride + p.ow - 1;
+        let (rows, cols) = if p.pool.is_some() { (p.oh / 2, p.ow / 2) } else { (p.oh, p.ow) };
+        if rows == 0 || cols == 0 {
+            return;
+        }
+        let last = p.at + (p.filters - 1) * p.plane + (rows - 1) * p.row_stride + cols - 1;
         assert!(last < p.out.len(), "winograd_output: output extent");
         match self {
             Kernels::Portable => winograd::output(p),

@@ -23,7 +23,7 @@
 //! `m₁ − m₂ = g₀d₁ + g₁d₂`, `m₁ + m₂ + m₃ = g₀d₂ + g₁d₃`.) This file holds the gradient
 //! transform (`∇z` blocks → `Ĝ[tile][ξ][f]`, filters in the lanes) and `A'ᵀ S A'`.
 
-use super::{WinogradGrad, WinogradIn, WinogradOut};
+use super::{BlockPool, WinogradGrad, WinogradIn, WinogradOut};
 
 /// Eight lanes, as an array the compiler keeps in one ymm register (AVX2) or two xmm.
 type V8 = [f32; 8];
@@ -103,14 +103,32 @@ pub(super) fn output(p: WinogradOut<'_>) {
             });
             // Aᵀ M (columns), then (Aᵀ M) A (rows).
             let cols: [[V8; 2]; 4] = std::array::from_fn(|j| at([m[j], m[4 + j], m[8 + j], m[12 + j]]));
-            for r in [0, 1] {
-                let y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
+            let y = [0, 1].map(|r| at([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]));
+            let act = |v: f32| p.act.map_or(v + b, |a| a.apply(v + b));
+            if let Some(pool) = p.pool {
+                // Each lane's block from the four rows and columns of `y`.
+                #[allow(clippy::needless_range_loop)]
+                for l in 0..8 {
+                    let (ty, tx) = tile(t + l, p.twp);
+                    if ty < p.oh / 2 && tx < p.ow / 2 {
+                        let block = [y[0][0][l], y[0][1][l], y[1][0][l], y[1][1][l]].map(act);
+                        let v = match pool {
+                            BlockPool::Max => block.into_iter().fold(f32::NEG_INFINITY, |best, v| {
+                                if !best.is_nan() && (v > best || v.is_nan()) { v } else { best }
+                            }),
+                            BlockPool::Average => block.into_iter().fold(0.0, |sum, v| sum + v) * 0.25,
+                        };
+                        p.out[p.at + f * p.plane + ty * p.row_stride + tx].write(v);
+                    }
+                }
+                continue;
+            }
+            for (r, y) in y.iter().enumerate() {
                 for (l, s) in (0..8).flat_map(|l| [(l, 0), (l, 1)]) {
                     let (ty, tx) = tile(t + l, p.twp);
                     let (row, col) = (2 * ty + r, 2 * tx + s);
                     if row < p.oh && col < p.ow {
-                        let v = y[s][l] + b;
-                        p.out[p.at + f * p.plane + row * p.row_stride + col].write(p.act.map_or(v, |a| a.apply(v)));
+                        p.out[p.at + f * p.plane + row * p.row_stride + col].write(act(y[s][l]));
                     }
                 }
             }
