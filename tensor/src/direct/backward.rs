@@ -148,7 +148,7 @@ impl InputGrad {
         let cpad = d.c.div_ceil(k.lanes()) * k.lanes();
         for phase in &p.phases {
             let count = phase.rows.len() * p.wy;
-            run_tiles(k, ys, phase.rows.start * p.wy, count, &phase.taps, &phase.packed, p.z.as_mut_slice(), cpad);
+            run_tiles(k, ys, [phase.rows.start * p.wy, 1], count, &phase.taps, &phase.packed, p.z.as_mut_slice(), cpad);
             let (y0, x0) = (sh * phase.rows.start + phase.a - ph, sw * phase.cols.start + phase.b - pw);
             k.store_planes(Planes {
                 z: p.z.as_slice(),
@@ -231,7 +231,7 @@ impl Outer {
         let taps = offsets.len();
         let count = d.oh * st.wq;
         let max_off = offsets.iter().copied().max().unwrap_or(0);
-        let (xs, gt) = (Aligned::zeros(st.planes_len().max(max_off + count)), Aligned::zeros(count * fpad));
+        let (xs, gt) = (Aligned::zeros(st.planes_len().max(max_off + count * st.step)), Aligned::zeros(count * fpad));
         let parts = chunks(fpad / lanes, k.max_fv())
             .into_iter()
             .map(|(v0, fv)| {
@@ -264,6 +264,7 @@ impl Outer {
                 k.ger(Ger {
                     src,
                     offsets,
+                    step: self.st.step,
                     count: self.count,
                     g: &self.gt.as_slice()[*v0 * lanes..],
                     g_stride: self.fpad,

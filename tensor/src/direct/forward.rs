@@ -49,13 +49,13 @@ impl Packed {
 }
 
 /// The pixels × filters block of pixels `0..count`, into `z` (rows of `z_stride`; rows up
-/// to [`tiled_rows`] are written). `src[at + q + offset]` is what pixel `q` reads for a tap
-/// at `offset`.
+/// to [`tiled_rows`] are written). `src[at + q·step + offset]` is what pixel `q` reads for
+/// a tap at `offset`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_tiles(
     k: Kernels,
     src: &[f32],
-    at: usize,
+    [at, step]: [usize; 2],
     count: usize,
     taps: &Taps,
     packed: &Packed,
@@ -67,6 +67,7 @@ pub(crate) fn run_tiles(
         k.tiles(Tile {
             src,
             at,
+            step,
             count,
             taps,
             w: w.as_slice(),
@@ -105,7 +106,7 @@ pub(crate) fn forward(
     let fpad = filters.div_ceil(k.lanes()) * k.lanes();
     let count = d.oh * st.wq;
     let rows = tiled_rows(k, &packed, count);
-    let mut xs = Aligned::zeros(st.planes_len().max(rows + taps.max()));
+    let mut xs = Aligned::zeros(st.planes_len().max(rows * st.step + taps.max()));
     let mut z = Aligned::zeros(rows * fpad);
     let plane = d.positions();
     let (oh, ow, out_plane) = pool.map_or((d.oh, d.ow, plane), |p| (p.dims.oh, p.dims.ow, p.plane()));
@@ -123,7 +124,7 @@ pub(crate) fn forward(
                 (xs.as_slice(), 0)
             }
         };
-        run_tiles(k, src, at, count, &taps, &packed, z.as_mut_slice(), fpad);
+        run_tiles(k, src, [at, st.step], count, &taps, &packed, z.as_mut_slice(), fpad);
         let image = n * filters * out_plane..(n + 1) * filters * out_plane;
         let out = &mut y.spare_capacity_mut()[..len];
         match pool {

@@ -12,6 +12,11 @@
 //! rows too; the `wq − ow` extra columns per row are computed and dropped (2 of 30 for a
 //! padded 3×3 convolution on 28×28). The buffer has slack after the planes so that the
 //! last tile's extra pixels read zeros, not past its end.
+//!
+//! A column stride of 2 keeps the columns interleaved instead ([`Staging::step`] = 2):
+//! only the rows split into phases, each phase plane `2·wq` wide, and pixel `q` reads tap
+//! `(c, i, j)` at `2q + plane(c, i mod sh) + (i div sh)·2wq + j`, the kernels stepping two
+//! floats per pixel. Staging is then whole rows copied, not columns split by parity.
 
 use crate::buffer::Buffer;
 use crate::columns::copy_run;
@@ -27,9 +32,12 @@ pub(crate) struct Staging {
     w: usize,
     stride: [usize; 2],
     padding: [usize; 2],
-    /// Rows and columns of one phase plane.
+    /// Rows and columns of one phase plane (in pixels: `step·wq` floats per row).
     pub hq: usize,
     pub wq: usize,
+    /// Floats between consecutive pixels of a plane's row: 2 for a column stride of 2
+    /// (columns interleaved), else 1.
+    pub step: usize,
     /// Where each column phase of an input row goes: input columns `w0, w0 + sw, …` (`len`
     /// of them) to `at..at + len` of the row in the phase's plane (`[at, w0, len]`); made
     /// once, not per staged image.
@@ -41,7 +49,9 @@ impl Staging {
         let [sh, sw] = g.stride;
         let (hp, wp) = (d.h + 2 * g.padding[0], d.w + 2 * g.padding[1]);
         let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
-        Staging { c: d.c, h: d.h, w: d.w, stride: g.stride, padding: g.padding, hq, wq, runs: Vec::new() }.with_runs()
+        let step = if sw == 2 { 2 } else { 1 };
+        Staging { c: d.c, h: d.h, w: d.w, stride: g.stride, padding: g.padding, hq, wq, step, runs: Vec::new() }
+            .with_runs()
     }
 
     /// The column runs for the current plane size.
@@ -83,9 +93,13 @@ impl Staging {
         self.c * self.stride[0] * self.stride[1] * self.hq * self.wq
     }
 
-    /// The offset of tap `(c, i, j)` from its output pixel's `q`.
+    /// The offset of tap `(c, i, j)` from where its output pixel `q` starts (`q·step`).
     pub(crate) fn offset(&self, c: usize, i: usize, j: usize) -> usize {
         let [sh, sw] = self.stride;
+        if self.step == 2 {
+            let width = 2 * self.wq;
+            return (c * sh + i % sh) * self.hq * width + (i / sh) * width + j;
+        }
         ((c * sh + i % sh) * sw + j % sw) * self.hq * self.wq + (i / sh) * self.wq + j / sw
     }
 
@@ -111,6 +125,9 @@ impl Staging {
         let [ph, pw] = self.padding;
         let plane = self.hq * self.wq;
         let runs = &self.runs;
+        if self.step == 2 {
+            return self.stage_rows(x, n, buf);
+        }
         for c in 0..self.c {
             // The padded row y = h + ph is row r of phase a = y mod sh: counted, not divided
             // (a division by a runtime stride costs tens of cycles per row).
@@ -142,6 +159,32 @@ impl Staging {
                         for (t, v) in buf[row + at..row + at + len].iter_mut().enumerate() {
                             *v = src[from + t * step];
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Staging {
+    /// [`Staging::stage`] with the columns interleaved (`step` 2): each input row copied
+    /// whole into its row phase's plane.
+    fn stage_rows(&self, x: Source<'_>, n: usize, buf: &mut [f32]) {
+        let (s, src) = (x.strides, x.data);
+        let (sh, [ph, pw]) = (self.stride[0], self.padding);
+        let width = 2 * self.wq;
+        for c in 0..self.c {
+            let (mut a, mut r) = (ph % sh, ph / sh);
+            for h in 0..self.h {
+                let from = x.offset + n * s[0] + c * s[1] + h * s[2];
+                let row = (c * sh + a) * self.hq * width + r * width + pw;
+                (a, r) = if a + 1 == sh { (0, r + 1) } else { (a + 1, r) };
+                let to = &mut buf[row..row + self.w];
+                if s[3] == 1 {
+                    copy_run(to, &src[from..from + self.w]);
+                } else {
+                    for (t, v) in to.iter_mut().enumerate() {
+                        *v = src[from + t * s[3]];
                     }
                 }
             }

@@ -127,6 +127,7 @@ impl Conv {
                 k.tiles(Tile {
                     src: u.as_slice(),
                     at: 0,
+                    step: 1,
                     count: self.filters,
                     taps: &self.taps,
                     w: &self.v.as_slice()[xi * self.v_block + v0 * lanes..],

@@ -115,6 +115,7 @@ impl WeightGrad {
                     k.ger(Ger {
                         src: v,
                         offsets,
+                        step: 1,
                         count: tiles,
                         g: &gh[xi * fpad + part.v0 * lanes..],
                         g_stride: 16 * fpad,

@@ -15,14 +15,15 @@ macro_rules! fma_loops {
         fmadd: $fmadd:ident,
         add: $add:ident $(,)?
     ) => {
-        /// For each tile of `P` pixels from `q0`: `acc[p][v] = Σ_t src[at + q0 + p + off_t] · w[t][v]`,
+        /// For each tile of `P` pixels from `q0`: `acc[p][v] = Σ_t src[at + (q0 + p)·S + off_t] · w[t][v]`,
         /// stored as row `q0 + p` of `out`.
         ///
         /// # Safety
-        /// The target features; `at + tiled(count) − 1 + max offset < src.len()`, `w` holds a row of `FV`
-        /// vectors per tap (`w_stride` apart), and `out` holds `tiled(count)` rows of `FV` vectors `out_stride` apart.
+        /// The target features; `S = t.step`, `at + (tiled(count) − 1)·S + max offset < src.len()`, `w` holds a
+        /// row of `FV` vectors per tap (`w_stride` apart), and `out` holds `tiled(count)` rows of `FV` vectors
+        /// `out_stride` apart.
         #[target_feature(enable = $feature)]
-        unsafe fn tiles<const FV: usize, const P: usize>(t: Tile<'_>) {
+        unsafe fn tiles<const FV: usize, const P: usize, const S: usize>(t: Tile<'_>) {
             let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
             let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
             for q0 in (0..t.count).step_by(P) {
@@ -36,9 +37,10 @@ macro_rules! fma_loops {
                         *wv = unsafe { $load(w.add(k * t.w_stride + v * LANES)) };
                     }
                     for (p, acc) in acc.iter_mut().enumerate() {
-                        in_bounds(t.at + q0 + p + off, 1, src_len);
-                        // SAFETY: at + q0 + p + off ≤ at + tiled(count) − 1 + max offset < src.len().
-                        let x = $splat(unsafe { *src.add(t.at + q0 + p + off) });
+                        let at = t.at + (q0 + p) * S + off;
+                        in_bounds(at, 1, src_len);
+                        // SAFETY: at ≤ t.at + (tiled(count) − 1)·S + max offset < src.len().
+                        let x = $splat(unsafe { *src.add(at) });
                         for (acc, &wv) in acc.iter_mut().zip(&wv) {
                             *acc = $fmadd(x, wv, *acc);
                         }
@@ -54,19 +56,19 @@ macro_rules! fma_loops {
             }
         }
 
-        /// `out[r][v] += Σ_q src[offsets[r] + q] · g[q·g_stride + v]`.
+        /// `out[r][v] += Σ_q src[offsets[r] + q·S] · g[q·g_stride + v]`.
         ///
         /// # Safety
-        /// The target features; every `offsets[r] + count − 1 < src.len()`, `(count − 1)·g_stride + FV·LANES ≤
-        /// g.len()`, `out` holds `R` rows of `FV` vectors, `count > 0`.
+        /// The target features; `S = a.step`, every `offsets[r] + (count − 1)·S < src.len()`, `(count − 1)·g_stride
+        /// + FV·LANES ≤ g.len()`, `out` holds `R` rows of `FV` vectors, `count > 0`.
         #[target_feature(enable = $feature)]
-        unsafe fn ger<const R: usize, const FV: usize>(a: Ger<'_>) {
+        unsafe fn ger<const R: usize, const FV: usize, const S: usize>(a: Ger<'_>) {
             let mut acc = [[$zero(); FV]; R];
             let g = a.g.as_ptr();
             let mut srcs = [a.src.as_ptr(); R];
             for (s, &off) in srcs.iter_mut().zip(a.offsets) {
-                in_bounds(off, a.count, a.src.len());
-                // SAFETY: off ≤ off + count − 1 < src.len().
+                in_bounds(off, (a.count - 1) * S + 1, a.src.len());
+                // SAFETY: off ≤ off + (count − 1)·S < src.len().
                 *s = unsafe { s.add(off) };
             }
             for q in 0..a.count {
@@ -77,9 +79,9 @@ macro_rules! fma_loops {
                     *gv = unsafe { $load(g.add(q * a.g_stride + v * LANES)) };
                 }
                 for (acc, &s) in acc.iter_mut().zip(&srcs) {
-                    // SAFETY: off + q ≤ off + count − 1 < src.len() for the tap's offset `off`
-                    // (checked above, once per tap, in builds with debug assertions).
-                    let x = $splat(unsafe { *s.add(q) });
+                    // SAFETY: off + q·S ≤ off + (count − 1)·S < src.len() for the tap's offset
+                    // `off` (checked above, once per tap, in builds with debug assertions).
+                    let x = $splat(unsafe { *s.add(q * S) });
                     for (acc, &gv) in acc.iter_mut().zip(&gv) {
                         *acc = $fmadd(x, gv, *acc);
                     }

@@ -192,6 +192,9 @@ pub(crate) struct Tile<'a> {
     pub src: &'a [f32],
     /// Where pixel 0 reads its tap at offset 0.
     pub at: usize,
+    /// How far apart consecutive pixels read (1, or 2 for a stride-2 convolution whose
+    /// columns stay interleaved): pixel `q` reads `src[at + q·step + offset]`.
+    pub step: usize,
     pub count: usize,
     pub taps: &'a Taps,
     /// `taps.len()` rows of `fv · lanes` weights, `w_stride` apart.
@@ -203,11 +206,13 @@ pub(crate) struct Tile<'a> {
     pub out_stride: usize,
 }
 
-/// The arguments of [`Kernels::ger`]: `Σ_q src[offsets[r] + q] · g[q · g_stride + f]` added
-/// to `out[r · fv · lanes + f]`, for `r < offsets.len() = ger_taps(fv)` and `q < count`.
+/// The arguments of [`Kernels::ger`]: `Σ_q src[offsets[r] + q·step] · g[q · g_stride + f]`
+/// added to `out[r · fv · lanes + f]`, for `r < offsets.len() = ger_taps(fv)` and `q <
+/// count` (`step` 1 or 2, as [`Tile::step`]).
 pub(crate) struct Ger<'a> {
     pub src: &'a [f32],
     pub offsets: &'a [usize],
+    pub step: usize,
     pub count: usize,
     pub g: &'a [f32],
     pub g_stride: usize,
@@ -477,7 +482,8 @@ impl Kernels {
         if rows == 0 {
             return;
         }
-        assert!(t.taps.len() == 0 || t.at + rows - 1 + t.taps.max() < t.src.len(), "tiles: input extent");
+        assert!(t.step == 1 || t.step == 2, "tiles: pixel step {}", t.step);
+        assert!(t.taps.len() == 0 || t.at + (rows - 1) * t.step + t.taps.max() < t.src.len(), "tiles: input extent");
         assert!(t.w_stride >= width, "tiles: weight stride");
         assert!(t.taps.len() == 0 || t.w.len() >= (t.taps.len() - 1) * t.w_stride + width, "tiles: weight extent");
         assert!(t.out_stride >= width && t.out.len() >= (rows - 1) * t.out_stride + width, "tiles: output extent");
@@ -498,7 +504,9 @@ impl Kernels {
         let width = a.fv * self.lanes();
         assert!((1..=self.max_fv()).contains(&a.fv), "ger: {} vectors", a.fv);
         assert_eq!(a.offsets.len(), self.ger_taps(a.fv), "ger: taps");
-        assert!(a.count == 0 || a.offsets.iter().all(|&o| o + a.count - 1 < a.src.len()), "ger: input extent");
+        assert!(a.step == 1 || a.step == 2, "ger: pixel step {}", a.step);
+        let reach = a.count.saturating_sub(1) * a.step;
+        assert!(a.count == 0 || a.offsets.iter().all(|&o| o + reach < a.src.len()), "ger: input extent");
         assert!(a.count == 0 || (a.count - 1) * a.g_stride + width <= a.g.len(), "ger: gradient extent");
         assert!(a.out.len() >= a.offsets.len() * width, "ger: output extent");
         if a.count == 0 {

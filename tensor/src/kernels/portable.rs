@@ -31,9 +31,9 @@ fn tiles_n<const FV: usize, const P: usize>(t: Tile<'_>) {
         let mut acc = [[[0f32; LANES]; FV]; P];
         for (k, &off) in t.taps.offsets().iter().enumerate() {
             let w = &t.w[k * t.w_stride..k * t.w_stride + FV * LANES];
-            let at = t.at + q0 + off;
-            let s: &[f32; P] = t.src[at..at + P].try_into().expect("P pixels");
-            for (a, &x) in acc.iter_mut().zip(s) {
+            let at = t.at + q0 * t.step + off;
+            let s: [f32; P] = std::array::from_fn(|p| t.src[at + p * t.step]);
+            for (a, &x) in acc.iter_mut().zip(&s) {
                 for (a, w) in a.iter_mut().zip(w.chunks_exact(LANES)) {
                     for (a, &w) in a.iter_mut().zip(w) {
                         *a += x * w;
@@ -59,11 +59,12 @@ pub(super) fn ger(a: Ger<'_>) {
 
 fn ger_n<const R: usize, const FV: usize>(a: Ger<'_>) {
     let mut acc = [[[0f32; LANES]; FV]; R];
-    let srcs: [&[f32]; R] = std::array::from_fn(|r| &a.src[a.offsets[r]..a.offsets[r] + a.count]);
+    let reach = (a.count - 1) * a.step + 1;
+    let srcs: [&[f32]; R] = std::array::from_fn(|r| &a.src[a.offsets[r]..a.offsets[r] + reach]);
     for q in 0..a.count {
         let g = &a.g[q * a.g_stride..q * a.g_stride + FV * LANES];
         for (acc, src) in acc.iter_mut().zip(&srcs) {
-            let x = src[q];
+            let x = src[q * a.step];
             for (acc, g) in acc.iter_mut().zip(g.chunks_exact(LANES)) {
                 for (acc, &g) in acc.iter_mut().zip(g) {
                     *acc += x * g;
