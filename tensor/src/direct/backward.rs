@@ -250,7 +250,7 @@ impl Outer {
         let (src, at) = match self.st.in_place(x, n, self.max_off + self.count) {
             Some(image) => image,
             None => {
-                self.st.stage(k, x, n, self.xs.as_mut_slice());
+                self.st.stage(x, n, self.xs.as_mut_slice());
                 (self.xs.as_slice(), 0)
             }
         };

@@ -120,7 +120,7 @@ pub(crate) fn forward(
         let (src, at) = match st.in_place(Source::tensor(x), n, rows + taps.max()) {
             Some(image) => image,
             None => {
-                st.stage(k, Source::tensor(x), n, xs.as_mut_slice());
+                st.stage(Source::tensor(x), n, xs.as_mut_slice());
                 (xs.as_slice(), 0)
             }
         };

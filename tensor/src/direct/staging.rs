@@ -20,7 +20,6 @@
 
 use crate::buffer::Buffer;
 use crate::columns::copy_run;
-use crate::kernels::Kernels;
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -116,10 +115,9 @@ impl Staging {
         v
     }
 
-    /// Copies image `n` of `x` (any layout) into `buf` (`k` splits the column pairs of a
-    /// stride of 2), whose padding and slack are zero
+    /// Copies image `n` of `x` (any layout) into `buf`, whose padding and slack are zero
     /// (only the interior is written, the same positions for every image).
-    pub(crate) fn stage(&self, k: Kernels, x: Source<'_>, n: usize, buf: &mut [f32]) {
+    pub(crate) fn stage(&self, x: Source<'_>, n: usize, buf: &mut [f32]) {
         let (s, src) = (x.strides, x.data);
         let [sh, sw] = self.stride;
         let [ph, pw] = self.padding;
@@ -138,20 +136,6 @@ impl Staging {
                 (a, r) = if a + 1 == sh { (0, r + 1) } else { (a + 1, r) };
                 if sw == 1 && s[3] == 1 {
                     copy_run(&mut buf[row + pw..row + pw + self.w], &src[from..from + self.w]);
-                } else if let (&[even, odd], 2, 1) = (&runs[..], sw, s[3]) {
-                    // Stride 2: pairs of input columns to the two phases side by side (runs
-                    // start at input columns 0 and 1), split by the kernels' shuffles.
-                    let (even, odd) = if even[1] == 0 { (even, odd) } else { (odd, even) };
-                    let row_in = &src[from..from + self.w];
-                    let (e, o, half) = (row + even[0], row + odd[0], self.w / 2);
-                    let (ev, od) = if e < o {
-                        let (a, b) = buf.split_at_mut(o);
-                        (&mut a[e..e + self.w - half], &mut b[..half])
-                    } else {
-                        let (a, b) = buf.split_at_mut(e);
-                        (&mut b[..self.w - half], &mut a[o..o + half])
-                    };
-                    k.deinterleave(row_in, ev, od);
                 } else {
                     let step = sw * s[3];
                     for &[at, w0, len] in runs {

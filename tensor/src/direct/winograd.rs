@@ -110,7 +110,7 @@ impl Conv {
         at: usize,
     ) {
         let (k, c, lanes) = (self.k, self.d.c, self.k.lanes());
-        self.st.stage(k, x, n, self.xs.as_mut_slice());
+        self.st.stage(x, n, self.xs.as_mut_slice());
         k.winograd_input(WinogradIn {
             src: self.xs.as_slice(),
             channels: c,

@@ -83,7 +83,7 @@ impl WeightGrad {
     /// Adds image n's products: its input from `x`, its `∇z` (F×oh×ow contiguous).
     pub(crate) fn image(&mut self, x: Source<'_>, n: usize, gz: &[f32]) {
         let (k, d, lanes, tiles) = (self.k, self.d, self.k.lanes(), self.rows * self.twp);
-        self.st.stage(k, x, n, self.xs.as_mut_slice());
+        self.st.stage(x, n, self.xs.as_mut_slice());
         k.winograd_input(WinogradIn {
             src: self.xs.as_slice(),
             channels: d.c,

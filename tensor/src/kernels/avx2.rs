@@ -249,46 +249,6 @@ unsafe fn from_planes(p: FromPlanes<'_>) {
     }
 }
 
-/// `evens[t] = row[2t]`, `odds[t] = row[2t + 1]`: 16 columns per step split by two shuffles
-/// (the Winograd transform's [`even`] and [`odd`]), the last up to 15 columns through masked
-/// loads and partial stores.
-///
-/// # Safety
-/// AVX2; `evens` holds `⌈row.len()/2⌉` and `odds` `⌊row.len()/2⌋` floats.
-#[target_feature(enable = "avx2")]
-pub(super) unsafe fn deinterleave(row: &[f32], evens: &mut [f32], odds: &mut [f32]) {
-    let (w, e_len, o_len) = (row.len(), evens.len(), odds.len());
-    let (r, e, o) = (row.as_ptr(), evens.as_mut_ptr(), odds.as_mut_ptr());
-    let mut t = 0;
-    while 2 * t + 16 <= w {
-        in_bounds(2 * t, 16, w);
-        in_bounds(t, LANES, e_len);
-        in_bounds(t, LANES, o_len);
-        // SAFETY: columns 2t..2t + 16 ≤ w of the row; pairs t..t + 8 ≤ w/2 of both halves.
-        unsafe {
-            let (a, b) = (_mm256_loadu_ps(r.add(2 * t)), _mm256_loadu_ps(r.add(2 * t + 8)));
-            _mm256_storeu_ps(e.add(t), even(a, b));
-            _mm256_storeu_ps(o.add(t), odd(a, b));
-        }
-        t += LANES;
-    }
-    let rest = w - 2 * t;
-    if rest > 0 {
-        let (n_even, n_odd) = (rest.div_ceil(2), rest / 2);
-        in_bounds(2 * t, rest, w);
-        in_bounds(t, n_even, e_len);
-        in_bounds(t, n_odd, o_len);
-        // SAFETY: the last `rest < 16` columns 2t..w of the row, loaded masked; then
-        // ⌈rest/2⌉ floats at evens[t..] (t + ⌈rest/2⌉ = ⌈w/2⌉) and ⌊rest/2⌋ at odds[t..].
-        unsafe {
-            let a = load(r.add(2 * t), rest.min(LANES));
-            let b = if rest > LANES { load(r.add(2 * t + LANES), rest - LANES) } else { _mm256_setzero_ps() };
-            store(e.add(t), even(a, b), n_even);
-            store(o.add(t), odd(a, b), n_odd);
-        }
-    }
-}
-
 /// The first `n ≤ 8` lanes of `v` stored at `at`: a partial vector as stores of 4, 2 and 1
 /// lanes (AMD's masked stores are microcoded, an order of magnitude slower than a store,
 /// and a copy through an array becomes a `memcpy` call).

@@ -546,19 +546,6 @@ impl Kernels {
         }
     }
 
-    /// `even[t] = row[2t]` and `odd[t] = row[2t + 1]`: a row's columns split by parity (a
-    /// stride-2 staging; `even` holds the last column of a row of odd length). Panics
-    /// unless `even` holds `⌈row/2⌉` and `odd` `⌊row/2⌋` floats.
-    pub(crate) fn deinterleave(self, row: &[f32], even: &mut [f32], odd: &mut [f32]) {
-        assert!(even.len() == row.len().div_ceil(2) && odd.len() == row.len() / 2, "deinterleave: lengths");
-        match self {
-            Kernels::Portable => portable::deinterleave(row, even, odd),
-            // SAFETY: both tokens prove AVX2; the lengths were asserted above.
-            #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2::deinterleave(row, even, odd) },
-        }
-    }
-
     /// Channel planes into a pixels × channels block (see [`FromPlanes`]). Panics if an
     /// extent exceeds its slice.
     pub(crate) fn gather_planes(self, p: FromPlanes<'_>) {

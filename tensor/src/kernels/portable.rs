@@ -112,26 +112,3 @@ pub(crate) fn from_planes(p: FromPlanes<'_>) {
         }
     }
 }
-
-/// [`super::Kernels::deinterleave`] in blocks of 8 pairs of fixed size (which the compiler
-/// turns into vector shuffles without bounds checks), then the rest one pair at a time.
-pub(crate) fn deinterleave(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
-    let mut pairs = row.chunks_exact(16);
-    let (mut ev, mut od) = (even.chunks_exact_mut(8), odd.chunks_exact_mut(8));
-    for ((block, e), o) in pairs.by_ref().zip(ev.by_ref()).zip(od.by_ref()) {
-        for t in 0..8 {
-            e[t] = block[2 * t];
-            o[t] = block[2 * t + 1];
-        }
-    }
-    let done = row.len() / 16 * 8;
-    let rest = &row[2 * done..];
-    let (even, odd) = (&mut even[done..], &mut odd[done..]);
-    for ((pair, e), o) in rest.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
-        *e = pair[0];
-        *o = pair[1];
-    }
-    if let ([last], Some(e)) = (rest.chunks_exact(2).remainder(), even.last_mut()) {
-        *e = *last;
-    }
-}
