@@ -12,7 +12,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::staging::{Aligned, Source, Staging, chunks};
+use super::staging::{Aligned, Source, Staging};
 use crate::activation::Activation;
 use crate::kernels::{
     BlockPool, Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_block, winograd_filter, winograd_rows,
@@ -32,6 +32,35 @@ pub(crate) fn tiled(g: &Window2d, d: &WindowDims) -> (usize, usize, usize, Stagi
     let (th, twp) = winograd_tiling(d.oh, d.ow);
     let rows = winograd_rows(th, twp);
     (th, twp, rows, Staging::new(g, d).at_least(2 * rows + 2, 2 * twp + 2))
+}
+
+/// The chunks of `nv` vectors of tiles for the products, `(first vector, vectors)` each:
+/// the split whose tiles of filters (`pixels(fv)` rows, the last one past `filters`) cost
+/// the least, counted as `rows·(fv + ½)` (the multiply-adds, and the filters' broadcasts
+/// each chunk reads again). 32 filters over 4 vectors: chunks of 3 and 1 (8- and 16-row
+/// tiles, 32 rows each), not one of 4 (6-row tiles, 36 rows).
+fn product_chunks(k: Kernels, nv: usize, filters: usize) -> Vec<(usize, usize)> {
+    let cost = |fv: usize| k.tiled(filters, fv) * (2 * fv + 1);
+    // best[v]: the cheapest split of v vectors, as (cost, its last chunk's width).
+    let mut best = vec![(0usize, 0usize); nv + 1];
+    for v in 1..=nv {
+        best[v] = (1..=k.max_fv().min(v)).map(|fv| (best[v - fv].0 + cost(fv), fv)).min().unwrap_or((0, 1));
+    }
+    let mut widths = Vec::new();
+    let mut v = nv;
+    while v > 0 {
+        widths.push(best[v].1);
+        v -= best[v].1;
+    }
+    let mut v0 = 0;
+    widths
+        .into_iter()
+        .rev()
+        .map(|fv| {
+            v0 += fv;
+            (v0 - fv, fv)
+        })
+        .collect()
 }
 
 /// Where an output goes: the first element and the strides of images, channels, rows
@@ -78,7 +107,7 @@ impl Conv {
         // The products: for each ξ, M[f][tiles] = Σ_c U[c][f]·V[c][tiles], filters broadcast
         // (the tile kernel's pixels) against vectors of tiles (its lanes), input channels as
         // its taps. U is stored [c][fp], filters past the last zero, fp whole tiles.
-        let chunks = chunks(tiles / lanes, k.max_fv());
+        let chunks = product_chunks(k, tiles / lanes, filters);
         let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
         let mut u: Vec<Aligned> = (0..16).map(|_| Aligned::zeros(c * fp)).collect();
         for f in 0..filters {
@@ -176,5 +205,33 @@ pub(crate) fn forward(
     for n in 0..d.n {
         let at = n * dest.strides[0];
         conv.image(x, n, bias, act, None, &mut dest, at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::product_chunks;
+    use crate::kernels::{KernelPath, Kernels};
+
+    /// The chunks cover the vectors once, in order, each as wide as a kernel takes; 32
+    /// filters over 4 vectors of 16 lanes take 3 + 1 (no row of a tile past the filters).
+    #[test]
+    fn product_chunks_cover_every_vector_once() {
+        for k in KernelPath::available().into_iter().flat_map(Kernels::variants) {
+            for nv in 1..=20 {
+                for filters in 1..=70 {
+                    let chunks = product_chunks(k, nv, filters);
+                    let mut next = 0;
+                    for &(v0, fv) in &chunks {
+                        assert!(v0 == next && (1..=k.max_fv()).contains(&fv), "{k:?} {nv} {filters}: {chunks:?}");
+                        next += fv;
+                    }
+                    assert_eq!(next, nv, "{k:?} {nv} {filters}: {chunks:?}");
+                }
+            }
+            if k.lanes() == 16 {
+                assert_eq!(product_chunks(k, 4, 32), vec![(0, 3), (3, 1)]);
+            }
+        }
     }
 }
