@@ -95,18 +95,7 @@ pub(crate) fn forward<T: Element>(
     let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
     let (oh, ow) = pool.map_or((d.oh, d.ow), |p| (p.dims.oh, p.dims.ow));
     let y = if winograd::suits(g, d.c, filters) && winograd_enabled() {
-        if let Some(pool) = pool {
-            pooled::winograd(k, Source::tensor(x), weight, &bias, g, d, filters, act, pool)
-        } else {
-            let (len, plane) = (d.n * filters * d.positions(), d.positions());
-            let mut y = crate::buffer_pool::take(len);
-            let dest =
-                winograd::Dest { out: &mut y.spare_capacity_mut()[..len], strides: [filters * plane, plane, d.ow] };
-            winograd::forward(k, Source::tensor(x), weight, &bias, g, d, filters, act, dest);
-            // SAFETY: `winograd::forward` writes every element of every image's output.
-            unsafe { y.set_len(len) };
-            y
-        }
+        winograd::forward_batch(k, Source::tensor(x), weight, &bias, g, d, filters, act, pool)
     } else {
         forward::forward(k, x, w, &bias, g, d, filters, act, pool)
     };

@@ -8,16 +8,12 @@
 
 use std::mem::MaybeUninit;
 
-use super::staging::Source;
-use super::winograd::{Conv, Dest};
 use crate::activation::Activation;
 use crate::avg_pool::avg_pool_into;
-use crate::buffer::Buffer;
-use crate::buffer_pool::take;
 use crate::conv_pool::Pooling;
-use crate::kernels::{BlockPool, Kernels, PoolBlock};
+use crate::kernels::{Kernels, PoolBlock};
 use crate::max_pool::pool_into;
-use crate::window::{Window2d, WindowDims};
+use crate::window::WindowDims;
 
 /// A pooling of each image's convolution output, and its dims over one image (`n = 1`,
 /// `c` the filters, `h × w` the convolution's output, `oh × ow` the pooled one).
@@ -91,53 +87,4 @@ impl Pool<'_> {
             o.write(v);
         }
     }
-}
-
-/// `pool(act(conv(x, W) + b))` by Winograd's F(2×2, 3×3), N×F×oh×ow (pooled) contiguous:
-/// a 2×2 pooling of stride 2 without padding in the output pass itself, whose 2×2 blocks
-/// are its windows ([`BlockPool`]); any other image by image through a scratch of one
-/// image's planes.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn winograd(
-    k: Kernels,
-    x: Source<'_>,
-    weight: impl Fn(usize, usize, usize, usize) -> f32,
-    bias: &[f32],
-    g: &Window2d,
-    d: &WindowDims,
-    filters: usize,
-    act: Option<Activation>,
-    pool: &Pool<'_>,
-) -> Buffer<f32> {
-    let mut conv = Conv::new(k, weight, g, d, filters);
-    let (plane, image) = (d.positions(), filters * pool.plane());
-    let len = d.n * image;
-    let mut y = take(len);
-    let halving = *pool.pooling.window() == Window2d::square(2, 2, 0);
-    let block = match pool.pooling {
-        Pooling::Max(_) if halving => Some(BlockPool::Max),
-        Pooling::Average(_) if halving => Some(BlockPool::Average),
-        _ => None,
-    };
-    if block.is_some() {
-        let strides = [image, pool.plane(), pool.dims.ow];
-        let mut dest = Dest { out: &mut y.spare_capacity_mut()[..len], strides };
-        for n in 0..d.n {
-            conv.image(x, n, bias, act, block, &mut dest, n * image);
-        }
-    } else {
-        let mut planes = take(filters * plane);
-        let mut pooled = Vec::with_capacity(image);
-        for n in 0..d.n {
-            planes.clear();
-            let mut dest = Dest { out: &mut planes.spare_capacity_mut()[..filters * plane], strides: [0, plane, d.ow] };
-            conv.image(x, n, bias, act, None, &mut dest, 0);
-            // SAFETY: `Conv::image` wrote every element of the image's F planes.
-            unsafe { planes.set_len(filters * plane) };
-            pool.planes(&planes, &mut pooled, &mut y.spare_capacity_mut()[n * image..(n + 1) * image]);
-        }
-    }
-    // SAFETY: every image's pooled planes were written, n·F·oh·ow elements in all.
-    unsafe { y.set_len(len) };
-    y
 }

@@ -12,8 +12,11 @@
 
 use std::mem::MaybeUninit;
 
+use super::pooled::Pool;
 use super::staging::{Aligned, Source, Staging};
 use crate::activation::Activation;
+use crate::buffer::Buffer;
+use crate::conv_pool::Pooling;
 use crate::kernels::{
     BlockPool, Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_block, winograd_filter, winograd_rows,
     winograd_tiling,
@@ -188,7 +191,8 @@ impl Conv {
 }
 
 /// `act(conv(x, W) + b)` for a 3×3 stride-1 window `g` over `x` of dims `d`, with
-/// `weight(f, c, i, j)`; every output element is written into `dest`.
+/// `weight(f, c, i, j)`, pooled in the output pass by `pool` if given; every output element
+/// is written into `dest`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
     k: Kernels,
@@ -199,13 +203,64 @@ pub(crate) fn forward(
     d: &WindowDims,
     filters: usize,
     act: Option<Activation>,
+    pool: Option<BlockPool>,
     mut dest: Dest<'_>,
 ) {
     let mut conv = Conv::new(k, weight, g, d, filters);
     for n in 0..d.n {
         let at = n * dest.strides[0];
-        conv.image(x, n, bias, act, None, &mut dest, at);
+        conv.image(x, n, bias, act, pool, &mut dest, at);
     }
+}
+
+/// [`forward`] of a batch into a new N×F×oh×ow contiguous buffer, pooled by `pool` if
+/// given: a 2×2 pooling of stride 2 without padding in the output pass itself, whose 2×2
+/// blocks are its windows ([`BlockPool`]); any other pooling image by image through a
+/// scratch of one image's planes, which stays in cache.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_batch(
+    k: Kernels,
+    x: Source<'_>,
+    weight: impl Fn(usize, usize, usize, usize) -> f32,
+    bias: &[f32],
+    g: &Window2d,
+    d: &WindowDims,
+    filters: usize,
+    act: Option<Activation>,
+    pool: Option<&Pool<'_>>,
+) -> Buffer<f32> {
+    let (oh, ow) = pool.map_or((d.oh, d.ow), |p| (p.dims.oh, p.dims.ow));
+    let image = filters * oh * ow;
+    let len = d.n * image;
+    let mut y = crate::buffer_pool::take(len);
+    let block = pool.and_then(|p| match p.pooling {
+        _ if *p.pooling.window() != Window2d::square(2, 2, 0) => None,
+        Pooling::Max(_) => Some(BlockPool::Max),
+        Pooling::Average(_) => Some(BlockPool::Average),
+    });
+    match pool {
+        Some(pool) if block.is_none() => {
+            let mut conv = Conv::new(k, weight, g, d, filters);
+            let plane = d.positions();
+            let mut planes = crate::buffer_pool::take(filters * plane);
+            let mut pooled = Vec::with_capacity(image);
+            for n in 0..d.n {
+                planes.clear();
+                let out = &mut planes.spare_capacity_mut()[..filters * plane];
+                conv.image(x, n, bias, act, None, &mut Dest { out, strides: [0, plane, d.ow] }, 0);
+                // SAFETY: `Conv::image` wrote every element of the image's F planes.
+                unsafe { planes.set_len(filters * plane) };
+                pool.planes(&planes, &mut pooled, &mut y.spare_capacity_mut()[n * image..(n + 1) * image]);
+            }
+        }
+        _ => {
+            let dest = Dest { out: &mut y.spare_capacity_mut()[..len], strides: [image, oh * ow, ow] };
+            forward(k, x, weight, bias, g, d, filters, act, block, dest);
+        }
+    }
+    // SAFETY: every image's output (pooled, when pooling) was written, n·F·oh·ow elements.
+    unsafe { y.set_len(len) };
+    y
 }
 
 #[cfg(test)]

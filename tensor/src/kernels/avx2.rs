@@ -42,15 +42,11 @@ impl Token {
     pub(super) unsafe fn tiles(self, t: Tile<'_>) {
         // SAFETY: the token proves AVX2 and FMA; the caller checked the extents.
         unsafe {
-            match (t.fv, t.step) {
-                (1, 1) => tiles::<1, 12, 1>(t),
-                (1, _) => tiles::<1, 12, 2>(t),
-                (2, 1) => tiles::<2, 6, 1>(t),
-                (2, _) => tiles::<2, 6, 2>(t),
-                (3, 1) => tiles::<3, 4, 1>(t),
-                (3, _) => tiles::<3, 4, 2>(t),
-                (_, 1) => tiles::<4, 3, 1>(t),
-                (_, _) => tiles::<4, 3, 2>(t),
+            match t.fv {
+                1 => tiles_stepped::<1, 12>(t),
+                2 => tiles_stepped::<2, 6>(t),
+                3 => tiles_stepped::<3, 4>(t),
+                _ => tiles_stepped::<4, 3>(t),
             }
         }
     }
@@ -60,15 +56,11 @@ impl Token {
     pub(super) unsafe fn ger(self, a: Ger<'_>) {
         // SAFETY: the token proves AVX2 and FMA; the caller checked the extents.
         unsafe {
-            match (a.fv, a.step) {
-                (1, 1) => ger::<8, 1, 1>(a),
-                (1, _) => ger::<8, 1, 2>(a),
-                (2, 1) => ger::<6, 2, 1>(a),
-                (2, _) => ger::<6, 2, 2>(a),
-                (3, 1) => ger::<4, 3, 1>(a),
-                (3, _) => ger::<4, 3, 2>(a),
-                (_, 1) => ger::<3, 4, 1>(a),
-                (_, _) => ger::<3, 4, 2>(a),
+            match a.fv {
+                1 => ger_stepped::<8, 1>(a),
+                2 => ger_stepped::<6, 2>(a),
+                3 => ger_stepped::<4, 3>(a),
+                _ => ger_stepped::<3, 4>(a),
             }
         }
     }

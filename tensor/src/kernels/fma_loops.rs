@@ -4,7 +4,8 @@
 //! the rank-`count` update of ∇W. Names other than the macro's arguments (`LANES`, `Tile`,
 //! `Ger`, `in_bounds`) resolve in the module that instantiates it.
 
-/// Defines `tiles::<FV, P>` and `ger::<R, FV>` with the given target features and intrinsics.
+/// Defines `tiles::<FV, P, S>` and `ger::<R, FV, S>` (`S` the pixel step) and their `_stepped` forms, which
+/// take the step from their arguments, with the given target features and intrinsics.
 macro_rules! fma_loops {
     (
         feature: $feature:literal,
@@ -15,6 +16,36 @@ macro_rules! fma_loops {
         fmadd: $fmadd:ident,
         add: $add:ident $(,)?
     ) => {
+        /// [`tiles`] with the pixel step `t.step` (1 or 2) as a constant.
+        ///
+        /// # Safety
+        /// As [`tiles`].
+        #[target_feature(enable = $feature)]
+        unsafe fn tiles_stepped<const FV: usize, const P: usize>(t: Tile<'_>) {
+            // SAFETY: forwarded.
+            unsafe {
+                match t.step {
+                    1 => tiles::<FV, P, 1>(t),
+                    _ => tiles::<FV, P, 2>(t),
+                }
+            }
+        }
+
+        /// [`ger`] with the pixel step `a.step` (1 or 2) as a constant.
+        ///
+        /// # Safety
+        /// As [`ger`].
+        #[target_feature(enable = $feature)]
+        unsafe fn ger_stepped<const R: usize, const FV: usize>(a: Ger<'_>) {
+            // SAFETY: forwarded.
+            unsafe {
+                match a.step {
+                    1 => ger::<R, FV, 1>(a),
+                    _ => ger::<R, FV, 2>(a),
+                }
+            }
+        }
+
         /// For each tile of `P` pixels from `q0`: `acc[p][v] = Σ_t src[at + (q0 + p)·S + off_t] · w[t][v]`,
         /// stored as row `q0 + p` of `out`.
         ///
