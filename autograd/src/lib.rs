@@ -43,6 +43,7 @@ mod context;
 mod error;
 mod gradcheck;
 mod gradients;
+mod kept;
 mod op;
 mod ops;
 mod param;
@@ -57,6 +58,7 @@ pub use gradcheck::{
     ElementMismatch, GradcheckConfig, GradcheckError, GradcheckReport, InputReport, check_tensor, gradcheck,
 };
 pub use gradients::Gradients;
+pub use kept::Kept;
 pub use op::Op;
 pub use ops::{BatchNormOutput, BatchStats, softmax_rows};
 pub use param::{Param, ParamId};

@@ -30,4 +30,20 @@ pub trait Op<T: Element> {
     fn vjp_last(self: Box<Self>, grad: &Tensor<T>, wanted: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
         self.vjp(grad, wanted)
     }
+
+    /// [`Op::vjp_last`], given the gradient the tape has summed so far for each input:
+    /// `acc[i]`, or `None` when there is none yet (or the op reads that value twice). An op
+    /// may add its contribution to input `i` into `acc[i]` itself, `acc[i] + ∇xᵢ` element by
+    /// element as the tape would, and return `None` for it: the contribution then needs no
+    /// buffer of its own (a convolution adds `∇x` image by image into the gradient the
+    /// residual path left). The backward pass calls this when it does not retain the graph.
+    fn vjp_last_adding(
+        self: Box<Self>,
+        grad: &Tensor<T>,
+        wanted: &[bool],
+        acc: &mut [Option<&mut Tensor<T>>],
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        let _ = acc;
+        self.vjp_last(grad, wanted)
+    }
 }

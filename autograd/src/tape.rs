@@ -1,12 +1,14 @@
 //! The tape: the record of one forward pass, walked once in reverse by `backward`.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use tensor::{Element, Tensor};
 
 use crate::context::StepContext;
 use crate::error::{AutogradError, Result};
 use crate::gradients::Gradients;
+use crate::kept::{Kept, Recipe};
 use crate::op::Op;
 use crate::param::{Param, ParamId};
 
@@ -33,6 +35,8 @@ enum Slot<T: Element> {
 struct Node<T: Element> {
     value: Slot<T>,
     origin: Origin<T>,
+    /// How to compute the value again, if the op that made it said (see [`Kept`]).
+    recipe: Option<Recipe<T>>,
 }
 
 impl<T: Element> Node<T> {
@@ -202,7 +206,7 @@ impl<T: Element> Tape<T> {
 
     fn push(&self, value: Tensor<T>, origin: Origin<T>) -> Var<'_, T> {
         let mut nodes = self.nodes.borrow_mut();
-        nodes.push(Node { value: Slot::Held(value), origin });
+        nodes.push(Node { value: Slot::Held(value), origin, recipe: None });
         Var { tape: self, id: nodes.len() - 1 }
     }
 
@@ -261,7 +265,21 @@ impl<T: Element> Tape<T> {
                 }
             };
             let contributions = match taken {
-                Some(op) => op.vjp_last(&grad, &wanted)?,
+                Some(op) => {
+                    // The sums so far of the inputs read once, lent to the op to add into.
+                    let once = |k: usize| inputs.iter().filter(|&&i| i == inputs[k]).count() == 1;
+                    let mut sums: Vec<Option<Tensor<T>>> =
+                        (0..inputs.len()).map(|k| if once(k) { pending[inputs[k]].take() } else { None }).collect();
+                    let mut acc: Vec<Option<&mut Tensor<T>>> = sums.iter_mut().map(Option::as_mut).collect();
+                    let result = op.vjp_last_adding(&grad, &wanted, &mut acc);
+                    drop(acc);
+                    for (&input, sum) in inputs.iter().zip(sums) {
+                        if sum.is_some() {
+                            pending[input] = sum;
+                        }
+                    }
+                    result?
+                }
                 None => match &self.nodes.borrow()[id].origin {
                     Origin::Op { op, .. } => op.vjp(&grad, &wanted)?,
                     _ => unreachable!("a retained op stays on the tape"),
@@ -328,6 +346,27 @@ impl<'t, T: Element> Var<'t, T> {
         if let Slot::Held(t) = &node.value {
             node.value = Slot::Released(t.shape().to_vec());
         }
+    }
+
+    /// What an op should keep of this value for its VJP: the value, or the recipe the op
+    /// that made it registered (batch norm with an activation does), so that the value's
+    /// buffer goes back once [released](Var::release). See [`Kept`].
+    ///
+    /// # Panics
+    ///
+    /// If the value was released and has no live recipe, as [`Var::value`].
+    pub fn kept(&self) -> Kept<T> {
+        let recipe = self.tape.nodes.borrow()[self.id].recipe.as_ref().and_then(|r| r.upgrade());
+        match recipe {
+            Some(r) => Kept::recipe(r),
+            None => Kept::value(self.value()),
+        }
+    }
+
+    /// Registers how this value can be computed again; the tape holds it weakly, so the
+    /// recipe lives as long as the ops that keep it (the caller's op must hold it strongly).
+    pub(crate) fn set_recipe(&self, recipe: &Rc<dyn tensor::ImageSource<T>>) {
+        self.tape.nodes.borrow_mut()[self.id].recipe = Some(Rc::downgrade(recipe));
     }
 
     /// Whether a gradient flows back through this value.

@@ -16,6 +16,7 @@ mod gradcheck;
 mod memory;
 mod new_ops;
 mod op_gradients;
+mod recompute;
 mod tape;
 mod torch_fixture;
 mod vjp_literals;

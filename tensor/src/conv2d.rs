@@ -28,7 +28,7 @@
 
 use crate::activation::Activation;
 use crate::buffer_pool::{filled, take};
-use crate::columns::{add_col2im_columns, im2col_columns, im2col_rows};
+use crate::columns::im2col_columns;
 use crate::direct::{self, Plan};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -56,20 +56,20 @@ pub(crate) struct Geometry {
     pub d: WindowDims,
     pub window: Window2d,
     pub f: usize,
-    taps: usize,
+    pub taps: usize,
 }
 
 impl Geometry {
     pub(crate) fn new<T: Element>(
         op: &'static str,
-        x: &Tensor<T>,
+        x: &[usize],
         weight: &Tensor<T>,
         window: &Window2d,
     ) -> Result<Self> {
-        let d = window.dims(op, x.shape())?;
+        let d = window.dims(op, x)?;
         let w = weight.shape();
         if w.len() != 4 || w[1] != d.c || [w[2], w[3]] != window.kernel {
-            return Err(TensorError::ShapeMismatch { op, lhs: x.shape().to_vec(), rhs: w.to_vec() });
+            return Err(TensorError::ShapeMismatch { op, lhs: x.to_vec(), rhs: w.to_vec() });
         }
         Ok(Geometry { d, window: window.clamped(&d), f: w[0], taps: d.c * window.kernel_area() })
     }
@@ -89,12 +89,12 @@ impl Geometry {
         }
     }
 
-    fn images_per_block(&self) -> usize {
+    pub(crate) fn images_per_block(&self) -> usize {
         (BLOCK_ELEMENTS / (self.d.positions() * self.taps).max(1)).clamp(1, self.d.n.max(1))
     }
 
     /// The blocks of images, as ranges.
-    fn blocks(&self) -> impl Iterator<Item = std::ops::Range<usize>> + use<> {
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = std::ops::Range<usize>> + use<> {
         let (n, per_block) = (self.d.n, self.images_per_block());
         (0..n).step_by(per_block).map(move |n0| n0..(n0 + per_block).min(n))
     }
@@ -121,7 +121,7 @@ pub fn conv2d_activated<T: Element>(
     activation: Option<Activation>,
 ) -> Result<Tensor<T>> {
     let op = if activation.is_some() { "conv2d_activated" } else { "conv2d" };
-    let g = Geometry::new(op, x, weight, window)?;
+    let g = Geometry::new(op, x.shape(), weight, window)?;
     let window = &g.window;
     g.check_bias(op, weight, bias)?;
     if let Some(k) = Plan::new::<T>(window, &g.d, g.f).forward
@@ -183,174 +183,6 @@ pub fn conv2d_activated<T: Element>(
     Ok(Tensor::from_vec_unchecked(vec![n, f, g.d.oh, g.d.ow], y))
 }
 
-/// The VJP of [`conv2d`]: given `grad = ∇y` of shape `[N, F, oh, ow]` (any layout), the
-/// gradients of the input, weight and bias for which `want` (in that order) is true.
-pub fn conv2d_backward<T: Element>(
-    x: &Tensor<T>,
-    weight: &Tensor<T>,
-    window: &Window2d,
-    grad: &Tensor<T>,
-    want: [bool; 3],
-) -> Result<Conv2dGrads<T>> {
-    conv2d_activated_backward(x, weight, window, grad, None, want)
-}
-
-/// The VJP of [`conv2d_activated`] given its output `y` (`activated = (act, y)`):
-/// `∇z = act'(∇y, y)` (for ReLU `∇y ⊙ 1(y > 0)`), applied while `∇z` is gathered block by
-/// block, then [`conv2d_backward`]'s rules. `None` is [`conv2d_backward`].
-pub fn conv2d_activated_backward<T: Element>(
-    x: &Tensor<T>,
-    weight: &Tensor<T>,
-    window: &Window2d,
-    grad: &Tensor<T>,
-    activated: Option<(Activation, &Tensor<T>)>,
-    want: [bool; 3],
-) -> Result<Conv2dGrads<T>> {
-    const OP: &str = "conv2d_backward";
-    let g = Geometry::new(OP, x, weight, window)?;
-    let window = &g.window;
-    let (n, f) = (g.d.n, g.f);
-    let out_shape = [n, f, g.d.oh, g.d.ow];
-    for t in std::iter::once(grad).chain(activated.map(|(_, y)| y)) {
-        if t.shape() != out_shape {
-            return Err(TensorError::ShapeMismatch { op: OP, lhs: t.shape().to_vec(), rhs: out_shape.to_vec() });
-        }
-    }
-    let gy = grad.to_contiguous();
-    let gyd = gy.as_slice().expect("contiguous");
-    let y = activated.map(|(act, y)| (act, y.to_contiguous()));
-    let y = y.as_ref().map(|(act, y)| (*act, y.as_slice().expect("contiguous")));
-    let plan = Plan::new::<T>(window, &g.d, f);
-    let kernels = [plan.input_grad.filter(|_| want[0]), plan.weight_grad.filter(|_| want[1])];
-    if kernels.iter().all(Option::is_none) {
-        return blocked_backward(x, weight, window, &g, gyd, y, want);
-    }
-    let Some(direct) = direct::backward(kernels, x, weight, gyd, y, window, &g.d, want[2]) else {
-        return blocked_backward(x, weight, window, &g, gyd, y, want);
-    };
-    let rest = [want[0] && direct.input.is_none(), want[1] && direct.weight.is_none(), false];
-    let rest = blocked_backward(x, weight, window, &g, gyd, y, rest)?;
-    Ok(Conv2dGrads {
-        input: direct.input.or(rest.input),
-        weight: direct.weight.or(rest.weight),
-        bias: direct.bias.map(|sums| Tensor::from_vec(&[f], sums)).transpose()?,
-    })
-}
-
-/// The VJP through im2col blocks and matrix products, for the parts `want` asks for.
-fn blocked_backward<T: Element>(
-    x: &Tensor<T>,
-    weight: &Tensor<T>,
-    window: &Window2d,
-    g: &Geometry,
-    gyd: &[T],
-    y: Option<(Activation, &[T])>,
-    want: [bool; 3],
-) -> Result<Conv2dGrads<T>> {
-    let (p, f, taps) = (g.d.positions(), g.f, g.taps);
-    let mut bias_sums = want[2].then(|| vec![T::zero(); f]);
-    let w = weight.to_contiguous();
-    let wd = w.as_slice().expect("contiguous");
-    let per_block = g.images_per_block();
-    let mut gw = want[1].then(|| filled(f * taps, T::zero()));
-    let mut gx = want[0].then(|| zeros_like_layout(x));
-    let x_view = im2col_view(x.strides(), window, &g.d);
-    let gx_view = gx.as_ref().and_then(|gx| im2col_view(gx.strides(), window, &g.d));
-    let block_needed = (gw.is_some() && x_view.is_none()) || (gx.is_some() && gx_view.is_none());
-    let mut a = if block_needed { filled(per_block * p * taps, T::zero()) } else { take(0) };
-    let any = want.iter().any(|&w| w);
-    let mut gz = if any { filled(per_block * p * f, T::zero()) } else { take(0) };
-    let mut ws = Workspace::default();
-    let gx_strides = gx.as_ref().map(|gx| gx.strides().to_vec()).unwrap_or_default();
-    let mut gx_data = gx.as_mut().map(|gx| gx.dense_mut_slice().expect("a dense gradient"));
-    for images in g.blocks().filter(|_| any) {
-        let rows = images.len() * p;
-        // ∇z of the block, column by column: column f holds the images' planes ∇y[n, f]
-        // (through the activation's VJP); ∇b sums them plane by plane, image after image.
-        for (fi, column) in gz[..rows * f].chunks_exact_mut(rows).enumerate() {
-            for (b, plane) in images.clone().zip(column.chunks_exact_mut(p)) {
-                let at = (b * f + fi) * p..(b * f + fi + 1) * p;
-                match y {
-                    None => plane.copy_from_slice(&gyd[at]),
-                    Some((act, yd)) => {
-                        for ((d, &g), &y) in plane.iter_mut().zip(&gyd[at.clone()]).zip(&yd[at]) {
-                            *d = act.vjp_from_output(g, y);
-                        }
-                    }
-                }
-                if let Some(sums) = bias_sums.as_mut() {
-                    sums[fi] += lane_sum(plane);
-                }
-            }
-        }
-        if let Some(gw) = gw.as_mut() {
-            let (a_ptr, a_rs) = match x_view {
-                Some(s0) => (x.storage()[x.offset() + images.start * s0..].as_ptr(), s0),
-                None => {
-                    im2col_rows(x, window, &g.d, images.clone(), &mut a, &mut ws);
-                    (a.as_ptr(), taps)
-                }
-            };
-            // SAFETY: ∇zᵀ is f×rows with strides (rows, 1) in gz; the block is rows×taps row
-            // by row (row stride a_rs, unit column stride); gw is f×taps row-major, disjoint.
-            unsafe {
-                T::gemm(
-                    f,
-                    rows,
-                    taps,
-                    T::one(),
-                    gz.as_ptr(),
-                    rows as isize,
-                    1,
-                    a_ptr,
-                    a_rs as isize,
-                    1,
-                    T::one(),
-                    gw.as_mut_ptr(),
-                    taps as isize,
-                    1,
-                );
-            }
-        }
-        if let Some(dense) = gx_data.as_deref_mut() {
-            // ∇a goes straight into ∇x when the im2col matrix is a view (each input element
-            // is read once), else into the block (column by column) and through col2im.
-            let (out, rs, cs) = match gx_view {
-                Some(s0) => (dense[images.start * s0..].as_mut_ptr(), s0 as isize, 1),
-                None => (a.as_mut_ptr(), 1, rows as isize),
-            };
-            // SAFETY: ∇z is rows×f with strides (1, rows) in gz; Wmᵀ is w as f×taps
-            // row-major; ∇a is rows×taps with strides (rs, cs) inside its buffer, disjoint.
-            unsafe {
-                T::gemm(
-                    rows,
-                    f,
-                    taps,
-                    T::one(),
-                    gz.as_ptr(),
-                    1,
-                    rows as isize,
-                    wd.as_ptr(),
-                    taps as isize,
-                    1,
-                    T::zero(),
-                    out,
-                    rs,
-                    cs,
-                );
-            }
-            if gx_view.is_none() {
-                add_col2im_columns(&a[..rows * taps], window, &g.d, images, (dense, &gx_strides), &mut ws);
-            }
-        }
-    }
-    Ok(Conv2dGrads {
-        input: gx,
-        weight: gw.map(|v| Tensor::from_vec_unchecked(weight.shape().to_vec(), v)),
-        bias: bias_sums.map(|sums| Tensor::from_vec(&[f], sums)).transpose()?,
-    })
-}
-
 /// Where a block's im2col matrix is read: the column-major block buffer, or `x` itself.
 struct Cols<T> {
     ptr: *const T,
@@ -386,7 +218,7 @@ impl<T: Element> Cols<T> {
 /// layer written as a convolution, LeNet's C5), the im2col matrix of a tensor with
 /// `strides` is the tensor itself seen as `[N, C·H·W]` when each image is stored
 /// contiguously: then its row stride, and no im2col (or col2im) is needed.
-fn im2col_view(strides: &[usize], window: &Window2d, d: &WindowDims) -> Option<usize> {
+pub(crate) fn im2col_view(strides: &[usize], window: &Window2d, d: &WindowDims) -> Option<usize> {
     let inner = [(d.c, strides[1], d.h * d.w), (d.h, strides[2], d.w), (d.w, strides[3], 1)];
     (d.positions() == 1
         && window.padding == [0, 0]
@@ -407,10 +239,4 @@ pub(crate) fn lane_sum<T: Element>(v: &[T]) -> T {
         }
     }
     lanes.iter().copied().sum::<T>() + tail
-}
-
-/// Zeros of `x`'s shape, laid out like `x` when it is dense (contiguous otherwise).
-fn zeros_like_layout<T: Element>(x: &Tensor<T>) -> Tensor<T> {
-    let zeros = filled(x.numel(), T::zero());
-    if x.is_dense() { x.with_dense_data(zeros) } else { Tensor::from_vec_unchecked(x.shape().to_vec(), zeros) }
 }

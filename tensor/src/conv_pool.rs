@@ -54,7 +54,7 @@ pub fn conv2d_pooled<T: Element>(
     pooling: &Pooling,
 ) -> Result<Tensor<T>> {
     let op = "conv2d_pooled";
-    let g = Geometry::new(op, x, weight, window)?;
+    let g = Geometry::new(op, x.shape(), weight, window)?;
     g.check_bias(op, weight, bias)?;
     let mut dims = pooling.window().pool_dims(op, &[g.d.n, g.f, g.d.oh, g.d.ow])?;
     if let Some(k) = Plan::new::<T>(&g.window, &g.d, g.f).forward {

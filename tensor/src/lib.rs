@@ -35,6 +35,7 @@ mod buffer_pool;
 mod cast;
 mod columns;
 mod conv2d;
+mod conv2d_backward;
 mod conv_pool;
 mod counter_rng;
 mod direct;
@@ -59,7 +60,10 @@ pub use activation::Activation;
 pub use avg_pool::{avg_pool2d, avg_pool2d_backward};
 pub use buffer_pool::{BufferPool, EnteredPool, IDLE_PER_PEAK, MIN_POOLED_BYTES, PoolStats};
 pub use conv_pool::{Pooling, conv2d_pooled};
-pub use conv2d::{Conv2dGrads, conv2d, conv2d_activated, conv2d_activated_backward, conv2d_backward};
+pub use conv2d::{Conv2dGrads, conv2d, conv2d_activated};
+pub use conv2d_backward::{
+    ConvInput, ImageSource, conv2d_activated_backward, conv2d_activated_backward_with, conv2d_backward,
+};
 pub use counter_rng::{CounterRng, splitmix64_mix};
 pub use element::Element;
 pub use error::{Result, TensorError};

@@ -179,3 +179,38 @@ fn entries_nest() {
     }
     assert!(BufferPool::current().unwrap().same_pool(&outer));
 }
+
+/// The bytes the pool lent at most during the convolution's VJP of a batch of `n` images
+/// read from an image source, `∇x` added into a contiguous sum; checks the numbers against
+/// the plain VJP.
+fn peak_lent_by_vjp_into_a_sum(n: usize) -> usize {
+    let mut rng = StdRng::seed_from_u64(9);
+    let g = Window2d { kernel: [3, 3], stride: [1, 1], padding: [1, 1] };
+    let x = Tensor::<f32>::rand_uniform(&[n, 16, 16, 16], -1.0, 1.0, &mut rng).unwrap();
+    let w = Tensor::<f32>::rand_uniform(&[16, 16, 3, 3], -1.0, 1.0, &mut rng).unwrap();
+    let gy = Tensor::<f32>::rand_uniform(&[n, 16, 16, 16], -1.0, 1.0, &mut rng).unwrap();
+    let plain = tensor::conv2d_backward(&x, &w, &g, &gy, [true, true, false]).unwrap();
+    let want_sum: Vec<f32> = x.to_vec().iter().zip(plain.input.unwrap().to_vec()).map(|(a, b)| a + b).collect();
+
+    let mut sum = Tensor::from_vec(x.shape(), x.to_vec()).unwrap();
+    let pool = BufferPool::new();
+    let _entered = pool.enter();
+    let source = tensor::ConvInput::Images(&x as &dyn tensor::ImageSource<f32>);
+    let g =
+        tensor::conv2d_activated_backward_with(source, &w, &g, &gy, None, [true, true, false], Some(&mut sum)).unwrap();
+    assert!(g.input.is_none());
+    assert_eq!(g.weight.unwrap().to_vec(), plain.weight.unwrap().to_vec());
+    assert_eq!(sum.to_vec(), want_sum);
+    pool.stats().peak_lent_bytes
+}
+
+/// The convolution's VJP reading its input from an image source and adding `∇x` into a
+/// contiguous sum takes no buffer that grows with the batch (f32, the direct kernels): only
+/// the kernels' per-image scratch.
+#[test]
+fn a_vjp_from_an_image_source_into_a_sum_takes_no_buffer_of_the_batch_size() {
+    let (small, large) = (peak_lent_by_vjp_into_a_sum(4), peak_lent_by_vjp_into_a_sum(32));
+    let input_bytes = 32 * 16 * 16 * 16 * 4;
+    assert!(large < input_bytes, "{large} bytes lent for a {input_bytes}-byte input");
+    assert_eq!(small, large, "the same scratch for 4 and 32 images");
+}

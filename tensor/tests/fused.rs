@@ -1,4 +1,5 @@
 //! The fused kernels (`conv2d`, `conv2d_backward`, their ReLU-fused `_activated` forms,
+//! `conv2d_activated_backward_with` reading image sources and adding `∇x` into a sum,
 //! `max_pool2d`, `max_pool2d_values`, `max_pool2d_backward`) against the definitions written as plain loops, on random geometries and on inputs laid
 //! out contiguously, channels-last, or as a strided slice.
 
@@ -6,7 +7,7 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
-use tensor::{Activation, Tensor, Window2d};
+use tensor::{Activation, ConvInput, ImageSource, Tensor, Window2d};
 
 /// A random geometry with at least one output position.
 fn geometry() -> impl Strategy<Value = ([usize; 4], usize, Window2d, u8, u64)> {
@@ -142,6 +143,24 @@ fn check_conv(shape: [usize; 4], f: usize, g: Window2d, layout: u8, seed: u64) -
     .unwrap();
     prop_assert!(only_b.input.is_none() && only_b.weight.is_none());
     close(&only_b.bias.unwrap().to_vec(), &gb)?;
+
+    // The input read image by image from a source (the tensor's own images), and ∇x added
+    // into a sum laid out as `layout`.
+    let relu_y = Some((Activation::Relu, &output));
+    let source = ConvInput::Images(&x as &dyn ImageSource<f64>);
+    let read = tensor::conv2d_activated_backward_with(source, &weight, &g, &grad, relu_y, [true; 3], None).unwrap();
+    close(&read.input.unwrap().to_vec(), &gx)?;
+    close(&read.weight.unwrap().to_vec(), &gw)?;
+    let base = draw(n * c * h * w);
+    let mut sum = laid_out(shape, &base, layout);
+    let into = Some(&mut sum);
+    let added = tensor::conv2d_activated_backward_with(source, &weight, &g, &grad, relu_y, [true; 3], into).unwrap();
+    prop_assert!(added.input.is_none());
+    close(&added.weight.unwrap().to_vec(), &gw)?;
+    close(&sum.to_vec(), &base.iter().zip(&gx).map(|(a, b)| a + b).collect::<Vec<_>>())?;
+    let mut wrong = Tensor::<f64>::zeros(&[n + 1, c, h, w]).unwrap();
+    let err = tensor::conv2d_activated_backward_with(source, &weight, &g, &grad, relu_y, [true; 3], Some(&mut wrong));
+    prop_assert!(err.is_err(), "a sum of another shape is an error");
     Ok(())
 }
 

@@ -28,6 +28,14 @@ impl<T: Element> Op<T> for AddActivated<T> {
         let g = grad.zip_map(&self.output, "add_activated_vjp", |g, y| act.vjp_from_output(g, y))?;
         Ok(vec![wanted(want[0], || Ok(g.clone()))?, wanted(want[1], || Ok(g))?])
     }
+
+    /// The same numbers, written into the output's buffer, read here for the last time (a
+    /// copy first if another op still shares it): one buffer of the block's size fewer.
+    fn vjp_last(self: Box<Self>, grad: &Tensor<T>, want: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
+        let AddActivated { output: mut g, act } = *self;
+        g.zip_map_inplace(grad, "add_activated_vjp", |y, g| act.vjp_from_output(g, y))?;
+        Ok(vec![wanted(want[0], || Ok(g.clone()))?, wanted(want[1], || Ok(g))?])
+    }
 }
 
 impl<'t, T: Element> Var<'t, T> {

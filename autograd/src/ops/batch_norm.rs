@@ -10,10 +10,12 @@
 //! `∂x̂ᵢ/∂xⱼ = (δᵢⱼ − 1/M − x̂ᵢ·x̂ⱼ/M)/σ`, a symmetric matrix, so
 //! `∇xⱼ = (1/σ)·(∇x̂ⱼ − mean(∇x̂) − x̂ⱼ·mean(∇x̂ ⊙ x̂))`.
 //!
-//! `x̂` is not kept: the VJP recomputes it from `x` (which the tape holds anyway) with the
-//! forward's `μ` and `1/σ`, the same numbers. With a fused activation (`y = act(γ·x̂ + β)`,
-//! [`Var::batch_norm_train_activated`]) the VJP starts from `∇y ⊙ act'`, read from the
-//! output: neither `x̂` nor the pre-activation is kept.
+//! Neither `x̂` nor the output is kept: the VJP recomputes `x̂` from `x` (which the tape holds
+//! anyway) with the forward's `μ` and `1/σ`, the same numbers. With a fused activation
+//! (`y = act(γ·x̂ + β)`, [`Var::batch_norm_train_activated`]) the VJP starts from
+//! `∇y ⊙ act'`, with `act'` taken at `y` computed again from `x̂`. The output is registered
+//! as recomputable ([`Kept`](crate::Kept)): a convolution after it keeps that recipe, not
+//! the output, whose buffer then goes back once the forward pass releases it.
 //!
 //! **Shards.** When a batch is split across threads, each recording on its own tape, the
 //! op takes the shards' [`ReduceGroup`] and normalises with the whole batch's statistics:
@@ -25,9 +27,10 @@
 //! up, as for any op). Every shard must run the same ops and the backward pass: a shard
 //! that stops must [`abort`](ReduceGroup::abort) the group, or the others wait for it.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
-use tensor::{Activation, Element, Tensor, TensorError};
+use tensor::{Activation, Element, ImageSource, Tensor, TensorError};
 
 use crate::collective::ReduceGroup;
 use crate::error::{AutogradError, Result};
@@ -128,8 +131,7 @@ pub(super) fn map_lanes<T: Element>(
 }
 
 /// `act(γ·((x − μ)·(1/σ)) + β)` per channel of a contiguous `[N, C, …]` buffer, `per_channel`
-/// holding `[μ, 1/σ, γ, β]`. The constants are bound before each lane's loop, so that it
-/// vectorises (read through a closure's captures, they are reloaded for every element).
+/// holding `[μ, 1/σ, γ, β]`.
 pub(super) fn normalise<T: Element>(
     data: &[T],
     shape: &[usize],
@@ -138,14 +140,19 @@ pub(super) fn normalise<T: Element>(
     per_channel: [&[T]; 4],
     activation: Option<Activation>,
 ) -> tensor::Result<Tensor<T>> {
+    map_lanes(data, shape, c, inner, |ch, lane, dst| normalise_lane(ch, lane, dst, per_channel, activation))
+}
+
+/// One lane (channel `ch`) of [`normalise`]. The constants are bound before the loop, so
+/// that it vectorises (read through a closure's captures, they are reloaded for every
+/// element).
+fn normalise_lane<T: Element>(ch: usize, lane: &[T], dst: &mut [T], per_channel: [&[T]; 4], act: Option<Activation>) {
     let [mean, inv_std, gamma, beta] = per_channel;
-    map_lanes(data, shape, c, inner, |ch, lane, dst| {
-        let (mu, inv, gamma, beta) = (mean[ch], inv_std[ch], gamma[ch], beta[ch]);
-        match activation {
-            None => dst.iter_mut().zip(lane).for_each(|(d, &v)| *d = gamma * ((v - mu) * inv) + beta),
-            Some(act) => dst.iter_mut().zip(lane).for_each(|(d, &v)| *d = act.apply(gamma * ((v - mu) * inv) + beta)),
-        }
-    })
+    let (mu, inv, gamma, beta) = (mean[ch], inv_std[ch], gamma[ch], beta[ch]);
+    match act {
+        None => dst.iter_mut().zip(lane).for_each(|(d, &v)| *d = gamma * ((v - mu) * inv) + beta),
+        Some(act) => dst.iter_mut().zip(lane).for_each(|(d, &v)| *d = act.apply(gamma * ((v - mu) * inv) + beta)),
+    }
 }
 
 /// `Σ f(v)` over `values` widened to f64, in four interleaved partial sums (one running
@@ -181,36 +188,71 @@ pub(super) fn contiguous<T: Element>(t: &Tensor<T>) -> Tensor<T> {
     if t.as_slice().is_some() { t.clone() } else { t.to_contiguous() }
 }
 
-struct BatchNorm<T> {
+/// What the forward pass normalised and how: enough to compute `x̂` for the VJP and the
+/// output again for the next op (see [`Kept`](crate::Kept)), without keeping the output.
+struct Normalised<T> {
     /// The input, contiguous (the tape's own value when it was contiguous already).
     x: Tensor<T>,
-    /// `μ_c` and `1/σ_c` as the forward used them.
+    /// `μ_c` and `1/σ_c` as the forward used them, and `γ_c`, `β_c`.
     mean: Vec<T>,
     inv_std: Vec<T>,
+    gamma: Vec<T>,
+    beta: Vec<T>,
+    /// The fused activation.
+    activation: Option<Activation>,
+}
+
+impl<T: Element> Normalised<T> {
+    fn layout(&self) -> (usize, usize) {
+        let shape = self.x.shape();
+        (shape[1], shape[2..].iter().product())
+    }
+}
+
+/// The output, image by image, as the forward computed it (the same lanes through the same
+/// [`normalise_lane`]).
+impl<T: Element> ImageSource<T> for Normalised<T> {
+    fn shape(&self) -> &[usize] {
+        self.x.shape()
+    }
+
+    fn image(&self, n: usize, out: &mut [T]) {
+        let (c, inner) = self.layout();
+        let per_channel = [&self.mean[..], &self.inv_std, &self.gamma, &self.beta];
+        let image = &self.x.as_slice().expect("contiguous")[n * c * inner..(n + 1) * c * inner];
+        for (ch, (lane, dst)) in image.chunks_exact(inner.max(1)).zip(out.chunks_exact_mut(inner.max(1))).enumerate() {
+            normalise_lane(ch, lane, dst, per_channel, self.activation);
+        }
+    }
+}
+
+struct BatchNorm<T> {
+    norm: Rc<Normalised<T>>,
     /// `γ_c/σ_c` per channel.
     gamma_inv_std: Vec<T>,
     count: usize,
     group: Option<(Arc<ReduceGroup>, usize)>,
-    /// The fused activation and the op's output.
-    activated: Option<(Activation, Tensor<T>)>,
 }
 
 impl<T: Element> BatchNorm<T> {
     /// Lane `k` (channel `ch`) of `x̂` into `x_hat`, as the forward computed it, and of the
-    /// gradient at `γ·x̂ + β` (through the activation, into `buf`), returned.
+    /// gradient at `γ·x̂ + β` (through the activation, into `buf`), returned. The
+    /// activation's derivative is taken at `act(γ·x̂ + β)` computed again, the forward's
+    /// output bit for bit (ReLU: `1(y > 0)`, subgradient 0 at 0).
     fn lane<'a>(&self, k: usize, ch: usize, g: &'a [T], x_hat: &mut [T], buf: &'a mut [T]) -> &'a [T] {
+        let n = &*self.norm;
         let at = k * x_hat.len()..(k + 1) * x_hat.len();
-        let (mu, inv) = (self.mean[ch], self.inv_std[ch]);
-        let x = self.x.as_slice().expect("contiguous");
+        let (mu, inv) = (n.mean[ch], n.inv_std[ch]);
+        let x = n.x.as_slice().expect("contiguous");
         for (d, &v) in x_hat.iter_mut().zip(&x[at.clone()]) {
             *d = (v - mu) * inv;
         }
-        match &self.activated {
+        match n.activation {
             None => &g[at],
-            Some((act, y)) => {
-                let y = &y.as_slice().expect("contiguous")[at.clone()];
-                for ((d, &gv), &yv) in buf.iter_mut().zip(&g[at]).zip(y) {
-                    *d = act.vjp_from_output(gv, yv);
+            Some(act) => {
+                let (gamma, beta) = (n.gamma[ch], n.beta[ch]);
+                for ((d, &gv), &xh) in buf.iter_mut().zip(&g[at]).zip(x_hat.iter()) {
+                    *d = act.vjp_from_output(gv, act.apply(gamma * xh + beta));
                 }
                 buf
             }
@@ -224,9 +266,9 @@ impl<T: Element> Op<T> for BatchNorm<T> {
     }
 
     fn vjp(&self, grad: &Tensor<T>, want: &[bool]) -> Result<Vec<Option<Tensor<T>>>> {
-        let shape = self.x.shape();
-        let (c, inner): (usize, usize) = (shape[1], shape[2..].iter().product());
-        let lanes = self.x.numel().checked_div(inner).unwrap_or(0);
+        let shape = self.norm.x.shape();
+        let (c, inner) = self.norm.layout();
+        let lanes = self.norm.x.numel().checked_div(inner).unwrap_or(0);
         let grad = contiguous(grad);
         let g = grad.as_slice().expect("contiguous");
         let (mut x_hat, mut buf) = (vec![T::zero(); inner], vec![T::zero(); inner]);
@@ -354,16 +396,15 @@ impl<'t, T: Element> Var<'t, T> {
             unbiased_var: Tensor::from_vec(&[c], squares.iter().map(|s| T::from_f64_lossy(s / (m - 1.0))).collect())?,
             count,
         };
-        let activated = activation.map(|act| (act, y.clone()));
-        let y = self.tape().record(&[self, gamma, beta], y, || BatchNorm {
-            x,
-            mean: mean_t,
-            inv_std: inv_std_t,
-            gamma_inv_std,
-            count,
-            group,
-            activated,
+        let mut recipe = None;
+        let y = self.tape().record(&[self, gamma, beta], y, || {
+            let norm = Rc::new(Normalised { x, mean: mean_t, inv_std: inv_std_t, gamma: gv, beta: bv, activation });
+            recipe = Some(Rc::clone(&norm) as Rc<dyn ImageSource<T>>);
+            BatchNorm { norm, gamma_inv_std, count, group }
         })?;
+        if let Some(recipe) = &recipe {
+            y.set_recipe(recipe);
+        }
         Ok(BatchNormOutput { y, stats })
     }
 }

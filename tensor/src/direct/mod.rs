@@ -20,6 +20,7 @@ use std::any::{Any, TypeId};
 
 use crate::cast::f32_slice;
 use crate::conv2d::lane_sum;
+use crate::conv2d_backward::ConvInput;
 pub(crate) use pooled::Pool;
 use staging::Source;
 
@@ -110,22 +111,33 @@ pub(crate) struct Grads<T> {
     pub bias: Option<Vec<T>>,
 }
 
-/// `∇x` by `kernels[0]` (laid out like `x` when `x` is dense), `∇W` by `kernels[1]`, and `∇b`
-/// if `want_bias`, image by image from `∇y` (N×F×oh×ow contiguous) through the activation's
-/// VJP given its output `y` (`∇z = act'(∇y, y)`); `None` if `T` is not `f32`. `∇b` sums
-/// each plane of ∇z in eight lanes, image after image: the order of the blocked path.
+/// `∇x` by `kernels[0]` (laid out like `x` when `x` is dense, or added into `add_into`, a
+/// contiguous buffer of x's shape, and then not returned), `∇W` by `kernels[1]` (reading an
+/// image source image by image), and `∇b` if `want_bias`, image by image from `∇y`
+/// (N×F×oh×ow contiguous) through the activation's VJP given its output `y`
+/// (`∇z = act'(∇y, y)`); `None` if `T` is not `f32`. `∇b` sums each plane of ∇z in eight
+/// lanes, image after image: the order of the blocked path.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<T: Element>(
     kernels: [Option<Kernels>; 2],
-    x: &Tensor<T>,
+    x: ConvInput<'_, T>,
     weight: &Tensor<T>,
     gy: &[T],
     y: Option<(Activation, &[T])>,
     g: &Window2d,
     d: &WindowDims,
     want_bias: bool,
+    add_into: Option<&mut [T]>,
 ) -> Option<Grads<T>> {
-    let (xf, weight, gy) = (same::<T, f32>(x)?, same::<T, f32>(weight)?, f32_slice(gy)?);
+    let (weight, gy) = (same::<T, f32>(weight)?, f32_slice(gy)?);
+    let mut add_into = match add_into {
+        Some(acc) => Some(crate::cast::f32_slice_mut(acc)?),
+        None => None,
+    };
+    let xf = match x {
+        ConvInput::Tensor(x) => Some(same::<T, f32>(x)?),
+        ConvInput::Images(_) => None,
+    };
     let y = match y {
         Some((act, y)) => Some((act, f32_slice(y)?)),
         None => None,
@@ -133,12 +145,22 @@ pub(crate) fn backward<T: Element>(
     let (filters, plane) = (weight.shape()[0], d.positions());
     let w = weight.to_contiguous();
     let w = w.as_slice().expect("contiguous");
-    let strides = if x.is_dense() { x.strides().to_vec() } else { crate::contiguous_strides(x.shape()) };
+    let strides = x.grad_strides();
     let winograd = winograd_enabled() && x.is_contiguous();
     let mut input = kernels[0].map(|k| backward::InputGrad::new(k, w, g, d, filters, winograd));
     let mut weight_grad = kernels[1].map(|k| backward::WeightGrad::new(k, g, d, filters, winograd_enabled()));
-    let len = if input.is_some() { x.numel() } else { 0 };
+    // ∇x into a buffer of x's size, or image by image into a scratch image added to
+    // `add_into` (contiguous, x's shape), which then needs no buffer of x's size.
+    let image_len = d.c * d.h * d.w;
+    let len = match (&input, &add_into) {
+        (None, _) => 0,
+        (Some(_), None) => x.numel(),
+        (Some(_), Some(_)) => image_len,
+    };
+    let image_strides = [image_len, d.h * d.w, d.w, 1];
     let mut gx = crate::buffer_pool::take(len);
+    // An image source's image n, for ∇W.
+    let mut image = crate::buffer_pool::filled(if xf.is_none() { image_len } else { 0 }, T::zero());
     let mut bias = want_bias.then(|| vec![0.0f32; filters]);
     let per_image = filters * plane;
     let mut gz = crate::buffer_pool::filled(if y.is_some() { per_image } else { 0 }, 0.0f32);
@@ -159,13 +181,32 @@ pub(crate) fn backward<T: Element>(
             }
         }
         if let Some(input) = input.as_mut() {
-            input.image(gz, n, &mut gx.spare_capacity_mut()[..len], &strides);
+            match add_into.as_deref_mut() {
+                None => input.image(gz, n, &mut gx.spare_capacity_mut()[..len], &strides),
+                Some(acc) => {
+                    input.image(gz, 0, &mut gx.spare_capacity_mut()[..len], &image_strides);
+                    // SAFETY: `InputGrad::image` wrote every element of the image (its docs).
+                    unsafe { gx.set_len(len) };
+                    for (a, &v) in acc[n * image_len..(n + 1) * image_len].iter_mut().zip(gx.iter()) {
+                        *a += v;
+                    }
+                    gx.clear();
+                }
+            }
         }
         if let Some(weight_grad) = weight_grad.as_mut() {
-            weight_grad.image(Source::tensor(xf), n, gz);
+            match (x, xf) {
+                (_, Some(xf)) => weight_grad.image(Source::tensor(xf), n, gz),
+                (ConvInput::Images(source), None) => {
+                    source.image(n, &mut image);
+                    let pixels = f32_slice(&image).expect("T is f32, as the weight is");
+                    weight_grad.image(Source::contiguous(pixels, [d.c, d.h, d.w]), 0, gz);
+                }
+                (ConvInput::Tensor(_), None) => unreachable!("a tensor input is read as f32"),
+            }
         }
     }
-    let input = input.map(|_| {
+    let input = input.filter(|_| add_into.is_none()).map(|_| {
         // SAFETY: `InputGrad::image` wrote every element of every image of the dense
         // buffer of x's shape (its docs).
         unsafe { gx.set_len(len) };

@@ -15,6 +15,7 @@ use rand::{RngExt, SeedableRng};
 use super::staging::Source;
 use super::{Plan, backward, forward, winograd};
 use crate::activation::Activation;
+use crate::conv2d_backward::{ConvInput, ImageSource};
 use crate::kernels::{KernelPath, Kernels};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
@@ -240,8 +241,9 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         let am = Tensor::from_vec(&[n, f, d.oh, d.ow], abs(&masked)).unwrap();
         let want = crate::conv2d_backward(&x64, &w64, &g, &gm, [true, true, true]).unwrap();
         let bound = crate::conv2d_backward(&ax, &aw, &g, &am, [true, true, true]).unwrap();
-        let got =
-            super::backward([Some(k), Some(k)], &x, &weight, &gv, Some((Activation::Relu, &y)), &g, &d, true).unwrap();
+        let relu_y = Some((Activation::Relu, &y[..]));
+        let got = super::backward([Some(k), Some(k)], ConvInput::Tensor(&x), &weight, &gv, relu_y, &g, &d, true, None)
+            .unwrap();
         let gx = got.input.unwrap();
         prop_assert_eq!(gx.shape(), &case.shape);
         if x.is_dense() {
@@ -257,8 +259,30 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         close(&format!("{what} masked ∇W"), &got.weight.unwrap().to_vec(), &want_w, &bound_w, terms)?;
         let (want_b, bound_b) = (want.bias.unwrap().to_vec(), bound.bias.unwrap().to_vec());
         close(&format!("{what} masked ∇b"), &got.bias.unwrap(), &want_b, &bound_b, n * d.positions())?;
+
+        // The input read image by image from a source, and ∇x added into a sum image by
+        // image: the bits of ∇x and ∇W with x contiguous, and of the sum plus that ∇x.
+        let xc = x.to_contiguous();
+        let both = [Some(k), Some(k)];
+        let with_x = super::backward(both, ConvInput::Tensor(&xc), &weight, &gv, relu_y, &g, &d, true, None).unwrap();
+        let (want_x, want_w) = (with_x.input.unwrap().to_vec(), with_x.weight.unwrap().to_vec());
+        let source = ConvInput::Images(&xc as &dyn ImageSource<f32>);
+        let read = super::backward(both, source, &weight, &gv, relu_y, &g, &d, true, None).unwrap();
+        prop_assert_eq!(bits(&read.input.unwrap().to_vec()), bits(&want_x), "{} ∇x, images", what);
+        prop_assert_eq!(bits(&read.weight.unwrap().to_vec()), bits(&want_w), "{} ∇W, images", what);
+        let base: Vec<f32> = (0..xc.numel()).map(|i| (i % 7) as f32 * 0.25 - 0.75).collect();
+        let mut sum = base.clone();
+        let added = super::backward(both, source, &weight, &gv, relu_y, &g, &d, true, Some(&mut sum[..])).unwrap();
+        prop_assert!(added.input.is_none());
+        prop_assert_eq!(bits(&added.weight.unwrap().to_vec()), bits(&want_w), "{} ∇W beside the sum", what);
+        let want_sum: Vec<f32> = base.iter().zip(&want_x).map(|(a, b)| a + b).collect();
+        prop_assert_eq!(bits(&sum), bits(&want_sum), "{} ∇x added", what);
     }
     Ok(())
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
 }
 
 /// Geometries that Winograd's F(2×2, 3×3) takes: 3×3, stride 1, padding 0–2, 16 or more
