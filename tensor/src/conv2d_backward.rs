@@ -100,7 +100,7 @@ impl<'a, T: Element> ConvInput<'a, T> {
     }
 }
 
-/// The VJP of [`conv2d`]: given `grad = ∇y` of shape `[N, F, oh, ow]` (any layout), the
+/// The VJP of [`conv2d`](crate::conv2d): given `grad = ∇y` of shape `[N, F, oh, ow]` (any layout), the
 /// gradients of the input, weight and bias for which `want` (in that order) is true.
 pub fn conv2d_backward<T: Element>(
     x: &Tensor<T>,
@@ -112,7 +112,7 @@ pub fn conv2d_backward<T: Element>(
     conv2d_activated_backward(x, weight, window, grad, None, want)
 }
 
-/// The VJP of [`conv2d_activated`] given its output `y` (`activated = (act, y)`):
+/// The VJP of [`conv2d_activated`](crate::conv2d_activated) given its output `y` (`activated = (act, y)`):
 /// `∇z = act'(∇y, y)` (for ReLU `∇y ⊙ 1(y > 0)`), applied while `∇z` is gathered block by
 /// block, then [`conv2d_backward`]'s rules. `None` is [`conv2d_backward`].
 pub fn conv2d_activated_backward<T: Element>(
