@@ -100,8 +100,9 @@ impl<'a, T: Element> ConvInput<'a, T> {
     }
 }
 
-/// The VJP of [`conv2d`](crate::conv2d): given `grad = ∇y` of shape `[N, F, oh, ow]` (any layout), the
-/// gradients of the input, weight and bias for which `want` (in that order) is true.
+/// The VJP of [`conv2d`](crate::conv2d): given `grad = ∇y` of shape `[N, F, oh, ow]` (any
+/// layout), the gradients of the input, weight and bias for which `want` (in that order) is
+/// true.
 pub fn conv2d_backward<T: Element>(
     x: &Tensor<T>,
     weight: &Tensor<T>,
@@ -112,9 +113,10 @@ pub fn conv2d_backward<T: Element>(
     conv2d_activated_backward(x, weight, window, grad, None, want)
 }
 
-/// The VJP of [`conv2d_activated`](crate::conv2d_activated) given its output `y` (`activated = (act, y)`):
-/// `∇z = act'(∇y, y)` (for ReLU `∇y ⊙ 1(y > 0)`), applied while `∇z` is gathered block by
-/// block, then [`conv2d_backward`]'s rules. `None` is [`conv2d_backward`].
+/// The VJP of [`conv2d_activated`](crate::conv2d_activated) given its output `y`
+/// (`activated = (act, y)`): `∇z = act'(∇y, y)` (for ReLU `∇y ⊙ 1(y > 0)`), applied while
+/// `∇z` is gathered block by block, then [`conv2d_backward`]'s rules. `None` is
+/// [`conv2d_backward`].
 pub fn conv2d_activated_backward<T: Element>(
     x: &Tensor<T>,
     weight: &Tensor<T>,
