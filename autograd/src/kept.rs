@@ -43,19 +43,7 @@ impl<T: Element> Kept<T> {
     pub fn get(&self) -> tensor::Result<Tensor<T>> {
         match &self.0 {
             Repr::Value(t) => Ok(t.clone()),
-            Repr::Recipe(r) => {
-                let shape = r.shape().to_vec();
-                // The shape of a value that existed: its count does not overflow.
-                let numel: usize = shape.iter().product();
-                let per_image = numel.checked_div(shape.first().copied().unwrap_or(1)).unwrap_or(0);
-                let mut data = vec![T::zero(); numel];
-                if per_image > 0 {
-                    for (n, image) in data.chunks_exact_mut(per_image).enumerate() {
-                        r.image(n, image);
-                    }
-                }
-                Tensor::from_vec(&shape, data)
-            }
+            Repr::Recipe(r) => r.gather(),
         }
     }
 

@@ -36,7 +36,8 @@ pub trait Op<T: Element> {
     /// may add its contribution to input `i` into `acc[i]` itself, `acc[i] + ∇xᵢ` element by
     /// element as the tape would, and return `None` for it: the contribution then needs no
     /// buffer of its own (a convolution adds `∇x` image by image into the gradient the
-    /// residual path left). The backward pass calls this when it does not retain the graph.
+    /// residual path left). The backward pass calls this when it does not retain the graph
+    /// and the tape holds a sum for some input (else [`Op::vjp_last`]).
     fn vjp_last_adding(
         self: Box<Self>,
         grad: &Tensor<T>,

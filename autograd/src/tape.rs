@@ -265,6 +265,7 @@ impl<T: Element> Tape<T> {
                 }
             };
             let contributions = match taken {
+                Some(op) if !inputs.iter().any(|&i| pending[i].is_some()) => op.vjp_last(&grad, &wanted)?,
                 Some(op) => {
                     // The sums so far of the inputs read once, lent to the op to add into.
                     let once = |k: usize| inputs.iter().filter(|&&i| i == inputs[k]).count() == 1;

@@ -28,6 +28,23 @@ pub trait ImageSource<T> {
 
     /// Image `n` (`C×H×W`, contiguous) into `out`, bit for bit the same on every call.
     fn image(&self, n: usize, out: &mut [T]);
+
+    /// Every image gathered into one contiguous tensor of [`shape`](ImageSource::shape).
+    fn gather(&self) -> Result<Tensor<T>>
+    where
+        T: Element,
+    {
+        let shape = self.shape();
+        let numel = crate::layout::checked_numel("ImageSource::gather", shape)?;
+        let mut data = filled(numel, T::zero());
+        let per_image = numel.checked_div(shape.first().copied().unwrap_or(1)).unwrap_or(0);
+        if per_image > 0 {
+            for (n, image) in data.chunks_exact_mut(per_image).enumerate() {
+                self.image(n, image);
+            }
+        }
+        Ok(Tensor::from_vec_unchecked(shape.to_vec(), data))
+    }
 }
 
 /// A tensor's own images, in any layout (for tests, and to give a kept tensor as a source).
@@ -81,22 +98,6 @@ impl<'a, T: Element> ConvInput<'a, T> {
 
     pub(crate) fn numel(&self) -> usize {
         self.shape().iter().product()
-    }
-
-    /// The input as one contiguous tensor (its images gathered), for the im2col path.
-    fn gathered(&self) -> Result<Tensor<T>> {
-        let ConvInput::Images(source) = *self else { unreachable!("gathered is for image sources") };
-        // The shape is [N, C, H, W], checked by the window before any VJP runs.
-        let shape = source.shape();
-        let numel = crate::layout::checked_numel("conv2d_backward", shape)?;
-        let mut data = filled(numel, T::zero());
-        let per_image = numel.checked_div(shape[0]).unwrap_or(0);
-        if per_image > 0 {
-            for (n, image) in data.chunks_exact_mut(per_image).enumerate() {
-                source.image(n, image);
-            }
-        }
-        Ok(Tensor::from_vec_unchecked(shape.to_vec(), data))
     }
 }
 
@@ -222,7 +223,7 @@ fn blocked_backward<T: Element>(
     let mut gw = want[1].then(|| filled(f * taps, T::zero()));
     let mut gx = want[0].then(|| zeros_like_layout(x));
     let gathered = match x {
-        ConvInput::Images(_) if want[1] => Some(x.gathered()?),
+        ConvInput::Images(source) if want[1] => Some(source.gather()?),
         _ => None,
     };
     let values = match x {
