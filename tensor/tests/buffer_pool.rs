@@ -206,10 +206,14 @@ fn peak_lent_by_vjp_into_a_sum(n: usize) -> usize {
 
 /// The convolution's VJP reading its input from an image source and adding `∇x` into a
 /// contiguous sum takes no buffer that grows with the batch (f32, the direct kernels): only
-/// the kernels' per-image scratch.
+/// the kernels' per-image scratch. `TENSOR_KERNELS=im2col` checks the numbers only.
 #[test]
 fn a_vjp_from_an_image_source_into_a_sum_takes_no_buffer_of_the_batch_size() {
     let (small, large) = (peak_lent_by_vjp_into_a_sum(4), peak_lent_by_vjp_into_a_sum(32));
+    if tensor::KernelPath::selected() == tensor::KernelPath::Im2col {
+        // The reference path gathers the images into one tensor (the numbers are checked).
+        return;
+    }
     let input_bytes = 32 * 16 * 16 * 16 * 4;
     assert!(large < input_bytes, "{large} bytes lent for a {input_bytes}-byte input");
     assert_eq!(small, large, "the same scratch for 4 and 32 images");
