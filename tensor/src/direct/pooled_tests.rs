@@ -15,8 +15,10 @@ use crate::tensor::Tensor;
 use crate::window::Window2d;
 
 /// A convolution (any geometry, or one Winograd takes) and a pooling whose windows fit its
-/// output: max or average, kernel 1–3, stride 1–3, padding up to half the kernel; a third
-/// of them the 2×2 window of stride 2 (which Winograd's output pass pools itself).
+/// output: max or average, kernel 1–3, stride 1–3, padding up to half the kernel; a fifth
+/// of them the 2×2 window of stride 2 (which Winograd's output pass pools itself), and a
+/// fifth the overlapping 3×3 window of stride 2 (each has its own monomorph of the pooling
+/// pass).
 fn pooled_case() -> impl Strategy<Value = (Case, Pooling)> {
     let window = ((1usize..=3, 1usize..=3), (1usize..=3, 1usize..=3), any::<[bool; 2]>()).prop_map(
         |((kh, kw), (sh, sw), [ph, pw])| {
@@ -24,7 +26,7 @@ fn pooled_case() -> impl Strategy<Value = (Case, Pooling)> {
             Window2d { kernel: [kh, kw], stride: [sh, sw], padding }
         },
     );
-    let window = prop_oneof![2 => window, 1 => Just(Window2d::square(2, 2, 0))];
+    let window = prop_oneof![3 => window, 1 => Just(Window2d::square(2, 2, 0)), 1 => Just(Window2d::square(3, 2, 0))];
     (prop_oneof![case(), winograd_case()], any::<bool>(), window)
         .prop_map(|(case, max, w)| (case, if max { Pooling::Max(w) } else { Pooling::Average(w) }))
         .prop_filter("the pooling fits the convolution's output", |(case, pooling)| {

@@ -64,50 +64,96 @@ mod simd {
     /// others'.
     const SIDE: usize = 4;
 
-    /// The pass with AVX2, 8 channels a vector, `SIDE` outputs of a row at a time.
+    /// The pass with AVX2, 8 channels a vector, `SIDE` outputs of a row at a time; the
+    /// kind of pooling and the common window sizes are constants (the loops over taps
+    /// unrolled, no branch per tap).
     ///
     /// # Safety
     /// AVX2; the extents `Kernels::pool_block` asserts.
     #[target_feature(enable = "avx2")]
-    pub(in super::super) unsafe fn avx2(mut p: PoolBlock<'_>) {
-        let out = std::mem::take(&mut p.out);
-        let width = p.bias.len().div_ceil(LANES) * LANES;
-        for c in (0..width).step_by(LANES) {
-            let mut bias = [0.0f32; LANES];
-            let n = (p.bias.len() - c).min(LANES);
-            bias[..n].copy_from_slice(&p.bias[c..c + n]);
-            // SAFETY: an array of 8 floats.
-            let b = unsafe { _mm256_loadu_ps(bias.as_ptr()) };
-            for r in 0..p.rows {
-                let mut q = 0;
-                while q + SIDE <= p.cols {
-                    // SAFETY: forwarded; outputs q..q + SIDE < cols.
-                    unsafe { group::<SIDE>(&p, [r, q, c], b, out) };
-                    q += SIDE;
-                }
-                for q in q..p.cols {
-                    // SAFETY: as above.
-                    unsafe { group::<1>(&p, [r, q, c], b, out) };
-                }
+    pub(in super::super) unsafe fn avx2(p: PoolBlock<'_>) {
+        // SAFETY: forwarded.
+        unsafe {
+            match (p.scale.is_none(), p.act == Some(Activation::Relu), p.kernel) {
+                (true, _, [2, 2]) => pass::<true, false, 2, 2>(p),
+                (true, _, [3, 3]) => pass::<true, false, 3, 3>(p),
+                (true, _, _) => pass::<true, false, 0, 0>(p),
+                (false, true, [2, 2]) => pass::<false, true, 2, 2>(p),
+                (false, false, [2, 2]) => pass::<false, false, 2, 2>(p),
+                (false, true, _) => pass::<false, true, 0, 0>(p),
+                (false, false, _) => pass::<false, false, 0, 0>(p),
             }
         }
+    }
+
+    /// [`avx2`] for a maximum (`MAX`) or an average (of ReLU's outputs if `RELU`; a
+    /// maximum reads `p.act` once per output), over windows of `KH × KW` taps (`0`: the
+    /// window's own size).
+    ///
+    /// # Safety
+    /// As [`avx2`]; `MAX` iff `p.scale` is `None`, `RELU` only for an average after ReLU,
+    /// `KH × KW` is `p.kernel` unless zero.
+    #[target_feature(enable = "avx2")]
+    unsafe fn pass<const MAX: bool, const RELU: bool, const KH: usize, const KW: usize>(mut p: PoolBlock<'_>) {
+        let out = std::mem::take(&mut p.out);
+        let width = p.bias.len().div_ceil(LANES) * LANES;
+        // All vectors of channels of a group of windows before the next group: a pixel's
+        // channels are adjacent (one cache line for 16), read once rather than once per
+        // vector (a 28×28 image's block is larger than L1).
+        for r in 0..p.rows {
+            let mut q = 0;
+            while q < p.cols {
+                let side = if q + SIDE <= p.cols { SIDE } else { 1 };
+                for c in (0..width).step_by(LANES) {
+                    let b = bias_vector(p.bias, c);
+                    // SAFETY: forwarded; outputs q..q + side ≤ cols.
+                    unsafe {
+                        if side == SIDE {
+                            group::<SIDE, MAX, RELU, KH, KW>(&p, [r, q, c], b, out)
+                        } else {
+                            group::<1, MAX, RELU, KH, KW>(&p, [r, q, c], b, out)
+                        }
+                    }
+                }
+                q += side;
+            }
+        }
+    }
+
+    /// `bias[c..c + 8]`, zeros past its end.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn bias_vector(bias: &[f32], c: usize) -> __m256 {
+        if let Some(v) = bias.get(c..c + LANES) {
+            // SAFETY: 8 floats of `bias`.
+            return unsafe { _mm256_loadu_ps(v.as_ptr()) };
+        }
+        let mut padded = [0.0f32; LANES];
+        let n = bias.len() - c;
+        padded[..n].copy_from_slice(&bias[c..]);
+        // SAFETY: an array of 8 floats.
+        unsafe { _mm256_loadu_ps(padded.as_ptr()) }
     }
 
     /// Outputs `(r, q..q + QB)`, channels `c..c + 8`.
     ///
     /// # Safety
-    /// AVX2; the extents `Kernels::pool_block` asserts, `q + QB ≤ cols`.
+    /// As [`pass`], and `q + QB ≤ cols`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn group<const QB: usize>(p: &PoolBlock<'_>, [r, q, c]: [usize; 3], b: __m256, out: &mut [f32]) {
-        let ([kh, kw], [sh, sw]) = (p.kernel, p.step);
+    unsafe fn group<const QB: usize, const MAX: bool, const RELU: bool, const KH: usize, const KW: usize>(
+        p: &PoolBlock<'_>,
+        [r, q, c]: [usize; 3],
+        b: __m256,
+        out: &mut [f32],
+    ) {
+        let [sh, sw] = p.step;
+        let kh = if KH == 0 { p.kernel[0] } else { KH };
+        let kw = if KW == 0 { p.kernel[1] } else { KW };
         let (z, z_len) = (p.z.as_ptr(), p.z.len());
-        let relu = p.act == Some(Activation::Relu);
-        let act = |v: __m256| if relu { _mm256_max_ps(_mm256_setzero_ps(), v) } else { v };
-        let max = p.scale.is_none();
-        let mut acc = [if max { _mm256_set1_ps(f32::NEG_INFINITY) } else { _mm256_setzero_ps() }; QB];
-        // Σ z: not finite once a tap was a NaN (or on an overflow: a false alarm only costs
-        // the reference pass).
+        let mut acc = [if MAX { _mm256_set1_ps(f32::NEG_INFINITY) } else { _mm256_setzero_ps() }; QB];
+        // Σ z per window (independent chains): not finite once a tap was a NaN (or on an
+        // overflow: a false alarm only costs the reference pass).
         let mut seen = [_mm256_setzero_ps(); QB];
         for i in 0..kh {
             let row = ((r * sh + i) * p.z_width + q * sw) * p.stride + c;
@@ -117,28 +163,39 @@ mod simd {
                     in_bounds(at, LANES, z_len);
                     // SAFETY: a tap of an output's window, inside the asserted extent.
                     let v = unsafe { _mm256_loadu_ps(z.add(at)) };
-                    if max {
+                    if MAX {
                         // `v > acc ? v : acc`: the earlier tap kept on a tie.
                         *acc = _mm256_max_ps(v, *acc);
                         *seen = _mm256_add_ps(*seen, v);
                     } else {
-                        *acc = _mm256_add_ps(*acc, act(_mm256_add_ps(v, b)));
+                        let v = _mm256_add_ps(v, b);
+                        *acc = _mm256_add_ps(*acc, if RELU { _mm256_max_ps(_mm256_setzero_ps(), v) } else { v });
                     }
                 }
             }
         }
+        let relu = p.act == Some(Activation::Relu);
+        let scale = _mm256_set1_ps(p.scale.unwrap_or(1.0));
+        let mut bad = _mm256_setzero_ps();
         for (qb, (&acc, &seen)) in acc.iter().zip(&seen).enumerate() {
-            let value = match p.scale {
-                None => act(_mm256_add_ps(acc, b)),
-                Some(scale) => _mm256_mul_ps(acc, _mm256_set1_ps(scale)),
+            let value = if MAX {
+                let v = _mm256_add_ps(acc, b);
+                if relu { _mm256_max_ps(_mm256_setzero_ps(), v) } else { v }
+            } else {
+                _mm256_mul_ps(acc, scale)
             };
             let o = (r * p.cols + q + qb) * p.stride + c;
             in_bounds(o, LANES, out.len());
             // SAFETY: the output's 8 floats, inside the asserted extent.
             unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(o), value) };
-            if max && _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(_mm256_sub_ps(seen, seen), seen)) != 0 {
+            bad = _mm256_or_ps(bad, _mm256_sub_ps(seen, seen));
+        }
+        // Any window of the group that met a NaN (or an infinity) is redone tap by tap.
+        if MAX && _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(bad, bad)) != 0 {
+            for qb in 0..QB {
+                let o = (r * p.cols + q + qb) * p.stride;
                 for f in c..(c + LANES).min(p.bias.len()) {
-                    out[o - c + f] = window(p, r, q + qb, f);
+                    out[o + f] = window(p, r, q + qb, f);
                 }
             }
         }
