@@ -11,7 +11,7 @@
 //!   outer products of the staged input (as the forward reads it) and ∇z transposed to
 //!   pixels × filters ([`Kernels::ger`]), summed image by image in registers.
 //!
-//! A 3×3 stride-1 layer of 16 or more channels computes ∇x by Winograd's F(2×2, 3×3)
+//! A 3×3 stride-1 layer of 16 or more channels computes ∇x by Winograd's F(4×4, 3×3) or F(2×2, 3×3)
 //! instead: the forward convolution of ∇z, padded by `2 − p`, with the filters turned 180°
 //! and transposed (`W̃[c, f, i, j] = W[f, c, 2 − i, 2 − j]`); and ∇W by F(3×3, 2×2)
 //! (`winograd_weight.rs`).
@@ -20,7 +20,8 @@ use std::mem::MaybeUninit;
 
 use super::forward::{Packed, run_tiles, tiled_rows};
 use super::staging::{Aligned, Source, Staging, chunks};
-use super::{winograd, winograd_weight};
+use super::winograd::Pass;
+use super::{winograd, winograd_weight, winograd4};
 use crate::buffer::Buffer;
 use crate::columns::copy_run;
 use crate::kernels::{FromPlanes, Ger, Kernels, Planes, Taps};
@@ -38,12 +39,12 @@ struct Phase {
 }
 
 /// ∇x of one convolution, image by image: by stride phases on the direct kernel, or by
-/// Winograd's F(2×2, 3×3).
+/// Winograd's F(4×4, 3×3) or F(2×2, 3×3) (the one with fewer products, as the forward pass).
 pub(crate) enum InputGrad {
     Phases(Box<Phases>),
     /// The forward convolution of ∇z (`dims`: F×oh×ow) without bias (`zeros`: C of them).
     Winograd {
-        conv: Box<winograd::Conv>,
+        conv: Box<dyn Pass>,
         dims: [usize; 3],
         zeros: Vec<f32>,
     },
@@ -81,7 +82,11 @@ impl InputGrad {
             let dz = window.dims("conv2d_backward", &[1, filters, d.oh, d.ow]).expect("the transposed window fits ∇z");
             debug_assert_eq!([dz.oh, dz.ow], [d.h, d.w]);
             let turned = |c: usize, f: usize, i: usize, j: usize| weight[((f * d.c + c) * 3 + 2 - i) * 3 + 2 - j];
-            let conv = Box::new(winograd::Conv::new(k, turned, &window, &dz, d.c));
+            let conv: Box<dyn Pass> = if super::winograd4_enabled() && winograd4::cheaper(&dz, k.lanes()) {
+                Box::new(winograd4::Conv4::new(k, turned, &window, &dz, d.c))
+            } else {
+                Box::new(winograd::Conv::new(k, turned, &window, &dz, d.c))
+            };
             return InputGrad::Winograd { conv, dims: [filters, d.oh, d.ow], zeros: vec![0.0; d.c] };
         }
         let ([kh, kw], [sh, sw], [ph, pw]) = (g.kernel, g.stride, g.padding);

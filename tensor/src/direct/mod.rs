@@ -14,6 +14,9 @@ mod staging;
 #[cfg(test)]
 mod tests;
 mod winograd;
+mod winograd4;
+#[cfg(test)]
+mod winograd4_tests;
 mod winograd_weight;
 
 use std::any::{Any, TypeId};
@@ -96,7 +99,12 @@ pub(crate) fn forward<T: Element>(
     let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
     let (oh, ow) = pool.map_or((d.oh, d.ow), |p| (p.dims.oh, p.dims.ow));
     let y = if winograd::suits(g, d.c, filters) && winograd_enabled() {
-        winograd::forward_batch(k, Source::tensor(x), weight, &bias, g, d, filters, act, pool)
+        let mut conv: Box<dyn winograd::Pass> = if winograd4_enabled() && winograd4::cheaper(d, k.lanes()) {
+            Box::new(winograd4::Conv4::new(k, weight, g, d, filters))
+        } else {
+            Box::new(winograd::Conv::new(k, weight, g, d, filters))
+        };
+        winograd::forward_batch(conv.as_mut(), Source::tensor(x), &bias, d, filters, act, pool)
     } else {
         forward::forward(k, x, w, &bias, g, d, filters, act, pool)
     };
@@ -228,10 +236,20 @@ pub(crate) fn backward<T: Element>(
     })
 }
 
-/// Whether Winograd's F(2×2, 3×3) and F(3×3, 2×2) may replace the direct kernels where
-/// they apply: yes, unless the environment variable `TENSOR_WINOGRAD` is `0` or `off`
-/// (read once).
+/// Whether Winograd's F(4×4, 3×3), F(2×2, 3×3) and F(3×3, 2×2) may replace the direct
+/// kernels where they apply: yes, unless the environment variable `TENSOR_WINOGRAD` is `0`
+/// or `off` (read once).
 pub(crate) fn winograd_enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| !matches!(std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim), Ok("0" | "off")))
+}
+
+/// Whether the forward pass and `∇x` may take F(4×4, 3×3) where it has fewer products
+/// ([`winograd4::cheaper`]): yes, unless Winograd is off or `TENSOR_WINOGRAD` is `2`
+/// (F(2×2, 3×3) only; read once).
+pub(crate) fn winograd4_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        winograd_enabled() && !matches!(std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim), Ok("2"))
+    })
 }

@@ -198,7 +198,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                 let mut y = vec![std::mem::MaybeUninit::new(f32::NAN); y.len()];
                 let dest = winograd::Dest { out: &mut y, strides: [f * d.positions(), d.positions(), d.ow] };
                 let weight = |fi: usize, ci: usize, i: usize, j: usize| wv[((fi * c + ci) * 3 + i) * 3 + j];
-                winograd::forward(k, Source::tensor(&x), weight, &bv, &g, &d, f, act, None, dest);
+                let mut conv = winograd::Conv::new(k, weight, &g, &d, f);
+                winograd::forward(&mut conv, Source::tensor(&x), &bv, &d, act, None, dest);
                 // SAFETY: initialised above (to NaN, which a missed element would keep).
                 let y: Vec<f32> = y.iter().map(|v| unsafe { v.assume_init() }).collect();
                 close(&format!("{what} Winograd y {act:?}"), &y, want, &bound_y, slack * c * g.kernel_area())?;

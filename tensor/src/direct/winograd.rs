@@ -42,7 +42,7 @@ pub(crate) fn tiled(g: &Window2d, d: &WindowDims) -> (usize, usize, usize, Stagi
 /// the least, counted as `rows·(fv + ½)` (the multiply-adds, and the filters' broadcasts
 /// each chunk reads again). 32 filters over 4 vectors: chunks of 3 and 1 (8- and 16-row
 /// tiles, 32 rows each), not one of 4 (6-row tiles, 36 rows).
-fn product_chunks(k: Kernels, nv: usize, filters: usize) -> Vec<(usize, usize)> {
+pub(super) fn product_chunks(k: Kernels, nv: usize, filters: usize) -> Vec<(usize, usize)> {
     let cost = |fv: usize| k.tiled(filters, fv) * (2 * fv + 1);
     // best[v]: the cheapest split of v vectors, as (cost, its last chunk's width).
     let mut best = vec![(0usize, 0usize); nv + 1];
@@ -126,12 +126,29 @@ impl Conv {
         let (xs, v, m) = (Aligned::zeros(st.planes_len()), Aligned::zeros(16 * v_block), Aligned::zeros(16 * m_block));
         Conv { k, d: *d, filters, st, th, twp, tiles, chunks, u, taps, v_block, m_block, xs, v, m }
     }
+}
 
+/// One image of a Winograd convolution: F(2×2, 3×3) ([`Conv`]) or F(4×4, 3×3)
+/// ([`Conv4`](super::winograd4::Conv4)), each holding its transformed filters and buffers.
+pub(crate) trait Pass {
     /// `act(conv(x[n], W) + b)`, pooled by `pool` if given: every element of image `at`'s
     /// output in `dest` written (`dest.strides[0]` is not used: the image starts at
     /// `dest.out[at]`).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn image(
+    fn image(
+        &mut self,
+        x: Source<'_>,
+        n: usize,
+        bias: &[f32],
+        act: Option<Activation>,
+        pool: Option<BlockPool>,
+        dest: &mut Dest<'_>,
+        at: usize,
+    );
+}
+
+impl Pass for Conv {
+    fn image(
         &mut self,
         x: Source<'_>,
         n: usize,
@@ -190,40 +207,31 @@ impl Conv {
     }
 }
 
-/// `act(conv(x, W) + b)` for a 3×3 stride-1 window `g` over `x` of dims `d`, with
-/// `weight(f, c, i, j)`, pooled in the output pass by `pool` if given; every output element
-/// is written into `dest`.
-#[allow(clippy::too_many_arguments)]
+/// `act(conv(x, W) + b)` by the Winograd pass `conv` over `x` of dims `d`, pooled in the
+/// output pass by `pool` if given; every output element is written into `dest`.
 pub(crate) fn forward(
-    k: Kernels,
+    conv: &mut dyn Pass,
     x: Source<'_>,
-    weight: impl Fn(usize, usize, usize, usize) -> f32,
     bias: &[f32],
-    g: &Window2d,
     d: &WindowDims,
-    filters: usize,
     act: Option<Activation>,
     pool: Option<BlockPool>,
     mut dest: Dest<'_>,
 ) {
-    let mut conv = Conv::new(k, weight, g, d, filters);
     for n in 0..d.n {
         let at = n * dest.strides[0];
         conv.image(x, n, bias, act, pool, &mut dest, at);
     }
 }
 
-/// [`forward`] of a batch into a new N×F×oh×ow contiguous buffer, pooled by `pool` if
-/// given: a 2×2 pooling of stride 2 without padding in the output pass itself, whose 2×2
-/// blocks are its windows ([`BlockPool`]); any other pooling image by image through a
-/// scratch of one image's planes, which stays in cache.
-#[allow(clippy::too_many_arguments)]
+/// A Winograd pass `conv` over a batch `x` of dims `d` into a new N×F×oh×ow contiguous
+/// buffer, pooled by `pool` if given: a 2×2 pooling of stride 2 without padding in the
+/// output pass itself, whose 2×2 blocks are its windows ([`BlockPool`]); any other pooling
+/// image by image through a scratch of one image's planes, which stays in cache.
 pub(crate) fn forward_batch(
-    k: Kernels,
+    conv: &mut dyn Pass,
     x: Source<'_>,
-    weight: impl Fn(usize, usize, usize, usize) -> f32,
     bias: &[f32],
-    g: &Window2d,
     d: &WindowDims,
     filters: usize,
     act: Option<Activation>,
@@ -240,7 +248,6 @@ pub(crate) fn forward_batch(
     });
     match pool {
         Some(pool) if block.is_none() => {
-            let mut conv = Conv::new(k, weight, g, d, filters);
             let plane = d.positions();
             let mut planes = crate::buffer_pool::take(filters * plane);
             let mut pooled = Vec::with_capacity(image);
@@ -248,14 +255,14 @@ pub(crate) fn forward_batch(
                 planes.clear();
                 let out = &mut planes.spare_capacity_mut()[..filters * plane];
                 conv.image(x, n, bias, act, None, &mut Dest { out, strides: [0, plane, d.ow] }, 0);
-                // SAFETY: `Conv::image` wrote every element of the image's F planes.
+                // SAFETY: `Pass::image` wrote every element of the image's F planes.
                 unsafe { planes.set_len(filters * plane) };
                 pool.planes(&planes, &mut pooled, &mut y.spare_capacity_mut()[n * image..(n + 1) * image]);
             }
         }
         _ => {
             let dest = Dest { out: &mut y.spare_capacity_mut()[..len], strides: [image, oh * ow, ow] };
-            forward(k, x, weight, bias, g, d, filters, act, block, dest);
+            forward(conv, x, bias, d, act, block, dest);
         }
     }
     // SAFETY: every image's output (pooled, when pooling) was written, n·F·oh·ow elements.

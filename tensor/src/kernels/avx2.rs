@@ -298,7 +298,7 @@ pub(super) fn first_lanes(n: usize) -> __m256i {
 /// Transposes the 8×8 block whose rows are `v`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn transpose8(v: &mut [__m256; 8]) {
+pub(super) fn transpose8(v: &mut [__m256; 8]) {
     let t0 = _mm256_unpacklo_ps(v[0], v[1]);
     let t1 = _mm256_unpackhi_ps(v[0], v[1]);
     let t2 = _mm256_unpacklo_ps(v[2], v[3]);
@@ -499,7 +499,7 @@ pub(super) unsafe fn winograd_output(p: WinogradOut<'_>) {
 /// from zero in that order times ¼.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn block_pool(pool: BlockPool, y: [__m256; 4]) -> __m256 {
+pub(super) fn block_pool(pool: BlockPool, y: [__m256; 4]) -> __m256 {
     match pool {
         BlockPool::Max => {
             let best = _mm256_max_ps(y[3], _mm256_max_ps(y[2], _mm256_max_ps(y[1], y[0])));

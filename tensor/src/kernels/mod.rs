@@ -29,6 +29,8 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx2_pool;
 #[cfg(target_arch = "x86_64")]
+mod avx2_winograd4;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod fma_loops;
@@ -37,8 +39,10 @@ mod portable;
 #[cfg(test)]
 mod tests;
 mod winograd;
+mod winograd4;
 
 pub(crate) use winograd::{filter as winograd_filter, weight_gradient as winograd_weight_gradient};
+pub(crate) use winograd4::{POSITIONS as WINOGRAD4_POSITIONS, Wino4In, Wino4Out, filter as winograd4_filter};
 
 /// How `f32` convolutions are computed: through im2col and matrixmultiply (the
 /// derivation's path and the reference), or with this crate's direct kernels for one
@@ -48,8 +52,9 @@ pub(crate) use winograd::{filter as winograd_filter, weight_gradient as winograd
 /// the environment variable `TENSOR_KERNELS=im2col|portable|avx2|avx512`, which can lower
 /// the choice but never raise it above what the CPU supports. f64 always takes the im2col
 /// path. On the direct paths, 3×3 stride-1 convolutions with 16 or more channels in and
-/// out use Winograd's F(2×2, 3×3) (forward and `∇x`) and F(3×3, 2×2) (`∇W`) unless
-/// `TENSOR_WINOGRAD=off`.
+/// out use Winograd: F(4×4, 3×3) for the forward pass and `∇x` where it has fewer products
+/// (14×14 outputs and larger), else F(2×2, 3×3), and F(3×3, 2×2) for `∇W`;
+/// `TENSOR_WINOGRAD=2` keeps F(2×2, 3×3) everywhere, `TENSOR_WINOGRAD=off` the direct kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelPath {
     /// im2col and `matrixmultiply` only, as for f64.
@@ -705,6 +710,53 @@ impl Kernels {
             // extents were asserted above.
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2::winograd_output(p) },
+        }
+    }
+
+    /// The input transform of Winograd's F(4×4, 3×3) (see [`Wino4In`]). Panics if a patch
+    /// or a transform lies outside its slice.
+    pub(crate) fn winograd4_input(self, p: Wino4In<'_>) {
+        assert!(p.tiles.is_multiple_of(8) && p.tw > 0, "winograd4_input: layout");
+        if p.tiles == 0 || p.channels == 0 {
+            return;
+        }
+        let last_row = (p.tiles - 1) / p.tw;
+        // Each patch row is read 8 floats wide by the SIMD paths.
+        assert!(4 * last_row + 6 <= p.hst && 4 * (p.tw - 1) + 8 <= p.wst, "winograd4_input: patch past the plane");
+        assert!(p.src.len() >= p.channels * p.hst * p.wst, "winograd4_input: input extent");
+        assert!(p.v_block >= p.channels * p.tiles, "winograd4_input: layout");
+        assert!(
+            p.v.len() >= (WINOGRAD4_POSITIONS - 1) * p.v_block + p.channels * p.tiles,
+            "winograd4_input: output extent"
+        );
+        match self {
+            Kernels::Portable => winograd4::input(p),
+            // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2_winograd4::input(p) },
+        }
+    }
+
+    /// The output transform of Winograd's F(4×4, 3×3) (see [`Wino4Out`]). Panics if an
+    /// element lies outside its slice.
+    pub(crate) fn winograd4_output(self, p: Wino4Out<'_>) {
+        assert!(p.tw >= p.ow.div_ceil(4) && p.tiles >= p.oh.div_ceil(4) * p.tw, "winograd4_output: layout");
+        assert!(p.tiles.is_multiple_of(8) && p.bias.len() >= p.filters, "winograd4_output: layout");
+        let (rows, cols) = if p.pool.is_some() { (p.oh / 2, p.ow / 2) } else { (p.oh, p.ow) };
+        if p.filters == 0 || rows == 0 || cols == 0 {
+            return;
+        }
+        let last = p.at + (p.filters - 1) * p.plane + (rows - 1) * p.row_stride + cols - 1;
+        assert!(last < p.out.len(), "winograd4_output: output extent");
+        assert!(
+            p.m.len() >= (WINOGRAD4_POSITIONS - 1) * p.m_block + p.filters * p.tiles,
+            "winograd4_output: input extent"
+        );
+        match self {
+            Kernels::Portable => winograd4::output(p),
+            // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2_winograd4::output(p) },
         }
     }
 }

@@ -1,0 +1,140 @@
+//! 3×3 stride-1 convolutions by Winograd's F(4×4, 3×3) (`kernels/winograd4.rs`): 36
+//! products per 4×4 output block and channel pair where F(2×2, 3×3) takes 64, chosen where
+//! its tiles, padded to whole vectors, need at most four fifths of F(2×2, 3×3)'s products
+//! ([`cheaper`]: 14×14 and larger outputs; not 8×8, whose four tiles leave half of a vector
+//! empty). Per image as [`Conv`](super::winograd::Conv): the input staged, transformed
+//! (`V[ξ][c][tile]`), multiplied by the transformed filters (`U[ξ][c][f]`, once per call)
+//! with the direct tile kernel, and transformed back into 4×4 output blocks written into
+//! the output planes with bias and activation (or pooled in 2×2 windows).
+
+use super::staging::{Aligned, Source, Staging};
+use super::winograd::{Dest, Pass, product_chunks};
+use crate::activation::Activation;
+use crate::kernels::{
+    BlockPool, Kernels, Taps, Tile, WINOGRAD4_POSITIONS, Wino4In, Wino4Out, winograd_block, winograd_rows,
+    winograd_tiling, winograd4_filter,
+};
+use crate::window::{Window2d, WindowDims};
+
+/// Whether F(4×4, 3×3) has fewer products than F(2×2, 3×3) by a fifth or more on an
+/// `oh × ow` output, tiles padded to whole vectors of `lanes` (its transforms cost more per
+/// tile, and their scalar gathers and stores more than F(2×2, 3×3)'s vector ones).
+pub(crate) fn cheaper(d: &WindowDims, lanes: usize) -> bool {
+    let four = WINOGRAD4_POSITIONS * (d.oh.div_ceil(4) * d.ow.div_ceil(4)).div_ceil(lanes) * lanes;
+    let (th, twp) = winograd_tiling(d.oh, d.ow);
+    let two = 16 * (winograd_rows(th, twp) * twp).div_ceil(lanes) * lanes;
+    5 * four <= 4 * two
+}
+
+/// One convolution's transformed filters and buffers, for its images one at a time.
+pub(crate) struct Conv4 {
+    k: Kernels,
+    d: WindowDims,
+    filters: usize,
+    st: Staging,
+    tw: usize,
+    tiles: usize,
+    chunks: Vec<(usize, usize)>,
+    u: Vec<Aligned>,
+    taps: Taps,
+    v_block: usize,
+    m_block: usize,
+    xs: Aligned,
+    v: Aligned,
+    m: Aligned,
+}
+
+impl Conv4 {
+    /// A 3×3 stride-1 window `g` over inputs of dims `d` (its batch size is ignored), with
+    /// `weight(f, c, i, j)`.
+    pub(crate) fn new(
+        k: Kernels,
+        weight: impl Fn(usize, usize, usize, usize) -> f32,
+        g: &Window2d,
+        d: &WindowDims,
+        filters: usize,
+    ) -> Self {
+        let (c, lanes) = (d.c, k.lanes());
+        // Tiles row-major, `tw` to a row, padded to whole vectors (the products' lanes); the
+        // staging holds every padded tile's 6×6 patch (zeros past the image), each row
+        // readable 8 floats wide.
+        let (th, tw) = (d.oh.div_ceil(4), d.ow.div_ceil(4).max(1));
+        let tiles = (th * tw).max(1).div_ceil(lanes) * lanes;
+        let rows = (tiles - 1) / tw + 1;
+        let st = Staging::new(g, d).at_least(4 * rows + 2, 4 * tw + 4);
+        let chunks = product_chunks(k, tiles / lanes, filters);
+        let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
+        let mut u: Vec<Aligned> = (0..WINOGRAD4_POSITIONS).map(|_| Aligned::zeros(c * fp)).collect();
+        for f in 0..filters {
+            for ci in 0..c {
+                let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
+                for (xi, &v) in winograd4_filter(&g).iter().enumerate() {
+                    u[xi].as_mut_slice()[ci * fp + f] = v;
+                }
+            }
+        }
+        let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
+        let (v_block, m_block) = (winograd_block(c * tiles), winograd_block(fp * tiles));
+        let n = WINOGRAD4_POSITIONS;
+        let (xs, v, m) = (Aligned::zeros(st.planes_len()), Aligned::zeros(n * v_block), Aligned::zeros(n * m_block));
+        Conv4 { k, d: *d, filters, st, tw, tiles, chunks, u, taps, v_block, m_block, xs, v, m }
+    }
+}
+
+impl Pass for Conv4 {
+    fn image(
+        &mut self,
+        x: Source<'_>,
+        n: usize,
+        bias: &[f32],
+        act: Option<Activation>,
+        pool: Option<BlockPool>,
+        dest: &mut Dest<'_>,
+        at: usize,
+    ) {
+        let (k, lanes) = (self.k, self.k.lanes());
+        self.st.stage(x, n, self.xs.as_mut_slice());
+        k.winograd4_input(Wino4In {
+            src: self.xs.as_slice(),
+            channels: self.d.c,
+            hst: self.st.hq,
+            wst: self.st.wq,
+            tw: self.tw,
+            tiles: self.tiles,
+            v_block: self.v_block,
+            v: self.v.as_mut_slice(),
+        });
+        for (xi, u) in self.u.iter().enumerate() {
+            for &(v0, fv) in &self.chunks {
+                k.tiles(Tile {
+                    src: u.as_slice(),
+                    at: 0,
+                    step: 1,
+                    count: self.filters,
+                    taps: &self.taps,
+                    w: &self.v.as_slice()[xi * self.v_block + v0 * lanes..],
+                    w_stride: self.tiles,
+                    fv,
+                    out: &mut self.m.as_mut_slice()[xi * self.m_block + v0 * lanes..],
+                    out_stride: self.tiles,
+                });
+            }
+        }
+        k.winograd4_output(Wino4Out {
+            m: self.m.as_slice(),
+            m_block: self.m_block,
+            tiles: self.tiles,
+            tw: self.tw,
+            filters: self.filters,
+            bias,
+            act,
+            out: &mut *dest.out,
+            at,
+            plane: dest.strides[1],
+            row_stride: dest.strides[2],
+            oh: self.d.oh,
+            ow: self.d.ow,
+            pool,
+        });
+    }
+}

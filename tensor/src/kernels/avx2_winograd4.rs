@@ -1,0 +1,189 @@
+//! Winograd's F(4×4, 3×3) transforms with AVX2 and FMA (the arithmetic of
+//! `winograd4.rs`, rounded once per multiply-add): 8 tiles a vector. The input transform
+//! loads each lane's patch row as 8 floats and transposes them in registers (lane = tile,
+//! one vector per column); the output transform transposes each output row's 4×4 blocks
+//! back, two tiles per vector, and stores each tile's 4 pixels.
+
+use std::arch::x86_64::*;
+
+use super::avx2::{block_pool, store, transpose8};
+use super::in_bounds;
+use super::winograd4::{Wino4In, Wino4Out};
+use crate::activation::Activation;
+
+const LANES: usize = 8;
+
+/// `Bᵀ r` of F(4×4, 3×3) for a column `r` (or `r B` for a row).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn bt(r: [__m256; 6]) -> [__m256; 6] {
+    let (two, four, five) = (_mm256_set1_ps(2.0), _mm256_set1_ps(4.0), _mm256_set1_ps(5.0));
+    let [r0, r1, r2, r3, r4, r5] = r;
+    let r42 = _mm256_sub_ps(r4, r2);
+    [
+        _mm256_fmadd_ps(four, r0, _mm256_fnmadd_ps(five, r2, r4)),
+        _mm256_fnmadd_ps(four, _mm256_add_ps(r1, r2), _mm256_add_ps(r3, r4)),
+        _mm256_fmadd_ps(four, _mm256_sub_ps(r1, r2), _mm256_sub_ps(r4, r3)),
+        _mm256_fmadd_ps(two, _mm256_sub_ps(r3, r1), r42),
+        _mm256_fmadd_ps(two, _mm256_sub_ps(r1, r3), r42),
+        _mm256_fmadd_ps(four, r1, _mm256_fnmadd_ps(five, r3, r5)),
+    ]
+}
+
+/// `Aᵀ r` of F(4×4, 3×3) for a column `r`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn at(r: [__m256; 6]) -> [__m256; 4] {
+    let [r0, r1, r2, r3, r4, r5] = r;
+    let (s12, d12) = (_mm256_add_ps(r1, r2), _mm256_sub_ps(r1, r2));
+    let (s34, d34) = (_mm256_add_ps(r3, r4), _mm256_sub_ps(r3, r4));
+    [
+        _mm256_add_ps(_mm256_add_ps(r0, s12), s34),
+        _mm256_fmadd_ps(_mm256_set1_ps(2.0), d34, d12),
+        _mm256_fmadd_ps(_mm256_set1_ps(4.0), s34, s12),
+        _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0), d34, d12), r5),
+    ]
+}
+
+/// The input transform (see [`Wino4In`]).
+///
+/// # Safety
+/// AVX2 and FMA; the extents `Kernels::winograd4_input` asserts, with `wst ≥ 4·(tw − 1) +
+/// 8` (each patch row is loaded as 8 floats).
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn input(p: Wino4In<'_>) {
+    let plane = p.hst * p.wst;
+    let (src_len, v_len) = (p.src.len(), p.v.len());
+    let (src, v) = (p.src.as_ptr(), p.v.as_mut_ptr());
+    for t in (0..p.tiles).step_by(LANES) {
+        let base: [usize; LANES] = std::array::from_fn(|l| 4 * ((t + l) / p.tw) * p.wst + 4 * ((t + l) % p.tw));
+        for c in 0..p.channels {
+            // d[i][j]: row i, column j of every lane's patch. (Loops, not closures: a closure
+            // does not take its function's target features and stays a call.)
+            let mut d = [[_mm256_setzero_ps(); 6]; 6];
+            for (i, d) in d.iter_mut().enumerate() {
+                let mut r = [_mm256_setzero_ps(); LANES];
+                for (r, &b) in r.iter_mut().zip(&base) {
+                    let at = c * plane + b + i * p.wst;
+                    in_bounds(at, LANES, src_len);
+                    // SAFETY: the patch row of a tile whose patch lies inside plane c (asserted),
+                    // read 8 floats wide: 4·tx + 8 ≤ wst.
+                    *r = unsafe { _mm256_loadu_ps(src.add(at)) };
+                }
+                transpose8(&mut r);
+                d.copy_from_slice(&r[..6]);
+            }
+            // Bᵀ d (columns), then (Bᵀ d) B (rows).
+            let mut cols = [[_mm256_setzero_ps(); 6]; 6];
+            for (j, col) in cols.iter_mut().enumerate() {
+                *col = bt([d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j]]);
+            }
+            #[allow(clippy::needless_range_loop)] // cols[j][i]: a transposed read
+            for i in 0..6 {
+                let row = bt([cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i]]);
+                for (j, &x) in row.iter().enumerate() {
+                    let at = (i * 6 + j) * p.v_block + c * p.tiles + t;
+                    in_bounds(at, LANES, v_len);
+                    // SAFETY: ξ·v_block + c·tiles + t + 8 ≤ 35·v_block + channels·tiles (asserted).
+                    unsafe { _mm256_storeu_ps(v.add(at), x) };
+                }
+            }
+        }
+    }
+}
+
+/// The output transform (see [`Wino4Out`]).
+///
+/// # Safety
+/// AVX2 and FMA; the extents `Kernels::winograd4_output` asserts.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn output(p: Wino4Out<'_>) {
+    let relu = p.act == Some(Activation::Relu);
+    let (m_len, out_len) = (p.m.len(), p.out.len());
+    let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
+    let real = p.oh.div_ceil(4) * p.tw;
+    for t in (0..p.tiles.min(real.div_ceil(LANES) * LANES)).step_by(LANES) {
+        // Each lane's tile: its first output row and column (`usize::MAX` rows past the last tile).
+        let lane: [(usize, usize); LANES] = std::array::from_fn(|l| {
+            if t + l < real { (4 * ((t + l) / p.tw), 4 * ((t + l) % p.tw)) } else { (usize::MAX, 0) }
+        });
+        for f in 0..p.filters {
+            let b = _mm256_set1_ps(p.bias[f]);
+            let mut x = [_mm256_setzero_ps(); 36];
+            for (xi, x) in x.iter_mut().enumerate() {
+                let at = xi * p.m_block + f * p.tiles + t;
+                in_bounds(at, LANES, m_len);
+                // SAFETY: ξ·m_block + f·tiles + t + 8 ≤ 35·m_block + filters·tiles ≤ m.len()
+                // (asserted).
+                *x = unsafe { _mm256_loadu_ps(m.add(at)) };
+            }
+            // Aᵀ M (columns), then (Aᵀ M) A (rows): y[r][s], with bias and activation.
+            let mut cols = [[_mm256_setzero_ps(); 4]; 6];
+            for (j, col) in cols.iter_mut().enumerate() {
+                *col = at([x[j], x[6 + j], x[12 + j], x[18 + j], x[24 + j], x[30 + j]]);
+            }
+            let mut y = [[_mm256_setzero_ps(); 4]; 4];
+            for (r, y) in y.iter_mut().enumerate() {
+                *y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r]]);
+                for v in y.iter_mut() {
+                    *v = _mm256_add_ps(*v, b);
+                    if relu {
+                        // max(0, v) returns v when v is NaN (the second operand).
+                        *v = _mm256_max_ps(_mm256_setzero_ps(), *v);
+                    }
+                }
+            }
+            let plane = p.at + f * p.plane;
+            if let Some(pool) = p.pool {
+                let (rows, cols) = (p.oh / 2, p.ow / 2);
+                for pr in 0..2 {
+                    let mut pooled = [[0f32; LANES]; 2];
+                    for (ps, lanes) in pooled.iter_mut().enumerate() {
+                        let (r, s) = (2 * pr, 2 * ps);
+                        let v = block_pool(pool, [y[r][s], y[r][s + 1], y[r + 1][s], y[r + 1][s + 1]]);
+                        // SAFETY: an array of 8 floats.
+                        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
+                    }
+                    for (l, &(row, col)) in lane.iter().enumerate() {
+                        let (row, col) = (row.saturating_add(2 * pr) / 2, col / 2);
+                        if row >= rows {
+                            continue;
+                        }
+                        for (ps, pooled) in pooled.iter().enumerate().take(cols.saturating_sub(col)) {
+                            let at = plane + row * p.row_stride + col + ps;
+                            in_bounds(at, 1, out_len);
+                            // SAFETY: filter f, pooled row < ⌊oh/2⌋, column < ⌊ow/2⌋: inside
+                            // the asserted extent of `out`.
+                            unsafe { *out.add(at) = pooled[l] };
+                        }
+                    }
+                }
+                continue;
+            }
+            for (r, y) in y.iter().enumerate() {
+                // 4×4 transposes in each half: q[k] holds tile k's 4 pixels of this row in its
+                // low half and tile k + 4's in its high half.
+                let (t0, t1) = (_mm256_unpacklo_ps(y[0], y[1]), _mm256_unpackhi_ps(y[0], y[1]));
+                let (t2, t3) = (_mm256_unpacklo_ps(y[2], y[3]), _mm256_unpackhi_ps(y[2], y[3]));
+                let q = [
+                    _mm256_shuffle_ps::<0x44>(t0, t2),
+                    _mm256_shuffle_ps::<0xEE>(t0, t2),
+                    _mm256_shuffle_ps::<0x44>(t1, t3),
+                    _mm256_shuffle_ps::<0xEE>(t1, t3),
+                ];
+                for (l, &(row, col)) in lane.iter().enumerate() {
+                    let row = row.saturating_add(r);
+                    if row >= p.oh || col >= p.ow {
+                        continue;
+                    }
+                    let v = if l < 4 { q[l] } else { _mm256_permute2f128_ps::<0x01>(q[l - 4], q[l - 4]) };
+                    let (at, n) = (plane + row * p.row_stride + col, (p.ow - col).min(4));
+                    in_bounds(at, n, out_len);
+                    // SAFETY: filter f, row < oh, columns col .. col + n ≤ ow: inside the
+                    // asserted extent of `out`.
+                    unsafe { store(out.add(at), v, n) };
+                }
+            }
+        }
+    }
+}
