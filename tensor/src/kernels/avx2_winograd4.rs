@@ -56,7 +56,10 @@ pub(super) unsafe fn input(p: Wino4In<'_>) {
     let (src_len, v_len) = (p.src.len(), p.v.len());
     let (src, v) = (p.src.as_ptr(), p.v.as_mut_ptr());
     for t in (0..p.tiles).step_by(LANES) {
-        let base: [usize; LANES] = std::array::from_fn(|l| 4 * ((t + l) / p.tw) * p.wst + 4 * ((t + l) % p.tw));
+        let mut base = [0; LANES];
+        for (l, base) in base.iter_mut().enumerate() {
+            *base = 4 * ((t + l) / p.tw) * p.wst + 4 * ((t + l) % p.tw);
+        }
         for c in 0..p.channels {
             // d[i][j]: row i, column j of every lane's patch. (Loops, not closures: a closure
             // does not take its function's target features and stays a call.)
@@ -104,9 +107,12 @@ pub(super) unsafe fn output(p: Wino4Out<'_>) {
     let real = p.oh.div_ceil(4) * p.tw;
     for t in (0..p.tiles.min(real.div_ceil(LANES) * LANES)).step_by(LANES) {
         // Each lane's tile: its first output row and column (`usize::MAX` rows past the last tile).
-        let lane: [(usize, usize); LANES] = std::array::from_fn(|l| {
-            if t + l < real { (4 * ((t + l) / p.tw), 4 * ((t + l) % p.tw)) } else { (usize::MAX, 0) }
-        });
+        let mut lane = [(usize::MAX, 0); LANES];
+        for (l, lane) in lane.iter_mut().enumerate().take(real - t) {
+            *lane = (4 * ((t + l) / p.tw), 4 * ((t + l) % p.tw));
+        }
+        // Lanes whose 4×4 block lies inside the output: stored without checks.
+        let whole = lane.map(|(row, col)| row != usize::MAX && row + 4 <= p.oh && col + 4 <= p.ow);
         for f in 0..p.filters {
             let b = _mm256_set1_ps(p.bias[f]);
             let mut x = [_mm256_setzero_ps(); 36];
@@ -172,16 +178,24 @@ pub(super) unsafe fn output(p: Wino4Out<'_>) {
                     _mm256_shuffle_ps::<0xEE>(t1, t3),
                 ];
                 for (l, &(row, col)) in lane.iter().enumerate() {
+                    let v = if l < 4 { _mm256_castps256_ps128(q[l]) } else { _mm256_extractf128_ps::<1>(q[l - 4]) };
+                    if whole[l] {
+                        let at = plane + (row + r) * p.row_stride + col;
+                        in_bounds(at, 4, out_len);
+                        // SAFETY: a whole block: filter f, row + r < oh, columns col .. col + 4
+                        // ≤ ow, inside the asserted extent of `out`.
+                        unsafe { _mm_storeu_ps(out.add(at), v) };
+                        continue;
+                    }
                     let row = row.saturating_add(r);
                     if row >= p.oh || col >= p.ow {
                         continue;
                     }
-                    let v = if l < 4 { q[l] } else { _mm256_permute2f128_ps::<0x01>(q[l - 4], q[l - 4]) };
                     let (at, n) = (plane + row * p.row_stride + col, (p.ow - col).min(4));
                     in_bounds(at, n, out_len);
                     // SAFETY: filter f, row < oh, columns col .. col + n ≤ ow: inside the
                     // asserted extent of `out`.
-                    unsafe { store(out.add(at), v, n) };
+                    unsafe { store(out.add(at), _mm256_castps128_ps256(v), n) };
                 }
             }
         }
