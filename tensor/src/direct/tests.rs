@@ -289,7 +289,12 @@ fn bits(v: &[f32]) -> Vec<u32> {
 /// Geometries that Winograd's F(2×2, 3×3) takes: 3×3, stride 1, padding 0–2, 16 or more
 /// channels in and out, odd and even sizes (partial 2×2 blocks).
 pub(super) fn winograd_case() -> impl Strategy<Value = Case> {
-    let (n, c, side, f) = (sized(3, 1), sized(20, 17), sized(17, 5), sized(36, 17));
+    winograd_geometry(sized(3, 1), sized(17, 5))
+}
+
+/// [`winograd_case`]'s geometries with batches up to `n` and sides up to `side`.
+pub(super) fn winograd_geometry(n: usize, side: usize) -> impl Strategy<Value = Case> {
+    let (c, f) = (sized(20, 17), sized(36, 17));
     (
         (1usize..=n, 16usize..=c, 1usize..=side, 1usize..=side),
         16usize..=f,

@@ -1,4 +1,6 @@
-//! 3×3 stride-1 convolutions by Winograd's F(2×2, 3×3): 2.25× fewer multiplications than
+//! 3×3 stride-1 convolutions by Winograd's F(2×2, 3×3), and what it shares with F(4×4,
+//! 3×3) (`winograd4.rs`): the products ([`Products`]), the image pass ([`Pass`]) and the
+//! batch loop ([`forward_batch`]). F(2×2, 3×3) has 2.25× fewer multiplications than
 //! the direct kernel, for layers wide enough that the transforms are small beside the 16
 //! matrix products (16 or more input and output channels). Per image: the input staged
 //! with room for whole tiles, transformed (`V[ξ][c][tile]`), multiplied by the transformed
@@ -42,7 +44,7 @@ pub(crate) fn tiled(g: &Window2d, d: &WindowDims) -> (usize, usize, usize, Stagi
 /// the least, counted as `rows·(fv + ½)` (the multiply-adds, and the filters' broadcasts
 /// each chunk reads again). 32 filters over 4 vectors: chunks of 3 and 1 (8- and 16-row
 /// tiles, 32 rows each), not one of 4 (6-row tiles, 36 rows).
-pub(super) fn product_chunks(k: Kernels, nv: usize, filters: usize) -> Vec<(usize, usize)> {
+fn product_chunks(k: Kernels, nv: usize, filters: usize) -> Vec<(usize, usize)> {
     let cost = |fv: usize| k.tiled(filters, fv) * (2 * fv + 1);
     // best[v]: the cheapest split of v vectors, as (cost, its last chunk's width).
     let mut best = vec![(0usize, 0usize); nv + 1];
@@ -73,6 +75,72 @@ pub(crate) struct Dest<'a> {
     pub strides: [usize; 3],
 }
 
+/// The products of a Winograd convolution over one image's `tiles` (whole vectors): for
+/// each position ξ of the transform, `M[ξ][f][tiles] = Σ_c U[ξ][c][f]·V[ξ][c][tiles]`,
+/// filters broadcast (the tile kernel's pixels) against vectors of tiles (its lanes), input
+/// channels as its taps. `U` is stored `[c][fp]`, filters past the last zero, `fp` whole
+/// tiles of filters; `V` (`v`, blocks of `v_block`) is the input transform's output and `M`
+/// (`m`, blocks of `m_block`) the output transform's input.
+pub(crate) struct Products {
+    chunks: Vec<(usize, usize)>,
+    u: Vec<Aligned>,
+    taps: Taps,
+    filters: usize,
+    tiles: usize,
+    pub v_block: usize,
+    pub m_block: usize,
+    pub v: Aligned,
+    pub m: Aligned,
+}
+
+impl Products {
+    /// For `c` channels in, `filters` out, `tiles` tiles, and `weight(f, c, i, j)`
+    /// transformed by `transform` (`G g Gᵀ`, `N` positions).
+    pub(crate) fn new<const N: usize>(
+        k: Kernels,
+        [c, filters, tiles]: [usize; 3],
+        weight: impl Fn(usize, usize, usize, usize) -> f32,
+        transform: fn(&[f32]) -> [f32; N],
+    ) -> Self {
+        let chunks = product_chunks(k, tiles / k.lanes(), filters);
+        let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
+        let mut u: Vec<Aligned> = (0..N).map(|_| Aligned::zeros(c * fp)).collect();
+        for f in 0..filters {
+            for ci in 0..c {
+                let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
+                for (u, &v) in u.iter_mut().zip(transform(&g).iter()) {
+                    u.as_mut_slice()[ci * fp + f] = v;
+                }
+            }
+        }
+        let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
+        let (v_block, m_block) = (winograd_block(c * tiles), winograd_block(fp * tiles));
+        let (v, m) = (Aligned::zeros(N * v_block), Aligned::zeros(N * m_block));
+        Products { chunks, u, taps, filters, tiles, v_block, m_block, v, m }
+    }
+
+    /// `M` from `V`.
+    pub(crate) fn run(&mut self, k: Kernels) {
+        let lanes = k.lanes();
+        for (xi, u) in self.u.iter().enumerate() {
+            for &(v0, fv) in &self.chunks {
+                k.tiles(Tile {
+                    src: u.as_slice(),
+                    at: 0,
+                    step: 1,
+                    count: self.filters,
+                    taps: &self.taps,
+                    w: &self.v.as_slice()[xi * self.v_block + v0 * lanes..],
+                    w_stride: self.tiles,
+                    fv,
+                    out: &mut self.m.as_mut_slice()[xi * self.m_block + v0 * lanes..],
+                    out_stride: self.tiles,
+                });
+            }
+        }
+    }
+}
+
 /// One convolution's transformed filters and buffers, for its images one at a time.
 pub(crate) struct Conv {
     k: Kernels,
@@ -82,14 +150,8 @@ pub(crate) struct Conv {
     th: usize,
     twp: usize,
     tiles: usize,
-    chunks: Vec<(usize, usize)>,
-    u: Vec<Aligned>,
-    taps: Taps,
-    v_block: usize,
-    m_block: usize,
+    products: Products,
     xs: Aligned,
-    v: Aligned,
-    m: Aligned,
 }
 
 impl Conv {
@@ -102,29 +164,12 @@ impl Conv {
         d: &WindowDims,
         filters: usize,
     ) -> Self {
-        let c = d.c;
-        let lanes = k.lanes();
         // The tiles padded to whole vectors (the lanes of the products).
         let (th, twp, rows, st) = tiled(g, d);
-        let tiles = (rows * twp).div_ceil(lanes) * lanes;
-        // The products: for each ξ, M[f][tiles] = Σ_c U[c][f]·V[c][tiles], filters broadcast
-        // (the tile kernel's pixels) against vectors of tiles (its lanes), input channels as
-        // its taps. U is stored [c][fp], filters past the last zero, fp whole tiles.
-        let chunks = product_chunks(k, tiles / lanes, filters);
-        let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
-        let mut u: Vec<Aligned> = (0..16).map(|_| Aligned::zeros(c * fp)).collect();
-        for f in 0..filters {
-            for ci in 0..c {
-                let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
-                for (xi, &v) in winograd_filter(&g).iter().enumerate() {
-                    u[xi].as_mut_slice()[ci * fp + f] = v;
-                }
-            }
-        }
-        let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
-        let (v_block, m_block) = (winograd_block(c * tiles), winograd_block(fp * tiles));
-        let (xs, v, m) = (Aligned::zeros(st.planes_len()), Aligned::zeros(16 * v_block), Aligned::zeros(16 * m_block));
-        Conv { k, d: *d, filters, st, th, twp, tiles, chunks, u, taps, v_block, m_block, xs, v, m }
+        let tiles = (rows * twp).div_ceil(k.lanes()) * k.lanes();
+        let products = Products::new(k, [d.c, filters, tiles], weight, winograd_filter);
+        let xs = Aligned::zeros(st.planes_len());
+        Conv { k, d: *d, filters, st, th, twp, tiles, products, xs }
     }
 }
 
@@ -158,38 +203,23 @@ impl Pass for Conv {
         dest: &mut Dest<'_>,
         at: usize,
     ) {
-        let (k, c, lanes) = (self.k, self.d.c, self.k.lanes());
+        let (k, p) = (self.k, &mut self.products);
         self.st.stage(x, n, self.xs.as_mut_slice());
         k.winograd_input(WinogradIn {
             src: self.xs.as_slice(),
-            channels: c,
+            channels: self.d.c,
             hst: self.st.hq,
             wst: self.st.wq,
             th: self.th,
             twp: self.twp,
             tiles: self.tiles,
-            v_block: self.v_block,
-            v: self.v.as_mut_slice(),
+            v_block: p.v_block,
+            v: p.v.as_mut_slice(),
         });
-        for (xi, u) in self.u.iter().enumerate() {
-            for &(v0, fv) in &self.chunks {
-                k.tiles(Tile {
-                    src: u.as_slice(),
-                    at: 0,
-                    step: 1,
-                    count: self.filters,
-                    taps: &self.taps,
-                    w: &self.v.as_slice()[xi * self.v_block + v0 * lanes..],
-                    w_stride: self.tiles,
-                    fv,
-                    out: &mut self.m.as_mut_slice()[xi * self.m_block + v0 * lanes..],
-                    out_stride: self.tiles,
-                });
-            }
-        }
+        p.run(k);
         k.winograd_output(WinogradOut {
-            m: self.m.as_slice(),
-            m_block: self.m_block,
+            m: p.m.as_slice(),
+            m_block: p.m_block,
             tiles: self.tiles,
             th: self.th,
             twp: self.twp,

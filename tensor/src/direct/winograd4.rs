@@ -8,11 +8,10 @@
 //! the output planes with bias and activation (or pooled in 2×2 windows).
 
 use super::staging::{Aligned, Source, Staging};
-use super::winograd::{Dest, Pass, product_chunks};
+use super::winograd::{Dest, Pass, Products};
 use crate::activation::Activation;
 use crate::kernels::{
-    BlockPool, Kernels, Taps, Tile, WINOGRAD4_POSITIONS, Wino4In, Wino4Out, winograd_block, winograd_rows,
-    winograd_tiling, winograd4_filter,
+    BlockPool, Kernels, WINOGRAD4_POSITIONS, Wino4In, Wino4Out, winograd_rows, winograd_tiling, winograd4_filter,
 };
 use crate::window::{Window2d, WindowDims};
 
@@ -34,14 +33,8 @@ pub(crate) struct Conv4 {
     st: Staging,
     tw: usize,
     tiles: usize,
-    chunks: Vec<(usize, usize)>,
-    u: Vec<Aligned>,
-    taps: Taps,
-    v_block: usize,
-    m_block: usize,
+    products: Products,
     xs: Aligned,
-    v: Aligned,
-    m: Aligned,
 }
 
 impl Conv4 {
@@ -54,7 +47,7 @@ impl Conv4 {
         d: &WindowDims,
         filters: usize,
     ) -> Self {
-        let (c, lanes) = (d.c, k.lanes());
+        let lanes = k.lanes();
         // Tiles row-major, `tw` to a row, padded to whole vectors (the products' lanes); the
         // staging holds every padded tile's 6×6 patch (zeros past the image), each row
         // readable 8 floats wide.
@@ -62,22 +55,9 @@ impl Conv4 {
         let tiles = (th * tw).max(1).div_ceil(lanes) * lanes;
         let rows = (tiles - 1) / tw + 1;
         let st = Staging::new(g, d).at_least(4 * rows + 2, 4 * tw + 4);
-        let chunks = product_chunks(k, tiles / lanes, filters);
-        let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
-        let mut u: Vec<Aligned> = (0..WINOGRAD4_POSITIONS).map(|_| Aligned::zeros(c * fp)).collect();
-        for f in 0..filters {
-            for ci in 0..c {
-                let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
-                for (xi, &v) in winograd4_filter(&g).iter().enumerate() {
-                    u[xi].as_mut_slice()[ci * fp + f] = v;
-                }
-            }
-        }
-        let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
-        let (v_block, m_block) = (winograd_block(c * tiles), winograd_block(fp * tiles));
-        let n = WINOGRAD4_POSITIONS;
-        let (xs, v, m) = (Aligned::zeros(st.planes_len()), Aligned::zeros(n * v_block), Aligned::zeros(n * m_block));
-        Conv4 { k, d: *d, filters, st, tw, tiles, chunks, u, taps, v_block, m_block, xs, v, m }
+        let products = Products::new(k, [d.c, filters, tiles], weight, winograd4_filter);
+        let xs = Aligned::zeros(st.planes_len());
+        Conv4 { k, d: *d, filters, st, tw, tiles, products, xs }
     }
 }
 
@@ -92,7 +72,7 @@ impl Pass for Conv4 {
         dest: &mut Dest<'_>,
         at: usize,
     ) {
-        let (k, lanes) = (self.k, self.k.lanes());
+        let (k, p) = (self.k, &mut self.products);
         self.st.stage(x, n, self.xs.as_mut_slice());
         k.winograd4_input(Wino4In {
             src: self.xs.as_slice(),
@@ -101,28 +81,13 @@ impl Pass for Conv4 {
             wst: self.st.wq,
             tw: self.tw,
             tiles: self.tiles,
-            v_block: self.v_block,
-            v: self.v.as_mut_slice(),
+            v_block: p.v_block,
+            v: p.v.as_mut_slice(),
         });
-        for (xi, u) in self.u.iter().enumerate() {
-            for &(v0, fv) in &self.chunks {
-                k.tiles(Tile {
-                    src: u.as_slice(),
-                    at: 0,
-                    step: 1,
-                    count: self.filters,
-                    taps: &self.taps,
-                    w: &self.v.as_slice()[xi * self.v_block + v0 * lanes..],
-                    w_stride: self.tiles,
-                    fv,
-                    out: &mut self.m.as_mut_slice()[xi * self.m_block + v0 * lanes..],
-                    out_stride: self.tiles,
-                });
-            }
-        }
+        p.run(k);
         k.winograd4_output(Wino4Out {
-            m: self.m.as_slice(),
-            m_block: self.m_block,
+            m: p.m.as_slice(),
+            m_block: p.m_block,
             tiles: self.tiles,
             tw: self.tw,
             filters: self.filters,
