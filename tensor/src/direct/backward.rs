@@ -11,10 +11,10 @@
 //!   outer products of the staged input (as the forward reads it) and ∇z transposed to
 //!   pixels × filters ([`Kernels::ger`]), summed image by image in registers.
 //!
-//! A 3×3 stride-1 layer of 16 or more channels computes ∇x by Winograd's F(4×4, 3×3) or F(2×2, 3×3)
-//! instead: the forward convolution of ∇z, padded by `2 − p`, with the filters turned 180°
-//! and transposed (`W̃[c, f, i, j] = W[f, c, 2 − i, 2 − j]`); and ∇W by F(3×3, 2×2)
-//! (`winograd_weight.rs`).
+//! A 3×3 stride-1 layer of 16 or more channels computes ∇x by Winograd's F(4×4, 3×3) or
+//! F(2×2, 3×3) instead: the forward convolution of ∇z, padded by `2 − p`, with the filters
+//! turned 180° and transposed (`W̃[c, f, i, j] = W[f, c, 2 − i, 2 − j]`); and ∇W by
+//! F(3×3, 2×2) (`winograd_weight.rs`).
 
 use std::mem::MaybeUninit;
 

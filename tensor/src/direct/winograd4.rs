@@ -17,7 +17,7 @@ use crate::window::{Window2d, WindowDims};
 
 /// Whether F(4×4, 3×3) has fewer products than F(2×2, 3×3) by a fifth or more on an
 /// `oh × ow` output, tiles padded to whole vectors of `lanes` (its transforms cost more per
-/// tile, and their scalar gathers and stores more than F(2×2, 3×3)'s vector ones).
+/// output: each tile's patch and block go through 8×8 and 4×4 transposes).
 pub(crate) fn cheaper(d: &WindowDims, lanes: usize) -> bool {
     let four = WINOGRAD4_POSITIONS * (d.oh.div_ceil(4) * d.ow.div_ceil(4)).div_ceil(lanes) * lanes;
     let (th, twp) = winograd_tiling(d.oh, d.ow);

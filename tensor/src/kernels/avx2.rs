@@ -119,7 +119,13 @@ unsafe fn store_planes(mut p: Planes<'_>) {
         if p.row_stride == p.cols.len() {
             // SAFETY: the caller asserted the extents; ch0 + 8 ≤ vector_channels ≤ z_stride,
             // count ≤ 8 and ch0 + count ≤ channels; `o` is `out`'s start, `out_len` long.
-            unsafe { store_flat(&p, ch0, count, &bias, relu, o, out_len) };
+            unsafe {
+                if relu {
+                    store_flat::<true>(&p, ch0, count, &bias, o, out_len)
+                } else {
+                    store_flat::<false>(&p, ch0, count, &bias, o, out_len)
+                }
+            };
             continue;
         }
         for r in 0..p.rows {
@@ -161,12 +167,11 @@ unsafe fn store_planes(mut p: Planes<'_>) {
 /// and `ch0 + count ≤ channels`; `o` is the start of `out`, `out_len` floats long.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn store_flat(
+unsafe fn store_flat<const RELU: bool>(
     p: &Planes<'_>,
     ch0: usize,
     count: usize,
     bias: &[__m256; LANES],
-    relu: bool,
     o: *mut f32,
     out_len: usize,
 ) {
@@ -191,12 +196,19 @@ unsafe fn store_flat(
             }
         }
         transpose8(&mut v);
-        for (j, (&v, &b)) in v.iter().zip(bias).enumerate().take(count) {
-            let mut y = _mm256_add_ps(v, b);
-            if relu {
-                // max(0, y) returns y when y is NaN (the second operand): NaN stays.
-                y = _mm256_max_ps(_mm256_setzero_ps(), y);
+        if n == LANES && count == LANES {
+            // A whole 8×8 block (every group but a plane's last, when 8 channels remain):
+            // whole-vector stores, no per-channel or per-pixel counts.
+            for (j, (&v, &b)) in v.iter().zip(bias).enumerate() {
+                in_bounds(base + j * p.plane + p0, LANES, out_len);
+                // SAFETY: channel ch0 + j < channels, pixels p0..p0 + 8 of its plane's
+                // rows · cols.len(): inside the asserted extent of `out`.
+                unsafe { _mm256_storeu_ps(o.add(base + j * p.plane + p0), biased::<RELU>(v, b)) };
             }
+            continue;
+        }
+        for (j, (&v, &b)) in v.iter().zip(bias).enumerate().take(count) {
+            let y = biased::<RELU>(v, b);
             in_bounds(base + j * p.plane + p0, n, out_len);
             // SAFETY: channel ch0 + j < channels, pixels p0..p0 + n of its plane's
             // rows · cols.len() (row r at r·row_stride = r·cols.len()): inside the asserted
@@ -204,6 +216,16 @@ unsafe fn store_flat(
             unsafe { store(o.add(base + j * p.plane + p0), y, n) };
         }
     }
+}
+
+/// `v + b`, through ReLU if `RELU` (`max(0, y)` returns `y` when it is NaN, the second
+/// operand: NaN stays). A function, not a closure: a closure does not take its caller's
+/// target features and may stay a call.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn biased<const RELU: bool>(v: __m256, b: __m256) -> __m256 {
+    let y = _mm256_add_ps(v, b);
+    if RELU { _mm256_max_ps(_mm256_setzero_ps(), y) } else { y }
 }
 
 /// The inverse of the output pass ([`FromPlanes`]) with unit column stride: runs of up to
