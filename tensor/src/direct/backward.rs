@@ -21,7 +21,7 @@ use std::mem::MaybeUninit;
 use super::forward::{Packed, run_tiles, tiled_rows};
 use super::staging::{Aligned, Source, Staging, chunks};
 use super::winograd::Pass;
-use super::{winograd, winograd_weight, winograd4};
+use super::{winograd, winograd_weight};
 use crate::buffer::Buffer;
 use crate::columns::copy_run;
 use crate::kernels::{FromPlanes, Ger, Kernels, Planes, Taps};
@@ -82,11 +82,7 @@ impl InputGrad {
             let dz = window.dims("conv2d_backward", &[1, filters, d.oh, d.ow]).expect("the transposed window fits ∇z");
             debug_assert_eq!([dz.oh, dz.ow], [d.h, d.w]);
             let turned = |c: usize, f: usize, i: usize, j: usize| weight[((f * d.c + c) * 3 + 2 - i) * 3 + 2 - j];
-            let conv: Box<dyn Pass> = if super::winograd4_enabled() && winograd4::cheaper(&dz, k.lanes()) {
-                Box::new(winograd4::Conv4::new(k, turned, &window, &dz, d.c))
-            } else {
-                Box::new(winograd::Conv::new(k, turned, &window, &dz, d.c))
-            };
+            let conv = winograd::pass(k, turned, &window, &dz, d.c);
             return InputGrad::Winograd { conv, dims: [filters, d.oh, d.ow], zeros: vec![0.0; d.c] };
         }
         let ([kh, kw], [sh, sw], [ph, pw]) = (g.kernel, g.stride, g.padding);

@@ -98,12 +98,8 @@ pub(crate) fn forward<T: Element>(
     let w = w.as_slice().expect("contiguous");
     let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
     let (oh, ow) = pool.map_or((d.oh, d.ow), |p| (p.dims.oh, p.dims.ow));
-    let y = if winograd::suits(g, d.c, filters) && winograd_enabled() {
-        let mut conv: Box<dyn winograd::Pass> = if winograd4_enabled() && winograd4::cheaper(d, k.lanes()) {
-            Box::new(winograd4::Conv4::new(k, weight, g, d, filters))
-        } else {
-            Box::new(winograd::Conv::new(k, weight, g, d, filters))
-        };
+    let y = if winograd::suits(g, d.c, filters) && WinogradMode::selected().enabled() {
+        let mut conv = winograd::pass(k, weight, g, d, filters);
         winograd::forward_batch(conv.as_mut(), Source::tensor(x), &bias, d, filters, act, pool)
     } else {
         forward::forward(k, x, w, &bias, g, d, filters, act, pool)
@@ -154,9 +150,9 @@ pub(crate) fn backward<T: Element>(
     let w = weight.to_contiguous();
     let w = w.as_slice().expect("contiguous");
     let strides = x.grad_strides();
-    let winograd = winograd_enabled() && x.is_contiguous();
-    let mut input = kernels[0].map(|k| backward::InputGrad::new(k, w, g, d, filters, winograd));
-    let mut weight_grad = kernels[1].map(|k| backward::WeightGrad::new(k, g, d, filters, winograd_enabled()));
+    let winograd = WinogradMode::selected().enabled();
+    let mut input = kernels[0].map(|k| backward::InputGrad::new(k, w, g, d, filters, winograd && x.is_contiguous()));
+    let mut weight_grad = kernels[1].map(|k| backward::WeightGrad::new(k, g, d, filters, winograd));
     // ∇x into a buffer of x's size, or image by image into a scratch image added to
     // `add_into` (contiguous, x's shape), which then needs no buffer of x's size.
     let image_len = d.c * d.h * d.w;
@@ -236,20 +232,28 @@ pub(crate) fn backward<T: Element>(
     })
 }
 
-/// Whether Winograd's F(4×4, 3×3), F(2×2, 3×3) and F(3×3, 2×2) may replace the direct
-/// kernels where they apply: yes, unless the environment variable `TENSOR_WINOGRAD` is `0`
-/// or `off` (read once).
-pub(crate) fn winograd_enabled() -> bool {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ENABLED.get_or_init(|| !matches!(std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim), Ok("0" | "off")))
+/// Which Winograd transforms may replace the direct kernels where they apply, from the
+/// environment variable `TENSOR_WINOGRAD` (read once): `0` or `off` none, `2` F(2×2, 3×3)
+/// and F(3×3, 2×2) only, anything else (or unset) also F(4×4, 3×3) where it has fewer
+/// products ([`winograd4::cheaper`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WinogradMode {
+    Off,
+    F2,
+    F4,
 }
 
-/// Whether the forward pass and `∇x` may take F(4×4, 3×3) where it has fewer products
-/// ([`winograd4::cheaper`]): yes, unless Winograd is off or `TENSOR_WINOGRAD` is `2`
-/// (F(2×2, 3×3) only; read once).
-pub(crate) fn winograd4_enabled() -> bool {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ENABLED.get_or_init(|| {
-        winograd_enabled() && !matches!(std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim), Ok("2"))
-    })
+impl WinogradMode {
+    pub(crate) fn selected() -> WinogradMode {
+        static MODE: std::sync::OnceLock<WinogradMode> = std::sync::OnceLock::new();
+        *MODE.get_or_init(|| match std::env::var("TENSOR_WINOGRAD").as_deref().map(str::trim) {
+            Ok("0" | "off") => WinogradMode::Off,
+            Ok("2") => WinogradMode::F2,
+            _ => WinogradMode::F4,
+        })
+    }
+
+    pub(crate) fn enabled(self) -> bool {
+        self != WinogradMode::Off
+    }
 }

@@ -14,6 +14,7 @@
 
 use std::mem::MaybeUninit;
 
+use super::WinogradMode;
 use super::pooled::Pool;
 use super::staging::{Aligned, Source, Staging};
 use crate::activation::Activation;
@@ -83,7 +84,9 @@ pub(crate) struct Dest<'a> {
 /// (`m`, blocks of `m_block`) the output transform's input.
 pub(crate) struct Products {
     chunks: Vec<(usize, usize)>,
-    u: Vec<Aligned>,
+    /// `U[ξ]` at `ξ·u_block`, all positions in one buffer.
+    u: Aligned,
+    u_block: usize,
     taps: Taps,
     filters: usize,
     tiles: usize,
@@ -104,28 +107,30 @@ impl Products {
     ) -> Self {
         let chunks = product_chunks(k, tiles / k.lanes(), filters);
         let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
-        let mut u: Vec<Aligned> = (0..N).map(|_| Aligned::zeros(c * fp)).collect();
+        let u_block = c * fp;
+        let mut u = Aligned::zeros(N * u_block);
+        let us = u.as_mut_slice();
         for f in 0..filters {
             for ci in 0..c {
                 let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
-                for (u, &v) in u.iter_mut().zip(transform(&g).iter()) {
-                    u.as_mut_slice()[ci * fp + f] = v;
+                for (xi, &v) in transform(&g).iter().enumerate() {
+                    us[xi * u_block + ci * fp + f] = v;
                 }
             }
         }
         let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
         let (v_block, m_block) = (winograd_block(c * tiles), winograd_block(fp * tiles));
         let (v, m) = (Aligned::zeros(N * v_block), Aligned::zeros(N * m_block));
-        Products { chunks, u, taps, filters, tiles, v_block, m_block, v, m }
+        Products { chunks, u, u_block, taps, filters, tiles, v_block, m_block, v, m }
     }
 
     /// `M` from `V`.
     pub(crate) fn run(&mut self, k: Kernels) {
         let lanes = k.lanes();
-        for (xi, u) in self.u.iter().enumerate() {
+        for (xi, u) in self.u.as_slice().chunks_exact(self.u_block.max(1)).enumerate() {
             for &(v0, fv) in &self.chunks {
                 k.tiles(Tile {
-                    src: u.as_slice(),
+                    src: u,
                     at: 0,
                     step: 1,
                     count: self.filters,
@@ -170,6 +175,22 @@ impl Conv {
         let products = Products::new(k, [d.c, filters, tiles], weight, winograd_filter);
         let xs = Aligned::zeros(st.planes_len());
         Conv { k, d: *d, filters, st, th, twp, tiles, products, xs }
+    }
+}
+
+/// The Winograd pass of a convolution that [`suits`] it: F(4×4, 3×3) where the mode allows
+/// it and it has fewer products ([`cheaper`](super::winograd4::cheaper)), else F(2×2, 3×3).
+pub(crate) fn pass(
+    k: Kernels,
+    weight: impl Fn(usize, usize, usize, usize) -> f32,
+    g: &Window2d,
+    d: &WindowDims,
+    filters: usize,
+) -> Box<dyn Pass> {
+    if WinogradMode::selected() == WinogradMode::F4 && super::winograd4::cheaper(d, k.lanes()) {
+        Box::new(super::winograd4::Conv4::new(k, weight, g, d, filters))
+    } else {
+        Box::new(Conv::new(k, weight, g, d, filters))
     }
 }
 
