@@ -110,23 +110,23 @@ unsafe fn store_planes(mut p: Planes<'_>) {
     let (z_len, out_len) = (p.z.len(), out.len());
     let (z, o) = (p.z.as_ptr(), out.as_mut_ptr().cast::<f32>());
     let relu = p.act == Some(Activation::Relu);
+    if p.row_stride == p.cols.len() {
+        // SAFETY: the caller asserted the extents; vector_channels ≤ z_stride and
+        // vector_channels < channels + 8; `o` is `out`'s start, `out_len` long.
+        unsafe {
+            if relu {
+                store_flat::<true>(&p, vector_channels, o, out_len)
+            } else {
+                store_flat::<false>(&p, vector_channels, o, out_len)
+            }
+        };
+        return portable::store_channels(&p, vector_channels.min(p.channels)..p.channels, out);
+    }
     for ch0 in (0..vector_channels).step_by(LANES) {
         let count = (p.channels - ch0).min(LANES);
         let mut bias = [_mm256_setzero_ps(); LANES];
         for (j, b) in bias.iter_mut().enumerate().take(count) {
             *b = _mm256_set1_ps(p.bias.map_or(0.0, |b| b[ch0 + j]));
-        }
-        if p.row_stride == p.cols.len() {
-            // SAFETY: the caller asserted the extents; ch0 + 8 ≤ vector_channels ≤ z_stride,
-            // count ≤ 8 and ch0 + count ≤ channels; `o` is `out`'s start, `out_len` long.
-            unsafe {
-                if relu {
-                    store_flat::<true>(&p, ch0, count, &bias, o, out_len)
-                } else {
-                    store_flat::<false>(&p, ch0, count, &bias, o, out_len)
-                }
-            };
-            continue;
         }
         for r in 0..p.rows {
             let plane_row = p.at + ch0 * p.plane + r * p.row_stride;
@@ -157,64 +157,78 @@ unsafe fn store_planes(mut p: Planes<'_>) {
     portable::store_channels(&p, vector_channels.min(p.channels)..p.channels, out);
 }
 
-/// The channels `ch0..ch0 + count` of [`store_planes`] when each plane's rows follow one
+/// The channels `0..vector_channels` of [`store_planes`] when each plane's rows follow one
 /// another (`row_stride = cols.len()`): a plane is one run of `rows · cols.len()` pixels,
 /// taken 8 at a time across row ends, so every store but a plane's last is a whole vector
-/// (rows of 7 or 14 pixels otherwise end in partial stores of 4, 2 and 1 lanes).
+/// (rows of 7 or 14 pixels otherwise end in partial stores of 4, 2 and 1 lanes). Every
+/// vector of channels of a group of 8 pixels is stored before the next group: the group's
+/// `z` rows are then read once from L1, where a pass per vector of channels read each row's
+/// cache line again after a block larger than L1 (16 channels × 28×30 pixels: 54 KB).
 ///
 /// # Safety
-/// AVX2; the extents `Kernels::store_planes` asserts, `ch0 + 8 ≤ z_stride`, `count ≤ 8`
-/// and `ch0 + count ≤ channels`; `o` is the start of `out`, `out_len` floats long.
+/// AVX2; the extents `Kernels::store_planes` asserts, `vector_channels ≤ z_stride`, a
+/// multiple of 8 below `channels + 8`; `o` is the start of `out`, `out_len` floats long.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn store_flat<const RELU: bool>(
-    p: &Planes<'_>,
-    ch0: usize,
-    count: usize,
-    bias: &[__m256; LANES],
-    o: *mut f32,
-    out_len: usize,
-) {
+unsafe fn store_flat<const RELU: bool>(p: &Planes<'_>, vector_channels: usize, o: *mut f32, out_len: usize) {
     let (z, z_len) = (p.z.as_ptr(), p.z.len());
     let width = p.cols.len();
     let total = p.rows * width;
-    let base = p.at + ch0 * p.plane;
-    // The block row of the next pixel to load: row r, column cols.start + c.
+    // The block row of the next pixel: row r, column cols.start + c.
     let (mut r, mut c) = (0, 0);
     for p0 in (0..total).step_by(LANES) {
         let n = (total - p0).min(LANES);
-        let mut v = [_mm256_setzero_ps(); LANES];
-        for v in v.iter_mut().take(n) {
-            let zi = (r * p.z_width + p.cols.start + c) * p.z_stride + ch0;
-            in_bounds(zi, LANES, z_len);
-            // SAFETY: pixel (r, cols.start + c) with r < rows, c < cols.len() is a row of the
-            // asserted block, and ch0 + 8 ≤ z_stride.
-            *v = unsafe { _mm256_loadu_ps(z.add(zi)) };
+        let mut rows = [0usize; LANES];
+        for row in rows.iter_mut().take(n) {
+            *row = (r * p.z_width + p.cols.start + c) * p.z_stride;
             c += 1;
             if c == width {
                 (r, c) = (r + 1, 0);
             }
         }
-        transpose8(&mut v);
-        if n == LANES && count == LANES {
-            // A whole 8×8 block (every group but a plane's last, when 8 channels remain):
-            // whole-vector stores, no per-channel or per-pixel counts.
-            for (j, (&v, &b)) in v.iter().zip(bias).enumerate() {
-                in_bounds(base + j * p.plane + p0, LANES, out_len);
-                // SAFETY: channel ch0 + j < channels, pixels p0..p0 + 8 of its plane's
-                // rows · cols.len(): inside the asserted extent of `out`.
-                unsafe { _mm256_storeu_ps(o.add(base + j * p.plane + p0), biased::<RELU>(v, b)) };
+        for ch0 in (0..vector_channels).step_by(LANES) {
+            let count = (p.channels - ch0).min(LANES);
+            let base = p.at + ch0 * p.plane + p0;
+            let mut v = [_mm256_setzero_ps(); LANES];
+            for (v, &zi) in v.iter_mut().zip(&rows).take(n) {
+                in_bounds(zi + ch0, LANES, z_len);
+                // SAFETY: pixel (r, cols.start + c) with r < rows, c < cols.len() is a row
+                // of the asserted block, and ch0 + 8 ≤ vector_channels ≤ z_stride.
+                *v = unsafe { _mm256_loadu_ps(z.add(zi + ch0)) };
             }
-            continue;
+            transpose8(&mut v);
+            if n == LANES && count == LANES {
+                // A whole 8×8 block (every group but a plane's last, when 8 channels
+                // remain): whole-vector stores, no per-channel or per-pixel counts.
+                for (j, &v) in v.iter().enumerate() {
+                    in_bounds(base + j * p.plane, LANES, out_len);
+                    // SAFETY: channel ch0 + j < channels, pixels p0..p0 + 8 of its plane's
+                    // rows · cols.len(): inside the asserted extent of `out`.
+                    unsafe {
+                        _mm256_storeu_ps(o.add(base + j * p.plane), biased::<RELU>(v, splat_bias(p.bias, ch0 + j)))
+                    };
+                }
+                continue;
+            }
+            for (j, &v) in v.iter().enumerate().take(count) {
+                let y = biased::<RELU>(v, splat_bias(p.bias, ch0 + j));
+                in_bounds(base + j * p.plane, n, out_len);
+                // SAFETY: channel ch0 + j < channels, pixels p0..p0 + n of its plane's
+                // rows · cols.len() (row r at r·row_stride = r·cols.len()): inside the
+                // asserted extent of `out`.
+                unsafe { store(o.add(base + j * p.plane), y, n) };
+            }
         }
-        for (j, (&v, &b)) in v.iter().zip(bias).enumerate().take(count) {
-            let y = biased::<RELU>(v, b);
-            in_bounds(base + j * p.plane + p0, n, out_len);
-            // SAFETY: channel ch0 + j < channels, pixels p0..p0 + n of its plane's
-            // rows · cols.len() (row r at r·row_stride = r·cols.len()): inside the asserted
-            // extent of `out`.
-            unsafe { store(o.add(base + j * p.plane + p0), y, n) };
-        }
+    }
+}
+
+/// `bias[ch]` in every lane, or zeros without a bias.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn splat_bias(bias: Option<&[f32]>, ch: usize) -> __m256 {
+    match bias {
+        Some(b) => _mm256_set1_ps(b[ch]),
+        None => _mm256_setzero_ps(),
     }
 }
 
