@@ -110,7 +110,7 @@ impl<T: Element> Conv2d<T> {
         &self.config
     }
 
-    fn check(&self, input: &[usize]) -> Result<tensor::WindowDims> {
+    pub(crate) fn check(&self, input: &[usize]) -> Result<tensor::WindowDims> {
         let err = || LayerError::InputShape {
             module: describe(&self.config),
             expected: format!("[N, {}, H, W] with H, W large enough for the kernel", self.config.in_channels),
@@ -169,7 +169,7 @@ impl<T: Element> Module<T> for Conv2d<T> {
         Ok(vec![d.n, self.config.out_channels, d.oh, d.ow])
     }
 
-    crate::parts!(T; params: weight, bias; faces: Fuse, FoldAffine, FusePool, MatrixForm);
+    crate::parts!(T; params: weight, bias; faces: Fuse, FoldAffine, FusePool, TakePointwise, MatrixForm);
 }
 
 /// One op: the activation is applied where the bias is added.
@@ -197,7 +197,7 @@ impl<T: Element> FoldAffine<T> for Conv2d<T> {
 impl<T: Element> Conv2d<T> {
     /// The weight and bias with `map` folded in ([`AffineMap::fold`]); an error naming the
     /// layer when the map's channels are not its output channels.
-    fn folded(&self, map: &AffineMap<T>) -> Result<(tensor::Tensor<T>, tensor::Tensor<T>)> {
+    pub(crate) fn folded(&self, map: &AffineMap<T>) -> Result<(tensor::Tensor<T>, tensor::Tensor<T>)> {
         map.fold(&self.weight.value, self.bias.as_ref().map(|b| &b.value)).ok_or_else(|| LayerError::Config {
             what: describe(&self.config),
             reason: format!("a map of {} channels cannot fold into it", map.scale.len()),

@@ -1,13 +1,13 @@
 //! The faces a module may show besides its computation, each its own trait, reached from
 //! any `&dyn Module` through the parts it lists ([`Part::Activation`], [`Part::Pooling`],
 //! [`Part::Fuse`], [`Part::ChannelAffine`], [`Part::FoldAffine`], [`Part::FusePool`],
-//! [`Part::MatrixForm`]): fusion (a convolution or batch norm applies the ReLU that follows
-//! it in its own output pass; in inference a convolution takes in the batch norm after it
-//! and the pooling after that) and the derivation's matrices (for shape tables). The
+//! [`Part::TakePointwise`], [`Part::MatrixForm`]): fusion (a convolution or batch norm
+//! applies the ReLU that follows it in its own output pass; in inference a convolution takes
+//! in the batch norm after it, the pooling after that, or a 1×1 convolution) and the derivation's matrices (for shape tables). The
 //! description of a module is its `Debug` text.
 
 use autograd::Var;
-use tensor::{Activation, Element, Pooling, Tensor};
+use tensor::{Activation, Element, Pointwise, Pooling, Tensor};
 
 use crate::error::Result;
 use crate::module::Module;
@@ -95,6 +95,29 @@ pub trait FusePool<T: Element> {
     ) -> Result<Var<'t, T>>;
 }
 
+/// A convolution that, in inference, computes a following 1×1 convolution (stride 1, no
+/// padding) from its own output block ([`tensor::conv2d_pointwise`]: the first
+/// convolution's output is never written out in planes and read back), and that can be
+/// that 1×1 convolution. Shown as [`Part::TakePointwise`].
+pub trait TakePointwise<T: Element> {
+    /// The weight and bias, with `map` folded in ([`AffineMap::fold`]), when the layer is a
+    /// 1×1 convolution of stride 1 without padding; `None` otherwise, or when the map's
+    /// channels are not its output channels.
+    fn pointwise(&self, map: Option<&AffineMap<T>>) -> Option<(Tensor<T>, Option<Tensor<T>>)>;
+
+    /// `pooling(next(act(map(forward(input)))))` as one op, for inference: an error when the
+    /// tape records (nothing is kept for gradients), when the map's channels are not the
+    /// layer's output channels, or when `next` or the pooling does not fit.
+    fn forward_pointwise<'t>(
+        &self,
+        input: Var<'t, T>,
+        map: Option<&AffineMap<T>>,
+        act: Option<Activation>,
+        next: &Pointwise<'_, T>,
+        pooling: Option<&Pooling>,
+    ) -> Result<Var<'t, T>>;
+}
+
 /// The matrices the derivation builds for a layer (e.g. a convolution's im2col matrix,
 /// its weight matrix and their product), each with a label. Shown as [`Part::MatrixForm`].
 pub trait MatrixForm {
@@ -160,6 +183,12 @@ impl<'m, T: Element> dyn Module<T> + 'm {
     /// The module's folding face, if it has one ([`FoldAffine`]).
     pub fn fold_affine(&self) -> Option<&dyn FoldAffine<T>> {
         self.find_part(|part| if let Part::FoldAffine(face) = part { Some(face) } else { None })
+    }
+
+    /// The module's face for taking in a following 1×1 convolution, or being one, if it has
+    /// one ([`TakePointwise`]).
+    pub fn take_pointwise(&self) -> Option<&dyn TakePointwise<T>> {
+        self.find_part(|part| if let Part::TakePointwise(face) = part { Some(face) } else { None })
     }
 
     /// The derivation's matrices for an input of shape `input` ([`MatrixForm`]); none for a

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use autograd::Var;
-use tensor::Element;
+use tensor::{Element, Pointwise};
 
 use crate::error::{LayerError, Result};
 use crate::module::Module;
@@ -135,9 +135,12 @@ impl<T> fmt::Debug for Sequential<T> {
 /// no pre-activation tensor kept), with the same numbers as running both. When nothing is
 /// recorded for gradients (inference), a convolution followed by batch norm in evaluation
 /// (and an activation) is one convolution with the normalisation folded into its weights
-/// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding; and a
-/// max or average pooling after the convolution (and those) is done in the convolution's
-/// output pass ([`FusePool`](crate::FusePool)), the same values as the pooling op after it.
+/// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding; a 1×1
+/// convolution after it (and its own batch norm and activation) is computed from the
+/// convolution's output block ([`TakePointwise`](crate::TakePointwise)), the same values as
+/// the two convolutions; and a max or average pooling after the convolution (and those) is
+/// done in the output pass ([`FusePool`](crate::FusePool)), the same values as the pooling
+/// op after it.
 /// Each intermediate value is [released](Var::release) once the next layer has read it, so
 /// the pass holds only what the backward pass needs (in inference, only the values in
 /// flight); the chain's input and output stay readable. A shape error names the layer.
@@ -179,9 +182,11 @@ pub(crate) fn release_consumed<T: Element>(x: Var<'_, T>, y: Var<'_, T>, input: 
 
 /// `layer` in inference with what follows it in `rest` taken in, and how many layers of
 /// `rest` it took: the next layer's affine map when `layer` can fold it
-/// ([`FoldAffine`](crate::FoldAffine)), an activation after that, and a pooling after those
-/// when `layer` can pool ([`FusePool`](crate::FusePool)). `None`, taking nothing, when
-/// there is neither a map nor a pooling to take.
+/// ([`FoldAffine`](crate::FoldAffine)), an activation after that; then a 1×1 convolution
+/// (with its own map and activation) when `layer` can take one in
+/// ([`TakePointwise`](crate::TakePointwise)), and a pooling after those when `layer` can
+/// pool ([`FusePool`](crate::FusePool)). `None`, taking nothing, when there is neither a
+/// map, a 1×1 convolution nor a pooling to take.
 fn forward_fused<'t, T: Element>(
     layer: &dyn Module<T>,
     rest: &[(&str, &dyn Module<T>)],
@@ -194,8 +199,29 @@ fn forward_fused<'t, T: Element>(
     let act = next(taken).and_then(|l| l.activation());
     taken += usize::from(act.is_some());
     // A pooling whose window does not fit is left to its own layer, whose error names it.
-    let fits = |pool: &dyn Module<T>| layer.output_shape(&x.shape()).and_then(|s| pool.output_shape(&s)).is_ok();
-    let pooling = fuse_pool.and_then(|_| next(taken).filter(|&pool| fits(pool))?.pooling());
+    let fits = |pool: &dyn Module<T>, before: &[&dyn Module<T>]| {
+        let mut shape = layer.output_shape(&x.shape());
+        for l in before {
+            shape = shape.and_then(|s| l.output_shape(&s));
+        }
+        shape.and_then(|s| pool.output_shape(&s)).is_ok()
+    };
+    if let Some((face, conv)) = layer.take_pointwise().zip(next(taken).filter(|l| l.take_pointwise().is_some())) {
+        // A 1×1 convolution next, its batch norm and activation, and a pooling after them.
+        let pointwise = conv.take_pointwise().expect("filtered");
+        let map2 = next(taken + 1).and_then(|l| l.channel_affine());
+        let folded = map2.as_ref().and_then(|m| pointwise.pointwise(Some(m)));
+        let mut k = taken + 1 + usize::from(folded.is_some());
+        if let Some((weight, bias)) = folded.or_else(|| pointwise.pointwise(None)) {
+            let act2 = next(k).and_then(|l| l.activation());
+            k += usize::from(act2.is_some());
+            let pooling = next(k).filter(|&pool| fits(pool, &[conv])).and_then(|pool| pool.pooling());
+            let then = Pointwise { weight: &weight, bias: bias.as_ref(), act: act2 };
+            let y = face.forward_pointwise(x, map.as_ref(), act, &then, pooling.as_ref())?;
+            return Ok(Some((y, k + usize::from(pooling.is_some()))));
+        }
+    }
+    let pooling = fuse_pool.and_then(|_| next(taken).filter(|&pool| fits(pool, &[]))?.pooling());
     Ok(match (fold, fuse_pool, map, pooling) {
         (_, Some(face), map, Some(pooling)) => Some((face.forward_pooled(x, map.as_ref(), act, &pooling)?, taken + 1)),
         (Some(face), _, Some(map), None) => Some((face.forward_folded(x, &map, act)?, taken)),

@@ -149,7 +149,17 @@ impl InputGrad {
         let cpad = d.c.div_ceil(k.lanes()) * k.lanes();
         for phase in &p.phases {
             let count = phase.rows.len() * p.wy;
-            run_tiles(k, ys, [phase.rows.start * p.wy, 1], count, &phase.taps, &phase.packed, p.z.as_mut_slice(), cpad);
+            run_tiles(
+                k,
+                ys,
+                [phase.rows.start * p.wy, 1],
+                count,
+                &phase.taps,
+                &phase.packed,
+                p.z.as_mut_slice(),
+                cpad,
+                None,
+            );
             let (y0, x0) = (sh * phase.rows.start + phase.a - ph, sw * phase.cols.start + phase.b - pw);
             k.store_planes(Planes {
                 z: p.z.as_slice(),

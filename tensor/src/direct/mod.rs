@@ -7,6 +7,8 @@
 
 mod backward;
 mod forward;
+#[cfg(test)]
+mod pointwise_tests;
 mod pooled;
 #[cfg(test)]
 mod pooled_tests;
@@ -75,8 +77,28 @@ impl Plan {
     }
 }
 
-/// `act(conv2d(x, W) + b)` by `k`, pooled by `pool` if given, or `None` if `T` is not
-/// `f32`. Shapes were checked by the caller.
+/// A 1×1 convolution (stride 1, no padding) taken into the forward pass of the one before
+/// it, as the caller's tensors: `weight` F2×F×1×1, `bias` F2 entries.
+pub(crate) struct Pointwise<'a, T> {
+    pub weight: &'a Tensor<T>,
+    pub bias: Option<&'a Tensor<T>>,
+    pub act: Option<Activation>,
+}
+
+/// Whether [`forward`] by `k` can take a 1×1 convolution after a window `g` of `filters`
+/// over inputs of dims `d`: the direct kernel computes it (not Winograd), its filters
+/// padded to whole vectors are a pixel step the tile kernel takes, and the 1×1
+/// convolution's output has more than one position (one position is a matrix product on
+/// the im2col path, which rounds differently).
+pub(crate) fn takes_pointwise(k: Kernels, g: &Window2d, d: &WindowDims, filters: usize) -> bool {
+    let fpad = filters.div_ceil(k.lanes()) * k.lanes();
+    let winograd = winograd::suits(g, d.c, filters) && WinogradMode::selected().enabled();
+    !winograd && crate::kernels::PIXEL_STEPS.contains(&fpad) && d.positions() > 1
+}
+
+/// `act(conv2d(x, W) + b)` by `k`, followed by `then` if given ([`takes_pointwise`] must
+/// hold), pooled by `pool` if given, or `None` if `T` is not `f32`. Shapes were checked by
+/// the caller.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Element>(
     k: Kernels,
@@ -86,25 +108,45 @@ pub(crate) fn forward<T: Element>(
     g: &Window2d,
     d: &WindowDims,
     act: Option<Activation>,
+    then: Option<&Pointwise<'_, T>>,
     pool: Option<&Pool<'_>>,
 ) -> Option<Tensor<T>> {
     let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
     let filters = weight.shape()[0];
-    let bias = match bias {
-        Some(b) => same::<T, f32>(b)?.to_vec(),
-        None => vec![0.0; filters],
-    };
+    let bias = bias_or_zeros(bias, filters)?;
     let w = weight.to_contiguous();
     let w = w.as_slice().expect("contiguous");
     let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
     let (oh, ow) = pool.map_or((d.oh, d.ow), |p| (p.dims.oh, p.dims.ow));
-    let y = if winograd::suits(g, d.c, filters) && WinogradMode::selected().enabled() {
-        let mut conv = winograd::pass(k, weight, g, d, filters);
-        winograd::forward_batch(conv.as_mut(), Source::tensor(x), &bias, d, filters, act, pool)
-    } else {
-        forward::forward(k, x, w, &bias, g, d, filters, act, pool)
+    let (y, out_filters) = match then {
+        Some(then) => {
+            debug_assert!(takes_pointwise(k, g, d, filters));
+            let next = same::<T, f32>(then.weight)?.to_contiguous();
+            let next_filters = next.shape()[0];
+            let next_bias = bias_or_zeros(then.bias, next_filters)?;
+            let then = forward::Then {
+                weight: next.as_slice().expect("contiguous"),
+                bias: &next_bias,
+                filters: next_filters,
+                act: then.act,
+            };
+            (forward::forward(k, x, w, &bias, g, d, filters, act, Some(&then), pool), next_filters)
+        }
+        None if winograd::suits(g, d.c, filters) && WinogradMode::selected().enabled() => {
+            let mut conv = winograd::pass(k, weight, g, d, filters);
+            (winograd::forward_batch(conv.as_mut(), Source::tensor(x), &bias, d, filters, act, pool), filters)
+        }
+        None => (forward::forward(k, x, w, &bias, g, d, filters, act, None, pool), filters),
     };
-    back(Tensor::from_vec_unchecked(vec![d.n, filters, oh, ow], y))
+    back(Tensor::from_vec_unchecked(vec![d.n, out_filters, oh, ow], y))
+}
+
+/// A bias as `f32`s, or `filters` zeros; `None` if `T` is not `f32`.
+fn bias_or_zeros<T: Element>(bias: Option<&Tensor<T>>, filters: usize) -> Option<Vec<f32>> {
+    Some(match bias {
+        Some(b) => same::<T, f32>(b)?.to_vec(),
+        None => vec![0.0; filters],
+    })
 }
 
 /// The gradients of [`backward`]: `∇x` and `∇W` where it was given their kernels, `∇b` when

@@ -140,6 +140,7 @@ impl Products {
                     fv,
                     out: &mut self.m.as_mut_slice()[xi * self.m_block + v0 * lanes..],
                     out_stride: self.tiles,
+                    bias_act: None,
                 });
             }
         }

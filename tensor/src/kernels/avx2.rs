@@ -88,12 +88,14 @@ impl Token {
 
 super::fma_loops::fma_loops! {
     feature: "avx2,fma",
+    vector: __m256,
     zero: _mm256_setzero_ps,
     load: _mm256_loadu_ps,
     store: _mm256_storeu_ps,
     splat: _mm256_set1_ps,
     fmadd: _mm256_fmadd_ps,
     add: _mm256_add_ps,
+    max: _mm256_max_ps,
 }
 
 /// The output pass of [`Planes`] with unit column stride: for each block of 8 channels

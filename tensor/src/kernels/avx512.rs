@@ -7,6 +7,7 @@
 use std::arch::x86_64::*;
 
 use super::{Ger, Tile, avx2, in_bounds};
+use crate::activation::Activation;
 
 pub(super) const LANES: usize = 16;
 pub(super) const MAX_FV: usize = 4;
@@ -76,10 +77,12 @@ impl Token {
 
 super::fma_loops::fma_loops! {
     feature: "avx512f",
+    vector: __m512,
     zero: _mm512_setzero_ps,
     load: _mm512_loadu_ps,
     store: _mm512_storeu_ps,
     splat: _mm512_set1_ps,
     fmadd: _mm512_fmadd_ps,
     add: _mm512_add_ps,
+    max: _mm512_max_ps,
 }

@@ -2,21 +2,44 @@
 //! instantiated by `avx2.rs` (8 lanes) and `avx512.rs` (16 lanes): `tiles`, a direct
 //! convolution tile (each input pixel broadcast against `FV` vectors of filters), and `ger`,
 //! the rank-`count` update of ∇W. Names other than the macro's arguments (`LANES`, `Tile`,
-//! `Ger`, `in_bounds`) resolve in the module that instantiates it.
+//! `Ger`, `Activation`, `in_bounds`) resolve in the module that instantiates it.
 
-/// Defines `tiles::<FV, P, S>` and `ger::<R, FV, S>` (`S` the pixel step) and their `_stepped` forms, which
-/// take the step from their arguments, with the given target features and intrinsics.
+/// Defines `tiles::<FV, P, S>`, `tiles_rows::<FV, P, S>` and `ger::<R, FV, S>` (`S` the pixel step) and the
+/// `_stepped` forms, which take the step from their arguments, with the given target features and intrinsics.
 macro_rules! fma_loops {
     (
         feature: $feature:literal,
+        vector: $vector:ty,
         zero: $zero:ident,
         load: $load:ident,
         store: $store:ident,
         splat: $splat:ident,
         fmadd: $fmadd:ident,
-        add: $add:ident $(,)?
+        add: $add:ident,
+        max: $max:ident $(,)?
     ) => {
-        /// [`tiles`] with the pixel step `t.step` (1 or 2) as a constant.
+        /// `act(acc + bias[v·LANES..])` when `bias_act` is given, else `acc` (`max(0, y)`
+        /// keeps a NaN, the second operand, as the output pass). A function, not a closure:
+        /// a closure does not take its caller's target features.
+        ///
+        /// # Safety
+        /// The target features; the bias, if any, holds `(v + 1)·LANES` floats.
+        #[inline]
+        #[target_feature(enable = $feature)]
+        unsafe fn epilogue(acc: $vector, bias_act: Option<(&[f32], Option<Activation>)>, v: usize) -> $vector {
+            let Some((bias, act)) = bias_act else { return acc };
+            in_bounds(v * LANES, LANES, bias.len());
+            // SAFETY: v·LANES + LANES ≤ bias.len() (the caller's).
+            let y = $add(acc, unsafe { $load(bias.as_ptr().add(v * LANES)) });
+            match act {
+                Some(Activation::Relu) => $max($zero(), y),
+                None => y,
+            }
+        }
+
+        /// [`tiles`] with the pixel step `t.step` (one of [`PIXEL_STEPS`](super::PIXEL_STEPS)) as a
+        /// constant: the addresses of a tile's pixels are then one base register and fixed
+        /// displacements.
         ///
         /// # Safety
         /// As [`tiles`].
@@ -26,7 +49,10 @@ macro_rules! fma_loops {
             unsafe {
                 match t.step {
                     1 => tiles::<FV, P, 1>(t),
-                    _ => tiles::<FV, P, 2>(t),
+                    2 => tiles::<FV, P, 2>(t),
+                    8 => tiles_rows::<FV, P, 8>(t),
+                    16 => tiles_rows::<FV, P, 16>(t),
+                    _ => tiles_rows::<FV, P, 32>(t),
                 }
             }
         }
@@ -81,7 +107,51 @@ macro_rules! fma_loops {
                     for (v, &acc) in acc.iter().enumerate() {
                         in_bounds((q0 + p) * t.out_stride + v * LANES, LANES, out_len);
                         // SAFETY: row q0 + p < tiled(count), vector v < FV: inside `out`.
-                        unsafe { $store(out.add((q0 + p) * t.out_stride + v * LANES), acc) };
+                        unsafe { $store(out.add((q0 + p) * t.out_stride + v * LANES), epilogue(acc, t.bias_act, v)) };
+                    }
+                }
+            }
+        }
+
+        /// [`tiles`] over the rows of a pixels × channels block (`S` floats a row), the taps
+        /// its channels `0..taps` (`Taps::consecutive`):
+        /// `acc[p][v] = Σ_c src[at + (q0 + p)·S + c] · w[c][v]`. Each tap's pixels are one
+        /// base register and constant displacements; through the offsets array the compiler
+        /// kept an address per pixel and spilled the accumulators.
+        ///
+        /// # Safety
+        /// As [`tiles`], with the taps `0..taps.len()`.
+        #[target_feature(enable = $feature)]
+        unsafe fn tiles_rows<const FV: usize, const P: usize, const S: usize>(t: Tile<'_>) {
+            let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
+            let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
+            debug_assert!(t.taps.consecutive());
+            for q0 in (0..t.count).step_by(P) {
+                let first = t.at + q0 * S;
+                let mut acc = [[$zero(); FV]; P];
+                for c in 0..t.taps.len() {
+                    let mut wv = [$zero(); FV];
+                    for (v, wv) in wv.iter_mut().enumerate() {
+                        in_bounds(c * t.w_stride + v * LANES, LANES, w_len);
+                        // SAFETY: tap c < taps.len() has FV vectors of weights at c·w_stride
+                        // inside `w` (asserted extent).
+                        *wv = unsafe { $load(w.add(c * t.w_stride + v * LANES)) };
+                    }
+                    for (p, acc) in acc.iter_mut().enumerate() {
+                        in_bounds(first + p * S + c, 1, src_len);
+                        // SAFETY: at + (q0 + p)·S + c ≤ at + (tiled(count) − 1)·S + max offset
+                        // < src.len() (asserted; the offsets are the taps 0..taps.len()).
+                        let x = $splat(unsafe { *src.add(first + p * S + c) });
+                        for (acc, &wv) in acc.iter_mut().zip(&wv) {
+                            *acc = $fmadd(x, wv, *acc);
+                        }
+                    }
+                }
+                for (p, acc) in acc.iter().enumerate() {
+                    for (v, &acc) in acc.iter().enumerate() {
+                        in_bounds((q0 + p) * t.out_stride + v * LANES, LANES, out_len);
+                        // SAFETY: row q0 + p < tiled(count), vector v < FV: inside `out`.
+                        unsafe { $store(out.add((q0 + p) * t.out_stride + v * LANES), epilogue(acc, t.bias_act, v)) };
                     }
                 }
             }

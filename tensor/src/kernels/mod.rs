@@ -188,7 +188,15 @@ impl Taps {
     pub(crate) fn offsets(&self) -> &[usize] {
         &self.offsets
     }
+
+    /// Whether the offsets are `0, 1, …, len − 1` (the channels of a pixels × channels row).
+    pub(crate) fn consecutive(&self) -> bool {
+        self.offsets.iter().enumerate().all(|(i, &o)| i == o)
+    }
 }
+
+/// The pixel steps [`Kernels::tiles`] takes (each compiled as a constant).
+pub(crate) const PIXEL_STEPS: [usize; 5] = [1, 2, 8, 16, 32];
 
 /// The arguments of [`Kernels::tiles`]: `fv` vectors of channels for pixels `0..count`,
 /// computed in tiles of `pixels(fv)`, the last one running past `count` (to
@@ -197,8 +205,10 @@ pub(crate) struct Tile<'a> {
     pub src: &'a [f32],
     /// Where pixel 0 reads its tap at offset 0.
     pub at: usize,
-    /// How far apart consecutive pixels read (1, or 2 for a stride-2 convolution whose
-    /// columns stay interleaved): pixel `q` reads `src[at + q·step + offset]`.
+    /// How far apart consecutive pixels read, one of [`PIXEL_STEPS`]: 1, 2 for a stride-2
+    /// convolution whose columns stay interleaved, or a pixels × channels block's row
+    /// width (8, 16, 32) for a 1×1 convolution of it. Pixel `q` reads `src[at + q·step +
+    /// offset]`.
     pub step: usize,
     pub count: usize,
     pub taps: &'a Taps,
@@ -209,6 +219,9 @@ pub(crate) struct Tile<'a> {
     /// Row `p` of the result starts at `out[p · out_stride]`.
     pub out: &'a mut [f32],
     pub out_stride: usize,
+    /// Applied to each row before it is stored, if given: `act(row + bias)`, `bias` the
+    /// `fv · lanes` channels' (the same operations as the output pass).
+    pub bias_act: Option<(&'a [f32], Option<Activation>)>,
 }
 
 /// The arguments of [`Kernels::ger`]: `Σ_q src[offsets[r] + q·step] · g[q · g_stride + f]`
@@ -487,7 +500,9 @@ impl Kernels {
         if rows == 0 {
             return;
         }
-        assert!(t.step == 1 || t.step == 2, "tiles: pixel step {}", t.step);
+        assert!(PIXEL_STEPS.contains(&t.step), "tiles: pixel step {}", t.step);
+        assert!(t.step <= 2 || t.taps.consecutive(), "tiles: a pixel step past 2 reads consecutive taps");
+        assert!(t.bias_act.is_none_or(|(b, _)| b.len() >= width), "tiles: bias extent");
         assert!(t.taps.len() == 0 || t.at + (rows - 1) * t.step + t.taps.max() < t.src.len(), "tiles: input extent");
         assert!(t.w_stride >= width, "tiles: weight stride");
         assert!(t.taps.len() == 0 || t.w.len() >= (t.taps.len() - 1) * t.w_stride + width, "tiles: weight extent");

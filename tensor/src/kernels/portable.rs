@@ -44,7 +44,14 @@ fn tiles_n<const FV: usize, const P: usize>(t: Tile<'_>) {
         for (p, a) in acc.iter().enumerate() {
             for (v, a) in a.iter().enumerate() {
                 let at = (q0 + p) * t.out_stride + v * LANES;
-                t.out[at..at + LANES].copy_from_slice(a);
+                let out = &mut t.out[at..at + LANES];
+                out.copy_from_slice(a);
+                if let Some((bias, act)) = t.bias_act {
+                    for (o, &b) in out.iter_mut().zip(&bias[v * LANES..]) {
+                        let y = *o + b;
+                        *o = act.map_or(y, |a| a.apply(y));
+                    }
+                }
             }
         }
     }
