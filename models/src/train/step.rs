@@ -106,7 +106,9 @@ pub fn infer<M: Module<f32> + ?Sized>(model: &M, x: &Tensor<f32>, threads: usize
 }
 
 /// Runs `f(index, slice)` on `threads` contiguous slices of `n` items (the first on the
-/// calling thread), returning the results in slice order. The threads draw their large
+/// calling thread, the others on rayon's worker threads, which persist across calls: a
+/// thread spawned per call cost 80–95 µs here, a fifth of a small network's inference on
+/// half a batch of 64), returning the results in slice order. Every slice draws its large
 /// buffers from the caller's [`BufferPool`], if it has entered one.
 fn on_threads<R: Send>(n: usize, threads: usize, f: impl Fn(usize, &(usize, usize)) -> R + Sync) -> Vec<R> {
     let slices = slices(n, threads);
@@ -114,22 +116,19 @@ fn on_threads<R: Send>(n: usize, threads: usize, f: impl Fn(usize, &(usize, usiz
         return vec![f(0, &slices[0])];
     }
     let (f, pool) = (&f, BufferPool::current());
-    std::thread::scope(|s| {
-        let run = |i, slice| {
+    let mut results: Vec<Option<R>> = slices.iter().map(|_| None).collect();
+    let (first, rest) = results.split_first_mut().expect("two slices or more");
+    rayon::in_place_scope(|s| {
+        for (i, (slot, slice)) in rest.iter_mut().zip(&slices[1..]).enumerate() {
             let pool = pool.clone();
-            move || {
+            s.spawn(move |_| {
                 let _entered = pool.as_ref().map(BufferPool::enter);
-                f(i, slice)
-            }
-        };
-        // Slice 0 runs on the calling thread, already in the pool and with warm caches:
-        // one spawn fewer per call.
-        let handles: Vec<_> = slices.iter().enumerate().skip(1).map(|(i, slice)| s.spawn(run(i, slice))).collect();
-        let first = f(0, &slices[0]);
-        std::iter::once(first)
-            .chain(handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))))
-            .collect()
-    })
+                *slot = Some(f(i + 1, slice));
+            });
+        }
+        *first = Some(f(0, &slices[0]));
+    });
+    results.into_iter().map(|r| r.expect("every slice ran")).collect()
 }
 
 /// `threads` contiguous `(start, len)` slices of `n` items, sizes differing by at most 1,
