@@ -206,8 +206,12 @@ fn forward_fused<'t, T: Element>(
         }
         shape.and_then(|s| pool.output_shape(&s)).is_ok()
     };
-    if let Some((face, conv)) = layer.take_pointwise().zip(next(taken).filter(|l| l.take_pointwise().is_some())) {
-        // A 1×1 convolution next, its batch norm and activation, and a pooling after them.
+    // A 1×1 convolution next (one that fits: else its own layer's error names it), its batch
+    // norm and activation, and a pooling after them.
+    let conv_fits = |conv: &&dyn Module<T>| {
+        conv.take_pointwise().is_some() && layer.output_shape(&x.shape()).and_then(|s| conv.output_shape(&s)).is_ok()
+    };
+    if let Some((face, conv)) = layer.take_pointwise().zip(next(taken).filter(conv_fits)) {
         let pointwise = conv.take_pointwise().expect("filtered");
         let map2 = next(taken + 1).and_then(|l| l.channel_affine());
         let folded = map2.as_ref().and_then(|m| pointwise.pointwise(Some(m)));

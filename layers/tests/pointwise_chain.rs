@@ -91,6 +91,23 @@ fn the_grid_pair_gives_the_recorded_bits() {
     check::<f32>(&[3, 1, 28, 28], 16, Window2d::square(3, 1, 1), 8, [false, true, false, true], 1, 4, 0.0).unwrap();
 }
 
+/// A 1×1 convolution that does not take the first one's channels is not taken in: its own
+/// layer's shape error names it.
+#[test]
+fn a_pointwise_convolution_that_does_not_fit_reports_its_own_shape_error() {
+    let net = Sequential::<f32>::new().with(conv(2, 3, Window2d::square(3, 1, 1), true, 1)).with(ReLU).with(conv(
+        4,
+        5,
+        Window2d::square(1, 1, 0),
+        true,
+        2,
+    ));
+    match net.predict(&Tensor::zeros(&[1, 2, 5, 5]).unwrap()).unwrap_err() {
+        LayerError::InputShape { module, .. } => assert!(module.starts_with("layer 2 (Conv2d(4→5"), "{module}"),
+        other => panic!("expected a shape error, got {other}"),
+    }
+}
+
 /// The face computes nothing for gradients: on a recording tape it is an error.
 #[test]
 fn the_face_refuses_a_recording_tape() {
