@@ -227,17 +227,8 @@ impl<T: Element> FusePool<T> for Conv2d<T> {
             });
         }
         self.check(&x.shape())?;
-        let window = &self.config.window;
-        let y = match map {
-            Some(map) => {
-                let (weight, bias) = self.folded(map)?;
-                tensor::conv2d_pooled(&x.value(), &weight, Some(&bias), window, act, pooling)?
-            }
-            None => {
-                let bias = self.bias.as_ref().map(|b| &b.value);
-                tensor::conv2d_pooled(&x.value(), &self.weight.value, bias, window, act, pooling)?
-            }
-        };
+        let (weight, bias) = self.weights(map)?;
+        let y = tensor::conv2d_pooled(&x.value(), &weight, bias.as_ref(), &self.config.window, act, pooling)?;
         Ok(tape.constant(y))
     }
 }

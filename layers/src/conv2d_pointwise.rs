@@ -9,8 +9,8 @@ use crate::error::{LayerError, Result};
 use crate::faces::{AffineMap, TakePointwise};
 
 impl<T: Element> Conv2d<T> {
-    /// The weight and bias with `map` folded in, or as they are.
-    fn weights(&self, map: Option<&AffineMap<T>>) -> Result<(Tensor<T>, Option<Tensor<T>>)> {
+    /// The weight and bias with `map` folded in, or as they are (shared `Arc` storage).
+    pub(crate) fn weights(&self, map: Option<&AffineMap<T>>) -> Result<(Tensor<T>, Option<Tensor<T>>)> {
         Ok(match map {
             Some(map) => {
                 let (weight, bias) = self.folded(map)?;

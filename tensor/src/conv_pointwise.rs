@@ -63,12 +63,11 @@ pub fn conv2d_pointwise<T: Element>(
         && Plan::new::<T>(&g2.window, &g2.d, g2.f).forward.is_some()
         && direct::takes_pointwise(k, &g.window, &g.d, g.f)
     {
-        let then = direct::Pointwise { weight: next.weight, bias: next.bias, act: next.act };
         let pool = pooling.zip(dims).map(|(pooling, mut dims)| {
             dims.n = 1;
             direct::Pool { pooling, dims }
         });
-        if let Some(y) = direct::forward(k, x, weight, bias, &g.window, &g.d, act, Some(&then), pool.as_ref()) {
+        if let Some(y) = direct::forward(k, x, weight, bias, &g.window, &g.d, act, Some(next), pool.as_ref()) {
             return Ok(y);
         }
     }

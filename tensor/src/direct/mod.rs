@@ -77,14 +77,6 @@ impl Plan {
     }
 }
 
-/// A 1×1 convolution (stride 1, no padding) taken into the forward pass of the one before
-/// it, as the caller's tensors: `weight` F2×F×1×1, `bias` F2 entries.
-pub(crate) struct Pointwise<'a, T> {
-    pub weight: &'a Tensor<T>,
-    pub bias: Option<&'a Tensor<T>>,
-    pub act: Option<Activation>,
-}
-
 /// Whether [`forward`] by `k` can take a 1×1 convolution after a window `g` of `filters`
 /// over inputs of dims `d`: the direct kernel computes it (not Winograd), its filters
 /// padded to whole vectors are a pixel step the tile kernel takes, and the 1×1
@@ -108,7 +100,7 @@ pub(crate) fn forward<T: Element>(
     g: &Window2d,
     d: &WindowDims,
     act: Option<Activation>,
-    then: Option<&Pointwise<'_, T>>,
+    then: Option<&crate::conv_pointwise::Pointwise<'_, T>>,
     pool: Option<&Pool<'_>>,
 ) -> Option<Tensor<T>> {
     let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);

@@ -68,7 +68,7 @@ fn check(case: &Case, f2: usize, pooling: Option<&Pooling>) -> Result<(), TestCa
         let want64 = pooled(crate::conv2d_activated(&y64, &w264, Some(&b264), &one, act).unwrap());
         for k in kernel_sets().into_iter().filter(|&k| super::takes_pointwise(k, &g, &d, f)) {
             let what = format!("{k:?} {pooling:?} {act:?}");
-            let then = super::Pointwise { weight: &w2, bias: Some(&b2), act };
+            let then = Pointwise { weight: &w2, bias: Some(&b2), act };
             let got = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, Some(&then), pool.as_ref()).unwrap();
             let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, None).unwrap();
             let want = super::forward(k, &y, &w2, Some(&b2), &one, &d2, act, None, pool.as_ref()).unwrap();
