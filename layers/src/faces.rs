@@ -1,13 +1,13 @@
 //! The faces a module may show besides its computation, each its own trait, reached from
 //! any `&dyn Module` through the parts it lists ([`Part::Activation`], [`Part::Pooling`],
 //! [`Part::Fuse`], [`Part::ChannelAffine`], [`Part::FoldAffine`], [`Part::FusePool`],
-//! [`Part::TakePointwise`], [`Part::MatrixForm`]): fusion (a convolution or batch norm
+//! [`Part::TakeConv`], [`Part::MatrixForm`]): fusion (a convolution or batch norm
 //! applies the ReLU that follows it in its own output pass; in inference a convolution takes
 //! in the batch norm after it, the pooling after that, or a 1×1 convolution) and the derivation's matrices (for shape tables). The
 //! description of a module is its `Debug` text.
 
 use autograd::Var;
-use tensor::{Activation, Element, Pointwise, Pooling, Tensor};
+use tensor::{Activation, Element, Pooling, SecondConv, Tensor, Window2d};
 
 use crate::error::Result;
 use crate::module::Module;
@@ -95,27 +95,37 @@ pub trait FusePool<T: Element> {
     ) -> Result<Var<'t, T>>;
 }
 
-/// A convolution that, in inference, computes a following 1×1 convolution (stride 1, no
-/// padding) from its own output block ([`tensor::conv2d_pointwise`]: the first
-/// convolution's output is never written out in planes and read back), and that can be
-/// that 1×1 convolution. Shown as [`Part::TakePointwise`].
-pub trait TakePointwise<T: Element> {
-    /// The weight and bias, with `map` folded in ([`AffineMap::fold`]), when the layer is a
-    /// 1×1 convolution of stride 1 without padding; `None` otherwise, or when the map's
-    /// channels are not its output channels.
-    fn pointwise(&self, map: Option<&AffineMap<T>>) -> Option<(Tensor<T>, Option<Tensor<T>>)>;
+/// A convolution that, in inference, computes the convolution after it from its own
+/// output block ([`tensor::conv2d_pair`]: the first convolution's output is never written
+/// out in planes and read back), and that can be that second convolution. Shown as
+/// [`Part::TakeConv`].
+pub trait TakeConv<T: Element> {
+    /// The weight and bias, with `map` folded in ([`AffineMap::fold`]), and the window, as
+    /// the second convolution of a pair; `None` when the map's channels are not its output
+    /// channels.
+    fn as_second(&self, map: Option<&AffineMap<T>>) -> Option<SecondWeights<T>>;
 
-    /// `pooling(next(act(map(forward(input)))))` as one op, for inference: an error when the
-    /// tape records (nothing is kept for gradients), when the map's channels are not the
-    /// layer's output channels, or when `next` or the pooling does not fit.
-    fn forward_pointwise<'t>(
+    /// `pooling(second(act(map(forward(input)))))` as one op, for inference: an error when
+    /// the tape records (nothing is kept for gradients), when the map's channels are not
+    /// the layer's output channels, or when `second` or the pooling does not fit.
+    fn forward_pair<'t>(
         &self,
         input: Var<'t, T>,
         map: Option<&AffineMap<T>>,
         act: Option<Activation>,
-        next: &Pointwise<'_, T>,
+        second: &SecondConv<'_, T>,
         pooling: Option<&Pooling>,
     ) -> Result<Var<'t, T>>;
+}
+
+/// A convolution's weight, bias and window, as [`TakeConv::as_second`] gives them.
+pub struct SecondWeights<T> {
+    /// `[F₂, F, kh, kw]`.
+    pub weight: Tensor<T>,
+    /// `[F₂]`, or none.
+    pub bias: Option<Tensor<T>>,
+    /// Kernel, stride and padding.
+    pub window: Window2d,
 }
 
 /// The matrices the derivation builds for a layer (e.g. a convolution's im2col matrix,
@@ -185,10 +195,10 @@ impl<'m, T: Element> dyn Module<T> + 'm {
         self.find_part(|part| if let Part::FoldAffine(face) = part { Some(face) } else { None })
     }
 
-    /// The module's face for taking in a following 1×1 convolution, or being one, if it has
-    /// one ([`TakePointwise`]).
-    pub fn take_pointwise(&self) -> Option<&dyn TakePointwise<T>> {
-        self.find_part(|part| if let Part::TakePointwise(face) = part { Some(face) } else { None })
+    /// The module's face for taking in the convolution after it, or being that one, if it
+    /// has one ([`TakeConv`]).
+    pub fn take_conv(&self) -> Option<&dyn TakeConv<T>> {
+        self.find_part(|part| if let Part::TakeConv(face) = part { Some(face) } else { None })
     }
 
     /// The derivation's matrices for an input of shape `input` ([`MatrixForm`]); none for a

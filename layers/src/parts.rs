@@ -5,7 +5,7 @@ use autograd::Param;
 use tensor::{Activation, Pooling};
 
 use crate::buffer::Buffer;
-use crate::faces::{ChannelAffine, FoldAffine, Fuse, FusePool, MatrixForm, TakePointwise};
+use crate::faces::{ChannelAffine, FoldAffine, Fuse, FusePool, MatrixForm, TakeConv};
 use crate::module::Module;
 
 /// A part of a module, as [`Module::visit`] shows it.
@@ -33,9 +33,9 @@ pub enum Part<'a, T> {
     FoldAffine(&'a dyn FoldAffine<T>),
     /// The module can pool its own output in its output pass, in inference.
     FusePool(&'a dyn FusePool<T>),
-    /// The module can take a following 1×1 convolution into its forward pass, or be one,
+    /// The module can take the convolution after it into its forward pass, or be that one,
     /// in inference.
-    TakePointwise(&'a dyn TakePointwise<T>),
+    TakeConv(&'a dyn TakeConv<T>),
     /// The module's matrices in the derivation, for shape tables.
     MatrixForm(&'a dyn MatrixForm),
 }
@@ -96,7 +96,7 @@ impl<T> ParamField<T> for Option<Param<T>> {
 /// - `training: training` — a `bool` field that [`Module::set_training`] sets;
 /// - `activation: Activation::Relu` — the layer is this element-wise activation;
 /// - `faces: Fuse, MatrixForm` — the faces the layer implements ([`Fuse`],
-///   [`ChannelAffine`], [`FoldAffine`], [`FusePool`], [`TakePointwise`], [`MatrixForm`]).
+///   [`ChannelAffine`], [`FoldAffine`], [`FusePool`], [`TakeConv`], [`MatrixForm`]).
 ///
 /// The first argument is the element type. A layer with none of these writes
 /// `layers::parts!(T);`.

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use autograd::Var;
-use tensor::{Element, Pointwise};
+use tensor::{Element, SecondConv};
 
 use crate::error::{LayerError, Result};
 use crate::module::Module;
@@ -135,10 +135,10 @@ impl<T> fmt::Debug for Sequential<T> {
 /// no pre-activation tensor kept), with the same numbers as running both. When nothing is
 /// recorded for gradients (inference), a convolution followed by batch norm in evaluation
 /// (and an activation) is one convolution with the normalisation folded into its weights
-/// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding; a 1×1
+/// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding; a
 /// convolution after it (and its own batch norm and activation) is computed from the
-/// convolution's output block ([`TakePointwise`](crate::TakePointwise)), the same values as
-/// the two convolutions; and a max or average pooling after the convolution (and those) is
+/// convolution's output block ([`TakeConv`](crate::TakeConv)), the same values as the two
+/// convolutions up to rounding (the same bits for a 1×1 convolution); and a max or average pooling after the convolution (and those) is
 /// done in the output pass ([`FusePool`](crate::FusePool)), the same values as the pooling
 /// op after it.
 /// Each intermediate value is [released](Var::release) once the next layer has read it, so
@@ -182,11 +182,10 @@ pub(crate) fn release_consumed<T: Element>(x: Var<'_, T>, y: Var<'_, T>, input: 
 
 /// `layer` in inference with what follows it in `rest` taken in, and how many layers of
 /// `rest` it took: the next layer's affine map when `layer` can fold it
-/// ([`FoldAffine`](crate::FoldAffine)), an activation after that; then a 1×1 convolution
-/// (with its own map and activation) when `layer` can take one in
-/// ([`TakePointwise`](crate::TakePointwise)), and a pooling after those when `layer` can
-/// pool ([`FusePool`](crate::FusePool)). `None`, taking nothing, when there is neither a
-/// map, a 1×1 convolution nor a pooling to take.
+/// ([`FoldAffine`](crate::FoldAffine)), an activation after that; then a convolution (with
+/// its own map and activation) when `layer` can take one in ([`TakeConv`](crate::TakeConv)),
+/// and a pooling after those when `layer` can pool ([`FusePool`](crate::FusePool)). `None`,
+/// taking nothing, when there is neither a map, a convolution nor a pooling to take.
 fn forward_fused<'t, T: Element>(
     layer: &dyn Module<T>,
     rest: &[(&str, &dyn Module<T>)],
@@ -206,22 +205,22 @@ fn forward_fused<'t, T: Element>(
         }
         shape.and_then(|s| pool.output_shape(&s)).is_ok()
     };
-    // A 1×1 convolution next (one that fits: else its own layer's error names it), its batch
+    // A convolution next (one that fits: else its own layer's error names it), its batch
     // norm and activation, and a pooling after them.
     let conv_fits = |conv: &&dyn Module<T>| {
-        conv.take_pointwise().is_some() && layer.output_shape(&x.shape()).and_then(|s| conv.output_shape(&s)).is_ok()
+        conv.take_conv().is_some() && layer.output_shape(&x.shape()).and_then(|s| conv.output_shape(&s)).is_ok()
     };
-    if let Some((face, conv)) = layer.take_pointwise().zip(next(taken).filter(conv_fits)) {
-        let pointwise = conv.take_pointwise().expect("filtered");
+    if let Some((face, conv)) = layer.take_conv().zip(next(taken).filter(conv_fits)) {
+        let second = conv.take_conv().expect("filtered");
         let map2 = next(taken + 1).and_then(|l| l.channel_affine());
-        let folded = map2.as_ref().and_then(|m| pointwise.pointwise(Some(m)));
+        let folded = map2.as_ref().and_then(|m| second.as_second(Some(m)));
         let mut k = taken + 1 + usize::from(folded.is_some());
-        if let Some((weight, bias)) = folded.or_else(|| pointwise.pointwise(None)) {
+        if let Some(w) = folded.or_else(|| second.as_second(None)) {
             let act2 = next(k).and_then(|l| l.activation());
             k += usize::from(act2.is_some());
             let pooling = next(k).filter(|&pool| fits(pool, &[conv])).and_then(|pool| pool.pooling());
-            let then = Pointwise { weight: &weight, bias: bias.as_ref(), act: act2 };
-            let y = face.forward_pointwise(x, map.as_ref(), act, &then, pooling.as_ref())?;
+            let then = SecondConv { weight: &w.weight, bias: w.bias.as_ref(), window: w.window, act: act2 };
+            let y = face.forward_pair(x, map.as_ref(), act, &then, pooling.as_ref())?;
             return Ok(Some((y, k + usize::from(pooling.is_some()))));
         }
     }

@@ -15,7 +15,7 @@ mod module_gradcheck;
 mod modules_forward;
 mod modules_gradients;
 mod optimizers;
-mod pointwise_chain;
+mod pair_chain;
 mod pooled_chain;
 mod pytorch_fixture;
 mod residual;

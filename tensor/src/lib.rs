@@ -36,7 +36,7 @@ mod cast;
 mod columns;
 mod conv2d;
 mod conv2d_backward;
-mod conv_pointwise;
+mod conv_pair;
 mod conv_pool;
 mod counter_rng;
 mod direct;
@@ -60,7 +60,7 @@ mod window;
 pub use activation::Activation;
 pub use avg_pool::{avg_pool2d, avg_pool2d_backward};
 pub use buffer_pool::{BufferPool, EnteredPool, IDLE_PER_PEAK, MIN_POOLED_BYTES, PoolStats};
-pub use conv_pointwise::{Pointwise, conv2d_pointwise};
+pub use conv_pair::{SecondConv, conv2d_pair};
 pub use conv_pool::{Pooling, conv2d_pooled};
 pub use conv2d::{Conv2dGrads, conv2d, conv2d_activated};
 pub use conv2d_backward::{

@@ -9,6 +9,7 @@ use std::mem::MaybeUninit;
 
 use super::pooled::Pool;
 use super::staging::{Aligned, Source, Staging, chunks};
+use super::then::{Next, Then};
 use crate::activation::Activation;
 use crate::buffer::Buffer;
 use crate::kernels::{Kernels, Planes, Taps, Tile};
@@ -89,19 +90,6 @@ pub(crate) fn tiled_rows(k: Kernels, packed: &Packed, count: usize) -> usize {
     packed.chunks.iter().map(|&(_, fv)| k.tiled(count, fv)).max().unwrap_or(0)
 }
 
-/// A 1×1 convolution (stride 1, no padding) of the pixels × filters block after its bias
-/// and activation: the next layer, in inference, computed from the block in registers'
-/// order with no output pass between (`then` of [`forward`]). The block's row width (its
-/// filters padded to whole vectors) is the tile kernel's pixel step, so it must be one of
-/// [`PIXEL_STEPS`](crate::kernels::PIXEL_STEPS).
-pub(crate) struct Then<'a> {
-    /// F2×F contiguous.
-    pub weight: &'a [f32],
-    pub bias: &'a [f32],
-    pub filters: usize,
-    pub act: Option<Activation>,
-}
-
 /// `act(conv2d(x, W) + b)` with direct kernels, followed by `then` if given (its output in
 /// place of the convolution's), pooled by `pool` if given, N×F×oh×ow contiguous. `weight`
 /// is F×C×kh×kw contiguous, `bias` has F entries.
@@ -125,24 +113,20 @@ pub(crate) fn forward(
     let fpad = filters.div_ceil(k.lanes()) * k.lanes();
     let count = d.oh * st.wq;
     let rows = tiled_rows(k, &packed, count);
-    // The 1×1 convolution's weights, taps (the block's channels) and block.
-    let next = then.map(|t| {
-        let packed = Packed::new(k, t.filters, filters, |f, c| t.weight[f * filters + c]);
-        let rows = tiled_rows(k, &packed, count);
-        (packed, Taps::new((0..filters).collect()), rows)
-    });
-    let next_rows = next.as_ref().map_or(0, |n| n.2);
-    // The bias the tiles add before the 1×1 convolution reads them: zeros past the filters.
+    let mut next = then.map(|t| Next::new(k, t, filters, fpad, [d.oh, d.ow, st.wq]));
+    // The bias the tiles add before the next convolution reads them: zeros past the filters.
     let padded_bias: Vec<f32> =
         (0..if then.is_some() { fpad } else { 0 }).map(|f| bias.get(f).copied().unwrap_or(0.0)).collect();
     let mut xs = Aligned::zeros(st.planes_len().max(rows * st.step + taps.max()));
-    let mut z = Aligned::zeros(rows.max(next_rows) * fpad);
-    // What the output pass reads: the 1×1 convolution's block, or the convolution's.
+    let mut z = Aligned::zeros(rows.max(next.as_ref().map_or(0, |n| n.rows)) * fpad);
+    // What the output pass reads: the next convolution's block, or this one's, of
+    // `out_rows` rows of `z_width` pixels (`oh × ow` of them valid).
     let (out_filters, out_bias, out_act) = then.map_or((filters, bias, act), |t| (t.filters, t.bias, t.act));
+    let [z_width, out_rows, out_cols] = next.as_ref().map_or([st.wq, d.oh, d.ow], |n| n.dims);
     let out_fpad = out_filters.div_ceil(k.lanes()) * k.lanes();
-    let mut z2 = Aligned::zeros(next_rows * out_fpad);
-    let plane = d.positions();
-    let (oh, ow, out_plane) = pool.map_or((d.oh, d.ow, plane), |p| (p.dims.oh, p.dims.ow, p.plane()));
+    let mut z2 = Aligned::zeros(next.as_ref().map_or(0, |n| n.rows) * out_fpad);
+    let plane = out_rows * out_cols;
+    let (oh, ow, out_plane) = pool.map_or((out_rows, out_cols, plane), |p| (p.dims.oh, p.dims.ow, p.plane()));
     let len = d.n * out_filters * out_plane;
     let mut y = crate::buffer_pool::take(len);
     let in_block = pool.is_some_and(|p| p.in_block());
@@ -157,31 +141,34 @@ pub(crate) fn forward(
                 (xs.as_slice(), 0)
             }
         };
-        let (z, filters, fpad, bias, act) = match &next {
+        let (z, filters, fpad, bias, act) = match next.as_mut() {
             None => {
                 run_tiles(k, src, [at, st.step], count, &taps, &packed, z.as_mut_slice(), fpad, None);
                 (z.as_slice(), filters, fpad, bias, act)
             }
-            Some((next, next_taps, _)) => {
-                // Runs of pixels whose block stays in L1 through the three passes: the
-                // convolution, its bias and activation, and the 1×1 convolution. A run is a
-                // whole number of every tile's pixels, so only the last one rounds up.
-                for q in (0..count).step_by(POINTWISE_RUN) {
-                    let n = POINTWISE_RUN.min(count - q);
-                    let (z, z2) = (&mut z.as_mut_slice()[q * fpad..], &mut z2.as_mut_slice()[q * out_fpad..]);
-                    let bias_act = Some((padded_bias.as_slice(), act));
-                    run_tiles(k, src, [at + q * st.step, st.step], n, &taps, &packed, z, fpad, bias_act);
-                    run_tiles(k, z, [0, fpad], n, next_taps, next, z2, out_fpad, None);
-                }
+            Some(next) => {
+                let block = (z.as_mut_slice(), fpad);
+                let bias_act = (padded_bias.as_slice(), act);
+                next.image(
+                    k,
+                    (src, [at, st.step]),
+                    count,
+                    (&taps, &packed),
+                    bias_act,
+                    block,
+                    (z2.as_mut_slice(), out_fpad),
+                );
                 (z2.as_slice(), out_filters, out_fpad, out_bias, out_act)
             }
         };
         let image = n * filters * out_plane..(n + 1) * filters * out_plane;
         let out = &mut y.spare_capacity_mut()[..len];
         match pool {
-            None => k.store_planes(dense_planes(z, [fpad, filters, st.wq, oh, ow], Some(bias), act, out, image.start)),
+            None => {
+                k.store_planes(dense_planes(z, [fpad, filters, z_width, oh, ow], Some(bias), act, out, image.start))
+            }
             Some(p) if in_block => {
-                p.block(k, z, [st.wq, fpad], bias, act, pooled_block.as_mut_slice());
+                p.block(k, z, [z_width, fpad], bias, act, pooled_block.as_mut_slice());
                 k.store_planes(dense_planes(
                     pooled_block.as_slice(),
                     [fpad, filters, ow, oh, ow],
@@ -194,7 +181,7 @@ pub(crate) fn forward(
             Some(p) => {
                 planes.clear();
                 let to = &mut planes.spare_capacity_mut()[..filters * plane];
-                k.store_planes(dense_planes(z, [fpad, filters, st.wq, d.oh, d.ow], Some(bias), act, to, 0));
+                k.store_planes(dense_planes(z, [fpad, filters, z_width, out_rows, out_cols], Some(bias), act, to, 0));
                 // SAFETY: the pass wrote every channel, row and column of the image's planes.
                 unsafe { planes.set_len(filters * plane) };
                 p.planes(&planes, &mut pooled, &mut out[image]);
@@ -207,11 +194,6 @@ pub(crate) fn forward(
     unsafe { y.set_len(len) };
     y
 }
-
-/// Pixels per run of a convolution with a 1×1 convolution taken in: a multiple of every
-/// kernel set's tile (3, 4, 6, 8, 12 or 16 pixels), so that only an image's last run
-/// rounds up; 96 rows of 16 channels are 6 KB, read by the 1×1 convolution from L1.
-pub(super) const POINTWISE_RUN: usize = 96;
 
 /// The output pass's arguments for a block `z` of `rows` rows of `z_width` pixels,
 /// `stride` floats apart, of which `channels`, into contiguous planes of `rows × cols` from

@@ -8,13 +8,14 @@
 mod backward;
 mod forward;
 #[cfg(test)]
-mod pointwise_tests;
+mod pair_tests;
 mod pooled;
 #[cfg(test)]
 mod pooled_tests;
 mod staging;
 #[cfg(test)]
 mod tests;
+mod then;
 mod winograd;
 mod winograd4;
 #[cfg(test)]
@@ -28,6 +29,7 @@ use crate::conv2d::lane_sum;
 use crate::conv2d_backward::ConvInput;
 pub(crate) use pooled::Pool;
 use staging::Source;
+use then::Then;
 
 use crate::activation::Activation;
 use crate::element::Element;
@@ -77,18 +79,24 @@ impl Plan {
     }
 }
 
-/// Whether [`forward`] by `k` can take a 1×1 convolution after a window `g` of `filters`
-/// over inputs of dims `d`: the direct kernel computes it (not Winograd), its filters
-/// padded to whole vectors are a pixel step the tile kernel takes, and the 1×1
-/// convolution's output has more than one position (one position is a matrix product on
-/// the im2col path, which rounds differently).
-pub(crate) fn takes_pointwise(k: Kernels, g: &Window2d, d: &WindowDims, filters: usize) -> bool {
+/// Whether [`forward`] by `k` can take a second convolution, of window `g2` and `f2`
+/// filters, after a window `g` of `filters` over inputs of dims `d`, the second one's
+/// output of dims `d2`: the direct kernel computes both (neither is Winograd's), the first
+/// one's block (its filters padded to whole vectors) is read with a pixel step the tile
+/// kernel takes, and the second one's output has more than one position (one position is
+/// a matrix product on the im2col path, which rounds differently).
+pub(crate) fn takes_next(
+    k: Kernels,
+    (g, d, filters): (&Window2d, &WindowDims, usize),
+    (g2, d2, f2): (&Window2d, &WindowDims, usize),
+) -> bool {
     let fpad = filters.div_ceil(k.lanes()) * k.lanes();
-    let winograd = winograd::suits(g, d.c, filters) && WinogradMode::selected().enabled();
-    !winograd && crate::kernels::PIXEL_STEPS.contains(&fpad) && d.positions() > 1
+    let mode = WinogradMode::selected().enabled();
+    let winograd = mode && (winograd::suits(g, d.c, filters) || winograd::suits(g2, d2.c, f2));
+    !winograd && then::takes(g2, fpad) && d2.positions() > 1
 }
 
-/// `act(conv2d(x, W) + b)` by `k`, followed by `then` if given ([`takes_pointwise`] must
+/// `act(conv2d(x, W) + b)` by `k`, followed by `then` if given ([`takes_next`] must
 /// hold), pooled by `pool` if given, or `None` if `T` is not `f32`. Shapes were checked by
 /// the caller.
 #[allow(clippy::too_many_arguments)]
@@ -100,7 +108,7 @@ pub(crate) fn forward<T: Element>(
     g: &Window2d,
     d: &WindowDims,
     act: Option<Activation>,
-    then: Option<&crate::conv_pointwise::Pointwise<'_, T>>,
+    then: Option<&crate::conv_pair::SecondConv<'_, T>>,
     pool: Option<&Pool<'_>>,
 ) -> Option<Tensor<T>> {
     let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
@@ -109,17 +117,21 @@ pub(crate) fn forward<T: Element>(
     let w = weight.to_contiguous();
     let w = w.as_slice().expect("contiguous");
     let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
-    let (oh, ow) = pool.map_or((d.oh, d.ow), |p| (p.dims.oh, p.dims.ow));
+    let (oh, ow) = match (pool, then) {
+        (Some(p), _) => (p.dims.oh, p.dims.ow),
+        (None, Some(t)) => t.window.dims("conv2d_pair", &[d.n, filters, d.oh, d.ow]).map(|d2| (d2.oh, d2.ow)).ok()?,
+        (None, None) => (d.oh, d.ow),
+    };
     let (y, out_filters) = match then {
         Some(then) => {
-            debug_assert!(takes_pointwise(k, g, d, filters));
             let next = same::<T, f32>(then.weight)?.to_contiguous();
             let next_filters = next.shape()[0];
             let next_bias = bias_or_zeros(then.bias, next_filters)?;
-            let then = forward::Then {
+            let then = Then {
                 weight: next.as_slice().expect("contiguous"),
                 bias: &next_bias,
                 filters: next_filters,
+                window: then.window,
                 act: then.act,
             };
             (forward::forward(k, x, w, &bias, g, d, filters, act, Some(&then), pool), next_filters)

@@ -113,37 +113,40 @@ macro_rules! fma_loops {
             }
         }
 
-        /// [`tiles`] over the rows of a pixels × channels block (`S` floats a row), the taps
-        /// its channels `0..taps` (`Taps::consecutive`):
-        /// `acc[p][v] = Σ_c src[at + (q0 + p)·S + c] · w[c][v]`. Each tap's pixels are one
+        /// [`tiles`] over rows of channels (`S` floats a pixel), the taps read as their
+        /// groups of consecutive offsets (`Taps::groups`): `acc[p][v] = Σ_{g,c}
+        /// src[at + (q0 + p)·S + base_g + c] · w[g·group + c][v]`. Each tap's pixels are one
         /// base register and constant displacements; through the offsets array the compiler
         /// kept an address per pixel and spilled the accumulators.
         ///
         /// # Safety
-        /// As [`tiles`], with the taps `0..taps.len()`.
+        /// As [`tiles`].
         #[target_feature(enable = $feature)]
         unsafe fn tiles_rows<const FV: usize, const P: usize, const S: usize>(t: Tile<'_>) {
             let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
             let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
-            debug_assert!(t.taps.consecutive());
+            let (bases, group) = t.taps.groups();
             for q0 in (0..t.count).step_by(P) {
                 let first = t.at + q0 * S;
                 let mut acc = [[$zero(); FV]; P];
-                for c in 0..t.taps.len() {
-                    let mut wv = [$zero(); FV];
-                    for (v, wv) in wv.iter_mut().enumerate() {
-                        in_bounds(c * t.w_stride + v * LANES, LANES, w_len);
-                        // SAFETY: tap c < taps.len() has FV vectors of weights at c·w_stride
-                        // inside `w` (asserted extent).
-                        *wv = unsafe { $load(w.add(c * t.w_stride + v * LANES)) };
-                    }
-                    for (p, acc) in acc.iter_mut().enumerate() {
-                        in_bounds(first + p * S + c, 1, src_len);
-                        // SAFETY: at + (q0 + p)·S + c ≤ at + (tiled(count) − 1)·S + max offset
-                        // < src.len() (asserted; the offsets are the taps 0..taps.len()).
-                        let x = $splat(unsafe { *src.add(first + p * S + c) });
-                        for (acc, &wv) in acc.iter_mut().zip(&wv) {
-                            *acc = $fmadd(x, wv, *acc);
+                for (g, &base) in bases.iter().enumerate() {
+                    let (from, row) = (first + base, g * group);
+                    for c in 0..group {
+                        let mut wv = [$zero(); FV];
+                        for (v, wv) in wv.iter_mut().enumerate() {
+                            in_bounds((row + c) * t.w_stride + v * LANES, LANES, w_len);
+                            // SAFETY: tap row + c < taps.len() has FV vectors of weights at
+                            // (row + c)·w_stride inside `w` (asserted extent).
+                            *wv = unsafe { $load(w.add((row + c) * t.w_stride + v * LANES)) };
+                        }
+                        for (p, acc) in acc.iter_mut().enumerate() {
+                            in_bounds(from + p * S + c, 1, src_len);
+                            // SAFETY: base + c is tap row + c's offset, so at + (q0 + p)·S +
+                            // base + c ≤ at + (tiled(count) − 1)·S + max offset < src.len().
+                            let x = $splat(unsafe { *src.add(from + p * S + c) });
+                            for (acc, &wv) in acc.iter_mut().zip(&wv) {
+                                *acc = $fmadd(x, wv, *acc);
+                            }
                         }
                     }
                 }

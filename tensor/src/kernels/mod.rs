@@ -164,17 +164,36 @@ pub(crate) enum Kernels {
     Avx512(avx512::Token),
 }
 
-/// A list of tap offsets with its largest element, which the kernels' bounds checks use.
+/// A list of tap offsets with its largest element, which the kernels' bounds checks use,
+/// and the same list as groups of `group` consecutive offsets from each of `bases` (the
+/// form the tile kernel for rows of channels reads: one base per group, the channels
+/// constant steps from it).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Taps {
     offsets: Vec<usize>,
     max: usize,
+    bases: Vec<usize>,
+    group: usize,
 }
 
 impl Taps {
+    /// The groups are the longest whose length divides every maximal run of consecutive
+    /// offsets (1 if the runs are coprime).
     pub(crate) fn new(offsets: Vec<usize>) -> Self {
         let max = offsets.iter().copied().max().unwrap_or(0);
-        Taps { offsets, max }
+        let mut group = 0;
+        let mut run = 0;
+        for (i, &o) in offsets.iter().enumerate() {
+            if i > 0 && offsets[i - 1].checked_add(1) == Some(o) {
+                run += 1;
+            } else {
+                group = gcd(group, run);
+                run = 1;
+            }
+        }
+        let group = gcd(group, run).max(1);
+        let bases = offsets.iter().step_by(group).copied().collect();
+        Taps { offsets, max, bases, group }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -189,10 +208,15 @@ impl Taps {
         &self.offsets
     }
 
-    /// Whether the offsets are `0, 1, …, len − 1` (the channels of a pixels × channels row).
-    pub(crate) fn consecutive(&self) -> bool {
-        self.offsets.iter().enumerate().all(|(i, &o)| i == o)
+    /// The first offset of each group of consecutive offsets, and the groups' length: tap
+    /// `g·group + c` is at `bases[g] + c`.
+    pub(crate) fn groups(&self) -> (&[usize], usize) {
+        (&self.bases, self.group)
     }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// The pixel steps [`Kernels::tiles`] takes (each compiled as a constant).
@@ -206,9 +230,9 @@ pub(crate) struct Tile<'a> {
     /// Where pixel 0 reads its tap at offset 0.
     pub at: usize,
     /// How far apart consecutive pixels read, one of [`PIXEL_STEPS`]: 1, 2 for a stride-2
-    /// convolution whose columns stay interleaved, or a pixels × channels block's row
-    /// width (8, 16, 32) for a 1×1 convolution of it. Pixel `q` reads `src[at + q·step +
-    /// offset]`.
+    /// convolution whose columns stay interleaved, or the floats between the pixels of
+    /// channels-last rows (8, 16, 32) for a convolution of a pixels × channels block. Pixel
+    /// `q` reads `src[at + q·step + offset]`.
     pub step: usize,
     pub count: usize,
     pub taps: &'a Taps,
@@ -501,7 +525,6 @@ impl Kernels {
             return;
         }
         assert!(PIXEL_STEPS.contains(&t.step), "tiles: pixel step {}", t.step);
-        assert!(t.step <= 2 || t.taps.consecutive(), "tiles: a pixel step past 2 reads consecutive taps");
         assert!(t.bias_act.is_none_or(|(b, _)| b.len() >= width), "tiles: bias extent");
         assert!(t.taps.len() == 0 || t.at + (rows - 1) * t.step + t.taps.max() < t.src.len(), "tiles: input extent");
         assert!(t.w_stride >= width, "tiles: weight stride");

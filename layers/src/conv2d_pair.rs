@@ -1,12 +1,12 @@
-//! A convolution taking the 1×1 convolution after it into its forward pass in inference
-//! ([`TakePointwise`] for [`Conv2d`], through [`tensor::conv2d_pointwise`]).
+//! A convolution taking the convolution after it into its forward pass in inference
+//! ([`TakeConv`] for [`Conv2d`], through [`tensor::conv2d_pair`]).
 
 use autograd::Var;
-use tensor::{Activation, Element, Pointwise, Pooling, Tensor, Window2d};
+use tensor::{Activation, Element, Pooling, SecondConv, Tensor};
 
 use crate::conv2d::Conv2d;
 use crate::error::{LayerError, Result};
-use crate::faces::{AffineMap, TakePointwise};
+use crate::faces::{AffineMap, SecondWeights, TakeConv};
 
 impl<T: Element> Conv2d<T> {
     /// The weight and bias with `map` folded in, or as they are (shared `Arc` storage).
@@ -21,29 +21,30 @@ impl<T: Element> Conv2d<T> {
     }
 }
 
-impl<T: Element> TakePointwise<T> for Conv2d<T> {
-    fn pointwise(&self, map: Option<&AffineMap<T>>) -> Option<(Tensor<T>, Option<Tensor<T>>)> {
-        (self.config().window == Window2d::square(1, 1, 0)).then(|| self.weights(map).ok()).flatten()
+impl<T: Element> TakeConv<T> for Conv2d<T> {
+    fn as_second(&self, map: Option<&AffineMap<T>>) -> Option<SecondWeights<T>> {
+        let (weight, bias) = self.weights(map).ok()?;
+        Some(SecondWeights { weight, bias, window: self.config().window })
     }
 
-    fn forward_pointwise<'t>(
+    fn forward_pair<'t>(
         &self,
         x: Var<'t, T>,
         map: Option<&AffineMap<T>>,
         act: Option<Activation>,
-        next: &Pointwise<'_, T>,
+        second: &SecondConv<'_, T>,
         pooling: Option<&Pooling>,
     ) -> Result<Var<'t, T>> {
         let tape = x.tape();
         if tape.is_recording() {
             return Err(LayerError::Config {
                 what: format!("{self:?}"),
-                reason: "forward_pointwise keeps nothing for gradients: call it in inference".into(),
+                reason: "forward_pair keeps nothing for gradients: call it in inference".into(),
             });
         }
         self.check(&x.shape())?;
         let (weight, bias) = self.weights(map)?;
         let window = &self.config().window;
-        Ok(tape.constant(tensor::conv2d_pointwise(&x.value(), &weight, bias.as_ref(), window, act, next, pooling)?))
+        Ok(tape.constant(tensor::conv2d_pair(&x.value(), &weight, bias.as_ref(), window, act, second, pooling)?))
     }
 }
