@@ -226,17 +226,3 @@ pub(crate) fn im2col_view(strides: &[usize], window: &Window2d, d: &WindowDims) 
         && inner.iter().all(|&(size, stride, want)| size == 1 || stride == want))
     .then_some(strides[0])
 }
-
-/// `Σ v` in eight interleaved partial sums, which the compiler keeps in one vector register
-/// (a single running sum is a chain of dependent scalar adds).
-pub(crate) fn lane_sum<T: Element>(v: &[T]) -> T {
-    let mut lanes = [T::zero(); 8];
-    let chunks = v.chunks_exact(8);
-    let tail = chunks.remainder().iter().copied().sum::<T>();
-    for c in chunks {
-        for (l, &x) in lanes.iter_mut().zip(c) {
-            *l += x;
-        }
-    }
-    lanes.iter().copied().sum::<T>() + tail
-}

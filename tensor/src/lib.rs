@@ -75,5 +75,6 @@ pub use layout::{broadcast_shapes, contiguous_strides, is_dense};
 pub use matmul::gemm;
 pub use max_pool::{PoolArgmax, max_pool2d, max_pool2d_backward, max_pool2d_values};
 pub use pool::{max_argmax_rows, pool_max_backward, pool_windows, pool_windows_adjoint};
+pub use reduce::lane_sum;
 pub use tensor::Tensor;
 pub use window::{Window2d, WindowDims};

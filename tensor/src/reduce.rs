@@ -148,3 +148,23 @@ fn argmax_lane<T: Element>(data: &[T], lane: &mut dyn Iterator<Item = usize>) ->
     }
     best
 }
+
+/// `Σ v` in eight interleaved partial sums (element `i` into sum `i mod 8`, the tail of fewer
+/// than eight after them), which the compiler keeps in one vector register: a single running
+/// sum is a chain of dependent adds, one add's latency per element.
+///
+/// ```
+/// let v: Vec<f32> = (1..=20).map(|i| i as f32).collect();
+/// assert_eq!(tensor::lane_sum(&v), 210.0);
+/// ```
+pub fn lane_sum<T: Element>(v: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder().iter().copied().sum::<T>();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    lanes.iter().copied().sum::<T>() + tail
+}

@@ -56,7 +56,7 @@ fn map_means<T: Element>(x: &Tensor<T>) -> tensor::Result<Tensor<T>> {
             &copy
         }
     };
-    let means = values.chunks_exact(area).map(|map| map.iter().fold(T::zero(), |s, &v| s + v) * scale).collect();
+    let means = values.chunks_exact(area).map(|map| tensor::lane_sum(map) * scale).collect();
     Tensor::from_vec(&[n, c, 1, 1], means)
 }
 

@@ -25,7 +25,7 @@ mod winograd_weight;
 use std::any::{Any, TypeId};
 
 use crate::cast::f32_slice;
-use crate::conv2d::lane_sum;
+use crate::reduce::lane_sum;
 use crate::conv2d_backward::ConvInput;
 pub(crate) use pooled::Pool;
 use staging::Source;
