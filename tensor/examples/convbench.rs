@@ -13,7 +13,7 @@ use tensor::{Activation, Tensor, Window2d};
 fn main() {
     let batch: usize = std::env::var("B").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
     let only = std::env::var("ONLY").ok();
-    let layers: [(&str, [usize; 3], usize, Window2d); 13] = [
+    let layers: [(&str, [usize; 3], usize, Window2d); 14] = [
         ("C1 1-6 5x5 32", [1, 32, 32], 6, Window2d::square(5, 1, 0)),
         ("C3 6-16 5x5 14", [6, 14, 14], 16, Window2d::square(5, 1, 0)),
         ("A1 1-16 3x3p1 28", [1, 28, 28], 16, Window2d::square(3, 1, 1)),
@@ -27,6 +27,7 @@ fn main() {
         ("R1 16-16 3x3p1 28", [16, 28, 28], 16, Window2d::square(3, 1, 1)),
         ("R2 16-32 3x3s2 28", [16, 28, 28], 32, Window2d::square(3, 2, 1)),
         ("R3 32-32 3x3p1 14", [32, 14, 14], 32, Window2d::square(3, 1, 1)),
+        ("N1 16-32 3x3s2 32", [16, 32, 32], 32, Window2d::square(3, 2, 1)),
     ];
     let mut rng = rand::rng();
     println!("path {}", tensor::KernelPath::selected().name());

@@ -14,11 +14,11 @@ use crate::activation::Activation;
 use crate::buffer_pool::{filled, take};
 use crate::columns::{add_col2im_columns, im2col_rows};
 use crate::conv2d::{Conv2dGrads, Geometry, im2col_view};
-use crate::reduce::lane_sum;
 use crate::direct::{self, Plan};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::planes::Workspace;
+use crate::reduce::lane_sum;
 use crate::tensor::Tensor;
 use crate::window::Window2d;
 

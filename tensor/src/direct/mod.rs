@@ -25,8 +25,8 @@ mod winograd_weight;
 use std::any::{Any, TypeId};
 
 use crate::cast::f32_slice;
-use crate::reduce::lane_sum;
 use crate::conv2d_backward::ConvInput;
+use crate::reduce::lane_sum;
 pub(crate) use pooled::Pool;
 use staging::Source;
 use then::Then;

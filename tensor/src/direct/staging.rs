@@ -20,6 +20,7 @@
 
 use crate::buffer::Buffer;
 use crate::columns::copy_run;
+use crate::kernels::{FromPlanes, Kernels, PIXEL_STEPS};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -173,6 +174,123 @@ impl Staging {
                 }
             }
         }
+    }
+}
+
+/// The channels-last form of [`Staging`]: an image of `rows × cols` pixels of `c` floats
+/// (its channels, zeros past the last one) zero-padded and split into row phases, the
+/// columns left in order, so that output pixel `q = oh·wq + ow` reads tap `(i, j, ch)` at
+/// `q·step + (i mod sh)·hq·row + (i div sh)·row + j·c + ch`, with `step = sw·c` and `row =
+/// wq·step` floats. A tap group (a kernel row's columns × channels) is consecutive floats,
+/// which the tile kernel reads as one base and constant steps.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelsLast {
+    c: usize,
+    rows: usize,
+    cols: usize,
+    stride: [usize; 2],
+    padding: [usize; 2],
+    hq: usize,
+    /// Pixels (of `step` floats) per row of a phase plane.
+    pub wq: usize,
+}
+
+impl ChannelsLast {
+    pub(crate) fn new(g: &Window2d, c: usize, [rows, cols]: [usize; 2]) -> Self {
+        let (hp, wp) = (rows + 2 * g.padding[0], cols + 2 * g.padding[1]);
+        let (hq, wq) = (hp.div_ceil(g.stride[0]), wp.div_ceil(g.stride[1]));
+        ChannelsLast { c, rows, cols, stride: g.stride, padding: g.padding, hq, wq }
+    }
+
+    /// The floats per pixel for `channels` under a window of column stride `sw`, when the
+    /// tile kernel takes the pixel step it makes (one of [`PIXEL_STEPS`]) and the padding
+    /// channels add at most a quarter: `None` otherwise.
+    pub(crate) fn floats_per_pixel(channels: usize, sw: usize) -> Option<usize> {
+        PIXEL_STEPS
+            .iter()
+            .filter(|&&s| s % sw == 0 && s / sw >= channels)
+            .map(|&s| s / sw)
+            .min()
+            .filter(|&c| 4 * c <= 5 * channels)
+    }
+
+    /// Tap `t` (of the [`ChannelsLast::offsets`] order) of filter `f` from `weight`, F×C×kh×kw
+    /// contiguous for `channels` channels and kernels of `area` taps: zero for the padding
+    /// channels.
+    pub(crate) fn weight<'a>(
+        &self,
+        weight: &'a [f32],
+        channels: usize,
+        area: usize,
+    ) -> impl Fn(usize, usize) -> f32 + 'a {
+        let c = self.c;
+        move |f, t| match (t / c, t % c) {
+            (ij, ch) if ch < channels => weight[(f * channels + ch) * area + ij],
+            _ => 0.0,
+        }
+    }
+
+    /// Floats between consecutive output pixels' inputs.
+    pub(crate) fn step(&self) -> usize {
+        self.stride[1] * self.c
+    }
+
+    fn row(&self) -> usize {
+        self.wq * self.step()
+    }
+
+    pub(crate) fn planes_len(&self) -> usize {
+        self.stride[0] * self.hq * self.row()
+    }
+
+    /// The offsets of the taps `(i, j, ch)` in i, j, ch order.
+    pub(crate) fn offsets(&self, [kh, kw]: [usize; 2]) -> Vec<usize> {
+        let sh = self.stride[0];
+        let (row, plane) = (self.row(), self.hq * self.row());
+        (0..kh).flat_map(|i| (0..kw * self.c).map(move |jc| (i % sh) * plane + (i / sh) * row + jc)).collect()
+    }
+
+    /// Where input row `r` starts in the planes (its first pixel past the left padding).
+    fn row_start(&self, r: usize) -> usize {
+        let (sh, y) = (self.stride[0], r + self.padding[0]);
+        (y % sh) * self.hq * self.row() + (y / sh) * self.row() + self.padding[1] * self.c
+    }
+
+    /// Copies a pixels × channels block's valid pixels (`z_width` pixels a row, `c` floats
+    /// each) into `buf`, whose padding and slack are zero (only the interior is written,
+    /// the same positions for every image).
+    pub(crate) fn stage_block(&self, z: &[f32], z_width: usize, buf: &mut [f32]) {
+        let len = self.cols * self.c;
+        for r in 0..self.rows {
+            let (to, from) = (self.row_start(r), r * z_width * self.c);
+            buf[to..to + len].copy_from_slice(&z[from..from + len]);
+        }
+    }
+
+    /// Copies image `n` of `x`, its columns unit-stride ([`ChannelsLast::reads`]), into
+    /// `buf` as [`ChannelsLast::stage_block`] does, transposing planes to pixels with `k`.
+    pub(crate) fn stage(&self, k: Kernels, x: Source<'_>, n: usize, channels: usize, buf: &mut [f32]) {
+        let s = x.strides;
+        let sh = self.stride[0];
+        for first in 0..sh.min(self.rows) {
+            k.gather_planes(FromPlanes {
+                src: x.data,
+                at: x.offset + n * s[0] + first * s[2],
+                plane: s[1],
+                row_stride: sh * s[2],
+                channels,
+                rows: (self.rows - first).div_ceil(sh),
+                cols: 0..self.cols,
+                z: &mut buf[self.row_start(first)..],
+                z_stride: self.c,
+                z_width: self.row() / self.c,
+            });
+        }
+    }
+
+    /// Whether [`ChannelsLast::stage`] reads `x`: its columns unit-stride.
+    pub(crate) fn reads(x: Source<'_>, cols: usize) -> bool {
+        cols <= 1 || x.strides[3] == 1
     }
 }
 

@@ -315,11 +315,41 @@ pub(super) fn winograd_geometry(n: usize, side: usize) -> impl Strategy<Value = 
         })
 }
 
+/// Geometries whose input the forward pass stages channels-last (`ChannelsLast`): 8,
+/// 13–16 or 26–32 channels (a pixel of 8, 16 or 32 floats), column stride 1 or 2 (16 or
+/// 32 floats apart), any kernel 1–5, row stride 1–3 and padding 0–2.
+fn channels_last_case() -> impl Strategy<Value = Case> {
+    let c = prop_oneof![Just(8usize), 13usize..=16, 26usize..=sized(32, 26)];
+    (
+        (1usize..=sized(3, 1), c, 1usize..=sized(11, 5), 1usize..=sized(11, 5)),
+        1usize..=sized(24, 9),
+        ((1usize..=5, 1usize..=5), (1usize..=3, 1usize..=2), (0usize..=2, 0usize..=2)),
+        0u8..3,
+        any::<u64>(),
+    )
+        .prop_map(|((n, c, h, w), filters, ((kh, kw), (sh, sw), (ph, pw)), layout, seed)| Case {
+            shape: [n, c, h, w],
+            filters,
+            window: Window2d { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw] },
+            layout,
+            seed,
+        })
+        .prop_filter("the kernel fits the padded input", |c| {
+            c.shape[2] + 2 * c.window.padding[0] >= c.window.kernel[0]
+                && c.shape[3] + 2 * c.window.padding[1] >= c.window.kernel[1]
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 160 }))]
 
     #[test]
     fn direct_kernels_match_the_im2col_path(case in case()) {
+        check(&case)?;
+    }
+
+    #[test]
+    fn channels_last_staging_matches_the_im2col_path(case in channels_last_case()) {
         check(&case)?;
     }
 

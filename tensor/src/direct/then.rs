@@ -7,10 +7,10 @@
 //! - A 1×1 convolution of stride 1 without padding reads the block's rows as they are, in
 //!   runs of [`POINTWISE_RUN`] pixels while they are in L1.
 //! - Any other window reads the block's valid rows copied into channels-last phase planes
-//!   ([`BlockStaging`]), one image at a time.
+//!   ([`ChannelsLast`]), one image at a time.
 
 use super::forward::{Packed, run_tiles, tiled_rows};
-use super::staging::Aligned;
+use super::staging::{Aligned, ChannelsLast};
 use crate::activation::Activation;
 use crate::kernels::{Kernels, PIXEL_STEPS, Taps};
 use crate::window::Window2d;
@@ -46,76 +46,15 @@ pub(super) fn takes(g: &Window2d, fpad: usize) -> bool {
     PIXEL_STEPS.contains(&pixel_step(g, fpad))
 }
 
-/// The first convolution's block of one image staged for the second one: its `rows × cols`
-/// valid pixels (`z_width` per block row, `c` floats each) zero-padded and split into row
-/// phases, the columns left in order, so that output pixel `q = oh·wq + ow` reads tap
-/// `(i, j, ch)` at `q·step + (i mod sh)·hq·row + (i div sh)·row + j·c + ch`, with
-/// `step = sw·c` and `row = wq·step` floats (as [`Staging`](super::staging::Staging) with
-/// channels-last pixels).
-struct BlockStaging {
-    c: usize,
-    rows: usize,
-    cols: usize,
-    z_width: usize,
-    stride: [usize; 2],
-    padding: [usize; 2],
-    hq: usize,
-    wq: usize,
-}
-
-impl BlockStaging {
-    fn new(g: &Window2d, c: usize, [rows, cols, z_width]: [usize; 3]) -> Self {
-        let (hp, wp) = (rows + 2 * g.padding[0], cols + 2 * g.padding[1]);
-        let (hq, wq) = (hp.div_ceil(g.stride[0]), wp.div_ceil(g.stride[1]));
-        BlockStaging { c, rows, cols, z_width, stride: g.stride, padding: g.padding, hq, wq }
-    }
-
-    fn step(&self) -> usize {
-        self.stride[1] * self.c
-    }
-
-    fn row(&self) -> usize {
-        self.wq * self.step()
-    }
-
-    fn planes_len(&self) -> usize {
-        self.stride[0] * self.hq * self.row()
-    }
-
-    /// The offsets of the taps `(i, j, ch)` in i, j, ch order.
-    fn offsets(&self, [kh, kw]: [usize; 2]) -> Vec<usize> {
-        let sh = self.stride[0];
-        let (row, plane) = (self.row(), self.hq * self.row());
-        let mut v = Vec::with_capacity(kh * kw * self.c);
-        for i in 0..kh {
-            for at in (0..kw * self.c).map(|jc| (i % sh) * plane + (i / sh) * row + jc) {
-                v.push(at);
-            }
-        }
-        v
-    }
-
-    /// Copies the block's valid rows into `buf`, whose padding and slack are zero (only
-    /// the interior is written, the same positions for every image).
-    fn stage(&self, z: &[f32], buf: &mut [f32]) {
-        let ([sh, _], [ph, pw]) = (self.stride, self.padding);
-        let (row, plane, len) = (self.row(), self.hq * self.row(), self.cols * self.c);
-        for r in 0..self.rows {
-            let y = r + ph;
-            let to = (y % sh) * plane + (y / sh) * row + pw * self.c;
-            let from = r * self.z_width * self.c;
-            buf[to..to + len].copy_from_slice(&z[from..from + len]);
-        }
-    }
-}
-
 /// The second convolution prepared for a first one of `c` filters (`cpad` floats per block
 /// pixel) and `[rows, cols]` outputs in block rows of `z_width` pixels: packed weights,
 /// taps, and where its input and output blocks live.
 pub(super) struct Next {
     packed: Packed,
     taps: Taps,
-    staging: Option<(BlockStaging, Aligned)>,
+    staging: Option<(ChannelsLast, Aligned)>,
+    /// Pixels per row of the first convolution's block.
+    z_width: usize,
     /// Rows of its pixels × filters block.
     pub rows: usize,
     /// Its output: pixels per block row, rows and columns.
@@ -128,17 +67,13 @@ impl Next {
             let packed = Packed::new(k, t.filters, c, |f, ch| t.weight[f * c + ch]);
             let rows_out = tiled_rows(k, &packed, rows * z_width);
             let taps = Taps::new((0..c).collect());
-            return Next { packed, taps, staging: None, rows: rows_out, dims: [z_width, rows, cols] };
+            return Next { packed, taps, staging: None, z_width, rows: rows_out, dims: [z_width, rows, cols] };
         }
         let g = &t.window;
-        let st = BlockStaging::new(g, cpad, [rows, cols, z_width]);
+        let st = ChannelsLast::new(g, cpad, [rows, cols]);
         let [kh, kw] = g.kernel;
         let area = kh * kw;
-        // Tap (i, j, ch) is row (i·kw + j)·cpad + ch; the block's padding channels get zeros.
-        let weight = |f: usize, tap: usize| match (tap / cpad, tap % cpad) {
-            (ij, ch) if ch < c => t.weight[(f * c + ch) * area + ij],
-            _ => 0.0,
-        };
+        let weight = st.weight(t.weight, c, area);
         let packed = Packed::new(k, t.filters, area * cpad, weight);
         let taps = Taps::new(st.offsets(g.kernel));
         let oh = (rows + 2 * g.padding[0] - kh) / g.stride[0] + 1;
@@ -146,7 +81,7 @@ impl Next {
         let rows_out = tiled_rows(k, &packed, oh * st.wq);
         let buf = Aligned::zeros(st.planes_len().max(rows_out * st.step() + taps.max() + 1));
         let dims = [st.wq, oh, ow];
-        Next { packed, taps, staging: Some((st, buf)), rows: rows_out, dims }
+        Next { packed, taps, staging: Some((st, buf)), z_width, rows: rows_out, dims }
     }
 
     /// One image: the first convolution's tiles over `count` pixels reading `src` from
@@ -179,7 +114,7 @@ impl Next {
             }
             Some((st, buf)) => {
                 run_tiles(k, src, [at, step], count, taps, packed, z, cpad, bias_act);
-                st.stage(z, buf.as_mut_slice());
+                st.stage_block(z, self.z_width, buf.as_mut_slice());
                 let [wq, oh, _] = self.dims;
                 run_tiles(k, buf.as_slice(), [0, st.step()], oh * wq, &self.taps, &self.packed, z2, fpad2, None);
             }
