@@ -46,10 +46,8 @@ pub(crate) struct Staging {
 
 impl Staging {
     pub(crate) fn new(g: &Window2d, d: &WindowDims) -> Self {
-        let [sh, sw] = g.stride;
-        let (hp, wp) = (d.h + 2 * g.padding[0], d.w + 2 * g.padding[1]);
-        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
-        let step = if sw == 2 { 2 } else { 1 };
+        let [hq, wq] = phase_dims(g, [d.h, d.w]);
+        let step = if g.stride[1] == 2 { 2 } else { 1 };
         Staging { c: d.c, h: d.h, w: d.w, stride: g.stride, padding: g.padding, hq, wq, step, runs: Vec::new() }
             .with_runs()
     }
@@ -177,6 +175,12 @@ impl Staging {
     }
 }
 
+/// The rows and columns of one phase plane of `rows × cols` pixels padded for `g`.
+fn phase_dims(g: &Window2d, [rows, cols]: [usize; 2]) -> [usize; 2] {
+    let (hp, wp) = (rows + 2 * g.padding[0], cols + 2 * g.padding[1]);
+    [hp.div_ceil(g.stride[0]), wp.div_ceil(g.stride[1])]
+}
+
 /// The channels-last form of [`Staging`]: an image of `rows × cols` pixels of `c` floats
 /// (its channels, zeros past the last one) zero-padded and split into row phases, the
 /// columns left in order, so that output pixel `q = oh·wq + ow` reads tap `(i, j, ch)` at
@@ -197,8 +201,7 @@ pub(crate) struct ChannelsLast {
 
 impl ChannelsLast {
     pub(crate) fn new(g: &Window2d, c: usize, [rows, cols]: [usize; 2]) -> Self {
-        let (hp, wp) = (rows + 2 * g.padding[0], cols + 2 * g.padding[1]);
-        let (hq, wq) = (hp.div_ceil(g.stride[0]), wp.div_ceil(g.stride[1]));
+        let [hq, wq] = phase_dims(g, [rows, cols]);
         ChannelsLast { c, rows, cols, stride: g.stride, padding: g.padding, hq, wq }
     }
 

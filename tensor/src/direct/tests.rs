@@ -44,11 +44,23 @@ const fn sized(full: usize, small: usize) -> usize {
 }
 
 pub(super) fn case() -> impl Strategy<Value = Case> {
-    let k = sized(7, 3);
+    let channels = 1usize..=sized(12, 9);
+    cases([sized(5, 2), sized(13, 6), sized(40, 17), sized(7, 3)], channels, [3, 3], 3)
+}
+
+/// Up to `n` images of `channels` channels and up to `side × side` pixels, up to `filters`
+/// filters, kernels up to `k × k`, strides up to `stride` and padding up to `pad` on each
+/// axis, the kernel fitting the padded input.
+fn cases(
+    [n, side, filters, k]: [usize; 4],
+    channels: impl Strategy<Value = usize>,
+    stride: [usize; 2],
+    pad: usize,
+) -> impl Strategy<Value = Case> {
     (
-        (1usize..=sized(5, 2), 1usize..=sized(12, 9), 1usize..=sized(13, 6), 1usize..=sized(13, 6)),
-        1usize..=sized(40, 17),
-        ((1usize..=k, 1usize..=k), (1usize..=3, 1usize..=3), (0usize..=3, 0usize..=3)),
+        (1usize..=n, channels, 1usize..=side, 1usize..=side),
+        1usize..=filters,
+        ((1usize..=k, 1usize..=k), (1usize..=stride[0], 1usize..=stride[1]), (0usize..=pad, 0usize..=pad)),
         0u8..3,
         any::<u64>(),
     )
@@ -319,25 +331,8 @@ pub(super) fn winograd_geometry(n: usize, side: usize) -> impl Strategy<Value = 
 /// 13–16 or 26–32 channels (a pixel of 8, 16 or 32 floats), column stride 1 or 2 (16 or
 /// 32 floats apart), any kernel 1–5, row stride 1–3 and padding 0–2.
 fn channels_last_case() -> impl Strategy<Value = Case> {
-    let c = prop_oneof![Just(8usize), 13usize..=16, 26usize..=sized(32, 26)];
-    (
-        (1usize..=sized(3, 1), c, 1usize..=sized(11, 5), 1usize..=sized(11, 5)),
-        1usize..=sized(24, 9),
-        ((1usize..=5, 1usize..=5), (1usize..=3, 1usize..=2), (0usize..=2, 0usize..=2)),
-        0u8..3,
-        any::<u64>(),
-    )
-        .prop_map(|((n, c, h, w), filters, ((kh, kw), (sh, sw), (ph, pw)), layout, seed)| Case {
-            shape: [n, c, h, w],
-            filters,
-            window: Window2d { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw] },
-            layout,
-            seed,
-        })
-        .prop_filter("the kernel fits the padded input", |c| {
-            c.shape[2] + 2 * c.window.padding[0] >= c.window.kernel[0]
-                && c.shape[3] + 2 * c.window.padding[1] >= c.window.kernel[1]
-        })
+    let channels = prop_oneof![Just(8usize), 13usize..=16, 26usize..=sized(32, 26)];
+    cases([sized(3, 1), sized(11, 5), sized(24, 9), 5], channels, [3, 2], 2)
 }
 
 proptest! {
