@@ -3,8 +3,9 @@
 //! [`Part::Fuse`], [`Part::ChannelAffine`], [`Part::FoldAffine`], [`Part::FusePool`],
 //! [`Part::TakeConv`], [`Part::MatrixForm`]): fusion (a convolution or batch norm
 //! applies the ReLU that follows it in its own output pass; in inference a convolution takes
-//! in the batch norm after it, the pooling after that, or a 1×1 convolution) and the derivation's matrices (for shape tables). The
-//! description of a module is its `Debug` text.
+//! in the batch norm after it, the pooling after that, or the convolution after it) and the
+//! derivation's matrices (for shape tables). The description of a module is its `Debug`
+//! text.
 
 use autograd::Var;
 use tensor::{Activation, Element, Pooling, SecondConv, Tensor, Window2d};

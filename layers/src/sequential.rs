@@ -138,9 +138,9 @@ impl<T> fmt::Debug for Sequential<T> {
 /// ([`FoldAffine`](crate::FoldAffine)), equal to the three passes up to rounding; a
 /// convolution after it (and its own batch norm and activation) is computed from the
 /// convolution's output block ([`TakeConv`](crate::TakeConv)), the same values as the two
-/// convolutions up to rounding (the same bits for a 1×1 convolution); and a max or average pooling after the convolution (and those) is
-/// done in the output pass ([`FusePool`](crate::FusePool)), the same values as the pooling
-/// op after it.
+/// convolutions up to rounding (the same bits for a 1×1 convolution); and a max or average
+/// pooling after the convolution (and those) is done in the output pass
+/// ([`FusePool`](crate::FusePool)), the same values as the pooling op after it.
 /// Each intermediate value is [released](Var::release) once the next layer has read it, so
 /// the pass holds only what the backward pass needs (in inference, only the values in
 /// flight); the chain's input and output stay readable. A shape error names the layer.
