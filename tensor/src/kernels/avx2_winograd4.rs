@@ -6,7 +6,8 @@
 
 use std::arch::x86_64::*;
 
-use super::avx2::{block_pool, store, transpose8};
+use super::BlockPool;
+use super::avx2::{block_pool, transpose8};
 use super::in_bounds;
 use super::winograd4::{Wino4In, Wino4Out};
 use crate::activation::Activation;
@@ -95,107 +96,194 @@ pub(super) unsafe fn input(p: Wino4In<'_>) {
     }
 }
 
+/// `Aᵀ M` for 8 tiles of one filter (`cols[j][r]`), the 36 vectors of `M` read from `m`,
+/// `m_block` apart, a column at a time: only the 24 results outlive their loads.
+///
+/// # Safety
+/// AVX2 and FMA; `m + ξ·m_block + 8` is inside `M` for every position ξ.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn columns(m: *const f32, m_block: usize) -> [[__m256; 4]; 6] {
+    let mut cols = [[_mm256_setzero_ps(); 4]; 6];
+    for (j, col) in cols.iter_mut().enumerate() {
+        // SAFETY: position 6i + j's vector (the caller's).
+        let x = |i: usize| unsafe { _mm256_loadu_ps(m.add((6 * i + j) * m_block)) };
+        *col = at([x(0), x(1), x(2), x(3), x(4), x(5)]);
+    }
+    cols
+}
+
+/// Row `r` of `act((Aᵀ M) A + b)` from [`columns`]: `y[s]`, column s of each lane's block.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn block_row(cols: &[[__m256; 4]; 6], r: usize, b: __m256, relu: bool) -> [__m256; 4] {
+    let mut y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r]]);
+    for v in &mut y {
+        *v = _mm256_add_ps(*v, b);
+        if relu {
+            // max(0, v) returns v when v is NaN (the second operand).
+            *v = _mm256_max_ps(_mm256_setzero_ps(), *v);
+        }
+    }
+    y
+}
+
+/// One output row of 8 tiles (`y[s]`: column s of each lane's block) as each tile's 4
+/// pixels: 4×4 transposes in each half, `q[k]` holding tile k's pixels in its low half and
+/// tile k + 4's in its high half.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn tile_rows(y: [__m256; 4]) -> [__m256; 4] {
+    let (t0, t1) = (_mm256_unpacklo_ps(y[0], y[1]), _mm256_unpackhi_ps(y[0], y[1]));
+    let (t2, t3) = (_mm256_unpacklo_ps(y[2], y[3]), _mm256_unpackhi_ps(y[2], y[3]));
+    [
+        _mm256_shuffle_ps::<0x44>(t0, t2),
+        _mm256_shuffle_ps::<0xEE>(t0, t2),
+        _mm256_shuffle_ps::<0x44>(t1, t3),
+        _mm256_shuffle_ps::<0xEE>(t1, t3),
+    ]
+}
+
+/// Where 8 tiles' 4×4 blocks go in a filter's plane: each lane's first output (`row ·
+/// row_stride + col`) and how many of its rows and columns lie inside the output (none for
+/// a lane past the last tile); `whole` when every lane's block does.
+struct Blocks {
+    at: [usize; LANES],
+    rows: [usize; LANES],
+    cols: [usize; LANES],
+    whole: bool,
+}
+
+impl Blocks {
+    fn new(p: &Wino4Out<'_>, t: usize, real: usize) -> Self {
+        let mut b = Blocks { at: [0; LANES], rows: [0; LANES], cols: [0; LANES], whole: true };
+        for l in 0..LANES {
+            if t + l < real {
+                let (row, col) = (4 * ((t + l) / p.tw), 4 * ((t + l) % p.tw));
+                b.at[l] = row * p.row_stride + col;
+                b.rows[l] = p.oh.saturating_sub(row).min(4);
+                b.cols[l] = p.ow.saturating_sub(col).min(4);
+            }
+            b.whole &= b.rows[l] == 4 && b.cols[l] == 4;
+        }
+        b
+    }
+}
+
 /// The output transform (see [`Wino4Out`]).
 ///
 /// # Safety
 /// AVX2 and FMA; the extents `Kernels::winograd4_output` asserts.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn output(p: Wino4Out<'_>) {
+    if let Some(pool) = p.pool {
+        // SAFETY: forwarded.
+        return unsafe { output_pooled(p, pool) };
+    }
     let relu = p.act == Some(Activation::Relu);
     let (m_len, out_len) = (p.m.len(), p.out.len());
     let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
     let real = p.oh.div_ceil(4) * p.tw;
+    for t in (0..p.tiles.min(real.div_ceil(LANES) * LANES)).step_by(LANES) {
+        let blocks = Blocks::new(&p, t, real);
+        for f in 0..p.filters {
+            in_bounds(35 * p.m_block + f * p.tiles + t, LANES, m_len);
+            // SAFETY: ξ·m_block + f·tiles + t + 8 ≤ 35·m_block + filters·tiles ≤ m.len()
+            // (asserted).
+            let cols = unsafe { columns(m.add(f * p.tiles + t), p.m_block) };
+            let b = _mm256_set1_ps(p.bias[f]);
+            let plane = p.at + f * p.plane;
+            for r in 0..4 {
+                let q = tile_rows(block_row(&cols, r, b, relu));
+                let row = plane + r * p.row_stride;
+                if blocks.whole {
+                    for (l, &q) in q.iter().enumerate() {
+                        let (lo, hi) = (row + blocks.at[l], row + blocks.at[l + 4]);
+                        in_bounds(lo, 4, out_len);
+                        in_bounds(hi, 4, out_len);
+                        // SAFETY: whole blocks: filter f, rows below oh, columns col .. col + 4 ≤
+                        // ow, inside the asserted extent of `out`.
+                        unsafe {
+                            _mm_storeu_ps(out.add(lo), _mm256_castps256_ps128(q));
+                            _mm_storeu_ps(out.add(hi), _mm256_extractf128_ps::<1>(q));
+                        }
+                    }
+                    continue;
+                }
+                let mut pixels = [0f32; 4 * LANES];
+                for (k, &q) in q.iter().enumerate() {
+                    // SAFETY: 8 floats at k·8 of an array of 32.
+                    unsafe { _mm256_storeu_ps(pixels.as_mut_ptr().add(8 * k), q) };
+                }
+                for l in 0..LANES {
+                    if r >= blocks.rows[l] {
+                        continue;
+                    }
+                    let (at, n) = (row + blocks.at[l], blocks.cols[l]);
+                    let from = 8 * (l % 4) + 4 * (l / 4);
+                    in_bounds(at, n, out_len);
+                    // SAFETY: filter f, a row below oh, columns col .. col + n ≤ ow: inside the
+                    // asserted extent of `out`; `from + n ≤ 32`.
+                    unsafe {
+                        if n == 4 {
+                            _mm_storeu_ps(out.add(at), _mm_loadu_ps(pixels.as_ptr().add(from)));
+                        } else {
+                            for i in 0..n {
+                                *out.add(at + i) = pixels[from + i];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`output`] pooled in the 2×2 windows of each 4×4 block.
+///
+/// # Safety
+/// As [`output`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn output_pooled(p: Wino4Out<'_>, pool: BlockPool) {
+    let relu = p.act == Some(Activation::Relu);
+    let (m_len, out_len) = (p.m.len(), p.out.len());
+    let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
+    let real = p.oh.div_ceil(4) * p.tw;
+    let (rows, cols) = (p.oh / 2, p.ow / 2);
     for t in (0..p.tiles.min(real.div_ceil(LANES) * LANES)).step_by(LANES) {
         // Each lane's tile: its first output row and column (`usize::MAX` rows past the last tile).
         let mut lane = [(usize::MAX, 0); LANES];
         for (l, lane) in lane.iter_mut().enumerate().take(real - t) {
             *lane = (4 * ((t + l) / p.tw), 4 * ((t + l) % p.tw));
         }
-        // Lanes whose 4×4 block lies inside the output: stored without checks.
-        let whole = lane.map(|(row, col)| row != usize::MAX && row + 4 <= p.oh && col + 4 <= p.ow);
         for f in 0..p.filters {
+            in_bounds(35 * p.m_block + f * p.tiles + t, LANES, m_len);
+            // SAFETY: ξ·m_block + f·tiles + t + 8 ≤ 35·m_block + filters·tiles ≤ m.len()
+            // (asserted).
+            let columns = unsafe { columns(m.add(f * p.tiles + t), p.m_block) };
             let b = _mm256_set1_ps(p.bias[f]);
-            let mut x = [_mm256_setzero_ps(); 36];
-            for (xi, x) in x.iter_mut().enumerate() {
-                let at = xi * p.m_block + f * p.tiles + t;
-                in_bounds(at, LANES, m_len);
-                // SAFETY: ξ·m_block + f·tiles + t + 8 ≤ 35·m_block + filters·tiles ≤ m.len()
-                // (asserted).
-                *x = unsafe { _mm256_loadu_ps(m.add(at)) };
-            }
-            // Aᵀ M (columns), then (Aᵀ M) A (rows): y[r][s], with bias and activation.
-            let mut cols = [[_mm256_setzero_ps(); 4]; 6];
-            for (j, col) in cols.iter_mut().enumerate() {
-                *col = at([x[j], x[6 + j], x[12 + j], x[18 + j], x[24 + j], x[30 + j]]);
-            }
-            let mut y = [[_mm256_setzero_ps(); 4]; 4];
-            for (r, y) in y.iter_mut().enumerate() {
-                *y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r]]);
-                for v in y.iter_mut() {
-                    *v = _mm256_add_ps(*v, b);
-                    if relu {
-                        // max(0, v) returns v when v is NaN (the second operand).
-                        *v = _mm256_max_ps(_mm256_setzero_ps(), *v);
-                    }
-                }
-            }
+            let y: [[__m256; 4]; 4] = std::array::from_fn(|r| block_row(&columns, r, b, relu));
             let plane = p.at + f * p.plane;
-            if let Some(pool) = p.pool {
-                let (rows, cols) = (p.oh / 2, p.ow / 2);
-                for pr in 0..2 {
-                    let mut pooled = [[0f32; LANES]; 2];
-                    for (ps, lanes) in pooled.iter_mut().enumerate() {
-                        let (r, s) = (2 * pr, 2 * ps);
-                        let v = block_pool(pool, [y[r][s], y[r][s + 1], y[r + 1][s], y[r + 1][s + 1]]);
-                        // SAFETY: an array of 8 floats.
-                        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
-                    }
-                    for (l, &(row, col)) in lane.iter().enumerate() {
-                        let (row, col) = (row.saturating_add(2 * pr) / 2, col / 2);
-                        if row >= rows {
-                            continue;
-                        }
-                        for (ps, pooled) in pooled.iter().enumerate().take(cols.saturating_sub(col)) {
-                            let at = plane + row * p.row_stride + col + ps;
-                            in_bounds(at, 1, out_len);
-                            // SAFETY: filter f, pooled row < ⌊oh/2⌋, column < ⌊ow/2⌋: inside
-                            // the asserted extent of `out`.
-                            unsafe { *out.add(at) = pooled[l] };
-                        }
-                    }
+            for pr in 0..2 {
+                let mut pooled = [[0f32; LANES]; 2];
+                for (ps, lanes) in pooled.iter_mut().enumerate() {
+                    let (r, s) = (2 * pr, 2 * ps);
+                    let v = block_pool(pool, [y[r][s], y[r][s + 1], y[r + 1][s], y[r + 1][s + 1]]);
+                    // SAFETY: an array of 8 floats.
+                    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
                 }
-                continue;
-            }
-            for (r, y) in y.iter().enumerate() {
-                // 4×4 transposes in each half: q[k] holds tile k's 4 pixels of this row in its
-                // low half and tile k + 4's in its high half.
-                let (t0, t1) = (_mm256_unpacklo_ps(y[0], y[1]), _mm256_unpackhi_ps(y[0], y[1]));
-                let (t2, t3) = (_mm256_unpacklo_ps(y[2], y[3]), _mm256_unpackhi_ps(y[2], y[3]));
-                let q = [
-                    _mm256_shuffle_ps::<0x44>(t0, t2),
-                    _mm256_shuffle_ps::<0xEE>(t0, t2),
-                    _mm256_shuffle_ps::<0x44>(t1, t3),
-                    _mm256_shuffle_ps::<0xEE>(t1, t3),
-                ];
                 for (l, &(row, col)) in lane.iter().enumerate() {
-                    let v = if l < 4 { _mm256_castps256_ps128(q[l]) } else { _mm256_extractf128_ps::<1>(q[l - 4]) };
-                    if whole[l] {
-                        let at = plane + (row + r) * p.row_stride + col;
-                        in_bounds(at, 4, out_len);
-                        // SAFETY: a whole block: filter f, row + r < oh, columns col .. col + 4
-                        // ≤ ow, inside the asserted extent of `out`.
-                        unsafe { _mm_storeu_ps(out.add(at), v) };
+                    let (row, col) = (row.saturating_add(2 * pr) / 2, col / 2);
+                    if row >= rows {
                         continue;
                     }
-                    let row = row.saturating_add(r);
-                    if row >= p.oh || col >= p.ow {
-                        continue;
+                    for (ps, pooled) in pooled.iter().enumerate().take(cols.saturating_sub(col)) {
+                        let at = plane + row * p.row_stride + col + ps;
+                        in_bounds(at, 1, out_len);
+                        // SAFETY: filter f, pooled row < ⌊oh/2⌋, column < ⌊ow/2⌋: inside
+                        // the asserted extent of `out`.
+                        unsafe { *out.add(at) = pooled[l] };
                     }
-                    let (at, n) = (plane + row * p.row_stride + col, (p.ow - col).min(4));
-                    in_bounds(at, n, out_len);
-                    // SAFETY: filter f, row < oh, columns col .. col + n ≤ ow: inside the
-                    // asserted extent of `out`.
-                    unsafe { store(out.add(at), _mm256_castps128_ps256(v), n) };
                 }
             }
         }
