@@ -18,7 +18,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::forward::{Packed, run_tiles, tiled_rows};
+use super::forward::{Packed, Pixels, run_tiles, tiled_rows};
 use super::staging::{Aligned, Source, Staging, chunks};
 use super::winograd::Pass;
 use super::{winograd, winograd_weight};
@@ -152,7 +152,7 @@ impl InputGrad {
             run_tiles(
                 k,
                 ys,
-                [phase.rows.start * p.wy, 1],
+                Pixels::run(phase.rows.start * p.wy, 1),
                 count,
                 &phase.taps,
                 &phase.packed,

@@ -117,13 +117,14 @@ pub(crate) fn forward<T: Element>(
     let w = weight.to_contiguous();
     let w = w.as_slice().expect("contiguous");
     let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
-    let (oh, ow) = match (pool, then) {
+    let second = then.map(|t| t.window.dims("conv2d_pair", &[d.n, filters, d.oh, d.ow])).transpose().ok()?;
+    let (oh, ow) = match (pool, &second) {
         (Some(p), _) => (p.dims.oh, p.dims.ow),
-        (None, Some(t)) => t.window.dims("conv2d_pair", &[d.n, filters, d.oh, d.ow]).map(|d2| (d2.oh, d2.ow)).ok()?,
+        (None, Some(d2)) => (d2.oh, d2.ow),
         (None, None) => (d.oh, d.ow),
     };
-    let (y, out_filters) = match then {
-        Some(then) => {
+    let (y, out_filters) = match then.zip(second) {
+        Some((then, d2)) => {
             let next = same::<T, f32>(then.weight)?.to_contiguous();
             let next_filters = next.shape()[0];
             let next_bias = bias_or_zeros(then.bias, next_filters)?;
@@ -132,6 +133,7 @@ pub(crate) fn forward<T: Element>(
                 bias: &next_bias,
                 filters: next_filters,
                 window: then.window,
+                out: [d2.oh, d2.ow],
                 act: then.act,
             };
             (forward::forward(k, x, w, &bias, g, d, filters, act, Some(&then), pool), next_filters)

@@ -10,8 +10,10 @@
 //! `q` numbers the output pixels as if each output row were `wq` wide (the planes' width),
 //! so a tile of consecutive `q` is a run of consecutive addresses for every tap, across
 //! rows too; the `wq − ow` extra columns per row are computed and dropped (2 of 30 for a
-//! padded 3×3 convolution on 28×28). The buffer has slack after the planes so that the
-//! last tile's extra pixels read zeros, not past its end.
+//! padded 3×3 convolution on 28×28). Where the tiles are small enough to keep an address
+//! per pixel, the forward pass numbers only the `oh × ow` outputs instead (`Pixels::rows`:
+//! LeNet-5's second layer computed 140 pixels for 100). The buffer has slack after the
+//! planes so that the last tile's extra pixels read zeros, not past its end.
 //!
 //! A column stride of 2 keeps the columns interleaved instead ([`Staging::step`] = 2):
 //! only the rows split into phases, each phase plane `2·wq` wide, and pixel `q` reads tap

@@ -9,19 +9,20 @@
 //! - Any other window reads the block's valid rows copied into channels-last phase planes
 //!   ([`ChannelsLast`]), one image at a time.
 
-use super::forward::{Packed, run_tiles, tiled_rows};
+use super::forward::{Packed, Pixels, run_tiles, tiled_rows};
 use super::staging::{Aligned, ChannelsLast};
 use crate::activation::Activation;
 use crate::kernels::{Kernels, PIXEL_STEPS, Taps};
 use crate::window::Window2d;
 
-/// The second convolution: `F₂×F×kh×kw` weights (contiguous), its bias, window and
-/// activation.
+/// The second convolution: `F₂×F×kh×kw` weights (contiguous), its bias, window, output
+/// rows and columns (as [`Window2d::dims`] gives them) and activation.
 pub(crate) struct Then<'a> {
     pub weight: &'a [f32],
     pub bias: &'a [f32],
     pub filters: usize,
     pub window: Window2d,
+    pub out: [usize; 2],
     pub act: Option<Activation>,
 }
 
@@ -31,7 +32,7 @@ pub(crate) struct Then<'a> {
 pub(super) const POINTWISE_RUN: usize = 96;
 
 /// Whether the block's rows are the window's input as they are (1×1, stride 1, no padding).
-fn reads_rows(g: &Window2d) -> bool {
+pub(super) fn reads_rows(g: &Window2d) -> bool {
     g.kernel == [1, 1] && g.stride == [1, 1] && g.padding == [0, 0]
 }
 
@@ -52,7 +53,9 @@ pub(super) fn takes(g: &Window2d, fpad: usize) -> bool {
 pub(super) struct Next {
     packed: Packed,
     taps: Taps,
-    staging: Option<(ChannelsLast, Aligned)>,
+    /// The channels-last planes it reads (none for a 1×1 window reading the block's rows),
+    /// and how its output pixels read them.
+    staging: Option<(ChannelsLast, Aligned, Pixels)>,
     /// Pixels per row of the first convolution's block.
     z_width: usize,
     /// Rows of its pixels × filters block.
@@ -76,23 +79,24 @@ impl Next {
         let weight = st.weight(t.weight, c, area);
         let packed = Packed::new(k, t.filters, area * cpad, weight);
         let taps = Taps::new(st.offsets(g.kernel));
-        let oh = (rows + 2 * g.padding[0] - kh) / g.stride[0] + 1;
-        let ow = (cols + 2 * g.padding[1] - kw) / g.stride[1] + 1;
-        let rows_out = tiled_rows(k, &packed, oh * st.wq);
-        let buf = Aligned::zeros(st.planes_len().max(rows_out * st.step() + taps.max() + 1));
-        let dims = [st.wq, oh, ow];
-        Next { packed, taps, staging: Some((st, buf)), z_width, rows: rows_out, dims }
+        let [oh, ow] = t.out;
+        let px = Pixels::rows(k, &packed, st.step(), ow, st.wq);
+        let width = px.width(st.wq);
+        let rows_out = tiled_rows(k, &packed, oh * width);
+        let buf = Aligned::zeros(st.planes_len().max(px.reach(rows_out, taps.max())));
+        let dims = [width, oh, ow];
+        Next { packed, taps, staging: Some((st, buf, px)), z_width, rows: rows_out, dims }
     }
 
-    /// One image: the first convolution's tiles over `count` pixels reading `src` from
-    /// `at` (`step` apart), through `act(· + bias)` in registers (`bias` padded to `cpad`
-    /// with zeros), into its block `z`, and this convolution from that block into `z2`
-    /// (`fpad2` floats per pixel).
+    /// One image: the first convolution's tiles over `count` pixels reading `src` as `px`
+    /// says, through `act(· + bias)` in registers (`bias` padded to `cpad` with zeros), into
+    /// its block `z`, and this convolution from that block into `z2` (`fpad2` floats per
+    /// pixel).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn image(
         &mut self,
         k: Kernels,
-        (src, [at, step]): (&[f32], [usize; 2]),
+        (src, px): (&[f32], Pixels),
         count: usize,
         (taps, packed): (&Taps, &Packed),
         (bias, act): (&[f32], Option<Activation>),
@@ -108,15 +112,15 @@ impl Next {
                 for q in (0..count).step_by(POINTWISE_RUN) {
                     let n = POINTWISE_RUN.min(count - q);
                     let (z, z2) = (&mut z[q * cpad..], &mut z2[q * fpad2..]);
-                    run_tiles(k, src, [at + q * step, step], n, taps, packed, z, cpad, bias_act);
-                    run_tiles(k, z, [0, cpad], n, &self.taps, &self.packed, z2, fpad2, None);
+                    run_tiles(k, src, Pixels::run(px.at + q * px.step, px.step), n, taps, packed, z, cpad, bias_act);
+                    run_tiles(k, z, Pixels::run(0, cpad), n, &self.taps, &self.packed, z2, fpad2, None);
                 }
             }
-            Some((st, buf)) => {
-                run_tiles(k, src, [at, step], count, taps, packed, z, cpad, bias_act);
+            Some((st, buf, px2)) => {
+                run_tiles(k, src, px, count, taps, packed, z, cpad, bias_act);
                 st.stage_block(z, self.z_width, buf.as_mut_slice());
-                let [wq, oh, _] = self.dims;
-                run_tiles(k, buf.as_slice(), [0, st.step()], oh * wq, &self.taps, &self.packed, z2, fpad2, None);
+                let [width, oh, _] = self.dims;
+                run_tiles(k, buf.as_slice(), *px2, oh * width, &self.taps, &self.packed, z2, fpad2, None);
             }
         }
     }

@@ -133,6 +133,7 @@ impl Products {
                     src: u,
                     at: 0,
                     step: 1,
+                    wrap: None,
                     count: self.filters,
                     taps: &self.taps,
                     w: &self.v.as_slice()[xi * self.v_block + v0 * lanes..],

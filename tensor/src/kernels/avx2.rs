@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{BlockPool, FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, in_bounds, portable};
+use super::{BlockPool, FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, in_bounds, portable, wrapped};
 use crate::activation::Activation;
 
 pub(super) const LANES: usize = 8;

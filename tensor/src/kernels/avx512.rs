@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Ger, Tile, avx2, in_bounds};
+use super::{Ger, Tile, avx2, in_bounds, wrapped};
 use crate::activation::Activation;
 
 pub(super) const LANES: usize = 16;

@@ -2,10 +2,11 @@
 //! instantiated by `avx2.rs` (8 lanes) and `avx512.rs` (16 lanes): `tiles`, a direct
 //! convolution tile (each input pixel broadcast against `FV` vectors of filters), and `ger`,
 //! the rank-`count` update of ∇W. Names other than the macro's arguments (`LANES`, `Tile`,
-//! `Ger`, `Activation`, `in_bounds`) resolve in the module that instantiates it.
+//! `Ger`, `Activation`, `in_bounds`, `wrapped`) resolve in the module that instantiates it.
 
-/// Defines `tiles::<FV, P, S>`, `tiles_rows::<FV, P, S>` and `ger::<R, FV, S>` (`S` the pixel step) and the
-/// `_stepped` forms, which take the step from their arguments, with the given target features and intrinsics.
+/// Defines `tiles::<FV, P, S, WRAP>`, `tiles_rows::<FV, P, S, WRAP>` and `ger::<R, FV, S>` (`S` the pixel
+/// step, `WRAP` whether the pixels are rows: `Tile::wrap`) and the `_stepped` forms, which take them from
+/// their arguments, with the given target features and intrinsics.
 macro_rules! fma_loops {
     (
         feature: $feature:literal,
@@ -47,12 +48,35 @@ macro_rules! fma_loops {
         unsafe fn tiles_stepped<const FV: usize, const P: usize>(t: Tile<'_>) {
             // SAFETY: forwarded.
             unsafe {
+                if t.wrap.is_some() {
+                    return tiles_wrapped::<FV, P>(t);
+                }
                 match t.step {
-                    1 => tiles::<FV, P, 1>(t),
-                    2 => tiles::<FV, P, 2>(t),
-                    8 => tiles_rows::<FV, P, 8>(t),
-                    16 => tiles_rows::<FV, P, 16>(t),
-                    _ => tiles_rows::<FV, P, 32>(t),
+                    1 => tiles::<FV, P, 1, false>(t),
+                    2 => tiles::<FV, P, 2, false>(t),
+                    8 => tiles_rows::<FV, P, 8, false>(t),
+                    16 => tiles_rows::<FV, P, 16, false>(t),
+                    _ => tiles_rows::<FV, P, 32, false>(t),
+                }
+            }
+        }
+
+        /// [`tiles_stepped`] for pixels in rows (`t.wrap`), compiled apart: inlined beside the
+        /// run forms, it cost LeNet-5's first layer (12-pixel tiles, never wrapped) 17 %.
+        ///
+        /// # Safety
+        /// As [`tiles`].
+        #[inline(never)]
+        #[target_feature(enable = $feature)]
+        unsafe fn tiles_wrapped<const FV: usize, const P: usize>(t: Tile<'_>) {
+            // SAFETY: forwarded.
+            unsafe {
+                match t.step {
+                    1 => tiles::<FV, P, 1, true>(t),
+                    2 => tiles::<FV, P, 2, true>(t),
+                    8 => tiles_rows::<FV, P, 8, true>(t),
+                    16 => tiles_rows::<FV, P, 16, true>(t),
+                    _ => tiles_rows::<FV, P, 32, true>(t),
                 }
             }
         }
@@ -72,18 +96,21 @@ macro_rules! fma_loops {
             }
         }
 
-        /// For each tile of `P` pixels from `q0`: `acc[p][v] = Σ_t src[at + (q0 + p)·S + off_t] · w[t][v]`,
-        /// stored as row `q0 + p` of `out`.
+        /// For each tile of `P` pixels from `q0`: `acc[p][v] = Σ_t src[at + (q0 + p)·S + off_t] · w[t][v]`
+        /// (with `WRAP`, pixel `q0 + p`'s place in `t.wrap`'s rows for `(q0 + p)·S`), stored as row `q0 + p`
+        /// of `out`.
         ///
         /// # Safety
-        /// The target features; `S = t.step`, `at + (tiled(count) − 1)·S + max offset < src.len()`, `w` holds a
-        /// row of `FV` vectors per tap (`w_stride` apart), and `out` holds `tiled(count)` rows of `FV` vectors
-        /// `out_stride` apart.
+        /// The target features; `S = t.step`, `WRAP = t.wrap.is_some()`, the last tiled pixel's input plus the
+        /// max offset `< src.len()`, `w` holds a row of `FV` vectors per tap (`w_stride` apart), and `out` holds
+        /// `tiled(count)` rows of `FV` vectors `out_stride` apart.
         #[target_feature(enable = $feature)]
-        unsafe fn tiles<const FV: usize, const P: usize, const S: usize>(t: Tile<'_>) {
+        unsafe fn tiles<const FV: usize, const P: usize, const S: usize, const WRAP: bool>(t: Tile<'_>) {
             let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
             let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
+            let mut rc = [0, 0];
             for q0 in (0..t.count).step_by(P) {
+                let (px, ptrs) = if WRAP { wrapped::<P, S>(&t, src, &mut rc) } else { ([0; P], [src; P]) };
                 let mut acc = [[$zero(); FV]; P];
                 for (k, &off) in t.taps.offsets().iter().enumerate() {
                     let mut wv = [$zero(); FV];
@@ -94,10 +121,10 @@ macro_rules! fma_loops {
                         *wv = unsafe { $load(w.add(k * t.w_stride + v * LANES)) };
                     }
                     for (p, acc) in acc.iter_mut().enumerate() {
-                        let at = t.at + (q0 + p) * S + off;
+                        let at = if WRAP { px[p] } else { t.at + (q0 + p) * S } + off;
                         in_bounds(at, 1, src_len);
-                        // SAFETY: at ≤ t.at + (tiled(count) − 1)·S + max offset < src.len().
-                        let x = $splat(unsafe { *src.add(at) });
+                        // SAFETY: at ≤ the last tiled pixel's input + max offset < src.len().
+                        let x = $splat(unsafe { if WRAP { *ptrs[p].add(off) } else { *src.add(at) } });
                         for (acc, &wv) in acc.iter_mut().zip(&wv) {
                             *acc = $fmadd(x, wv, *acc);
                         }
@@ -122,12 +149,14 @@ macro_rules! fma_loops {
         /// # Safety
         /// As [`tiles`].
         #[target_feature(enable = $feature)]
-        unsafe fn tiles_rows<const FV: usize, const P: usize, const S: usize>(t: Tile<'_>) {
+        unsafe fn tiles_rows<const FV: usize, const P: usize, const S: usize, const WRAP: bool>(t: Tile<'_>) {
             let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
             let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
             let (bases, group) = t.taps.groups();
+            let mut rc = [0, 0];
             for q0 in (0..t.count).step_by(P) {
                 let first = t.at + q0 * S;
+                let (px, ptrs) = if WRAP { wrapped::<P, S>(&t, src, &mut rc) } else { ([0; P], [src; P]) };
                 let mut acc = [[$zero(); FV]; P];
                 for (g, &base) in bases.iter().enumerate() {
                     let (from, row) = (first + base, g * group);
@@ -140,10 +169,11 @@ macro_rules! fma_loops {
                             *wv = unsafe { $load(w.add((row + c) * t.w_stride + v * LANES)) };
                         }
                         for (p, acc) in acc.iter_mut().enumerate() {
-                            in_bounds(from + p * S + c, 1, src_len);
-                            // SAFETY: base + c is tap row + c's offset, so at + (q0 + p)·S +
-                            // base + c ≤ at + (tiled(count) − 1)·S + max offset < src.len().
-                            let x = $splat(unsafe { *src.add(from + p * S + c) });
+                            let at = if WRAP { px[p] + base } else { from + p * S } + c;
+                            in_bounds(at, 1, src_len);
+                            // SAFETY: base + c is tap row + c's offset, so `at` ≤ the last tiled
+                            // pixel's input + max offset < src.len().
+                            let x = $splat(unsafe { if WRAP { *ptrs[p].add(base + c) } else { *src.add(at) } });
                             for (acc, &wv) in acc.iter_mut().zip(&wv) {
                                 *acc = $fmadd(x, wv, *acc);
                             }

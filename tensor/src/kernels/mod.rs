@@ -234,6 +234,11 @@ pub(crate) struct Tile<'a> {
     /// channels-last rows (8, 16, 32) for a convolution of a pixels × channels block. Pixel
     /// `q` reads `src[at + q·step + offset]`.
     pub step: usize,
+    /// `Some([width, pitch])` when the pixels are rows of `width`, `pitch` floats apart
+    /// (`pitch ≥ width·step`): pixel `q` then reads `src[at + (q div width)·pitch + (q mod
+    /// width)·step + offset]`, and no row holds columns past the output's (see
+    /// [`pixel_offset`]).
+    pub wrap: Option<[usize; 2]>,
     pub count: usize,
     pub taps: &'a Taps,
     /// `taps.len()` rows of `fv · lanes` weights, `w_stride` apart.
@@ -246,6 +251,41 @@ pub(crate) struct Tile<'a> {
     /// Applied to each row before it is stored, if given: `act(row + bias)`, `bias` the
     /// `fv · lanes` channels' (the same operations as the output pass).
     pub bias_act: Option<(&'a [f32], Option<Activation>)>,
+}
+
+/// Where pixel `q` of a [`Tile`] reads, from its `at`: `q·step`, or with rows (`wrap =
+/// Some([width, pitch])`) `(q div width)·pitch + (q mod width)·step`.
+pub(crate) fn pixel_offset(step: usize, wrap: Option<[usize; 2]>, q: usize) -> usize {
+    match wrap {
+        Some([width, pitch]) => q / width * pitch + q % width * step,
+        None => q * step,
+    }
+}
+
+/// The input indices of a tile's `P` pixels, whose first one is at row `rc[0]`, column
+/// `rc[1]` of `t.wrap`'s rows (advanced past them; counted, not divided), and their
+/// addresses from `src`. The SIMD tiles read through the addresses: the compiler keeps them
+/// in registers, where index sums went through the stack and spilled the accumulators.
+#[inline(always)]
+pub(super) fn wrapped<const P: usize, const S: usize>(
+    t: &Tile<'_>,
+    src: *const f32,
+    rc: &mut [usize; 2],
+) -> ([usize; P], [*const f32; P]) {
+    let [width, pitch] = t.wrap.unwrap_or([usize::MAX, 0]);
+    let px: [usize; P] = std::array::from_fn(|_| {
+        let at = t.at + rc[0] * pitch + rc[1] * S;
+        rc[1] += 1;
+        if rc[1] == width {
+            *rc = [rc[0] + 1, 0];
+        }
+        at
+    });
+    let mut ptrs = [src; P];
+    for (ptr, &at) in ptrs.iter_mut().zip(&px) {
+        *ptr = src.wrapping_add(at);
+    }
+    (px, ptrs)
 }
 
 /// The arguments of [`Kernels::ger`]: `Σ_q src[offsets[r] + q·step] · g[q · g_stride + f]`
@@ -526,7 +566,9 @@ impl Kernels {
         }
         assert!(PIXEL_STEPS.contains(&t.step), "tiles: pixel step {}", t.step);
         assert!(t.bias_act.is_none_or(|(b, _)| b.len() >= width), "tiles: bias extent");
-        assert!(t.taps.len() == 0 || t.at + (rows - 1) * t.step + t.taps.max() < t.src.len(), "tiles: input extent");
+        assert!(t.wrap.is_none_or(|[w, pitch]| w > 0 && pitch >= w * t.step), "tiles: rows");
+        let last = t.at + pixel_offset(t.step, t.wrap, rows - 1);
+        assert!(t.taps.len() == 0 || last + t.taps.max() < t.src.len(), "tiles: input extent");
         assert!(t.w_stride >= width, "tiles: weight stride");
         assert!(t.taps.len() == 0 || t.w.len() >= (t.taps.len() - 1) * t.w_stride + width, "tiles: weight extent");
         assert!(t.out_stride >= width && t.out.len() >= (rows - 1) * t.out_stride + width, "tiles: output extent");

@@ -5,7 +5,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::{FromPlanes, Ger, Planes, Tile};
+use super::{FromPlanes, Ger, Planes, Tile, pixel_offset};
 
 pub(super) const LANES: usize = 8;
 pub(super) const MAX_FV: usize = 2;
@@ -29,10 +29,10 @@ pub(super) fn tiles(t: Tile<'_>) {
 fn tiles_n<const FV: usize, const P: usize>(t: Tile<'_>) {
     for q0 in (0..t.count).step_by(P) {
         let mut acc = [[[0f32; LANES]; FV]; P];
+        let px: [usize; P] = std::array::from_fn(|p| t.at + pixel_offset(t.step, t.wrap, q0 + p));
         for (k, &off) in t.taps.offsets().iter().enumerate() {
             let w = &t.w[k * t.w_stride..k * t.w_stride + FV * LANES];
-            let at = t.at + q0 * t.step + off;
-            let s: [f32; P] = std::array::from_fn(|p| t.src[at + p * t.step]);
+            let s: [f32; P] = std::array::from_fn(|p| t.src[px[p] + off]);
             for (a, &x) in acc.iter_mut().zip(&s) {
                 for (a, w) in a.iter_mut().zip(w.chunks_exact(LANES)) {
                     for (a, &w) in a.iter_mut().zip(w) {
