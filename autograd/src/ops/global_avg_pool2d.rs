@@ -27,7 +27,12 @@ impl<T: Element> Op<T> for GlobalAvgPool2d {
         Ok(vec![wanted(want[0], || {
             let area = self.input_shape[2] * self.input_shape[3];
             let scale = T::one() / T::from_usize(area).unwrap_or_else(T::nan);
-            let spread = grad.iter().flat_map(|g| std::iter::repeat_n(g * scale, area)).collect();
+            // Each map filled at once (a flattened iterator of repeats went element by
+            // element: 2.6 % of the small residual network's training step).
+            let mut spread = Vec::with_capacity(grad.numel() * area);
+            for g in grad.iter() {
+                spread.resize(spread.len() + area, g * scale);
+            }
             Tensor::from_vec(&self.input_shape, spread)
         })?])
     }
