@@ -359,4 +359,33 @@ impl<T: crate::Element> Tensor<T> {
         let n = checked_numel("full", shape)?;
         Ok(Tensor::from_vec_unchecked(shape.to_vec(), crate::buffer_pool::filled(n, value)))
     }
+
+    /// A tensor of `shape` written `chunk` elements at a time in row-major order: `write(k,
+    /// out)` fills chunk `k` (`out` zeroed just before, while it is in cache, not the whole
+    /// tensor first), its buffer from the thread's [`BufferPool`](crate::BufferPool) if it
+    /// has entered one. An error if `chunk` does not divide the element count.
+    ///
+    /// ```
+    /// let t = tensor::Tensor::<f32>::from_chunks(&[2, 3], 3, |k, row| {
+    ///     row.iter_mut().enumerate().for_each(|(i, v)| *v = (10 * k + i) as f32)
+    /// })
+    /// .unwrap();
+    /// assert_eq!(t.to_vec(), [0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
+    /// ```
+    pub fn from_chunks(shape: &[usize], chunk: usize, mut write: impl FnMut(usize, &mut [T])) -> Result<Self> {
+        let n = checked_numel("from_chunks", shape)?;
+        if n > 0 && (chunk == 0 || !n.is_multiple_of(chunk)) {
+            return Err(TensorError::InvalidArgument {
+                op: "from_chunks",
+                reason: format!("chunks of {chunk} do not divide {n} elements"),
+            });
+        }
+        let mut buffer = crate::buffer_pool::take(n);
+        for k in 0..n.checked_div(chunk).unwrap_or(0) {
+            let start = buffer.len();
+            buffer.resize(start + chunk, T::zero());
+            write(k, &mut buffer[start..]);
+        }
+        Ok(Tensor::from_vec_unchecked(shape.to_vec(), buffer))
+    }
 }
