@@ -218,3 +218,34 @@ fn a_vjp_from_an_image_source_into_a_sum_takes_no_buffer_of_the_batch_size() {
     assert!(large < input_bytes, "{large} bytes lent for a {input_bytes}-byte input");
     assert_eq!(small, large, "the same scratch for 4 and 32 images");
 }
+
+/// `Tensor::from_chunks` in a reused buffer that held other values: each chunk is zero
+/// where `write` leaves it alone (not what the buffer held), and holds what `write` put
+/// elsewhere, chunk by chunk in order; a chunk that does not divide the count is an error,
+/// and an empty shape asks for no chunk.
+#[test]
+fn from_chunks_zeroes_each_chunk_of_a_reused_buffer() {
+    let pool = BufferPool::new();
+    let _entered = pool.enter();
+    let n = pooled_len(4);
+    drop(Tensor::<f32>::full(&[n], 7.0).unwrap());
+    let mut order = Vec::new();
+    let t = Tensor::<f32>::from_chunks(&[n / 4, 4], 4, |k, chunk| {
+        order.push(k);
+        chunk[k % 4] = k as f32 + 1.0;
+    })
+    .unwrap();
+    assert_eq!(order, (0..n / 4).collect::<Vec<_>>());
+    for (k, chunk) in t.to_vec().chunks_exact(4).enumerate() {
+        let want: Vec<f32> = (0..4).map(|i| if i == k % 4 { k as f32 + 1.0 } else { 0.0 }).collect();
+        assert_eq!(chunk, want.as_slice(), "chunk {k}");
+    }
+    assert!(matches!(
+        Tensor::<f32>::from_chunks(&[2, 3], 4, |_, _| {}),
+        Err(tensor::TensorError::InvalidArgument { op: "from_chunks", .. })
+    ));
+    assert!(Tensor::<f32>::from_chunks(&[2, 3], 0, |_, _| {}).is_err());
+    let mut calls = 0;
+    assert_eq!(Tensor::<f32>::from_chunks(&[0, 3], 3, |_, _| calls += 1).unwrap().shape(), [0, 3]);
+    assert_eq!(calls, 0);
+}
