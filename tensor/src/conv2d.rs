@@ -160,8 +160,8 @@ pub fn conv2d_activated<T: Element>(
         let rows = images.len() * p;
         let cols = Cols::of(x, view, window, &g.d, images.clone(), (&mut a, &mut ws));
         // SAFETY: the block's im2col matrix is rows×taps at cols.ptr with strides (cols.rs,
-        // cols.cs); Wm is taps×f with strides (wm_rs, wm_cs) inside `wm`; z receives rows×f with strides (1, rows), inside
-        // its buffer and disjoint from both.
+        // cols.cs); Wm is taps×f with strides (wm_rs, wm_cs) inside `wm`; z receives rows×f
+        // with strides (1, rows), inside its buffer and disjoint from both.
         unsafe {
             T::gemm(
                 rows,

@@ -74,8 +74,7 @@ impl Next {
         }
         let g = &t.window;
         let st = ChannelsLast::new(g, cpad, [rows, cols]);
-        let [kh, kw] = g.kernel;
-        let area = kh * kw;
+        let area = g.kernel_area();
         let weight = st.weight(t.weight, c, area);
         let packed = Packed::new(k, t.filters, area * cpad, weight);
         let taps = Taps::new(st.offsets(g.kernel));
