@@ -41,12 +41,12 @@ pub(crate) fn tiled(g: &Window2d, d: &WindowDims) -> (usize, usize, usize, Stagi
 }
 
 /// The chunks of `nv` vectors of tiles for the products, `(first vector, vectors)` each:
-/// the split whose tiles of filters (`pixels(fv)` rows, the last one past `filters`) cost
-/// the least, counted as `rows·(fv + ½)` (the multiply-adds, and the filters' broadcasts
-/// each chunk reads again). 32 filters over 4 vectors: chunks of 3 and 1 (8- and 16-row
-/// tiles, 32 rows each), not one of 4 (6-row tiles, 36 rows).
+/// the split whose tiles of filters (the rows [`Kernels::tile_rows`] computes) cost the
+/// least, counted as `rows·(fv + ½)` (the multiply-adds, and the filters' broadcasts each
+/// chunk reads again). 32 filters over 4 vectors of 16 lanes: one chunk (five tiles of 6
+/// rows and a tail of 2, 32 rows), not chunks of 3 and 1 (32 rows each).
 fn product_chunks(k: Kernels, nv: usize, filters: usize) -> Vec<(usize, usize)> {
-    let cost = |fv: usize| k.tiled(filters, fv) * (2 * fv + 1);
+    let cost = |fv: usize| k.tile_rows(filters, fv) * (2 * fv + 1);
     // best[v]: the cheapest split of v vectors, as (cost, its last chunk's width).
     let mut best = vec![(0usize, 0usize); nv + 1];
     for v in 1..=nv {
@@ -329,7 +329,8 @@ mod tests {
     use crate::kernels::{KernelPath, Kernels};
 
     /// The chunks cover the vectors once, in order, each as wide as a kernel takes; 32
-    /// filters over 4 vectors of 16 lanes take 3 + 1 (no row of a tile past the filters).
+    /// filters over 4 vectors of 16 lanes, or 2 of 8, take one chunk (tiles and a tail, no
+    /// row past the filters).
     #[test]
     fn product_chunks_cover_every_vector_once() {
         for k in KernelPath::available().into_iter().flat_map(Kernels::variants) {
@@ -344,8 +345,10 @@ mod tests {
                     assert_eq!(next, nv, "{k:?} {nv} {filters}: {chunks:?}");
                 }
             }
-            if k.lanes() == 16 {
-                assert_eq!(product_chunks(k, 4, 32), vec![(0, 3), (3, 1)]);
+            match k.lanes() {
+                16 => assert_eq!(product_chunks(k, 4, 32), vec![(0, 4)]),
+                8 => assert_eq!(product_chunks(k, 2, 32), vec![(0, 2)]),
+                _ => {}
             }
         }
     }

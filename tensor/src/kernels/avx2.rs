@@ -4,7 +4,9 @@
 
 use std::arch::x86_64::*;
 
-use super::{BlockPool, FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, in_bounds, portable, wrapped};
+use super::{
+    BlockPool, FromPlanes, Ger, Planes, Tile, WinogradIn, WinogradOut, in_bounds, portable, tail_start, wrapped,
+};
 use crate::activation::Activation;
 
 pub(super) const LANES: usize = 8;
@@ -17,6 +19,11 @@ pub(super) fn pixels(fv: usize) -> usize {
         3 => 4,
         _ => 3,
     }
+}
+
+/// Eight sums in flight: two FMA units × four cycles of latency.
+pub(super) fn tail(fv: usize) -> usize {
+    if fv == 1 { 8 } else { 4 }
 }
 
 pub(super) fn ger_taps(fv: usize) -> usize {
@@ -43,10 +50,8 @@ impl Token {
         // SAFETY: the token proves AVX2 and FMA; the caller checked the extents.
         unsafe {
             match t.fv {
-                1 => tiles_stepped::<1, 12>(t),
-                2 => tiles_stepped::<2, 6>(t),
-                3 => tiles_stepped::<3, 4>(t),
-                _ => tiles_stepped::<4, 3>(t),
+                1 => tiles_stepped::<1, 12, 8>(t),
+                _ => tiles_stepped::<2, 6, 4>(t),
             }
         }
     }

@@ -2,11 +2,13 @@
 //! instantiated by `avx2.rs` (8 lanes) and `avx512.rs` (16 lanes): `tiles`, a direct
 //! convolution tile (each input pixel broadcast against `FV` vectors of filters), and `ger`,
 //! the rank-`count` update of ∇W. Names other than the macro's arguments (`LANES`, `Tile`,
-//! `Ger`, `Activation`, `in_bounds`, `wrapped`) resolve in the module that instantiates it.
+//! `Ger`, `Activation`, `in_bounds`, `tail_start`, `wrapped`) resolve in the module that
+//! instantiates it.
 
-/// Defines `tiles::<FV, P, S, WRAP>`, `tiles_rows::<FV, P, S, WRAP>` and `ger::<R, FV, S>` (`S` the pixel
-/// step, `WRAP` whether the pixels are rows: `Tile::wrap`) and the `_stepped` forms, which take them from
-/// their arguments, with the given target features and intrinsics.
+/// Defines `tiles::<FV, P, T, S, WRAP>`, `tiles_rows::<FV, P, T, S, WRAP>` and `ger::<R, FV, S>` (`P` and
+/// `T` the pixels of a tile and of a tail tile, `S` the pixel step, `WRAP` whether the pixels are rows:
+/// `Tile::wrap`) and the `_stepped` forms, which take them from their arguments, with the given target
+/// features and intrinsics.
 macro_rules! fma_loops {
     (
         feature: $feature:literal,
@@ -45,18 +47,18 @@ macro_rules! fma_loops {
         /// # Safety
         /// As [`tiles`].
         #[target_feature(enable = $feature)]
-        unsafe fn tiles_stepped<const FV: usize, const P: usize>(t: Tile<'_>) {
+        unsafe fn tiles_stepped<const FV: usize, const P: usize, const T: usize>(t: Tile<'_>) {
             // SAFETY: forwarded.
             unsafe {
                 if t.wrap.is_some() {
-                    return tiles_wrapped::<FV, P>(t);
+                    return tiles_wrapped::<FV, P, T>(t);
                 }
                 match t.step {
-                    1 => tiles::<FV, P, 1, false>(t),
-                    2 => tiles::<FV, P, 2, false>(t),
-                    8 => tiles_rows::<FV, P, 8, false>(t),
-                    16 => tiles_rows::<FV, P, 16, false>(t),
-                    _ => tiles_rows::<FV, P, 32, false>(t),
+                    1 => tiles::<FV, P, T, 1, false>(t),
+                    2 => tiles::<FV, P, T, 2, false>(t),
+                    8 => tiles_rows::<FV, P, T, 8, false>(t),
+                    16 => tiles_rows::<FV, P, T, 16, false>(t),
+                    _ => tiles_rows::<FV, P, T, 32, false>(t),
                 }
             }
         }
@@ -68,15 +70,15 @@ macro_rules! fma_loops {
         /// As [`tiles`].
         #[inline(never)]
         #[target_feature(enable = $feature)]
-        unsafe fn tiles_wrapped<const FV: usize, const P: usize>(t: Tile<'_>) {
+        unsafe fn tiles_wrapped<const FV: usize, const P: usize, const T: usize>(t: Tile<'_>) {
             // SAFETY: forwarded.
             unsafe {
                 match t.step {
-                    1 => tiles::<FV, P, 1, true>(t),
-                    2 => tiles::<FV, P, 2, true>(t),
-                    8 => tiles_rows::<FV, P, 8, true>(t),
-                    16 => tiles_rows::<FV, P, 16, true>(t),
-                    _ => tiles_rows::<FV, P, 32, true>(t),
+                    1 => tiles::<FV, P, T, 1, true>(t),
+                    2 => tiles::<FV, P, T, 2, true>(t),
+                    8 => tiles_rows::<FV, P, T, 8, true>(t),
+                    16 => tiles_rows::<FV, P, T, 16, true>(t),
+                    _ => tiles_rows::<FV, P, T, 32, true>(t),
                 }
             }
         }
@@ -105,12 +107,32 @@ macro_rules! fma_loops {
         /// max offset `< src.len()`, `w` holds a row of `FV` vectors per tap (`w_stride` apart), and `out` holds
         /// `tiled(count)` rows of `FV` vectors `out_stride` apart.
         #[target_feature(enable = $feature)]
-        unsafe fn tiles<const FV: usize, const P: usize, const S: usize, const WRAP: bool>(t: Tile<'_>) {
+        unsafe fn tiles<const FV: usize, const P: usize, const T: usize, const S: usize, const WRAP: bool>(
+            mut t: Tile<'_>,
+        ) {
+            let (full, count, mut rc) = (tail_start(t.count, P, T), t.count, [0, 0]);
+            // SAFETY: forwarded; the tails' rows end by `tiled(count)` as the tiles' do.
+            unsafe {
+                tiles_run::<FV, P, S, WRAP>(&mut t, 0..full, &mut rc);
+                tiles_run::<FV, T, S, WRAP>(&mut t, full..count, &mut rc);
+            }
+        }
+
+        /// [`tiles`] over the tiles of `P` pixels from each of `pixels`, `rc` the first one's
+        /// row and column with `WRAP`.
+        ///
+        /// # Safety
+        /// As [`tiles`], for rows up to `pixels.end` rounded up to a tile.
+        #[target_feature(enable = $feature)]
+        unsafe fn tiles_run<const FV: usize, const P: usize, const S: usize, const WRAP: bool>(
+            t: &mut Tile<'_>,
+            pixels: std::ops::Range<usize>,
+            rc: &mut [usize; 2],
+        ) {
             let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
             let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
-            let mut rc = [0, 0];
-            for q0 in (0..t.count).step_by(P) {
-                let (px, ptrs) = if WRAP { wrapped::<P, S>(&t, src, &mut rc) } else { ([0; P], [src; P]) };
+            for q0 in pixels.step_by(P) {
+                let (px, ptrs) = if WRAP { wrapped::<P, S>(t, src, rc) } else { ([0; P], [src; P]) };
                 let mut acc = [[$zero(); FV]; P];
                 for (k, &off) in t.taps.offsets().iter().enumerate() {
                     let mut wv = [$zero(); FV];
@@ -149,14 +171,33 @@ macro_rules! fma_loops {
         /// # Safety
         /// As [`tiles`].
         #[target_feature(enable = $feature)]
-        unsafe fn tiles_rows<const FV: usize, const P: usize, const S: usize, const WRAP: bool>(t: Tile<'_>) {
+        unsafe fn tiles_rows<const FV: usize, const P: usize, const T: usize, const S: usize, const WRAP: bool>(
+            mut t: Tile<'_>,
+        ) {
+            let (full, count, mut rc) = (tail_start(t.count, P, T), t.count, [0, 0]);
+            // SAFETY: forwarded; the tails' rows end by `tiled(count)` as the tiles' do.
+            unsafe {
+                tiles_rows_run::<FV, P, S, WRAP>(&mut t, 0..full, &mut rc);
+                tiles_rows_run::<FV, T, S, WRAP>(&mut t, full..count, &mut rc);
+            }
+        }
+
+        /// [`tiles_rows`] over the tiles of `P` pixels from each of `pixels`, as [`tiles_run`].
+        ///
+        /// # Safety
+        /// As [`tiles_run`].
+        #[target_feature(enable = $feature)]
+        unsafe fn tiles_rows_run<const FV: usize, const P: usize, const S: usize, const WRAP: bool>(
+            t: &mut Tile<'_>,
+            pixels: std::ops::Range<usize>,
+            rc: &mut [usize; 2],
+        ) {
             let (src_len, w_len, out_len) = (t.src.len(), t.w.len(), t.out.len());
             let (src, w, out) = (t.src.as_ptr(), t.w.as_ptr(), t.out.as_mut_ptr());
             let (bases, group) = t.taps.groups();
-            let mut rc = [0, 0];
-            for q0 in (0..t.count).step_by(P) {
+            for q0 in pixels.step_by(P) {
                 let first = t.at + q0 * S;
-                let (px, ptrs) = if WRAP { wrapped::<P, S>(&t, src, &mut rc) } else { ([0; P], [src; P]) };
+                let (px, ptrs) = if WRAP { wrapped::<P, S>(t, src, rc) } else { ([0; P], [src; P]) };
                 let mut acc = [[$zero(); FV]; P];
                 for (g, &base) in bases.iter().enumerate() {
                     let (from, row) = (first + base, g * group);

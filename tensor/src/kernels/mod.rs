@@ -223,8 +223,9 @@ fn gcd(a: usize, b: usize) -> usize {
 pub(crate) const PIXEL_STEPS: [usize; 5] = [1, 2, 8, 16, 32];
 
 /// The arguments of [`Kernels::tiles`]: `fv` vectors of channels for pixels `0..count`,
-/// computed in tiles of `pixels(fv)`, the last one running past `count` (to
-/// `tiled(count, fv)`).
+/// computed in tiles of `pixels(fv)` and, for the last few, of `tail(fv)` ([`tail_start`]),
+/// the last tile running past `count` (at most to `tiled(count, fv)`: rows between are
+/// written or not, and read by no caller).
 pub(crate) struct Tile<'a> {
     pub src: &'a [f32],
     /// Where pixel 0 reads its tap at offset 0.
@@ -251,6 +252,21 @@ pub(crate) struct Tile<'a> {
     /// Applied to each row before it is stored, if given: `act(row + bias)`, `bias` the
     /// `fv · lanes` channels' (the same operations as the output pass).
     pub bias_act: Option<(&'a [f32], Option<Activation>)>,
+}
+
+/// Where the tiles of `p` pixels of a [`Tile`] end and its tiles of `t` (`t ≤ p`) begin, for
+/// `count` pixels: the split computing the fewest rows, a tile of `t` counted as `t` rows
+/// however few it holds (with fewer than `t` pixels a tile has too few sums in flight to end
+/// sooner), ties to fewer small tiles. 32 filters in tiles of 6: four, then two of 4 (32
+/// rows, not 36); 49 pixels: seven, then two of 4 (50 rows, not 54). `t` tiles of `p` cost
+/// what `p` tiles of `t` do, so only the last `t` counts of whole tiles need trying.
+pub(crate) fn tail_start(count: usize, p: usize, t: usize) -> usize {
+    let rows = |k: usize| k * p + count.saturating_sub(k * p).div_ceil(t) * t;
+    let whole = count / p;
+    std::iter::once(count.div_ceil(p))
+        .chain((whole.saturating_sub(t.saturating_sub(1))..=whole).rev())
+        .min_by_key(|&k| rows(k))
+        .map_or(0, |k| (k * p).min(count))
 }
 
 /// Where pixel `q` of a [`Tile`] reads, from its `at`: `q·step`, or with rows (`wrap =
@@ -552,9 +568,30 @@ impl Kernels {
         }
     }
 
-    /// `count` rounded up to whole tiles of `fv` vectors.
+    /// Pixels per tile of the last few pixels ([`tail_start`]) with `fv` vectors of
+    /// channels: the fewest that keep as many sums in flight as the FMA units take.
+    pub(crate) fn tail(self, fv: usize) -> usize {
+        match self {
+            Kernels::Portable => portable::tail(fv),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) => avx2::tail(fv),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) => avx512::tail(fv),
+        }
+    }
+
+    /// `count` rounded up to whole tiles of `fv` vectors: the rows a [`Tile`]'s output
+    /// must hold.
     pub(crate) fn tiled(self, count: usize, fv: usize) -> usize {
         count.div_ceil(self.pixels(fv)) * self.pixels(fv)
+    }
+
+    /// The rows [`Kernels::tiles`] computes for `count` pixels of `fv` vectors (its cost):
+    /// whole tiles, then whole tails.
+    pub(crate) fn tile_rows(self, count: usize, fv: usize) -> usize {
+        let (p, t) = (self.pixels(fv), self.tail(fv));
+        let full = tail_start(count, p, t);
+        full.div_ceil(p) * p + (count - full).div_ceil(t) * t
     }
 
     /// Tiles of pixels × channels (see [`Tile`]). Panics if an extent exceeds its slice.

@@ -5,7 +5,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::{FromPlanes, Ger, Planes, Tile, pixel_offset};
+use super::{FromPlanes, Ger, Planes, Tile, pixel_offset, tail_start};
 
 pub(super) const LANES: usize = 8;
 pub(super) const MAX_FV: usize = 2;
@@ -15,19 +15,31 @@ pub(super) fn pixels(fv: usize) -> usize {
     if fv == 1 { 6 } else { 3 }
 }
 
+pub(super) fn tail(fv: usize) -> usize {
+    if fv == 1 { 4 } else { 2 }
+}
+
 pub(super) fn ger_taps(fv: usize) -> usize {
     if fv == 1 { 4 } else { 2 }
 }
 
 pub(super) fn tiles(t: Tile<'_>) {
     match t.fv {
-        1 => tiles_n::<1, 6>(t),
-        _ => tiles_n::<2, 3>(t),
+        1 => tiles_n::<1, 6, 4>(t),
+        _ => tiles_n::<2, 3, 2>(t),
     }
 }
 
-fn tiles_n<const FV: usize, const P: usize>(t: Tile<'_>) {
-    for q0 in (0..t.count).step_by(P) {
+/// Tiles of `P` pixels, then of `T` ([`tail_start`]).
+fn tiles_n<const FV: usize, const P: usize, const T: usize>(mut t: Tile<'_>) {
+    let full = tail_start(t.count, P, T);
+    tiles_run::<FV, P>(&mut t, 0..full);
+    let count = t.count;
+    tiles_run::<FV, T>(&mut t, full..count);
+}
+
+fn tiles_run<const FV: usize, const P: usize>(t: &mut Tile<'_>, pixels: std::ops::Range<usize>) {
+    for q0 in pixels.step_by(P) {
         let mut acc = [[[0f32; LANES]; FV]; P];
         let px: [usize; P] = std::array::from_fn(|p| t.at + pixel_offset(t.step, t.wrap, q0 + p));
         for (k, &off) in t.taps.offsets().iter().enumerate() {

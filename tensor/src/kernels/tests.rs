@@ -2,13 +2,14 @@
 //! row-major order, the first NaN wins), on every kernel set this CPU runs that has them,
 //! with many ties (values from a set of three, and signed zeros), with and without NaNs
 //! (a block holding one takes the window scan, so planes without them test the fast path); the 2×2 average-pool rows against
-//! the scalar sum in its order, bit for bit (signed zeros included).
+//! the scalar sum in its order, bit for bit (signed zeros included). The split of a tile
+//! kernel's pixels into tiles and tails against every split.
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::{KernelPath, Kernels, PoolPlane};
+use super::{KernelPath, Kernels, PoolPlane, tail_start};
 
 fn check_pool(
     k: usize,
@@ -140,5 +141,26 @@ proptest! {
         rows in 1usize..=4, count in 1usize..=27, extra in (0usize..=2, 0usize..=3), slack in 0usize..=2, seed: u64,
     ) {
         check_avg_pool([rows, count], [extra.0, extra.1], slack, seed)?;
+    }
+}
+
+/// `tail_start` against every count of whole tiles: the tiles and tails cover the pixels,
+/// compute no more rows than whole tiles would (the rows a tile's output holds), and the
+/// fewest of any split, for each kernel set's tile and tail sizes.
+#[test]
+fn tail_start_computes_the_fewest_rows_of_any_split() {
+    let rows = |count: usize, p: usize, t: usize, full: usize| full.div_ceil(p) * p + (count - full).div_ceil(t) * t;
+    let mut sizes: Vec<[usize; 2]> = vec![[6, 4], [3, 2], [12, 8], [16, 8], [12, 4], [8, 3], [6, 2], [5, 5], [7, 1]];
+    for k in KernelPath::available().into_iter().flat_map(Kernels::variants) {
+        sizes.extend((1..=k.max_fv()).map(|fv| [k.pixels(fv), k.tail(fv)]));
+    }
+    for [p, t] in sizes {
+        for count in 0..500 {
+            let full = tail_start(count, p, t);
+            assert!(full <= count && (full == count || full.is_multiple_of(p)), "{p} {t} {count}: {full}");
+            let best = (0..=count.div_ceil(p)).map(|k| rows(count, p, t, (k * p).min(count))).min().unwrap_or(0);
+            assert_eq!(rows(count, p, t, full), best, "{p} {t} {count}: {full}");
+            assert!(rows(count, p, t, full) <= count.div_ceil(p) * p, "{p} {t} {count}: {full}");
+        }
     }
 }
