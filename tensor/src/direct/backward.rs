@@ -133,7 +133,7 @@ impl InputGrad {
     pub(crate) fn image(&mut self, gz: &[f32], n: usize, out: &mut [MaybeUninit<f32>], s: &[usize]) {
         let p = match self {
             InputGrad::Winograd { conv, dims, zeros } => {
-                let mut dest = winograd::Dest { out, strides: [s[0], s[1], s[2]] };
+                let mut dest = winograd::Dest { out, strides: [s[0], s[1], s[2]], whole_blocks: false };
                 return conv.image(Source::contiguous(gz, *dims), 0, zeros, None, None, &mut dest, n * s[0]);
             }
             InputGrad::Phases(p) => p,

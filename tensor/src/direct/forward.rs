@@ -248,7 +248,7 @@ pub(crate) fn forward(
                 k.store_planes(dense_planes(z, [fpad, filters, z_width, out_rows, out_cols], Some(bias), act, to, 0));
                 // SAFETY: the pass wrote every channel, row and column of the image's planes.
                 unsafe { planes.set_len(filters * plane) };
-                p.planes(&planes, &mut pooled, &mut out[image]);
+                p.planes(&planes, [plane, out_cols], &mut pooled, &mut out[image]);
             }
         }
     }

@@ -66,11 +66,17 @@ impl Pool<'_> {
         });
     }
 
-    /// One image's planes (`c` contiguous planes of `h × w`) pooled into `out` (`c` planes
-    /// of `oh × ow`), through the scratch `pooled`.
-    pub(crate) fn planes(&self, planes: &[f32], pooled: &mut Vec<f32>, out: &mut [MaybeUninit<f32>]) {
+    /// One image's planes (`c` planes of `h × w`, `plane` and `row` floats apart) pooled into
+    /// `out` (`c` planes of `oh × ow`), through the scratch `pooled`.
+    pub(crate) fn planes(
+        &self,
+        planes: &[f32],
+        [plane, row]: [usize; 2],
+        pooled: &mut Vec<f32>,
+        out: &mut [MaybeUninit<f32>],
+    ) {
         let d = &self.dims;
-        let s = [d.c * d.h * d.w, d.h * d.w, d.w, 1];
+        let s = [d.c * plane, plane, row, 1];
         let len = d.c * d.positions();
         pooled.clear();
         match self.pooling {

@@ -208,7 +208,11 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             close(&format!("{what} y {act:?}"), &y, want, &bound_y, c * g.kernel_area())?;
             if winograd {
                 let mut y = vec![std::mem::MaybeUninit::new(f32::NAN); y.len()];
-                let dest = winograd::Dest { out: &mut y, strides: [f * d.positions(), d.positions(), d.ow] };
+                let dest = winograd::Dest {
+                    out: &mut y,
+                    strides: [f * d.positions(), d.positions(), d.ow],
+                    whole_blocks: false,
+                };
                 let weight = |fi: usize, ci: usize, i: usize, j: usize| wv[((fi * c + ci) * 3 + i) * 3 + j];
                 let mut conv = winograd::Conv::new(k, weight, &g, &d, f);
                 winograd::forward(&mut conv, Source::tensor(&x), &bv, &d, act, None, dest);

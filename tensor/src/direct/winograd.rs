@@ -70,10 +70,14 @@ fn product_chunks(k: Kernels, nv: usize, filters: usize) -> Vec<(usize, usize)> 
 }
 
 /// Where an output goes: the first element and the strides of images, channels, rows
-/// (columns are contiguous).
+/// (columns are contiguous). With `whole_blocks`, every block the pass computes is written
+/// whole, the rows and columns past the output's included ([`Pass::cover`]): a scratch
+/// with room for them takes 4-float stores only (13×13 outputs in 4×4 blocks otherwise
+/// end 7 of 16 blocks in partial stores).
 pub(crate) struct Dest<'a> {
     pub out: &'a mut [MaybeUninit<f32>],
     pub strides: [usize; 3],
+    pub whole_blocks: bool,
 }
 
 /// The products of a Winograd convolution over one image's `tiles` (whole vectors): for
@@ -199,6 +203,9 @@ pub(crate) fn pass(
 /// One image of a Winograd convolution: F(2×2, 3×3) ([`Conv`]) or F(4×4, 3×3)
 /// ([`Conv4`](super::winograd4::Conv4)), each holding its transformed filters and buffers.
 pub(crate) trait Pass {
+    /// The rows and columns its blocks cover, at least the output's.
+    fn cover(&self) -> [usize; 2];
+
     /// `act(conv(x[n], W) + b)`, pooled by `pool` if given: every element of image `at`'s
     /// output in `dest` written (`dest.strides[0]` is not used: the image starts at
     /// `dest.out[at]`).
@@ -216,6 +223,10 @@ pub(crate) trait Pass {
 }
 
 impl Pass for Conv {
+    fn cover(&self) -> [usize; 2] {
+        [2 * self.th, 2 * self.twp]
+    }
+
     fn image(
         &mut self,
         x: Source<'_>,
@@ -226,6 +237,7 @@ impl Pass for Conv {
         dest: &mut Dest<'_>,
         at: usize,
     ) {
+        let [oh, ow] = if dest.whole_blocks { self.cover() } else { [self.d.oh, self.d.ow] };
         let (k, p) = (self.k, &mut self.products);
         self.st.stage(x, n, self.xs.as_mut_slice());
         k.winograd_input(WinogradIn {
@@ -253,8 +265,8 @@ impl Pass for Conv {
             at,
             plane: dest.strides[1],
             row_stride: dest.strides[2],
-            oh: self.d.oh,
-            ow: self.d.ow,
+            oh,
+            ow,
             pool,
         });
     }
@@ -301,20 +313,25 @@ pub(crate) fn forward_batch(
     });
     match pool {
         Some(pool) if block.is_none() => {
-            let plane = d.positions();
+            // Planes of the blocks' cover, written whole.
+            let [rows, cols] = conv.cover();
+            let plane = rows * cols;
             let mut planes = crate::buffer_pool::take(filters * plane);
             let mut pooled = Vec::with_capacity(image);
             for n in 0..d.n {
                 planes.clear();
                 let out = &mut planes.spare_capacity_mut()[..filters * plane];
-                conv.image(x, n, bias, act, None, &mut Dest { out, strides: [0, plane, d.ow] }, 0);
-                // SAFETY: `Pass::image` wrote every element of the image's F planes.
+                conv.image(x, n, bias, act, None, &mut Dest { out, strides: [0, plane, cols], whole_blocks: true }, 0);
+                // SAFETY: `Pass::image` wrote every element of the image's F planes (its whole
+                // blocks cover them).
                 unsafe { planes.set_len(filters * plane) };
-                pool.planes(&planes, &mut pooled, &mut y.spare_capacity_mut()[n * image..(n + 1) * image]);
+                let out = &mut y.spare_capacity_mut()[n * image..(n + 1) * image];
+                pool.planes(&planes, [plane, cols], &mut pooled, out);
             }
         }
         _ => {
-            let dest = Dest { out: &mut y.spare_capacity_mut()[..len], strides: [image, oh * ow, ow] };
+            let out = &mut y.spare_capacity_mut()[..len];
+            let dest = Dest { out, strides: [image, oh * ow, ow], whole_blocks: false };
             forward(conv, x, bias, d, act, block, dest);
         }
     }

@@ -62,6 +62,10 @@ impl Conv4 {
 }
 
 impl Pass for Conv4 {
+    fn cover(&self) -> [usize; 2] {
+        [4 * self.d.oh.div_ceil(4), 4 * self.tw]
+    }
+
     fn image(
         &mut self,
         x: Source<'_>,
@@ -72,6 +76,7 @@ impl Pass for Conv4 {
         dest: &mut Dest<'_>,
         at: usize,
     ) {
+        let [oh, ow] = if dest.whole_blocks { self.cover() } else { [self.d.oh, self.d.ow] };
         let (k, p) = (self.k, &mut self.products);
         self.st.stage(x, n, self.xs.as_mut_slice());
         k.winograd4_input(Wino4In {
@@ -97,8 +102,8 @@ impl Pass for Conv4 {
             at,
             plane: dest.strides[1],
             row_stride: dest.strides[2],
-            oh: self.d.oh,
-            ow: self.d.ow,
+            oh,
+            ow,
             pool,
         });
     }
