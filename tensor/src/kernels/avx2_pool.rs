@@ -75,10 +75,18 @@ unsafe fn overlapping(p: PoolPlane<'_>) {
 unsafe fn row_max(src: &[f32], at: usize, n: usize) -> (__m256, __m256) {
     let (ptr, len) = (src.as_ptr(), src.len());
     in_bounds(at, 2 * n + 1, len);
-    // SAFETY: columns at..at + 2n + 1 are in `src` (the caller's extent).
-    let ((even, odd), next) =
-        unsafe { (split(ptr.add(at), 2 * n, len - at), split(ptr.add(at + 2), 2 * n - 1, len - at - 2).0) };
-    let nan = _mm256_or_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(even, odd), _mm256_cmp_ps::<_CMP_UNORD_Q>(next, next));
+    // SAFETY: columns at..at + 2n + 1 are in `src` (the caller's extent); even lane n is
+    // x[2n], the last tap of output n − 1.
+    let (even, odd) = unsafe { split(ptr.add(at), (2 * n + 1).min(2 * LANES), len - at) };
+    let mut nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(even, odd);
+    // x[2l + 2]: the even lanes moved down one, the last from x[16] when 8 outputs need it.
+    let mut next = _mm256_permutevar8x32_ps(even, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7));
+    if n == LANES {
+        // SAFETY: column at + 16 = at + 2n is the last window's last tap.
+        let last = _mm256_set1_ps(unsafe { *ptr.add(at + 2 * LANES) });
+        next = _mm256_blend_ps::<0x80>(next, last);
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(last, last));
+    }
     (_mm256_max_ps(next, _mm256_max_ps(odd, even)), nan)
 }
 
