@@ -5,10 +5,9 @@
 //! `Ger`, `Activation`, `in_bounds`, `tail_start`, `wrapped`) resolve in the module that
 //! instantiates it.
 
-/// Defines `tiles::<FV, P, T, S, WRAP>`, `tiles_rows::<FV, P, T, S, WRAP>` and `ger::<R, FV, S>` (`P` and
-/// `T` the pixels of a tile and of a tail tile, `S` the pixel step, `WRAP` whether the pixels are rows:
-/// `Tile::wrap`) and the `_stepped` forms, which take them from their arguments, with the given target
-/// features and intrinsics.
+/// Defines `tiles::<FV, P, T, S, WRAP>` and `ger::<R, FV, S>` (`P` and `T` the pixels of a tile and of a
+/// tail tile, `S` the pixel step, `WRAP` whether the pixels are rows: `Tile::wrap`) and the `_stepped`
+/// forms, which take them from their arguments, with the given target features and intrinsics.
 macro_rules! fma_loops {
     (
         feature: $feature:literal,
@@ -56,9 +55,9 @@ macro_rules! fma_loops {
                 match t.step {
                     1 => tiles::<FV, P, T, 1, false>(t),
                     2 => tiles::<FV, P, T, 2, false>(t),
-                    8 => tiles_rows::<FV, P, T, 8, false>(t),
-                    16 => tiles_rows::<FV, P, T, 16, false>(t),
-                    _ => tiles_rows::<FV, P, T, 32, false>(t),
+                    8 => tiles::<FV, P, T, 8, false>(t),
+                    16 => tiles::<FV, P, T, 16, false>(t),
+                    _ => tiles::<FV, P, T, 32, false>(t),
                 }
             }
         }
@@ -76,9 +75,9 @@ macro_rules! fma_loops {
                 match t.step {
                     1 => tiles::<FV, P, T, 1, true>(t),
                     2 => tiles::<FV, P, T, 2, true>(t),
-                    8 => tiles_rows::<FV, P, T, 8, true>(t),
-                    16 => tiles_rows::<FV, P, T, 16, true>(t),
-                    _ => tiles_rows::<FV, P, T, 32, true>(t),
+                    8 => tiles::<FV, P, T, 8, true>(t),
+                    16 => tiles::<FV, P, T, 16, true>(t),
+                    _ => tiles::<FV, P, T, 32, true>(t),
                 }
             }
         }
@@ -100,7 +99,8 @@ macro_rules! fma_loops {
 
         /// For each tile of `P` pixels from `q0`: `acc[p][v] = Σ_t src[at + (q0 + p)·S + off_t] · w[t][v]`
         /// (with `WRAP`, pixel `q0 + p`'s place in `t.wrap`'s rows for `(q0 + p)·S`), stored as row `q0 + p`
-        /// of `out`.
+        /// of `out`; the last few pixels in tiles of `T` ([`tail_start`]); over rows of channels (`S` > 2)
+        /// by [`tiles_rows_run`].
         ///
         /// # Safety
         /// The target features; `S = t.step`, `WRAP = t.wrap.is_some()`, the last tiled pixel's input plus the
@@ -113,8 +113,13 @@ macro_rules! fma_loops {
             let (full, count, mut rc) = (tail_start(t.count, P, T), t.count, [0, 0]);
             // SAFETY: forwarded; the tails' rows end by `tiled(count)` as the tiles' do.
             unsafe {
-                tiles_run::<FV, P, S, WRAP>(&mut t, 0..full, &mut rc);
-                tiles_run::<FV, T, S, WRAP>(&mut t, full..count, &mut rc);
+                if S <= 2 {
+                    tiles_run::<FV, P, S, WRAP>(&mut t, 0..full, &mut rc);
+                    tiles_run::<FV, T, S, WRAP>(&mut t, full..count, &mut rc);
+                } else {
+                    tiles_rows_run::<FV, P, S, WRAP>(&mut t, 0..full, &mut rc);
+                    tiles_rows_run::<FV, T, S, WRAP>(&mut t, full..count, &mut rc);
+                }
             }
         }
 
@@ -162,27 +167,11 @@ macro_rules! fma_loops {
             }
         }
 
-        /// [`tiles`] over rows of channels (`S` floats a pixel), the taps read as their
+        /// [`tiles_run`] over rows of channels (`S` floats a pixel), the taps read as their
         /// groups of consecutive offsets (`Taps::groups`): `acc[p][v] = Σ_{g,c}
         /// src[at + (q0 + p)·S + base_g + c] · w[g·group + c][v]`. Each tap's pixels are one
         /// base register and constant displacements; through the offsets array the compiler
         /// kept an address per pixel and spilled the accumulators.
-        ///
-        /// # Safety
-        /// As [`tiles`].
-        #[target_feature(enable = $feature)]
-        unsafe fn tiles_rows<const FV: usize, const P: usize, const T: usize, const S: usize, const WRAP: bool>(
-            mut t: Tile<'_>,
-        ) {
-            let (full, count, mut rc) = (tail_start(t.count, P, T), t.count, [0, 0]);
-            // SAFETY: forwarded; the tails' rows end by `tiled(count)` as the tiles' do.
-            unsafe {
-                tiles_rows_run::<FV, P, S, WRAP>(&mut t, 0..full, &mut rc);
-                tiles_rows_run::<FV, T, S, WRAP>(&mut t, full..count, &mut rc);
-            }
-        }
-
-        /// [`tiles_rows`] over the tiles of `P` pixels from each of `pixels`, as [`tiles_run`].
         ///
         /// # Safety
         /// As [`tiles_run`].
