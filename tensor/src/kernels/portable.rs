@@ -15,6 +15,7 @@ pub(super) fn pixels(fv: usize) -> usize {
     if fv == 1 { 6 } else { 3 }
 }
 
+/// Eight sums in flight (2·fv·tail registers of 4 lanes).
 pub(super) fn tail(fv: usize) -> usize {
     if fv == 1 { 4 } else { 2 }
 }
