@@ -5,6 +5,7 @@ use tensor::{Activation, Element};
 
 use crate::error::{LayerError, Result};
 use crate::module::Module;
+use crate::parts::{Part, PartMut};
 
 /// `y = max(x, 0)` element-wise; gradient `1(x > 0)` (0 at exactly 0, as PyTorch).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,7 +44,11 @@ impl<T: Element> Module<T> for Flatten {
         Flatten::output_shape(self, input)
     }
 
-    crate::parts!(T);
+    fn visit<'a>(&'a self, f: &mut dyn FnMut(Part<'a, T>)) {
+        f(Part::Flatten);
+    }
+
+    fn visit_mut<'a>(&'a mut self, _: &mut dyn FnMut(PartMut<'a, T>)) {}
 }
 
 impl Flatten {

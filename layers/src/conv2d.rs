@@ -169,7 +169,7 @@ impl<T: Element> Module<T> for Conv2d<T> {
         Ok(vec![d.n, self.config.out_channels, d.oh, d.ow])
     }
 
-    crate::parts!(T; params: weight, bias; faces: Fuse, FoldAffine, FusePool, TakeConv, MatrixForm);
+    crate::parts!(T; params: weight, bias; faces: Fuse, FoldAffine, FusePool, TakeConv, TakeDense, MatrixForm);
 }
 
 /// One op: the activation is applied where the bias is added.

@@ -1,14 +1,16 @@
 //! The faces a module may show besides its computation, each its own trait, reached from
 //! any `&dyn Module` through the parts it lists ([`Part::Activation`], [`Part::Pooling`],
 //! [`Part::Fuse`], [`Part::ChannelAffine`], [`Part::FoldAffine`], [`Part::FusePool`],
-//! [`Part::TakeConv`], [`Part::MatrixForm`]): fusion (a convolution or batch norm
-//! applies the ReLU that follows it in its own output pass; in inference a convolution takes
-//! in the batch norm after it, the pooling after that, or the convolution after it) and the
+//! [`Part::TakeConv`], [`Part::TakeDense`], [`Part::FullyConnected`], [`Part::Flatten`],
+//! [`Part::MatrixForm`]): fusion (a convolution or batch norm applies the ReLU that follows
+//! it in its own output pass; in inference a convolution takes in the batch norm after it,
+//! the pooling after that, the convolution after it, or a flatten and the fully connected
+//! layer after them) and the
 //! derivation's matrices (for shape tables). The description of a module is its `Debug`
 //! text.
 
 use autograd::Var;
-use tensor::{Activation, Element, Pooling, SecondConv, Tensor, Window2d};
+use tensor::{Activation, Dense, Element, Pooling, SecondConv, Tensor, Window2d};
 
 use crate::error::Result;
 use crate::module::Module;
@@ -119,6 +121,34 @@ pub trait TakeConv<T: Element> {
     ) -> Result<Var<'t, T>>;
 }
 
+/// A fully connected layer `act(a·Wᵀ + b)` that a convolution chain before it can take into
+/// its own pass in inference ([`TakeDense`]) when a flatten is all that lies between.
+/// Shown as [`Part::FullyConnected`].
+pub trait FullyConnected<T: Element> {
+    /// The weight `[O, I]` and bias `[O]`, if any (shared storage).
+    fn dense_weights(&self) -> (Tensor<T>, Option<Tensor<T>>);
+}
+
+/// A convolution that, in inference, computes the fully connected layer after a flatten
+/// from its own output block ([`tensor::conv2d_dense`]: the output is never transposed
+/// into planes for the flatten, nor packed for a matrix product). Shown as
+/// [`Part::TakeDense`].
+pub trait TakeDense<T: Element> {
+    /// `dense(flatten(pooling(second(act(map(forward(input)))))))` as one op, for
+    /// inference: an error when the tape records (nothing is kept for gradients), when the
+    /// map's channels are not the layer's output channels, or when `second`, the pooling or
+    /// the layer does not fit.
+    fn forward_dense<'t>(
+        &self,
+        input: Var<'t, T>,
+        map: Option<&AffineMap<T>>,
+        act: Option<Activation>,
+        second: Option<&SecondConv<'_, T>>,
+        pooling: Option<&Pooling>,
+        dense: &Dense<'_, T>,
+    ) -> Result<Var<'t, T>>;
+}
+
 /// A convolution's weight, bias and window, as [`TakeConv::as_second`] gives them.
 pub struct SecondWeights<T> {
     /// `[F₂, F, kh, kw]`.
@@ -200,6 +230,22 @@ impl<'m, T: Element> dyn Module<T> + 'm {
     /// has one ([`TakeConv`]).
     pub fn take_conv(&self) -> Option<&dyn TakeConv<T>> {
         self.find_part(|part| if let Part::TakeConv(face) = part { Some(face) } else { None })
+    }
+
+    /// Whether this module is a flatten ([`Part::Flatten`]).
+    pub fn is_flatten(&self) -> bool {
+        self.find_part(|part| matches!(part, Part::Flatten).then_some(())).is_some()
+    }
+
+    /// The module's fully connected face, if it has one ([`FullyConnected`]).
+    pub fn fully_connected(&self) -> Option<&dyn FullyConnected<T>> {
+        self.find_part(|part| if let Part::FullyConnected(face) = part { Some(face) } else { None })
+    }
+
+    /// The module's face for taking in the fully connected layer after a flatten, if it
+    /// has one ([`TakeDense`]).
+    pub fn take_dense(&self) -> Option<&dyn TakeDense<T>> {
+        self.find_part(|part| if let Part::TakeDense(face) = part { Some(face) } else { None })
     }
 
     /// The derivation's matrices for an input of shape `input` ([`MatrixForm`]); none for a

@@ -46,6 +46,7 @@ mod buffer;
 pub mod build;
 pub mod checkpoint;
 mod conv2d;
+mod conv2d_dense;
 mod conv2d_pair;
 mod dropout;
 mod error;
@@ -80,7 +81,10 @@ pub use build::{Blueprint, Built, Lazy, LazyBatchNorm, LazyConv2d, LazyDropout, 
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use error::{CheckpointError, CheckpointFault, LayerError, Result};
-pub use faces::{AffineMap, ChannelAffine, FoldAffine, Fuse, FusePool, MatrixForm, SecondWeights, TakeConv};
+pub use faces::{
+    AffineMap, ChannelAffine, FoldAffine, FullyConnected, Fuse, FusePool, MatrixForm, SecondWeights, TakeConv,
+    TakeDense,
+};
 pub use global_avg_pool2d::GlobalAvgPool2d;
 pub use init::Init;
 pub use leaky_relu::LeakyReLU;

@@ -9,7 +9,7 @@ use rand::Rng;
 use tensor::Element;
 
 use crate::error::{LayerError, Result};
-use crate::faces::MatrixForm;
+use crate::faces::{FullyConnected, MatrixForm};
 use crate::init::{Init, bias_uniform};
 use crate::module::Module;
 
@@ -83,7 +83,13 @@ impl<T: Element> Module<T> for Linear<T> {
         Ok(vec![input[0], self.out_features])
     }
 
-    crate::parts!(T; params: weight, bias; faces: MatrixForm);
+    crate::parts!(T; params: weight, bias; faces: FullyConnected, MatrixForm);
+}
+
+impl<T: Element> FullyConnected<T> for Linear<T> {
+    fn dense_weights(&self) -> (tensor::Tensor<T>, Option<tensor::Tensor<T>>) {
+        (self.weight.value.clone(), self.bias.as_ref().map(|b| b.value.clone()))
+    }
 }
 
 /// `W: [in, out]` (the derivation's layout, `Wᵀ` of the stored weight) and `z = a·W + b`.

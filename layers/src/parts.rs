@@ -5,7 +5,7 @@ use autograd::Param;
 use tensor::{Activation, Pooling};
 
 use crate::buffer::Buffer;
-use crate::faces::{ChannelAffine, FoldAffine, Fuse, FusePool, MatrixForm, TakeConv};
+use crate::faces::{ChannelAffine, FoldAffine, FullyConnected, Fuse, FusePool, MatrixForm, TakeConv, TakeDense};
 use crate::module::Module;
 
 /// A part of a module, as [`Module::visit`] shows it.
@@ -36,6 +36,14 @@ pub enum Part<'a, T> {
     /// The module can take the convolution after it into its forward pass, or be that one,
     /// in inference.
     TakeConv(&'a dyn TakeConv<T>),
+    /// The module can take the fully connected layer after a flatten into its forward
+    /// pass, in inference.
+    TakeDense(&'a dyn TakeDense<T>),
+    /// The module is a fully connected layer a chain before it can take in.
+    FullyConnected(&'a dyn FullyConnected<T>),
+    /// The module is a flatten (`[N, …] → [N, ∏ …]`), which a chain taking in the fully
+    /// connected layer after it skips.
+    Flatten,
     /// The module's matrices in the derivation, for shape tables.
     MatrixForm(&'a dyn MatrixForm),
 }

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use autograd::Var;
-use tensor::{Element, SecondConv};
+use tensor::{Dense, Element, SecondConv};
 
 use crate::error::{LayerError, Result};
 use crate::module::Module;
@@ -184,8 +184,10 @@ pub(crate) fn release_consumed<T: Element>(x: Var<'_, T>, y: Var<'_, T>, input: 
 /// `rest` it took: the next layer's affine map when `layer` can fold it
 /// ([`FoldAffine`](crate::FoldAffine)), an activation after that; then a convolution (with
 /// its own map and activation) when `layer` can take one in ([`TakeConv`](crate::TakeConv)),
-/// and a pooling after those when `layer` can pool ([`FusePool`](crate::FusePool)). `None`,
-/// taking nothing, when there is neither a map, a convolution nor a pooling to take.
+/// a pooling after those when `layer` can pool ([`FusePool`](crate::FusePool)), and a
+/// flatten and a fully connected layer (and its activation) after all that when `layer` can
+/// take them in ([`TakeDense`](crate::TakeDense)). `None`, taking nothing, when there is
+/// neither a map, a convolution, a pooling nor a fully connected layer to take.
 fn forward_fused<'t, T: Element>(
     layer: &dyn Module<T>,
     rest: &[(&str, &dyn Module<T>)],
@@ -197,36 +199,61 @@ fn forward_fused<'t, T: Element>(
     let mut taken = usize::from(map.is_some());
     let act = next(taken).and_then(|l| l.activation());
     taken += usize::from(act.is_some());
-    // A pooling whose window does not fit is left to its own layer, whose error names it.
-    let fits = |pool: &dyn Module<T>, before: &[&dyn Module<T>]| {
+    // Whether `then` fit after `layer` (maps and activations keep the shape): a layer that
+    // does not is left to itself, whose error names it.
+    let fits = |then: &[&dyn Module<T>]| {
         let mut shape = layer.output_shape(&x.shape());
-        for l in before {
+        for l in then {
             shape = shape.and_then(|s| l.output_shape(&s));
         }
-        shape.and_then(|s| pool.output_shape(&s)).is_ok()
+        shape.is_ok()
     };
-    // A convolution next (one that fits: else its own layer's error names it), its batch
-    // norm and activation, and a pooling after them.
-    let conv_fits = |conv: &&dyn Module<T>| {
-        conv.take_conv().is_some() && layer.output_shape(&x.shape()).and_then(|s| conv.output_shape(&s)).is_ok()
-    };
-    if let Some((face, conv)) = layer.take_conv().zip(next(taken).filter(conv_fits)) {
-        let second = conv.take_conv().expect("filtered");
+    // A convolution next, its batch norm and activation.
+    let mut second = None;
+    let conv_fits = |conv: &&dyn Module<T>| conv.take_conv().is_some() && fits(&[*conv]);
+    if let Some(conv) = layer.take_conv().and(next(taken).filter(conv_fits)) {
+        let face = conv.take_conv().expect("filtered");
         let map2 = next(taken + 1).and_then(|l| l.channel_affine());
-        let folded = map2.as_ref().and_then(|m| second.as_second(Some(m)));
-        let mut k = taken + 1 + usize::from(folded.is_some());
-        if let Some(w) = folded.or_else(|| second.as_second(None)) {
+        let folded = map2.as_ref().and_then(|m| face.as_second(Some(m)));
+        let k = taken + 1 + usize::from(folded.is_some());
+        if let Some(w) = folded.or_else(|| face.as_second(None)) {
             let act2 = next(k).and_then(|l| l.activation());
-            k += usize::from(act2.is_some());
-            let pooling = next(k).filter(|&pool| fits(pool, &[conv])).and_then(|pool| pool.pooling());
-            let then = SecondConv { weight: &w.weight, bias: w.bias.as_ref(), window: w.window, act: act2 };
-            let y = face.forward_pair(x, map.as_ref(), act, &then, pooling.as_ref())?;
-            return Ok(Some((y, k + usize::from(pooling.is_some()))));
+            taken = k + usize::from(act2.is_some());
+            second = Some((w, act2, conv));
         }
     }
-    let pooling = fuse_pool.and_then(|_| next(taken).filter(|&pool| fits(pool, &[]))?.pooling());
+    let mut path: Vec<&dyn Module<T>> = second.iter().map(|s| s.2).collect();
+    // A pooling after them.
+    let pool_layer = next(taken).filter(|&pool| {
+        (second.is_some() || fuse_pool.is_some()) && pool.pooling().is_some() && fits(&[&path[..], &[pool]].concat())
+    });
+    let pooling = pool_layer.and_then(|l| l.pooling());
+    taken += usize::from(pooling.is_some());
+    path.extend(pool_layer);
+    let then = second.as_ref().map(|(w, act, _)| SecondConv {
+        weight: &w.weight,
+        bias: w.bias.as_ref(),
+        window: w.window,
+        act: *act,
+    });
+    // A flatten and a fully connected layer after all that, and its activation.
+    if let Some(face) = layer.take_dense()
+        && let (Some(flatten), Some(fc)) = (next(taken).filter(|l| l.is_flatten()), next(taken + 1))
+        && let Some(dense) = fc.fully_connected()
+        && fits(&[&path[..], &[flatten, fc]].concat())
+    {
+        let (weight, bias) = dense.dense_weights();
+        let dense_act = next(taken + 2).and_then(|l| l.activation());
+        let dense = Dense { weight: &weight, bias: bias.as_ref(), act: dense_act };
+        let y = face.forward_dense(x, map.as_ref(), act, then.as_ref(), pooling.as_ref(), &dense)?;
+        return Ok(Some((y, taken + 2 + usize::from(dense_act.is_some()))));
+    }
+    if let Some((face, then)) = layer.take_conv().zip(then) {
+        let y = face.forward_pair(x, map.as_ref(), act, &then, pooling.as_ref())?;
+        return Ok(Some((y, taken)));
+    }
     Ok(match (fold, fuse_pool, map, pooling) {
-        (_, Some(face), map, Some(pooling)) => Some((face.forward_pooled(x, map.as_ref(), act, &pooling)?, taken + 1)),
+        (_, Some(face), map, Some(pooling)) => Some((face.forward_pooled(x, map.as_ref(), act, &pooling)?, taken)),
         (Some(face), _, Some(map), None) => Some((face.forward_folded(x, &map, act)?, taken)),
         _ => None,
     })

@@ -7,6 +7,7 @@ mod avg_pool_and_activations;
 mod batch_norm;
 mod build;
 mod checkpoint;
+mod dense_chain;
 mod dropout;
 mod folded_batch_norm;
 mod gap_and_bias_free_conv;

@@ -74,7 +74,7 @@ pub fn conv2d_pair<T: Element>(
         });
         // The window as the geometry clamped it (the one `takes_next` judged).
         let second = SecondConv { window: g2.window, ..*second };
-        if let Some(y) = direct::forward(k, x, weight, bias, &g.window, &g.d, act, Some(&second), pool.as_ref()) {
+        if let Some(y) = direct::forward(k, x, weight, bias, &g.window, &g.d, act, Some(&second), pool.as_ref(), None) {
             return Ok(y);
         }
     }

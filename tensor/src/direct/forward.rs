@@ -7,6 +7,7 @@
 
 use std::mem::MaybeUninit;
 
+use super::dense::{Block, Dense, DenseRun};
 use super::pooled::Pool;
 use super::staging::{Aligned, ChannelsLast, Source, Staging, chunks};
 use super::then::{Next, Then};
@@ -143,6 +144,7 @@ pub(crate) fn forward(
     act: Option<Activation>,
     then: Option<&Then<'_>>,
     pool: Option<&Pool<'_>>,
+    dense: Option<&Dense<'_>>,
 ) -> Buffer<f32> {
     let st = Staging::new(g, d);
     // Channels-last phase planes where the image must be staged (not read in place), it has
@@ -187,9 +189,21 @@ pub(crate) fn forward(
     let mut z2 = Aligned::zeros(next.as_ref().map_or(0, |n| n.rows) * out_fpad);
     let plane = out_rows * out_cols;
     let (oh, ow, out_plane) = pool.map_or((out_rows, out_cols, plane), |p| (p.dims.oh, p.dims.ow, p.plane()));
-    let len = d.n * out_filters * out_plane;
-    let mut y = crate::buffer_pool::take(len);
     let in_block = pool.is_some_and(|p| p.in_block());
+    // The layer after reads each image's last block from a slot: the tiles' (with the bias
+    // and activation), or the pooled one.
+    let mut dense = dense.map(|dense| {
+        assert!(pool.is_none() || in_block, "dense: a pooling outside the block");
+        let (z_width, rows, cols, len) = match pool {
+            Some(_) => (ow, oh, ow, out_plane * out_fpad),
+            None => (z_width, out_rows, out_cols, next.as_ref().map_or(rows, |n| n.rows) * out_fpad),
+        };
+        let block = Block { z_width, rows, cols, channels: out_filters, stride: out_fpad, len };
+        let bias = (0..out_fpad).map(|f| out_bias.get(f).copied().unwrap_or(0.0)).collect::<Vec<_>>();
+        (DenseRun::new(k, dense, block), dense.outputs, bias)
+    });
+    let len = d.n * dense.as_ref().map_or(out_filters * out_plane, |d| d.1);
+    let mut y = crate::buffer_pool::take(len);
     let mut pooled_block = Aligned::zeros(if in_block { out_plane * out_fpad } else { 0 });
     let mut planes = crate::buffer_pool::take(if pool.is_some() && !in_block { out_filters * plane } else { 0 });
     let mut pooled = Vec::new();
@@ -205,14 +219,21 @@ pub(crate) fn forward(
                 (xs.as_slice(), 0)
             }
         };
+        // Without a pooling, the layer after takes the tiles' block in its slot.
+        let to_slot = match (dense.as_mut(), pool) {
+            (Some((run, _, bias)), None) => Some((run.slot(n), Some((bias.as_slice(), out_act)))),
+            _ => None,
+        };
         let (z, filters, fpad, bias, act) = match next.as_mut() {
             None => {
-                run_tiles(k, src, Pixels { at, ..px }, count, &taps, &packed, z.as_mut_slice(), fpad, None);
+                let (to, bias_act) = to_slot.unwrap_or((z.as_mut_slice(), None));
+                run_tiles(k, src, Pixels { at, ..px }, count, &taps, &packed, to, fpad, bias_act);
                 (z.as_slice(), filters, fpad, bias, act)
             }
             Some(next) => {
                 let block = (z.as_mut_slice(), fpad);
                 let bias_act = (padded_bias.as_slice(), act);
+                let (to, out_bias_act) = to_slot.unwrap_or((z2.as_mut_slice(), None));
                 next.image(
                     k,
                     (src, Pixels { at, ..px }),
@@ -220,13 +241,21 @@ pub(crate) fn forward(
                     (&taps, &packed),
                     bias_act,
                     block,
-                    (z2.as_mut_slice(), out_fpad),
+                    (to, out_fpad),
+                    out_bias_act,
                 );
                 (z2.as_slice(), out_filters, out_fpad, out_bias, out_act)
             }
         };
-        let image = n * filters * out_plane..(n + 1) * filters * out_plane;
         let out = &mut y.spare_capacity_mut()[..len];
+        if let Some((run, _, _)) = dense.as_mut() {
+            if let Some(p) = pool {
+                p.block(k, z, [z_width, fpad], bias, act, run.slot(n));
+            }
+            run.after(k, n, d.n, out);
+            continue;
+        }
+        let image = n * filters * out_plane..(n + 1) * filters * out_plane;
         match pool {
             None => {
                 k.store_planes(dense_planes(z, [fpad, filters, z_width, oh, ow], Some(bias), act, out, image.start))
@@ -253,7 +282,8 @@ pub(crate) fn forward(
         }
     }
     // SAFETY: image n's pass wrote every channel, row and column of its block
-    // n·F·oh·ow..(n + 1)·F·oh·ow (pooled, when pooling), so all `len` elements are
+    // n·F·oh·ow..(n + 1)·F·oh·ow (pooled, when pooling), or the layer after wrote its
+    // outputs n·O..(n + 1)·O at the end of its group, so all `len` elements are
     // initialised.
     unsafe { y.set_len(len) };
     y

@@ -6,6 +6,9 @@
 //! f64 (gradient checks) always does.
 
 mod backward;
+mod dense;
+#[cfg(test)]
+mod dense_tests;
 mod forward;
 #[cfg(test)]
 mod pair_tests;
@@ -96,9 +99,26 @@ pub(crate) fn takes_next(
     !winograd && then::takes(g2, fpad) && d2.positions() > 1
 }
 
+/// Whether [`forward`] by `k` can end in a fully connected layer of `outputs` after a
+/// window `g` of `filters` over inputs of dims `d` (followed by a second convolution when
+/// `second`, which [`takes_next`] allowed, and pooled by `pool`): the last block is the
+/// direct kernel's (not Winograd's planes), the pooling reads it in the block, and the
+/// layer's tiles keep their images' addresses in registers ([`dense::takes`]).
+pub(crate) fn takes_dense(
+    k: Kernels,
+    (g, d, filters): (&Window2d, &WindowDims, usize),
+    second: bool,
+    pool: Option<&Pool<'_>>,
+    outputs: usize,
+) -> bool {
+    let winograd = !second && WinogradMode::selected().enabled() && winograd::suits(g, d.c, filters);
+    !winograd && pool.is_none_or(Pool::in_block) && dense::takes(k, outputs)
+}
+
 /// `act(conv2d(x, W) + b)` by `k`, followed by `then` if given ([`takes_next`] must
-/// hold), pooled by `pool` if given, or `None` if `T` is not `f32`. Shapes were checked by
-/// the caller.
+/// hold), pooled by `pool` if given, then flattened into the fully connected layer `dense`
+/// if given ([`takes_dense`] must hold), or `None` if `T` is not `f32`. Shapes were checked
+/// by the caller.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Element>(
     k: Kernels,
@@ -110,8 +130,22 @@ pub(crate) fn forward<T: Element>(
     act: Option<Activation>,
     then: Option<&crate::conv_pair::SecondConv<'_, T>>,
     pool: Option<&Pool<'_>>,
+    dense: Option<&crate::conv_dense::Dense<'_, T>>,
 ) -> Option<Tensor<T>> {
     let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
+    let dense_parts = match dense {
+        Some(l) => {
+            Some((same::<T, f32>(l.weight)?.to_contiguous(), bias_or_zeros(l.bias, l.weight.shape()[0])?, l.act))
+        }
+        None => None,
+    };
+    let dense = dense_parts.as_ref().map(|(w, b, act)| dense::Dense {
+        weight: w.as_slice().expect("contiguous"),
+        bias: b,
+        outputs: w.shape()[0],
+        act: *act,
+    });
+    let dense = dense.as_ref();
     let filters = weight.shape()[0];
     let bias = bias_or_zeros(bias, filters)?;
     let w = weight.to_contiguous();
@@ -136,15 +170,22 @@ pub(crate) fn forward<T: Element>(
                 out: [d2.oh, d2.ow],
                 act: then.act,
             };
-            (forward::forward(k, x, w, &bias, g, d, filters, act, Some(&then), pool), next_filters)
+            (forward::forward(k, x, w, &bias, g, d, filters, act, Some(&then), pool, dense), next_filters)
         }
         None if winograd::suits(g, d.c, filters) && WinogradMode::selected().enabled() => {
+            if dense.is_some() {
+                return None;
+            }
             let mut conv = winograd::pass(k, weight, g, d, filters);
             (winograd::forward_batch(conv.as_mut(), Source::tensor(x), &bias, d, filters, act, pool), filters)
         }
-        None => (forward::forward(k, x, w, &bias, g, d, filters, act, None, pool), filters),
+        None => (forward::forward(k, x, w, &bias, g, d, filters, act, None, pool, dense), filters),
     };
-    back(Tensor::from_vec_unchecked(vec![d.n, out_filters, oh, ow], y))
+    let shape = match dense {
+        Some(l) => vec![d.n, l.outputs],
+        None => vec![d.n, out_filters, oh, ow],
+    };
+    back(Tensor::from_vec_unchecked(shape, y))
 }
 
 /// A bias as `f32`s, or `filters` zeros; `None` if `T` is not `f32`.

@@ -90,7 +90,7 @@ impl Next {
     /// One image: the first convolution's tiles over `count` pixels reading `src` as `px`
     /// says, through `act(· + bias)` in registers (`bias` padded to `cpad` with zeros), into
     /// its block `z`, and this convolution from that block into `z2` (`fpad2` floats per
-    /// pixel).
+    /// pixel), through `out_bias_act` if given.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn image(
         &mut self,
@@ -101,6 +101,7 @@ impl Next {
         (bias, act): (&[f32], Option<Activation>),
         (z, cpad): (&mut [f32], usize),
         (z2, fpad2): (&mut [f32], usize),
+        out_bias_act: Option<(&[f32], Option<Activation>)>,
     ) {
         let bias_act = Some((bias, act));
         match &mut self.staging {
@@ -112,14 +113,14 @@ impl Next {
                     let n = POINTWISE_RUN.min(count - q);
                     let (z, z2) = (&mut z[q * cpad..], &mut z2[q * fpad2..]);
                     run_tiles(k, src, Pixels::run(px.at + q * px.step, px.step), n, taps, packed, z, cpad, bias_act);
-                    run_tiles(k, z, Pixels::run(0, cpad), n, &self.taps, &self.packed, z2, fpad2, None);
+                    run_tiles(k, z, Pixels::run(0, cpad), n, &self.taps, &self.packed, z2, fpad2, out_bias_act);
                 }
             }
             Some((st, buf, px2)) => {
                 run_tiles(k, src, px, count, taps, packed, z, cpad, bias_act);
                 st.stage_block(z, self.z_width, buf.as_mut_slice());
                 let [width, oh, _] = self.dims;
-                run_tiles(k, buf.as_slice(), *px2, oh * width, &self.taps, &self.packed, z2, fpad2, None);
+                run_tiles(k, buf.as_slice(), *px2, oh * width, &self.taps, &self.packed, z2, fpad2, out_bias_act);
             }
         }
     }

@@ -1,0 +1,159 @@
+//! A fully connected layer on the flattened output of a direct convolution, in inference
+//! (`dense` of [`forward`](super::forward::forward)):
+//! `y[n, o] = act(b[o] + Σ_{c,r,s} W[o, (c·rows + r)·cols + s] · block_n[(r·z_width + s)·stride + c])`.
+//! It reads each image's channels-last block as the output pass leaves it, so the
+//! convolution's output is never transposed into planes (`flatten` order) and no matrix is
+//! packed: the tile kernel takes the images of a group as its pixels (`pitch` = one
+//! image's block) and the flattened inputs as its taps, listed in the block's order with
+//! the weights permuted to match. A group's blocks are read while they are in cache.
+
+use std::mem::MaybeUninit;
+
+use super::forward::{Packed, Pixels, run_tiles, tiled_rows};
+use super::staging::{Aligned, chunks};
+use crate::activation::Activation;
+use crate::kernels::{Kernels, Taps, gcd};
+
+/// The layer: `outputs × inputs` weights (contiguous, `inputs` the flattened convolution
+/// output in `[C, rows, cols]` order), `outputs` biases and the activation after them.
+pub(crate) struct Dense<'a> {
+    pub weight: &'a [f32],
+    pub bias: &'a [f32],
+    pub outputs: usize,
+    pub act: Option<Activation>,
+}
+
+/// An image's block as the output pass leaves it: `rows × cols` valid pixels of
+/// `channels`, in rows of `z_width` pixels, `stride` floats per pixel; `len` floats in all.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Block {
+    pub z_width: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub channels: usize,
+    pub stride: usize,
+    pub len: usize,
+}
+
+/// Images per group at least: two tiles of 6 on AVX2, whose 12 blocks of 49 pixels × 32
+/// channels (75 KB) are read from L2 by the tiles.
+const MIN_GROUP: usize = 12;
+
+/// Whether [`DenseRun`] takes `outputs` on `k`: one chunk of vectors, so that each image's
+/// block is read once (LeNet-5's 120 outputs, four chunks, ran 1 % slower than the matrix
+/// product), in tiles of 8 images or fewer, since a tile keeps an address per image and
+/// more of them spill (see [`Pixels::rows`]).
+pub(crate) fn takes(k: Kernels, outputs: usize) -> bool {
+    let chunks = chunks(outputs.div_ceil(k.lanes()), k.max_fv());
+    chunks.len() == 1 && chunks.iter().all(|&(_, fv)| k.pixels(fv) <= 8)
+}
+
+/// The layer prepared for blocks of one layout: packed weights, taps, and a group of image
+/// slots with the tiles' output.
+pub(super) struct DenseRun {
+    packed: Packed,
+    taps: Taps,
+    bias: Vec<f32>,
+    act: Option<Activation>,
+    outputs: usize,
+    pitch: usize,
+    slots: Aligned,
+    z: Aligned,
+    opad: usize,
+    group: usize,
+}
+
+impl DenseRun {
+    pub(super) fn new(k: Kernels, d: &Dense<'_>, b: Block) -> Self {
+        let plane = b.rows * b.cols;
+        let inputs = b.channels * plane;
+        assert_eq!(d.weight.len(), d.outputs * inputs, "dense: weight extent");
+        // Tap t = p·channels + c (pixel p = r·cols + s): the block's order.
+        let mut offsets = Vec::with_capacity(b.channels * plane);
+        for r in 0..b.rows {
+            for s in 0..b.cols {
+                let at = (r * b.z_width + s) * b.stride;
+                offsets.extend(at..at + b.channels);
+            }
+        }
+        let packed = pack(k, d, b.channels, plane);
+        let opad = d.outputs.div_ceil(k.lanes()) * k.lanes();
+        let bias = (0..opad).map(|o| d.bias.get(o).copied().unwrap_or(0.0)).collect();
+        // A multiple of every chunk's tile, so that a group's tiles never run past its slots.
+        let tile = packed.chunks.iter().fold(1, |g, &(_, fv)| g / gcd(g, k.pixels(fv)) * k.pixels(fv));
+        let group = tile * MIN_GROUP.div_ceil(tile);
+        let slots_n = tiled_rows(k, &packed, group);
+        // At least the tiles' pixel step (one image of one vector of channels is less).
+        let pitch = b.len.max(8);
+        DenseRun {
+            taps: Taps::new(offsets),
+            bias,
+            act: d.act,
+            outputs: d.outputs,
+            pitch,
+            slots: Aligned::zeros(slots_n * pitch),
+            z: Aligned::zeros(slots_n * opad),
+            opad,
+            group,
+            packed,
+        }
+    }
+
+    /// Where image `n`'s block goes.
+    pub(super) fn slot(&mut self, n: usize) -> &mut [f32] {
+        let at = n % self.group * self.pitch;
+        &mut self.slots.as_mut_slice()[at..at + self.pitch]
+    }
+
+    /// After image `n` of `images` is in its slot: at the end of a group (or of the
+    /// images), the layer over the group's images into rows `outputs` wide of `y`.
+    pub(super) fn after(&mut self, k: Kernels, n: usize, images: usize, y: &mut [MaybeUninit<f32>]) {
+        if !(n + 1).is_multiple_of(self.group) && n + 1 != images {
+            return;
+        }
+        let first = n / self.group * self.group;
+        let count = n + 1 - first;
+        // Each image a row of one pixel; a step past 2 (unused with one pixel a row) reads
+        // the taps as groups of consecutive channels, whose addresses stay in registers
+        // (through the offsets array the layer took twice as long).
+        let px = Pixels { at: 0, step: 8, wrap: Some([1, self.pitch]) };
+        let bias_act = Some((self.bias.as_slice(), self.act));
+        let z = self.z.as_mut_slice();
+        run_tiles(k, self.slots.as_slice(), px, count, &self.taps, &self.packed, z, self.opad, bias_act);
+        for (i, row) in y[first * self.outputs..(n + 1) * self.outputs].chunks_exact_mut(self.outputs).enumerate() {
+            for (to, &v) in row.iter_mut().zip(&z[i * self.opad..]) {
+                to.write(v);
+            }
+        }
+    }
+}
+
+/// The layer's weights packed for `k`'s tiles with the taps in the block's order: row
+/// `p·channels + c` holds `W[o, c·plane + p]` for the chunk's outputs `o`. Each output's
+/// weights are read in order; packed per call, it is a loop without index arithmetic past
+/// the write (through [`Packed::new`]'s closure, 5 % of the stride-2 network's inference).
+fn pack(k: Kernels, d: &Dense<'_>, channels: usize, plane: usize) -> Packed {
+    let (lanes, inputs) = (k.lanes(), channels * plane);
+    let chunks = chunks(d.outputs.div_ceil(lanes), k.max_fv());
+    let rows = chunks
+        .iter()
+        .map(|&(v0, fv)| {
+            let width = fv * lanes;
+            let mut rows = Aligned::zeros(inputs * width);
+            let data = rows.as_mut_slice();
+            let first = v0 * lanes;
+            let weight = &d.weight[first * inputs..];
+            let n = width.min(d.outputs - first);
+            let mut tap_rows = data.chunks_exact_mut(width);
+            for p in 0..plane {
+                for (c, row) in (0..channels).zip(&mut tap_rows) {
+                    for (l, to) in row[..n].iter_mut().enumerate() {
+                        *to = weight[l * inputs + c * plane + p];
+                    }
+                }
+            }
+            rows
+        })
+        .collect();
+    Packed { chunks, rows }
+}
