@@ -125,7 +125,7 @@ pub fn conv2d_activated<T: Element>(
     let window = &g.window;
     g.check_bias(op, weight, bias)?;
     if let Some(k) = Plan::new::<T>(window, &g.d, g.f).forward
-        && let Some(y) = direct::forward(k, x, weight, bias, window, &g.d, activation, None, None, None)
+        && let Some(y) = direct::forward(k, x, weight, bias, window, &g.d, activation, None, None, None, false)
     {
         return Ok(y);
     }

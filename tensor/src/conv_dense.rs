@@ -88,8 +88,19 @@ pub fn conv2d_dense<T: Element>(
         };
         if pair
             && direct::takes_dense(k, (&g.window, &g.d, g.f), second.is_some(), pool.as_ref(), outputs)
-            && let Some(y) =
-                direct::forward(k, x, weight, bias, &g.window, &g.d, act, second.as_ref(), pool.as_ref(), Some(dense))
+            && let Some(y) = direct::forward(
+                k,
+                x,
+                weight,
+                bias,
+                &g.window,
+                &g.d,
+                act,
+                second.as_ref(),
+                pool.as_ref(),
+                Some(dense),
+                true,
+            )
         {
             return Ok(y);
         }

@@ -74,7 +74,9 @@ pub fn conv2d_pair<T: Element>(
         });
         // The window as the geometry clamped it (the one `takes_next` judged).
         let second = SecondConv { window: g2.window, ..*second };
-        if let Some(y) = direct::forward(k, x, weight, bias, &g.window, &g.d, act, Some(&second), pool.as_ref(), None) {
+        if let Some(y) =
+            direct::forward(k, x, weight, bias, &g.window, &g.d, act, Some(&second), pool.as_ref(), None, true)
+        {
             return Ok(y);
         }
     }

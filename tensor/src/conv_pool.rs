@@ -60,7 +60,7 @@ pub fn conv2d_pooled<T: Element>(
     if let Some(k) = Plan::new::<T>(&g.window, &g.d, g.f).forward {
         dims.n = 1;
         let pool = direct::Pool { pooling, dims };
-        if let Some(y) = direct::forward(k, x, weight, bias, &g.window, &g.d, act, None, Some(&pool), None) {
+        if let Some(y) = direct::forward(k, x, weight, bias, &g.window, &g.d, act, None, Some(&pool), None, true) {
             return Ok(y);
         }
     }

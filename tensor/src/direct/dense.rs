@@ -8,16 +8,21 @@
 //! the weights permuted to match. A group's blocks are read while they are in cache.
 
 use std::mem::MaybeUninit;
+use std::rc::Rc;
 
 use super::forward::{Packed, Pixels, run_tiles, tiled_rows};
+use super::prepared::prepared;
 use super::staging::{Aligned, chunks};
 use crate::activation::Activation;
 use crate::kernels::{Kernels, Taps, gcd};
+use crate::tensor::Tensor;
 
 /// The layer: `outputs × inputs` weights (contiguous, `inputs` the flattened convolution
 /// output in `[C, rows, cols]` order), `outputs` biases and the activation after them.
 pub(crate) struct Dense<'a> {
     pub weight: &'a [f32],
+    /// The weight whose packing is kept for the next call ([`prepared`]), if any.
+    pub id: Option<&'a Tensor<f32>>,
     pub bias: &'a [f32],
     pub outputs: usize,
     pub act: Option<Activation>,
@@ -51,8 +56,8 @@ pub(crate) fn takes(k: Kernels, outputs: usize) -> bool {
 /// The layer prepared for blocks of one layout: packed weights, taps, and a group of image
 /// slots with the tiles' output.
 pub(super) struct DenseRun {
-    packed: Packed,
-    taps: Taps,
+    /// The packed weights and the taps.
+    prepared: Rc<(Packed, Taps)>,
     bias: Vec<f32>,
     act: Option<Activation>,
     outputs: usize,
@@ -68,25 +73,28 @@ impl DenseRun {
         let plane = b.rows * b.cols;
         let inputs = b.channels * plane;
         assert_eq!(d.weight.len(), d.outputs * inputs, "dense: weight extent");
-        // Tap t = p·channels + c (pixel p = r·cols + s): the block's order.
-        let mut offsets = Vec::with_capacity(b.channels * plane);
-        for r in 0..b.rows {
-            for s in 0..b.cols {
-                let at = (r * b.z_width + s) * b.stride;
-                offsets.extend(at..at + b.channels);
+        let key = vec![2, k.lanes(), k.max_fv(), d.outputs, b.z_width, b.rows, b.cols, b.channels, b.stride];
+        let prepared = prepared(d.id, key, || {
+            // Tap t = p·channels + c (pixel p = r·cols + s): the block's order.
+            let mut offsets = Vec::with_capacity(b.channels * plane);
+            for r in 0..b.rows {
+                for s in 0..b.cols {
+                    let at = (r * b.z_width + s) * b.stride;
+                    offsets.extend(at..at + b.channels);
+                }
             }
-        }
-        let packed = pack(k, d, b.channels, plane);
+            (pack(k, d, b.channels, plane), Taps::new(offsets))
+        });
+        let packed = &prepared.0;
         let opad = d.outputs.div_ceil(k.lanes()) * k.lanes();
         let bias = (0..opad).map(|o| d.bias.get(o).copied().unwrap_or(0.0)).collect();
         // A multiple of every chunk's tile, so that a group's tiles never run past its slots.
         let tile = packed.chunks.iter().fold(1, |g, &(_, fv)| g / gcd(g, k.pixels(fv)) * k.pixels(fv));
         let group = tile * MIN_GROUP.div_ceil(tile);
-        let slots_n = tiled_rows(k, &packed, group);
+        let slots_n = tiled_rows(k, packed, group);
         // At least the tiles' pixel step (one image of one vector of channels is less).
         let pitch = b.len.max(8);
         DenseRun {
-            taps: Taps::new(offsets),
             bias,
             act: d.act,
             outputs: d.outputs,
@@ -95,7 +103,7 @@ impl DenseRun {
             z: Aligned::zeros(slots_n * opad),
             opad,
             group,
-            packed,
+            prepared,
         }
     }
 
@@ -119,7 +127,8 @@ impl DenseRun {
         let px = Pixels { at: 0, step: 8, wrap: Some([1, self.pitch]) };
         let bias_act = Some((self.bias.as_slice(), self.act));
         let z = self.z.as_mut_slice();
-        run_tiles(k, self.slots.as_slice(), px, count, &self.taps, &self.packed, z, self.opad, bias_act);
+        let (packed, taps) = &*self.prepared;
+        run_tiles(k, self.slots.as_slice(), px, count, taps, packed, z, self.opad, bias_act);
         for (i, row) in y[first * self.outputs..(n + 1) * self.outputs].chunks_exact_mut(self.outputs).enumerate() {
             for (to, &v) in row.iter_mut().zip(&z[i * self.opad..]) {
                 to.write(v);

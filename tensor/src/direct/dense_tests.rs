@@ -109,8 +109,19 @@ fn check((case, second, pooling, outputs): &DenseCase) -> Result<(), TestCaseErr
         };
         for k in kernel_sets().into_iter().filter(|&k| takes(k)) {
             let what = format!("{k:?} {second:?} {pooling:?} {outputs} {act:?}");
-            let got =
-                super::forward(k, &x, &weight, Some(&bias), &g, &d, act, then.as_ref(), pool.as_ref(), Some(&dense));
+            let got = super::forward(
+                k,
+                &x,
+                &weight,
+                Some(&bias),
+                &g,
+                &d,
+                act,
+                then.as_ref(),
+                pool.as_ref(),
+                Some(&dense),
+                false,
+            );
             let got = got.unwrap();
             prop_assert_eq!(got.shape(), &[n, *outputs]);
             close(&what, &got.to_vec(), &want64.to_vec(), &bound, terms)?;

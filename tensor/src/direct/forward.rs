@@ -9,6 +9,7 @@ use std::mem::MaybeUninit;
 
 use super::dense::{Block, Dense, DenseRun};
 use super::pooled::Pool;
+use super::prepared::prepared;
 use super::staging::{Aligned, ChannelsLast, Source, Staging, chunks};
 use super::then::{Next, Then};
 use crate::activation::Activation;
@@ -130,13 +131,14 @@ pub(crate) fn tiled_rows(k: Kernels, packed: &Packed, count: usize) -> usize {
 }
 
 /// `act(conv2d(x, W) + b)` with direct kernels, followed by `then` if given (its output in
-/// place of the convolution's), pooled by `pool` if given, N×F×oh×ow contiguous. `weight`
-/// is F×C×kh×kw contiguous, `bias` has F entries.
+/// place of the convolution's), pooled by `pool` if given, N×F×oh×ow contiguous, or the
+/// fully connected layer `dense` of that, N×O. `weight` is F×C×kh×kw contiguous (its
+/// packing kept for the next call when its tensor is given), `bias` has F entries.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
     k: Kernels,
     x: &Tensor<f32>,
-    weight: &[f32],
+    (weight, id): (&[f32], Option<&Tensor<f32>>),
     bias: &[f32],
     g: &Window2d,
     d: &WindowDims,
@@ -160,10 +162,17 @@ pub(crate) fn forward(
         None => (Taps::new(st.offsets(g.kernel)), st.wq, st.step, st.planes_len()),
     };
     let n_taps = taps.len();
-    let packed = match &cl {
+    let key = [
+        vec![0, k.lanes(), k.max_fv(), filters, n_taps, usize::from(cl.is_some()), d.c, d.h, d.w],
+        g.kernel.into(),
+        g.stride.into(),
+        g.padding.into(),
+    ]
+    .concat();
+    let packed = prepared(id, key, || match &cl {
         Some(c) => Packed::new(k, filters, n_taps, c.weight(weight, d.c, g.kernel_area())),
         None => Packed::new(k, filters, n_taps, |f, t| weight[f * n_taps + t]),
-    };
+    });
     let fpad = filters.div_ceil(k.lanes()) * k.lanes();
     // The output pixels as rows of `ow`, none past a row's end, unless a 1×1 convolution
     // taken in reads the block in runs of pixels.

@@ -15,6 +15,7 @@ mod pair_tests;
 mod pooled;
 #[cfg(test)]
 mod pooled_tests;
+mod prepared;
 mod staging;
 #[cfg(test)]
 mod tests;
@@ -118,7 +119,8 @@ pub(crate) fn takes_dense(
 /// `act(conv2d(x, W) + b)` by `k`, followed by `then` if given ([`takes_next`] must
 /// hold), pooled by `pool` if given, then flattened into the fully connected layer `dense`
 /// if given ([`takes_dense`] must hold), or `None` if `T` is not `f32`. Shapes were checked
-/// by the caller.
+/// by the caller. With `keep`, the weights' packings are kept for the next call
+/// ([`prepared`]: for the inference ops, whose weights do not change between calls).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Element>(
     k: Kernels,
@@ -131,6 +133,7 @@ pub(crate) fn forward<T: Element>(
     then: Option<&crate::conv_pair::SecondConv<'_, T>>,
     pool: Option<&Pool<'_>>,
     dense: Option<&crate::conv_dense::Dense<'_, T>>,
+    keep: bool,
 ) -> Option<Tensor<T>> {
     let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
     let dense_parts = match dense {
@@ -141,6 +144,7 @@ pub(crate) fn forward<T: Element>(
     };
     let dense = dense_parts.as_ref().map(|(w, b, act)| dense::Dense {
         weight: w.as_slice().expect("contiguous"),
+        id: keep.then_some(w),
         bias: b,
         outputs: w.shape()[0],
         act: *act,
@@ -148,8 +152,8 @@ pub(crate) fn forward<T: Element>(
     let dense = dense.as_ref();
     let filters = weight.shape()[0];
     let bias = bias_or_zeros(bias, filters)?;
-    let w = weight.to_contiguous();
-    let w = w.as_slice().expect("contiguous");
+    let w_tensor = weight.to_contiguous();
+    let w = w_tensor.as_slice().expect("contiguous");
     let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
     let second = then.map(|t| t.window.dims("conv2d_pair", &[d.n, filters, d.oh, d.ow])).transpose().ok()?;
     let (oh, ow) = match (pool, &second) {
@@ -164,13 +168,29 @@ pub(crate) fn forward<T: Element>(
             let next_bias = bias_or_zeros(then.bias, next_filters)?;
             let then = Then {
                 weight: next.as_slice().expect("contiguous"),
+                id: keep.then_some(&next),
                 bias: &next_bias,
                 filters: next_filters,
                 window: then.window,
                 out: [d2.oh, d2.ow],
                 act: then.act,
             };
-            (forward::forward(k, x, w, &bias, g, d, filters, act, Some(&then), pool, dense), next_filters)
+            (
+                forward::forward(
+                    k,
+                    x,
+                    (w, keep.then_some(&w_tensor)),
+                    &bias,
+                    g,
+                    d,
+                    filters,
+                    act,
+                    Some(&then),
+                    pool,
+                    dense,
+                ),
+                next_filters,
+            )
         }
         None if winograd::suits(g, d.c, filters) && WinogradMode::selected().enabled() => {
             if dense.is_some() {
@@ -179,7 +199,10 @@ pub(crate) fn forward<T: Element>(
             let mut conv = winograd::pass(k, weight, g, d, filters);
             (winograd::forward_batch(conv.as_mut(), Source::tensor(x), &bias, d, filters, act, pool), filters)
         }
-        None => (forward::forward(k, x, w, &bias, g, d, filters, act, None, pool, dense), filters),
+        None => (
+            forward::forward(k, x, (w, keep.then_some(&w_tensor)), &bias, g, d, filters, act, None, pool, dense),
+            filters,
+        ),
     };
     let shape = match dense {
         Some(l) => vec![d.n, l.outputs],

@@ -80,10 +80,10 @@ fn check(case: &Case, f2: usize, g2: Window2d, pooling: Option<&Pooling>) -> Res
         for k in kernel_sets().into_iter().filter(|&k| takes(k)) {
             let what = format!("{k:?} {g2:?} {pooling:?} {act:?}");
             let then = SecondConv { weight: &w2, bias: Some(&b2), window: g2, act };
-            let got =
-                super::forward(k, &x, &weight, Some(&bias), &g, &d, act, Some(&then), pool.as_ref(), None).unwrap();
-            let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, None, None).unwrap();
-            let want = super::forward(k, &y, &w2, Some(&b2), &g2, &d2, act, None, pool.as_ref(), None).unwrap();
+            let got = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, Some(&then), pool.as_ref(), None, false)
+                .unwrap();
+            let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, None, None, false).unwrap();
+            let want = super::forward(k, &y, &w2, Some(&b2), &g2, &d2, act, None, pool.as_ref(), None, false).unwrap();
             prop_assert_eq!(got.shape(), want.shape());
             let (got, want) = (got.to_vec(), want.to_vec());
             if g2 == Window2d::square(1, 1, 0) {

@@ -69,9 +69,9 @@ fn check(case: &Case, pooling: &Pooling) -> Result<(), TestCaseError> {
         let want64 = pooling.apply(&crate::conv2d_activated(&x64, &w64, Some(&b64), &g, act).unwrap()).unwrap();
         for k in kernel_sets() {
             let what = format!("{k:?} {pooling:?} {act:?}");
-            let got = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, Some(&pool), None).unwrap();
+            let got = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, Some(&pool), None, false).unwrap();
             prop_assert_eq!(got.shape(), &shape);
-            let unfused = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, None, None).unwrap();
+            let unfused = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, None, None, false).unwrap();
             let want = pooling.apply(&unfused).unwrap();
             let (got, want) = (got.to_vec(), want.to_vec());
             let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
@@ -149,9 +149,11 @@ fn nans_pool_as_the_unfused_ops(c: usize) {
         let pool = Pool { pooling: &pooling, dims };
         for act in [None, Some(Activation::Relu)] {
             for k in kernel_sets() {
-                let got =
-                    super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, Some(&pool), None).unwrap().to_vec();
-                let unfused = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, None, None).unwrap();
+                let got = super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, Some(&pool), None, false)
+                    .unwrap()
+                    .to_vec();
+                let unfused =
+                    super::forward(k, &x, &weight, Some(&bias), &g, &d, act, None, None, None, false).unwrap();
                 let want = pooling.apply(&unfused).unwrap().to_vec();
                 assert!(got.iter().any(|v| v.is_nan()), "{k:?} {pooling:?}: the NaNs reach the output");
                 for (i, (a, b)) in got.iter().zip(&want).enumerate() {

@@ -204,7 +204,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         let what = format!("{k:?}");
         for act in [None, Some(Activation::Relu)] {
             let want = if act.is_some() { &relu_y } else { &want_y };
-            let y = forward::forward(k, &x, &wv, &bv, &g, &d, f, act, None, None, None);
+            let y = forward::forward(k, &x, (&wv, None), &bv, &g, &d, f, act, None, None, None);
             close(&format!("{what} y {act:?}"), &y, want, &bound_y, c * g.kernel_area())?;
             if winograd {
                 let mut y = vec![std::mem::MaybeUninit::new(f32::NAN); y.len()];
@@ -221,7 +221,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                 close(&format!("{what} Winograd y {act:?}"), &y, want, &bound_y, slack * c * g.kernel_area())?;
             }
         }
-        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, None, None, None, None).unwrap();
+        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, None, None, None, None, false).unwrap();
         prop_assert_eq!(y.shape(), &[n, f, d.oh, d.ow]);
         close(&format!("{what} y by the entry point"), &y.to_vec(), &want_y, &bound_y, slack * c * g.kernel_area())?;
 
@@ -252,7 +252,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         }
 
         // The entry point with ReLU's VJP, ∇z = ∇y ⊙ 1(y > 0) for the y it computed.
-        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, Some(Activation::Relu), None, None, None)
+        let y = super::forward(k, &x, &weight, Some(&bias), &g, &d, Some(Activation::Relu), None, None, None, false)
             .unwrap()
             .to_vec();
         let masked: Vec<f32> = gv.iter().zip(&y).map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }).collect();

@@ -10,15 +10,21 @@
 //!   ([`ChannelsLast`]), one image at a time.
 
 use super::forward::{Packed, Pixels, run_tiles, tiled_rows};
+use std::rc::Rc;
+
+use super::prepared::prepared;
 use super::staging::{Aligned, ChannelsLast};
 use crate::activation::Activation;
 use crate::kernels::{Kernels, PIXEL_STEPS, Taps};
+use crate::tensor::Tensor;
 use crate::window::Window2d;
 
 /// The second convolution: `F₂×F×kh×kw` weights (contiguous), its bias, window, output
 /// rows and columns (as [`Window2d::dims`] gives them) and activation.
 pub(crate) struct Then<'a> {
     pub weight: &'a [f32],
+    /// The weight whose packing is kept for the next call ([`prepared`]), if any.
+    pub id: Option<&'a Tensor<f32>>,
     pub bias: &'a [f32],
     pub filters: usize,
     pub window: Window2d,
@@ -51,7 +57,7 @@ pub(super) fn takes(g: &Window2d, fpad: usize) -> bool {
 /// pixel) and `[rows, cols]` outputs in block rows of `z_width` pixels: packed weights,
 /// taps, and where its input and output blocks live.
 pub(super) struct Next {
-    packed: Packed,
+    packed: Rc<Packed>,
     taps: Taps,
     /// The channels-last planes it reads (none for a 1×1 window reading the block's rows),
     /// and how its output pixels read them.
@@ -66,17 +72,23 @@ pub(super) struct Next {
 
 impl Next {
     pub(super) fn new(k: Kernels, t: &Then<'_>, c: usize, cpad: usize, [rows, cols, z_width]: [usize; 3]) -> Self {
-        if reads_rows(&t.window) {
-            let packed = Packed::new(k, t.filters, c, |f, ch| t.weight[f * c + ch]);
+        let g = &t.window;
+        let key = [
+            vec![1, k.lanes(), k.max_fv(), t.filters, c, cpad, rows, cols, z_width],
+            g.kernel.into(),
+            g.stride.into(),
+            g.padding.into(),
+        ]
+        .concat();
+        if reads_rows(g) {
+            let packed = prepared(t.id, key, || Packed::new(k, t.filters, c, |f, ch| t.weight[f * c + ch]));
             let rows_out = tiled_rows(k, &packed, rows * z_width);
             let taps = Taps::new((0..c).collect());
             return Next { packed, taps, staging: None, z_width, rows: rows_out, dims: [z_width, rows, cols] };
         }
-        let g = &t.window;
         let st = ChannelsLast::new(g, cpad, [rows, cols]);
         let area = g.kernel_area();
-        let weight = st.weight(t.weight, c, area);
-        let packed = Packed::new(k, t.filters, area * cpad, weight);
+        let packed = prepared(t.id, key, || Packed::new(k, t.filters, area * cpad, st.weight(t.weight, c, area)));
         let taps = Taps::new(st.offsets(g.kernel));
         let [oh, ow] = t.out;
         let px = Pixels::rows(k, &packed, st.step(), ow, st.wq);
