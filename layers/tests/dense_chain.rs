@@ -148,33 +148,47 @@ fn the_face_refuses_a_recording_tape() {
 /// The inference ops keep their weights' packings between calls: weights changed in place
 /// (as an optimizer step changes them) are packed again, so a second prediction is the
 /// recorded ops' with the new weights, and a third with the same weights the second's bits.
+/// Two networks: a stride-2 pair taking in the layer, and pooled 3×3 convolutions of 16
+/// channels (Winograd's transformed weights kept).
 #[test]
 fn predictions_follow_weights_changed_in_place() {
-    let s2 = Window2d::square(3, 2, 1);
-    let mut conv1 = conv(1, 16, s2, true, 1);
-    let mut conv2 = conv(16, 32, s2, true, 2);
-    let mut fc = linear(32 * 4 * 4, 10, 3);
-    let x = random_tensor::<f32>(&[5, 1, 14, 14], 4);
-    let net = |c1: &layers::Conv2d<f32>, c2: &layers::Conv2d<f32>, fc: &Linear<f32>| {
-        let copy = |c: &layers::Conv2d<f32>| {
-            let mut d = conv(c.weight.shape()[1], c.weight.shape()[0], s2, true, 9);
-            d.weight.value = c.weight.value.clone();
-            d.bias.as_mut().unwrap().value = c.bias.as_ref().unwrap().value.clone();
-            d
+    let (s2, same) = (Window2d::square(3, 2, 1), Window2d::square(3, 1, 1));
+    for (windows, pool, side) in [(s2, false, 14), (same, true, 12)] {
+        let mut conv1 = conv(1, 16, windows, true, 1);
+        let mut conv2 = conv(16, 32, windows, true, 2);
+        let flat = if pool { 32 * 3 * 3 } else { 32 * 4 * 4 };
+        let mut fc = linear(flat, 10, 3);
+        let x = random_tensor::<f32>(&[5, 1, side, side], 4);
+        let net = |c1: &layers::Conv2d<f32>, c2: &layers::Conv2d<f32>, fc: &Linear<f32>| {
+            let copy = |c: &layers::Conv2d<f32>| {
+                let mut d = conv(c.weight.shape()[1], c.weight.shape()[0], windows, true, 9);
+                d.weight.value = c.weight.value.clone();
+                d.bias.as_mut().unwrap().value = c.bias.as_ref().unwrap().value.clone();
+                d
+            };
+            let mut l = linear(fc.weight.shape()[1], 10, 9);
+            l.weight.value = fc.weight.value.clone();
+            l.bias.as_mut().unwrap().value = fc.bias.as_ref().unwrap().value.clone();
+            let mut net = Sequential::<f32>::new().with(copy(c1)).with(ReLU);
+            if pool {
+                net.push(MaxPool2d::new(2, 2).unwrap());
+            }
+            net.push(copy(c2));
+            net.push(ReLU);
+            if pool {
+                net.push(MaxPool2d::new(2, 2).unwrap());
+            }
+            net.with(Flatten).with(l)
         };
-        let mut l = linear(fc.weight.shape()[1], 10, 9);
-        l.weight.value = fc.weight.value.clone();
-        l.bias.as_mut().unwrap().value = fc.bias.as_ref().unwrap().value.clone();
-        Sequential::<f32>::new().with(copy(c1)).with(ReLU).with(copy(c2)).with(ReLU).with(Flatten).with(l)
-    };
-    let first = net(&conv1, &conv2, &fc).predict(&x).unwrap();
-    for w in [&mut conv1.weight.value, &mut conv2.weight.value, &mut fc.weight.value] {
-        w.as_mut_slice().iter_mut().for_each(|v| *v = -*v * 0.5);
+        let first = net(&conv1, &conv2, &fc).predict(&x).unwrap();
+        for w in [&mut conv1.weight.value, &mut conv2.weight.value, &mut fc.weight.value] {
+            w.as_mut_slice().iter_mut().for_each(|v| *v = -*v * 0.5);
+        }
+        let changed = net(&conv1, &conv2, &fc);
+        let second = changed.predict(&x).unwrap();
+        let want = changed.forward(Tape::new().constant(x.clone())).unwrap().value();
+        assert_ne!(first.to_vec(), second.to_vec());
+        prop_close(&to_f64(&second), &to_f64(&want), 2e-4, 2e-4).unwrap();
+        assert_eq!(changed.predict(&x).unwrap().to_vec(), second.to_vec());
     }
-    let changed = net(&conv1, &conv2, &fc);
-    let second = changed.predict(&x).unwrap();
-    let want = changed.forward(Tape::new().constant(x.clone())).unwrap().value();
-    assert_ne!(first.to_vec(), second.to_vec());
-    prop_close(&to_f64(&second), &to_f64(&want), 2e-4, 2e-4).unwrap();
-    assert_eq!(changed.predict(&x).unwrap().to_vec(), second.to_vec());
 }

@@ -93,6 +93,11 @@ impl<T> Tensor<T> {
         &self.storage
     }
 
+    /// Whether another tensor holds this one's storage too.
+    pub(crate) fn storage_shared(&self) -> bool {
+        Arc::strong_count(&self.storage) > 1
+    }
+
     /// Whether two tensors view the same storage.
     pub fn shares_storage_with(&self, other: &Tensor<T>) -> bool {
         Arc::ptr_eq(&self.storage, &other.storage)

@@ -82,7 +82,7 @@ impl InputGrad {
             let dz = window.dims("conv2d_backward", &[1, filters, d.oh, d.ow]).expect("the transposed window fits ∇z");
             debug_assert_eq!([dz.oh, dz.ow], [d.h, d.w]);
             let turned = |c: usize, f: usize, i: usize, j: usize| weight[((f * d.c + c) * 3 + 2 - i) * 3 + 2 - j];
-            let conv = winograd::pass(k, turned, &window, &dz, d.c);
+            let conv = winograd::pass(k, turned, &window, &dz, d.c, None);
             return InputGrad::Winograd { conv, dims: [filters, d.oh, d.ow], zeros: vec![0.0; d.c] };
         }
         let ([kh, kw], [sh, sw], [ph, pw]) = (g.kernel, g.stride, g.padding);

@@ -119,8 +119,10 @@ pub(crate) fn takes_dense(
 /// `act(conv2d(x, W) + b)` by `k`, followed by `then` if given ([`takes_next`] must
 /// hold), pooled by `pool` if given, then flattened into the fully connected layer `dense`
 /// if given ([`takes_dense`] must hold), or `None` if `T` is not `f32`. Shapes were checked
-/// by the caller. With `keep`, the weights' packings are kept for the next call
-/// ([`prepared`]: for the inference ops, whose weights do not change between calls).
+/// by the caller. With `keep`, the packing of each weight whose storage someone else holds
+/// too (a parameter: one made for this call, batch norm folded in, cannot come again) is
+/// kept for the next call ([`prepared`]: for the inference ops, whose weights do not change
+/// between calls).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<T: Element>(
     k: Kernels,
@@ -136,15 +138,17 @@ pub(crate) fn forward<T: Element>(
     keep: bool,
 ) -> Option<Tensor<T>> {
     let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
+    let kept = |t: &Tensor<f32>| keep && t.storage_shared();
     let dense_parts = match dense {
         Some(l) => {
-            Some((same::<T, f32>(l.weight)?.to_contiguous(), bias_or_zeros(l.bias, l.weight.shape()[0])?, l.act))
+            let w = same::<T, f32>(l.weight)?;
+            Some((w.to_contiguous(), kept(w), bias_or_zeros(l.bias, l.weight.shape()[0])?, l.act))
         }
         None => None,
     };
-    let dense = dense_parts.as_ref().map(|(w, b, act)| dense::Dense {
+    let dense = dense_parts.as_ref().map(|(w, kept, b, act)| dense::Dense {
         weight: w.as_slice().expect("contiguous"),
-        id: keep.then_some(w),
+        id: kept.then_some(w),
         bias: b,
         outputs: w.shape()[0],
         act: *act,
@@ -152,7 +156,7 @@ pub(crate) fn forward<T: Element>(
     let dense = dense.as_ref();
     let filters = weight.shape()[0];
     let bias = bias_or_zeros(bias, filters)?;
-    let w_tensor = weight.to_contiguous();
+    let (keep_w, w_tensor) = (kept(weight), weight.to_contiguous());
     let w = w_tensor.as_slice().expect("contiguous");
     let weight = |f: usize, c: usize, i: usize, j: usize| w[((f * d.c + c) * 3 + i) * 3 + j];
     let second = then.map(|t| t.window.dims("conv2d_pair", &[d.n, filters, d.oh, d.ow])).transpose().ok()?;
@@ -163,12 +167,14 @@ pub(crate) fn forward<T: Element>(
     };
     let (y, out_filters) = match then.zip(second) {
         Some((then, d2)) => {
-            let next = same::<T, f32>(then.weight)?.to_contiguous();
+            let next = same::<T, f32>(then.weight)?;
+            let keep_next = kept(next);
+            let next = next.to_contiguous();
             let next_filters = next.shape()[0];
             let next_bias = bias_or_zeros(then.bias, next_filters)?;
             let then = Then {
                 weight: next.as_slice().expect("contiguous"),
-                id: keep.then_some(&next),
+                id: keep_next.then_some(&next),
                 bias: &next_bias,
                 filters: next_filters,
                 window: then.window,
@@ -179,7 +185,7 @@ pub(crate) fn forward<T: Element>(
                 forward::forward(
                     k,
                     x,
-                    (w, keep.then_some(&w_tensor)),
+                    (w, keep_w.then_some(&w_tensor)),
                     &bias,
                     g,
                     d,
@@ -196,11 +202,11 @@ pub(crate) fn forward<T: Element>(
             if dense.is_some() {
                 return None;
             }
-            let mut conv = winograd::pass(k, weight, g, d, filters);
+            let mut conv = winograd::pass(k, weight, g, d, filters, keep_w.then_some(&w_tensor));
             (winograd::forward_batch(conv.as_mut(), Source::tensor(x), &bias, d, filters, act, pool), filters)
         }
         None => (
-            forward::forward(k, x, (w, keep.then_some(&w_tensor)), &bias, g, d, filters, act, None, pool, dense),
+            forward::forward(k, x, (w, keep_w.then_some(&w_tensor)), &bias, g, d, filters, act, None, pool, dense),
             filters,
         ),
     };

@@ -214,7 +214,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                     whole_blocks: false,
                 };
                 let weight = |fi: usize, ci: usize, i: usize, j: usize| wv[((fi * c + ci) * 3 + i) * 3 + j];
-                let mut conv = winograd::Conv::new(k, weight, &g, &d, f);
+                let mut conv = winograd::Conv::new(k, (weight, None), &g, &d, f);
                 winograd::forward(&mut conv, Source::tensor(&x), &bv, &d, act, None, dest);
                 // SAFETY: initialised above (to NaN, which a missed element would keep).
                 let y: Vec<f32> = y.iter().map(|v| unsafe { v.assume_init() }).collect();

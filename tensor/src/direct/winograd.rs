@@ -13,9 +13,11 @@
 //! direct one (tested against the f64 im2col path; `research/direct-conv.md`).
 
 use std::mem::MaybeUninit;
+use std::rc::Rc;
 
 use super::WinogradMode;
 use super::pooled::Pool;
+use super::prepared::prepared;
 use super::staging::{Aligned, Source, Staging};
 use crate::activation::Activation;
 use crate::buffer::Buffer;
@@ -24,6 +26,7 @@ use crate::kernels::{
     BlockPool, Kernels, Taps, Tile, WinogradIn, WinogradOut, winograd_block, winograd_filter, winograd_rows,
     winograd_tiling,
 };
+use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
 /// Whether F(2×2, 3×3) takes a convolution: a 3×3 kernel, stride 1, padding at most 2 (for
@@ -88,8 +91,9 @@ pub(crate) struct Dest<'a> {
 /// (`m`, blocks of `m_block`) the output transform's input.
 pub(crate) struct Products {
     chunks: Vec<(usize, usize)>,
-    /// `U[ξ]` at `ξ·u_block`, all positions in one buffer.
-    u: Aligned,
+    /// `U[ξ]` at `ξ·u_block`, all positions in one buffer (kept for the next call when the
+    /// weight's tensor was given: [`prepared`]).
+    u: Rc<Aligned>,
     u_block: usize,
     taps: Taps,
     filters: usize,
@@ -102,26 +106,30 @@ pub(crate) struct Products {
 
 impl Products {
     /// For `c` channels in, `filters` out, `tiles` tiles, and `weight(f, c, i, j)`
-    /// transformed by `transform` (`G g Gᵀ`, `N` positions).
+    /// transformed by `transform` (`G g Gᵀ`, `N` positions), the weight's tensor `id` if
+    /// the transform is to be kept.
     pub(crate) fn new<const N: usize>(
         k: Kernels,
         [c, filters, tiles]: [usize; 3],
-        weight: impl Fn(usize, usize, usize, usize) -> f32,
+        (weight, id): (impl Fn(usize, usize, usize, usize) -> f32, Option<&Tensor<f32>>),
         transform: fn(&[f32]) -> [f32; N],
     ) -> Self {
         let chunks = product_chunks(k, tiles / k.lanes(), filters);
         let fp = chunks.iter().map(|&(_, fv)| k.tiled(filters, fv)).max().unwrap_or(0);
         let u_block = c * fp;
-        let mut u = Aligned::zeros(N * u_block);
-        let us = u.as_mut_slice();
-        for f in 0..filters {
-            for ci in 0..c {
-                let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
-                for (xi, &v) in transform(&g).iter().enumerate() {
-                    us[xi * u_block + ci * fp + f] = v;
+        let u = prepared(id, vec![3, N, k.lanes(), k.max_fv(), c, filters, fp], || {
+            let mut u = Aligned::zeros(N * u_block);
+            let us = u.as_mut_slice();
+            for f in 0..filters {
+                for ci in 0..c {
+                    let g: [f32; 9] = std::array::from_fn(|t| weight(f, ci, t / 3, t % 3));
+                    for (xi, &v) in transform(&g).iter().enumerate() {
+                        us[xi * u_block + ci * fp + f] = v;
+                    }
                 }
             }
-        }
+            u
+        });
         let taps = Taps::new((0..c).map(|ci| ci * fp).collect());
         let (v_block, m_block) = (winograd_block(c * tiles), winograd_block(fp * tiles));
         let (v, m) = (Aligned::zeros(N * v_block), Aligned::zeros(N * m_block));
@@ -167,10 +175,10 @@ pub(crate) struct Conv {
 
 impl Conv {
     /// A 3×3 stride-1 window `g` over inputs of dims `d` (its batch size is ignored), with
-    /// `weight(f, c, i, j)`.
+    /// `weight(f, c, i, j)` (its tensor `id` if the transform is to be kept).
     pub(crate) fn new(
         k: Kernels,
-        weight: impl Fn(usize, usize, usize, usize) -> f32,
+        (weight, id): (impl Fn(usize, usize, usize, usize) -> f32, Option<&Tensor<f32>>),
         g: &Window2d,
         d: &WindowDims,
         filters: usize,
@@ -178,7 +186,7 @@ impl Conv {
         // The tiles padded to whole vectors (the lanes of the products).
         let (th, twp, rows, st) = tiled(g, d);
         let tiles = (rows * twp).div_ceil(k.lanes()) * k.lanes();
-        let products = Products::new(k, [d.c, filters, tiles], weight, winograd_filter);
+        let products = Products::new(k, [d.c, filters, tiles], (weight, id), winograd_filter);
         let xs = Aligned::zeros(st.planes_len());
         Conv { k, d: *d, filters, st, th, twp, tiles, products, xs }
     }
@@ -192,11 +200,12 @@ pub(crate) fn pass(
     g: &Window2d,
     d: &WindowDims,
     filters: usize,
+    id: Option<&Tensor<f32>>,
 ) -> Box<dyn Pass> {
     if WinogradMode::selected() == WinogradMode::F4 && super::winograd4::cheaper(d, k.lanes()) {
-        Box::new(super::winograd4::Conv4::new(k, weight, g, d, filters))
+        Box::new(super::winograd4::Conv4::new(k, (weight, id), g, d, filters))
     } else {
-        Box::new(Conv::new(k, weight, g, d, filters))
+        Box::new(Conv::new(k, (weight, id), g, d, filters))
     }
 }
 

@@ -13,6 +13,7 @@ use crate::activation::Activation;
 use crate::kernels::{
     BlockPool, Kernels, WINOGRAD4_POSITIONS, Wino4In, Wino4Out, winograd_rows, winograd_tiling, winograd4_filter,
 };
+use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
 /// Whether F(4×4, 3×3) has fewer products than F(2×2, 3×3) by a fifth or more on an
@@ -39,10 +40,10 @@ pub(crate) struct Conv4 {
 
 impl Conv4 {
     /// A 3×3 stride-1 window `g` over inputs of dims `d` (its batch size is ignored), with
-    /// `weight(f, c, i, j)`.
+    /// `weight(f, c, i, j)` (its tensor `id` if the transform is to be kept).
     pub(crate) fn new(
         k: Kernels,
-        weight: impl Fn(usize, usize, usize, usize) -> f32,
+        (weight, id): (impl Fn(usize, usize, usize, usize) -> f32, Option<&Tensor<f32>>),
         g: &Window2d,
         d: &WindowDims,
         filters: usize,
@@ -55,7 +56,7 @@ impl Conv4 {
         let tiles = (th * tw).max(1).div_ceil(lanes) * lanes;
         let rows = (tiles - 1) / tw + 1;
         let st = Staging::new(g, d).at_least(4 * rows + 2, 4 * tw + 4);
-        let products = Products::new(k, [d.c, filters, tiles], weight, winograd4_filter);
+        let products = Products::new(k, [d.c, filters, tiles], (weight, id), winograd4_filter);
         let xs = Aligned::zeros(st.planes_len());
         Conv4 { k, d: *d, filters, st, tw, tiles, products, xs }
     }

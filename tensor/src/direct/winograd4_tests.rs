@@ -125,7 +125,7 @@ fn forward4(
         .map(|k| {
             let mut y = vec![std::mem::MaybeUninit::new(f32::NAN); case.shape[0] * f * oh * ow];
             let dest = Dest { out: &mut y, strides: [f * oh * ow, oh * ow, ow], whole_blocks: false };
-            let mut conv = Conv4::new(k, weight, &g, &d, f);
+            let mut conv = Conv4::new(k, (weight, None), &g, &d, f);
             winograd::forward(&mut conv as &mut dyn Pass, Source::tensor(x), bv, &d, act, pool, dest);
             // SAFETY: initialised above.
             y.iter().map(|v| unsafe { v.assume_init() }).collect()
