@@ -6,7 +6,7 @@
 //! recording tape.
 
 use crate::common;
-use crate::folded_batch_norm::{batch_norm, conv};
+use crate::folded_batch_norm::{conv, conv_block};
 
 use autograd::Tape;
 use autograd::strategies::{GeometryBounds, conv_geometry};
@@ -42,13 +42,7 @@ fn check<T: Element>(
     seed: u64,
     tol: f64,
 ) -> TestResult {
-    let mut net = Sequential::<T>::new().with(conv::<T>(input[1], f, window, seed.is_multiple_of(2), seed));
-    if bn {
-        net.push(batch_norm::<T>(f, seed + 10));
-    }
-    if relu {
-        net.push(ReLU);
-    }
+    let mut net = conv_block::<T>(input[1], f, window, [bn, relu], seed);
     if second {
         net.push(conv::<T>(f, 12, Window2d::square(3, 2, 1), true, seed + 30));
         net.push(ReLU);

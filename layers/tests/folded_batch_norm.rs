@@ -29,6 +29,25 @@ pub(crate) fn conv<T: Element>(c: usize, f: usize, window: Window2d, bias: bool,
     conv
 }
 
+/// A chain starting with a convolution of `c → f` channels (with bias for an even seed),
+/// then a batch norm if `bn` and a ReLU if `relu`.
+pub(crate) fn conv_block<T: Element>(
+    c: usize,
+    f: usize,
+    window: Window2d,
+    [bn, relu]: [bool; 2],
+    seed: u64,
+) -> Sequential<T> {
+    let mut net = Sequential::<T>::new().with(conv::<T>(c, f, window, seed.is_multiple_of(2), seed));
+    if bn {
+        net.push(batch_norm::<T>(f, seed + 10));
+    }
+    if relu {
+        net.push(ReLU);
+    }
+    net
+}
+
 /// A batch norm in evaluation whose running statistics are a random batch's (momentum 1),
 /// with random `γ`, `β`.
 pub(crate) fn batch_norm<T: Element>(f: usize, seed: u64) -> BatchNorm<T> {

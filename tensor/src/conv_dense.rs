@@ -33,8 +33,9 @@ pub struct Dense<'a, T> {
 /// by pixel, not channel by channel).
 ///
 /// The direct kernels compute it in one pass where they compute the last convolution
-/// (not by Winograd), a pooling has no padding, and the layer's tiles fit their registers
-/// (10 outputs do, 8 or fewer do not on AVX2); elsewhere the ops run one after the other.
+/// (not by Winograd), a pooling has no padding, and the layer's outputs are one chunk of
+/// tiles of 8 images or fewer (9–16 outputs on AVX2, up to 16 on the portable kernels);
+/// elsewhere the ops run one after the other.
 /// An error names `conv2d_dense` and the shapes that do not fit (the convolutions', the
 /// pooling's window, then the layer's weight `[O, C·H·W]` and bias `[O]`).
 #[allow(clippy::too_many_arguments)]

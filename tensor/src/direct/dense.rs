@@ -45,7 +45,7 @@ pub(super) struct Block {
 const MIN_GROUP: usize = 12;
 
 /// Whether [`DenseRun`] takes `outputs` on `k`: one chunk of vectors, so that each image's
-/// block is read once (LeNet-5's 120 outputs, four chunks, ran 1 % slower than the matrix
+/// block is read once (LeNet-5's 120 outputs, eight chunks, ran 1 % slower than the matrix
 /// product), in tiles of 8 images or fewer, since a tile keeps an address per image and
 /// more of them spill (see [`Pixels::rows`]).
 pub(crate) fn takes(k: Kernels, outputs: usize) -> bool {

@@ -208,8 +208,8 @@ pub(crate) fn forward(
             None => (z_width, out_rows, out_cols, next.as_ref().map_or(rows, |n| n.rows) * out_fpad),
         };
         let block = Block { z_width, rows, cols, channels: out_filters, stride: out_fpad, len };
-        let bias = (0..out_fpad).map(|f| out_bias.get(f).copied().unwrap_or(0.0)).collect::<Vec<_>>();
-        (DenseRun::new(k, dense, block), dense.outputs, bias)
+        let block_bias = (0..out_fpad).map(|f| out_bias.get(f).copied().unwrap_or(0.0)).collect::<Vec<_>>();
+        (DenseRun::new(k, dense, block), dense.outputs, block_bias)
     });
     let len = d.n * dense.as_ref().map_or(out_filters * out_plane, |d| d.1);
     let mut y = crate::buffer_pool::take(len);
@@ -230,7 +230,7 @@ pub(crate) fn forward(
         };
         // Without a pooling, the layer after takes the tiles' block in its slot.
         let to_slot = match (dense.as_mut(), pool) {
-            (Some((run, _, bias)), None) => Some((run.slot(n), Some((bias.as_slice(), out_act)))),
+            (Some((run, _, block_bias)), None) => Some((run.slot(n), Some((block_bias.as_slice(), out_act)))),
             _ => None,
         };
         let (z, filters, fpad, bias, act) = match next.as_mut() {

@@ -125,7 +125,7 @@ proptest! {
 
 /// The grid's pairs are taken in on every kernel set: 16 filters (a whole vector or two)
 /// then a 1×1 convolution of 8, and 16 filters of stride 2 then 32 of stride 2 (a pixel
-/// step of 32 floats, or 64 with AVX-512's vectors of 16: not taken there).
+/// step of 32 floats: 16 filters are two vectors of AVX2, one of AVX-512).
 #[test]
 fn the_grid_pairs_are_taken_in() {
     let dims = |g: Window2d, shape: [usize; 4]| g.dims("test", &shape).unwrap();
@@ -135,7 +135,7 @@ fn the_grid_pairs_are_taken_in() {
     let (e, e2) = (dims(s2, [2, 1, 28, 28]), dims(s2, [2, 16, 14, 14]));
     for k in kernel_sets() {
         assert!(super::takes_next(k, (&g, &d, 16), (&one, &d2, 8)), "{k:?}");
-        assert_eq!(super::takes_next(k, (&s2, &e, 16), (&s2, &e2, 32)), k.lanes() == 8, "{k:?}");
+        assert!(super::takes_next(k, (&s2, &e, 16), (&s2, &e2, 32)), "{k:?}");
     }
 }
 
