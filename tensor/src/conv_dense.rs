@@ -34,8 +34,8 @@ pub struct Dense<'a, T> {
 ///
 /// The direct kernels compute it in one pass where they compute the last convolution
 /// (not by Winograd), a pooling has no padding, and the layer's outputs are one chunk of
-/// tiles of 8 images or fewer (9–16 outputs on AVX2, up to 16 on the portable kernels);
-/// elsewhere the ops run one after the other.
+/// vectors (up to 16 on AVX2 and the portable kernels, 64 on AVX-512); elsewhere the ops
+/// run one after the other.
 /// An error names `conv2d_dense` and the shapes that do not fit (the convolutions', the
 /// pooling's window, then the layer's weight `[O, C·H·W]` and bias `[O]`).
 #[allow(clippy::too_many_arguments)]

@@ -160,13 +160,13 @@ fn a_dense_layer_over_several_groups_matches_the_ops() {
     }
 }
 
-/// The stride-2 network of the grid ends in a layer its pair takes in on AVX2 and the
-/// portable kernels: 10 outputs after 32 filters of stride 2.
+/// The stride-2 network of the grid ends in a layer its pair takes in on every kernel set:
+/// 10 outputs after 32 filters of stride 2.
 #[test]
 fn the_grid_dense_layer_is_taken_in() {
     let s2 = Window2d::square(3, 2, 1);
     let d = s2.dims("test", &[2, 1, 28, 28]).unwrap();
-    for k in kernel_sets().into_iter().filter(|k| k.lanes() <= 8) {
+    for k in kernel_sets() {
         assert!(super::takes_dense(k, (&s2, &d, 16), true, None, 10), "{k:?}");
     }
 }
