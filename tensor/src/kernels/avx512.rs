@@ -40,7 +40,7 @@ pub(super) fn ger_taps(fv: usize) -> usize {
     }
 }
 
-/// Proof that this CPU has AVX-512F, AVX2 and FMA: only [`Token::detect`] makes one.
+/// Proof that this CPU has AVX-512F and VL, AVX2 and FMA: only [`Token::detect`] makes one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Token {
     avx2: avx2::Token,
@@ -49,7 +49,7 @@ pub(crate) struct Token {
 impl Token {
     pub(super) fn detect() -> Option<Token> {
         let avx2 = avx2::Token::detect()?;
-        is_x86_feature_detected!("avx512f").then_some(Token { avx2 })
+        (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl")).then_some(Token { avx2 })
     }
 
     /// The AVX2 kernels, for the output pass and for layers of 8 channels or fewer.

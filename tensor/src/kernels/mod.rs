@@ -857,7 +857,10 @@ impl Kernels {
             Kernels::Portable => winograd4::input(p),
             // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
             #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2_winograd4::input(p) },
+            Kernels::Avx2(_) => unsafe { avx2_winograd4::input(p) },
+            // SAFETY: the AVX-512 token proves AVX-512F and VL too.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) => unsafe { avx2_winograd4::input_vl(p) },
         }
     }
 
@@ -880,7 +883,10 @@ impl Kernels {
             Kernels::Portable => winograd4::output(p),
             // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
             #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2_winograd4::output(p) },
+            Kernels::Avx2(_) => unsafe { avx2_winograd4::output(p) },
+            // SAFETY: the AVX-512 token proves AVX-512F and VL too.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) => unsafe { avx2_winograd4::output_vl(p) },
         }
     }
 }
