@@ -19,6 +19,25 @@ impl<T: Element> Conv2d<T> {
             None => (self.weight.value.clone(), self.bias.as_ref().map(|b| b.value.clone())),
         })
     }
+
+    /// The weights of an op for inference only (`op` names it): an error when the tape of
+    /// `x` records (the op keeps nothing for gradients) or `x` does not fit, else
+    /// [`weights`](Self::weights).
+    pub(crate) fn inference_weights(
+        &self,
+        op: &str,
+        x: &Var<'_, T>,
+        map: Option<&AffineMap<T>>,
+    ) -> Result<(Tensor<T>, Option<Tensor<T>>)> {
+        if x.tape().is_recording() {
+            return Err(LayerError::Config {
+                what: format!("{self:?}"),
+                reason: format!("{op} keeps nothing for gradients: call it in inference"),
+            });
+        }
+        self.check(&x.shape())?;
+        self.weights(map)
+    }
 }
 
 impl<T: Element> TakeConv<T> for Conv2d<T> {
@@ -35,16 +54,8 @@ impl<T: Element> TakeConv<T> for Conv2d<T> {
         second: &SecondConv<'_, T>,
         pooling: Option<&Pooling>,
     ) -> Result<Var<'t, T>> {
-        let tape = x.tape();
-        if tape.is_recording() {
-            return Err(LayerError::Config {
-                what: format!("{self:?}"),
-                reason: "forward_pair keeps nothing for gradients: call it in inference".into(),
-            });
-        }
-        self.check(&x.shape())?;
-        let (weight, bias) = self.weights(map)?;
+        let (weight, bias) = self.inference_weights("forward_pair", &x, map)?;
         let window = &self.config().window;
-        Ok(tape.constant(tensor::conv2d_pair(&x.value(), &weight, bias.as_ref(), window, act, second, pooling)?))
+        Ok(x.tape().constant(tensor::conv2d_pair(&x.value(), &weight, bias.as_ref(), window, act, second, pooling)?))
     }
 }

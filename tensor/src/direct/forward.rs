@@ -9,7 +9,7 @@ use std::mem::MaybeUninit;
 
 use super::dense::{Block, Dense, DenseRun};
 use super::pooled::Pool;
-use super::prepared::prepared;
+use super::prepared::{prepared, window_key};
 use super::staging::{Aligned, ChannelsLast, Source, Staging, chunks};
 use super::then::{Next, Then};
 use crate::activation::Activation;
@@ -162,13 +162,7 @@ pub(crate) fn forward(
         None => (Taps::new(st.offsets(g.kernel)), st.wq, st.step, st.planes_len()),
     };
     let n_taps = taps.len();
-    let key = [
-        vec![0, k.lanes(), k.max_fv(), filters, n_taps, usize::from(cl.is_some()), d.c, d.h, d.w],
-        g.kernel.into(),
-        g.stride.into(),
-        g.padding.into(),
-    ]
-    .concat();
+    let key = window_key(&[0, k.lanes(), k.max_fv(), filters, n_taps, usize::from(cl.is_some()), d.c, d.h, d.w], g);
     let packed = prepared(id, key, || match &cl {
         Some(c) => Packed::new(k, filters, n_taps, c.weight(weight, d.c, g.kernel_area())),
         None => Packed::new(k, filters, n_taps, |f, t| weight[f * n_taps + t]),

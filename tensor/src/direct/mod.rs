@@ -138,7 +138,8 @@ pub(crate) fn forward<T: Element>(
     keep: bool,
 ) -> Option<Tensor<T>> {
     let (x, weight) = (same::<T, f32>(x)?, same::<T, f32>(weight)?);
-    let kept = |t: &Tensor<f32>| keep && t.storage_shared();
+    // Only a contiguous weight: the copy of a strided one is new each call and would never hit.
+    let kept = |t: &Tensor<f32>| keep && t.storage_shared() && t.is_contiguous();
     let dense_parts = match dense {
         Some(l) => {
             let w = same::<T, f32>(l.weight)?;

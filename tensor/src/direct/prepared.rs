@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::tensor::Tensor;
+use crate::window::Window2d;
 
 /// Entries kept per thread, the least recently used dropped first: more than the
 /// convolutions and layers of a small network (resnet20 has 22). Each thread has its own
@@ -62,6 +63,12 @@ pub(crate) fn prepared<V: Any>(weight: Option<&Tensor<f32>>, key: Vec<usize>, ma
         cache.push(Entry { weight: weight.clone(), key, value: v.clone() });
     });
     v
+}
+
+/// A key of `head` (a tag per kind of preparation, then the sizes it depends on) and the
+/// window `g` it packs for.
+pub(crate) fn window_key(head: &[usize], g: &Window2d) -> Vec<usize> {
+    [head, &g.kernel, &g.stride, &g.padding].concat()
 }
 
 #[cfg(test)]

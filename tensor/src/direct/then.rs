@@ -12,7 +12,7 @@
 use super::forward::{Packed, Pixels, run_tiles, tiled_rows};
 use std::rc::Rc;
 
-use super::prepared::prepared;
+use super::prepared::{prepared, window_key};
 use super::staging::{Aligned, ChannelsLast};
 use crate::activation::Activation;
 use crate::kernels::{Kernels, PIXEL_STEPS, Taps};
@@ -73,13 +73,7 @@ pub(super) struct Next {
 impl Next {
     pub(super) fn new(k: Kernels, t: &Then<'_>, c: usize, cpad: usize, [rows, cols, z_width]: [usize; 3]) -> Self {
         let g = &t.window;
-        let key = [
-            vec![1, k.lanes(), k.max_fv(), t.filters, c, cpad, rows, cols, z_width],
-            g.kernel.into(),
-            g.stride.into(),
-            g.padding.into(),
-        ]
-        .concat();
+        let key = window_key(&[1, k.lanes(), k.max_fv(), t.filters, c, cpad, rows, cols, z_width], g);
         if reads_rows(g) {
             let packed = prepared(t.id, key, || Packed::new(k, t.filters, c, |f, ch| t.weight[f * c + ch]));
             let rows_out = tiled_rows(k, &packed, rows * z_width);
