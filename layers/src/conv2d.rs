@@ -17,6 +17,7 @@ use tensor::{Activation, Element, Pooling, Window2d};
 
 use crate::error::{LayerError, Result};
 use crate::faces::{AffineMap, FoldAffine, Fuse, FusePool, MatrixForm};
+use crate::fold_cache::FoldCache;
 use crate::init::{Init, bias_uniform, fans};
 use crate::module::Module;
 
@@ -85,6 +86,8 @@ pub struct Conv2d<T> {
     pub weight: Param<T>,
     /// `[out_channels]`, if configured.
     pub bias: Option<Param<T>>,
+    /// The last batch norm folded in, for inference.
+    folds: FoldCache<T>,
 }
 
 impl<T: Element> Conv2d<T> {
@@ -102,7 +105,7 @@ impl<T: Element> Conv2d<T> {
         let weight = Param::new(config.init.weight(&shape, rng)?);
         let bias =
             if config.bias { Some(Param::new(bias_uniform(config.out_channels, fans(&shape).0, rng)?)) } else { None };
-        Ok(Conv2d { config, weight, bias })
+        Ok(Conv2d { config, weight, bias, folds: FoldCache::default() })
     }
 
     /// The configuration.
@@ -125,8 +128,26 @@ impl<T: Element> Conv2d<T> {
     fn forward_with<'t>(&self, x: Var<'t, T>, act: Option<Activation>) -> Result<Var<'t, T>> {
         self.check(&x.shape())?;
         let tape = x.tape();
+        if !tape.is_recording() {
+            // Clones: a weight whose storage the layer holds too is kept prepared.
+            let bias = self.bias.as_ref().map(|b| b.value.clone());
+            return self.inference(x, &self.weight.value.clone(), bias.as_ref(), act);
+        }
         let bias = self.bias.as_ref().map(|b| tape.param(b));
         Ok(x.conv2d_activated(tape.param(&self.weight), bias, &self.config.window, act)?)
+    }
+
+    /// `act(conv2d(x, weight) + bias)` by [`tensor::conv2d_inference`] (the weight's
+    /// preparation kept for the next call), for a tape that records nothing.
+    fn inference<'t>(
+        &self,
+        x: Var<'t, T>,
+        weight: &tensor::Tensor<T>,
+        bias: Option<&tensor::Tensor<T>>,
+        act: Option<Activation>,
+    ) -> Result<Var<'t, T>> {
+        let y = tensor::conv2d_inference(&x.value(), weight, bias, &self.config.window, act)?;
+        Ok(x.tape().constant(y))
     }
 }
 
@@ -190,6 +211,9 @@ impl<T: Element> FoldAffine<T> for Conv2d<T> {
         self.check(&x.shape())?;
         let (weight, bias) = self.folded(map)?;
         let tape = x.tape();
+        if !tape.is_recording() {
+            return self.inference(x, &weight, Some(&bias), act);
+        }
         Ok(x.conv2d_activated(tape.constant(weight), Some(tape.constant(bias)), &self.config.window, act)?)
     }
 }
@@ -197,10 +221,14 @@ impl<T: Element> FoldAffine<T> for Conv2d<T> {
 impl<T: Element> Conv2d<T> {
     /// The weight and bias with `map` folded in ([`AffineMap::fold`]); an error naming the
     /// layer when the map's channels are not its output channels.
+    /// The same weights are kept for the next call ([`FoldCache`]).
     pub(crate) fn folded(&self, map: &AffineMap<T>) -> Result<(tensor::Tensor<T>, tensor::Tensor<T>)> {
-        map.fold(&self.weight.value, self.bias.as_ref().map(|b| &b.value)).ok_or_else(|| LayerError::Config {
-            what: describe(&self.config),
-            reason: format!("a map of {} channels cannot fold into it", map.scale.len()),
+        let (weight, bias) = (&self.weight.value, self.bias.as_ref().map(|b| &b.value));
+        self.folds.get_or(weight, bias, map, || {
+            map.fold(weight, bias).ok_or_else(|| LayerError::Config {
+                what: describe(&self.config),
+                reason: format!("a map of {} channels cannot fold into it", map.scale.len()),
+            })
         })
     }
 }

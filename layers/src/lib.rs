@@ -51,6 +51,7 @@ mod conv2d_pair;
 mod dropout;
 mod error;
 mod faces;
+mod fold_cache;
 mod global_avg_pool2d;
 pub mod gradcheck;
 pub mod init;

@@ -148,3 +148,40 @@ fn a_batch_norm_that_does_not_fit_reports_its_own_shape_error() {
         other => panic!("expected a shape error, got {other}"),
     }
 }
+
+/// Inference keeps each convolution's folded weights, and their packings or Winograd
+/// transforms, between calls: a second prediction is the first's bits, and after the
+/// weights, `γ` or the running statistics change in place, predictions follow them (against
+/// the recorded ops, nothing folded). Sides 6, 12 and 20 reach the direct kernels and both
+/// Winograd tilings.
+#[test]
+fn folded_predictions_follow_weights_and_statistics_changed_in_place() {
+    let w = Window2d::square(3, 1, 1);
+    for side in [6, 12, 20] {
+        let mut net = Sequential::<f32>::new()
+            .with(conv(3, 16, w, true, 1))
+            .with(batch_norm(16, 11))
+            .with(ReLU)
+            .with(conv(16, 16, w, false, 2))
+            .with(batch_norm(16, 12))
+            .with(ReLU);
+        let x = random_tensor::<f32>(&[2, 3, side, side], 4);
+        let check = |net: &Sequential<f32>| {
+            let y = net.predict(&x).unwrap();
+            let want = net.forward(Tape::new().constant(x.clone())).unwrap().value();
+            prop_close(&to_f64(&y), &to_f64(&want), 2e-4, 2e-4).unwrap();
+            assert_eq!(net.predict(&x).unwrap().to_vec(), y.to_vec());
+            y.to_vec()
+        };
+        let first = check(&net);
+        for (_, p) in net.named_parameters_mut() {
+            p.value.as_mut_slice().iter_mut().for_each(|v| *v = -*v * 0.5);
+        }
+        let second = check(&net);
+        assert_ne!(first, second);
+        net.set_training(true);
+        net.forward(Tape::new().constant(random_tensor(&[3, 3, side, side], 5))).unwrap();
+        net.set_training(false);
+        assert_ne!(check(&net), second);
+    }
+}

@@ -121,11 +121,38 @@ pub fn conv2d_activated<T: Element>(
     activation: Option<Activation>,
 ) -> Result<Tensor<T>> {
     let op = if activation.is_some() { "conv2d_activated" } else { "conv2d" };
+    convolve(op, x, weight, bias, window, activation, false)
+}
+
+/// [`conv2d_activated`] for inference: the same values, with the weight's packing (or
+/// Winograd transform) kept for the next call with the same weight, as the other inference
+/// ops keep theirs ([`conv2d_pooled`](crate::conv2d_pooled)). A weight that another tensor
+/// holds too is kept by a clone, so the first in-place update after the call copies it.
+pub fn conv2d_inference<T: Element>(
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    window: &Window2d,
+    activation: Option<Activation>,
+) -> Result<Tensor<T>> {
+    convolve("conv2d_inference", x, weight, bias, window, activation, true)
+}
+
+/// The convolution named `op`, the direct kernels' preparations kept when `keep`.
+fn convolve<T: Element>(
+    op: &'static str,
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    window: &Window2d,
+    activation: Option<Activation>,
+    keep: bool,
+) -> Result<Tensor<T>> {
     let g = Geometry::new(op, x.shape(), weight, window)?;
     let window = &g.window;
     g.check_bias(op, weight, bias)?;
     if let Some(k) = Plan::new::<T>(window, &g.d, g.f).forward
-        && let Some(y) = direct::forward(k, x, weight, bias, window, &g.d, activation, None, None, None, false)
+        && let Some(y) = direct::forward(k, x, weight, bias, window, &g.d, activation, None, None, None, keep)
     {
         return Ok(y);
     }

@@ -8,7 +8,7 @@
 use crate::activation::Activation;
 use crate::conv_pair::{SecondConv, conv2d_pair};
 use crate::conv_pool::{Pooling, conv2d_pooled};
-use crate::conv2d::{Geometry, conv2d_activated};
+use crate::conv2d::{Geometry, conv2d_inference};
 use crate::direct::{self, Plan};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -109,7 +109,7 @@ pub fn conv2d_dense<T: Element>(
     let y = match (second, pooling) {
         (Some(s), p) => conv2d_pair(x, weight, bias, window, act, s, p)?,
         (None, Some(p)) => conv2d_pooled(x, weight, bias, window, act, p)?,
-        (None, None) => conv2d_activated(x, weight, bias, window, act)?,
+        (None, None) => conv2d_inference(x, weight, bias, window, act)?,
     };
     let mut z = y.reshape(&[out[0], inputs])?.matmul(&dense.weight.t()?)?;
     if let Some(b) = dense.bias {

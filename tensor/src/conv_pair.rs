@@ -7,7 +7,7 @@
 
 use crate::activation::Activation;
 use crate::conv_pool::{Pooling, conv2d_pooled};
-use crate::conv2d::{Geometry, conv2d_activated};
+use crate::conv2d::{Geometry, conv2d_inference};
 use crate::direct::{self, Plan};
 use crate::element::Element;
 use crate::error::Result;
@@ -80,9 +80,9 @@ pub fn conv2d_pair<T: Element>(
             return Ok(y);
         }
     }
-    let y = conv2d_activated(x, weight, bias, window, act)?;
+    let y = conv2d_inference(x, weight, bias, window, act)?;
     match pooling {
         Some(pooling) => conv2d_pooled(&y, second.weight, second.bias, &second.window, second.act, pooling),
-        None => conv2d_activated(&y, second.weight, second.bias, &second.window, second.act),
+        None => conv2d_inference(&y, second.weight, second.bias, &second.window, second.act),
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::activation::Activation;
 use crate::avg_pool::avg_pool2d;
-use crate::conv2d::{Geometry, conv2d_activated};
+use crate::conv2d::{Geometry, conv2d_inference};
 use crate::direct::{self, Plan};
 use crate::element::Element;
 use crate::error::Result;
@@ -64,5 +64,5 @@ pub fn conv2d_pooled<T: Element>(
             return Ok(y);
         }
     }
-    pooling.apply(&conv2d_activated(x, weight, bias, window, act)?)
+    pooling.apply(&conv2d_inference(x, weight, bias, window, act)?)
 }

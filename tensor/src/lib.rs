@@ -64,7 +64,7 @@ pub use buffer_pool::{BufferPool, EnteredPool, IDLE_PER_PEAK, MIN_POOLED_BYTES, 
 pub use conv_dense::{Dense, conv2d_dense};
 pub use conv_pair::{SecondConv, conv2d_pair};
 pub use conv_pool::{Pooling, conv2d_pooled};
-pub use conv2d::{Conv2dGrads, conv2d, conv2d_activated};
+pub use conv2d::{Conv2dGrads, conv2d, conv2d_activated, conv2d_inference};
 pub use conv2d_backward::{
     ConvInput, ImageSource, conv2d_activated_backward, conv2d_activated_backward_with, conv2d_backward,
 };

@@ -357,3 +357,33 @@ fn conv2d_of_a_broadcast_input_is_that_of_its_copy() {
         assert_eq!(from_view.to_vec(), from_copy.to_vec(), "{window:?}");
     }
 }
+
+/// The inference form is the plain op's bits, call after call, and follows a weight changed
+/// in place (its kept packing or Winograd transform made again): the direct kernels, both
+/// Winograd tilings, stride 2 and a 5×5 window.
+#[test]
+fn conv2d_inference_is_conv2d_activated_and_follows_its_weight() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut random = |shape: &[usize]| {
+        let n = shape.iter().product();
+        Tensor::<f32>::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()).unwrap()
+    };
+    let (same, s2, five) = (Window2d::square(3, 1, 1), Window2d::square(3, 2, 1), Window2d::square(5, 1, 2));
+    for (c, f, side, window) in [(3, 16, 12, same), (16, 24, 20, same), (16, 16, 8, same), (8, 16, 9, s2), (4, 8, 7, five)] {
+        let x = random(&[2, c, side, side]);
+        let mut w = random(&[f, c, window.kernel[0], window.kernel[1]]);
+        let b = random(&[f]);
+        let mut before = Vec::new();
+        for _ in 0..2 {
+            let want = tensor::conv2d_activated(&x, &w, Some(&b), &window, Some(Activation::Relu)).unwrap();
+            let held = w.clone();
+            for _ in 0..2 {
+                let y = tensor::conv2d_inference(&x, &held, Some(&b), &window, Some(Activation::Relu)).unwrap();
+                assert_eq!(y.to_vec(), want.to_vec(), "{window:?} {c}→{f} on {side}×{side}");
+            }
+            assert_ne!(want.to_vec(), before);
+            before = want.to_vec();
+            w.as_mut_slice().iter_mut().for_each(|v| *v = -*v * 0.5);
+        }
+    }
+}
