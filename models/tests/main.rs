@@ -42,6 +42,7 @@ mod faults_outputs;
 mod faults_server;
 mod faults_specs;
 mod gradcheck_lenet5;
+mod infer_chunks;
 mod kind_added;
 mod kinds_list;
 mod library_api;

