@@ -56,6 +56,7 @@ mod random;
 mod reduce;
 mod tensor;
 mod view;
+mod widened;
 mod window;
 
 pub use activation::Activation;
@@ -79,4 +80,5 @@ pub use max_pool::{PoolArgmax, max_pool2d, max_pool2d_backward, max_pool2d_value
 pub use pool::{max_argmax_rows, pool_max_backward, pool_windows, pool_windows_adjoint};
 pub use reduce::lane_sum;
 pub use tensor::Tensor;
+pub use widened::{widened_squared_deviations, widened_sum, widened_sum_and_dot};
 pub use window::{Window2d, WindowDims};

@@ -150,34 +150,6 @@ fn normalise_lane<T: Element>(ch: usize, lane: &[T], dst: &mut [T], per_channel:
     }
 }
 
-/// `Σ f(v)` over `values` widened to f64, in four interleaved partial sums (one running
-/// sum is a chain of dependent adds, and a sum read and written through a captured
-/// vector is not kept in a register); the order is fixed, so the result is deterministic.
-pub(super) fn sum_f64<T: Element>(values: &[T], f: impl Fn(f64) -> f64) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let chunks = values.chunks_exact(4);
-    let tail: f64 = chunks.remainder().iter().map(|v| f(v.to_f64_exact())).sum();
-    for c in chunks {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a += f(v.to_f64_exact());
-        }
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
-}
-
-/// `Σ a·b` (the product in `T`, as the forward computes it) widened to f64, as [`sum_f64`].
-fn sum_f64_pairs<T: Element>(a: &[T], b: &[T]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| (x * y).to_f64_exact()).sum();
-    for (x, y) in ca.zip(cb) {
-        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
-            *s += (x * y).to_f64_exact();
-        }
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
-}
-
 /// A tensor's elements in row-major order, without a copy when it is contiguous.
 pub(super) fn contiguous<T: Element>(t: &Tensor<T>) -> Tensor<T> {
     if t.as_slice().is_some() { t.clone() } else { t.to_contiguous() }
@@ -272,8 +244,9 @@ impl<T: Element> Op<T> for BatchNorm<T> {
         for k in 0..lanes {
             let ch = k % c;
             let gl = self.lane(k, ch, g, &mut x_hat, &mut buf);
-            sums[ch] += sum_f64(gl, |g| g);
-            sums[c + ch] += sum_f64_pairs(gl, &x_hat);
+            let (sg, sgx) = tensor::widened_sum_and_dot(gl, &x_hat);
+            sums[ch] += sg;
+            sums[c + ch] += sgx;
         }
         let local = sums.clone();
         if let Some((group, shard)) = &self.group {
@@ -357,7 +330,7 @@ impl<'t, T: Element> Var<'t, T> {
         };
         // Pass 1: Σ x per channel and the count.
         let mut sums = vec![0.0f64; c + 1];
-        for_each_lane(data, c, inner, |ch, lane| sums[ch] += sum_f64(lane, |v| v));
+        for_each_lane(data, c, inner, |ch, lane| sums[ch] += tensor::widened_sum(lane));
         sums[c] = (n * inner) as f64;
         reduce(&mut sums)?;
         let count = sums[c] as usize;
@@ -374,10 +347,7 @@ impl<'t, T: Element> Var<'t, T> {
         let mean: Vec<f64> = sums[..c].iter().map(|s| s / m).collect();
         // Pass 2: Σ (x − μ)² per channel.
         let mut squares = vec![0.0f64; c];
-        for_each_lane(data, c, inner, |ch, lane| {
-            let mu = mean[ch];
-            squares[ch] += sum_f64(lane, |v| (v - mu) * (v - mu));
-        });
+        for_each_lane(data, c, inner, |ch, lane| squares[ch] += tensor::widened_squared_deviations(lane, mean[ch]));
         reduce(&mut squares)?;
         let inv_std: Vec<f64> = squares.iter().map(|s| 1.0 / (s / m + eps.to_f64_exact()).sqrt()).collect();
         let (gv, bv) = (g.to_vec(), b.to_vec());

@@ -29,6 +29,8 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx2_pool;
 #[cfg(target_arch = "x86_64")]
+mod avx2_sums;
+#[cfg(target_arch = "x86_64")]
 mod avx2_winograd4;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -528,6 +530,33 @@ impl Kernels {
             KernelPath::Avx512 => avx512_token().map(Kernels::Avx512).into_iter().collect(),
             #[cfg(not(target_arch = "x86_64"))]
             _ => Vec::new(),
+        }
+    }
+
+    /// The partial sums of [`crate::widened`]'s sum over the whole chunks of `values`, if
+    /// this kernel set has them (the AVX2 and AVX-512 paths).
+    pub(crate) fn widened_partials(self, values: &[f32], mean: Option<f64>) -> Option<[f64; crate::widened::PARTIALS]> {
+        match self {
+            Kernels::Portable => None,
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one).
+            Kernels::Avx2(_) | Kernels::Avx512(_) => Some(unsafe { avx2_sums::partials(values, mean) }),
+        }
+    }
+
+    /// The partial sums of [`crate::widened`]'s pair of sums over the whole chunks of `a`
+    /// and `b`, if this kernel set has them.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn widened_pair_partials(
+        self,
+        a: &[f32],
+        b: &[f32],
+    ) -> Option<([f64; crate::widened::PAIR_PARTIALS], [f64; crate::widened::PAIR_PARTIALS])> {
+        match self {
+            Kernels::Portable => None,
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as `widened_partials`.
+            Kernels::Avx2(_) | Kernels::Avx512(_) => Some(unsafe { avx2_sums::pair_partials(a, b) }),
         }
     }
 
