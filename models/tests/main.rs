@@ -56,5 +56,6 @@ mod residual_cli;
 mod resnet_preset;
 mod resume_inprocess;
 mod resume_kill;
+mod threads_beyond_cores;
 mod train_config;
 mod train_one_epoch;
