@@ -30,7 +30,8 @@ fn chunks_and_threads_give_each_image_its_own_prediction() {
         }
         model.set_training(false);
         let x = Tensor::<f32>::rand_normal(&[n, 1, 12, 12], 0.0, 1.0, &mut rng).unwrap();
-        let alone: Vec<f32> = (0..n).flat_map(|i| model.predict(&x.narrow(0, i, 1).unwrap()).unwrap().to_vec()).collect();
+        let alone: Vec<f32> =
+            (0..n).flat_map(|i| model.predict(&x.narrow(0, i, 1).unwrap()).unwrap().to_vec()).collect();
         let recorded = model.forward(Tape::new().constant(x.clone())).unwrap().value().to_vec();
         for (a, r) in alone.iter().zip(&recorded) {
             assert!((a - r).abs() <= 1e-4 * (1.0 + r.abs()), "{spec}: {a} vs recorded {r}");

@@ -369,7 +369,9 @@ fn conv2d_inference_is_conv2d_activated_and_follows_its_weight() {
         Tensor::<f32>::from_vec(shape, (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()).unwrap()
     };
     let (same, s2, five) = (Window2d::square(3, 1, 1), Window2d::square(3, 2, 1), Window2d::square(5, 1, 2));
-    for (c, f, side, window) in [(3, 16, 12, same), (16, 24, 20, same), (16, 16, 8, same), (8, 16, 9, s2), (4, 8, 7, five)] {
+    for (c, f, side, window) in
+        [(3, 16, 12, same), (16, 24, 20, same), (16, 16, 8, same), (8, 16, 9, s2), (4, 8, 7, five)]
+    {
         let x = random(&[2, c, side, side]);
         let mut w = random(&[f, c, window.kernel[0], window.kernel[1]]);
         let b = random(&[f]);

@@ -182,11 +182,7 @@ fn workers(count: usize) -> Option<Arc<ThreadPool>> {
         return Some(pool);
     }
     let pool = Arc::new(
-        ThreadPoolBuilder::new()
-            .num_threads(count)
-            .thread_name(|i| format!("lenet5-worker-{i}"))
-            .build()
-            .ok()?,
+        ThreadPoolBuilder::new().num_threads(count).thread_name(|i| format!("lenet5-worker-{i}")).build().ok()?,
     );
     if pools.len() >= 4 {
         pools.remove(0);
