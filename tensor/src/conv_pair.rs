@@ -36,7 +36,7 @@ impl<T> Clone for SecondConv<'_, T> {
 impl<T> Copy for SecondConv<'_, T> {}
 
 /// `act₂(conv2d(act(conv2d(x, W) + b), W₂) + b₂)`, pooled by `pooling` if given: the same
-/// values as [`conv2d_activated`] twice (and [`Pooling::apply`]) up to rounding.
+/// values as [`conv2d_activated`](crate::conv2d_activated) twice (and [`Pooling::apply`]) up to rounding.
 ///
 /// Where the direct kernels compute both convolutions (neither is Winograd's) and the
 /// first one's filters, padded to whole vectors, times the second one's column stride are

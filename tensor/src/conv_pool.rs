@@ -40,7 +40,7 @@ impl Pooling {
     }
 }
 
-/// `pooling(act(conv2d(x, W) + b))`: the same values as [`conv2d_activated`] followed by
+/// `pooling(act(conv2d(x, W) + b))`: the same values as [`conv2d_activated`](crate::conv2d_activated) followed by
 /// [`Pooling::apply`] (the same bits on the same kernel path), without the convolution's
 /// full-size output. For inference: nothing is kept for a VJP. An error names
 /// `conv2d_pooled` and the shapes that do not fit (the convolution's, then the pooling's
