@@ -8,6 +8,7 @@
 //! the portable loop, so every path gives the same bits.
 
 use std::any::TypeId;
+use std::sync::OnceLock;
 
 use crate::element::Element;
 use crate::kernels::{KernelPath, Kernels};
@@ -78,9 +79,11 @@ fn sum<T: Element>(values: &[T], mean: Option<f64>) -> f64 {
     pairwise(partials) + values[whole..].iter().map(|&v| f(v)).sum::<f64>()
 }
 
-/// The kernel set with SIMD partial sums on this process's path, if any.
+/// The kernel set with SIMD partial sums on this process's path, if any: looked up once
+/// (batch norm sums every lane of every channel through here).
 fn simd() -> Option<Kernels> {
-    Kernels::new(KernelPath::selected(), 16).filter(|k| !matches!(k, Kernels::Portable))
+    static SIMD: OnceLock<Option<Kernels>> = OnceLock::new();
+    *SIMD.get_or_init(|| Kernels::new(KernelPath::selected(), 16).filter(|k| !matches!(k, Kernels::Portable)))
 }
 
 /// `values` as f32, when `T` is f32.
