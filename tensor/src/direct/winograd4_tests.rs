@@ -21,7 +21,7 @@ use super::winograd::{self, Dest, Pass};
 use super::winograd4::{Conv4, cheaper};
 use crate::activation::Activation;
 use crate::conv_pool::Pooling;
-use crate::kernels::BlockPool;
+use crate::kernels::{BlockPool, Kernels};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -152,6 +152,16 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         let unpooled = forward4(case, &x, &wv, &bv, act, None);
         for (k, y) in kernel_sets().into_iter().zip(&unpooled) {
             close(&format!("{k:?} F(4×4, 3×3) y {act:?}"), y, &want, &bound_y, terms)?;
+        }
+        // The SIMD sets do the same operations per lane, on 8 or 16 lanes: the same bits.
+        let simd: Vec<&Vec<f32>> = kernel_sets()
+            .into_iter()
+            .zip(&unpooled)
+            .filter(|(k, _)| !matches!(k, Kernels::Portable))
+            .map(|(_, y)| y)
+            .collect();
+        for y in &simd[1.min(simd.len())..] {
+            prop_assert!(y.iter().zip(simd[0]).all(|(a, b)| a.to_bits() == b.to_bits()), "8 and 16 lanes differ");
         }
         if d.oh < 2 || d.ow < 2 {
             continue;

@@ -14,37 +14,45 @@ use crate::activation::Activation;
 
 const LANES: usize = 8;
 
-/// `Bᵀ r` of F(4×4, 3×3) for a column `r` (or `r B` for a row).
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn bt(r: [__m256; 6]) -> [__m256; 6] {
-    let (two, four, five) = (_mm256_set1_ps(2.0), _mm256_set1_ps(4.0), _mm256_set1_ps(5.0));
-    let [r0, r1, r2, r3, r4, r5] = r;
-    let r42 = _mm256_sub_ps(r4, r2);
-    [
-        _mm256_fmadd_ps(four, r0, _mm256_fnmadd_ps(five, r2, r4)),
-        _mm256_fnmadd_ps(four, _mm256_add_ps(r1, r2), _mm256_add_ps(r3, r4)),
-        _mm256_fmadd_ps(four, _mm256_sub_ps(r1, r2), _mm256_sub_ps(r4, r3)),
-        _mm256_fmadd_ps(two, _mm256_sub_ps(r3, r1), r42),
-        _mm256_fmadd_ps(two, _mm256_sub_ps(r1, r3), r42),
-        _mm256_fmadd_ps(four, r1, _mm256_fnmadd_ps(five, r3, r5)),
-    ]
-}
+/// Defines `bt` (`Bᵀ r` of F(4×4, 3×3) for a column `r`, or `r B` for a row) and `at`
+/// (`Aᵀ r`) on vectors `$v` with the features `$feature` and the intrinsics named after
+/// them: one sequence of operations, so that 8 and 16 lanes round alike.
+macro_rules! f43_arithmetic {
+    ($v:ty, $feature:literal, $set1:ident, $add:ident, $sub:ident, $fmadd:ident, $fnmadd:ident) => {
+        #[inline]
+        #[target_feature(enable = $feature)]
+        fn bt(r: [$v; 6]) -> [$v; 6] {
+            let (two, four, five) = ($set1(2.0), $set1(4.0), $set1(5.0));
+            let [r0, r1, r2, r3, r4, r5] = r;
+            let r42 = $sub(r4, r2);
+            [
+                $fmadd(four, r0, $fnmadd(five, r2, r4)),
+                $fnmadd(four, $add(r1, r2), $add(r3, r4)),
+                $fmadd(four, $sub(r1, r2), $sub(r4, r3)),
+                $fmadd(two, $sub(r3, r1), r42),
+                $fmadd(two, $sub(r1, r3), r42),
+                $fmadd(four, r1, $fnmadd(five, r3, r5)),
+            ]
+        }
 
-/// `Aᵀ r` of F(4×4, 3×3) for a column `r`.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn at(r: [__m256; 6]) -> [__m256; 4] {
-    let [r0, r1, r2, r3, r4, r5] = r;
-    let (s12, d12) = (_mm256_add_ps(r1, r2), _mm256_sub_ps(r1, r2));
-    let (s34, d34) = (_mm256_add_ps(r3, r4), _mm256_sub_ps(r3, r4));
-    [
-        _mm256_add_ps(_mm256_add_ps(r0, s12), s34),
-        _mm256_fmadd_ps(_mm256_set1_ps(2.0), d34, d12),
-        _mm256_fmadd_ps(_mm256_set1_ps(4.0), s34, s12),
-        _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0), d34, d12), r5),
-    ]
+        #[inline]
+        #[target_feature(enable = $feature)]
+        fn at(r: [$v; 6]) -> [$v; 4] {
+            let [r0, r1, r2, r3, r4, r5] = r;
+            let (s12, d12) = ($add(r1, r2), $sub(r1, r2));
+            let (s34, d34) = ($add(r3, r4), $sub(r3, r4));
+            [
+                $add($add(r0, s12), s34),
+                $fmadd($set1(2.0), d34, d12),
+                $fmadd($set1(4.0), s34, s12),
+                $add($fmadd($set1(8.0), d34, d12), r5),
+            ]
+        }
+    };
 }
+pub(super) use f43_arithmetic;
+
+f43_arithmetic!(__m256, "avx2,fma", _mm256_set1_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps);
 
 /// Defines the input transform `$name` with the target features `$feature`: compiled with
 /// AVX-512VL as well (`input_vl`), the same AVX2 instructions have 32 registers for the 72
@@ -156,20 +164,20 @@ fn tile_rows(y: [__m256; 4]) -> [__m256; 4] {
     ]
 }
 
-/// Where 8 tiles' 4×4 blocks go in a filter's plane: each lane's first output (`row ·
+/// Where `N` tiles' 4×4 blocks go in a filter's plane: each lane's first output (`row ·
 /// row_stride + col`) and how many of its rows and columns lie inside the output (none for
 /// a lane past the last tile); `whole` when every lane's block does.
-struct Blocks {
-    at: [usize; LANES],
-    rows: [usize; LANES],
-    cols: [usize; LANES],
-    whole: bool,
+pub(super) struct Blocks<const N: usize> {
+    pub(super) at: [usize; N],
+    pub(super) rows: [usize; N],
+    pub(super) cols: [usize; N],
+    pub(super) whole: bool,
 }
 
-impl Blocks {
-    fn new(p: &Wino4Out<'_>, t: usize, real: usize) -> Self {
-        let mut b = Blocks { at: [0; LANES], rows: [0; LANES], cols: [0; LANES], whole: true };
-        for l in 0..LANES {
+impl<const N: usize> Blocks<N> {
+    pub(super) fn new(p: &Wino4Out<'_>, t: usize, real: usize) -> Self {
+        let mut b = Blocks { at: [0; N], rows: [0; N], cols: [0; N], whole: true };
+        for l in 0..N {
             if t + l < real {
                 let (row, col) = (4 * ((t + l) / p.tw), 4 * ((t + l) % p.tw));
                 b.at[l] = row * p.row_stride + col;
@@ -201,7 +209,7 @@ macro_rules! output_transform {
             let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
             let real = p.oh.div_ceil(4) * p.tw;
             for t in (0..p.tiles.min(real.div_ceil(LANES) * LANES)).step_by(LANES) {
-                let blocks = Blocks::new(&p, t, real);
+                let blocks = Blocks::<LANES>::new(&p, t, real);
                 for f in 0..p.filters {
                     in_bounds(35 * p.m_block + f * p.tiles + t, LANES, m_len);
                     // SAFETY: ξ·m_block + f·tiles + t + 8 ≤ 35·m_block + filters·tiles ≤ m.len()

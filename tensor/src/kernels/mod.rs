@@ -35,6 +35,8 @@ mod avx2_winograd4;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 #[cfg(target_arch = "x86_64")]
+mod avx512_winograd4;
+#[cfg(target_arch = "x86_64")]
 mod fma_loops;
 mod pool_block;
 mod portable;
@@ -887,6 +889,9 @@ impl Kernels {
             // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2(_) => unsafe { avx2_winograd4::input(p) },
+            // SAFETY: the AVX-512 token proves AVX-512F too; 16 lanes take whole vectors.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) if p.tiles.is_multiple_of(16) => unsafe { avx512_winograd4::input(p) },
             // SAFETY: the AVX-512 token proves AVX-512F and VL too.
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx512(_) => unsafe { avx2_winograd4::input_vl(p) },
@@ -913,6 +918,9 @@ impl Kernels {
             // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2(_) => unsafe { avx2_winograd4::output(p) },
+            // SAFETY: the AVX-512 token proves AVX-512F and VL too; 16 lanes take whole vectors.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) if p.tiles.is_multiple_of(16) => unsafe { avx512_winograd4::output(p) },
             // SAFETY: the AVX-512 token proves AVX-512F and VL too.
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx512(_) => unsafe { avx2_winograd4::output_vl(p) },
