@@ -85,6 +85,18 @@ impl<T: Element> Residual<T> {
 impl<T: Element> Fuse<T> for Residual<T> {
     fn forward_activated<'t>(&self, x: Var<'t, T>, act: Activation) -> Result<Var<'t, T>> {
         let (body, shortcut) = self.paths(x)?;
+        let tape = x.tape();
+        if !tape.is_recording() && body.id() != x.id() {
+            // Inference: the sum written over the body's output, read here for the last time
+            // (the same numbers as `add_activated`; its lines are in cache as it is read, where
+            // a new buffer's would be fetched before being written).
+            let (mut y, rest) = (body.value(), shortcut.value());
+            body.release();
+            y.zip_map_inplace(&rest, "add_activated", |a, b| act.apply(a + b))?;
+            let y = tape.constant(y);
+            release_consumed(shortcut, y, x.id());
+            return Ok(y);
+        }
         let y = body.add_activated(shortcut, act)?;
         release_consumed(body, y, x.id());
         release_consumed(shortcut, y, x.id());

@@ -1,7 +1,8 @@
 //! Residual blocks: the output against the two paths run apart and added by a loop; the
 //! gradients of the input and of every parameter against central differences in f64, with
 //! the identity shortcut and with a projection; the identity path passing `∇y` to `x`
-//! whole; PyTorch's parameter names; and a shape mismatch naming both shapes.
+//! whole; PyTorch's parameter names; a shape mismatch naming both shapes; and inference's sum
+//! written over the body's output with the numbers of the block and its ReLU run apart.
 
 use autograd::GradcheckConfig;
 use layers::gradcheck::gradcheck_module;
@@ -146,4 +147,31 @@ fn a_block_and_its_relu_fuse_with_the_same_numbers() {
     assert_eq!(fused, apart);
     assert_eq!(fused_nodes + 1, apart_nodes, "one op for the add and the ReLU");
     assert!(fused[0].contains(&0.0) && fused[0].iter().any(|&v| v > 0.0), "the ReLU cuts somewhere");
+}
+
+/// In inference `res(…) relu` writes the sum over the body's output: the numbers of the
+/// block and the ReLU run apart bit for bit, the input left as it was, with the identity,
+/// with a projection and with an empty body (whose output is the input itself, so nothing
+/// is written over).
+#[test]
+fn inference_writes_the_sum_over_the_body_with_the_same_numbers() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let x = Tensor::rand_uniform(&[2, 3, 6, 6], -1.0, 1.0, &mut rng).unwrap();
+    let before = x.to_vec();
+    let blocks = [
+        Residual::new(body(3, 3, 1, &mut rng)),
+        Residual::with_shortcut(body(3, 5, 2, &mut rng), projection(3, 5, &mut rng)),
+        Residual::new(Sequential::new()),
+    ];
+    for block in blocks {
+        let mut chain = Sequential::new().with(block).with(ReLU);
+        chain.set_training(false);
+        let tape = Tape::no_grad();
+        let fused = chain.forward(tape.constant(x.clone())).unwrap().value().to_vec();
+        let block = chain.layers().next().unwrap();
+        let apart = block.forward(tape.constant(x.clone())).unwrap().relu().unwrap().value().to_vec();
+        assert_eq!(fused, apart);
+        assert!(fused.contains(&0.0) && fused.iter().any(|&v| v > 0.0), "the ReLU cuts somewhere");
+        assert_eq!(x.to_vec(), before, "the input is left as it was");
+    }
 }
