@@ -795,6 +795,10 @@ impl Kernels {
         assert!((p.rows * p.cols - 1) * p.stride + width <= p.out.len(), "pool_block: output extent");
         match self {
             Kernels::Portable => pool_block::portable(p),
+            // SAFETY: the AVX-512 token proves AVX-512F; the extents were asserted above, and
+            // each pixel's channels fill whole vectors of 16.
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) if p.bias.len().div_ceil(16) * 16 <= p.stride => unsafe { pool_block::avx512(p) },
             // SAFETY: both tokens prove AVX2 (an AVX-512 token holds an AVX2 one); the
             // extents were asserted above.
             #[cfg(target_arch = "x86_64")]

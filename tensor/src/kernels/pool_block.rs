@@ -47,8 +47,150 @@ pub(super) fn portable(mut p: PoolBlock<'_>) {
     }
 }
 
+/// Defines the SIMD pass `$name` with the features `$feature` on vectors `$v` of `$lanes`
+/// floats: `$load_first(ptr, n)` reads the first `n` lanes (zeros past them) and
+/// `$any_nan(v)` says whether a lane of `v` is a NaN; the other names are the intrinsics.
+macro_rules! pool_pass {
+    (
+        $name:ident, $feature:literal, $v:ty, $lanes:expr,
+        $load_first:path, $any_nan:path,
+        $zero:ident, $splat:ident, $load:ident, $store:ident, $max:ident, $add:ident, $sub:ident, $mul:ident
+    ) => {
+        /// The pass with SIMD, a vector of channels at a time, `SIDE` outputs of a row at a
+        /// time; the kind of pooling and the common window sizes are constants (the loops
+        /// over taps unrolled, no branch per tap).
+        ///
+        /// # Safety
+        /// The target features; the extents `Kernels::pool_block` asserts, each pixel's
+        /// channels padded to whole vectors (`bias.len()` rounded up to `lanes` ≤ `stride`).
+        #[target_feature(enable = $feature)]
+        pub(in super::super) unsafe fn $name(p: PoolBlock<'_>) {
+            const LANES: usize = $lanes;
+
+            /// [`$name`] for a maximum (`MAX`) or an average (of ReLU's outputs if `RELU`; a
+            /// maximum reads `p.act` once per output), over windows of `KH × KW` taps (`0`:
+            /// the window's own size).
+            ///
+            /// # Safety
+            /// As [`$name`]; `MAX` iff `p.scale` is `None`, `RELU` only for an average after
+            /// ReLU, `KH × KW` is `p.kernel` unless zero.
+            #[target_feature(enable = $feature)]
+            unsafe fn pass<const MAX: bool, const RELU: bool, const KH: usize, const KW: usize>(mut p: PoolBlock<'_>) {
+                let out = std::mem::take(&mut p.out);
+                let width = p.bias.len().div_ceil(LANES) * LANES;
+                // All vectors of channels of a group of windows before the next group: a
+                // pixel's channels are adjacent (one cache line for 16), read once rather than
+                // once per vector (a 28×28 image's block is larger than L1).
+                for r in 0..p.rows {
+                    let mut q = 0;
+                    while q < p.cols {
+                        let side = if q + SIDE <= p.cols { SIDE } else { 1 };
+                        for c in (0..width).step_by(LANES) {
+                            // `bias[c..c + lanes]`, zeros past its end (a copy into a padded
+                            // array went through `memcpy` and a stalled reload, a third of
+                            // LeNet-5's first pooling).
+                            let n = p.bias.len().saturating_sub(c).min(LANES);
+                            // SAFETY: the first n lanes are floats c..c + n of `bias`.
+                            let b = unsafe { $load_first(p.bias.as_ptr().wrapping_add(c), n) };
+                            // SAFETY: forwarded; outputs q..q + side ≤ cols.
+                            unsafe {
+                                if side == SIDE {
+                                    group::<SIDE, MAX, RELU, KH, KW>(&p, [r, q, c], b, out)
+                                } else {
+                                    group::<1, MAX, RELU, KH, KW>(&p, [r, q, c], b, out)
+                                }
+                            }
+                        }
+                        q += side;
+                    }
+                }
+            }
+
+            /// Outputs `(r, q..q + QB)`, channels `c..c + lanes`.
+            ///
+            /// # Safety
+            /// As [`pass`], and `q + QB ≤ cols`.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn group<const QB: usize, const MAX: bool, const RELU: bool, const KH: usize, const KW: usize>(
+                p: &PoolBlock<'_>,
+                [r, q, c]: [usize; 3],
+                b: $v,
+                out: &mut [f32],
+            ) {
+                let [sh, sw] = p.step;
+                let kh = if KH == 0 { p.kernel[0] } else { KH };
+                let kw = if KW == 0 { p.kernel[1] } else { KW };
+                let (z, z_len) = (p.z.as_ptr(), p.z.len());
+                let mut acc = [if MAX { $splat(f32::NEG_INFINITY) } else { $zero() }; QB];
+                // Σ z per window (independent chains): not finite once a tap was a NaN (or on
+                // an overflow: a false alarm only costs the reference pass).
+                let mut seen = [$zero(); QB];
+                for i in 0..kh {
+                    let row = ((r * sh + i) * p.z_width + q * sw) * p.stride + c;
+                    for j in 0..kw {
+                        for (qb, (acc, seen)) in acc.iter_mut().zip(&mut seen).enumerate() {
+                            let at = row + (qb * sw + j) * p.stride;
+                            in_bounds(at, LANES, z_len);
+                            // SAFETY: a tap of an output's window, inside the asserted extent.
+                            let v = unsafe { $load(z.add(at)) };
+                            if MAX {
+                                // `v > acc ? v : acc`: the earlier tap kept on a tie.
+                                *acc = $max(v, *acc);
+                                *seen = $add(*seen, v);
+                            } else {
+                                let v = $add(v, b);
+                                *acc = $add(*acc, if RELU { $max($zero(), v) } else { v });
+                            }
+                        }
+                    }
+                }
+                let relu = p.act == Some(Activation::Relu);
+                let scale = $splat(p.scale.unwrap_or(1.0));
+                // NaN in a lane iff some window's `seen` was not finite (0 + NaN is NaN).
+                let mut bad = $zero();
+                for (qb, (&acc, &seen)) in acc.iter().zip(&seen).enumerate() {
+                    let value = if MAX {
+                        let v = $add(acc, b);
+                        if relu { $max($zero(), v) } else { v }
+                    } else {
+                        $mul(acc, scale)
+                    };
+                    let o = (r * p.cols + q + qb) * p.stride + c;
+                    in_bounds(o, LANES, out.len());
+                    // SAFETY: the output's vector of floats, inside the asserted extent.
+                    unsafe { $store(out.as_mut_ptr().add(o), value) };
+                    bad = $add(bad, $sub(seen, seen));
+                }
+                // Any window of the group that met a NaN (or an infinity) is redone tap by tap.
+                if MAX && $any_nan(bad) {
+                    for qb in 0..QB {
+                        let o = (r * p.cols + q + qb) * p.stride;
+                        for f in c..(c + LANES).min(p.bias.len()) {
+                            out[o + f] = window(p, r, q + qb, f);
+                        }
+                    }
+                }
+            }
+
+            // SAFETY: forwarded.
+            unsafe {
+                match (p.scale.is_none(), p.act == Some(Activation::Relu), p.kernel) {
+                    (true, _, [2, 2]) => pass::<true, false, 2, 2>(p),
+                    (true, _, [3, 3]) => pass::<true, false, 3, 3>(p),
+                    (true, _, _) => pass::<true, false, 0, 0>(p),
+                    (false, true, [2, 2]) => pass::<false, true, 2, 2>(p),
+                    (false, false, [2, 2]) => pass::<false, false, 2, 2>(p),
+                    (false, true, _) => pass::<false, true, 0, 0>(p),
+                    (false, false, _) => pass::<false, false, 0, 0>(p),
+                }
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
-pub(super) use simd::avx2;
+pub(super) use simd::{avx2, avx512};
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
@@ -59,141 +201,70 @@ mod simd {
     use super::window;
     use crate::activation::Activation;
 
-    const LANES: usize = 8;
-
     /// Windows folded side by side: independent chains, so each one's latency overlaps the
     /// others'.
     const SIDE: usize = 4;
 
-    /// The pass with AVX2, 8 channels a vector, `SIDE` outputs of a row at a time; the
-    /// kind of pooling and the common window sizes are constants (the loops over taps
-    /// unrolled, no branch per tap).
-    ///
     /// # Safety
-    /// AVX2; the extents `Kernels::pool_block` asserts.
-    #[target_feature(enable = "avx2")]
-    pub(in super::super) unsafe fn avx2(p: PoolBlock<'_>) {
-        // SAFETY: forwarded.
-        unsafe {
-            match (p.scale.is_none(), p.act == Some(Activation::Relu), p.kernel) {
-                (true, _, [2, 2]) => pass::<true, false, 2, 2>(p),
-                (true, _, [3, 3]) => pass::<true, false, 3, 3>(p),
-                (true, _, _) => pass::<true, false, 0, 0>(p),
-                (false, true, [2, 2]) => pass::<false, true, 2, 2>(p),
-                (false, false, [2, 2]) => pass::<false, false, 2, 2>(p),
-                (false, true, _) => pass::<false, true, 0, 0>(p),
-                (false, false, _) => pass::<false, false, 0, 0>(p),
-            }
-        }
-    }
-
-    /// [`avx2`] for a maximum (`MAX`) or an average (of ReLU's outputs if `RELU`; a
-    /// maximum reads `p.act` once per output), over windows of `KH × KW` taps (`0`: the
-    /// window's own size).
-    ///
-    /// # Safety
-    /// As [`avx2`]; `MAX` iff `p.scale` is `None`, `RELU` only for an average after ReLU,
-    /// `KH × KW` is `p.kernel` unless zero.
-    #[target_feature(enable = "avx2")]
-    unsafe fn pass<const MAX: bool, const RELU: bool, const KH: usize, const KW: usize>(mut p: PoolBlock<'_>) {
-        let out = std::mem::take(&mut p.out);
-        let width = p.bias.len().div_ceil(LANES) * LANES;
-        // All vectors of channels of a group of windows before the next group: a pixel's
-        // channels are adjacent (one cache line for 16), read once rather than once per
-        // vector (a 28×28 image's block is larger than L1).
-        for r in 0..p.rows {
-            let mut q = 0;
-            while q < p.cols {
-                let side = if q + SIDE <= p.cols { SIDE } else { 1 };
-                for c in (0..width).step_by(LANES) {
-                    let b = bias_vector(p.bias, c);
-                    // SAFETY: forwarded; outputs q..q + side ≤ cols.
-                    unsafe {
-                        if side == SIDE {
-                            group::<SIDE, MAX, RELU, KH, KW>(&p, [r, q, c], b, out)
-                        } else {
-                            group::<1, MAX, RELU, KH, KW>(&p, [r, q, c], b, out)
-                        }
-                    }
-                }
-                q += side;
-            }
-        }
-    }
-
-    /// `bias[c..c + 8]`, zeros past its end: a masked load (a copy into a padded array went
-    /// through `memcpy` and a stalled reload, a third of LeNet-5's first pooling).
+    /// AVX2; the first `n ≤ 8` floats from `at` readable.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn bias_vector(bias: &[f32], c: usize) -> __m256 {
-        let n = bias.len().saturating_sub(c).min(LANES);
-        // SAFETY: the masked load reads only lanes below n, floats c..c + n of `bias`.
-        unsafe { _mm256_maskload_ps(bias.as_ptr().wrapping_add(c), first_lanes(n)) }
+    unsafe fn first8(at: *const f32, n: usize) -> __m256 {
+        // SAFETY: the masked load reads only lanes below n (the caller's).
+        unsafe { _mm256_maskload_ps(at, first_lanes(n)) }
     }
 
-    /// Outputs `(r, q..q + QB)`, channels `c..c + 8`.
-    ///
-    /// # Safety
-    /// As [`pass`], and `q + QB ≤ cols`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn group<const QB: usize, const MAX: bool, const RELU: bool, const KH: usize, const KW: usize>(
-        p: &PoolBlock<'_>,
-        [r, q, c]: [usize; 3],
-        b: __m256,
-        out: &mut [f32],
-    ) {
-        let [sh, sw] = p.step;
-        let kh = if KH == 0 { p.kernel[0] } else { KH };
-        let kw = if KW == 0 { p.kernel[1] } else { KW };
-        let (z, z_len) = (p.z.as_ptr(), p.z.len());
-        let mut acc = [if MAX { _mm256_set1_ps(f32::NEG_INFINITY) } else { _mm256_setzero_ps() }; QB];
-        // Σ z per window (independent chains): not finite once a tap was a NaN (or on an
-        // overflow: a false alarm only costs the reference pass).
-        let mut seen = [_mm256_setzero_ps(); QB];
-        for i in 0..kh {
-            let row = ((r * sh + i) * p.z_width + q * sw) * p.stride + c;
-            for j in 0..kw {
-                for (qb, (acc, seen)) in acc.iter_mut().zip(&mut seen).enumerate() {
-                    let at = row + (qb * sw + j) * p.stride;
-                    in_bounds(at, LANES, z_len);
-                    // SAFETY: a tap of an output's window, inside the asserted extent.
-                    let v = unsafe { _mm256_loadu_ps(z.add(at)) };
-                    if MAX {
-                        // `v > acc ? v : acc`: the earlier tap kept on a tie.
-                        *acc = _mm256_max_ps(v, *acc);
-                        *seen = _mm256_add_ps(*seen, v);
-                    } else {
-                        let v = _mm256_add_ps(v, b);
-                        *acc = _mm256_add_ps(*acc, if RELU { _mm256_max_ps(_mm256_setzero_ps(), v) } else { v });
-                    }
-                }
-            }
-        }
-        let relu = p.act == Some(Activation::Relu);
-        let scale = _mm256_set1_ps(p.scale.unwrap_or(1.0));
-        let mut bad = _mm256_setzero_ps();
-        for (qb, (&acc, &seen)) in acc.iter().zip(&seen).enumerate() {
-            let value = if MAX {
-                let v = _mm256_add_ps(acc, b);
-                if relu { _mm256_max_ps(_mm256_setzero_ps(), v) } else { v }
-            } else {
-                _mm256_mul_ps(acc, scale)
-            };
-            let o = (r * p.cols + q + qb) * p.stride + c;
-            in_bounds(o, LANES, out.len());
-            // SAFETY: the output's 8 floats, inside the asserted extent.
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(o), value) };
-            bad = _mm256_or_ps(bad, _mm256_sub_ps(seen, seen));
-        }
-        // Any window of the group that met a NaN (or an infinity) is redone tap by tap.
-        if MAX && _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(bad, bad)) != 0 {
-            for qb in 0..QB {
-                let o = (r * p.cols + q + qb) * p.stride;
-                for f in c..(c + LANES).min(p.bias.len()) {
-                    out[o + f] = window(p, r, q + qb, f);
-                }
-            }
-        }
+    fn any_nan8(v: __m256) -> bool {
+        _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v)) != 0
     }
+
+    /// # Safety
+    /// AVX-512F; the first `n ≤ 16` floats from `at` readable.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn first16(at: *const f32, n: usize) -> __m512 {
+        // SAFETY: the masked load reads only lanes below n (the caller's).
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, at) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn any_nan16(v: __m512) -> bool {
+        _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v) != 0
+    }
+
+    pool_pass!(
+        avx2,
+        "avx2",
+        __m256,
+        8,
+        first8,
+        any_nan8,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_max_ps,
+        _mm256_add_ps,
+        _mm256_sub_ps,
+        _mm256_mul_ps
+    );
+    pool_pass!(
+        avx512,
+        "avx512f",
+        __m512,
+        16,
+        first16,
+        any_nan16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_max_ps,
+        _mm512_add_ps,
+        _mm512_sub_ps,
+        _mm512_mul_ps
+    );
 }
