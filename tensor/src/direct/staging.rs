@@ -21,7 +21,6 @@
 //! floats per pixel. Staging is then whole rows copied, not columns split by parity.
 
 use crate::buffer::Buffer;
-use crate::columns::copy_run;
 use crate::kernels::{FromPlanes, Kernels, PIXEL_STEPS};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
@@ -117,7 +116,9 @@ impl Staging {
     }
 
     /// Copies image `n` of `x` (any layout) into `buf`, whose padding and slack are zero
-    /// (only the interior is written, the same positions for every image).
+    /// (only the interior is written, the same positions for every image). Unit-stride rows
+    /// go through `copy_from_slice` (`memcpy`, whose wide stores beat `copy_run`'s 16-byte
+    /// ones here: rows of 13 to 32 floats into a buffer in cache; resnet20's inference +5 %).
     pub(crate) fn stage(&self, x: Source<'_>, n: usize, buf: &mut [f32]) {
         let (s, src) = (x.strides, x.data);
         let [sh, sw] = self.stride;
@@ -136,7 +137,7 @@ impl Staging {
                 let row = ((c * sh + a) * sw) * plane + r * self.wq;
                 (a, r) = if a + 1 == sh { (0, r + 1) } else { (a + 1, r) };
                 if sw == 1 && s[3] == 1 {
-                    copy_run(&mut buf[row + pw..row + pw + self.w], &src[from..from + self.w]);
+                    buf[row + pw..row + pw + self.w].copy_from_slice(&src[from..from + self.w]);
                 } else {
                     let step = sw * s[3];
                     for &[at, w0, len] in runs {
@@ -166,7 +167,7 @@ impl Staging {
                 (a, r) = if a + 1 == sh { (0, r + 1) } else { (a + 1, r) };
                 let to = &mut buf[row..row + self.w];
                 if s[3] == 1 {
-                    copy_run(to, &src[from..from + self.w]);
+                    to.copy_from_slice(&src[from..from + self.w]);
                 } else {
                     for (t, v) in to.iter_mut().enumerate() {
                         *v = src[from + t * s[3]];
