@@ -14,11 +14,15 @@ use crate::activation::Activation;
 
 const LANES: usize = 8;
 
-/// Defines `bt` (`Bᵀ r` of F(4×4, 3×3) for a column `r`, or `r B` for a row) and `at`
-/// (`Aᵀ r`) on vectors `$v` with the features `$feature` and the intrinsics named after
-/// them: one sequence of operations, so that 8 and 16 lanes round alike.
+/// Defines `bt` (`Bᵀ r` of F(4×4, 3×3) for a column `r`, or `r B` for a row), `at` (`Aᵀ
+/// r`), and the output transform's `columns` and `block_row` on vectors `$v` with the
+/// features `$feature` and the intrinsics named after them: one sequence of operations, so
+/// that 8 and 16 lanes round alike.
 macro_rules! f43_arithmetic {
-    ($v:ty, $feature:literal, $set1:ident, $add:ident, $sub:ident, $fmadd:ident, $fnmadd:ident) => {
+    (
+        $v:ty, $feature:literal,
+        $set1:ident, $zero:ident, $load:ident, $add:ident, $sub:ident, $max:ident, $fmadd:ident, $fnmadd:ident
+    ) => {
         #[inline]
         #[target_feature(enable = $feature)]
         fn bt(r: [$v; 6]) -> [$v; 6] {
@@ -48,11 +52,56 @@ macro_rules! f43_arithmetic {
                 $add($fmadd($set1(8.0), d34, d12), r5),
             ]
         }
+
+        /// `Aᵀ M` for a vector of tiles of one filter (`cols[j][r]`), the 36 vectors of `M`
+        /// read from `m`, `m_block` apart, a column at a time: only the 24 results outlive
+        /// their loads.
+        ///
+        /// # Safety
+        /// The target features; `m + ξ·m_block` is a vector inside `M` for every position ξ.
+        #[inline]
+        #[target_feature(enable = $feature)]
+        unsafe fn columns(m: *const f32, m_block: usize) -> [[$v; 4]; 6] {
+            let mut cols = [[$zero(); 4]; 6];
+            for (j, col) in cols.iter_mut().enumerate() {
+                // SAFETY: position 6i + j's vector (the caller's).
+                let x = |i: usize| unsafe { $load(m.add((6 * i + j) * m_block)) };
+                *col = at([x(0), x(1), x(2), x(3), x(4), x(5)]);
+            }
+            cols
+        }
+
+        /// Row `r` of `act((Aᵀ M) A + b)` from [`columns`]: `y[s]`, column s of each lane's
+        /// block.
+        #[inline]
+        #[target_feature(enable = $feature)]
+        fn block_row(cols: &[[$v; 4]; 6], r: usize, b: $v, relu: bool) -> [$v; 4] {
+            let mut y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r]]);
+            for v in &mut y {
+                *v = $add(*v, b);
+                if relu {
+                    // max(0, v) returns v when v is NaN (the second operand).
+                    *v = $max($zero(), *v);
+                }
+            }
+            y
+        }
     };
 }
 pub(super) use f43_arithmetic;
 
-f43_arithmetic!(__m256, "avx2,fma", _mm256_set1_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps);
+f43_arithmetic!(
+    __m256,
+    "avx2,fma",
+    _mm256_set1_ps,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_add_ps,
+    _mm256_sub_ps,
+    _mm256_max_ps,
+    _mm256_fmadd_ps,
+    _mm256_fnmadd_ps
+);
 
 /// Defines the input transform `$name` with the target features `$feature`: compiled with
 /// AVX-512VL as well (`input_vl`), the same AVX2 instructions have 32 registers for the 72
@@ -116,38 +165,6 @@ macro_rules! input_transform {
 input_transform!(input, "avx2,fma");
 input_transform!(input_vl, "avx2,fma,avx512f,avx512vl");
 
-/// `Aᵀ M` for 8 tiles of one filter (`cols[j][r]`), the 36 vectors of `M` read from `m`,
-/// `m_block` apart, a column at a time: only the 24 results outlive their loads.
-///
-/// # Safety
-/// AVX2 and FMA; `m + ξ·m_block + 8` is inside `M` for every position ξ.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn columns(m: *const f32, m_block: usize) -> [[__m256; 4]; 6] {
-    let mut cols = [[_mm256_setzero_ps(); 4]; 6];
-    for (j, col) in cols.iter_mut().enumerate() {
-        // SAFETY: position 6i + j's vector (the caller's).
-        let x = |i: usize| unsafe { _mm256_loadu_ps(m.add((6 * i + j) * m_block)) };
-        *col = at([x(0), x(1), x(2), x(3), x(4), x(5)]);
-    }
-    cols
-}
-
-/// Row `r` of `act((Aᵀ M) A + b)` from [`columns`]: `y[s]`, column s of each lane's block.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn block_row(cols: &[[__m256; 4]; 6], r: usize, b: __m256, relu: bool) -> [__m256; 4] {
-    let mut y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r]]);
-    for v in &mut y {
-        *v = _mm256_add_ps(*v, b);
-        if relu {
-            // max(0, v) returns v when v is NaN (the second operand).
-            *v = _mm256_max_ps(_mm256_setzero_ps(), *v);
-        }
-    }
-    y
-}
-
 /// One output row of 8 tiles (`y[s]`: column s of each lane's block) as each tile's 4
 /// pixels: 4×4 transposes in each half, `q[k]` holding tile k's pixels in its low half and
 /// tile k + 4's in its high half.
@@ -162,6 +179,16 @@ fn tile_rows(y: [__m256; 4]) -> [__m256; 4] {
         _mm256_shuffle_ps::<0x44>(t1, t3),
         _mm256_shuffle_ps::<0xEE>(t1, t3),
     ]
+}
+
+/// Each of `N` lanes' tile from tile `t`: its first output row and column (`usize::MAX`
+/// rows for lanes past the last of the `real` tiles).
+pub(super) fn tile_origins<const N: usize>(p: &Wino4Out<'_>, t: usize, real: usize) -> [(usize, usize); N] {
+    let mut lane = [(usize::MAX, 0); N];
+    for (l, lane) in lane.iter_mut().enumerate().take(real - t) {
+        *lane = (4 * ((t + l) / p.tw), 4 * ((t + l) % p.tw));
+    }
+    lane
 }
 
 /// Where `N` tiles' 4×4 blocks go in a filter's plane: each lane's first output (`row ·
@@ -280,11 +307,7 @@ unsafe fn output_pooled(p: Wino4Out<'_>, pool: BlockPool) {
     let real = p.oh.div_ceil(4) * p.tw;
     let (rows, cols) = (p.oh / 2, p.ow / 2);
     for t in (0..p.tiles.min(real.div_ceil(LANES) * LANES)).step_by(LANES) {
-        // Each lane's tile: its first output row and column (`usize::MAX` rows past the last tile).
-        let mut lane = [(usize::MAX, 0); LANES];
-        for (l, lane) in lane.iter_mut().enumerate().take(real - t) {
-            *lane = (4 * ((t + l) / p.tw), 4 * ((t + l) % p.tw));
-        }
+        let lane = tile_origins::<LANES>(&p, t, real);
         for f in 0..p.filters {
             in_bounds(35 * p.m_block + f * p.tiles + t, LANES, m_len);
             // SAFETY: ξ·m_block + f·tiles + t + 8 ≤ 35·m_block + filters·tiles ≤ m.len()

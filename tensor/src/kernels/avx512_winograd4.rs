@@ -7,14 +7,25 @@
 use std::arch::x86_64::*;
 
 use super::BlockPool;
-use super::avx2_winograd4::{Blocks, f43_arithmetic};
+use super::avx2_winograd4::{Blocks, f43_arithmetic, tile_origins};
 use super::in_bounds;
 use super::winograd4::{Wino4In, Wino4Out};
 use crate::activation::Activation;
 
 const LANES: usize = 16;
 
-f43_arithmetic!(__m512, "avx512f", _mm512_set1_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps);
+f43_arithmetic!(
+    __m512,
+    "avx512f",
+    _mm512_set1_ps,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_add_ps,
+    _mm512_sub_ps,
+    _mm512_max_ps,
+    _mm512_fmadd_ps,
+    _mm512_fnmadd_ps
+);
 
 /// An 8×8 transpose in each 256-bit half of `v` (AVX2's `transpose8` on both halves at once).
 #[inline]
@@ -95,38 +106,6 @@ pub(super) unsafe fn input(p: Wino4In<'_>) {
             }
         }
     }
-}
-
-/// `Aᵀ M` for 16 tiles of one filter (`cols[j][r]`), the 36 vectors of `M` read from `m`,
-/// `m_block` apart.
-///
-/// # Safety
-/// AVX-512F; `m + ξ·m_block + 16` is inside `M` for every position ξ.
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn columns(m: *const f32, m_block: usize) -> [[__m512; 4]; 6] {
-    let mut cols = [[_mm512_setzero_ps(); 4]; 6];
-    for (j, col) in cols.iter_mut().enumerate() {
-        // SAFETY: position 6i + j's vector (the caller's).
-        let x = |i: usize| unsafe { _mm512_loadu_ps(m.add((6 * i + j) * m_block)) };
-        *col = at([x(0), x(1), x(2), x(3), x(4), x(5)]);
-    }
-    cols
-}
-
-/// Row `r` of `act((Aᵀ M) A + b)` from [`columns`]: `y[s]`, column s of each lane's block.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn block_row(cols: &[[__m512; 4]; 6], r: usize, b: __m512, relu: bool) -> [__m512; 4] {
-    let mut y = at([cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r]]);
-    for v in &mut y {
-        *v = _mm512_add_ps(*v, b);
-        if relu {
-            // max(0, v) returns v when v is NaN (the second operand).
-            *v = _mm512_max_ps(_mm512_setzero_ps(), *v);
-        }
-    }
-    y
 }
 
 /// The output transform (see [`Wino4Out`]).
@@ -236,11 +215,7 @@ unsafe fn output_pooled(p: Wino4Out<'_>, pool: BlockPool) {
     let real = p.oh.div_ceil(4) * p.tw;
     let (rows, cols) = (p.oh / 2, p.ow / 2);
     for t in (0..p.tiles.min(real.div_ceil(LANES) * LANES)).step_by(LANES) {
-        // Each lane's tile: its first output row and column (`usize::MAX` rows past the last tile).
-        let mut lane = [(usize::MAX, 0); LANES];
-        for (l, lane) in lane.iter_mut().enumerate().take(real - t) {
-            *lane = (4 * ((t + l) / p.tw), 4 * ((t + l) % p.tw));
-        }
+        let lane = tile_origins::<LANES>(&p, t, real);
         for f in 0..p.filters {
             in_bounds(35 * p.m_block + f * p.tiles + t, LANES, m_len);
             // SAFETY: ξ·m_block + f·tiles + t + 16 ≤ 35·m_block + filters·tiles ≤ m.len()
@@ -250,9 +225,8 @@ unsafe fn output_pooled(p: Wino4Out<'_>, pool: BlockPool) {
             let y: [[__m512; 4]; 4] = std::array::from_fn(|r| block_row(&columns, r, b, relu));
             let plane = p.at + f * p.plane;
             for pr in 0..2 {
-                let (r, [left, right]) = (2 * pr, [0, 2]);
-                let pooled =
-                    [left, right].map(|s| block_pool(pool, [y[r][s], y[r][s + 1], y[r + 1][s], y[r + 1][s + 1]]));
+                let r = 2 * pr;
+                let pooled = [0, 2].map(|s| block_pool(pool, [y[r][s], y[r][s + 1], y[r + 1][s], y[r + 1][s + 1]]));
                 // Each lane's two pooled columns side by side: lanes 4q, 4q + 1 in `pairs[4q..]`
                 // (unpacklo), lanes 4q + 2, 4q + 3 in `pairs[16 + 4q..]` (unpackhi).
                 let mut pairs = [0f32; 2 * LANES];
