@@ -103,67 +103,57 @@ f43_arithmetic!(
     _mm256_fnmadd_ps
 );
 
-/// Defines the input transform `$name` with the target features `$feature`: compiled with
-/// AVX-512VL as well (`input_vl`), the same AVX2 instructions have 32 registers for the 72
-/// vectors of a channel's patches and their columns.
-macro_rules! input_transform {
-    ($name:ident, $feature:literal) => {
-        /// The input transform (see [`Wino4In`]).
-        ///
-        /// # Safety
-        /// AVX2 and FMA; the extents `Kernels::winograd4_input` asserts, with `wst ≥ 4·(tw − 1) +
-        /// 8` (each patch row is loaded as 8 floats).
-        #[target_feature(enable = $feature)]
-        pub(super) unsafe fn $name(p: Wino4In<'_>) {
-            let plane = p.hst * p.wst;
-            let (src_len, v_len) = (p.src.len(), p.v.len());
-            let (src, v) = (p.src.as_ptr(), p.v.as_mut_ptr());
-            for t in (0..p.tiles).step_by(LANES) {
-                let mut base = [0; LANES];
-                for (l, base) in base.iter_mut().enumerate() {
-                    *base = 4 * ((t + l) / p.tw) * p.wst + 4 * ((t + l) % p.tw);
+/// The input transform (see [`Wino4In`]).
+///
+/// # Safety
+/// AVX2 and FMA; the extents `Kernels::winograd4_input` asserts, with `wst ≥ 4·(tw − 1) +
+/// 8` (each patch row is loaded as 8 floats).
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn input(p: Wino4In<'_>) {
+    let plane = p.hst * p.wst;
+    let (src_len, v_len) = (p.src.len(), p.v.len());
+    let (src, v) = (p.src.as_ptr(), p.v.as_mut_ptr());
+    for t in (0..p.tiles).step_by(LANES) {
+        let mut base = [0; LANES];
+        for (l, base) in base.iter_mut().enumerate() {
+            *base = 4 * ((t + l) / p.tw) * p.wst + 4 * ((t + l) % p.tw);
+        }
+        // d[i][j]: row i, column j of every lane's patch, and cols[j] its column j through
+        // Bᵀ: each channel writes them whole, so they are zeroed once, not per channel (a
+        // `memset` of 2 KB per channel and 8 tiles). (Loops, not closures: a closure does
+        // not take its function's target features and stays a call.)
+        let mut d = [[_mm256_setzero_ps(); 6]; 6];
+        let mut cols = [[_mm256_setzero_ps(); 6]; 6];
+        for c in 0..p.channels {
+            for (i, d) in d.iter_mut().enumerate() {
+                let mut r = [_mm256_setzero_ps(); LANES];
+                for (r, &b) in r.iter_mut().zip(&base) {
+                    let at = c * plane + b + i * p.wst;
+                    in_bounds(at, LANES, src_len);
+                    // SAFETY: the patch row of a tile whose patch lies inside plane c (asserted),
+                    // read 8 floats wide: 4·tx + 8 ≤ wst.
+                    *r = unsafe { _mm256_loadu_ps(src.add(at)) };
                 }
-                // d[i][j]: row i, column j of every lane's patch, and cols[j] its column j through
-                // Bᵀ: each channel writes them whole, so they are zeroed once, not per channel (a
-                // `memset` of 2 KB per channel and 8 tiles). (Loops, not closures: a closure does
-                // not take its function's target features and stays a call.)
-                let mut d = [[_mm256_setzero_ps(); 6]; 6];
-                let mut cols = [[_mm256_setzero_ps(); 6]; 6];
-                for c in 0..p.channels {
-                    for (i, d) in d.iter_mut().enumerate() {
-                        let mut r = [_mm256_setzero_ps(); LANES];
-                        for (r, &b) in r.iter_mut().zip(&base) {
-                            let at = c * plane + b + i * p.wst;
-                            in_bounds(at, LANES, src_len);
-                            // SAFETY: the patch row of a tile whose patch lies inside plane c (asserted),
-                            // read 8 floats wide: 4·tx + 8 ≤ wst.
-                            *r = unsafe { _mm256_loadu_ps(src.add(at)) };
-                        }
-                        transpose8(&mut r);
-                        d.copy_from_slice(&r[..6]);
-                    }
-                    // Bᵀ d (columns), then (Bᵀ d) B (rows).
-                    for (j, col) in cols.iter_mut().enumerate() {
-                        *col = bt([d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j]]);
-                    }
-                    #[allow(clippy::needless_range_loop)] // cols[j][i]: a transposed read
-                    for i in 0..6 {
-                        let row = bt([cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i]]);
-                        for (j, &x) in row.iter().enumerate() {
-                            let at = (i * 6 + j) * p.v_block + c * p.tiles + t;
-                            in_bounds(at, LANES, v_len);
-                            // SAFETY: ξ·v_block + c·tiles + t + 8 ≤ 35·v_block + channels·tiles (asserted).
-                            unsafe { _mm256_storeu_ps(v.add(at), x) };
-                        }
-                    }
+                transpose8(&mut r);
+                d.copy_from_slice(&r[..6]);
+            }
+            // Bᵀ d (columns), then (Bᵀ d) B (rows).
+            for (j, col) in cols.iter_mut().enumerate() {
+                *col = bt([d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j]]);
+            }
+            #[allow(clippy::needless_range_loop)] // cols[j][i]: a transposed read
+            for i in 0..6 {
+                let row = bt([cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i]]);
+                for (j, &x) in row.iter().enumerate() {
+                    let at = (i * 6 + j) * p.v_block + c * p.tiles + t;
+                    in_bounds(at, LANES, v_len);
+                    // SAFETY: ξ·v_block + c·tiles + t + 8 ≤ 35·v_block + channels·tiles (asserted).
+                    unsafe { _mm256_storeu_ps(v.add(at), x) };
                 }
             }
         }
-    };
+    }
 }
-
-input_transform!(input, "avx2,fma");
-input_transform!(input_vl, "avx2,fma,avx512f,avx512vl");
 
 /// One output row of 8 tiles (`y[s]`: column s of each lane's block) as each tile's 4
 /// pixels: 4×4 transposes in each half, `q[k]` holding tile k's pixels in its low half and
@@ -217,83 +207,74 @@ impl<const N: usize> Blocks<N> {
     }
 }
 
-/// Defines the output transform `$name` with the target features `$feature` (as
-/// [`input_transform`]).
-macro_rules! output_transform {
-    ($name:ident, $feature:literal) => {
-        /// The output transform (see [`Wino4Out`]).
-        ///
-        /// # Safety
-        /// AVX2 and FMA; the extents `Kernels::winograd4_output` asserts.
-        #[target_feature(enable = $feature)]
-        pub(super) unsafe fn $name(p: Wino4Out<'_>) {
-            if let Some(pool) = p.pool {
-                // SAFETY: forwarded.
-                return unsafe { output_pooled(p, pool) };
-            }
-            let relu = p.act == Some(Activation::Relu);
-            let (m_len, out_len) = (p.m.len(), p.out.len());
-            let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
-            let real = p.oh.div_ceil(4) * p.tw;
-            for t in (0..p.tiles.min(real.div_ceil(LANES) * LANES)).step_by(LANES) {
-                let blocks = Blocks::<LANES>::new(&p, t, real);
-                for f in 0..p.filters {
-                    in_bounds(35 * p.m_block + f * p.tiles + t, LANES, m_len);
-                    // SAFETY: ξ·m_block + f·tiles + t + 8 ≤ 35·m_block + filters·tiles ≤ m.len()
-                    // (asserted).
-                    let cols = unsafe { columns(m.add(f * p.tiles + t), p.m_block) };
-                    let b = _mm256_set1_ps(p.bias[f]);
-                    let plane = p.at + f * p.plane;
-                    for r in 0..4 {
-                        let q = tile_rows(block_row(&cols, r, b, relu));
-                        let row = plane + r * p.row_stride;
-                        if blocks.whole {
-                            for (l, &q) in q.iter().enumerate() {
-                                let (lo, hi) = (row + blocks.at[l], row + blocks.at[l + 4]);
-                                in_bounds(lo, 4, out_len);
-                                in_bounds(hi, 4, out_len);
-                                // SAFETY: whole blocks: filter f, rows below oh, columns col .. col + 4 ≤
-                                // ow, inside the asserted extent of `out`.
-                                unsafe {
-                                    _mm_storeu_ps(out.add(lo), _mm256_castps256_ps128(q));
-                                    _mm_storeu_ps(out.add(hi), _mm256_extractf128_ps::<1>(q));
-                                }
-                            }
-                            continue;
+/// The output transform (see [`Wino4Out`]).
+///
+/// # Safety
+/// AVX2 and FMA; the extents `Kernels::winograd4_output` asserts.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn output(p: Wino4Out<'_>) {
+    if let Some(pool) = p.pool {
+        // SAFETY: forwarded.
+        return unsafe { output_pooled(p, pool) };
+    }
+    let relu = p.act == Some(Activation::Relu);
+    let (m_len, out_len) = (p.m.len(), p.out.len());
+    let (m, out) = (p.m.as_ptr(), p.out.as_mut_ptr().cast::<f32>());
+    let real = p.oh.div_ceil(4) * p.tw;
+    for t in (0..p.tiles.min(real.div_ceil(LANES) * LANES)).step_by(LANES) {
+        let blocks = Blocks::<LANES>::new(&p, t, real);
+        for f in 0..p.filters {
+            in_bounds(35 * p.m_block + f * p.tiles + t, LANES, m_len);
+            // SAFETY: ξ·m_block + f·tiles + t + 8 ≤ 35·m_block + filters·tiles ≤ m.len()
+            // (asserted).
+            let cols = unsafe { columns(m.add(f * p.tiles + t), p.m_block) };
+            let b = _mm256_set1_ps(p.bias[f]);
+            let plane = p.at + f * p.plane;
+            for r in 0..4 {
+                let q = tile_rows(block_row(&cols, r, b, relu));
+                let row = plane + r * p.row_stride;
+                if blocks.whole {
+                    for (l, &q) in q.iter().enumerate() {
+                        let (lo, hi) = (row + blocks.at[l], row + blocks.at[l + 4]);
+                        in_bounds(lo, 4, out_len);
+                        in_bounds(hi, 4, out_len);
+                        // SAFETY: whole blocks: filter f, rows below oh, columns col .. col + 4 ≤
+                        // ow, inside the asserted extent of `out`.
+                        unsafe {
+                            _mm_storeu_ps(out.add(lo), _mm256_castps256_ps128(q));
+                            _mm_storeu_ps(out.add(hi), _mm256_extractf128_ps::<1>(q));
                         }
-                        let mut pixels = [0f32; 4 * LANES];
-                        for (k, &q) in q.iter().enumerate() {
-                            // SAFETY: 8 floats at k·8 of an array of 32.
-                            unsafe { _mm256_storeu_ps(pixels.as_mut_ptr().add(8 * k), q) };
-                        }
-                        for l in 0..LANES {
-                            if r >= blocks.rows[l] {
-                                continue;
-                            }
-                            let (at, n) = (row + blocks.at[l], blocks.cols[l]);
-                            let from = 8 * (l % 4) + 4 * (l / 4);
-                            in_bounds(at, n, out_len);
-                            // SAFETY: filter f, a row below oh, columns col .. col + n ≤ ow: inside the
-                            // asserted extent of `out`; `from + n ≤ 32`.
-                            unsafe {
-                                if n == 4 {
-                                    _mm_storeu_ps(out.add(at), _mm_loadu_ps(pixels.as_ptr().add(from)));
-                                } else {
-                                    for i in 0..n {
-                                        *out.add(at + i) = pixels[from + i];
-                                    }
-                                }
+                    }
+                    continue;
+                }
+                let mut pixels = [0f32; 4 * LANES];
+                for (k, &q) in q.iter().enumerate() {
+                    // SAFETY: 8 floats at k·8 of an array of 32.
+                    unsafe { _mm256_storeu_ps(pixels.as_mut_ptr().add(8 * k), q) };
+                }
+                for l in 0..LANES {
+                    if r >= blocks.rows[l] {
+                        continue;
+                    }
+                    let (at, n) = (row + blocks.at[l], blocks.cols[l]);
+                    let from = 8 * (l % 4) + 4 * (l / 4);
+                    in_bounds(at, n, out_len);
+                    // SAFETY: filter f, a row below oh, columns col .. col + n ≤ ow: inside the
+                    // asserted extent of `out`; `from + n ≤ 32`.
+                    unsafe {
+                        if n == 4 {
+                            _mm_storeu_ps(out.add(at), _mm_loadu_ps(pixels.as_ptr().add(from)));
+                        } else {
+                            for i in 0..n {
+                                *out.add(at + i) = pixels[from + i];
                             }
                         }
                     }
                 }
             }
         }
-    };
+    }
 }
-
-output_transform!(output, "avx2,fma");
-output_transform!(output_vl, "avx2,fma,avx512f,avx512vl");
 
 /// [`output`] pooled in the 2×2 windows of each 4×4 block.
 ///

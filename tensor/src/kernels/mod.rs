@@ -890,15 +890,12 @@ impl Kernels {
         );
         match self {
             Kernels::Portable => winograd4::input(p),
-            // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
-            #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(_) => unsafe { avx2_winograd4::input(p) },
-            // SAFETY: the AVX-512 token proves AVX-512F too; 16 lanes take whole vectors.
+            // SAFETY: the AVX-512 token proves AVX-512F and VL; 16 lanes take whole vectors.
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx512(_) if p.tiles.is_multiple_of(16) => unsafe { avx512_winograd4::input(p) },
-            // SAFETY: the AVX-512 token proves AVX-512F and VL too.
+            // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
             #[cfg(target_arch = "x86_64")]
-            Kernels::Avx512(_) => unsafe { avx2_winograd4::input_vl(p) },
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2_winograd4::input(p) },
         }
     }
 
@@ -919,15 +916,12 @@ impl Kernels {
         );
         match self {
             Kernels::Portable => winograd4::output(p),
-            // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
-            #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(_) => unsafe { avx2_winograd4::output(p) },
-            // SAFETY: the AVX-512 token proves AVX-512F and VL too; 16 lanes take whole vectors.
+            // SAFETY: the AVX-512 token proves AVX-512F and VL; 16 lanes take whole vectors.
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx512(_) if p.tiles.is_multiple_of(16) => unsafe { avx512_winograd4::output(p) },
-            // SAFETY: the AVX-512 token proves AVX-512F and VL too.
+            // SAFETY: both tokens prove AVX2 and FMA (an AVX-512 token holds an AVX2 one).
             #[cfg(target_arch = "x86_64")]
-            Kernels::Avx512(_) => unsafe { avx2_winograd4::output_vl(p) },
+            Kernels::Avx2(_) | Kernels::Avx512(_) => unsafe { avx2_winograd4::output(p) },
         }
     }
 }
