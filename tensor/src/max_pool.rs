@@ -9,7 +9,7 @@ use crate::cast::{f32_slice, f32_slice_mut};
 use crate::element::Element;
 use crate::error::Result;
 use crate::im2col::expect_shape;
-use crate::kernels::{KernelPath, Kernels, PoolPlane};
+use crate::kernels::{KernelPath, Kernels, PoolPlane, PoolPlanes};
 use crate::tensor::Tensor;
 use crate::window::{Window2d, WindowDims};
 
@@ -156,6 +156,26 @@ fn simd_rows<T: Element>(
     }
     let Some(kernels) = Kernels::new(KernelPath::selected(), d.c) else { return false };
     let (Some(src), Some(values)) = (f32_slice(src), f32_slice_mut(values)) else { return false };
+    // Without winners, the overlapping pool takes planes in pairs, whatever the channels.
+    if k == 3
+        && winners.is_empty()
+        && let Some(wide) = Kernels::new(KernelPath::selected(), 16)
+    {
+        let planes = PoolPlanes {
+            src,
+            at: 0,
+            strides: [s[0], s[1]],
+            channels: d.c,
+            planes: d.n * d.c,
+            row_stride: s[2],
+            rows: d.oh,
+            count: d.ow,
+            out: &mut *values,
+        };
+        if wide.max_pool_planes(planes) {
+            return true;
+        }
+    }
     for_each_plane(src, 0, s, d, k, values, winners, |p| kernels.max_pool_plane(p))
 }
 

@@ -35,6 +35,8 @@ mod avx2_winograd4;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 #[cfg(target_arch = "x86_64")]
+mod avx512_pool;
+#[cfg(target_arch = "x86_64")]
 mod avx512_winograd4;
 #[cfg(target_arch = "x86_64")]
 mod fma_loops;
@@ -378,6 +380,29 @@ pub(crate) struct PoolPlane<'a> {
     pub count: usize,
     pub out: &'a mut [f32],
     pub winners: Option<&'a mut [usize]>,
+}
+
+/// The arguments of [`Kernels::max_pool_planes`]: `planes` channel planes of a 3×3 max-pool
+/// of stride 2 without padding nor winners, each as a [`PoolPlane`]: plane
+/// `i = n·channels + c` has its top-left tap at `src[at + n·strides[0] + c·strides[1]]` and
+/// its `rows × count` outputs at `out[i·rows·count..]`.
+pub(crate) struct PoolPlanes<'a> {
+    pub src: &'a [f32],
+    pub at: usize,
+    pub strides: [usize; 2],
+    pub channels: usize,
+    pub planes: usize,
+    pub row_stride: usize,
+    pub rows: usize,
+    pub count: usize,
+    pub out: &'a mut [f32],
+}
+
+impl PoolPlanes<'_> {
+    /// Plane `i`'s top-left tap.
+    fn plane_at(&self, i: usize) -> usize {
+        self.at + i / self.channels * self.strides[0] + i % self.channels * self.strides[1]
+    }
 }
 
 /// The arguments of [`Kernels::pool_block`]: a pooling of `rows × cols` windows of
@@ -753,6 +778,30 @@ impl Kernels {
                 unsafe { avx2_pool::max_pool_plane(p) };
                 true
             }
+        }
+    }
+
+    /// Every plane of a 3×3 max-pool of stride 2 without winners (see [`PoolPlanes`]), if
+    /// this kernel set pools them together (AVX-512, rows of at most 7 outputs: two planes to
+    /// a vector); false otherwise. Panics if an extent exceeds its slice.
+    pub(crate) fn max_pool_planes(self, p: PoolPlanes<'_>) -> bool {
+        if p.count == 0 || p.rows == 0 || p.planes == 0 {
+            return true;
+        }
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512(_) if p.count <= avx512_pool::MAX_COUNT => {
+                // Offsets grow with the image and the channel, so the last plane's last tap
+                // is the furthest.
+                assert!(p.channels > 0, "max_pool_planes: no channels");
+                let last = p.plane_at(p.planes - 1) + 2 * p.rows * p.row_stride + 2 * p.count;
+                assert!(last < p.src.len(), "max_pool_planes: input extent");
+                assert!(p.out.len() >= p.planes * p.rows * p.count, "max_pool_planes: output");
+                // SAFETY: the token proves AVX-512F (and AVX2); extents asserted above.
+                unsafe { avx512_pool::max_pool_planes(p) };
+                true
+            }
+            _ => false,
         }
     }
 
