@@ -47,6 +47,7 @@
 //! metrics, bit for bit.
 
 mod advance;
+mod chunk;
 mod config;
 mod error;
 mod evaluate;
@@ -56,11 +57,12 @@ mod metrics;
 mod step;
 mod trainer;
 
+pub use chunk::INFER_CHUNK;
 pub use config::{HYPER_PARAMETERS, OptimizerKind, ScheduleKind, TrainConfig};
 pub use error::{NonFinite, TrainError};
 pub use evaluate::{Evaluation, check_model, evaluate};
 pub use history::History;
 pub use hyper::HyperParameter;
 pub use metrics::{EpochMetrics, MetricsCsv, StepReport, append_metrics, truncate_metrics};
-pub use step::{INFER_CHUNK, StepOutcome, count_correct, forward_backward, forward_backward_step, infer, slices};
+pub use step::{StepOutcome, count_correct, forward_backward, forward_backward_step, infer, slices};
 pub use trainer::{Advance, EVAL_BATCH, EpochProgress, Flow, Observer, PrintEpochs, Trainer};

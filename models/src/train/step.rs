@@ -21,6 +21,7 @@ use layers::Module;
 use tensor::{BufferPool, Tensor};
 
 use super::TrainError;
+use super::chunk::infer_chunk;
 
 /// The result of one step before the update: mean loss, correct predictions, gradients.
 pub struct StepOutcome {
@@ -85,22 +86,18 @@ pub fn forward_backward_step<M: Module<f32> + ?Sized>(
     Ok(total)
 }
 
-/// The most images [`infer`] gives one `predict` call: a chunk's activations stay in cache
-/// from one layer to the next (batch 256 on one thread, AVX-512: the small residual network
-/// +12.6 %, resnet20 +6.8 %, the 32–64-channel network +6.8 %, LeNet-5 +3.6 %; networks that
-/// are one fused op, within noise), while its kernels still fill their tiles.
-pub const INFER_CHUNK: usize = 64;
-
 /// The outputs `[N, K]` of a batch `x: [N, …]` without recording gradients, the batch
 /// split over `threads` and each thread's share into calls of at most [`INFER_CHUNK`]
-/// images (each image's output does not depend on the split: the model must be in
-/// evaluation mode, as for any prediction).
+/// images, fewer when a chunk's activations would outgrow the cache (see `chunk.rs`; each
+/// image's output does not depend on the split: the model must be in evaluation mode, as
+/// for any prediction).
 pub fn infer<M: Module<f32> + ?Sized>(model: &M, x: &Tensor<f32>, threads: usize) -> Result<Tensor<f32>, TrainError> {
     let n = x.shape().first().copied().unwrap_or(0);
+    let chunk = infer_chunk(model, x.shape().get(1..).unwrap_or(&[]));
     let run = |_: usize, &(start, len): &(usize, usize)| -> Result<Vec<Tensor<f32>>, TrainError> {
         (start..start + len.max(1))
-            .step_by(INFER_CHUNK)
-            .map(|from| Ok(model.predict(&x.narrow(0, from, INFER_CHUNK.min(start + len - from))?)?))
+            .step_by(chunk)
+            .map(|from| Ok(model.predict(&x.narrow(0, from, chunk.min(start + len - from))?)?))
             .collect()
     };
     let mut parts = Vec::new();
