@@ -73,7 +73,7 @@ impl Token {
     /// # Safety
     /// The extents of `p` must be those `Kernels::store_planes` asserts.
     pub(super) unsafe fn store_planes(self, p: Planes<'_>) {
-        if p.col_stride != 1 {
+        if p.col_stride > 2 {
             return portable::store_planes(p);
         }
         // SAFETY: the token proves AVX2; the caller checked the extents.
@@ -103,13 +103,15 @@ super::fma_loops::fma_loops! {
     max: _mm256_max_ps,
 }
 
-/// The output pass of [`Planes`] with unit column stride: for each block of 8 channels
+/// The output pass of [`Planes`] with column stride 1 or 2: for each block of 8 channels
 /// and up to 8 columns, the block's rows of pixels × channels are loaded, transposed in
 /// registers and stored as runs of 8 (or, at a row's end, fewer: masked) columns of each
-/// plane. Channels past the last whole vector of a `z` row go through the portable pass.
+/// plane, every other float with stride 2 (a stride-2 layer's ∇x, whose columns of one
+/// phase interleave with the other's). Channels past the last whole vector of a `z` row go
+/// through the portable pass.
 ///
 /// # Safety
-/// AVX2; the extents `Kernels::store_planes` asserts; `col_stride = 1`.
+/// AVX2; the extents `Kernels::store_planes` asserts; `col_stride` 1 or 2.
 #[target_feature(enable = "avx2")]
 unsafe fn store_planes(mut p: Planes<'_>) {
     let out = std::mem::take(&mut p.out);
@@ -117,7 +119,7 @@ unsafe fn store_planes(mut p: Planes<'_>) {
     let (z_len, out_len) = (p.z.len(), out.len());
     let (z, o) = (p.z.as_ptr(), out.as_mut_ptr().cast::<f32>());
     let relu = p.act == Some(Activation::Relu);
-    if p.row_stride == p.cols.len() {
+    if p.row_stride == p.cols.len() && p.col_stride == 1 {
         // SAFETY: the caller asserted the extents; vector_channels ≤ z_stride and
         // vector_channels < channels + 8; `o` is `out`'s start, `out_len` long.
         unsafe {
@@ -153,15 +155,38 @@ unsafe fn store_planes(mut p: Planes<'_>) {
                         // max(0, y) returns y when y is NaN (the second operand): NaN stays.
                         y = _mm256_max_ps(_mm256_setzero_ps(), y);
                     }
-                    in_bounds(plane_row + j * p.plane + c0 - p.cols.start, n, out_len);
+                    let at = plane_row + j * p.plane + (c0 - p.cols.start) * p.col_stride;
+                    in_bounds(at, (n - 1) * p.col_stride + 1, out_len);
                     // SAFETY: channel ch0 + j < channels, row r < rows, columns c0..c0 + n
                     // inside cols: inside the asserted extent of `out`.
-                    unsafe { store(o.add(plane_row + j * p.plane + c0 - p.cols.start), y, n) };
+                    unsafe {
+                        if p.col_stride == 1 { store(o.add(at), y, n) } else { store_every_other(o.add(at), y, n) }
+                    };
                 }
             }
         }
     }
     portable::store_channels(&p, vector_channels.min(p.channels)..p.channels, out);
+}
+
+/// `at[2i] = v[i]` for `i < n ≤ 8` (a stride-2 layer's ∇x, one phase's columns), the floats
+/// between untouched: two masked stores of `v` with each lane doubled.
+///
+/// # Safety
+/// AVX2; `at[..2n − 1]` writable.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store_every_other(at: *mut f32, v: __m256, n: usize) {
+    let even = _mm256_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0);
+    let low = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+    // SAFETY: lanes 2i < 2n of `at` (the caller's), and at + 8 inside them when n > 4.
+    unsafe {
+        _mm256_maskstore_ps(at, _mm256_and_si256(even, first_lanes(2 * n)), low);
+        if n > 4 {
+            let high = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+            _mm256_maskstore_ps(at.add(8), _mm256_and_si256(even, first_lanes(2 * (n - 4))), high);
+        }
+    }
 }
 
 /// The channels `0..vector_channels` of [`store_planes`] when each plane's rows follow one
