@@ -68,14 +68,16 @@ macro_rules! pool_pass {
             const LANES: usize = $lanes;
 
             /// [`$name`] for a maximum (`MAX`) or an average (of ReLU's outputs if `RELU`; a
-            /// maximum reads `p.act` once per output), over windows of `KH × KW` taps (`0`:
-            /// the window's own size).
+            /// maximum reads `p.act` once per output), over windows of `KH × KW` taps every
+            /// `S` pixels (`0`: the window's own size and step).
             ///
             /// # Safety
             /// As [`$name`]; `MAX` iff `p.scale` is `None`, `RELU` only for an average after
-            /// ReLU, `KH × KW` is `p.kernel` unless zero.
+            /// ReLU, `KH × KW` is `p.kernel` and `[S, S]` is `p.step` unless zero.
             #[target_feature(enable = $feature)]
-            unsafe fn pass<const MAX: bool, const RELU: bool, const KH: usize, const KW: usize>(mut p: PoolBlock<'_>) {
+            unsafe fn pass<const MAX: bool, const RELU: bool, const KH: usize, const KW: usize, const S: usize>(
+                mut p: PoolBlock<'_>,
+            ) {
                 let out = std::mem::take(&mut p.out);
                 let width = p.bias.len().div_ceil(LANES) * LANES;
                 // All vectors of channels of a group of windows before the next group: a
@@ -95,9 +97,9 @@ macro_rules! pool_pass {
                             // SAFETY: forwarded; outputs q..q + side ≤ cols.
                             unsafe {
                                 if side == SIDE {
-                                    group::<SIDE, MAX, RELU, KH, KW>(&p, [r, q, c], b, out)
+                                    group::<SIDE, MAX, RELU, KH, KW, S>(&p, [r, q, c], b, out)
                                 } else {
-                                    group::<1, MAX, RELU, KH, KW>(&p, [r, q, c], b, out)
+                                    group::<1, MAX, RELU, KH, KW, S>(&p, [r, q, c], b, out)
                                 }
                             }
                         }
@@ -112,13 +114,20 @@ macro_rules! pool_pass {
             /// As [`pass`], and `q + QB ≤ cols`.
             #[inline]
             #[target_feature(enable = $feature)]
-            unsafe fn group<const QB: usize, const MAX: bool, const RELU: bool, const KH: usize, const KW: usize>(
+            unsafe fn group<
+                const QB: usize,
+                const MAX: bool,
+                const RELU: bool,
+                const KH: usize,
+                const KW: usize,
+                const S: usize,
+            >(
                 p: &PoolBlock<'_>,
                 [r, q, c]: [usize; 3],
                 b: $v,
                 out: &mut [f32],
             ) {
-                let [sh, sw] = p.step;
+                let [sh, sw] = if S == 0 { p.step } else { [S, S] };
                 let kh = if KH == 0 { p.kernel[0] } else { KH };
                 let kw = if KW == 0 { p.kernel[1] } else { KW };
                 let (z, z_len) = (p.z.as_ptr(), p.z.len());
@@ -175,14 +184,19 @@ macro_rules! pool_pass {
 
             // SAFETY: forwarded.
             unsafe {
+                // The common steps constant too: 3×3/2's windows share a column, whose
+                // loads the compiler then reads once.
+                let two = p.step == [2, 2];
                 match (p.scale.is_none(), p.act == Some(Activation::Relu), p.kernel) {
-                    (true, _, [2, 2]) => pass::<true, false, 2, 2>(p),
-                    (true, _, [3, 3]) => pass::<true, false, 3, 3>(p),
-                    (true, _, _) => pass::<true, false, 0, 0>(p),
-                    (false, true, [2, 2]) => pass::<false, true, 2, 2>(p),
-                    (false, false, [2, 2]) => pass::<false, false, 2, 2>(p),
-                    (false, true, _) => pass::<false, true, 0, 0>(p),
-                    (false, false, _) => pass::<false, false, 0, 0>(p),
+                    (true, _, [2, 2]) if two => pass::<true, false, 2, 2, 2>(p),
+                    (true, _, [3, 3]) if two => pass::<true, false, 3, 3, 2>(p),
+                    (true, _, [2, 2]) => pass::<true, false, 2, 2, 0>(p),
+                    (true, _, [3, 3]) => pass::<true, false, 3, 3, 0>(p),
+                    (true, _, _) => pass::<true, false, 0, 0, 0>(p),
+                    (false, true, [2, 2]) => pass::<false, true, 2, 2, 0>(p),
+                    (false, false, [2, 2]) => pass::<false, false, 2, 2, 0>(p),
+                    (false, true, _) => pass::<false, true, 0, 0, 0>(p),
+                    (false, false, _) => pass::<false, false, 0, 0, 0>(p),
                 }
             }
         }
