@@ -87,7 +87,7 @@ pub fn forward_backward_step<M: Module<f32> + ?Sized>(
 }
 
 /// The outputs `[N, K]` of a batch `x: [N, …]` without recording gradients, the batch
-/// split over `threads` and each thread's share into calls of at most [`INFER_CHUNK`]
+/// split over `threads` and each thread's share into calls of at most [`INFER_CHUNK`](super::INFER_CHUNK)
 /// images, fewer when a chunk's activations would outgrow the cache (see `chunk.rs`; each
 /// image's output does not depend on the split: the model must be in evaluation mode, as
 /// for any prediction).
