@@ -87,10 +87,10 @@ pub fn forward_backward_step<M: Module<f32> + ?Sized>(
 }
 
 /// The outputs `[N, K]` of a batch `x: [N, …]` without recording gradients, the batch
-/// split over `threads` and each thread's share into calls of at most [`INFER_CHUNK`](super::INFER_CHUNK)
-/// images, fewer when a chunk's activations would outgrow the cache (see `chunk.rs`; each
-/// image's output does not depend on the split: the model must be in evaluation mode, as
-/// for any prediction).
+/// split over `threads` and each thread's share into calls of at most
+/// [`INFER_CHUNK`](super::INFER_CHUNK) images, fewer when a chunk's activations would
+/// outgrow the cache (see `chunk.rs`; each image's output does not depend on the split:
+/// the model must be in evaluation mode, as for any prediction).
 pub fn infer<M: Module<f32> + ?Sized>(model: &M, x: &Tensor<f32>, threads: usize) -> Result<Tensor<f32>, TrainError> {
     let n = x.shape().first().copied().unwrap_or(0);
     let chunk = infer_chunk(model, x.shape().get(1..).unwrap_or(&[]));
