@@ -33,7 +33,9 @@ pub(super) fn infer_chunk<M: Module<f32> + ?Sized>(model: &M, image: &[usize]) -
 /// The most elements of one activation inside `module` on `input` (a batch of one): its
 /// input, its output, and each child's, the children taken in order as a chain; a child
 /// that does not take the chain's shape (a residual block's shortcut) takes `input`. Shapes
-/// a module cannot compute count as nothing: the chunk is a matter of speed only.
+/// a module cannot compute count as nothing: the chunk is a matter of speed only. (A module
+/// whose `output_shape` runs its forward pass, [`layers::output_shape_by_forward`], runs
+/// it here on one image per call of `infer`.)
 pub(crate) fn largest_activation<M: Module<f32> + ?Sized>(module: &M, input: &[usize]) -> usize {
     let mut largest = input.iter().product::<usize>();
     if let Ok(out) = module.output_shape(input) {
